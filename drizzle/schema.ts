@@ -1,0 +1,80 @@
+/**
+ * The SQLite schema: an append-only event log (the source of truth) and current-state tables kept in step with
+ * it inside the append transaction. Migrations in drizzle/migrations are generated from this file by
+ * `npm run db:generate` and applied at start-up.
+ */
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Every event ever accepted, in commit order. `id` is the global sequence and the resume cursor; AUTOINCREMENT
+ * guarantees an id is never handed out twice, even after retention deletes the newest rows.
+ * The *_id columns copy fields out of `data` so that subscription filters are index lookups.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    type: text('type').notNull(),
+    topic: text('topic').notNull(),
+    timestamp: integer('timestamp', { mode: 'timestamp_ms' }).notNull(),
+    key: text('key'),
+    source: text('source'),
+    correlationId: text('correlation_id'),
+    agentId: text('agent_id'),
+    workflowId: text('workflow_id'),
+    stepId: text('step_id'),
+    taskId: text('task_id'),
+    /** The validated `data` object as JSON. */
+    data: text('data').notNull(),
+  },
+  (t) => [
+    uniqueIndex('events_key_unique').on(t.key),
+    index('events_topic_id').on(t.topic, t.id),
+    index('events_type_id').on(t.type, t.id),
+    index('events_agent_id').on(t.agentId, t.id),
+    index('events_step_id').on(t.stepId, t.id),
+  ],
+);
+
+/** One row per agent: its latest `agent.status` event (the snapshot `agentStatus` starts with). */
+export const agents = sqliteTable('agents', {
+  agentId: text('agent_id').primaryKey(),
+  agentType: text('agent_type').notNull(),
+  status: text('status').notNull(),
+  statusEventId: integer('status_event_id').notNull(),
+  /** Latest agent.* event of any type. */
+  lastEventId: integer('last_event_id').notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/** One row per workflow, created by its first event of any type. */
+export const workflows = sqliteTable(
+  'workflows',
+  {
+    workflowId: text('workflow_id').primaryKey(),
+    workflowType: text('workflow_type'),
+    status: text('status', { enum: ['running', 'completed', 'failed'] }).notNull(),
+    currentStepId: text('current_step_id'),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    /** Latest lifecycle event (started, step_*, completed, failed): the snapshot `workflowEvents` starts with. */
+    lifecycleEventId: integer('lifecycle_event_id'),
+    lastEventId: integer('last_event_id').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('workflows_status').on(t.status, t.lastEventId)],
+);
+
+/** One row per TDD task: its latest `tdd.phase_changed` event (the snapshot `tddPhase` starts with). */
+export const tddTasks = sqliteTable(
+  'tdd_tasks',
+  {
+    taskId: text('task_id').primaryKey(),
+    agentId: text('agent_id').notNull(),
+    phase: text('phase', { enum: ['red', 'green', 'refactor'] }),
+    phaseEventId: integer('phase_event_id'),
+    lastEventId: integer('last_event_id').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('tdd_tasks_agent').on(t.agentId)],
+);

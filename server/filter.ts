@@ -1,0 +1,46 @@
+/**
+ * The server-side event filter. Subscriptions and queries translate their inputs into one `EventFilter`; the
+ * store turns it into SQL for the backlog, and `compileFilter` into a predicate for live events, so both halves
+ * of a stream select exactly the same events.
+ */
+import { topicMatcher, type EventEnvelope, type EventType, type ValidEvent } from '../shared/index.js';
+
+/** All present conditions must hold; within one condition any listed value matches. */
+export interface EventFilter {
+  readonly types?: readonly EventType[] | undefined;
+  /** Topic patterns (`*` wildcards). */
+  readonly topics?: readonly string[] | undefined;
+  readonly agentIds?: readonly string[] | undefined;
+  readonly stepIds?: readonly string[] | undefined;
+}
+
+/** The ids an event refers to, copied into indexed columns by the store. */
+export interface EventRefs {
+  agentId: string | null;
+  workflowId: string | null;
+  stepId: string | null;
+  taskId: string | null;
+}
+
+export function refsOf(event: Pick<ValidEvent, 'data'>): EventRefs {
+  const data: Readonly<Record<string, unknown>> = event.data;
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { agentId: str(data.agentId), workflowId: str(data.workflowId), stepId: str(data.stepId), taskId: str(data.taskId) };
+}
+
+export function compileFilter(filter: EventFilter): (event: EventEnvelope) => boolean {
+  const types = filter.types && new Set<string>(filter.types);
+  const topics = filter.topics?.map(topicMatcher);
+  const agentIds = filter.agentIds && new Set(filter.agentIds);
+  const stepIds = filter.stepIds && new Set(filter.stepIds);
+  return (event) => {
+    if (types && !types.has(event.type)) return false;
+    if (topics && !topics.some((match) => match(event.topic))) return false;
+    if (agentIds || stepIds) {
+      const refs = refsOf(event);
+      if (agentIds && (refs.agentId === null || !agentIds.has(refs.agentId))) return false;
+      if (stepIds && (refs.stepId === null || !stepIds.has(refs.stepId))) return false;
+    }
+    return true;
+  };
+}

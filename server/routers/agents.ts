@@ -1,0 +1,24 @@
+import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js';
+import { publicProcedure, router } from '../trpc.js';
+import { trackEach } from './tracked.js';
+
+export const agentsRouter = router({
+  /**
+   * `agent.status` events. Without a cursor: each matching agent's current status first (in id order), then
+   * live. With `lastEventId`: everything missed, then live.
+   */
+  agentStatus: publicProcedure.input(agentStatusInput).subscription(({ ctx, input, signal }) =>
+    trackEach(
+      ctx.hub.stream({
+        filter: { types: ['agent.status'], agentIds: input.agentIds },
+        lastEventId: input.lastEventId,
+        snapshot: 'agents',
+        signal,
+      }),
+      isEventOf(['agent.status']),
+    ),
+  ),
+
+  /** Each agent's latest `agent.status` event, in id order. */
+  agents: publicProcedure.input(agentsInput).query(({ ctx, input }) => ctx.hub.store.agents(input?.agentIds)),
+});

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { limits, publishInputSchema } from '../../shared/index.js';
+import { publicProcedure, router } from '../trpc.js';
+
+export const publishRouter = router({
+  /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
+  publish: publicProcedure.input(publishInputSchema).mutation(async ({ ctx, input }) => {
+    const [envelope] = await ctx.hub.append([input]);
+    // append returns one envelope per input; an empty answer would be a store bug, not a client error.
+    if (!envelope) throw new Error('append returned no envelope');
+    return envelope;
+  }),
+
+  /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
+  publishBatch: publicProcedure
+    .input(
+      z
+        .array(publishInputSchema)
+        .min(1, 'a batch holds at least one event')
+        .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`),
+    )
+    .mutation(({ ctx, input }) => ctx.hub.append(input)),
+});

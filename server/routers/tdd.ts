@@ -1,0 +1,32 @@
+import { isEventOf, tddPhaseInput, tddTasksInput } from '../../shared/index.js';
+import { publicProcedure, router } from '../trpc.js';
+import { trackEach } from './tracked.js';
+
+const tddEventTypes = ['tdd.phase_changed', 'tdd.test_result', 'tdd.coverage_update'] as const;
+
+export const tddRouter = router({
+  /**
+   * TDD events (phase changes, test results, coverage). Without a cursor: each matching task's current phase
+   * first, then live.
+   */
+  tddPhase: publicProcedure.input(tddPhaseInput).subscription(({ ctx, input, signal }) =>
+    trackEach(
+      ctx.hub.stream({
+        filter: {
+          types: tddEventTypes,
+          agentIds: input.agentId === undefined ? undefined : [input.agentId],
+          topics: input.taskId === undefined ? undefined : [`tdd:${input.taskId}`],
+        },
+        lastEventId: input.lastEventId,
+        snapshot: 'tddTasks',
+        signal,
+      }),
+      isEventOf(tddEventTypes),
+    ),
+  ),
+
+  /** Each TDD task's latest `tdd.phase_changed` event, in id order. */
+  tddTasks: publicProcedure
+    .input(tddTasksInput)
+    .query(({ ctx, input }) => ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId })),
+});

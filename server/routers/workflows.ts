@@ -1,0 +1,44 @@
+import { TRPCError } from '@trpc/server';
+import { errorReasons, isEventOf, workflowEventsInput, workflowEventTypes, workflowInput, workflowsInput } from '../../shared/index.js';
+import { publicProcedure, router } from '../trpc.js';
+import { trackEach } from './tracked.js';
+
+export const workflowsRouter = router({
+  /**
+   * Workflow lifecycle and block events. Without a cursor: each matching workflow's latest lifecycle event
+   * first, then live. `steps` keeps only events of those steps.
+   */
+  workflowEvents: publicProcedure.input(workflowEventsInput).subscription(({ ctx, input, signal }) =>
+    trackEach(
+      ctx.hub.stream({
+        filter: {
+          types: input.types ?? workflowEventTypes,
+          topics: input.workflowId === undefined ? undefined : [`workflow:${input.workflowId}`],
+          stepIds: input.steps,
+        },
+        lastEventId: input.lastEventId,
+        snapshot: 'workflows',
+        signal,
+      }),
+      isEventOf(workflowEventTypes),
+    ),
+  ),
+
+  /** One workflow's current state. */
+  workflow: publicProcedure.input(workflowInput).query(async ({ ctx, input }) => {
+    const state = await ctx.hub.store.workflow(input.workflowId);
+    if (!state) {
+      throw new TRPCError({
+        code: 'NOT_FOUND',
+        message: `no workflow "${input.workflowId}" has been seen`,
+        cause: { reason: errorReasons.notFound },
+      });
+    }
+    return state;
+  }),
+
+  /** Workflows by most recent activity. */
+  workflows: publicProcedure
+    .input(workflowsInput)
+    .query(({ ctx, input }) => ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 })),
+});

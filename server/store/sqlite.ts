@@ -1,0 +1,320 @@
+/**
+ * The embedded store: SQLite through Drizzle. better-sqlite3 is synchronous, so an append and the reads that
+ * follow it never interleave inside this process; the promises only honour the `EventStore` interface.
+ */
+import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
+import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
+import type { Db } from '../db.js';
+import { compileFilter, refsOf, type EventFilter } from '../filter.js';
+import type { AppendResult, EventStore, Snapshot, SnapshotKind, WorkflowState } from './types.js';
+
+type EventRow = typeof events.$inferSelect;
+
+/**
+ * Rows were validated against the contract when they were written, so reading them back as envelopes is the
+ * one place a cast is honest.
+ */
+function toEnvelope(row: EventRow): EventEnvelope {
+  const envelope: Record<string, unknown> = {
+    id: String(row.id),
+    type: row.type,
+    topic: row.topic,
+    timestamp: row.timestamp,
+    data: JSON.parse(row.data) as unknown,
+  };
+  if (row.key !== null) envelope.key = row.key;
+  if (row.source !== null) envelope.source = row.source;
+  if (row.correlationId !== null) envelope.correlationId = row.correlationId;
+  return envelope as unknown as EventEnvelope;
+}
+
+/** `*` is the only wildcard of our grammar; GLOB's own `?` and `[` must match themselves. */
+function toGlob(pattern: string): string {
+  return pattern.replace(/[?[]/g, (c) => `[${c}]`);
+}
+
+function whereOf(filter: EventFilter): SQL | undefined {
+  const topicConditions = filter.topics?.map((p) =>
+    p.includes('*') ? sql`${events.topic} GLOB ${toGlob(p)}` : eq(events.topic, p),
+  );
+  return and(
+    filter.types && inArray(events.type, [...filter.types]),
+    topicConditions && or(...topicConditions),
+    filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
+    filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
+  );
+}
+
+/** Which state table holds the snapshot of each kind, and the column pointing at its latest event. */
+const snapshotSources = {
+  agents: { table: agents, eventId: agents.statusEventId },
+  workflows: { table: workflows, eventId: workflows.lifecycleEventId },
+  tddTasks: { table: tddTasks, eventId: tddTasks.phaseEventId },
+} as const;
+
+export function createSqliteStore(db: Db): EventStore {
+  const sqlite = db.$client;
+  const p = (name: string) => sql.placeholder(name);
+
+  const insertEvent = db
+    .insert(events)
+    .values({
+      type: p('type'),
+      topic: p('topic'),
+      timestamp: p('timestamp'),
+      key: p('key'),
+      source: p('source'),
+      correlationId: p('correlationId'),
+      agentId: p('agentId'),
+      workflowId: p('workflowId'),
+      stepId: p('stepId'),
+      taskId: p('taskId'),
+      data: p('data'),
+    })
+    .returning({ id: events.id })
+    .prepare();
+  const selectByKey = db.select().from(events).where(eq(events.key, p('key'))).prepare();
+  const headStatement = sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+
+  const upsertAgentStatus = db
+    .insert(agents)
+    .values({
+      agentId: p('agentId'),
+      agentType: p('agentType'),
+      status: p('status'),
+      statusEventId: p('id'),
+      lastEventId: p('id'),
+      updatedAt: p('at'),
+    })
+    .onConflictDoUpdate({
+      target: agents.agentId,
+      set: {
+        agentType: sql`excluded.agent_type`,
+        status: sql`excluded.status`,
+        statusEventId: sql`excluded.status_event_id`,
+        lastEventId: sql`excluded.last_event_id`,
+        updatedAt: sql`excluded.updated_at`,
+      },
+    })
+    .prepare();
+  const touchAgent = sqlite.prepare<{ agentId: string; id: number; at: number }>(
+    'UPDATE agents SET last_event_id = :id, updated_at = :at WHERE agent_id = :agentId',
+  );
+
+  /** A workflow row appears with its first event of any type; lifecycle events then move its state. */
+  const upsertWorkflow = sqlite.prepare<{
+    workflowId: string;
+    workflowType: string | null;
+    status: string | null;
+    stepId: string | null;
+    setStep: number;
+    started: number;
+    finished: number;
+    lifecycle: number;
+    id: number;
+    at: number;
+  }>(`
+    INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
+                           lifecycle_event_id, last_event_id, updated_at)
+    VALUES (:workflowId, :workflowType, coalesce(:status, 'running'), CASE WHEN :setStep THEN :stepId END,
+            CASE WHEN :started THEN :at END, CASE WHEN :finished THEN :at END,
+            CASE WHEN :lifecycle THEN :id END, :id, :at)
+    ON CONFLICT (workflow_id) DO UPDATE SET
+      workflow_type = coalesce(excluded.workflow_type, workflow_type),
+      status = coalesce(:status, status),
+      current_step_id = CASE WHEN :setStep THEN excluded.current_step_id ELSE current_step_id END,
+      started_at = coalesce(excluded.started_at, started_at),
+      finished_at = CASE WHEN :started THEN NULL ELSE coalesce(excluded.finished_at, finished_at) END,
+      lifecycle_event_id = coalesce(excluded.lifecycle_event_id, lifecycle_event_id),
+      last_event_id = excluded.last_event_id,
+      updated_at = excluded.updated_at`);
+
+  const upsertTddTask = sqlite.prepare<{
+    taskId: string;
+    agentId: string;
+    phase: string | null;
+    id: number;
+    at: number;
+  }>(`
+    INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
+    VALUES (:taskId, :agentId, :phase, CASE WHEN :phase IS NOT NULL THEN :id END, :id, :at)
+    ON CONFLICT (task_id) DO UPDATE SET
+      agent_id = excluded.agent_id,
+      phase = coalesce(excluded.phase, phase),
+      phase_event_id = coalesce(excluded.phase_event_id, phase_event_id),
+      last_event_id = excluded.last_event_id,
+      updated_at = excluded.updated_at`);
+
+  // Drizzle statements take the Date (the column maps it); the hand-written ones take epoch milliseconds.
+  function updateState(event: ValidEvent, id: number, timestamp: Date): void {
+    const at = timestamp.getTime();
+    switch (event.type) {
+      case 'agent.status':
+        upsertAgentStatus.run({ ...event.data, id, at: timestamp });
+        return;
+      case 'agent.task_update':
+      case 'agent.log':
+      case 'agent.metric':
+      case 'agent.error':
+        touchAgent.run({ agentId: event.data.agentId, id, at });
+        return;
+      case 'workflow.started':
+      case 'workflow.step_started':
+      case 'workflow.step_completed':
+      case 'workflow.completed':
+      case 'workflow.failed':
+      case 'workflow.block': {
+        const row = {
+          workflowId: event.data.workflowId,
+          workflowType: null as string | null,
+          status: null as string | null,
+          stepId: null as string | null,
+          setStep: 0,
+          started: 0,
+          finished: 0,
+          lifecycle: 1,
+          id,
+          at,
+        };
+        if (event.type === 'workflow.started') {
+          Object.assign(row, { workflowType: event.data.workflowType, status: 'running', setStep: 1, started: 1 });
+        } else if (event.type === 'workflow.step_started') {
+          Object.assign(row, { status: 'running', stepId: event.data.stepId, setStep: 1 });
+        } else if (event.type === 'workflow.step_completed') {
+          Object.assign(row, { stepId: event.data.nextStep ?? null, setStep: 1 });
+        } else if (event.type === 'workflow.completed') {
+          Object.assign(row, { status: 'completed', setStep: 1, finished: 1 });
+        } else if (event.type === 'workflow.failed') {
+          Object.assign(row, { status: 'failed', finished: 1 });
+        } else {
+          row.lifecycle = 0;
+        }
+        upsertWorkflow.run(row);
+        return;
+      }
+      case 'tdd.phase_changed':
+        upsertTddTask.run({ taskId: event.data.taskId, agentId: event.data.agentId, phase: event.data.currentPhase, id, at });
+        return;
+      case 'tdd.test_result':
+      case 'tdd.coverage_update':
+        upsertTddTask.run({ taskId: event.data.taskId, agentId: event.data.agentId, phase: null, id, at });
+        return;
+      case 'system.notification':
+      case 'system.alert':
+        return;
+    }
+  }
+
+  function appendOne(event: ValidEvent, now: Date): { envelope: EventEnvelope; stored: boolean } {
+    if (event.key !== undefined) {
+      const [existing] = selectByKey.all({ key: event.key });
+      if (existing) return { envelope: toEnvelope(existing), stored: false };
+    }
+    const timestamp = event.timestamp ?? now;
+    const topic = topicOf(event);
+    const row = insertEvent.get({
+      type: event.type,
+      topic,
+      timestamp,
+      key: event.key ?? null,
+      source: event.source ?? null,
+      correlationId: event.correlationId ?? null,
+      data: JSON.stringify(event.data),
+      ...refsOf(event),
+    });
+    updateState(event, row.id, timestamp);
+    const envelope: Record<string, unknown> = { id: String(row.id), type: event.type, topic, timestamp, data: event.data };
+    if (event.key !== undefined) envelope.key = event.key;
+    if (event.source !== undefined) envelope.source = event.source;
+    if (event.correlationId !== undefined) envelope.correlationId = event.correlationId;
+    return { envelope: envelope as unknown as EventEnvelope, stored: true };
+  }
+
+  // better-sqlite3 rolls the whole transaction back if the function throws: a failed batch stores nothing.
+  const appendAll = sqlite.transaction((input: readonly ValidEvent[]): AppendResult => {
+    const now = new Date();
+    const result: AppendResult = { envelopes: [], stored: [] };
+    for (const event of input) {
+      const { envelope, stored } = appendOne(event, now);
+      result.envelopes.push(envelope);
+      if (stored) result.stored.push(envelope);
+    }
+    return result;
+  });
+
+  const headId = () => headStatement.get()?.seq ?? 0;
+
+  function readAfter(after: number, filter: EventFilter, limit: number): EventEnvelope[] {
+    return db
+      .select()
+      .from(events)
+      .where(and(gt(events.id, after), whereOf(filter)))
+      .orderBy(asc(events.id))
+      .limit(limit)
+      .all()
+      .map(toEnvelope);
+  }
+
+  // Reading the state rows and the head in one synchronous call makes the pair consistent.
+  const snapshot = sqlite.transaction((kind: SnapshotKind, filter: EventFilter): Snapshot => {
+    const source = snapshotSources[kind];
+    const rows = db
+      .select({ event: events })
+      .from(source.table)
+      .innerJoin(events, eq(events.id, source.eventId))
+      .where(whereOf(filter))
+      .orderBy(asc(events.id))
+      .all();
+    const matches = compileFilter(filter);
+    return { items: rows.map((r) => toEnvelope(r.event)).filter(matches), headId: headId() };
+  });
+
+  function toWorkflowState(row: typeof workflows.$inferSelect): WorkflowState {
+    return {
+      workflowId: row.workflowId,
+      workflowType: row.workflowType,
+      status: row.status,
+      currentStepId: row.currentStepId,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      updatedAt: row.updatedAt,
+      lastEventId: String(row.lastEventId),
+    };
+  }
+
+  return {
+    append: (input) => Promise.resolve(appendAll(input)),
+    readAfter: (after, filter, limit) => Promise.resolve(readAfter(after, filter, limit)),
+    headId: () => Promise.resolve(headId()),
+    snapshot: (kind, filter) => Promise.resolve(snapshot(kind, filter)),
+    agents: (agentIds) =>
+      Promise.resolve(snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),
+    tddTasks: ({ agentId, taskId }) =>
+      Promise.resolve(
+        snapshot('tddTasks', {
+          agentIds: agentId === undefined ? undefined : [agentId],
+          topics: taskId === undefined ? undefined : [`tdd:${taskId}`],
+        }).items as EnvelopeOf<'tdd.phase_changed'>[],
+      ),
+    workflow: (workflowId) => {
+      const row = db.select().from(workflows).where(eq(workflows.workflowId, workflowId)).get();
+      return Promise.resolve(row && toWorkflowState(row));
+    },
+    workflows: ({ status, limit }) =>
+      Promise.resolve(
+        db
+          .select()
+          .from(workflows)
+          .where(status && eq(workflows.status, status))
+          .orderBy(desc(workflows.lastEventId))
+          .limit(limit)
+          .all()
+          .map(toWorkflowState),
+      ),
+    close: () => {
+      sqlite.close();
+      return Promise.resolve();
+    },
+  };
+}

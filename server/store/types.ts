@@ -1,0 +1,49 @@
+/**
+ * The store interface. Routers and the hub talk to this, never to SQLite, so another store (PostgreSQL through
+ * Drizzle, for several server processes) can take its place. Methods return promises for that reason, even
+ * though the embedded SQLite store answers synchronously.
+ */
+import type { EnvelopeOf, EventEnvelope, ValidEvent } from '../../shared/index.js';
+import type { EventFilter } from '../filter.js';
+
+export interface AppendResult {
+  /** One envelope per input, in input order; a repeated idempotency key yields the original event. */
+  envelopes: EventEnvelope[];
+  /** The envelopes stored by this call (not the repeats), in id order: what the bus must carry. */
+  stored: EventEnvelope[];
+}
+
+/** A consistent read of current state: the items and the newest event id at the moment of the read. */
+export interface Snapshot<T extends EventEnvelope = EventEnvelope> {
+  items: T[];
+  headId: number;
+}
+
+export type SnapshotKind = 'agents' | 'workflows' | 'tddTasks';
+
+export interface WorkflowState {
+  workflowId: string;
+  workflowType: string | null;
+  status: 'running' | 'completed' | 'failed';
+  currentStepId: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+  lastEventId: string;
+}
+
+export interface EventStore {
+  /** Stores the events in one transaction with the current-state updates: all of them or, on error, none. */
+  append(events: readonly ValidEvent[]): Promise<AppendResult>;
+  /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
+  readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
+  /** The newest event id, 0 when empty. */
+  headId(): Promise<number>;
+  /** The latest state-bearing event of each entity that passes the filter, in id order, with the head id. */
+  snapshot(kind: SnapshotKind, filter: EventFilter): Promise<Snapshot>;
+  agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]>;
+  tddTasks(filter: { agentId?: string | undefined; taskId?: string | undefined }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
+  workflow(workflowId: string): Promise<WorkflowState | undefined>;
+  workflows(filter: { status?: WorkflowState['status'] | undefined; limit: number }): Promise<WorkflowState[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/**
+ * The one place that initialises tRPC. Exports the router factory and the base procedures, nothing else.
+ */
+import { initTRPC } from '@trpc/server';
+import { ZodError, type z } from 'zod';
+import { errorReasons, transformer, type ErrorReason } from '../shared/index.js';
+import type { Context } from './context.js';
+import { CursorAheadError } from './stream.js';
+
+// ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
+// Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
+// and a `reason` so clients can branch without parsing messages.
+
+function reasonOf(issues: readonly z.core.$ZodIssue[]): ErrorReason {
+  for (const issue of issues) {
+    if (issue.code === 'custom' && issue.params?.reason === errorReasons.invalidCursor) return errorReasons.invalidCursor;
+    if (issue.code === 'too_big' && issue.origin === 'array' && issue.path.length === 0) return errorReasons.batchTooLarge;
+  }
+  return errorReasons.invalidInput;
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer,
+  // Stack traces stay in the server's log; clients get the code, message and reason.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const { cause } = error;
+    let reason: ErrorReason | undefined;
+    let issues: { path: string; code: string; message: string }[] | undefined;
+    if (cause instanceof ZodError) {
+      issues = cause.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
+      reason = reasonOf(cause.issues);
+    } else if (cause instanceof CursorAheadError) {
+      reason = errorReasons.invalidCursor;
+    }
+    return { ...shape, data: { ...shape.data, reason, issues } };
+  },
+});
+
+// ── 2. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
+
+export const router = t.router;
+export const mergeRouters = t.mergeRouters;
+
+/** Open to every connection; access control arrives with tokens and roles. */
+export const publicProcedure = t.procedure;

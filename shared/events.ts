@@ -1,0 +1,281 @@
+/**
+ * The event contract: one zod schema per event type, the publish input (a discriminated union on `type`) and
+ * the stored envelope. Both ends import these; the server validates every write against them.
+ *
+ * Data objects are strict: an unknown field is rejected rather than silently dropped, so a producer learns at
+ * once that the server does not know what it sent.
+ */
+import { z } from 'zod';
+import { limits } from './limits.js';
+
+// ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Agent, workflow, step and task ids: no whitespace and no `*`, so an id can never act as a topic wildcard. */
+export const entityIdSchema = z
+  .string()
+  .min(1)
+  .max(limits.idLength)
+  .regex(/^[^\s*]+$/, 'ids may not contain whitespace or "*"');
+
+const name = z.string().min(1).max(limits.nameLength);
+const text = z.string().max(limits.textLength);
+const oneLine = z
+  .string()
+  .min(1)
+  .max(limits.nameLength)
+  .regex(/^[^\r\n]*$/, 'must be a single line');
+const percent = z.number().min(0).max(100);
+const count = z.int().min(0);
+const milliseconds = z.number().min(0);
+/** Free-form JSON (tool inputs, results, parameters): any JSON value, nothing superjson-only like Map or Date. */
+const json = z.json();
+const jsonObject = z.record(z.string(), json);
+
+// ── 2. Agent events ─────────────────────────────────────────────────────────────────────────────────────────
+
+export const agentStatusValues = ['idle', 'busy', 'blocked', 'error', 'offline'] as const;
+
+export const agentStatusData = z.strictObject({
+  agentId: entityIdSchema,
+  agentType: name,
+  status: z.enum(agentStatusValues),
+  currentTask: z
+    .strictObject({ taskId: entityIdSchema, description: text.optional(), progress: percent })
+    .nullable()
+    .optional(),
+  metrics: z
+    .strictObject({
+      cpu: percent.optional(),
+      memory: z.number().min(0).optional().describe('MiB'),
+      tasksCompleted: count.optional(),
+      uptime: z.number().min(0).optional().describe('seconds'),
+    })
+    .optional(),
+  reason: text.optional(),
+});
+
+export const agentTaskUpdateData = z.strictObject({
+  agentId: entityIdSchema,
+  taskId: entityIdSchema,
+  status: z.enum(['queued', 'started', 'progress', 'completed', 'failed', 'cancelled']),
+  progress: percent.optional(),
+  message: text.optional(),
+});
+
+export const agentLogData = z.strictObject({
+  agentId: entityIdSchema,
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: text,
+  context: jsonObject.optional(),
+});
+
+export const agentMetricData = z.strictObject({
+  agentId: entityIdSchema,
+  name,
+  value: z.number(),
+  unit: name.optional(),
+});
+
+export const agentErrorData = z.strictObject({
+  agentId: entityIdSchema,
+  message: text,
+  code: name.optional(),
+  stack: text.optional(),
+  recoverable: z.boolean().optional(),
+});
+
+// ── 3. Workflow events ──────────────────────────────────────────────────────────────────────────────────────
+
+export const workflowStartedData = z.strictObject({
+  workflowId: entityIdSchema,
+  workflowType: name,
+  initiator: name.optional(),
+  parameters: jsonObject.optional(),
+  steps: z
+    .array(z.strictObject({ stepId: entityIdSchema, stepType: name.optional(), name: name.optional() }))
+    .max(limits.stepsPerWorkflow)
+    .optional(),
+  estimatedDuration: milliseconds.optional(),
+});
+
+export const workflowStepStartedData = z.strictObject({
+  workflowId: entityIdSchema,
+  stepId: entityIdSchema,
+  stepType: name,
+  agentId: entityIdSchema.optional(),
+  input: json.optional(),
+});
+
+export const workflowStepCompletedData = z.strictObject({
+  workflowId: entityIdSchema,
+  stepId: entityIdSchema,
+  stepType: name,
+  result: json.optional(),
+  duration: milliseconds,
+  nextStep: entityIdSchema.nullable().optional(),
+});
+
+export const workflowCompletedData = z.strictObject({
+  workflowId: entityIdSchema,
+  result: json.optional(),
+  duration: milliseconds.optional(),
+});
+
+export const workflowFailedData = z.strictObject({
+  workflowId: entityIdSchema,
+  stepId: entityIdSchema.optional(),
+  error: z.strictObject({ message: text, code: name.optional() }),
+  duration: milliseconds.optional(),
+});
+
+const blockBase = {
+  workflowId: entityIdSchema,
+  stepId: entityIdSchema,
+  agentId: entityIdSchema.optional(),
+  /** What a one-line log or a collapsed dashboard row shows. */
+  summary: oneLine,
+};
+
+/** Agent output inside a workflow step: prose, a tool call, or reasoning. */
+export const workflowBlockData = z.discriminatedUnion('blockType', [
+  z.strictObject({ ...blockBase, blockType: z.literal('text'), payload: z.strictObject({ text }) }),
+  z.strictObject({
+    ...blockBase,
+    blockType: z.literal('tool_use'),
+    payload: z.strictObject({
+      toolName: name,
+      inputPreview: text.optional(),
+      output: json.optional(),
+      isError: z.boolean().optional(),
+    }),
+  }),
+  z.strictObject({ ...blockBase, blockType: z.literal('thinking'), payload: z.strictObject({ text }) }),
+]);
+
+// ── 4. TDD events ───────────────────────────────────────────────────────────────────────────────────────────
+
+export const tddPhaseValues = ['red', 'green', 'refactor'] as const;
+const tddPhase = z.enum(tddPhaseValues);
+
+const testCounts = z.strictObject({ total: count, passing: count, failing: count, skipped: count });
+const coverage = z.strictObject({ lines: percent, branches: percent, functions: percent, statements: percent });
+
+export const tddPhaseChangedData = z.strictObject({
+  agentId: entityIdSchema,
+  taskId: entityIdSchema,
+  previousPhase: tddPhase.nullable().optional(),
+  currentPhase: tddPhase,
+  testResults: testCounts.optional(),
+  coverage: coverage.optional(),
+  duration: milliseconds.optional(),
+});
+
+export const tddTestResultData = z.strictObject({
+  agentId: entityIdSchema,
+  taskId: entityIdSchema,
+  testName: name,
+  status: z.enum(['passed', 'failed', 'skipped']),
+  duration: milliseconds.optional(),
+  message: text.optional(),
+});
+
+export const tddCoverageUpdateData = z.strictObject({
+  agentId: entityIdSchema,
+  taskId: entityIdSchema,
+  coverage,
+});
+
+// ── 5. System events ────────────────────────────────────────────────────────────────────────────────────────
+
+export const systemNotificationData = z.strictObject({
+  level: z.enum(['info', 'warning', 'error']),
+  title: name,
+  message: text,
+});
+
+export const systemAlertData = z.strictObject({
+  severity: z.enum(['low', 'medium', 'high', 'critical']),
+  title: name,
+  message: text,
+  affectedComponents: z.array(name).max(100),
+});
+
+// ── 6. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
+
+/** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
+const producerFields = {
+  /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
+  key: z.string().min(1).max(limits.idLength).optional(),
+  source: name.optional(),
+  correlationId: z.string().min(1).max(limits.idLength).optional(),
+  /** When the event happened. Over superjson a `Date`; over plain JSON an ISO-8601 string with offset. */
+  timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
+};
+
+const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+  z.strictObject({ type: z.literal(type), data, ...producerFields });
+
+export const publishInputSchema = z
+  .discriminatedUnion('type', [
+    event('agent.status', agentStatusData),
+    event('agent.task_update', agentTaskUpdateData),
+    event('agent.log', agentLogData),
+    event('agent.metric', agentMetricData),
+    event('agent.error', agentErrorData),
+    event('workflow.started', workflowStartedData),
+    event('workflow.step_started', workflowStepStartedData),
+    event('workflow.step_completed', workflowStepCompletedData),
+    event('workflow.completed', workflowCompletedData),
+    event('workflow.failed', workflowFailedData),
+    event('workflow.block', workflowBlockData),
+    event('tdd.phase_changed', tddPhaseChangedData),
+    event('tdd.test_result', tddTestResultData),
+    event('tdd.coverage_update', tddCoverageUpdateData),
+    event('system.notification', systemNotificationData),
+    event('system.alert', systemAlertData),
+  ])
+  .superRefine((input, ctx) => {
+    // Field limits bound each string; this bounds the whole payload, free-form JSON included.
+    const size = Buffer.byteLength(JSON.stringify(input.data));
+    if (size > limits.dataBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data'],
+        message: `data is ${size} bytes; the limit is ${limits.dataBytes} bytes per event (split it or store a reference)`,
+      });
+    }
+  });
+
+/** What a producer sends to `publish` (one element of `publishBatch`). */
+export type PublishInput = z.input<typeof publishInputSchema>;
+/** A publish input after validation: defaults applied, timestamps as `Date`. */
+export type ValidEvent = z.output<typeof publishInputSchema>;
+export type EventType = ValidEvent['type'];
+
+export const eventTypes = publishInputSchema.options.map((o) => o.shape.type.value) as readonly EventType[];
+export const eventTypeSchema = z.enum(eventTypes as [EventType, ...EventType[]]);
+
+// ── 7. The stored envelope ──────────────────────────────────────────────────────────────────────────────────
+
+interface EnvelopeFields {
+  /** Server-assigned, strictly increasing across all events (a decimal string): the resume cursor. */
+  id: string;
+  /** Derived from the event: `agent:{agentId}`, `workflow:{workflowId}`, `tdd:{taskId}` or `system`. */
+  topic: string;
+  timestamp: Date;
+  key?: string;
+  source?: string;
+  correlationId?: string;
+}
+
+type ToEnvelope<E> = E extends { type: infer T; data: infer D } ? EnvelopeFields & { type: T; data: D } : never;
+
+/** A stored event as every read and every subscription returns it; narrow on `type` to get typed `data`. */
+export type EventEnvelope = ToEnvelope<ValidEvent>;
+export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }>;
+
+/** A type guard for envelopes of the given types: `events.filter(isEventOf(['agent.status']))`. */
+export function isEventOf<const T extends EventType>(types: readonly T[]): (event: EventEnvelope) => event is EnvelopeOf<T> {
+  const set = new Set<string>(types);
+  return (event): event is EnvelopeOf<T> => set.has(event.type);
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './inputs.js';
+export * from './limits.js';
+export * from './topics.js';
+export * from './transformer.js';

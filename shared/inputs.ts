@@ -1,0 +1,74 @@
+/**
+ * Inputs of the subscriptions and queries. Every filter is applied on the server; every subscription input
+ * takes `lastEventId`, which the tRPC client also fills in by itself when it resubscribes after a reconnect.
+ */
+import { z } from 'zod';
+import { errorReasons } from './errors.js';
+import { entityIdSchema, eventTypeSchema } from './events.js';
+import { limits } from './limits.js';
+import { topicPatternSchema } from './topics.js';
+
+/** A decimal event id. `'0'` is before the first event. Anything else is refused, never read as "from the start". */
+export const cursorSchema = z.string().refine((s) => /^(0|[1-9][0-9]{0,15})$/.test(s), {
+  error: 'must be a decimal event id such as "42" ("0" means before the first event)',
+  params: { reason: errorReasons.invalidCursor },
+});
+
+const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(limits.filterValues);
+
+export const workflowEventTypes = [
+  'workflow.started',
+  'workflow.step_started',
+  'workflow.step_completed',
+  'workflow.completed',
+  'workflow.failed',
+  'workflow.block',
+] as const;
+
+export const agentStatusInput = z.strictObject({
+  /** Only these agents; all agents when absent. */
+  agentIds: list(entityIdSchema).optional(),
+  lastEventId: cursorSchema.optional(),
+});
+
+export const workflowEventsInput = z.strictObject({
+  workflowId: entityIdSchema.optional(),
+  /** Only events of these steps (lifecycle events without a step are left out when this is set). */
+  steps: list(entityIdSchema).optional(),
+  types: list(z.enum(workflowEventTypes)).optional(),
+  lastEventId: cursorSchema.optional(),
+});
+
+export const tddPhaseInput = z.strictObject({
+  agentId: entityIdSchema.optional(),
+  taskId: entityIdSchema.optional(),
+  lastEventId: cursorSchema.optional(),
+});
+
+const firehoseFilter = {
+  /** Topic patterns (`agent:*`, `workflow:wf-42`); an event matching any of them passes. */
+  topics: list(topicPatternSchema).optional(),
+  types: list(eventTypeSchema).optional(),
+};
+
+export const eventsInput = z.strictObject({
+  ...firehoseFilter,
+  /** Without it the stream is live only; `'0'` replays everything still kept, then goes live. */
+  lastEventId: cursorSchema.optional(),
+});
+
+export const historyInput = z.strictObject({
+  ...firehoseFilter,
+  /** Events with an id greater than this, oldest first. */
+  after: cursorSchema.default('0'),
+  limit: z.int().min(1).max(limits.historyPage).default(100),
+});
+
+export const agentsInput = z.strictObject({ agentIds: list(entityIdSchema).optional() }).optional();
+export const workflowInput = z.strictObject({ workflowId: entityIdSchema });
+export const workflowsInput = z
+  .strictObject({ status: z.enum(['running', 'completed', 'failed']).optional(), limit: z.int().min(1).max(1000).default(100) })
+  .optional();
+export const tddTasksInput = z
+  .strictObject({ agentId: entityIdSchema.optional(), taskId: entityIdSchema.optional() })
+  .optional();

@@ -1,0 +1,136 @@
+/**
+ * Test harness: real servers on port 0 over real SQLite (files or `:memory:`, real migrations), real tRPC
+ * clients over `ws`. Everything is disposable with `await using`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import WebSocket from 'ws';
+import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
+import { createMemoryBus } from '../server/bus/memory.js';
+import { openDatabase } from '../server/db.js';
+import { createHub, type Hub } from '../server/hub.js';
+import { appRouter } from '../server/routers/_app.js';
+import { startServer, type RunningServer, type ServerOptions } from '../server/server.js';
+import { createSqliteStore } from '../server/store/sqlite.js';
+
+/** A folder removed on dispose, for database files that must outlive one server. */
+export function tempDir(): { path: string; file: (name: string) => string } & Disposable {
+  const path = mkdtempSync(join(tmpdir(), 'switchboard-test-'));
+  return {
+    path,
+    file: (name) => join(path, name),
+    [Symbol.dispose]: () => {
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startTestServer(options: Partial<ServerOptions> = {}): Promise<RunningServer> {
+  return startServer({
+    host: '127.0.0.1',
+    port: 0,
+    db: ':memory:',
+    // Same semantics as `full` for a process that is not killed by the machine; much faster on CI disks.
+    durability: 'normal',
+    ...options,
+  });
+}
+
+/** A typed client as applications create it, reconnecting quickly so tests stay short. */
+export function connect(url: string, retryDelayMs = 20): SwitchboardClient {
+  return createSwitchboardClient({ url, WebSocket, retryDelayMs: () => retryDelayMs });
+}
+
+/** A hub over a fresh `:memory:` database with the real migrations, and a caller for fast router tests. */
+export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter.createCaller> } & AsyncDisposable {
+  const store = createSqliteStore(openDatabase(':memory:'));
+  const hub = createHub({ store, bus: createMemoryBus() });
+  return { hub, caller: appRouter.createCaller({ hub }), [Symbol.asyncDispose]: () => store.close() };
+}
+
+/** Iterates an async iterable (a `createCaller` subscription) in the background and records what it yields. */
+export function drain<T>(iterable: AsyncIterable<T>) {
+  const items: T[] = [];
+  const iterator = iterable[Symbol.asyncIterator]();
+  const errors: unknown[] = [];
+  const done = (async () => {
+    try {
+      for (let r = await iterator.next(); r.done !== true; r = await iterator.next()) items.push(r.value);
+    } catch (error) {
+      errors.push(error);
+    }
+  })();
+  return {
+    items,
+    errors,
+    atLeast: (n: number, timeout = 5_000) => waitUntil(`${n} items`, () => items.length >= n, timeout),
+    [Symbol.asyncDispose]: async () => {
+      await iterator.return?.();
+      await done;
+    },
+  };
+}
+
+/** Waits on a condition, polling; never a fixed sleep. */
+export function waitUntil(what: string, done: () => boolean, timeout = 5_000): Promise<void> {
+  return vi.waitFor(
+    () => {
+      if (!done()) throw new Error(`still waiting for ${what}`);
+    },
+    { timeout, interval: 5 },
+  );
+}
+
+/** Any typed client subscription procedure, e.g. `client.agentStatus`. */
+interface Subscribable {
+  subscribe(input: never, handlers: never): { unsubscribe(): void };
+}
+/** `subscribe` is overloaded (callbacks, or an async iterator without them); this reads the callback form. */
+type CallbackForm<P extends Subscribable> = P['subscribe'] extends {
+  (input: infer I, handlers: infer H): { unsubscribe(): void };
+  (...args: never[]): unknown;
+}
+  ? { input: I; handlers: H }
+  : never;
+type InputOf<P extends Subscribable> = CallbackForm<P>['input'];
+type Handlers<P extends Subscribable> = CallbackForm<P>['handlers'];
+type DataOf<P extends Subscribable> = Handlers<P> extends { onData?: (data: infer T) => void } ? T : never;
+
+/**
+ * Subscribes through a typed client procedure and records what arrives: `collect(client.agentStatus, {})`.
+ * The items keep the procedure's inferred output type.
+ */
+export function collect<P extends Subscribable>(procedure: P, input: InputOf<P>) {
+  const items: DataOf<P>[] = [];
+  const errors: unknown[] = [];
+  let starts = 0;
+  const handlers = {
+    onData: (data: DataOf<P>) => items.push(data),
+    onError: (error: unknown) => errors.push(error),
+    onStarted: () => (starts += 1),
+  };
+  // The callback form's parameters are read off P itself, so this call matches the first overload.
+  const callbackForm = procedure as unknown as {
+    subscribe(input: InputOf<P>, handlers: Handlers<P>): { unsubscribe(): void };
+  };
+  const subscription = callbackForm.subscribe(input, handlers);
+  const count = (what: string) => `${what} (${items.length} items, ${starts} starts, ${errors.length} errors)`;
+  return {
+    items,
+    errors,
+    get starts() {
+      return starts;
+    },
+    /** Waits until the server has acknowledged the subscription `n` times (once per (re)connect). */
+    started: (n = 1, timeout = 5_000) => waitUntil(count(`start #${n}`), () => starts >= n, timeout),
+    /** Waits until at least `n` items arrived. */
+    atLeast: (n: number, timeout = 5_000) => waitUntil(count(`${n} items`), () => items.length >= n, timeout),
+    /** Waits for the first error. */
+    failed: (timeout = 5_000) => waitUntil(count('an error'), () => errors.length > 0, timeout),
+    [Symbol.dispose]: () => {
+      subscription.unsubscribe();
+    },
+  };
+}

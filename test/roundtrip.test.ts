@@ -1,0 +1,67 @@
+/**
+ * Typed round trip over a real server and real WebSocket clients: each family arrives on the matching
+ * subscription, typed by inference, and never on a subscription whose filter it does not match.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { EnvelopeOf, EventEnvelope } from '../shared/index.js';
+import { agentLog, agentStatus, systemNotification, tddPhaseChanged, workflowBlock, workflowStarted } from './fixtures.js';
+import { collect, connect, startTestServer } from './harness.js';
+
+const typesOf = (items: readonly { data: EventEnvelope }[]) => items.map((i) => `${i.data.type}@${i.data.topic}`);
+
+describe('typed round trip', () => {
+  it('delivers each family to matching subscriptions only, with inferred types', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+
+    using agent1 = collect(client.agentStatus, { agentIds: ['coder-001'] });
+    using agentOther = collect(client.agentStatus, { agentIds: ['other-agent'] });
+    using wf1 = collect(client.workflowEvents, { workflowId: 'wf-1' });
+    using wf2 = collect(client.workflowEvents, { workflowId: 'wf-2' });
+    using task1 = collect(client.tddPhase, { taskId: 'task-1' });
+    using nobody = collect(client.tddPhase, { agentId: 'nobody' });
+    using system = collect(client.events, { topics: ['system'] });
+    using logs = collect(client.events, { types: ['agent.log'] });
+    using everything = collect(client.events, { topics: ['*'] });
+    const all = [agent1, agentOther, wf1, wf2, task1, nobody, system, logs, everything];
+    await Promise.all(all.map((s) => s.started()));
+
+    await client.publish.mutate(agentStatus('coder-001'));
+    await client.publish.mutate(agentLog('coder-001', 'compiling'));
+    await client.publish.mutate(workflowStarted('wf-1'));
+    await client.publish.mutate(workflowBlock('wf-1', 'build'));
+    await client.publish.mutate(tddPhaseChanged('task-1', 'red'));
+    await client.publish.mutate(systemNotification('deploy'));
+    // Sentinels for the subscriptions that must not have matched anything above: once a sentinel arrives,
+    // anything earlier would have arrived before it (each subscription delivers in id order).
+    await client.publishBatch.mutate([agentStatus('other-agent'), workflowStarted('wf-2'), tddPhaseChanged('task-2', 'green', 'nobody')]);
+
+    await Promise.all([agentOther, wf2, nobody].map((s) => s.atLeast(1)));
+    await everything.atLeast(9);
+    expect(typesOf(agent1.items)).toEqual(['agent.status@agent:coder-001']);
+    expect(typesOf(agentOther.items)).toEqual(['agent.status@agent:other-agent']);
+    expect(typesOf(wf1.items)).toEqual(['workflow.started@workflow:wf-1', 'workflow.block@workflow:wf-1']);
+    expect(typesOf(wf2.items)).toEqual(['workflow.started@workflow:wf-2']);
+    expect(typesOf(task1.items)).toEqual(['tdd.phase_changed@tdd:task-1']);
+    expect(typesOf(nobody.items)).toEqual(['tdd.phase_changed@tdd:task-2']);
+    expect(typesOf(system.items)).toEqual(['system.notification@system']);
+    expect(typesOf(logs.items)).toEqual(['agent.log@agent:coder-001']);
+    expect(everything.items.map((i) => i.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+
+    // The tracked id is the envelope id; the payload round-trips with its Date and nested data intact.
+    const [status] = agent1.items;
+    expect(status?.id).toBe(status?.data.id);
+    expect(status?.data.timestamp).toBeInstanceOf(Date);
+    expect(status?.data.data).toMatchObject({ agentId: 'coder-001', status: 'busy', currentTask: { progress: 40 } });
+
+    // Inferred end to end from AppRouter: no type written on the client side.
+    expectTypeOf(agent1.items[0]).toEqualTypeOf<{ id: string; data: EnvelopeOf<'agent.status'> } | undefined>();
+    expectTypeOf<(typeof task1.items)[number]['data']['type']>().toEqualTypeOf<
+      'tdd.phase_changed' | 'tdd.test_result' | 'tdd.coverage_update'
+    >();
+    expectTypeOf<(typeof everything.items)[number]['data']>().toEqualTypeOf<EventEnvelope>();
+    const published = await client.publish.mutate(workflowStarted('wf-3'));
+    expectTypeOf(published).toEqualTypeOf<EventEnvelope>();
+    expect(published).toMatchObject({ id: '10', type: 'workflow.started', topic: 'workflow:wf-3' });
+  });
+});
