@@ -62,7 +62,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const issue = result.error.issues[0];
     const name = issue?.path[0] as keyof Config | undefined;
     const where = name ? `--${settings[name].flag} / ${settings[name].env}` : 'configuration';
-    throw new ConfigError(`invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(
+      `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }

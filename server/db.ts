@@ -24,7 +24,9 @@ export function openDatabase(path: string, durability: 'full' | 'normal' = 'full
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     sqlite = new Database(path);
   } catch (error) {
-    throw new DatabaseOpenError(`cannot open database ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new DatabaseOpenError(
+      `cannot open database ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   try {
     // WAL: readers never block the writer, and a commit is one append to the log.
@@ -37,10 +39,13 @@ export function openDatabase(path: string, durability: 'full' | 'normal' = 'full
     migrate(db, { migrationsFolder });
     sqlite.pragma('foreign_keys = ON');
     const violations = sqlite.pragma('foreign_key_check') as unknown[];
-    if (violations.length > 0) throw new Error(`foreign key check failed after migration: ${JSON.stringify(violations)}`);
+    if (violations.length > 0)
+      throw new Error(`foreign key check failed after migration: ${JSON.stringify(violations)}`);
     return db;
   } catch (error) {
     sqlite.close();
-    throw new DatabaseOpenError(`cannot use database ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new DatabaseOpenError(
+      `cannot use database ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }

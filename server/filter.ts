@@ -25,7 +25,12 @@ export interface EventRefs {
 export function refsOf(event: Pick<ValidEvent, 'data'>): EventRefs {
   const data: Readonly<Record<string, unknown>> = event.data;
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  return { agentId: str(data.agentId), workflowId: str(data.workflowId), stepId: str(data.stepId), taskId: str(data.taskId) };
+  return {
+    agentId: str(data.agentId),
+    workflowId: str(data.workflowId),
+    stepId: str(data.stepId),
+    taskId: str(data.taskId),
+  };
 }
 
 export function compileFilter(filter: EventFilter): (event: EventEnvelope) => boolean {

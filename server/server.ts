@@ -63,7 +63,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const createContext = (): Context => ({ hub });
   const onError = ({ error, path }: { error: { code: string; message: string; stack?: string }; path?: string }) => {
     // Client mistakes are answered to the client; only server faults belong in the log.
-    if (error.code === 'INTERNAL_SERVER_ERROR') report(`error in ${path ?? 'request'}: ${error.stack ?? error.message}`);
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      report(`error in ${path ?? 'request'}: ${error.stack ?? error.message}`);
   };
 
   const trpcHttp = createHTTPHandler({ router: appRouter, createContext, basePath: `${trpcPath}/`, onError });

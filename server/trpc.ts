@@ -13,8 +13,10 @@ import { CursorAheadError } from './stream.js';
 
 function reasonOf(issues: readonly z.core.$ZodIssue[]): ErrorReason {
   for (const issue of issues) {
-    if (issue.code === 'custom' && issue.params?.reason === errorReasons.invalidCursor) return errorReasons.invalidCursor;
-    if (issue.code === 'too_big' && issue.origin === 'array' && issue.path.length === 0) return errorReasons.batchTooLarge;
+    if (issue.code === 'custom' && issue.params?.reason === errorReasons.invalidCursor)
+      return errorReasons.invalidCursor;
+    if (issue.code === 'too_big' && issue.origin === 'array' && issue.path.length === 0)
+      return errorReasons.batchTooLarge;
   }
   return errorReasons.invalidInput;
 }

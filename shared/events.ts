@@ -275,7 +275,9 @@ export type EventEnvelope = ToEnvelope<ValidEvent>;
 export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }>;
 
 /** A type guard for envelopes of the given types: `events.filter(isEventOf(['agent.status']))`. */
-export function isEventOf<const T extends EventType>(types: readonly T[]): (event: EventEnvelope) => event is EnvelopeOf<T> {
+export function isEventOf<const T extends EventType>(
+  types: readonly T[],
+): (event: EventEnvelope) => event is EnvelopeOf<T> {
   const set = new Set<string>(types);
   return (event): event is EnvelopeOf<T> => set.has(event.type);
 }

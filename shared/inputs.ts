@@ -67,7 +67,10 @@ export const historyInput = z.strictObject({
 export const agentsInput = z.strictObject({ agentIds: list(entityIdSchema).optional() }).optional();
 export const workflowInput = z.strictObject({ workflowId: entityIdSchema });
 export const workflowsInput = z
-  .strictObject({ status: z.enum(['running', 'completed', 'failed']).optional(), limit: z.int().min(1).max(1000).default(100) })
+  .strictObject({
+    status: z.enum(['running', 'completed', 'failed']).optional(),
+    limit: z.int().min(1).max(1000).default(100),
+  })
   .optional();
 export const tddTasksInput = z
   .strictObject({ agentId: entityIdSchema.optional(), taskId: entityIdSchema.optional() })

@@ -1,7 +1,11 @@
 /** Valid publish inputs, one maker per event type the tests use. */
 import type { PublishInput } from '../shared/index.js';
 
-export const agentStatus = (agentId: string, status: 'idle' | 'busy' | 'blocked' | 'error' | 'offline' = 'busy', extra: { key?: string } = {}) =>
+export const agentStatus = (
+  agentId: string,
+  status: 'idle' | 'busy' | 'blocked' | 'error' | 'offline' = 'busy',
+  extra: { key?: string } = {},
+) =>
   ({
     type: 'agent.status',
     data: {
@@ -20,11 +24,19 @@ export const agentLog = (agentId: string, message: string) =>
 export const workflowStarted = (workflowId: string) =>
   ({
     type: 'workflow.started',
-    data: { workflowId, workflowType: 'feature', initiator: 'orchestrator', steps: [{ stepId: 'plan' }, { stepId: 'build' }] },
+    data: {
+      workflowId,
+      workflowType: 'feature',
+      initiator: 'orchestrator',
+      steps: [{ stepId: 'plan' }, { stepId: 'build' }],
+    },
   }) satisfies PublishInput;
 
 export const workflowStepCompleted = (workflowId: string, stepId: string, nextStep: string | null = null) =>
-  ({ type: 'workflow.step_completed', data: { workflowId, stepId, stepType: 'agent', duration: 1500, nextStep, result: { ok: true } } }) satisfies PublishInput;
+  ({
+    type: 'workflow.step_completed',
+    data: { workflowId, stepId, stepType: 'agent', duration: 1500, nextStep, result: { ok: true } },
+  }) satisfies PublishInput;
 
 export const workflowBlock = (workflowId: string, stepId: string) =>
   ({
@@ -47,7 +59,12 @@ export const tddPhaseChanged = (taskId: string, currentPhase: 'red' | 'green' | 
       taskId,
       previousPhase: null,
       currentPhase,
-      testResults: { total: 10, passing: currentPhase === 'red' ? 9 : 10, failing: currentPhase === 'red' ? 1 : 0, skipped: 0 },
+      testResults: {
+        total: 10,
+        passing: currentPhase === 'red' ? 9 : 10,
+        failing: currentPhase === 'red' ? 1 : 0,
+        skipped: 0,
+      },
       coverage: { lines: 81, branches: 70, functions: 90, statements: 80 },
       duration: 2000,
     },

@@ -4,7 +4,14 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { EnvelopeOf, EventEnvelope } from '../shared/index.js';
-import { agentLog, agentStatus, systemNotification, tddPhaseChanged, workflowBlock, workflowStarted } from './fixtures.js';
+import {
+  agentLog,
+  agentStatus,
+  systemNotification,
+  tddPhaseChanged,
+  workflowBlock,
+  workflowStarted,
+} from './fixtures.js';
 import { collect, connect, startTestServer } from './harness.js';
 
 const typesOf = (items: readonly { data: EventEnvelope }[]) => items.map((i) => `${i.data.type}@${i.data.topic}`);
@@ -34,7 +41,11 @@ describe('typed round trip', () => {
     await client.publish.mutate(systemNotification('deploy'));
     // Sentinels for the subscriptions that must not have matched anything above: once a sentinel arrives,
     // anything earlier would have arrived before it (each subscription delivers in id order).
-    await client.publishBatch.mutate([agentStatus('other-agent'), workflowStarted('wf-2'), tddPhaseChanged('task-2', 'green', 'nobody')]);
+    await client.publishBatch.mutate([
+      agentStatus('other-agent'),
+      workflowStarted('wf-2'),
+      tddPhaseChanged('task-2', 'green', 'nobody'),
+    ]);
 
     await Promise.all([agentOther, wf2, nobody].map((s) => s.atLeast(1)));
     await everything.atLeast(9);

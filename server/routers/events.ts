@@ -4,19 +4,29 @@ import { trackEach } from './tracked.js';
 
 export const eventsRouter = router({
   /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
-  events: publicProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
-    trackEach(
-      ctx.hub.stream({ filter: { topics: input.topics, types: input.types }, lastEventId: input.lastEventId, signal }),
-      isEventOf(eventTypes),
+  events: publicProcedure
+    .input(eventsInput)
+    .subscription(({ ctx, input, signal }) =>
+      trackEach(
+        ctx.hub.stream({
+          filter: { topics: input.topics, types: input.types },
+          lastEventId: input.lastEventId,
+          signal,
+        }),
+        isEventOf(eventTypes),
+      ),
     ),
-  ),
 
   /**
    * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` says
    * whether more events were already stored when this page was read.
    */
   history: publicProcedure.input(historyInput).query(async ({ ctx, input }) => {
-    const events = await ctx.hub.store.readAfter(Number(input.after), { topics: input.topics, types: input.types }, input.limit);
+    const events = await ctx.hub.store.readAfter(
+      Number(input.after),
+      { topics: input.topics, types: input.types },
+      input.limit,
+    );
     return { events, nextCursor: events.at(-1)?.id ?? input.after, hasMore: events.length === input.limit };
   }),
 });

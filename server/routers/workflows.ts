@@ -1,5 +1,12 @@
 import { TRPCError } from '@trpc/server';
-import { errorReasons, isEventOf, workflowEventsInput, workflowEventTypes, workflowInput, workflowsInput } from '../../shared/index.js';
+import {
+  errorReasons,
+  isEventOf,
+  workflowEventsInput,
+  workflowEventTypes,
+  workflowInput,
+  workflowsInput,
+} from '../../shared/index.js';
 import { publicProcedure, router } from '../trpc.js';
 import { trackEach } from './tracked.js';
 

@@ -53,6 +53,13 @@ const snapshotSources = {
   tddTasks: { table: tddTasks, eventId: tddTasks.phaseEventId },
 } as const;
 
+/** Runs a synchronous read or write now, as a promise: a throw becomes a rejection, as callers of a store expect. */
+function now<T>(fn: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(fn());
+  });
+}
+
 export function createSqliteStore(db: Db): EventStore {
   const sqlite = db.$client;
   const p = (name: string) => sql.placeholder(name);
@@ -74,7 +81,11 @@ export function createSqliteStore(db: Db): EventStore {
     })
     .returning({ id: events.id })
     .prepare();
-  const selectByKey = db.select().from(events).where(eq(events.key, p('key'))).prepare();
+  const selectByKey = db
+    .select()
+    .from(events)
+    .where(eq(events.key, p('key')))
+    .prepare();
   const headStatement = sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
 
   const upsertAgentStatus = db
@@ -194,7 +205,13 @@ export function createSqliteStore(db: Db): EventStore {
         return;
       }
       case 'tdd.phase_changed':
-        upsertTddTask.run({ taskId: event.data.taskId, agentId: event.data.agentId, phase: event.data.currentPhase, id, at });
+        upsertTddTask.run({
+          taskId: event.data.taskId,
+          agentId: event.data.agentId,
+          phase: event.data.currentPhase,
+          id,
+          at,
+        });
         return;
       case 'tdd.test_result':
       case 'tdd.coverage_update':
@@ -224,7 +241,13 @@ export function createSqliteStore(db: Db): EventStore {
       ...refsOf(event),
     });
     updateState(event, row.id, timestamp);
-    const envelope: Record<string, unknown> = { id: String(row.id), type: event.type, topic, timestamp, data: event.data };
+    const envelope: Record<string, unknown> = {
+      id: String(row.id),
+      type: event.type,
+      topic,
+      timestamp,
+      data: event.data,
+    };
     if (event.key !== undefined) envelope.key = event.key;
     if (event.source !== undefined) envelope.source = event.source;
     if (event.correlationId !== undefined) envelope.correlationId = event.correlationId;
@@ -284,25 +307,26 @@ export function createSqliteStore(db: Db): EventStore {
   }
 
   return {
-    append: (input) => Promise.resolve(appendAll(input)),
-    readAfter: (after, filter, limit) => Promise.resolve(readAfter(after, filter, limit)),
-    headId: () => Promise.resolve(headId()),
-    snapshot: (kind, filter) => Promise.resolve(snapshot(kind, filter)),
-    agents: (agentIds) =>
-      Promise.resolve(snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),
+    append: (input) => now(() => appendAll(input)),
+    readAfter: (after, filter, limit) => now(() => readAfter(after, filter, limit)),
+    headId: () => now(headId),
+    snapshot: (kind, filter) => now(() => snapshot(kind, filter)),
+    agents: (agentIds) => now(() => snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),
     tddTasks: ({ agentId, taskId }) =>
-      Promise.resolve(
-        snapshot('tddTasks', {
-          agentIds: agentId === undefined ? undefined : [agentId],
-          topics: taskId === undefined ? undefined : [`tdd:${taskId}`],
-        }).items as EnvelopeOf<'tdd.phase_changed'>[],
+      now(
+        () =>
+          snapshot('tddTasks', {
+            agentIds: agentId === undefined ? undefined : [agentId],
+            topics: taskId === undefined ? undefined : [`tdd:${taskId}`],
+          }).items as EnvelopeOf<'tdd.phase_changed'>[],
       ),
-    workflow: (workflowId) => {
-      const row = db.select().from(workflows).where(eq(workflows.workflowId, workflowId)).get();
-      return Promise.resolve(row && toWorkflowState(row));
-    },
+    workflow: (workflowId) =>
+      now(() => {
+        const row = db.select().from(workflows).where(eq(workflows.workflowId, workflowId)).get();
+        return row && toWorkflowState(row);
+      }),
     workflows: ({ status, limit }) =>
-      Promise.resolve(
+      now(() =>
         db
           .select()
           .from(workflows)
@@ -312,9 +336,9 @@ export function createSqliteStore(db: Db): EventStore {
           .all()
           .map(toWorkflowState),
       ),
-    close: () => {
-      sqlite.close();
-      return Promise.resolve();
-    },
+    close: () =>
+      now(() => {
+        sqlite.close();
+      }),
   };
 }

@@ -42,7 +42,10 @@ export interface EventStore {
   /** The latest state-bearing event of each entity that passes the filter, in id order, with the head id. */
   snapshot(kind: SnapshotKind, filter: EventFilter): Promise<Snapshot>;
   agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]>;
-  tddTasks(filter: { agentId?: string | undefined; taskId?: string | undefined }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
+  tddTasks(filter: {
+    agentId?: string | undefined;
+    taskId?: string | undefined;
+  }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
   workflow(workflowId: string): Promise<WorkflowState | undefined>;
   workflows(filter: { status?: WorkflowState['status'] | undefined; limit: number }): Promise<WorkflowState[]>;
   close(): Promise<void>;
