@@ -34,6 +34,8 @@ const t = initTRPC.context<Context>().create({
       reason = reasonOf(cause.issues);
     } else if (cause instanceof CursorAheadError) {
       reason = errorReasons.invalidCursor;
+    } else if (error.code === 'NOT_FOUND') {
+      reason = errorReasons.notFound;
     }
     return { ...shape, data: { ...shape.data, reason, issues } };
   },

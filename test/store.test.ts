@@ -208,7 +208,7 @@ describe('streams (hub level)', () => {
       ids.push(next.value.id);
     }
     expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => String(i + 2)));
-    await iterator.return?.();
+    await iterator.return();
     await store.close();
   });
 });

@@ -4,18 +4,16 @@ import { trackEach } from './tracked.js';
 
 export const eventsRouter = router({
   /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
-  events: publicProcedure
-    .input(eventsInput)
-    .subscription(({ ctx, input, signal }) =>
-      trackEach(
-        ctx.hub.stream({
-          filter: { topics: input.topics, types: input.types },
-          lastEventId: input.lastEventId,
-          signal,
-        }),
-        isEventOf(eventTypes),
-      ),
+  events: publicProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
+    trackEach(
+      ctx.hub.stream({
+        filter: { topics: input.topics, types: input.types },
+        lastEventId: input.lastEventId,
+        signal,
+      }),
+      isEventOf(eventTypes),
     ),
+  ),
 
   /**
    * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` says

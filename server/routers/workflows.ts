@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
 import {
-  errorReasons,
   isEventOf,
   workflowEventsInput,
   workflowEventTypes,
@@ -38,7 +37,6 @@ export const workflowsRouter = router({
       throw new TRPCError({
         code: 'NOT_FOUND',
         message: `no workflow "${input.workflowId}" has been seen`,
-        cause: { reason: errorReasons.notFound },
       });
     }
     return state;
