@@ -27,17 +27,20 @@ const t = initTRPC.context<Context>().create({
   isDev: false,
   errorFormatter({ shape, error }) {
     const { cause } = error;
+    let { message } = shape;
     let reason: ErrorReason | undefined;
     let issues: { path: string; code: string; message: string }[] | undefined;
     if (cause instanceof ZodError) {
       issues = cause.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
       reason = reasonOf(cause.issues);
+      // zod's own message is its issues as pretty-printed JSON; one readable line per issue serves people better.
+      message = issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ');
     } else if (cause instanceof CursorAheadError) {
       reason = errorReasons.invalidCursor;
     } else if (error.code === 'NOT_FOUND') {
       reason = errorReasons.notFound;
     }
-    return { ...shape, data: { ...shape.data, reason, issues } };
+    return { ...shape, message, data: { ...shape.data, reason, issues } };
   },
 });
 

@@ -76,3 +76,35 @@ describe('typed round trip', () => {
     expect(published).toMatchObject({ id: '10', type: 'workflow.started', topic: 'workflow:wf-3' });
   });
 });
+
+describe('snapshot on subscribe', () => {
+  it('starts agentStatus and tddPhase with the current state in id order, then goes live', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+    await client.publishBatch.mutate([
+      agentStatus('a-1', 'idle'),
+      agentStatus('a-2', 'busy'),
+      agentStatus('a-1', 'busy'),
+      agentStatus('a-3', 'idle'),
+      tddPhaseChanged('task-1', 'red'),
+      tddPhaseChanged('task-1', 'green'),
+    ]);
+    using agents = collect(client.agentStatus, { agentIds: ['a-1', 'a-2'] });
+    using tdd = collect(client.tddPhase, {});
+    await agents.atLeast(2);
+    await tdd.atLeast(1);
+    expect(agents.items.map((i) => [i.id, i.data.data.agentId, i.data.data.status])).toEqual([
+      ['2', 'a-2', 'busy'],
+      ['3', 'a-1', 'busy'],
+    ]);
+    expect(tdd.items.map((i) => i.id)).toEqual(['6']);
+
+    await client.publish.mutate(agentStatus('a-3', 'error'));
+    await client.publish.mutate(agentStatus('a-1', 'offline'));
+    await client.publish.mutate(tddPhaseChanged('task-1', 'refactor'));
+    await agents.atLeast(3);
+    await tdd.atLeast(2);
+    expect(agents.items.map((i) => i.id)).toEqual(['2', '3', '8']);
+    expect(tdd.items.map((i) => i.id)).toEqual(['6', '9']);
+  });
+});

@@ -67,6 +67,8 @@ function expectBadRequest(error: unknown, path: string, reason = 'invalid_input'
   };
   expect(data.code).toBe('BAD_REQUEST');
   expect(data.reason).toBe(reason);
+  // The message reads as one line per issue, each led by its path.
+  if (reason === 'invalid_input') expect((error as Error).message).toContain(`${path || '(input)'}: `);
   return data.issues?.map((i) => i.path) ?? [];
 }
 
