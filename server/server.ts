@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { openDatabase } from './db.js';
 import { createHub } from './hub.js';
+import { handleIngest } from './ingest.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
@@ -94,10 +95,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         report(`healthz failed: ${String(error)}`);
         sendJson(res, 503, { status: 'error' });
       });
+    } else if (path === '/ingest') {
+      handleIngest(req, res, hub).catch((error: unknown) => {
+        report(`ingest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error; the request stored nothing' });
+      });
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else {
-      sendJson(res, 404, { error: `no route ${path}; tRPC is served at ${trpcPath}, health at /healthz` });
+      sendJson(res, 404, {
+        error: `no route ${path}; tRPC is served at ${trpcPath}, ingest at /ingest, health at /healthz`,
+      });
     }
   });
 

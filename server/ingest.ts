@@ -1,0 +1,119 @@
+/**
+ * `POST /ingest`: plain JSON for producers in any language (a shell hook with curl, a Python script). The body
+ * is one event, a JSON array of events, or NDJSON (one event per line), each exactly the `publish` input. The
+ * request is all or nothing: every event is validated first, then all are appended in one transaction.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
+import type { Hub } from './hub.js';
+
+/** Largest accepted body, the same bound as one WebSocket message. */
+export const ingestBodyLimit = 1024 * 1024;
+
+interface Problem {
+  /** 1-based line for NDJSON, 0-based index for an array, absent for a single object. */
+  line?: number;
+  index?: number;
+  path: string;
+  message: string;
+}
+
+class IngestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly issues?: Problem[],
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > ingestBodyLimit) {
+    throw new IngestError(
+      413,
+      `body is ${declared} bytes; the limit is ${ingestBodyLimit} bytes (send fewer events per request)`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > ingestBodyLimit) {
+      throw new IngestError(413, `body exceeds the limit of ${ingestBodyLimit} bytes (send fewer events per request)`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Splits the body into candidate events, each with where it came from for error messages. */
+function parseBody(body: string, contentType: string): { value: unknown; at: Pick<Problem, 'line' | 'index'> }[] {
+  if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
+    const items: { value: unknown; at: { line: number } }[] = [];
+    const lines = body.split('\n');
+    for (const [i, text] of lines.entries()) {
+      if (text.trim() === '') continue;
+      try {
+        items.push({ value: JSON.parse(text) as unknown, at: { line: i + 1 } });
+      } catch (error) {
+        throw new IngestError(400, `line ${i + 1} is not JSON: ${(error as Error).message}`);
+      }
+    }
+    return items;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body) as unknown;
+  } catch (error) {
+    throw new IngestError(
+      400,
+      `body is not JSON: ${(error as Error).message} (send one event, an array, or NDJSON with content-type application/x-ndjson)`,
+    );
+  }
+  return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
+}
+
+function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }[]): ValidEvent[] {
+  if (items.length === 0) throw new IngestError(400, 'no events in the body');
+  if (items.length > limits.batchSize) {
+    throw new IngestError(
+      400,
+      `${items.length} events in one request; the limit is ${limits.batchSize} (limits.batchSize): split it`,
+    );
+  }
+  const events: ValidEvent[] = [];
+  const issues: Problem[] = [];
+  for (const { value, at } of items) {
+    const result = publishInputSchema.safeParse(value);
+    if (result.success) events.push(result.data);
+    else
+      for (const i of result.error.issues)
+        issues.push({ ...at, path: i.path.map(String).join('.'), message: i.message });
+  }
+  if (issues.length > 0) throw new IngestError(400, 'validation failed; nothing was stored', issues);
+  return events;
+}
+
+export async function handleIngest(req: IncomingMessage, res: ServerResponse, hub: Hub): Promise<void> {
+  try {
+    if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
+    const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
+    const envelopes = await hub.append(validate(items));
+    send(res, 200, { ids: envelopes.map((e) => e.id) });
+  } catch (error) {
+    if (error instanceof IngestError) {
+      // Drain what the client is still sending so it reads our answer instead of a reset connection.
+      req.resume();
+      send(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      return;
+    }
+    throw error;
+  }
+}
