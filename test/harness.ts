@@ -40,7 +40,7 @@ export function startTestServer(options: Partial<ServerOptions> = {}): Promise<R
 
 /** A typed client as applications create it, reconnecting quickly so tests stay short. */
 export function connect(url: string, retryDelayMs = 20): SwitchboardClient {
-  return createSwitchboardClient({ url, WebSocket, retryDelayMs: () => retryDelayMs });
+  return createSwitchboardClient({ url, WebSocket, reconnect: { initialMs: retryDelayMs, maxMs: retryDelayMs } });
 }
 
 /** A hub over a fresh `:memory:` database with the real migrations, and a caller for fast router tests. */
@@ -131,6 +131,55 @@ export function collect<P extends Subscribable>(procedure: P, input: InputOf<P>)
     failed: (timeout = 5_000) => waitUntil(count('an error'), () => errors.length > 0, timeout),
     [Symbol.dispose]: () => {
       subscription.unsubscribe();
+    },
+  };
+}
+
+/**
+ * The real entry point (`npm start`) in a child process, for tests that kill it. Resolves once it listens.
+ */
+export async function spawnServer(args: { db: string; port?: number }) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'server/main.ts', '--port', String(args.port ?? 0), '--db', args.db, '--durability', 'normal'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+  });
+  const address = () => /listening on (http:\/\/\S+) /.exec(output.stdout)?.[1];
+  await waitUntil(
+    `the server to listen (${output.stderr})`,
+    () => address() !== undefined || child.exitCode !== null,
+    15_000,
+  );
+  const url = address();
+  if (url === undefined) throw new Error(`server did not start: ${output.stderr}`);
+  return {
+    url,
+    port: Number(new URL(url).port),
+    output,
+    exited,
+    /** SIGKILL: no shutdown, no flush; only what SQLite committed survives. */
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    [Symbol.asyncDispose]: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }

@@ -1,0 +1,202 @@
+/**
+ * The orchestrator's sink. `publish()` never throws and never waits on the network: events go into a bounded
+ * outbox and a single sender drains it in order, in batches, retrying with backoff while the server is away.
+ * Each event gets an idempotency key when it is accepted, so a retry after an ambiguous failure (sent, then the
+ * connection died before the answer) returns the stored event instead of storing it twice.
+ */
+import { TRPCClientError } from '@trpc/client';
+import { limits, publishInputSchema, type PublishInput } from '../shared/index.js';
+import {
+  backoff,
+  createSwitchboardClient,
+  type AppRouter,
+  type SwitchboardClient,
+  type SwitchboardClientOptions,
+} from './client.js';
+
+export interface PublisherOptions extends SwitchboardClientOptions {
+  /** Events waiting to be sent, at most. A full outbox drops the newest event, counts it and reports it. */
+  outboxLimit?: number;
+  /** Events per `publishBatch` call. */
+  batchSize?: number;
+  /** Backoff between failed sends: doubling from `initialMs` to `maxMs`, with jitter. */
+  retry?: { initialMs?: number; maxMs?: number };
+  /** A send that has not been answered within this is abandoned and retried (same keys, so no duplicate). */
+  requestTimeoutMs?: number;
+  /** Called for every event that will never be sent, with why. */
+  onDrop?: (event: PublishInput, reason: DropReason) => void;
+  /** Called when a send fails and will be retried (the server is down or unreachable). */
+  onRetry?: (error: Error, attempt: number) => void;
+}
+
+export type DropReason = 'outbox_full' | 'invalid' | 'rejected_by_server' | 'closed';
+
+export type PublishResult = { accepted: true; key: string } | { accepted: false; reason: DropReason; message: string };
+
+export interface PublisherStats {
+  /** Accepted, not yet acknowledged by the server. */
+  queued: number;
+  /** Acknowledged by the server (stored, or found stored under its key). */
+  sent: number;
+  /** Events re-sent after a failed or unanswered attempt. */
+  retried: number;
+  /** Refused by a full outbox or after close. */
+  dropped: number;
+  /** Invalid: refused by local validation or by the server; retrying cannot help. */
+  rejected: number;
+}
+
+export interface Publisher extends AsyncDisposable {
+  publish(event: PublishInput): PublishResult;
+  /** Resolves when every accepted event is acknowledged; rejects after `timeoutMs` saying how many are left. */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Stops accepting, tries to drain within `timeoutMs`, closes the connection; says how many were left unsent. */
+  close(timeoutMs?: number): Promise<{ unsent: number }>;
+  stats(): PublisherStats;
+}
+
+const isBadRequest = (error: unknown) =>
+  error instanceof TRPCClientError && (error as TRPCClientError<AppRouter>).data?.code === 'BAD_REQUEST';
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+export function createPublisher(options: PublisherOptions & { client?: SwitchboardClient }): Publisher {
+  const outboxLimit = options.outboxLimit ?? 1_000;
+  const batchSize = Math.min(options.batchSize ?? 100, limits.batchSize);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const retryDelay = backoff({ initialMs: options.retry?.initialMs ?? 100, maxMs: options.retry?.maxMs ?? 30_000 });
+  const client = options.client ?? createSwitchboardClient(options);
+  const ownsClient = options.client === undefined;
+
+  const keyPrefix = `pub-${globalThis.crypto.randomUUID()}`;
+  let nextKey = 0;
+  const outbox: PublishInput[] = [];
+  const stats = { sent: 0, retried: 0, dropped: 0, rejected: 0 };
+  let accepting = true;
+  let sending = false;
+  /** Aborted when close gives up: the sender stops at once. */
+  const stop = new AbortController();
+  // A function, not a property read, because it changes while the sender awaits.
+  const stopped = () => stop.signal.aborted;
+  /** Aborted and replaced to wake a sender that is waiting out a backoff (close wants it to try now). */
+  let wake = new AbortController();
+  let idleWaiters: (() => void)[] = [];
+
+  const drop = (event: PublishInput, reason: DropReason, message: string): PublishResult => {
+    if (reason === 'invalid' || reason === 'rejected_by_server') stats.rejected++;
+    else stats.dropped++;
+    options.onDrop?.(event, reason);
+    return { accepted: false, reason, message };
+  };
+
+  async function send(): Promise<void> {
+    if (sending) return;
+    sending = true;
+    let attempt = 0;
+    // After the server refuses a batch as invalid, its events go one at a time to find the bad ones.
+    let singles = 0;
+    try {
+      while (outbox.length > 0 && !stopped()) {
+        const batch = outbox.slice(0, singles > 0 ? 1 : batchSize);
+        try {
+          const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(requestTimeoutMs)]);
+          await client.publishBatch.mutate(batch, { signal });
+          outbox.splice(0, batch.length);
+          stats.sent += batch.length;
+          attempt = 0;
+          if (singles > 0) singles--;
+        } catch (error) {
+          if (stopped()) break;
+          if (isBadRequest(error)) {
+            if (batch.length > 1) {
+              singles = batch.length;
+            } else {
+              const [bad] = outbox.splice(0, 1);
+              if (bad) drop(bad, 'rejected_by_server', (error as Error).message);
+              if (singles > 0) singles--;
+            }
+            continue;
+          }
+          attempt++;
+          stats.retried += batch.length;
+          options.onRetry?.(error instanceof Error ? error : new Error(String(error)), attempt);
+          await pause(retryDelay(attempt), AbortSignal.any([stop.signal, wake.signal]));
+        }
+      }
+    } finally {
+      sending = false;
+      if (outbox.length === 0 || stop.signal.aborted) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  }
+
+  function whenIdle(timeoutMs: number | undefined): Promise<void> {
+    if (outbox.length === 0 && !sending) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              idleWaiters = idleWaiters.filter((w) => w !== settle);
+              reject(new Error(`flush timed out after ${timeoutMs} ms with ${outbox.length} events still queued`));
+            }, timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      idleWaiters.push(settle);
+    });
+  }
+
+  const publisher: Publisher = {
+    publish(event) {
+      if (!accepting) return drop(event, 'closed', 'the publisher is closed');
+      const valid = publishInputSchema.safeParse(event);
+      if (!valid.success) {
+        const message = valid.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+        return drop(event, 'invalid', message);
+      }
+      if (outbox.length >= outboxLimit) {
+        return drop(event, 'outbox_full', `the outbox holds ${outboxLimit} events (outboxLimit); this one was dropped`);
+      }
+      const key = event.key ?? `${keyPrefix}:${nextKey++}`;
+      outbox.push({ ...event, key });
+      void send();
+      return { accepted: true, key };
+    },
+    flush: (timeoutMs) => whenIdle(timeoutMs),
+    async close(timeoutMs = 5_000) {
+      accepting = false;
+      wake.abort();
+      wake = new AbortController();
+      try {
+        await whenIdle(timeoutMs);
+      } catch {
+        // Timed out: what is left is reported as unsent below, which is this method's answer.
+      }
+      stop.abort();
+      const unsent = outbox.length;
+      if (ownsClient) await client.close();
+      return { unsent };
+    },
+    stats: () => ({ queued: outbox.length, ...stats }),
+    [Symbol.asyncDispose]: async () => {
+      await publisher.close();
+    },
+  };
+  return publisher;
+}
