@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * The `switchboard` executable: the command line client, plus `serve`, which runs the server in this process.
+ * It lives here rather than in client/ so that the client code never imports the server.
+ */
+import { run } from '../client/cli/run.js';
+import { serve, stopSignal } from './serve.js';
+
+// A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const signal = stopSignal();
+process.exitCode = await run({
+  argv: process.argv.slice(2),
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  stdin: process.stdin,
+  signal,
+  serve: (argv, serveSignal) => serve(argv, process.env, process, serveSignal),
+});
+// Long-running commands have ended; nothing should keep the process alive (e.g. a closing socket's timer).
+process.exit();
