@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'drizzle/migrations/', 'coverage/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'drizzle/migrations/', 'coverage/', 'test/consumer/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -257,7 +257,7 @@ export const eventTypeSchema = z.enum(eventTypes as [EventType, ...EventType[]])
 
 // ── 7. The stored envelope ──────────────────────────────────────────────────────────────────────────────────
 
-interface EnvelopeFields {
+export interface EnvelopeFields {
   /** Server-assigned, strictly increasing across all events (a decimal string): the resume cursor. */
   id: string;
   /** Derived from the event: `agent:{agentId}`, `workflow:{workflowId}`, `tdd:{taskId}` or `system`. */
