@@ -33,3 +33,22 @@ describe('README quickstart', () => {
     );
   });
 });
+
+describe('README ingest example', () => {
+  it('is the Python file, word for word, and stores its events', { timeout: 20_000 }, async (ctx) => {
+    const example = readFileSync('examples/ingest.py', 'utf8').trim();
+    expect(readFileSync('README.md', 'utf8')).toContain(example);
+    const python = await run('python3', ['--version']).catch(() => undefined);
+    if (!python) {
+      console.warn('SKIPPED: python3 is not installed, so the README Python example was not run');
+      ctx.skip();
+      return;
+    }
+    await using server = await startTestServer();
+    const { stdout } = await run('python3', ['examples/ingest.py'], {
+      env: { ...process.env, SWITCHBOARD_URL: server.url },
+      timeout: 15_000,
+    });
+    expect(stdout).toBe("{'ids': ['1', '2']}\n");
+  });
+});

@@ -16,8 +16,8 @@ export const eventsRouter = router({
   ),
 
   /**
-   * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` says
-   * whether more events were already stored when this page was read.
+   * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` is true
+   * when the page is full, so more may follow (the next page can still be empty).
    */
   history: publicProcedure.input(historyInput).query(async ({ ctx, input }) => {
     const events = await ctx.hub.store.readAfter(
