@@ -26,6 +26,8 @@ export const events = sqliteTable(
     taskId: text('task_id'),
     /** The validated `data` object as JSON. */
     data: text('data').notNull(),
+    /** When the server stored it (`timestamp` is the producer's); retention by age goes by this. */
+    receivedAt: integer('received_at').notNull().default(0),
   },
   (t) => [
     uniqueIndex('events_key_unique').on(t.key),
@@ -35,6 +37,12 @@ export const events = sqliteTable(
     index('events_step_id').on(t.stepId, t.id),
   ],
 );
+
+/** Store-wide values that must survive restarts. */
+export const storeMeta = sqliteTable('store_meta', {
+  key: text('key').primaryKey(),
+  value: integer('value').notNull(),
+});
 
 /** One row per agent: its latest `agent.status` event (the snapshot `agentStatus` starts with). */
 export const agents = sqliteTable('agents', {

@@ -14,6 +14,7 @@ const subscription = client.agentStatus.subscribe(
   {
     onStarted: started,
     onData: ({ id, data: event }) => {
+      if (event.type === 'stream.reset') return; // retention trimmed history; the current state follows
       const task = event.data.currentTask ? ` on ${event.data.currentTask.taskId}` : '';
       console.log(`#${id} ${event.data.agentId} is ${event.data.status}${task}`);
       if (event.data.status === 'idle') finished();

@@ -2,42 +2,112 @@
  * Server configuration: the one place that reads flags and `process.env`. Flags win over environment
  * variables, which win over defaults; the result is validated by zod and a bad value is one clear line.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { tokenEntrySchema, type TokenEntry } from './auth.js';
 
-const port = z.coerce
-  .number({ error: 'must be a number' })
-  .int('must be a whole number')
-  .min(0, 'must be 0 (any free port) to 65535')
-  .max(65_535, 'must be 0 (any free port) to 65535');
+const whole = (min: number, max: number, hint: string) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be ${hint}`)
+    .max(max, `must be ${hint}`);
+const positive = (hint: string) => whole(1, Number.MAX_SAFE_INTEGER, hint);
 
-export const configSchema = z.object({
-  /** Address to listen on. Loopback by default: nothing outside this machine can connect. */
-  host: z.string().min(1).default('127.0.0.1'),
-  /** Port for HTTP and WebSocket alike; 0 picks a free one (the chosen port is printed). */
-  port: port.default(8765),
-  /** SQLite file; its folder is created when missing. `:memory:` keeps nothing across restarts. */
-  db: z.string().min(1).default('./data/switchboard.db'),
-  /**
-   * SQLite `synchronous` in WAL mode. `full`: an acknowledged event survives power loss (an fsync per commit).
-   * `normal`: it survives a crash of the server process, not of the machine; commits are much cheaper.
-   */
-  durability: z.enum(['full', 'normal']).default('full'),
-});
-
-export type Config = z.output<typeof configSchema>;
-
-/** The flag, the variable and what each setting means; README's configuration table says the same. */
+/** Every setting: its flag, its variable, its schema with default. README's configuration table says the same. */
 const settings = {
-  host: { flag: 'host', env: 'SWITCHBOARD_HOST' },
-  port: { flag: 'port', env: 'SWITCHBOARD_PORT' },
-  db: { flag: 'db', env: 'SWITCHBOARD_DB' },
-  durability: { flag: 'durability', env: 'SWITCHBOARD_DURABILITY' },
-} as const satisfies Record<keyof Config, { flag: string; env: string }>;
+  host: { env: 'SWITCHBOARD_HOST', schema: z.string().min(1).default('127.0.0.1') },
+  port: { env: 'SWITCHBOARD_PORT', schema: whole(0, 65_535, '0 (any free port) to 65535').default(8765) },
+  db: { env: 'SWITCHBOARD_DB', schema: z.string().min(1).default('./data/switchboard.db') },
+  durability: { env: 'SWITCHBOARD_DURABILITY', schema: z.enum(['full', 'normal']).default('full') },
+  tokensFile: { env: 'SWITCHBOARD_TOKENS_FILE', schema: z.string().min(1).optional() },
+  maxConnections: { env: 'SWITCHBOARD_MAX_CONNECTIONS', schema: positive('at least 1').default(1_000) },
+  maxSubscriptions: { env: 'SWITCHBOARD_MAX_SUBSCRIPTIONS', schema: positive('at least 1').default(100) },
+  maxMessageBytes: {
+    env: 'SWITCHBOARD_MAX_MESSAGE_BYTES',
+    schema: whole(1024, 64 * 1024 * 1024, '1024 to 67108864').default(1024 * 1024),
+  },
+  publishRate: { env: 'SWITCHBOARD_PUBLISH_RATE', schema: positive('at least 1').default(5_000) },
+  slowConsumerBytes: {
+    env: 'SWITCHBOARD_SLOW_CONSUMER_BYTES',
+    schema: whole(64 * 1024, 1024 ** 3, '65536 to 1073741824').default(4 * 1024 * 1024),
+  },
+  pingMs: { env: 'SWITCHBOARD_PING_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(30_000) },
+  pongWaitMs: { env: 'SWITCHBOARD_PONG_WAIT_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(10_000) },
+  retentionDays: {
+    env: 'SWITCHBOARD_RETENTION_DAYS',
+    schema: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 (keep forever) or more').default(30),
+  },
+  retentionRows: {
+    env: 'SWITCHBOARD_RETENTION_ROWS',
+    schema: whole(0, Number.MAX_SAFE_INTEGER, '0 (no limit) or more').default(0),
+  },
+  logLevel: {
+    env: 'SWITCHBOARD_LOG_LEVEL',
+    schema: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  },
+  logFormat: { env: 'SWITCHBOARD_LOG_FORMAT', schema: z.enum(['json', 'pretty']).default('json') },
+} as const;
+
+type Name = keyof typeof settings;
+const flagOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export const configSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([name, s]) => [name, s.schema])) as {
+    [K in Name]: (typeof settings)[K]['schema'];
+  },
+);
+
+export type Config = Omit<z.output<typeof configSchema>, 'tokensFile'> & {
+  /** From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file; never from a flag (flags show in `ps`). */
+  tokens: TokenEntry[];
+};
 
 /** A configuration value that cannot be used; the message is one line naming the setting. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+function loadTokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined): TokenEntry[] {
+  const raw: unknown[] = [];
+  for (const item of (env.SWITCHBOARD_TOKENS ?? '').split(',').filter((s) => s.trim() !== '')) {
+    const at = item.indexOf(':');
+    raw.push({ role: item.slice(0, at).trim(), token: item.slice(at + 1).trim() });
+  }
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read --tokens-file / SWITCHBOARD_TOKENS_FILE ${file}: ${(error as Error).message}`);
+    }
+    try {
+      raw.push(...z.array(z.unknown()).parse(JSON.parse(text)));
+    } catch {
+      throw new ConfigError(
+        `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name? }`,
+      );
+    }
+  }
+  return raw.map((entry, i) => {
+    const result = tokenEntrySchema.safeParse(entry);
+    if (!result.success) {
+      // The token itself is never echoed.
+      const issue = result.error.issues[0];
+      throw new ConfigError(
+        `token #${i + 1} (SWITCHBOARD_TOKENS is role:token,...): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    return result.data;
+  });
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
@@ -45,7 +115,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   try {
     ({ values: flags } = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(Object.values(settings).map((s) => [s.flag, { type: 'string' as const }])),
+      options: Object.fromEntries(Object.keys(settings).map((name) => [flagOf(name), { type: 'string' as const }])),
       strict: true,
       allowPositionals: false,
     }));
@@ -54,17 +124,25 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   }
   const raw: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(settings)) {
-    const value = flags[s.flag] ?? env[s.env];
+    const value = flags[flagOf(name)] ?? env[s.env];
     if (value !== undefined && value !== '') raw[name] = value;
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const name = issue?.path[0] as keyof Config | undefined;
-    const where = name ? `--${settings[name].flag} / ${settings[name].env}` : 'configuration';
+    const name = issue?.path[0] as Name | undefined;
+    const where = name ? `--${flagOf(name)} / ${settings[name].env}` : 'configuration';
     throw new ConfigError(
       `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
     );
   }
-  return result.data;
+  const { tokensFile, ...config } = result.data;
+  const tokens = loadTokens(env, tokensFile);
+  if (tokens.length === 0 && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `refusing to listen on ${config.host} without tokens: anyone who can reach it could read and write every event. ` +
+        'Set SWITCHBOARD_TOKENS (role:token,...) or SWITCHBOARD_TOKENS_FILE, or listen on 127.0.0.1',
+    );
+  }
+  return { ...config, tokens };
 }

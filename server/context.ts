@@ -1,6 +1,16 @@
+import type { Authenticator, Principal } from './auth.js';
 import type { Hub } from './hub.js';
+import type { ConnectionLimits } from './limits.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
 /** What every procedure sees. Created once per WebSocket connection or HTTP request. */
 export interface Context {
   hub: Hub;
+  /** Who is calling; null when tokens are required and none (or an unknown one) was presented. */
+  principal: Principal | null;
+  auth: Authenticator;
+  limits: ConnectionLimits;
+  metrics: Metrics;
+  log: Logger;
 }

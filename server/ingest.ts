@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
 import type { Hub } from './hub.js';
+import type { ConnectionLimits } from './limits.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
@@ -101,11 +102,22 @@ function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }
   return events;
 }
 
-export async function handleIngest(req: IncomingMessage, res: ServerResponse, hub: Hub): Promise<void> {
+export async function handleIngest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hub: Hub,
+  limits: ConnectionLimits,
+): Promise<void> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
-    const envelopes = await hub.append(validate(items));
+    const events = validate(items);
+    try {
+      limits.admitPublish(events.length);
+    } catch (error) {
+      throw new IngestError(429, (error as Error).message);
+    }
+    const envelopes = await hub.append(events);
     send(res, 200, { ids: envelopes.map((e) => e.id) });
   } catch (error) {
     if (error instanceof IngestError) {

@@ -1,11 +1,13 @@
 /**
- * One Node HTTP server: tRPC over HTTP and over WebSocket at `/trpc`, and `/healthz`, all on one port.
+ * One Node HTTP server: tRPC over HTTP and over WebSocket at `/trpc`, `POST /ingest`, `/healthz` and
+ * `/metrics`, all on one port. Limits, auth, keepalive and retention are wired here from the config.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
+import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
 import type { Config } from './config.js';
@@ -13,21 +15,22 @@ import type { Context } from './context.js';
 import { openDatabase } from './db.js';
 import { createHub } from './hub.js';
 import { handleIngest } from './ingest.js';
+import { ConnectionLimits } from './limits.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 
-export interface ServerOptions extends Config {
-  /** Largest inbound WebSocket message; a larger frame closes the socket with 1009. */
-  maxMessageBytes?: number;
-  /** Server-side keepalive: ping every `pingMs`, drop a peer that has not answered within `pongWaitMs`. */
-  keepAlive?: { pingMs: number; pongWaitMs: number };
+export type ServerOptions = Config & {
   /** Replace the embedded store or bus (another process's, or a test's). */
   store?: EventStore;
   bus?: EventBus;
-  /** Where server-side errors are reported; stderr by default. */
-  onError?: (message: string) => void;
-}
+  logger?: Logger;
+  /** How often retention runs; a minute by default. */
+  retentionIntervalMs?: number;
+};
 
 export interface RunningServer {
   /** `http://host:port`, with the port actually bound. */
@@ -48,65 +51,119 @@ export class ListenError extends Error {
 const trpcPath = '/trpc';
 /** How long shutdown waits for WebSocket peers to answer the close handshake. */
 const closeHandshakeMs = 2_000;
+/** Close code for a connection refused because the server holds its maximum (RFC 6455 "try again later"). */
+const tryAgainLater = 1013;
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(text);
+  res.end(JSON.stringify(body));
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const report = options.onError ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const log = options.logger ?? createLogger(options);
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
   const bus = options.bus ?? createMemoryBus();
-  const hub = createHub({ store, bus });
+  const auth = createAuthenticator(options.tokens);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
+  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
+  const hub = createHub({
+    store,
+    bus,
+    onAppend: (stored, seconds) => {
+      metrics.appended.inc(stored);
+      metrics.publishSeconds.observe(seconds);
+    },
+  });
   const startedAt = Date.now();
-  const createContext = (): Context => ({ hub });
+
+  // HTTP callers have no connection to hang limits on; they share one set per remote address.
+  const httpLimits = new Map<string, ConnectionLimits>();
+  const limitsFor = (req: IncomingMessage) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    let limits = httpLimits.get(address);
+    if (!limits) {
+      if (httpLimits.size >= 10_000) httpLimits.clear();
+      limits = new ConnectionLimits(options, metrics, null);
+      httpLimits.set(address, limits);
+    }
+    return limits;
+  };
+  const context = (token: string | undefined, limits: ConnectionLimits): Context => ({
+    hub,
+    auth,
+    principal: auth.authenticate(token),
+    limits,
+    metrics,
+    log,
+  });
+
   const onError = ({ error, path }: { error: { code: string; message: string; stack?: string }; path?: string }) => {
     // Client mistakes are answered to the client; only server faults belong in the log.
-    if (error.code === 'INTERNAL_SERVER_ERROR')
-      report(`error in ${path ?? 'request'}: ${error.stack ?? error.message}`);
+    if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error }, 'procedure failed');
   };
-
-  const trpcHttp = createHTTPHandler({ router: appRouter, createContext, basePath: `${trpcPath}/`, onError });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? 1024 * 1024 });
+  const trpcHttp = createHTTPHandler({
+    router: appRouter,
+    basePath: `${trpcPath}/`,
+    onError,
+    createContext: ({ req }) => context(bearerToken(req.headers.authorization), limitsFor(req)),
+  });
   const wsHandler = applyWSSHandler({
     wss,
     router: appRouter,
-    createContext,
     onError,
-    keepAlive: { enabled: true, ...(options.keepAlive ?? { pingMs: 30_000, pongWaitMs: 10_000 }) },
+    createContext: ({ res, info }) =>
+      context(info.connectionParams?.token, new ConnectionLimits(options, metrics, res)),
+    keepAlive: { enabled: true, pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
-  async function health(res: ServerResponse) {
-    sendJson(res, 200, {
-      status: 'ok',
-      uptime: Math.round((Date.now() - startedAt) / 1000),
-      connections: wss.clients.size,
-      subscriptions: hub.subscriptions,
-      headEventId: String(await store.headId()),
-    });
+  /** For the plain HTTP endpoints: answers 401/403 itself and returns false when the caller may not. */
+  function permitted(req: IncomingMessage, res: ServerResponse, need: Access): boolean {
+    const principal = auth.authenticate(bearerToken(req.headers.authorization));
+    if (principal === null) {
+      metrics.rejected.inc({ reason: 'unauthorized' });
+      sendJson(res, 401, { error: 'missing or unknown token: send Authorization: Bearer <token>' });
+      return false;
+    }
+    if (!allows(principal, need)) {
+      metrics.rejected.inc({ reason: 'forbidden' });
+      sendJson(res, 403, { error: `token "${principal.name}" has role ${principal.role}, which may not do this` });
+      return false;
+    }
+    return true;
   }
 
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+  async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      health(res).catch((error: unknown) => {
-        report(`healthz failed: ${String(error)}`);
-        sendJson(res, 503, { status: 'error' });
+      // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
+      sendJson(res, 200, {
+        status: 'ok',
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+        connections: wss.clients.size,
+        subscriptions: hub.subscriptions,
+        headEventId: String(await store.headId()),
       });
+    } else if (path === '/metrics') {
+      if (!permitted(req, res, 'operate')) return;
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+      res.end(text);
     } else if (path === '/ingest') {
-      handleIngest(req, res, hub).catch((error: unknown) => {
-        report(`ingest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error; the request stored nothing' });
-      });
+      if (!permitted(req, res, 'write')) return;
+      await handleIngest(req, res, hub, limitsFor(req));
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else {
-      sendJson(res, 404, {
-        error: `no route ${path}; tRPC is served at ${trpcPath}, ingest at /ingest, health at /healthz`,
-      });
+      sendJson(res, 404, { error: `no route ${path}; tRPC is at ${trpcPath}, also /ingest, /healthz, /metrics` });
     }
+  }
+
+  const http = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    route(req, res, path).catch((error: unknown) => {
+      log.error({ err: error, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
   });
 
   http.on('upgrade', (req, socket, head) => {
@@ -115,7 +172,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (wss.clients.size > options.maxConnections) {
+        // Completing the handshake first lets the client see why: a close code and reason, then its backoff.
+        metrics.rejected.inc({ reason: 'too_many_connections' });
+        ws.close(tryAgainLater, `connection limit ${options.maxConnections} reached (SWITCHBOARD_MAX_CONNECTIONS)`);
+        return;
+      }
+      wss.emit('connection', ws, req);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -140,12 +205,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error;
   });
 
+  const retention = startRetention({
+    store,
+    maxAgeMs: options.retentionDays * 86_400_000,
+    maxRows: options.retentionRows,
+    intervalMs: options.retentionIntervalMs ?? 60_000,
+    log,
+  });
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  log.info(
+    { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
+    'listening',
+  );
   let closing: Promise<void> | undefined;
 
   const close = () => {
     closing ??= (async () => {
+      await retention.stop();
       const stopped = new Promise<void>((resolve) => {
         http.close(() => {
           resolve();
@@ -169,6 +246,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Appends already queued commit before the database closes.
       await hub.drained();
       await store.close();
+      log.info('closed');
+      log.flush();
     })();
     return closing;
   };

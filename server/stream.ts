@@ -9,7 +9,8 @@
  * Why memory stays bounded: the feed buffers at most `bufferLimit` events. Past that it drops its buffer and
  * the stream reads the missed range back from the store, which has every event anyway.
  */
-import type { EventEnvelope } from '../shared/index.js';
+import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '../shared/index.js';
+import { ReasonedError } from './errors.js';
 import type { EventBus } from './bus/types.js';
 import type { EventFilter } from './filter.js';
 import { compileFilter } from './filter.js';
@@ -90,15 +91,18 @@ export interface StreamOptions {
 }
 
 /** Thrown when a cursor is ahead of the store: this server never issued it (a replaced or reset database). */
-export class CursorAheadError extends Error {
-  override name = 'CursorAheadError';
+export class CursorAheadError extends ReasonedError {
+  constructor(message: string) {
+    super(errorReasons.invalidCursor, message);
+    this.name = 'CursorAheadError';
+  }
 }
 
 export async function* streamEvents(
   store: EventStore,
   bus: EventBus,
   options: StreamOptions,
-): AsyncGenerator<EventEnvelope, void, undefined> {
+): AsyncGenerator<StreamItem, void, undefined> {
   const { filter, signal } = options;
   const matches = compileFilter(filter);
   const feed = new LiveFeed(bus, matches, options.bufferLimit, signal);
@@ -112,6 +116,18 @@ export async function* streamEvents(
           `lastEventId ${cursor} is ahead of the newest stored event ${head}; this server has no such history ` +
             '(was the database replaced?). Subscribe without lastEventId, or with "0" to replay everything kept.',
         );
+      }
+      const watermark = await store.retentionWatermark();
+      if (cursor < watermark) {
+        // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
+        yield resetNotice(cursor, watermark);
+        if (options.snapshot) {
+          const snapshot = await options.snapshot();
+          for (const item of snapshot.items) yield item;
+          cursor = snapshot.headId;
+        } else {
+          cursor = watermark;
+        }
       }
     } else if (options.snapshot) {
       const snapshot = await options.snapshot();
@@ -139,6 +155,16 @@ export async function* streamEvents(
   } finally {
     feed.close();
   }
+}
+
+function resetNotice(requestedAfter: number, watermark: number): StreamReset {
+  return {
+    id: String(watermark),
+    type: 'stream.reset',
+    topic: 'system',
+    timestamp: new Date(),
+    data: { reason: 'retention', requestedAfter: String(requestedAfter), retainedAfter: String(watermark) },
+  };
 }
 
 /** Yields every stored event after `cursor` that passes the filter; returns the new cursor. */

@@ -1,11 +1,12 @@
 /**
  * The one place that initialises tRPC. Exports the router factory and the base procedures, nothing else.
  */
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, type z } from 'zod';
 import { errorReasons, transformer, type ErrorReason } from '../shared/index.js';
+import { access, allows, type Access } from './auth.js';
 import type { Context } from './context.js';
-import { CursorAheadError } from './stream.js';
+import { ReasonedError } from './errors.js';
 
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
@@ -35,8 +36,8 @@ const t = initTRPC.context<Context>().create({
       reason = reasonOf(cause.issues);
       // zod's own message is its issues as pretty-printed JSON; one readable line per issue serves people better.
       message = issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ');
-    } else if (cause instanceof CursorAheadError) {
-      reason = errorReasons.invalidCursor;
+    } else if (cause instanceof ReasonedError) {
+      reason = cause.reason;
     } else if (error.code === 'NOT_FOUND') {
       reason = errorReasons.notFound;
     }
@@ -49,5 +50,31 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const mergeRouters = t.mergeRouters;
 
-/** Open to every connection; access control arrives with tokens and roles. */
-export const publicProcedure = t.procedure;
+/** Checks the caller's role: UNAUTHORIZED without a known token, FORBIDDEN when the role does not allow it. */
+const requires = (need: Access) =>
+  t.middleware(({ ctx, next }) => {
+    const { principal } = ctx;
+    if (principal === null) {
+      ctx.metrics.rejected.inc({ reason: errorReasons.unauthorized });
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message:
+          'missing or unknown token: pass it as connectionParams.token (WebSocket) or Authorization: Bearer (HTTP)',
+        cause: new ReasonedError(errorReasons.unauthorized, 'unauthorized'),
+      });
+    }
+    if (!allows(principal, need)) {
+      ctx.metrics.rejected.inc({ reason: errorReasons.forbidden });
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `token "${principal.name}" has role ${principal.role}; this needs ${access[need].join(' or ')}`,
+        cause: new ReasonedError(errorReasons.forbidden, 'forbidden'),
+      });
+    }
+    return next({ ctx: { principal } });
+  });
+
+/** Writes: `publisher` or `admin`. */
+export const publisherProcedure = t.procedure.use(requires('write'));
+/** Subscriptions and queries: `viewer` or `admin`. */
+export const viewerProcedure = t.procedure.use(requires('read'));

@@ -11,6 +11,14 @@ export const errorReasons = {
   batchTooLarge: 'batch_too_large',
   /** A query for an entity (e.g. a workflow) the store has never seen. */
   notFound: 'not_found',
+  /** No token, or one the server does not know (UNAUTHORIZED). */
+  unauthorized: 'unauthorized',
+  /** A known token whose role does not allow this (FORBIDDEN): e.g. a viewer publishing. */
+  forbidden: 'forbidden',
+  /** The connection published faster than its rate limit (TOO_MANY_REQUESTS); retry after a short wait. */
+  rateLimited: 'rate_limited',
+  /** The connection already holds the most subscriptions allowed (TOO_MANY_REQUESTS). */
+  tooManySubscriptions: 'too_many_subscriptions',
 } as const;
 
 export type ErrorReason = (typeof errorReasons)[keyof typeof errorReasons];

@@ -281,3 +281,25 @@ export function isEventOf<const T extends EventType>(
   const set = new Set<string>(types);
   return (event): event is EnvelopeOf<T> => set.has(event.type);
 }
+
+/**
+ * Sent to a subscriber whose `lastEventId` is older than what retention kept: events after its cursor were
+ * deleted, so instead of a silent gap it gets this, then the current state (for `agentStatus`,
+ * `workflowEvents` and `tddPhase`), then everything after. Its `id` is the retention watermark.
+ */
+export interface StreamReset {
+  id: string;
+  type: 'stream.reset';
+  topic: 'system';
+  timestamp: Date;
+  data: {
+    reason: 'retention';
+    /** The cursor the subscriber asked to resume after. */
+    requestedAfter: string;
+    /** Every event up to this id that is not someone's current state has been deleted. */
+    retainedAfter: string;
+  };
+}
+
+/** What a subscription yields: stored events, and a reset notice when its cursor is past retention. */
+export type StreamItem = EventEnvelope | StreamReset;

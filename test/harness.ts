@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
+import { createAuthenticator } from '../server/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
+import { loadConfig } from '../server/config.js';
+import type { Context } from '../server/context.js';
+import { ConnectionLimits } from '../server/limits.js';
+import { createLogger } from '../server/log.js';
+import { createMetrics } from '../server/metrics.js';
 import { openDatabase } from '../server/db.js';
 import { createHub, type Hub } from '../server/hub.js';
 import { appRouter } from '../server/routers/_app.js';
@@ -27,13 +33,15 @@ export function tempDir(): { path: string; file: (name: string) => string } & Di
   };
 }
 
+/** The server with its real defaults, except: an ephemeral port, `:memory:`, and only errors logged. */
 export function startTestServer(options: Partial<ServerOptions> = {}): Promise<RunningServer> {
   return startServer({
-    host: '127.0.0.1',
+    ...loadConfig([], {}),
     port: 0,
     db: ':memory:',
     // Same semantics as `full` for a process that is not killed by the machine; much faster on CI disks.
     durability: 'normal',
+    logLevel: 'error',
     ...options,
   });
 }
@@ -47,7 +55,17 @@ export function connect(url: string, retryDelayMs = 20): SwitchboardClient {
 export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter.createCaller> } & AsyncDisposable {
   const store = createSqliteStore(openDatabase(':memory:'));
   const hub = createHub({ store, bus: createMemoryBus() });
-  return { hub, caller: appRouter.createCaller({ hub }), [Symbol.asyncDispose]: () => store.close() };
+  const auth = createAuthenticator([]);
+  const metrics = createMetrics({ connections: () => 0, databaseBytes: () => store.sizeBytes() });
+  const context: Context = {
+    hub,
+    auth,
+    principal: auth.authenticate(undefined),
+    limits: new ConnectionLimits(loadConfig([], {}), metrics, null),
+    metrics,
+    log: createLogger({ logLevel: 'silent', logFormat: 'json' }),
+  };
+  return { hub, caller: appRouter.createCaller(context), [Symbol.asyncDispose]: () => store.close() };
 }
 
 /** Iterates an async iterable (a `createCaller` subscription) in the background and records what it yields. */

@@ -99,7 +99,7 @@ describe('resume across dropped sockets and a server restart', () => {
         firehose.items.map((i) => i.id),
         total,
       );
-      expect(new Set(firehose.items.map((i) => i.data.key))).toEqual(
+      expect(new Set(firehose.items.map((i) => (i.data.type === 'stream.reset' ? 'reset' : i.data.key)))).toEqual(
         new Set(
           Array.from({ length: lanes }, (_, l) => Array.from({ length: perLane }, (_, i) => `lane-${l}-${i}`)).flat(),
         ),
@@ -108,7 +108,7 @@ describe('resume across dropped sockets and a server restart', () => {
         agent0.items.map((i) => i.id),
         agent0Total,
       );
-      expect(agent0.items.every((i) => i.data.data.agentId === 'agent-0')).toBe(true);
+      expect(agent0.items.every((i) => i.data.type === 'agent.status' && i.data.data.agentId === 'agent-0')).toBe(true);
       assertExactlyOnceInOrder(
         workflows.items.map((i) => i.id),
         workflowTotal,

@@ -3,7 +3,7 @@
  * subscription, typed by inference, and never on a subscription whose filter it does not match.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { EnvelopeOf, EventEnvelope } from '../shared/index.js';
+import type { EnvelopeOf, EventEnvelope, StreamItem, StreamReset } from '../shared/index.js';
 import {
   agentLog,
   agentStatus,
@@ -14,7 +14,7 @@ import {
 } from './fixtures.js';
 import { collect, connect, startTestServer } from './harness.js';
 
-const typesOf = (items: readonly { data: EventEnvelope }[]) => items.map((i) => `${i.data.type}@${i.data.topic}`);
+const typesOf = (items: readonly { data: StreamItem }[]) => items.map((i) => `${i.data.type}@${i.data.topic}`);
 
 describe('typed round trip', () => {
   it('delivers each family to matching subscriptions only, with inferred types', async () => {
@@ -66,11 +66,13 @@ describe('typed round trip', () => {
     expect(status?.data.data).toMatchObject({ agentId: 'coder-001', status: 'busy', currentTask: { progress: 40 } });
 
     // Inferred end to end from AppRouter: no type written on the client side.
-    expectTypeOf(agent1.items[0]).toEqualTypeOf<{ id: string; data: EnvelopeOf<'agent.status'> } | undefined>();
-    expectTypeOf<(typeof task1.items)[number]['data']['type']>().toEqualTypeOf<
-      'tdd.phase_changed' | 'tdd.test_result' | 'tdd.coverage_update'
+    expectTypeOf(agent1.items[0]).toEqualTypeOf<
+      { id: string; data: EnvelopeOf<'agent.status'> | StreamReset } | undefined
     >();
-    expectTypeOf<(typeof everything.items)[number]['data']>().toEqualTypeOf<EventEnvelope>();
+    expectTypeOf<(typeof task1.items)[number]['data']['type']>().toEqualTypeOf<
+      'tdd.phase_changed' | 'tdd.test_result' | 'tdd.coverage_update' | 'stream.reset'
+    >();
+    expectTypeOf<(typeof everything.items)[number]['data']>().toEqualTypeOf<StreamItem>();
     const published = await client.publish.mutate(workflowStarted('wf-3'));
     expectTypeOf(published).toEqualTypeOf<EventEnvelope>();
     expect(published).toMatchObject({ id: '10', type: 'workflow.started', topic: 'workflow:wf-3' });
@@ -93,7 +95,11 @@ describe('snapshot on subscribe', () => {
     using tdd = collect(client.tddPhase, {});
     await agents.atLeast(2);
     await tdd.atLeast(1);
-    expect(agents.items.map((i) => [i.id, i.data.data.agentId, i.data.data.status])).toEqual([
+    expect(
+      agents.items.map((i) =>
+        i.data.type === 'agent.status' ? [i.id, i.data.data.agentId, i.data.data.status] : i.data.type,
+      ),
+    ).toEqual([
       ['2', 'a-2', 'busy'],
       ['3', 'a-1', 'busy'],
     ]);

@@ -92,6 +92,18 @@ describe('configuration', () => {
       port: 8765,
       db: './data/switchboard.db',
       durability: 'full',
+      tokens: [],
+      maxConnections: 1_000,
+      maxSubscriptions: 100,
+      maxMessageBytes: 1_048_576,
+      publishRate: 5_000,
+      slowConsumerBytes: 4_194_304,
+      pingMs: 30_000,
+      pongWaitMs: 10_000,
+      retentionDays: 30,
+      retentionRows: 0,
+      logLevel: 'info',
+      logFormat: 'json',
     });
     expect(loadConfig(['--port', '9000'], { SWITCHBOARD_PORT: '8000', SWITCHBOARD_DB: ':memory:' })).toMatchObject({
       port: 9000,

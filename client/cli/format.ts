@@ -2,7 +2,7 @@
  * One line per event for people: id, time, type, topic and a summary of the fields that matter, with colours
  * for status, phase and level when the output is a terminal.
  */
-import type { EventEnvelope } from '../../shared/index.js';
+import type { EventEnvelope, StreamItem } from '../../shared/index.js';
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90 } as const;
 type Colour = keyof typeof codes;
@@ -73,11 +73,15 @@ function summary(event: EventEnvelope, paint: (word: string) => string): string 
   }
 }
 
-export function formatEvent(event: EventEnvelope, colour: boolean): string {
+export function formatEvent(event: StreamItem, colour: boolean): string {
   const paint = (word: string) => {
     const c = colourOf[word];
     return colour && c ? `\u001b[${codes[c]}m${word}\u001b[0m` : word;
   };
   const time = event.timestamp.toISOString().slice(11, 19);
-  return `#${event.id.padEnd(6)} ${time}  ${event.type.padEnd(23)} ${event.topic.padEnd(22)} ${summary(event, paint)}`;
+  const text =
+    event.type === 'stream.reset'
+      ? `${paint('warning')} events after #${event.data.requestedAfter} up to #${event.data.retainedAfter} were deleted by retention; current state follows`
+      : summary(event, paint);
+  return `#${event.id.padEnd(6)} ${time}  ${event.type.padEnd(23)} ${event.topic.padEnd(22)} ${text}`;
 }

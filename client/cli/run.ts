@@ -12,6 +12,7 @@ import {
   workflowEventTypes,
   type EventEnvelope,
   type PublishInput,
+  type StreamItem,
 } from '../../shared/index.js';
 import { createSwitchboardClient, type SwitchboardClient } from '../client.js';
 import { runDemo } from './demo.js';
@@ -148,7 +149,7 @@ export async function run(options: RunOptions): Promise<number> {
     let seen = 0;
     let lastId: string | undefined;
     const ended = new Promise<number>((resolve) => {
-      const onData = ({ data }: { data: EventEnvelope }) => {
+      const onData = ({ data }: { data: StreamItem }) => {
         lastId = data.id;
         say(values.json ? JSON.stringify(data) : formatEvent(data, colour));
         if (++seen >= limit) resolve(exitCodes.ok);

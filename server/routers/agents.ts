@@ -1,5 +1,5 @@
 import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js';
-import { publicProcedure, router } from '../trpc.js';
+import { router, viewerProcedure } from '../trpc.js';
 import { trackEach } from './tracked.js';
 
 export const agentsRouter = router({
@@ -7,8 +7,10 @@ export const agentsRouter = router({
    * `agent.status` events. Without a cursor: each matching agent's current status first (in id order), then
    * live. With `lastEventId`: everything missed, then live.
    */
-  agentStatus: publicProcedure.input(agentStatusInput).subscription(({ ctx, input, signal }) =>
+  agentStatus: viewerProcedure.input(agentStatusInput).subscription(({ ctx, input, signal }) =>
     trackEach(
+      ctx,
+      'agentStatus',
       ctx.hub.stream({
         filter: { types: ['agent.status'], agentIds: input.agentIds },
         lastEventId: input.lastEventId,
@@ -20,5 +22,5 @@ export const agentsRouter = router({
   ),
 
   /** Each agent's latest `agent.status` event, in id order. */
-  agents: publicProcedure.input(agentsInput).query(({ ctx, input }) => ctx.hub.store.agents(input?.agentIds)),
+  agents: viewerProcedure.input(agentsInput).query(({ ctx, input }) => ctx.hub.store.agents(input?.agentIds)),
 });

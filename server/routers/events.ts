@@ -1,11 +1,13 @@
 import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/index.js';
-import { publicProcedure, router } from '../trpc.js';
+import { router, viewerProcedure } from '../trpc.js';
 import { trackEach } from './tracked.js';
 
 export const eventsRouter = router({
   /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
-  events: publicProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
+  events: viewerProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
     trackEach(
+      ctx,
+      'events',
       ctx.hub.stream({
         filter: { topics: input.topics, types: input.types },
         lastEventId: input.lastEventId,
@@ -19,7 +21,7 @@ export const eventsRouter = router({
    * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` is true
    * when the page is full, so more may follow (the next page can still be empty).
    */
-  history: publicProcedure.input(historyInput).query(async ({ ctx, input }) => {
+  history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
     const events = await ctx.hub.store.readAfter(
       Number(input.after),
       { topics: input.topics, types: input.types },

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { limits, publishInputSchema } from '../../shared/index.js';
-import { publicProcedure, router } from '../trpc.js';
+import { publisherProcedure, router } from '../trpc.js';
 
 export const publishRouter = router({
   /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
-  publish: publicProcedure.input(publishInputSchema).mutation(async ({ ctx, input }) => {
+  publish: publisherProcedure.input(publishInputSchema).mutation(async ({ ctx, input }) => {
+    ctx.limits.admitPublish(1);
     const [envelope] = await ctx.hub.append([input]);
     // append returns one envelope per input; an empty answer would be a store bug, not a client error.
     if (!envelope) throw new Error('append returned no envelope');
@@ -12,12 +13,15 @@ export const publishRouter = router({
   }),
 
   /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
-  publishBatch: publicProcedure
+  publishBatch: publisherProcedure
     .input(
       z
         .array(publishInputSchema)
         .min(1, 'a batch holds at least one event')
         .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`),
     )
-    .mutation(({ ctx, input }) => ctx.hub.append(input)),
+    .mutation(({ ctx, input }) => {
+      ctx.limits.admitPublish(input.length);
+      return ctx.hub.append(input);
+    }),
 });

@@ -1,5 +1,5 @@
 import { isEventOf, tddPhaseInput, tddTasksInput } from '../../shared/index.js';
-import { publicProcedure, router } from '../trpc.js';
+import { router, viewerProcedure } from '../trpc.js';
 import { trackEach } from './tracked.js';
 
 const tddEventTypes = ['tdd.phase_changed', 'tdd.test_result', 'tdd.coverage_update'] as const;
@@ -9,8 +9,10 @@ export const tddRouter = router({
    * TDD events (phase changes, test results, coverage). Without a cursor: each matching task's current phase
    * first, then live.
    */
-  tddPhase: publicProcedure.input(tddPhaseInput).subscription(({ ctx, input, signal }) =>
+  tddPhase: viewerProcedure.input(tddPhaseInput).subscription(({ ctx, input, signal }) =>
     trackEach(
+      ctx,
+      'tddPhase',
       ctx.hub.stream({
         filter: {
           types: tddEventTypes,
@@ -26,7 +28,7 @@ export const tddRouter = router({
   ),
 
   /** Each TDD task's latest `tdd.phase_changed` event, in id order. */
-  tddTasks: publicProcedure
+  tddTasks: viewerProcedure
     .input(tddTasksInput)
     .query(({ ctx, input }) => ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId })),
 });

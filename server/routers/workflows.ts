@@ -6,7 +6,7 @@ import {
   workflowInput,
   workflowsInput,
 } from '../../shared/index.js';
-import { publicProcedure, router } from '../trpc.js';
+import { router, viewerProcedure } from '../trpc.js';
 import { trackEach } from './tracked.js';
 
 export const workflowsRouter = router({
@@ -14,8 +14,10 @@ export const workflowsRouter = router({
    * Workflow lifecycle and block events. Without a cursor: each matching workflow's latest lifecycle event
    * first, then live. `steps` keeps only events of those steps.
    */
-  workflowEvents: publicProcedure.input(workflowEventsInput).subscription(({ ctx, input, signal }) =>
+  workflowEvents: viewerProcedure.input(workflowEventsInput).subscription(({ ctx, input, signal }) =>
     trackEach(
+      ctx,
+      'workflowEvents',
       ctx.hub.stream({
         filter: {
           types: input.types ?? workflowEventTypes,
@@ -31,7 +33,7 @@ export const workflowsRouter = router({
   ),
 
   /** One workflow's current state. */
-  workflow: publicProcedure.input(workflowInput).query(async ({ ctx, input }) => {
+  workflow: viewerProcedure.input(workflowInput).query(async ({ ctx, input }) => {
     const state = await ctx.hub.store.workflow(input.workflowId);
     if (!state) {
       throw new TRPCError({
@@ -43,7 +45,7 @@ export const workflowsRouter = router({
   }),
 
   /** Workflows by most recent activity. */
-  workflows: publicProcedure
+  workflows: viewerProcedure
     .input(workflowsInput)
     .query(({ ctx, input }) => ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 })),
 });

@@ -7,7 +7,7 @@ import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
 import type { Db } from '../db.js';
 import { compileFilter, refsOf, type EventFilter } from '../filter.js';
-import type { AppendResult, EventStore, Snapshot, SnapshotKind, WorkflowState } from './types.js';
+import type { AppendResult, EventStore, RetentionPolicy, Snapshot, SnapshotKind, WorkflowState } from './types.js';
 
 type EventRow = typeof events.$inferSelect;
 
@@ -78,6 +78,7 @@ export function createSqliteStore(db: Db): EventStore {
       stepId: p('stepId'),
       taskId: p('taskId'),
       data: p('data'),
+      receivedAt: p('receivedAt'),
     })
     .returning({ id: events.id })
     .prepare();
@@ -238,6 +239,7 @@ export function createSqliteStore(db: Db): EventStore {
       source: event.source ?? null,
       correlationId: event.correlationId ?? null,
       data: JSON.stringify(event.data),
+      receivedAt: now.getTime(),
       ...refsOf(event),
     });
     updateState(event, row.id, timestamp);
@@ -267,6 +269,53 @@ export function createSqliteStore(db: Db): EventStore {
   });
 
   const headId = () => headStatement.get()?.seq ?? 0;
+
+  // ── Retention ──
+  const watermarkKey = 'retention_watermark';
+  const readWatermark = sqlite.prepare<[], { value: number }>(
+    `SELECT value FROM store_meta WHERE key = '${watermarkKey}'`,
+  );
+  const writeWatermark = sqlite.prepare<[number]>(
+    `INSERT INTO store_meta (key, value) VALUES ('${watermarkKey}', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  );
+  const watermark = () => readWatermark.get()?.value ?? 0;
+  /** The newest id old enough to go by age: the one before the first event received after the cutoff. */
+  const firstYoungId = sqlite.prepare<[number], { id: number }>(
+    'SELECT id FROM events WHERE received_at >= ? ORDER BY id LIMIT 1',
+  );
+  /** The newest id beyond the row limit: the (maxRows+1)-th newest. */
+  const beyondRowsId = sqlite.prepare<[number], { id: number }>(
+    'SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?',
+  );
+  // Events that hold an entity's current state are kept, so snapshots stay complete after retention.
+  const deleteOld = sqlite.prepare<[number, number, number], { id: number }>(`
+    DELETE FROM events WHERE id IN (
+      SELECT id FROM events
+      WHERE id > ? AND id <= ?
+        AND id NOT IN (SELECT status_event_id FROM agents)
+        AND id NOT IN (SELECT lifecycle_event_id FROM workflows WHERE lifecycle_event_id IS NOT NULL)
+        AND id NOT IN (SELECT phase_event_id FROM tdd_tasks WHERE phase_event_id IS NOT NULL)
+      ORDER BY id LIMIT ?)
+    RETURNING id`);
+  const prune = sqlite.transaction((policy: RetentionPolicy) => {
+    const from = watermark();
+    let cutoff = 0;
+    if (policy.maxAgeMs > 0) {
+      const young = firstYoungId.get(policy.now - policy.maxAgeMs);
+      cutoff = young ? young.id - 1 : headId();
+    }
+    if (policy.maxRows > 0) cutoff = Math.max(cutoff, beyondRowsId.get(policy.maxRows)?.id ?? 0);
+    if (cutoff <= from) return { deleted: 0, watermark: from, more: false };
+    const deleted = deleteOld.all(from, cutoff, policy.limit);
+    // A full chunk may have stopped short of the cutoff: the watermark moves only as far as was really swept.
+    const more = deleted.length === policy.limit;
+    const reached = more ? Math.max(...deleted.map((d) => d.id)) : cutoff;
+    writeWatermark.run(reached);
+    return { deleted: deleted.length, watermark: reached, more };
+  });
+  const pageCount = sqlite.prepare<[], { n: number }>(
+    'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
+  );
 
   function readAfter(after: number, filter: EventFilter, limit: number): EventEnvelope[] {
     return db
@@ -336,6 +385,9 @@ export function createSqliteStore(db: Db): EventStore {
           .all()
           .map(toWorkflowState),
       ),
+    sizeBytes: () => now(() => pageCount.get()?.n ?? 0),
+    retentionWatermark: () => now(watermark),
+    prune: (policy) => now(() => prune(policy)),
     close: () =>
       now(() => {
         sqlite.close();

@@ -19,6 +19,17 @@ export interface Snapshot<T extends EventEnvelope = EventEnvelope> {
   headId: number;
 }
 
+export interface RetentionPolicy {
+  /** Delete events stored longer ago than this; 0: no age limit. */
+  maxAgeMs: number;
+  /** Keep at most this many of the newest events; 0: no row limit. */
+  maxRows: number;
+  /** Events deleted per call. */
+  limit: number;
+  /** Now, in epoch ms; tests pass their own. */
+  now: number;
+}
+
 export type SnapshotKind = 'agents' | 'workflows' | 'tddTasks';
 
 export interface WorkflowState {
@@ -48,5 +59,14 @@ export interface EventStore {
   }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
   workflow(workflowId: string): Promise<WorkflowState | undefined>;
   workflows(filter: { status?: WorkflowState['status'] | undefined; limit: number }): Promise<WorkflowState[]>;
+  /** Bytes the database occupies. */
+  sizeBytes(): Promise<number>;
+  /** Every event with an id up to this that is not an entity's current state has been deleted (0: none). */
+  retentionWatermark(): Promise<number>;
+  /**
+   * Deletes at most `limit` of the oldest events past the policy, keeping those that hold an entity's current
+   * state, in one short transaction. `more` says another call would delete more.
+   */
+  prune(policy: RetentionPolicy): Promise<{ deleted: number; watermark: number; more: boolean }>;
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ const received = new Promise<EnvelopeOf<'agent.status'>>((resolve) => {
     { agentIds: ['consumer-agent'] },
     {
       onData: ({ id, data }) => {
+        if (data.type === 'stream.reset') return;
         // Inferred from the router through the built declarations: no `any` anywhere.
         const idIsString: Equals<typeof id, string> = true;
         const statusIsTyped: Equals<typeof data.data.status, 'idle' | 'busy' | 'blocked' | 'error' | 'offline'> = true;

@@ -1,0 +1,76 @@
+/**
+ * Tokens and roles. `publisher` may write, `viewer` may subscribe and query, `admin` may do both and read the
+ * operational endpoints. With no tokens configured every caller is an admin, which config.ts allows only on a
+ * loopback address.
+ *
+ * Tokens are compared as SHA-256 digests with `timingSafeEqual`, against every configured token without an
+ * early exit, so neither the position of a match nor a common prefix shows in the time taken. Tokens are never
+ * logged; a principal carries only the role and the token's name.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+
+export const roles = ['publisher', 'viewer', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export const tokenEntrySchema = z.strictObject({
+  role: z.enum(roles),
+  token: z.string().min(16, 'tokens must be at least 16 characters'),
+  /** Shown in logs and errors instead of the token. */
+  name: z.string().min(1).max(64).optional(),
+});
+export type TokenEntry = z.output<typeof tokenEntrySchema>;
+
+export interface Principal {
+  role: Role;
+  name: string;
+}
+
+export interface Authenticator {
+  /** False when no tokens are configured: every caller is an admin. */
+  readonly required: boolean;
+  /** The principal for a presented token; null when it is missing or matches none. */
+  authenticate(token: string | undefined): Principal | null;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest();
+
+export function createAuthenticator(entries: readonly TokenEntry[]): Authenticator {
+  const known = entries.map((e, i) => ({
+    digest: digest(e.token),
+    principal: { role: e.role, name: e.name ?? `${e.role}-${i + 1}` },
+  }));
+  const open: Principal = { role: 'admin', name: 'anonymous (no tokens configured)' };
+  return {
+    required: known.length > 0,
+    authenticate(token) {
+      if (known.length === 0) return open;
+      if (token === undefined || token === '') return null;
+      const presented = digest(token);
+      let match: Principal | null = null;
+      for (const entry of known) {
+        if (timingSafeEqual(entry.digest, presented)) match = entry.principal;
+      }
+      return match;
+    },
+  };
+}
+
+/** Which roles each kind of access needs. */
+export const access = {
+  write: ['publisher', 'admin'],
+  read: ['viewer', 'admin'],
+  operate: ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Access = keyof typeof access;
+
+export function allows(principal: Principal, need: Access): boolean {
+  return (access[need] as readonly Role[]).includes(principal.role);
+}
+
+/** `Authorization: Bearer <token>` → the token. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,114 @@
+/**
+ * Per-connection limits: publish rate (a token bucket), open subscriptions, and unsent bytes (slow consumers).
+ * Each WebSocket connection has one `ConnectionLimits`; HTTP callers share one per remote address.
+ */
+import { TRPCError } from '@trpc/server';
+import { errorReasons } from '../shared/index.js';
+import type { Config } from './config.js';
+import { ReasonedError } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** Close code for a consumer too slow to keep up; it may reconnect and resume from its cursor. */
+export const slowConsumerCloseCode = 4008;
+
+/** `rate` tokens a second, holding at most `burst`; `now` is injectable so tests control time. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Takes `n` tokens and returns 0, or returns how many ms until `n` would be available (taking none). */
+  take(n: number): number {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.rate) / 1000);
+    this.last = t;
+    if (n <= this.tokens) {
+      this.tokens -= n;
+      return 0;
+    }
+    return Math.ceil(((n - this.tokens) * 1000) / this.rate);
+  }
+}
+
+/** The part of a WebSocket the limits look at. */
+export interface LimitedSocket {
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+}
+
+export type LimitSettings = Pick<Config, 'publishRate' | 'maxSubscriptions' | 'slowConsumerBytes'>;
+
+export class ConnectionLimits {
+  private readonly bucket: TokenBucket;
+  private subscriptions = 0;
+  private cut = false;
+
+  constructor(
+    private readonly settings: LimitSettings,
+    private readonly metrics: Metrics,
+    private readonly socket: LimitedSocket | null,
+  ) {
+    // A burst of one second's worth: a client may send a full batch at once, then must keep to the rate.
+    this.bucket = new TokenBucket(settings.publishRate, Math.max(settings.publishRate, 1_000));
+  }
+
+  /** Admits `events` events for publishing, or throws TOO_MANY_REQUESTS naming the limit. */
+  admitPublish(events: number): void {
+    const waitMs = this.bucket.take(events);
+    if (waitMs === 0) return;
+    this.metrics.rejected.inc({ reason: errorReasons.rateLimited });
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `publish rate limit: ${this.settings.publishRate} events/s per connection (SWITCHBOARD_PUBLISH_RATE); retry in ${waitMs} ms or send less`,
+      cause: new ReasonedError(errorReasons.rateLimited, 'rate limited'),
+    });
+  }
+
+  /** Opens a subscription slot, released by disposing it; throws when the connection holds the maximum. */
+  openSubscription(procedure: string): Disposable {
+    if (this.subscriptions >= this.settings.maxSubscriptions) {
+      this.metrics.rejected.inc({ reason: errorReasons.tooManySubscriptions });
+      throw new TRPCError({
+        code: 'TOO_MANY_REQUESTS',
+        message: `subscription limit: ${this.settings.maxSubscriptions} per connection (SWITCHBOARD_MAX_SUBSCRIPTIONS); stop one or open another connection`,
+        cause: new ReasonedError(errorReasons.tooManySubscriptions, 'too many subscriptions'),
+      });
+    }
+    this.subscriptions++;
+    this.metrics.subscriptions.inc({ procedure });
+    let open = true;
+    return {
+      [Symbol.dispose]: () => {
+        if (!open) return;
+        open = false;
+        this.subscriptions--;
+        this.metrics.subscriptions.dec({ procedure });
+      },
+    };
+  }
+
+  /**
+   * True while the socket keeps up. Past the unsent-bytes limit the connection is closed with 4008: its
+   * subscriptions end, memory is released, and the client resumes from its cursor losing nothing.
+   */
+  keepsUp(): boolean {
+    if (this.cut) return false;
+    if (!this.socket || this.socket.bufferedAmount <= this.settings.slowConsumerBytes) return true;
+    this.cut = true;
+    this.metrics.slowConsumers.inc();
+    // A close reason holds at most 123 bytes.
+    this.socket.close(
+      slowConsumerCloseCode,
+      `slow consumer: over ${this.settings.slowConsumerBytes} bytes unsent; reconnect and resume from your last id`,
+    );
+    return false;
+  }
+}

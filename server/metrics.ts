@@ -1,0 +1,68 @@
+/**
+ * Prometheus metrics, served at `/metrics` to admins. Each server has its own registry, so several servers
+ * in one process (tests) never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(sources: { connections: () => number; databaseBytes: () => Promise<number> }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
+  const metrics = {
+    registry,
+    subscriptions: new Gauge({
+      name: 'switchboard_subscriptions',
+      help: 'Open subscriptions, by procedure',
+      labelNames: ['procedure'] as const,
+      registers: [registry],
+    }),
+    appended: new Counter({ name: 'switchboard_events_appended_total', help: 'Events stored', registers: [registry] }),
+    delivered: new Counter({
+      name: 'switchboard_events_delivered_total',
+      help: 'Events handed to subscribers, by procedure',
+      labelNames: ['procedure'] as const,
+      registers: [registry],
+    }),
+    publishSeconds: new Histogram({
+      name: 'switchboard_publish_seconds',
+      help: 'Time to validate, store and publish one publish or publishBatch call',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    deliverySeconds: new Histogram({
+      name: 'switchboard_delivery_seconds',
+      help: 'From commit to hand-off to the subscriber socket, for live events',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    slowConsumers: new Counter({
+      name: 'switchboard_slow_consumer_disconnects_total',
+      help: 'Connections closed because their unsent bytes passed the limit',
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'switchboard_rejected_requests_total',
+      help: 'Requests refused, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'switchboard_connections',
+    help: 'Open WebSocket connections',
+    registers: [registry],
+    collect() {
+      this.set(sources.connections());
+    },
+  });
+  new Gauge({
+    name: 'switchboard_database_bytes',
+    help: 'Size of the SQLite database (pages in use times page size)',
+    registers: [registry],
+    async collect() {
+      this.set(await sources.databaseBytes());
+    },
+  });
+  return metrics;
+}
