@@ -98,8 +98,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const onError = ({ error, path }: { error: { code: string; message: string; stack?: string }; path?: string }) => {
-    // Client mistakes are answered to the client; only server faults belong in the log.
-    if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error }, 'procedure failed');
+    // Client mistakes are answered to the client; only server faults belong in the error log. An error with no
+    // procedure is the connection's own (a frame over the size limit, a broken socket): the peer's doing.
+    if (path === undefined) log.info({ reason: error.message }, 'connection error');
+    else if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error }, 'procedure failed');
   };
   const trpcHttp = createHTTPHandler({
     router: appRouter,
