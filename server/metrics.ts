@@ -8,7 +8,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 export function createMetrics(sources: { connections: () => number; databaseBytes: () => Promise<number> }) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const metrics = {
     registry,
     subscriptions: new Gauge({

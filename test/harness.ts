@@ -156,11 +156,24 @@ export function collect<P extends Subscribable>(procedure: P, input: InputOf<P>)
 /**
  * The real entry point (`npm start`) in a child process, for tests that kill it. Resolves once it listens.
  */
-export async function spawnServer(args: { db: string; port?: number }) {
+export async function spawnServer(args: { db: string; port?: number; flags?: string[] }) {
   const { spawn } = await import('node:child_process');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'server/main.ts', '--port', String(args.port ?? 0), '--db', args.db, '--durability', 'normal'],
+    [
+      '--import',
+      'tsx',
+      'server/main.ts',
+      '--port',
+      String(args.port ?? 0),
+      '--db',
+      args.db,
+      '--durability',
+      'normal',
+      '--log-level',
+      'warn',
+      ...(args.flags ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = { stdout: '', stderr: '' };

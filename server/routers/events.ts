@@ -27,6 +27,8 @@ export const eventsRouter = router({
       { topics: input.topics, types: input.types },
       input.limit,
     );
-    return { events, nextCursor: events.at(-1)?.id ?? input.after, hasMore: events.length === input.limit };
+    // Events at or below the watermark may have been deleted by retention (current-state events are kept).
+    const retainedAfter = String(await ctx.hub.store.retentionWatermark());
+    return { events, nextCursor: events.at(-1)?.id ?? input.after, hasMore: events.length === input.limit, retainedAfter };
   }),
 });
