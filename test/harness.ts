@@ -83,7 +83,7 @@ export function drain<T>(iterable: AsyncIterable<T>) {
   return {
     items,
     errors,
-    atLeast: (n: number, timeout = 5_000) => waitUntil(`${n} items`, () => items.length >= n, timeout),
+    atLeast: (n: number, timeout = 15_000) => waitUntil(`${n} items`, () => items.length >= n, timeout),
     [Symbol.asyncDispose]: async () => {
       await iterator.return?.();
       await done;
@@ -92,7 +92,7 @@ export function drain<T>(iterable: AsyncIterable<T>) {
 }
 
 /** Waits on a condition, polling; never a fixed sleep. */
-export function waitUntil(what: string, done: () => boolean, timeout = 5_000): Promise<void> {
+export function waitUntil(what: string, done: () => boolean, timeout = 15_000): Promise<void> {
   return vi.waitFor(
     () => {
       if (!done()) throw new Error(`still waiting for ${what}`);
@@ -142,11 +142,11 @@ export function collect<P extends Subscribable>(procedure: P, input: InputOf<P>)
       return starts;
     },
     /** Waits until the server has acknowledged the subscription `n` times (once per (re)connect). */
-    started: (n = 1, timeout = 5_000) => waitUntil(count(`start #${n}`), () => starts >= n, timeout),
+    started: (n = 1, timeout = 15_000) => waitUntil(count(`start #${n}`), () => starts >= n, timeout),
     /** Waits until at least `n` items arrived. */
-    atLeast: (n: number, timeout = 5_000) => waitUntil(count(`${n} items`), () => items.length >= n, timeout),
+    atLeast: (n: number, timeout = 15_000) => waitUntil(count(`${n} items`), () => items.length >= n, timeout),
     /** Waits for the first error. */
-    failed: (timeout = 5_000) => waitUntil(count('an error'), () => errors.length > 0, timeout),
+    failed: (timeout = 15_000) => waitUntil(count('an error'), () => errors.length > 0, timeout),
     [Symbol.dispose]: () => {
       subscription.unsubscribe();
     },

@@ -66,6 +66,20 @@ describe('slow consumers', () => {
       using steady = collect(reader.events, { lastEventId: '0' });
       await steady.started();
 
+      // Once the server cuts the stuck socket, read again at once: the server waits only so long (ws: 30 s) for a
+      // peer to take its close frame before destroying the socket.
+      const closeFrame = Buffer.concat([
+        Buffer.from([0x0f, 0xa8]),
+        Buffer.from('slow consumer: over 262144 bytes unsent'),
+      ]);
+      let cut = false;
+      const watchForCut = async () => {
+        if (!cut && (await metric(server.url, 'switchboard_slow_consumer_disconnects_total')) === 1) {
+          cut = true;
+          slow.resume();
+        }
+      };
+
       const baselineRss = await metric(server.url, 'switchboard_process_resident_memory_bytes');
       let peakRss = baselineRss;
       await using publisher = connect(server.url);
@@ -75,19 +89,16 @@ describe('slow consumers', () => {
         );
         if (i % 10_000 === 0)
           peakRss = Math.max(peakRss, await metric(server.url, 'switchboard_process_resident_memory_bytes'));
+        await watchForCut();
       }
       await vi.waitFor(
         async () => {
-          expect(await metric(server.url, 'switchboard_slow_consumer_disconnects_total')).toBe(1);
+          await watchForCut();
+          expect(cut).toBe(true);
         },
         { timeout: 20_000, interval: 50 },
       );
-      // Reading again drains what was buffered before the cut, then the close frame: code 4008 and its reason.
-      slow.resume();
-      const closeFrame = Buffer.concat([
-        Buffer.from([0x0f, 0xa8]),
-        Buffer.from('slow consumer: over 262144 bytes unsent'),
-      ]);
+      // Reading again drained what was buffered before the cut, then the close frame: code 4008 and its reason.
       await waitUntil('the 4008 close frame', () => received.includes(closeFrame.toString('latin1')), 20_000);
 
       // Everyone else got everything, in order, while the slow one was stuck.

@@ -29,6 +29,11 @@ export const eventsRouter = router({
     );
     // Events at or below the watermark may have been deleted by retention (current-state events are kept).
     const retainedAfter = String(await ctx.hub.store.retentionWatermark());
-    return { events, nextCursor: events.at(-1)?.id ?? input.after, hasMore: events.length === input.limit, retainedAfter };
+    return {
+      events,
+      nextCursor: events.at(-1)?.id ?? input.after,
+      hasMore: events.length === input.limit,
+      retainedAfter,
+    };
   }),
 });
