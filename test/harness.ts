@@ -92,10 +92,10 @@ export function drain<T>(iterable: AsyncIterable<T>) {
 }
 
 /** Waits on a condition, polling; never a fixed sleep. */
-export function waitUntil(what: string, done: () => boolean, timeout = 15_000): Promise<void> {
+export function waitUntil(what: string | (() => string), done: () => boolean, timeout = 15_000): Promise<void> {
   return vi.waitFor(
     () => {
-      if (!done()) throw new Error(`still waiting for ${what}`);
+      if (!done()) throw new Error(`still waiting for ${typeof what === 'string' ? what : what()}`);
     },
     { timeout, interval: 5 },
   );
@@ -134,7 +134,8 @@ export function collect<P extends Subscribable>(procedure: P, input: InputOf<P>)
     subscribe(input: InputOf<P>, handlers: Handlers<P>): { unsubscribe(): void };
   };
   const subscription = callbackForm.subscribe(input, handlers);
-  const count = (what: string) => `${what} (${items.length} items, ${starts} starts, ${errors.length} errors)`;
+  // Lazy, so that a timeout reports the counts when it gave up, not when it started waiting.
+  const count = (what: string) => () => `${what} (${items.length} items, ${starts} starts, ${errors.length} errors)`;
   return {
     items,
     errors,
