@@ -2,6 +2,7 @@ import { tracked, TRPCError } from '@trpc/server';
 import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
 import { CursorAheadError } from '../stream.js';
+import { serializeOnce } from '../transformer.js';
 
 /**
  * Every subscription yields through here: each event as `tracked(id, envelope)`. The id is the client's
@@ -24,14 +25,14 @@ export async function* trackEach<E extends EventEnvelope>(
     for await (const event of events) {
       if (!ctx.limits.keepsUp()) return;
       if (event.type === 'stream.reset') {
-        yield tracked(event.id, event);
+        yield tracked(event.id, serializeOnce(event));
         continue;
       }
       if (!accepts(event)) continue;
       const committedAt = ctx.hub.committedAt(event);
       if (committedAt !== undefined) ctx.metrics.deliverySeconds.observe((performance.now() - committedAt) / 1000);
       delivered.inc();
-      yield tracked(event.id, event);
+      yield tracked(event.id, serializeOnce(event));
     }
   } catch (error) {
     // A cursor from another database is the client's mistake, not a server fault.

@@ -1,0 +1,108 @@
+/**
+ * The subscribers, in their own process: N connections of the variant's own client (`ws`, socket.io-client,
+ * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency.
+ *
+ * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } → { done: { received, seconds, p50, p99 } }.
+ */
+import { createTRPCUntypedClient, createWSClient, wsLink } from '@trpc/client';
+import { io } from 'socket.io-client';
+import superjson from 'superjson';
+import WebSocket from 'ws';
+import { createSwitchboardClient } from '../client/index.js';
+import { percentile, sentAtOf, wallMs, type Variant } from './shared.js';
+
+const [variant, portText, countText] = process.argv.slice(2) as [Variant, string, string];
+const port = Number(portText);
+const n = Number(countText);
+
+let expected = 0;
+let received = 0;
+let first = 0;
+let last = 0;
+let latencies = new Float64Array(0);
+
+function deliver(payload: unknown): void {
+  const now = wallMs();
+  if (received === 0) first = now;
+  if (received < latencies.length) latencies[received] = now - sentAtOf(payload);
+  received++;
+  last = now;
+  if (received === expected) {
+    const sorted = latencies.slice(0, Math.min(received, latencies.length)).sort();
+    process.send?.({
+      done: { received, seconds: (last - first) / 1000, p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+    });
+  }
+}
+
+async function connectAll(): Promise<void> {
+  const url = `ws://127.0.0.1:${port}`;
+  const opened: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    if (variant === 'ws') {
+      const ws = new WebSocket(url);
+      ws.on('message', (data: Buffer) => {
+        deliver(JSON.parse(data.toString()));
+      });
+      opened.push(
+        new Promise((resolve) =>
+          ws.once('open', () => {
+            resolve();
+          }),
+        ),
+      );
+    } else if (variant === 'socketio') {
+      const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
+      socket.on('event', deliver);
+      opened.push(
+        new Promise((resolve) =>
+          socket.once('connect', () => {
+            resolve();
+          }),
+        ),
+      );
+    } else if (variant === 'trpc') {
+      const client = createTRPCUntypedClient({
+        links: [wsLink({ client: createWSClient({ url, WebSocket: WebSocket as never }), transformer: superjson })],
+      });
+      opened.push(
+        new Promise((resolve) =>
+          client.subscription('events', undefined, {
+            onStarted: () => {
+              resolve();
+            },
+            onData: (d) => {
+              deliver({ data: d });
+            },
+          }),
+        ),
+      );
+    } else {
+      const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
+      opened.push(
+        new Promise((resolve) =>
+          client.events.subscribe(
+            {},
+            {
+              onStarted: () => {
+                resolve();
+              },
+              onData: deliver,
+            },
+          ),
+        ),
+      );
+    }
+  }
+  await Promise.all(opened);
+}
+
+process.on('message', (m: { cmd: string; total: number; latency?: boolean }) => {
+  if (m.cmd === 'expect') {
+    expected = m.total;
+    received = 0;
+    latencies = new Float64Array(Math.min(m.total, 2_000_000));
+  }
+});
+await connectAll();
+process.send?.({ ready: true });

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: Switchboard next to raw `ws`, Socket.IO 4 and tRPC as its docs show it, in one run, on the
+ * same event, loopback only, servers and load in separate processes, every wait bounded. Prints tables with
+ * ratios to raw `ws` (or to the raw SQLite insert loop, for ingest). `--quick` runs one repeat of each case.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { variants, type Variant } from './shared.js';
+
+const quick = process.argv.includes('--quick');
+/** `--only ws,switchboard` and `--n 100` narrow the fan-out cases while working on one of them. */
+const flag = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const only = flag('--only')?.split(',');
+const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
+const skipIngest = only !== undefined || flag('--n') !== undefined;
+const repeats = quick ? 1 : 3;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const execArgv = ['--import', 'tsx', '--expose-gc'];
+/** No wait in this suite may exceed this. */
+const waitLimitMs = 120_000;
+
+function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return fork(here(file), args, {
+    execArgv,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function next<T>(child: ChildProcess, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error(`timed out after ${waitLimitMs} ms waiting for "${key}"`));
+    }, waitLimitMs);
+    const onMessage = (message: Record<string, unknown>) => {
+      if (!(key in message)) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message[key] as T);
+    };
+    child.on('message', onMessage);
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const spread = (xs: number[], digits = 0) =>
+  xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '';
+
+interface FanOut {
+  rate: number[];
+  cpuPerMsg: number[];
+  p50: number[];
+  p99: number[];
+  rssPerConnection: number;
+}
+
+async function fanOut(variant: Variant, n: number): Promise<FanOut> {
+  const server = start('./servers.ts', [variant]);
+  const client: { child?: ChildProcess } = {};
+  try {
+    const port = await next<number>(server, 'port');
+    server.send({ cmd: 'gc' });
+    const before = await next<number>(server, 'rss');
+    const subscribers = start('./client.ts', [variant, String(port), String(n)]);
+    client.child = subscribers;
+    await next(subscribers, 'ready');
+    server.send({ cmd: 'gc' });
+    const after = await next<number>(server, 'rss');
+
+    const run = async (events: number, rate: number) => {
+      const c = subscribers;
+      c.send({ cmd: 'expect', total: events * n });
+      const done = next<{ received: number; seconds: number; p50: number; p99: number }>(c, 'done');
+      server.send({ cmd: 'emit', count: events, rate });
+      const result = await done;
+      server.send({ cmd: 'stats' });
+      const cpu = await next<number>(server, 'cpuMicros');
+      return { ...result, cpuPerMsg: cpu / result.received };
+    };
+    // Saturation: enough events for 200,000 deliveries, emitted as fast as the server can.
+    const saturation = Math.round(200_000 / n);
+    await run(Math.round(saturation / 4), 0); // warm-up
+    const out: FanOut = { rate: [], cpuPerMsg: [], p50: [], p99: [], rssPerConnection: (after - before) / n };
+    for (let r = 0; r < repeats; r++) {
+      const result = await run(saturation, 0);
+      out.rate.push(result.received / result.seconds);
+      out.cpuPerMsg.push(result.cpuPerMsg);
+    }
+    // Latency at a fixed offered load of 10,000 deliveries/s, for 3 s.
+    const perSecond = 10_000 / n;
+    for (let r = 0; r < repeats; r++) {
+      const result = await run(Math.round(perSecond * 3), perSecond);
+      out.p50.push(result.p50);
+      out.p99.push(result.p99);
+    }
+    return out;
+  } finally {
+    client.child?.kill();
+    server.kill();
+  }
+}
+
+function runScript(file: string, args: string[]): Promise<{ mode: string; perSecond: number }[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, here(file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const timer = setTimeout(() => child.kill(), waitLimitMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${file} exited with ${code}`));
+      else
+        resolve(
+          out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { mode: string; perSecond: number }),
+        );
+    });
+  });
+}
+
+async function ingestAndResume(durability: 'full' | 'normal') {
+  const rows: Record<string, number[]> = {};
+  const add = (name: string, value: number) => (rows[name] ??= []).push(value);
+  for (let r = 0; r < repeats; r++) {
+    // With an fsync per commit, one-event transactions are slow: fewer of them keep the run short.
+    const singles = durability === 'full' ? '2000' : '20000';
+    for (const { mode, perSecond } of await runScript('./raw-insert.ts', [durability, singles])) add(mode, perSecond);
+    const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
+    try {
+      const port = String(await next<number>(server, 'port'));
+      add('publish', (await runScript('./load.ts', ['publish', port, singles]))[0]?.perSecond ?? NaN);
+      add('publishBatch', (await runScript('./load.ts', ['batch', port, '100000']))[0]?.perSecond ?? NaN);
+      add('resume', (await runScript('./load.ts', ['resume', port, '120000']))[0]?.perSecond ?? NaN);
+    } finally {
+      server.kill();
+    }
+  }
+  return rows;
+}
+
+const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+
+async function main() {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(
+    `Switchboard bench · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version}`,
+  );
+  console.log(
+    `${repeats} repeat(s) per case; median, with (min–max) across repeats; ratios against raw ws in the same run.\n`,
+  );
+
+  for (const n of sizes) {
+    const results = new Map<Variant, FanOut>();
+    for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
+      process.stderr.write(`  fan-out N=${n} ${variant}…\n`);
+      results.set(variant, await fanOut(variant, n));
+    }
+    const base = results.get('ws');
+    console.log(`Fan-out, N=${n} subscribers, ~300-byte event`);
+    console.log(
+      '| server | delivered msg/s | × raw ws | server CPU µs/msg | latency p50 / p99 ms at 10k/s | × raw ws p99 | RSS KiB per idle subscriber |',
+    );
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [variant, r] of results) {
+      const rate = median(r.rate);
+      const p99 = median(r.p99);
+      console.log(
+        `| ${variant} | ${k(rate)}${spread(
+          r.rate.map((x) => x / 1000),
+          1,
+        ).replace(/\)$/, 'k)')} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
+          `${median(r.cpuPerMsg).toFixed(1)}${spread(r.cpuPerMsg, 1)} | ${median(r.p50).toFixed(2)} / ${p99.toFixed(2)} | ` +
+          `${(p99 / median(base?.p99 ?? [NaN])).toFixed(2)} | ${(r.rssPerConnection / 1024).toFixed(1)} |`,
+      );
+    }
+    console.log('');
+  }
+
+  for (const durability of skipIngest ? [] : (['normal', 'full'] as const)) {
+    process.stderr.write(`  ingest and resume, durability ${durability}…\n`);
+    const rows = await ingestAndResume(durability);
+    const raw = median(rows['raw-batch'] ?? []);
+    console.log(`Ingest and resume, SQLite WAL, synchronous=${durability.toUpperCase()}`);
+    console.log('| path | events/s | × raw batched insert |');
+    console.log('|---|---|---|');
+    const label: Record<string, string> = {
+      'raw-single': 'raw better-sqlite3, one transaction per event',
+      'raw-batch': 'raw better-sqlite3, 1,000 events per transaction',
+      publish: 'Switchboard `publish`, 64 in flight on one connection',
+      publishBatch: 'Switchboard `publishBatch` of 1,000',
+      resume: 'Switchboard resume replay (`events` from `lastEventId: "0"`, 120,000 behind)',
+    };
+    for (const [mode, values] of Object.entries(rows)) {
+      console.log(
+        `| ${label[mode] ?? mode} | ${k(median(values))}${spread(
+          values.map((x) => x / 1000),
+          1,
+        ).replace(/\)$/, 'k)')} | ${(median(values) / raw).toFixed(2)} |`,
+      );
+    }
+    console.log('');
+  }
+}
+
+await main();

@@ -1,0 +1,45 @@
+/** The event every case sends (~300 bytes as JSON), and the plumbing the bench processes share. */
+import type { ValidEvent } from '../shared/index.js';
+
+export type Variant = 'ws' | 'socketio' | 'trpc' | 'switchboard';
+export const variants: readonly Variant[] = ['ws', 'socketio', 'trpc', 'switchboard'];
+
+/** Milliseconds on a clock shared by every process on this machine. */
+export const wallMs = () => performance.timeOrigin + performance.now();
+
+/** What Switchboard publishes: the send time rides in `value`, for end-to-end latency. */
+export function benchEvent(i: number): ValidEvent {
+  return {
+    type: 'agent.metric',
+    source: 'bench',
+    correlationId: `run-${i % 1000}`,
+    data: {
+      agentId: `bench-agent-${String(i % 100).padStart(3, '0')}`,
+      name: 'bench.latency',
+      value: wallMs(),
+      unit: 'ms',
+    },
+  };
+}
+
+/** What the baselines send: the same envelope as Switchboard stores, built by hand. */
+export function benchEnvelope(i: number) {
+  const event = benchEvent(i);
+  return {
+    id: String(i + 1),
+    topic: `agent:bench-agent-${String(i % 100).padStart(3, '0')}`,
+    timestamp: new Date(),
+    ...event,
+  };
+}
+
+/** The send time inside whatever a client received. */
+export function sentAtOf(payload: unknown): number {
+  const envelope = (payload as { data?: { data?: { value?: number }; value?: number } }).data;
+  return envelope?.data?.value ?? envelope?.value ?? NaN;
+}
+
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
