@@ -30,6 +30,8 @@ type Emit = (i: number) => void;
 interface Made {
   port: number;
   emit: Emit;
+  /** Open connections, so the parent can wait for a warm-up client's to be gone. */
+  connections: () => number;
   /** Stores events without waiting on subscribers (Switchboard only: the resume case needs a backlog). */
   emitBatch?: (from: number, n: number) => Promise<void>;
 }
@@ -40,6 +42,7 @@ async function rawWs(): Promise<Made> {
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   return {
     port: (http.address() as AddressInfo).port,
+    connections: () => wss.clients.size,
     emit: (i) => {
       const text = JSON.stringify(benchEnvelope(i));
       for (const ws of wss.clients) ws.send(text);
@@ -52,7 +55,11 @@ async function socketIo(): Promise<Made> {
   const io = new SocketIOServer(http, { transports: ['websocket'] });
   io.on('connection', (socket) => void socket.join('events'));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  return { port: (http.address() as AddressInfo).port, emit: (i) => io.to('events').emit('event', benchEnvelope(i)) };
+  return {
+    port: (http.address() as AddressInfo).port,
+    connections: () => io.engine.clientsCount,
+    emit: (i) => io.to('events').emit('event', benchEnvelope(i)),
+  };
 }
 
 /** tRPC v11 the way its documentation shows subscriptions: an EventEmitter, `on()`, superjson. */
@@ -69,7 +76,11 @@ async function naiveTrpc(): Promise<Made> {
   const wss = new WebSocketServer({ server: http });
   applyWSSHandler({ wss, router });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  return { port: (http.address() as AddressInfo).port, emit: (i) => ee.emit('event', benchEnvelope(i)) };
+  return {
+    port: (http.address() as AddressInfo).port,
+    connections: () => wss.clients.size,
+    emit: (i) => ee.emit('event', benchEnvelope(i)),
+  };
 }
 
 /** The real server, with a second hub on the same store and bus acting as the in-process publisher. */
@@ -92,6 +103,8 @@ async function switchboard(): Promise<Made> {
   const hub = createHub({ store, bus });
   return {
     port: server.port,
+    // Each subscription holds one bus listener: none left means every subscriber is gone.
+    connections: () => bus.size,
     emit: (i) => void hub.append([benchEvent(i)]),
     emitBatch: async (from, n) => {
       await hub.append(Array.from({ length: n }, (_, k) => benchEvent(from + k)));
