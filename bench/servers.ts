@@ -97,6 +97,8 @@ async function switchboard(): Promise<Made> {
     logLevel: 'error',
     maxConnections: 100_000,
     publishRate: 10_000_000,
+    // Saturation deliberately outruns the subscribers; the baselines have no cut-off, so neither does this run.
+    slowConsumerBytes: 1024 ** 3,
     store,
     bus,
   });
