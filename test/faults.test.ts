@@ -5,22 +5,8 @@
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { EventEnvelope } from '../shared/index.js';
 import { agentLog, agentStatus } from './fixtures.js';
-import { collect, connect, spawnServer, startTestServer, tempDir, waitUntil } from './harness.js';
-
-async function everything(url: string): Promise<EventEnvelope[]> {
-  await using client = connect(url);
-  const all: EventEnvelope[] = [];
-  let after = '0';
-  for (let page = 0; page < 100; page++) {
-    const res = await client.history.query({ after, limit: 1000 });
-    all.push(...res.events);
-    after = res.nextCursor;
-    if (!res.hasMore) break;
-  }
-  return all;
-}
+import { collect, connect, spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from './harness.js';
 
 describe('crash safety', () => {
   it(
@@ -60,7 +46,7 @@ describe('crash safety', () => {
         stop = true;
         await lanes;
 
-        const stored = await everything(server.url);
+        const stored = await storedEvents(server.url);
         const storedMessages = new Set(stored.map((e) => (e.type === 'agent.log' ? e.data.message : '')));
         expect(acked.filter((m) => !storedMessages.has(m))).toEqual([]);
         await stream.atLeast(stored.length, 20_000);
@@ -173,7 +159,7 @@ describe('hostile input', () => {
       // The good client still works, and only its valid events were stored.
       await good.publishBatch.mutate([agentStatus('survivor'), agentLog('survivor', 'still here')]);
       await watching.atLeast(2);
-      const stored = await everything(server.url);
+      const stored = await storedEvents(server.url);
       expect(stored.map((e) => e.topic)).toEqual(['agent:survivor', 'agent:survivor']);
       idle.destroy();
       partial.destroy();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
+import type { EventEnvelope } from '../shared/index.js';
 import { createAuthenticator } from '../server/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/config.js';
@@ -214,4 +215,18 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
       }
     },
   };
+}
+
+/** Every stored event, oldest first, read page by page through `history`. */
+export async function storedEvents(url: string): Promise<EventEnvelope[]> {
+  await using client = connect(url);
+  const all: EventEnvelope[] = [];
+  let after = '0';
+  for (let page = 0; page < 1_000; page++) {
+    const res = await client.history.query({ after, limit: 1000 });
+    all.push(...res.events);
+    after = res.nextCursor;
+    if (!res.hasMore) break;
+  }
+  return all;
 }

@@ -7,27 +7,13 @@ import WebSocket from 'ws';
 import { createPublisher, type DropReason } from '../client/index.js';
 import type { EventEnvelope } from '../shared/index.js';
 import { agentStatus } from './fixtures.js';
-import { connect, spawnServer, startTestServer, tempDir, waitUntil } from './harness.js';
+import { spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from './harness.js';
 
 const event = (i: number) => ({
   type: 'agent.log' as const,
   source: 'publisher-test',
   data: { agentId: `agent-${i % 7}`, level: 'info' as const, message: `event ${i}` },
 });
-
-/** Every stored event, oldest first, read through `history`. */
-async function storedEvents(url: string): Promise<EventEnvelope[]> {
-  await using client = connect(url);
-  const all: EventEnvelope[] = [];
-  let after = '0';
-  for (let page = 0; page < 100; page++) {
-    const res = await client.history.query({ after, limit: 1000 });
-    all.push(...res.events);
-    after = res.nextCursor;
-    if (!res.hasMore) break;
-  }
-  return all;
-}
 
 const messages = (events: EventEnvelope[]) => events.map((e) => (e.type === 'agent.log' ? e.data.message : e.type));
 
