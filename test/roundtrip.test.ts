@@ -12,7 +12,7 @@ import {
   workflowBlock,
   workflowStarted,
 } from './fixtures.js';
-import { collect, connect, startTestServer } from './harness.js';
+import { collect, connect, startTestServer, waitUntil } from './harness.js';
 
 const typesOf = (items: readonly { data: StreamItem }[]) => items.map((i) => `${i.data.type}@${i.data.topic}`);
 
@@ -112,5 +112,41 @@ describe('snapshot on subscribe', () => {
     await tdd.atLeast(2);
     expect(agents.items.map((i) => i.id)).toEqual(['2', '3', '8']);
     expect(tdd.items.map((i) => i.id)).toEqual(['6', '9']);
+  });
+});
+
+describe('client connection state', () => {
+  it('reports open, then connecting while the socket is down, then open again', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+    await client.agents.query();
+    expect(client.connection.current.state).toBe('open');
+    // A new listener hears the current state at once, then every change.
+    const seen: string[] = [];
+    const stop = client.connection.subscribe(({ state }) => {
+      if (seen.at(-1) !== state) seen.push(state);
+    });
+    server.dropConnections();
+    await waitUntil('the client to reconnect', () => seen.length >= 3);
+    await client.agents.query();
+    stop();
+    expect(seen).toEqual(['open', 'connecting', 'open']);
+  });
+
+  it('starts workflowEvents with each workflow’s latest lifecycle event', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+    await client.publishBatch.mutate([
+      workflowStarted('wf-1'),
+      workflowBlock('wf-1', 'plan'),
+      workflowStarted('wf-2'),
+      { type: 'workflow.completed', data: { workflowId: 'wf-1', duration: 5 } },
+    ]);
+    using workflows = collect(client.workflowEvents, {});
+    await workflows.atLeast(2);
+    expect(workflows.items.map((i) => [i.id, i.data.type])).toEqual([
+      ['3', 'workflow.started'],
+      ['4', 'workflow.completed'],
+    ]);
   });
 });
