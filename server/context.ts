@@ -1,4 +1,4 @@
-import type { Authenticator, Principal } from './auth.js';
+import type { Principal } from './auth.js';
 import type { Hub } from './hub.js';
 import type { ConnectionLimits } from './limits.js';
 import type { Logger } from './log.js';
@@ -9,7 +9,6 @@ export interface Context {
   hub: Hub;
   /** Who is calling; null when tokens are required and none (or an unknown one) was presented. */
   principal: Principal | null;
-  auth: Authenticator;
   limits: ConnectionLimits;
   metrics: Metrics;
   log: Logger;

@@ -90,7 +90,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const context = (token: string | undefined, limits: ConnectionLimits): Context => ({
     hub,
-    auth,
     principal: auth.authenticate(token),
     limits,
     metrics,

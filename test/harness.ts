@@ -60,7 +60,6 @@ export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter
   const metrics = createMetrics({ connections: () => 0, databaseBytes: () => store.sizeBytes() });
   const context: Context = {
     hub,
-    auth,
     principal: auth.authenticate(undefined),
     limits: new ConnectionLimits(loadConfig([], {}), metrics, null),
     metrics,

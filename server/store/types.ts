@@ -14,8 +14,8 @@ export interface AppendResult {
 }
 
 /** A consistent read of current state: the items and the newest event id at the moment of the read. */
-export interface Snapshot<T extends EventEnvelope = EventEnvelope> {
-  items: T[];
+export interface Snapshot {
+  items: EventEnvelope[];
   headId: number;
 }
 
