@@ -1,9 +1,10 @@
 // Type-checked lint: every rule that needs type information runs against tsconfig.json.
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'drizzle/migrations/', 'coverage/', 'test/consumer/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'web/dist/', 'drizzle/migrations/', 'coverage/', 'test/consumer/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
@@ -22,6 +23,12 @@ export default tseslint.config(
       // `using _slot = ...` holds a resource for a scope without reading it; the underscore says so.
       '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The dashboard: the rules of hooks, and effects that name everything they read.
+    files: ['web/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
   },
   {
     files: ['eslint.config.js'],

@@ -28,7 +28,9 @@ export async function serve(
     stderr.write(`switchboard: ${text}\n`);
     return 1;
   }
-  stdout.write(`switchboard listening on ${server.url} (tRPC at ${server.url}/trpc, db ${config.db})\n`);
+  stdout.write(
+    `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${config.db})\n`,
+  );
   await new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();
     signal?.addEventListener('abort', () => {

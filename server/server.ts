@@ -1,6 +1,6 @@
 /**
- * One Node HTTP server: tRPC over HTTP and over WebSocket at `/trpc`, `POST /ingest`, `/healthz` and
- * `/metrics`, all on one port. Limits, auth, keepalive and retention are wired here from the config.
+ * One Node HTTP server: tRPC over HTTP and over WebSocket at `/trpc`, `POST /ingest`, `/healthz`,
+ * `/metrics` and the dashboard at `/`, all on one port. Limits, auth, keepalive and retention are wired here from the config.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
+import { loadDashboard } from './dashboard.js';
 import { openDatabase } from './db.js';
 import { createHub } from './hub.js';
 import { handleIngest } from './ingest.js';
@@ -30,6 +31,8 @@ export type ServerOptions = Config & {
   logger?: Logger;
   /** How often retention runs; a minute by default. */
   retentionIntervalMs?: number;
+  /** The dashboard's built files; `web/dist` by default. */
+  dashboardDir?: string;
 };
 
 export interface RunningServer {
@@ -75,6 +78,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const startedAt = Date.now();
+  const dashboard = loadDashboard(options.dashboardDir);
 
   // HTTP callers have no connection to hang limits on; they share one set per remote address.
   const httpLimits = new Map<string, ConnectionLimits>();
@@ -153,8 +157,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await handleIngest(req, res, hub, limitsFor(req));
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
-    } else {
-      sendJson(res, 404, { error: `no route ${path}; tRPC is at ${trpcPath}, also /ingest, /healthz, /metrics` });
+    } else if (!dashboard.serve(req, res, path)) {
+      sendJson(res, 404, {
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /healthz, /metrics`,
+      });
     }
   }
 
@@ -219,6 +225,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
+  if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
   let closing: Promise<void> | undefined;
 
   const close = () => {

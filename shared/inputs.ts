@@ -59,8 +59,16 @@ export const eventsInput = z.strictObject({
 
 export const historyInput = z.strictObject({
   ...firehoseFilter,
-  /** Events with an id greater than this, oldest first. */
+  /** Only events with an id greater than this. */
   after: cursorSchema.default('0'),
+  /** Only events with an id less than this. */
+  before: cursorSchema.optional(),
+  /**
+   * `'asc'` (the default) pages forward from `after`, oldest first: pass `nextCursor` as the next `after`.
+   * `'desc'` pages backward from `before` (from the newest event without it), newest first: pass `nextCursor`
+   * as the next `before`.
+   */
+  order: z.enum(['asc', 'desc']).default('asc'),
   limit: z.int().min(1).max(limits.historyPage).default(100),
 });
 

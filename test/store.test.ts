@@ -153,6 +153,34 @@ describe('history', () => {
     expect(new Set(ids).size).toBe(125);
   });
 
+  it('pages backward from the newest event with order desc, between two cursors', async () => {
+    await using t = createTestHub();
+    await t.caller.publishBatch(Array.from({ length: 30 }, (_, i) => agentStatus(`a-${i % 3}`)));
+    const first = await t.caller.history({ order: 'desc', limit: 12 });
+    expect(first.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 12 }, (_, i) => 30 - i));
+    expect(first).toMatchObject({ nextCursor: '19', hasMore: true });
+    const ids = first.events.map((e) => e.id);
+    for (let before = first.nextCursor, more = first.hasMore; more;) {
+      const page = await t.caller.history({ order: 'desc', before, limit: 12 });
+      ids.push(...page.events.map((e) => e.id));
+      before = page.nextCursor;
+      more = page.hasMore;
+    }
+    expect(ids.map(Number)).toEqual(Array.from({ length: 30 }, (_, i) => 30 - i));
+    // Both bounds apply in both orders, and the filters with them.
+    const window = { after: '10', before: '15' };
+    expect((await t.caller.history({ ...window, order: 'desc' })).events.map((e) => e.id)).toEqual([
+      '14',
+      '13',
+      '12',
+      '11',
+    ]);
+    expect((await t.caller.history(window)).events.map((e) => e.id)).toEqual(['11', '12', '13', '14']);
+    const agentOne = await t.caller.history({ ...window, order: 'desc', topics: ['agent:a-1'] });
+    expect(agentOne.events.map((e) => e.id)).toEqual(['14', '11']);
+    expect(await t.caller.history({ order: 'desc', before: '1' })).toMatchObject({ events: [], hasMore: false });
+  });
+
   it('matches topic patterns literally except for *', async () => {
     await using t = createTestHub();
     await t.caller.publishBatch([agentStatus('a?b'), agentStatus('axb'), agentStatus('a[1]'), agentStatus('ab')]);

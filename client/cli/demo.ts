@@ -196,11 +196,18 @@ function* agentStory(agentId: string, rand: () => number): Generator<PublishInpu
   }
 }
 
+/** The demo's events, the agents' stories taking turns: the same sequence for the same `agents` and `seed`. */
+export function* demoTraffic(agents: number, seed: number): Generator<PublishInput, never> {
+  const rand = random(seed);
+  const stories = Array.from({ length: agents }, (_, i) => agentStory(`agent-${String(i + 1).padStart(3, '0')}`, rand));
+  for (let turn = 0; ; turn++) {
+    const next = stories[turn % stories.length]?.next();
+    if (next && next.done !== true) yield next.value;
+  }
+}
+
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const rand = random(options.seed);
-  const stories = Array.from({ length: options.agents }, (_, i) =>
-    agentStory(`agent-${String(i + 1).padStart(3, '0')}`, rand),
-  );
+  const traffic = demoTraffic(options.agents, options.seed);
   const publisher = createPublisher({
     url: options.url,
     WebSocket,
@@ -216,13 +223,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const tickMs = 100;
   const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
   const deadline = options.durationMs > 0 ? Date.now() + options.durationMs : Infinity;
-  let turn = 0;
   while (!options.signal?.aborted && Date.now() < deadline) {
-    for (let i = 0; i < perTick; i++) {
-      const story = stories[turn++ % stories.length];
-      const next = story?.next();
-      if (next && next.done !== true) publisher.publish(next.value);
-    }
+    for (let i = 0; i < perTick; i++) publisher.publish(traffic.next().value);
     // Pacing the simulation, not waiting for a result: the demo's whole point is a steady rate.
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }

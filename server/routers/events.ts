@@ -18,20 +18,24 @@ export const eventsRouter = router({
   ),
 
   /**
-   * Stored events after a cursor, oldest first. Pass `nextCursor` as the next call's `after`; `hasMore` is true
+   * Stored events between two cursors, a page at a time: oldest first from `after`, or with `order: 'desc'`
+   * newest first from `before`. Pass `nextCursor` as the next call's `after` (or `before`); `hasMore` is true
    * when the page is full, so more may follow (the next page can still be empty).
    */
   history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
-    const events = await ctx.hub.store.readAfter(
-      Number(input.after),
-      { topics: input.topics, types: input.types },
-      input.limit,
-    );
+    const filter = { topics: input.topics, types: input.types };
+    const after = Number(input.after);
+    const before = input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before);
+    const events =
+      input.order === 'asc'
+        ? (await ctx.hub.store.readAfter(after, filter, input.limit)).filter((e) => Number(e.id) < before)
+        : await ctx.hub.store.readBefore(before, after, filter, input.limit);
     // Events at or below the watermark may have been deleted by retention (current-state events are kept).
     const retainedAfter = String(await ctx.hub.store.retentionWatermark());
+    const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
     return {
       events,
-      nextCursor: events.at(-1)?.id ?? input.after,
+      nextCursor: events.at(-1)?.id ?? fallback,
       hasMore: events.length === input.limit,
       retainedAfter,
     };

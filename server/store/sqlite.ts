@@ -2,7 +2,7 @@
  * The embedded store: SQLite through Drizzle. better-sqlite3 is synchronous, so an append and the reads that
  * follow it never interleave inside this process; the promises only honour the `EventStore` interface.
  */
-import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
 import type { Db } from '../db.js';
@@ -328,6 +328,17 @@ export function createSqliteStore(db: Db): EventStore {
       .map(toEnvelope);
   }
 
+  function readBefore(before: number, after: number, filter: EventFilter, limit: number): EventEnvelope[] {
+    return db
+      .select()
+      .from(events)
+      .where(and(lt(events.id, before), gt(events.id, after), whereOf(filter)))
+      .orderBy(desc(events.id))
+      .limit(limit)
+      .all()
+      .map(toEnvelope);
+  }
+
   // Reading the state rows and the head in one synchronous call makes the pair consistent.
   const snapshot = sqlite.transaction((kind: SnapshotKind, filter: EventFilter): Snapshot => {
     const source = snapshotSources[kind];
@@ -358,6 +369,7 @@ export function createSqliteStore(db: Db): EventStore {
   return {
     append: (input) => now(() => appendAll(input)),
     readAfter: (after, filter, limit) => now(() => readAfter(after, filter, limit)),
+    readBefore: (before, after, filter, limit) => now(() => readBefore(before, after, filter, limit)),
     headId: () => now(headId),
     snapshot: (kind, filter) => now(() => snapshot(kind, filter)),
     agents: (agentIds) => now(() => snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),

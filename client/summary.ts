@@ -1,0 +1,51 @@
+/**
+ * A one-line summary of an event's data, for the command line and the dashboard: the fields that matter for its
+ * type. `paint` marks status, phase and level words (the CLI colours them; the default leaves them as they are).
+ */
+import type { StreamItem } from '../shared/index.js';
+
+export function summarizeEvent(event: StreamItem, paint: (word: string) => string = (word) => word): string {
+  if (event.type === 'stream.reset') {
+    return `${paint('warning')} events after #${event.data.requestedAfter} up to #${event.data.retainedAfter} were deleted by retention; current state follows`;
+  }
+  switch (event.type) {
+    case 'agent.status': {
+      const { status, currentTask, reason } = event.data;
+      const task = currentTask ? ` · ${currentTask.taskId} ${currentTask.progress}%` : '';
+      return `${paint(status)}${task}${reason ? ` · ${reason}` : ''}`;
+    }
+    case 'agent.task_update':
+      return `${event.data.taskId} ${event.data.status}${event.data.progress === undefined ? '' : ` ${event.data.progress}%`}`;
+    case 'agent.log':
+      return `${paint(event.data.level)} ${event.data.message}`;
+    case 'agent.metric':
+      return `${event.data.name}=${event.data.value}${event.data.unit ?? ''}`;
+    case 'agent.error':
+      return `${paint('error')} ${event.data.message}`;
+    case 'workflow.started':
+      return `${event.data.workflowType} started${event.data.initiator ? ` by ${event.data.initiator}` : ''}`;
+    case 'workflow.step_started':
+      return `step ${event.data.stepId} (${event.data.stepType}) started`;
+    case 'workflow.step_completed':
+      return `step ${event.data.stepId} done in ${event.data.duration} ms${event.data.nextStep ? ` → ${event.data.nextStep}` : ''}`;
+    case 'workflow.completed':
+      return `${paint('completed')}${event.data.duration === undefined ? '' : ` in ${event.data.duration} ms`}`;
+    case 'workflow.failed':
+      return `${paint('failed')}${event.data.stepId ? ` at ${event.data.stepId}` : ''}: ${event.data.error.message}`;
+    case 'workflow.block':
+      return `${event.data.stepId} ${event.data.blockType}: ${event.data.summary}`;
+    case 'tdd.phase_changed': {
+      const { taskId, previousPhase, currentPhase, testResults } = event.data;
+      const tests = testResults ? ` · ${testResults.passing}/${testResults.total} passing` : '';
+      return `${taskId} ${previousPhase ? `${previousPhase} → ` : ''}${paint(currentPhase)}${tests}`;
+    }
+    case 'tdd.test_result':
+      return `${event.data.testName} ${paint(event.data.status)}`;
+    case 'tdd.coverage_update':
+      return `${event.data.taskId} coverage lines ${event.data.coverage.lines}% branches ${event.data.coverage.branches}%`;
+    case 'system.notification':
+      return `${paint(event.data.level)} ${event.data.title}: ${event.data.message}`;
+    case 'system.alert':
+      return `${paint(event.data.severity)} ${event.data.title}: ${event.data.message}`;
+  }
+}

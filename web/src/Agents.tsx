@@ -1,0 +1,144 @@
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useCallback, useMemo, useState } from 'react';
+import type { EnvelopeOf, StreamItem } from '../../shared/index.js';
+import { ago, duration } from './format.js';
+import { useBatched } from './hooks.js';
+import { useTRPC } from './trpc.js';
+
+type AgentStatus = EnvelopeOf<'agent.status'>;
+
+/** Most urgent first: what needs a person's attention sorts to the top. */
+const order = { error: 0, blocked: 1, busy: 2, idle: 3, offline: 4 } as const;
+const statuses = Object.keys(order) as (keyof typeof order)[];
+
+/** One card per agent, live from `agentStatus`: its current status first, then every change. */
+export function Agents({ now }: { now: number }) {
+  const trpc = useTRPC();
+  const [agents, setAgents] = useState<ReadonlyMap<string, AgentStatus>>(new Map());
+  const [search, setSearch] = useState('');
+
+  const apply = useCallback((batch: StreamItem[]) => {
+    setAgents((previous) => {
+      const next = new Map(previous);
+      for (const item of batch) {
+        // Retention trimmed past this page's cursor: the current state of every agent follows.
+        if (item.type === 'stream.reset') next.clear();
+        else if (item.type === 'agent.status') next.set(item.data.agentId, item);
+      }
+      return next;
+    });
+  }, []);
+  const push = useBatched(apply);
+  const subscription = useSubscription(
+    trpc.agentStatus.subscriptionOptions(
+      {},
+      {
+        onData: ({ data }) => {
+          push(data);
+        },
+      },
+    ),
+  );
+
+  const shown = useMemo(() => {
+    const needle = search.trim().toLowerCase();
+    return [...agents.values()]
+      .filter(
+        (a) =>
+          needle === '' ||
+          a.data.agentId.toLowerCase().includes(needle) ||
+          a.data.agentType.toLowerCase().includes(needle),
+      )
+      .sort((a, b) => order[a.data.status] - order[b.data.status] || a.data.agentId.localeCompare(b.data.agentId));
+  }, [agents, search]);
+  const counts = useMemo(() => {
+    const c = { error: 0, blocked: 0, busy: 0, idle: 0, offline: 0 };
+    for (const a of agents.values()) c[a.data.status]++;
+    return c;
+  }, [agents]);
+
+  return (
+    <section className="panel agents" aria-labelledby="agents-title">
+      <header>
+        <h2 id="agents-title">Agents</h2>
+        <span className="muted">{agents.size}</span>
+        <span className="counts">
+          {statuses
+            .filter((s) => counts[s] > 0)
+            .map((s) => (
+              <span key={s} className={`chip status-${s}`}>
+                {counts[s]} {s}
+              </span>
+            ))}
+        </span>
+        <input
+          type="search"
+          placeholder="Filter agents"
+          aria-label="Filter agents"
+          value={search}
+          onChange={(e) => {
+            setSearch(e.target.value);
+          }}
+        />
+      </header>
+      {subscription.status === 'error' && <p className="error">agentStatus: {subscription.error.message}</p>}
+      {agents.size === 0 && <p className="empty">No agent has reported a status yet.</p>}
+      <div className="cards">
+        {shown.map((agent) => (
+          <AgentCard key={agent.data.agentId} agent={agent} now={now} />
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
+  const { agentId, agentType, status, currentTask, metrics, reason } = agent.data;
+  return (
+    <article className={`card status-${status}`} data-agent={agentId} aria-label={`agent ${agentId}`}>
+      <div className="card-head">
+        <strong className="mono">{agentId}</strong>
+        <span className={`chip status-${status}`} data-testid="agent-status">
+          {status}
+        </span>
+      </div>
+      <div className="muted small">
+        {agentType} · updated {ago(agent.timestamp, now)}
+      </div>
+      {currentTask && (
+        <div className="task">
+          <div className="small">
+            <span className="mono">{currentTask.taskId}</span>
+            {currentTask.description && <span className="muted"> {currentTask.description}</span>}
+          </div>
+          <div
+            className="progress"
+            role="progressbar"
+            aria-valuenow={currentTask.progress}
+            aria-valuemin={0}
+            aria-valuemax={100}
+          >
+            <div style={{ width: `${currentTask.progress}%` }} />
+          </div>
+        </div>
+      )}
+      {reason && <div className="small reason">{reason}</div>}
+      {metrics && (
+        <div className="metrics small">
+          {metrics.cpu !== undefined && <Metric label="cpu" value={`${Math.round(metrics.cpu)}%`} />}
+          {metrics.memory !== undefined && <Metric label="mem" value={`${Math.round(metrics.memory)} MiB`} />}
+          {metrics.tasksCompleted !== undefined && <Metric label="done" value={String(metrics.tasksCompleted)} />}
+          {metrics.uptime !== undefined && <Metric label="up" value={duration(metrics.uptime * 1000)} />}
+        </div>
+      )}
+    </article>
+  );
+}
+
+function Metric({ label, value }: { label: string; value: string }) {
+  return (
+    <span>
+      <span className="muted">{label}</span> {value}
+    </span>
+  );
+}

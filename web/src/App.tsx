@@ -1,0 +1,67 @@
+import { useEffect, useState } from 'react';
+import type { SwitchboardClient } from '../../client/client.js';
+import { Agents } from './Agents.js';
+import { EventLog, type SyncState } from './EventLog.js';
+import { useConnectionState, useNow } from './hooks.js';
+import { Tdd } from './Tdd.js';
+import { Workflows } from './Workflows.js';
+
+/** How long "caught up after reconnect" stays on screen. */
+const caughtUpShownMs = 15_000;
+
+export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOut?: () => void }) {
+  const connection = useConnectionState(client.connection);
+  const now = useNow();
+  const [sync, setSync] = useState<SyncState>({ phase: 'live' });
+  const [online, setOnline] = useState(() => navigator.onLine);
+  useEffect(() => {
+    const update = () => {
+      setOnline(navigator.onLine);
+    };
+    window.addEventListener('online', update);
+    window.addEventListener('offline', update);
+    return () => {
+      window.removeEventListener('online', update);
+      window.removeEventListener('offline', update);
+    };
+  }, []);
+
+  const indicator: { label: string; tone: string; detail?: string } =
+    !online || connection.state === 'closed'
+      ? { label: 'offline', tone: 'bad', detail: online ? connection.reason : 'this browser is offline' }
+      : connection.state === 'connecting'
+        ? { label: 'reconnecting', tone: 'warn', detail: connection.reason }
+        : sync.phase === 'catching-up'
+          ? { label: 'catching up', tone: 'warn', detail: `replayed ${sync.replayed} events so far` }
+          : { label: 'live', tone: 'good' };
+  const caughtUp = sync.phase === 'caught-up' && now - sync.at < caughtUpShownMs && connection.state === 'open';
+
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>Switchboard</h1>
+        <span className={`indicator tone-${indicator.tone}`} data-testid="connection" title={indicator.detail}>
+          <span className="dot" /> {indicator.label}
+        </span>
+        {caughtUp && (
+          <span className="caught-up" data-testid="caught-up">
+            caught up after reconnect · replayed {sync.replayed} event{sync.replayed === 1 ? '' : 's'}
+          </span>
+        )}
+        {indicator.detail && indicator.label !== 'live' && <span className="muted small">{indicator.detail}</span>}
+        <span className="grow-left muted small">{location.host}</span>
+        {onSignOut && (
+          <button type="button" onClick={onSignOut}>
+            Forget token
+          </button>
+        )}
+      </header>
+      <main className="grid">
+        <Agents now={now} />
+        <Workflows now={now} />
+        <Tdd now={now} />
+        <EventLog connection={connection} onSync={setSync} />
+      </main>
+    </div>
+  );
+}

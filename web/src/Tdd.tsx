@@ -1,0 +1,161 @@
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useMemo } from 'react';
+import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
+import { useBackfill, useEntityEvents } from './entities.js';
+import { ago, clock, duration } from './format.js';
+import { useTRPC } from './trpc.js';
+
+type PhaseChanged = EnvelopeOf<'tdd.phase_changed'>;
+type Phase = PhaseChanged['data']['currentPhase'];
+type Counts = NonNullable<PhaseChanged['data']['testResults']>;
+type Coverage = NonNullable<PhaseChanged['data']['coverage']>;
+
+interface TaskView {
+  taskId: string;
+  agentId: string;
+  phase?: Phase;
+  tests?: Counts;
+  coverage?: Coverage;
+  history: PhaseChanged[];
+  lastTest?: EnvelopeOf<'tdd.test_result'>;
+  lastAt: Date;
+  firstId: string;
+}
+
+const maxTasks = 16;
+const eventsPerTask = 200;
+const timelineLength = 24;
+
+const taskOf = (event: EventEnvelope) =>
+  event.type.startsWith('tdd.') && 'taskId' in event.data ? event.data.taskId : undefined;
+
+function toView(taskId: string, events: readonly EventEnvelope[]): TaskView {
+  const view: TaskView = {
+    taskId,
+    agentId: '',
+    history: [],
+    lastAt: events.at(-1)?.timestamp ?? new Date(0),
+    firstId: events[0]?.id ?? '0',
+  };
+  for (const e of events) {
+    switch (e.type) {
+      case 'tdd.phase_changed':
+        view.agentId = e.data.agentId;
+        view.phase = e.data.currentPhase;
+        view.tests = e.data.testResults ?? view.tests;
+        view.coverage = e.data.coverage ?? view.coverage;
+        view.history.push(e);
+        break;
+      case 'tdd.coverage_update':
+        view.agentId = e.data.agentId;
+        view.coverage = e.data.coverage;
+        break;
+      case 'tdd.test_result':
+        view.agentId = e.data.agentId;
+        view.lastTest = e;
+        break;
+      default:
+        break;
+    }
+  }
+  return view;
+}
+
+/** Each TDD task's current phase, tests and coverage, with its phase history, live from `tddPhase`. */
+export function Tdd({ now }: { now: number }) {
+  const trpc = useTRPC();
+  const { entities, push, add } = useEntityEvents(taskOf, eventsPerTask);
+  const subscription = useSubscription(
+    trpc.tddPhase.subscriptionOptions(
+      {},
+      {
+        onData: ({ data }) => {
+          push(data);
+        },
+      },
+    ),
+  );
+  const tasks = useMemo(
+    () =>
+      [...entities].map(([id, events]) => toView(id, events)).sort((a, b) => b.lastAt.getTime() - a.lastAt.getTime()),
+    [entities],
+  );
+  // A task that arrived as a snapshot holds one event; its earlier phases come from history, once.
+  const wanted = useMemo(
+    () => tasks.slice(0, maxTasks).map((t) => ({ key: t.taskId, topic: `tdd:${t.taskId}`, before: t.firstId })),
+    [tasks],
+  );
+  useBackfill(wanted, eventsPerTask, add);
+
+  return (
+    <section className="panel tdd" aria-labelledby="tdd-title">
+      <header>
+        <h2 id="tdd-title">TDD</h2>
+        <span className="muted">{tasks.length}</span>
+      </header>
+      {subscription.status === 'error' && <p className="error">tddPhase: {subscription.error.message}</p>}
+      {tasks.length === 0 && <p className="empty">No TDD cycle has reported yet.</p>}
+      <ul className="tasks">
+        {tasks.slice(0, maxTasks).map((t) => (
+          <TaskRow key={t.taskId} task={t} now={now} />
+        ))}
+      </ul>
+      {tasks.length > maxTasks && <p className="more">{tasks.length - maxTasks} quieter tasks not shown</p>}
+    </section>
+  );
+}
+
+function TaskRow({ task, now }: { task: TaskView; now: number }) {
+  const { tests, coverage } = task;
+  return (
+    <li className="task-row" data-task={task.taskId} aria-label={`task ${task.taskId}`}>
+      <div className="task-id">
+        <strong className="mono">{task.taskId}</strong>
+        <span className="muted small">
+          {task.agentId} · {ago(task.lastAt, now)}
+        </span>
+      </div>
+      <span className={`phase phase-${task.phase ?? 'none'}`} data-testid="tdd-phase">
+        {task.phase ?? '–'}
+      </span>
+      <div className="small">
+        {tests ? (
+          <span className={tests.failing > 0 ? 'failing' : 'passing'}>
+            {tests.passing}/{tests.total} passing{tests.failing > 0 && ` · ${tests.failing} failing`}
+          </span>
+        ) : (
+          <span className="muted">no test counts</span>
+        )}
+        {task.lastTest && (
+          <div className="muted ellipsis" title={task.lastTest.data.message ?? task.lastTest.data.testName}>
+            last: {task.lastTest.data.testName} {task.lastTest.data.status}
+          </div>
+        )}
+      </div>
+      <div
+        className="small coverage"
+        title={coverage && `branches ${coverage.branches}% · functions ${coverage.functions}%`}
+      >
+        {coverage ? (
+          <>
+            lines {coverage.lines}%
+            <div className="progress thin">
+              <div style={{ width: `${coverage.lines}%` }} />
+            </div>
+          </>
+        ) : (
+          <span className="muted">no coverage</span>
+        )}
+      </div>
+      <ol className="timeline" aria-label="phase history">
+        {task.history.slice(-timelineLength).map((p) => (
+          <li
+            key={p.id}
+            className={`phase-${p.data.currentPhase}`}
+            title={`${p.data.currentPhase} at ${clock(p.timestamp)}${p.data.duration === undefined ? '' : ` (${duration(p.data.duration)})`}`}
+          />
+        ))}
+      </ol>
+    </li>
+  );
+}

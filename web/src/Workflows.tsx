@@ -1,0 +1,224 @@
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useMemo } from 'react';
+import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
+import { useBackfill, useEntityEvents } from './entities.js';
+import { ago, duration } from './format.js';
+import { useTRPC } from './trpc.js';
+
+type Block = EnvelopeOf<'workflow.block'>;
+type StepState = 'pending' | 'running' | 'completed' | 'failed';
+
+interface StepView {
+  stepId: string;
+  label: string;
+  state: StepState;
+  startedAt?: Date;
+  duration?: number;
+  error?: string;
+  blocks: Block[];
+}
+
+interface WorkflowView {
+  workflowId: string;
+  workflowType?: string;
+  status: 'running' | 'completed' | 'failed';
+  startedAt?: Date;
+  duration?: number;
+  error?: string;
+  steps: StepView[];
+  lastAt: Date;
+  /** The earliest event this page holds; without `workflow.started` among them, history fills in. */
+  firstId: string;
+  complete: boolean;
+}
+
+/** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
+const maxLanes = 12;
+const blocksPerStep = 4;
+const eventsPerWorkflow = 400;
+
+const workflowOf = (event: EventEnvelope) =>
+  event.type.startsWith('workflow.') && 'workflowId' in event.data ? event.data.workflowId : undefined;
+
+/** One workflow's lane, replayed from its events in id order. */
+function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowView {
+  const steps = new Map<string, StepView>();
+  const step = (stepId: string) => {
+    let s = steps.get(stepId);
+    if (!s) steps.set(stepId, (s = { stepId, label: stepId, state: 'pending', blocks: [] }));
+    return s;
+  };
+  const first = events[0];
+  const view: WorkflowView = {
+    workflowId,
+    status: 'running',
+    steps: [],
+    lastAt: events.at(-1)?.timestamp ?? new Date(0),
+    firstId: first?.id ?? '0',
+    complete: first?.type === 'workflow.started',
+  };
+  for (const e of events) {
+    switch (e.type) {
+      case 'workflow.started':
+        view.workflowType = e.data.workflowType;
+        view.startedAt = e.timestamp;
+        for (const s of e.data.steps ?? []) step(s.stepId).label = s.name ?? s.stepId;
+        break;
+      case 'workflow.step_started': {
+        const s = step(e.data.stepId);
+        s.state = 'running';
+        s.startedAt = e.timestamp;
+        break;
+      }
+      case 'workflow.step_completed': {
+        const s = step(e.data.stepId);
+        s.state = 'completed';
+        s.duration = e.data.duration;
+        break;
+      }
+      case 'workflow.completed':
+        view.status = 'completed';
+        view.duration = e.data.duration;
+        break;
+      case 'workflow.failed':
+        view.status = 'failed';
+        view.duration = e.data.duration;
+        view.error = e.data.error.message;
+        if (e.data.stepId !== undefined) {
+          const s = step(e.data.stepId);
+          s.state = 'failed';
+          s.error = e.data.error.message;
+        }
+        break;
+      case 'workflow.block': {
+        const s = step(e.data.stepId);
+        s.blocks.push(e);
+        if (s.blocks.length > blocksPerStep) s.blocks.shift();
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  view.steps = [...steps.values()];
+  return view;
+}
+
+/** Swimlanes, one per workflow, live from `workflowEvents`. */
+export function Workflows({ now }: { now: number }) {
+  const trpc = useTRPC();
+  const { entities, push, add } = useEntityEvents(workflowOf, eventsPerWorkflow);
+  const subscription = useSubscription(
+    trpc.workflowEvents.subscriptionOptions(
+      {},
+      {
+        onData: ({ data }) => {
+          push(data);
+        },
+      },
+    ),
+  );
+  const lanes = useMemo(
+    () =>
+      [...entities]
+        .map(([id, events]) => toView(id, events))
+        .sort((a, b) => (b.startedAt ?? b.lastAt).getTime() - (a.startedAt ?? a.lastAt).getTime()),
+    [entities],
+  );
+  const shown = lanes.slice(0, maxLanes);
+  const wanted = useMemo(
+    () =>
+      lanes
+        .slice(0, maxLanes)
+        .filter((l) => !l.complete)
+        .map((l) => ({ key: l.workflowId, topic: `workflow:${l.workflowId}`, before: l.firstId })),
+    [lanes],
+  );
+  useBackfill(wanted, eventsPerWorkflow, add);
+  const counts = { running: 0, completed: 0, failed: 0 };
+  for (const l of lanes) counts[l.status]++;
+
+  return (
+    <section className="panel workflows" aria-labelledby="workflows-title">
+      <header>
+        <h2 id="workflows-title">Workflows</h2>
+        <span className="counts">
+          {(['running', 'failed', 'completed'] as const)
+            .filter((s) => counts[s] > 0)
+            .map((s) => (
+              <span key={s} className={`chip wf-${s}`}>
+                {counts[s]} {s}
+              </span>
+            ))}
+        </span>
+      </header>
+      {subscription.status === 'error' && <p className="error">workflowEvents: {subscription.error.message}</p>}
+      {lanes.length === 0 && <p className="empty">No workflow has started yet.</p>}
+      <div className="lanes">
+        {shown.map((lane) => (
+          <Lane key={lane.workflowId} lane={lane} now={now} />
+        ))}
+      </div>
+      {lanes.length > maxLanes && <p className="more">{lanes.length - maxLanes} older workflows not shown</p>}
+    </section>
+  );
+}
+
+function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
+  const elapsed =
+    lane.duration ??
+    (lane.status === 'running' && lane.startedAt ? Math.max(0, now - lane.startedAt.getTime()) : undefined);
+  return (
+    <article
+      className={`lane wf-${lane.status}`}
+      data-workflow={lane.workflowId}
+      aria-label={`workflow ${lane.workflowId}`}
+    >
+      <div className="lane-head">
+        <strong className="mono">{lane.workflowId}</strong>
+        {lane.workflowType && <span className="muted">{lane.workflowType}</span>}
+        <span className={`chip wf-${lane.status}`} data-testid="workflow-status">
+          {lane.status}
+        </span>
+        {elapsed !== undefined && <span className="muted small">{duration(elapsed)}</span>}
+        <span className="muted small grow-left">{ago(lane.lastAt, now)}</span>
+      </div>
+      {lane.error && <div className="small reason">{lane.error}</div>}
+      <ol className="steps">
+        {lane.steps.map((s) => (
+          <li key={s.stepId} className={`step step-${s.state}`} data-step={s.stepId} data-state={s.state}>
+            <div className="step-head">
+              <span>{s.label}</span>
+              <span className="muted small">
+                {s.state === 'completed' && s.duration !== undefined
+                  ? duration(s.duration)
+                  : s.state === 'running' && s.startedAt
+                    ? duration(Math.max(0, now - s.startedAt.getTime()))
+                    : s.state}
+              </span>
+            </div>
+            {s.error && <div className="small reason">{s.error}</div>}
+            <ul className="blocks">
+              {s.blocks.map((b) => (
+                <li key={b.id} className={`block block-${b.data.blockType}`} title={b.data.summary}>
+                  <span className="block-kind">{blockLabel(b)}</span> {b.data.summary}
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ol>
+    </article>
+  );
+}
+
+function blockLabel(block: Block): string {
+  switch (block.data.blockType) {
+    case 'text':
+      return 'text';
+    case 'thinking':
+      return 'thinking';
+    case 'tool_use':
+      return block.data.payload.isError ? `${block.data.payload.toolName} ✕` : block.data.payload.toolName;
+  }
+}

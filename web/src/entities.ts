@@ -1,0 +1,83 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { EventEnvelope, StreamItem } from '../../shared/index.js';
+import { useBatched } from './hooks.js';
+import { useTRPCClient } from './trpc.js';
+
+/** Events grouped by entity (a workflow, a TDD task), each group in id order without duplicates. */
+export type EntityEvents = ReadonlyMap<string, readonly EventEnvelope[]>;
+
+function merge(existing: readonly EventEnvelope[], incoming: readonly EventEnvelope[], cap: number) {
+  const byId = new Map<string, EventEnvelope>();
+  for (const e of existing) byId.set(e.id, e);
+  for (const e of incoming) byId.set(e.id, e);
+  const merged = [...byId.values()].sort((a, b) => Number(a.id) - Number(b.id));
+  return merged.length > cap ? merged.slice(merged.length - cap) : merged;
+}
+
+/**
+ * Keeps each entity's recent events from a live subscription, plus what `history` adds for entities that
+ * arrived as a snapshot (the latest event only). A reset notice (retention) starts the groups over; the
+ * snapshot that follows it refills them.
+ */
+export function useEntityEvents(entityOf: (event: EventEnvelope) => string | undefined, cap: number) {
+  const [entities, setEntities] = useState<EntityEvents>(new Map());
+  const apply = useCallback(
+    (batch: StreamItem[]) => {
+      setEntities((previous) => {
+        let next = new Map(previous);
+        const incoming = new Map<string, EventEnvelope[]>();
+        for (const item of batch) {
+          if (item.type === 'stream.reset') {
+            next = new Map();
+            incoming.clear();
+            continue;
+          }
+          const key = entityOf(item);
+          if (key === undefined) continue;
+          let list = incoming.get(key);
+          if (!list) incoming.set(key, (list = []));
+          list.push(item);
+        }
+        for (const [key, list] of incoming) next.set(key, merge(next.get(key) ?? [], list, cap));
+        return next;
+      });
+    },
+    [entityOf, cap],
+  );
+  const push = useBatched(apply);
+  const add = useCallback(
+    (key: string, events: readonly EventEnvelope[]) => {
+      setEntities((previous) => new Map(previous).set(key, merge(previous.get(key) ?? [], events, cap)));
+    },
+    [cap],
+  );
+  return { entities, push, add };
+}
+
+/**
+ * Loads, once per entity, the events stored before the earliest one this page has seen: for an entity that
+ * first showed up as a snapshot, this fills in its steps or its phase history.
+ */
+export function useBackfill(
+  wanted: readonly { key: string; topic: string; before: string }[],
+  limit: number,
+  add: (key: string, events: readonly EventEnvelope[]) => void,
+) {
+  const client = useTRPCClient();
+  const requested = useRef(new Set<string>());
+  useEffect(() => {
+    for (const { key, topic, before } of wanted) {
+      if (requested.current.has(key)) continue;
+      requested.current.add(key);
+      client.history
+        .query({ topics: [topic], order: 'desc', before, limit })
+        .then((page) => {
+          add(key, page.events);
+        })
+        .catch(() => {
+          // Left as it is: the live events still show; the next reload tries again.
+          requested.current.delete(key);
+        });
+    }
+  }, [wanted, client, add, limit]);
+}
