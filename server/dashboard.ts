@@ -26,7 +26,8 @@ const types: Record<string, string> = {
   '.woff2': 'font/woff2',
   '.txt': 'text/plain; charset=utf-8',
 };
-const compressible = new Set(['.html', '.js', '.css', '.svg', '.json', '.map', '.txt']);
+// Source maps are fetched only by developer tools; compressing their megabytes would slow every start-up.
+const compressible = new Set(['.html', '.js', '.css', '.svg', '.json', '.txt']);
 
 /**
  * The page may load its own scripts and styles and talk to this origin (WebSocket included), nothing else.
@@ -70,7 +71,7 @@ function load(dir: string): Map<string, StaticFile> {
     const url = `/${relative(dir, file).split(sep).join('/')}`;
     const ext = extname(file);
     const body = readFileSync(file);
-    const gzip = compressible.has(ext) && body.length > 1024 ? gzipSync(body, { level: 9 }) : null;
+    const gzip = compressible.has(ext) && body.length > 1024 ? gzipSync(body) : null;
     files.set(url, {
       body,
       gzip: gzip && gzip.length < body.length ? gzip : null,
