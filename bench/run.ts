@@ -16,7 +16,9 @@ const flag = (name: string) => {
 };
 const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
-const skipIngest = only !== undefined || flag('--n') !== undefined;
+/** `--only ingest` runs the ingest and resume cases alone. */
+const ingestOnly = only?.includes('ingest') ?? false;
+const skipIngest = !ingestOnly && (only !== undefined || flag('--n') !== undefined);
 const repeats = quick ? 1 : 3;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const execArgv = ['--import', 'tsx', '--expose-gc'];
@@ -158,7 +160,7 @@ async function main() {
     `${repeats} repeat(s) per case; median, with (min–max) across repeats; ratios against raw ws in the same run.\n`,
   );
 
-  for (const n of sizes) {
+  for (const n of ingestOnly ? [] : sizes) {
     const results = new Map<Variant, FanOut>();
     for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
       process.stderr.write(`  fan-out N=${n} ${variant}…\n`);

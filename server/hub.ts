@@ -28,37 +28,89 @@ export interface StreamRequest {
 
 export type Hub = ReturnType<typeof createHub>;
 
+interface PendingAppend {
+  events: readonly ValidEvent[];
+  resolve: (envelopes: EventEnvelope[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Events per group commit, at most: bounds one transaction's size and the time the store is held. */
+const maxGroupEvents = 10_000;
+
 export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend }: HubOptions) {
   // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
   // envelope object itself, which the bus hands to every subscriber, so it costs nothing per subscriber.
   const committed = new WeakMap<EventEnvelope, number>();
-  // Appends run one after another so that the bus sees events in commit (id) order for any store, including
-  // one whose append is truly asynchronous. A failed append does not stall the ones queued behind it.
+  // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
+  // connections at once) wait for the next turn and are stored together in one commit, each still all or
+  // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
+  // store, including one whose append is truly asynchronous. A failed group does not stall the ones behind it.
+  let queue: PendingAppend[] = [];
+  let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
+
+  async function commitGroup(): Promise<void> {
+    scheduled = false;
+    let size = 0;
+    let take = 0;
+    while (take < queue.length && (take === 0 || size + (queue[take]?.events.length ?? 0) <= maxGroupEvents)) {
+      size += queue[take]?.events.length ?? 0;
+      take++;
+    }
+    const group = queue.slice(0, take);
+    queue = queue.slice(take);
+    if (queue.length > 0) schedule();
+    const started = performance.now();
+    let outcomes;
+    try {
+      outcomes = await store.appendGroup(group.map((p) => p.events));
+    } catch (error) {
+      for (const p of group) p.reject(error);
+      return;
+    }
+    const now = performance.now();
+    outcomes.forEach((outcome, i) => {
+      const pending = group[i];
+      if (!pending) return;
+      if (!outcome.ok) {
+        pending.reject(outcome.error);
+        return;
+      }
+      const { stored, envelopes } = outcome.result;
+      for (const envelope of stored) committed.set(envelope, now);
+      bus.publish(stored);
+      onAppend?.(stored.length, (now - started) / 1000);
+      pending.resolve(envelopes);
+    });
+  }
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    // setImmediate runs after the I/O already read in this turn has been handled: that is what forms a group.
+    tail = tail
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(commitGroup)
+      .catch(() => undefined);
+  }
 
   return {
     store,
     /** Validated events in; stored envelopes out, in input order, once they are durable and published. */
     append(events: readonly ValidEvent[]): Promise<EventEnvelope[]> {
-      const run = tail.then(async () => {
-        const started = performance.now();
-        const result = await store.append(events);
-        const now = performance.now();
-        for (const envelope of result.stored) committed.set(envelope, now);
-        bus.publish(result.stored);
-        onAppend?.(result.stored.length, (now - started) / 1000);
-        return result.envelopes;
+      return new Promise((resolve, reject) => {
+        queue.push({ events, resolve, reject });
+        schedule();
       });
-      tail = run.catch(() => undefined);
-      return run;
     },
     /** When a live envelope was committed (`performance.now()`); undefined for events read from the store. */
     committedAt(envelope: EventEnvelope): number | undefined {
       return committed.get(envelope);
     },
     /** Resolves once every append queued so far has finished (shutdown waits on it). */
-    drained(): Promise<void> {
-      return tail.then(() => undefined);
+    async drained(): Promise<void> {
+      while (queue.length > 0 || scheduled) await tail;
+      await tail;
     },
     stream({ filter, lastEventId, snapshot, signal }: StreamRequest): AsyncGenerator<StreamItem, void, undefined> {
       return streamEvents(store, bus, {

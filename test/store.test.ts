@@ -7,6 +7,8 @@ import { createMemoryBus } from '../server/bus/memory.js';
 import { openDatabase } from '../server/db.js';
 import { createHub } from '../server/hub.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
+import type { EventStore } from '../server/store/types.js';
+import { publishInputSchema, type PublishInput } from '../shared/index.js';
 import { agentStatus, tddPhaseChanged, workflowBlock, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { createTestHub, drain, tempDir } from './harness.js';
 
@@ -92,6 +94,52 @@ describe('append path', () => {
     expect(await store.workflow('wf-1')).toBeUndefined();
     await store.append([workflowStarted('wf-2')]);
     expect(await store.headId()).toBe(2);
+    await store.close();
+  });
+});
+
+describe('group commit', () => {
+  it('stores concurrent appends in one commit, each all or nothing on its own, in order', async () => {
+    // The same injected fault as above: a trigger refuses any row whose source is 'explode'.
+    const db = openDatabase(':memory:');
+    db.$client.exec(
+      "CREATE TRIGGER explode BEFORE INSERT ON events WHEN NEW.source = 'explode' BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+    );
+    const sqlite = createSqliteStore(db);
+    const groups: number[] = [];
+    const store: EventStore = {
+      ...sqlite,
+      appendGroup: (batches) => {
+        groups.push(batches.length);
+        return sqlite.appendGroup(batches);
+      },
+    };
+    const bus = createMemoryBus();
+    const published: string[] = [];
+    bus.subscribe((envelopes) => {
+      for (const e of envelopes) published.push(e.id);
+    });
+    const hub = createHub({ store, bus });
+    const valid = (events: PublishInput[]) => events.map((e) => publishInputSchema.parse(e));
+
+    const results = await Promise.allSettled([
+      hub.append(valid([agentStatus('a-1'), agentStatus('a-2')])),
+      hub.append(valid([agentStatus('a-3'), { ...workflowStarted('wf-1'), source: 'explode' }])),
+      hub.append(valid([workflowStarted('wf-2')])),
+    ]);
+    expect(groups).toEqual([3]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { message: 'injected fault' } });
+    // The failed batch left nothing behind, not even a used id: the others are numbered without a gap.
+    const stored = await store.readAfter(0, {}, 10);
+    expect(stored.map((e) => [e.id, e.topic])).toEqual([
+      ['1', 'agent:a-1'],
+      ['2', 'agent:a-2'],
+      ['3', 'workflow:wf-2'],
+    ]);
+    expect(published).toEqual(['1', '2', '3']);
+    expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);
+    await hub.drained();
     await store.close();
   });
 });

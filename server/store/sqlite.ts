@@ -7,7 +7,15 @@ import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
 import type { Db } from '../db.js';
 import { compileFilter, refsOf, type EventFilter } from '../filter.js';
-import type { AppendResult, EventStore, RetentionPolicy, Snapshot, SnapshotKind, WorkflowState } from './types.js';
+import type {
+  AppendResult,
+  EventStore,
+  GroupOutcome,
+  RetentionPolicy,
+  Snapshot,
+  SnapshotKind,
+  WorkflowState,
+} from './types.js';
 
 type EventRow = typeof events.$inferSelect;
 
@@ -268,6 +276,18 @@ export function createSqliteStore(db: Db): EventStore {
     return result;
   });
 
+  // One commit (one fsync under `full`) for many batches. Each batch runs as a nested transaction, which
+  // better-sqlite3 makes a savepoint: a batch that throws is rolled back to it, and the rest still commit.
+  const appendGroup = sqlite.transaction((batches: readonly (readonly ValidEvent[])[]): GroupOutcome[] =>
+    batches.map((batch) => {
+      try {
+        return { ok: true, result: appendAll(batch) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    }),
+  );
+
   const headId = () => headStatement.get()?.seq ?? 0;
 
   // ── Retention ──
@@ -368,6 +388,7 @@ export function createSqliteStore(db: Db): EventStore {
 
   return {
     append: (input) => now(() => appendAll(input)),
+    appendGroup: (batches) => now(() => appendGroup(batches)),
     readAfter: (after, filter, limit) => now(() => readAfter(after, filter, limit)),
     readBefore: (before, after, filter, limit) => now(() => readBefore(before, after, filter, limit)),
     headId: () => now(headId),

@@ -43,9 +43,18 @@ export interface WorkflowState {
   lastEventId: string;
 }
 
+/** One batch's result within a group commit: stored, or refused on its own without touching the others. */
+export type GroupOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
 export interface EventStore {
   /** Stores the events in one transaction with the current-state updates: all of them or, on error, none. */
   append(events: readonly ValidEvent[]): Promise<AppendResult>;
+  /**
+   * Group commit: several independent batches in one durable commit, each all-or-nothing on its own (a failing
+   * batch is rolled back alone and reported in its outcome). Outcomes come in batch order. Rejects, storing
+   * nothing, only when the commit itself fails.
+   */
+  appendGroup(batches: readonly (readonly ValidEvent[])[]): Promise<GroupOutcome[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
   /** Events with `after` < id < `before` that pass the filter, newest first, at most `limit`. */
