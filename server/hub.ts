@@ -45,7 +45,7 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
   // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
   // store, including one whose append is truly asynchronous. A failed group does not stall the ones behind it.
-  let queue: PendingAppend[] = [];
+  const queue: PendingAppend[] = [];
   let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
 
@@ -53,12 +53,12 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
     scheduled = false;
     let size = 0;
     let take = 0;
-    while (take < queue.length && (take === 0 || size + (queue[take]?.events.length ?? 0) <= maxGroupEvents)) {
-      size += queue[take]?.events.length ?? 0;
+    for (const pending of queue) {
+      if (take > 0 && size + pending.events.length > maxGroupEvents) break;
+      size += pending.events.length;
       take++;
     }
-    const group = queue.slice(0, take);
-    queue = queue.slice(take);
+    const group = queue.splice(0, take);
     if (queue.length > 0) schedule();
     const started = performance.now();
     let outcomes;

@@ -23,13 +23,12 @@ export const eventsRouter = router({
    * when the page is full, so more may follow (the next page can still be empty).
    */
   history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
-    const filter = { topics: input.topics, types: input.types };
-    const after = Number(input.after);
-    const before = input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before);
-    const events =
-      input.order === 'asc'
-        ? (await ctx.hub.store.readAfter(after, filter, input.limit)).filter((e) => Number(e.id) < before)
-        : await ctx.hub.store.readBefore(before, after, filter, input.limit);
+    const range = {
+      after: Number(input.after),
+      before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
+      order: input.order,
+    };
+    const events = await ctx.hub.store.readRange(range, { topics: input.topics, types: input.types }, input.limit);
     // Events at or below the watermark may have been deleted by retention (current-state events are kept).
     const retainedAfter = String(await ctx.hub.store.retentionWatermark());
     const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');

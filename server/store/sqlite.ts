@@ -337,23 +337,16 @@ export function createSqliteStore(db: Db): EventStore {
     'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
   );
 
-  function readAfter(after: number, filter: EventFilter, limit: number): EventEnvelope[] {
+  function readRange(
+    { after, before, order }: { after: number; before: number; order: 'asc' | 'desc' },
+    filter: EventFilter,
+    limit: number,
+  ): EventEnvelope[] {
     return db
       .select()
       .from(events)
-      .where(and(gt(events.id, after), whereOf(filter)))
-      .orderBy(asc(events.id))
-      .limit(limit)
-      .all()
-      .map(toEnvelope);
-  }
-
-  function readBefore(before: number, after: number, filter: EventFilter, limit: number): EventEnvelope[] {
-    return db
-      .select()
-      .from(events)
-      .where(and(lt(events.id, before), gt(events.id, after), whereOf(filter)))
-      .orderBy(desc(events.id))
+      .where(and(gt(events.id, after), lt(events.id, before), whereOf(filter)))
+      .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
       .limit(limit)
       .all()
       .map(toEnvelope);
@@ -389,8 +382,9 @@ export function createSqliteStore(db: Db): EventStore {
   return {
     append: (input) => now(() => appendAll(input)),
     appendGroup: (batches) => now(() => appendGroup(batches)),
-    readAfter: (after, filter, limit) => now(() => readAfter(after, filter, limit)),
-    readBefore: (before, after, filter, limit) => now(() => readBefore(before, after, filter, limit)),
+    readAfter: (after, filter, limit) =>
+      now(() => readRange({ after, before: Number.MAX_SAFE_INTEGER, order: 'asc' }, filter, limit)),
+    readRange: (range, filter, limit) => now(() => readRange(range, filter, limit)),
     headId: () => now(headId),
     snapshot: (kind, filter) => now(() => snapshot(kind, filter)),
     agents: (agentIds) => now(() => snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),

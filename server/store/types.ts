@@ -57,8 +57,12 @@ export interface EventStore {
   appendGroup(batches: readonly (readonly ValidEvent[])[]): Promise<GroupOutcome[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
-  /** Events with `after` < id < `before` that pass the filter, newest first, at most `limit`. */
-  readBefore(before: number, after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
+  /** Events with `after` < id < `before` that pass the filter, at most `limit`, oldest or newest first. */
+  readRange(
+    range: { after: number; before: number; order: 'asc' | 'desc' },
+    filter: EventFilter,
+    limit: number,
+  ): Promise<EventEnvelope[]>;
   /** The newest event id, 0 when empty. */
   headId(): Promise<number>;
   /** The latest state-bearing event of each entity that passes the filter, in id order, with the head id. */
