@@ -152,6 +152,10 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
         .locator('[data-workflow="wf-7"] [data-step="plan"][data-state="running"]')
         .waitFor({ timeout: pageTimeout });
       await waitForText(page, '[data-task="task-9"] [data-testid="tdd-phase"]', 'red');
+      // The snapshot held only the step_started event; the step list of workflow.started came from history.
+      await page
+        .locator('[data-workflow="wf-7"] [data-step="build"][data-state="pending"]')
+        .waitFor({ timeout: pageTimeout });
 
       await publishAll(publisher, [
         agentStatus('coder-001', 'busy'),

@@ -1,7 +1,6 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { useMemo } from 'react';
 import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
-import { useBackfill, useEntityEvents } from './entities.js';
+import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, clock, duration } from './format.js';
 import { useTRPC } from './trpc.js';
 
@@ -10,7 +9,7 @@ type Phase = PhaseChanged['data']['currentPhase'];
 type Counts = NonNullable<PhaseChanged['data']['testResults']>;
 type Coverage = NonNullable<PhaseChanged['data']['coverage']>;
 
-interface TaskView {
+interface TaskView extends EntityView {
   taskId: string;
   agentId: string;
   phase?: Phase;
@@ -19,7 +18,6 @@ interface TaskView {
   history: PhaseChanged[];
   lastTest?: EnvelopeOf<'tdd.test_result'>;
   lastAt: Date;
-  firstId: string;
 }
 
 const maxTasks = 16;
@@ -31,11 +29,14 @@ const taskOf = (event: EventEnvelope) =>
 
 function toView(taskId: string, events: readonly EventEnvelope[]): TaskView {
   const view: TaskView = {
+    key: taskId,
     taskId,
     agentId: '',
     history: [],
     lastAt: events.at(-1)?.timestamp ?? new Date(0),
     firstId: events[0]?.id ?? '0',
+    // No event marks a task's start: its earlier phases are asked for once, whatever it holds.
+    complete: false,
   };
   for (const e of events) {
     switch (e.type) {
@@ -61,10 +62,20 @@ function toView(taskId: string, events: readonly EventEnvelope[]): TaskView {
   return view;
 }
 
+const panel: EntityPanel<TaskView> = {
+  entityOf: taskOf,
+  cap: eventsPerTask,
+  toView,
+  // Most recently active first.
+  compare: (a, b) => b.lastAt.getTime() - a.lastAt.getTime(),
+  shown: maxTasks,
+  topicOf: (taskId) => `tdd:${taskId}`,
+};
+
 /** Each TDD task's current phase, tests and coverage, with its phase history, live from `tddPhase`. */
 export function Tdd({ now }: { now: number }) {
   const trpc = useTRPC();
-  const { entities, push, add } = useEntityEvents(taskOf, eventsPerTask);
+  const { views: tasks, push } = useEntityViews(panel);
   const subscription = useSubscription(
     trpc.tddPhase.subscriptionOptions(
       {},
@@ -75,17 +86,6 @@ export function Tdd({ now }: { now: number }) {
       },
     ),
   );
-  const tasks = useMemo(
-    () =>
-      [...entities].map(([id, events]) => toView(id, events)).sort((a, b) => b.lastAt.getTime() - a.lastAt.getTime()),
-    [entities],
-  );
-  // A task that arrived as a snapshot holds one event; its earlier phases come from history, once.
-  const wanted = useMemo(
-    () => tasks.slice(0, maxTasks).map((t) => ({ key: t.taskId, topic: `tdd:${t.taskId}`, before: t.firstId })),
-    [tasks],
-  );
-  useBackfill(wanted, eventsPerTask, add);
 
   return (
     <section className="panel tdd" aria-labelledby="tdd-title">

@@ -1,7 +1,6 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { useMemo } from 'react';
 import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
-import { useBackfill, useEntityEvents } from './entities.js';
+import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, duration } from './format.js';
 import { useTRPC } from './trpc.js';
 
@@ -18,7 +17,7 @@ interface StepView {
   blocks: Block[];
 }
 
-interface WorkflowView {
+interface WorkflowView extends EntityView {
   workflowId: string;
   workflowType?: string;
   status: 'running' | 'completed' | 'failed';
@@ -27,9 +26,6 @@ interface WorkflowView {
   error?: string;
   steps: StepView[];
   lastAt: Date;
-  /** The earliest event this page holds; without `workflow.started` among them, history fills in. */
-  firstId: string;
-  complete: boolean;
 }
 
 /** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
@@ -50,11 +46,13 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
   };
   const first = events[0];
   const view: WorkflowView = {
+    key: workflowId,
     workflowId,
     status: 'running',
     steps: [],
     lastAt: events.at(-1)?.timestamp ?? new Date(0),
     firstId: first?.id ?? '0',
+    // Without `workflow.started` among its events, history fills in the earlier steps.
     complete: first?.type === 'workflow.started',
   };
   for (const e of events) {
@@ -104,10 +102,20 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
   return view;
 }
 
+const panel: EntityPanel<WorkflowView> = {
+  entityOf: workflowOf,
+  cap: eventsPerWorkflow,
+  toView,
+  // Newest workflows first.
+  compare: (a, b) => (b.startedAt ?? b.lastAt).getTime() - (a.startedAt ?? a.lastAt).getTime(),
+  shown: maxLanes,
+  topicOf: (workflowId) => `workflow:${workflowId}`,
+};
+
 /** Swimlanes, one per workflow, live from `workflowEvents`. */
 export function Workflows({ now }: { now: number }) {
   const trpc = useTRPC();
-  const { entities, push, add } = useEntityEvents(workflowOf, eventsPerWorkflow);
+  const { views: lanes, push } = useEntityViews(panel);
   const subscription = useSubscription(
     trpc.workflowEvents.subscriptionOptions(
       {},
@@ -118,23 +126,7 @@ export function Workflows({ now }: { now: number }) {
       },
     ),
   );
-  const lanes = useMemo(
-    () =>
-      [...entities]
-        .map(([id, events]) => toView(id, events))
-        .sort((a, b) => (b.startedAt ?? b.lastAt).getTime() - (a.startedAt ?? a.lastAt).getTime()),
-    [entities],
-  );
   const shown = lanes.slice(0, maxLanes);
-  const wanted = useMemo(
-    () =>
-      lanes
-        .slice(0, maxLanes)
-        .filter((l) => !l.complete)
-        .map((l) => ({ key: l.workflowId, topic: `workflow:${l.workflowId}`, before: l.firstId })),
-    [lanes],
-  );
-  useBackfill(wanted, eventsPerWorkflow, add);
   const counts = { running: 0, completed: 0, failed: 0 };
   for (const l of lanes) counts[l.status]++;
 

@@ -1,10 +1,10 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { EventEnvelope, StreamItem } from '../../shared/index.js';
 import { useBatched } from './hooks.js';
 import { useTRPCClient } from './trpc.js';
 
 /** Events grouped by entity (a workflow, a TDD task), each group in id order without duplicates. */
-export type EntityEvents = ReadonlyMap<string, readonly EventEnvelope[]>;
+type EntityEvents = ReadonlyMap<string, readonly EventEnvelope[]>;
 
 function merge(existing: readonly EventEnvelope[], incoming: readonly EventEnvelope[], cap: number) {
   const byId = new Map<string, EventEnvelope>();
@@ -19,7 +19,7 @@ function merge(existing: readonly EventEnvelope[], incoming: readonly EventEnvel
  * arrived as a snapshot (the latest event only). A reset notice (retention) starts the groups over; the
  * snapshot that follows it refills them.
  */
-export function useEntityEvents(entityOf: (event: EventEnvelope) => string | undefined, cap: number) {
+function useEntityEvents(entityOf: (event: EventEnvelope) => string | undefined, cap: number) {
   const [entities, setEntities] = useState<EntityEvents>(new Map());
   const apply = useCallback(
     (batch: StreamItem[]) => {
@@ -58,7 +58,7 @@ export function useEntityEvents(entityOf: (event: EventEnvelope) => string | und
  * Loads, once per entity, the events stored before the earliest one this page has seen: for an entity that
  * first showed up as a snapshot, this fills in its steps or its phase history.
  */
-export function useBackfill(
+function useBackfill(
   wanted: readonly { key: string; topic: string; before: string }[],
   limit: number,
   add: (key: string, events: readonly EventEnvelope[]) => void,
@@ -80,4 +80,44 @@ export function useBackfill(
         });
     }
   }, [wanted, client, add, limit]);
+}
+
+/** What a panel derives from one entity's events; `complete` says its history needs no filling in. */
+export interface EntityView {
+  key: string;
+  firstId: string;
+  complete: boolean;
+}
+
+export interface EntityPanel<V extends EntityView> {
+  entityOf: (event: EventEnvelope) => string | undefined;
+  /** Events kept per entity. */
+  cap: number;
+  toView: (key: string, events: readonly EventEnvelope[]) => V;
+  compare: (a: V, b: V) => number;
+  /** Entities shown (and filled in from history), the first in `compare` order. */
+  shown: number;
+  topicOf: (key: string) => string;
+}
+
+/**
+ * A panel of entities (workflows, TDD tasks) fed by one subscription: `push` takes what it yields; `views` are
+ * sorted, and the shown ones that arrived as a snapshot get their earlier events from `history`, once.
+ */
+export function useEntityViews<V extends EntityView>(panel: EntityPanel<V>) {
+  const { entities, push, add } = useEntityEvents(panel.entityOf, panel.cap);
+  const views = useMemo(
+    () => [...entities].map(([key, events]) => panel.toView(key, events)).sort(panel.compare),
+    [entities, panel],
+  );
+  const wanted = useMemo(
+    () =>
+      views
+        .slice(0, panel.shown)
+        .filter((v) => !v.complete)
+        .map((v) => ({ key: v.key, topic: panel.topicOf(v.key), before: v.firstId })),
+    [views, panel],
+  );
+  useBackfill(wanted, panel.cap, add);
+  return { views, push };
 }
