@@ -6,7 +6,7 @@ import type { EventEnvelope, StreamItem, ValidEvent } from '../shared/index.js';
 import type { EventBus } from './bus/types.js';
 import type { EventFilter } from './filter.js';
 import type { EventStore, SnapshotKind } from './store/types.js';
-import { streamEvents } from './stream.js';
+import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 
 export interface HubOptions {
   store: EventStore;
@@ -22,8 +22,6 @@ export interface StreamRequest {
   lastEventId?: string | undefined;
   /** Without a cursor: start with this current state. Absent: live only. */
   snapshot?: SnapshotKind | undefined;
-  /** Ends the stream; tRPC aborts it when the client unsubscribes or disconnects. */
-  signal?: AbortSignal | undefined;
 }
 
 export type Hub = ReturnType<typeof createHub>;
@@ -38,6 +36,7 @@ interface PendingAppend {
 const maxGroupEvents = 10_000;
 
 export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend }: HubOptions) {
+  const dispatcher = new Dispatcher(bus);
   // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
   // envelope object itself, which the bus hands to every subscriber, so it costs nothing per subscriber.
   const committed = new WeakMap<EventEnvelope, number>();
@@ -94,6 +93,17 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
       .catch(() => undefined);
   }
 
+  /** Opens a stream that pushes to `sink` until closed: the WebSocket handler's path. */
+  function open({ filter, lastEventId, snapshot }: StreamRequest, sink: StreamSink): EventStream {
+    const options = {
+      filter,
+      lastEventId,
+      snapshot: snapshot && (() => store.snapshot(snapshot, filter)),
+      bufferLimit: subscriberBufferLimit,
+    };
+    return new EventStream(store, dispatcher, options, sink);
+  }
+
   return {
     store,
     /** Validated events in; stored envelopes out, in input order, once they are durable and published. */
@@ -112,18 +122,16 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
       while (queue.length > 0 || scheduled) await tail;
       await tail;
     },
-    stream({ filter, lastEventId, snapshot, signal }: StreamRequest): AsyncGenerator<StreamItem, void, undefined> {
-      return streamEvents(store, bus, {
-        filter,
-        lastEventId,
-        snapshot: snapshot && (() => store.snapshot(snapshot, filter)),
-        signal: signal ?? new AbortController().signal,
-        bufferLimit: subscriberBufferLimit,
-      });
+    open,
+    /** Live events a stream holds while catching up, and items a pulled stream holds, at most. */
+    bufferLimit: subscriberBufferLimit,
+    /** The same stream as an async iterator, ended by `signal` or by `return()`. */
+    stream(request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamItem, void, undefined> {
+      return pullStream((sink) => open(request, sink), subscriberBufferLimit, signal);
     },
     /** Subscriptions currently streaming in this process. */
     get subscriptions() {
-      return bus.size;
+      return dispatcher.size;
     },
   };
 }

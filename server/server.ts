@@ -5,7 +5,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
 import { createMemoryBus } from './bus/memory.js';
@@ -23,6 +22,7 @@ import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
+import { serveWebSockets } from './ws/handler.js';
 
 export type ServerOptions = Config & {
   /** Replace the embedded store or bus (another process's, or a test's). */
@@ -112,13 +112,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onError,
     createContext: ({ req }) => context(bearerToken(req.headers.authorization), limitsFor(req)),
   });
-  const wsHandler = applyWSSHandler({
+  const wsHandler = serveWebSockets({
     wss,
     router: appRouter,
     onError,
-    createContext: ({ res, info }) =>
-      context(info.connectionParams?.token, new ConnectionLimits(options, metrics, res)),
-    keepAlive: { enabled: true, pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
+    createContext: (params, socket) => context(params?.token, new ConnectionLimits(options, metrics, socket)),
+    keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
   /** For the plain HTTP endpoints: answers 401/403 itself and returns false when the caller may not. */
@@ -237,7 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       });
       // Clients reconnect (to this address, once a server is back) and resume from their cursors.
-      wsHandler.broadcastReconnectNotification();
+      wsHandler.reconnectAll();
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       http.closeIdleConnections();
       // A peer that never answers the close handshake is cut off after a bounded wait.

@@ -1,83 +1,33 @@
 /**
- * One subscriber's stream: snapshot or backlog from the store, then live events from the bus, with no gap and
- * no duplicate across the boundary.
+ * One subscriber's stream: snapshot or backlog from the store, then live events, with no gap and no duplicate
+ * across the boundary. Streams are pushed to: one dispatcher per hub takes each committed batch from the bus
+ * and offers every event to every open stream, which hands the ones it wants to its sink synchronously. There
+ * is no iterator, promise or buffer per subscriber on the live path.
  *
- * Why it is gap-free: the feed subscribes to the bus *before* the store is read. Any event missing from that
- * read committed after it began, so it was published after the feed subscribed, so the feed holds it. Events
- * present in both are dropped by id (`id <= cursor`), which is strictly increasing.
+ * Why it is gap-free: a stream is registered with the dispatcher *before* the store is read. Any event missing
+ * from that read committed after it began, so it was published after registration, so the stream holds it in
+ * its catch-up buffer. Events present in both are dropped by id (`id <= cursor`), which is strictly increasing.
+ * The buffer is drained and the stream turns live in the same synchronous step, after the last read.
  *
- * Why memory stays bounded: the feed buffers at most `bufferLimit` events. Past that it drops its buffer and
- * the stream reads the missed range back from the store, which has every event anyway.
+ * Why memory stays bounded: while catching up a stream buffers at most `bufferLimit` live events; past that it
+ * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
+ * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
+ * reads them back from the store.
  */
 import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '../shared/index.js';
-import { ReasonedError } from './errors.js';
 import type { EventBus } from './bus/types.js';
-import type { EventFilter } from './filter.js';
-import { compileFilter } from './filter.js';
+import { ReasonedError } from './errors.js';
+import { compileFilter, type EventFilter } from './filter.js';
 import type { EventStore, Snapshot } from './store/types.js';
 
 /** Events read from the store per query while catching up. */
-const pageSize = 500;
+const pageSize = 1_000;
 
-type FeedResult = readonly EventEnvelope[] | 'overflow' | 'aborted';
-
-class LiveFeed {
-  private buffer: EventEnvelope[] = [];
-  private overflowed = false;
-  private wake: (() => void) | null = null;
-  private readonly unsubscribe: () => void;
-
-  constructor(
-    bus: EventBus,
-    private readonly matches: (event: EventEnvelope) => boolean,
-    private readonly bufferLimit: number,
-    private readonly signal: AbortSignal,
-  ) {
-    this.unsubscribe = bus.subscribe((events) => {
-      this.push(events);
-    });
-    signal.addEventListener('abort', this.notify);
-  }
-
-  private readonly notify = () => {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  };
-
-  private push(events: readonly EventEnvelope[]): void {
-    if (this.overflowed) return;
-    for (const event of events) {
-      if (!this.matches(event)) continue;
-      if (this.buffer.length >= this.bufferLimit) {
-        this.overflowed = true;
-        this.buffer = [];
-        break;
-      }
-      this.buffer.push(event);
-    }
-    this.notify();
-  }
-
-  /** Waits for buffered events, an overflow (read the store instead) or the end of the subscription. */
-  async next(): Promise<FeedResult> {
-    while (!this.signal.aborted && !this.overflowed && this.buffer.length === 0) {
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-    if (this.signal.aborted) return 'aborted';
-    if (this.overflowed) {
-      this.overflowed = false;
-      return 'overflow';
-    }
-    const events = this.buffer;
-    this.buffer = [];
-    return events;
-  }
-
-  close(): void {
-    this.unsubscribe();
-    this.signal.removeEventListener('abort', this.notify);
-  }
+export interface StreamSink {
+  /** Takes one item. Returns false when it holds as much as it can: the stream pauses until `resume()`. */
+  push(item: StreamItem): boolean;
+  /** The stream failed (a cursor from another database, a store error); nothing follows. */
+  fail(error: unknown): void;
 }
 
 export interface StreamOptions {
@@ -86,7 +36,6 @@ export interface StreamOptions {
   lastEventId?: string | undefined;
   /** Without a cursor: yield this current state first. Absent: live only. */
   snapshot?: (() => Promise<Snapshot>) | undefined;
-  signal: AbortSignal;
   bufferLimit: number;
 }
 
@@ -98,18 +47,87 @@ export class CursorAheadError extends ReasonedError {
   }
 }
 
-export async function* streamEvents(
-  store: EventStore,
-  bus: EventBus,
-  options: StreamOptions,
-): AsyncGenerator<StreamItem, void, undefined> {
-  const { filter, signal } = options;
-  const matches = compileFilter(filter);
-  const feed = new LiveFeed(bus, matches, options.bufferLimit, signal);
-  try {
-    let cursor: number;
+type State = 'catching-up' | 'live' | 'paused' | 'closed';
+
+export class EventStream {
+  private state: State = 'catching-up';
+  private cursor = 0;
+  private buffer: EventEnvelope[] = [];
+  private overflowed = false;
+  private readonly matches: (event: EventEnvelope) => boolean;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly dispatcher: Dispatcher,
+    private readonly options: StreamOptions,
+    private readonly sink: StreamSink,
+  ) {
+    this.matches = compileFilter(options.filter);
+    dispatcher.add(this);
+    void this.run(this.begin());
+  }
+
+  /** Called by the dispatcher with every committed event, in id order. */
+  offer(event: EventEnvelope): void {
+    if (this.state === 'live') {
+      if (!this.matches(event)) return;
+      const id = Number(event.id);
+      if (id <= this.cursor) return;
+      this.cursor = id;
+      if (!this.sink.push(event)) this.state = 'paused';
+    } else if (this.state === 'catching-up') {
+      if (this.overflowed || !this.matches(event)) return;
+      if (this.buffer.length >= this.options.bufferLimit) {
+        this.overflowed = true;
+        this.buffer = [];
+      } else {
+        this.buffer.push(event);
+      }
+    }
+    // Paused: skipped here, read back from the store on resume. Closed: nothing.
+  }
+
+  /** After the sink returned false: catch up from the store, then go live again. */
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = 'catching-up';
+    this.buffer = [];
+    this.overflowed = false;
+    void this.run(Promise.resolve());
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.buffer = [];
+    this.dispatcher.remove(this);
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
+  private is(state: State): boolean {
+    return this.state === state;
+  }
+
+  private async run(start: Promise<void>): Promise<void> {
+    try {
+      await start;
+      await this.catchUp();
+    } catch (error) {
+      if (this.state === 'closed') return;
+      this.close();
+      this.sink.fail(error);
+    }
+  }
+
+  /** Sets the starting cursor, pushing a reset notice and/or the snapshot first where they apply. */
+  private async begin(): Promise<void> {
+    const { store, options, sink } = this;
     if (options.lastEventId !== undefined) {
-      cursor = Number(options.lastEventId);
+      const cursor = Number(options.lastEventId);
       const head = await store.headId();
       if (cursor > head) {
         throw new CursorAheadError(
@@ -118,42 +136,86 @@ export async function* streamEvents(
         );
       }
       const watermark = await store.retentionWatermark();
-      if (cursor < watermark) {
-        // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
-        yield resetNotice(cursor, watermark);
-        if (options.snapshot) {
-          const snapshot = await options.snapshot();
-          for (const item of snapshot.items) yield item;
-          cursor = snapshot.headId;
-        } else {
-          cursor = watermark;
-        }
+      if (cursor >= watermark) {
+        this.cursor = cursor;
+        return;
       }
-    } else if (options.snapshot) {
-      const snapshot = await options.snapshot();
-      for (const item of snapshot.items) yield item;
-      cursor = snapshot.headId;
-    } else {
-      cursor = await store.headId();
+      // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
+      sink.push(resetNotice(cursor, watermark));
+      this.cursor = watermark;
+    } else if (!options.snapshot) {
+      this.cursor = await store.headId();
+      return;
     }
+    if (options.snapshot) {
+      // A snapshot holds one event per entity; it is pushed whole, whatever the sink says, then the stream
+      // continues from the snapshot's head.
+      const snapshot = await options.snapshot();
+      if (this.state === 'closed') return;
+      for (const item of snapshot.items) sink.push(item);
+      this.cursor = snapshot.headId;
+    }
+  }
 
-    cursor = yield* catchUp(store, filter, cursor, signal);
-    while (!signal.aborted) {
-      const next = await feed.next();
-      if (next === 'aborted') return;
-      if (next === 'overflow') {
-        cursor = yield* catchUp(store, filter, cursor, signal);
+  /** Reads from the store until the stream is level with the live events, then turns live. */
+  private async catchUp(): Promise<void> {
+    while (this.state === 'catching-up') {
+      const page = await this.store.readAfter(this.cursor, this.options.filter, pageSize);
+      if (!this.is('catching-up')) return;
+      for (const event of page) {
+        this.cursor = Number(event.id);
+        if (!this.sink.push(event)) {
+          this.state = 'paused';
+          this.buffer = [];
+          return;
+        }
+        // A sink may close the stream from inside push (its connection was cut).
+        if (!this.is('catching-up')) return;
+      }
+      if (page.length === pageSize) continue;
+      if (this.overflowed) {
+        // More arrived during the read than the buffer holds: read them from the store instead.
+        this.overflowed = false;
+        this.buffer = [];
         continue;
       }
-      for (const event of next) {
-        const id = Number(event.id);
-        if (id <= cursor) continue;
-        yield event;
-        cursor = id;
+      const buffered = this.buffer;
+      this.buffer = [];
+      this.state = 'live';
+      for (const event of buffered) {
+        if (!this.is('live')) return;
+        this.offer(event);
       }
     }
-  } finally {
-    feed.close();
+  }
+}
+
+/** Offers every committed event to every open stream. One per hub; one bus listener in all. */
+export class Dispatcher {
+  private readonly streams = new Set<EventStream>();
+  private readonly unsubscribe: () => void;
+
+  constructor(bus: EventBus) {
+    this.unsubscribe = bus.subscribe((events) => {
+      for (const event of events) for (const stream of this.streams) stream.offer(event);
+    });
+  }
+
+  add(stream: EventStream): void {
+    this.streams.add(stream);
+  }
+
+  remove(stream: EventStream): void {
+    this.streams.delete(stream);
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    for (const stream of this.streams) stream.close();
   }
 }
 
@@ -167,21 +229,51 @@ function resetNotice(requestedAfter: number, watermark: number): StreamReset {
   };
 }
 
-/** Yields every stored event after `cursor` that passes the filter; returns the new cursor. */
-async function* catchUp(
-  store: EventStore,
-  filter: EventFilter,
-  from: number,
+/**
+ * A stream as an async iterator, for callers that pull (`createCaller`, tRPC's own adapters). Holds at most
+ * `bufferLimit` items: past that the stream pauses and later reads what it skipped back from the store.
+ */
+export async function* pullStream(
+  open: (sink: StreamSink) => EventStream,
+  bufferLimit: number,
   signal: AbortSignal,
-): AsyncGenerator<EventEnvelope, number, undefined> {
-  let cursor = from;
-  while (!signal.aborted) {
-    const page = await store.readAfter(cursor, filter, pageSize);
-    for (const event of page) {
-      yield event;
-      cursor = Number(event.id);
+): AsyncGenerator<StreamItem, void, undefined> {
+  let queue: StreamItem[] = [];
+  let failure: { error: unknown } | undefined;
+  const failed = () => failure !== undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const stream = open({
+    push(item) {
+      queue.push(item);
+      notify();
+      return queue.length < bufferLimit;
+    },
+    fail(error) {
+      failure = { error };
+      notify();
+    },
+  });
+  signal.addEventListener('abort', notify);
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      if (queue.length > 0) {
+        const items = queue;
+        queue = [];
+        for (const item of items) yield item;
+        continue;
+      }
+      if (failure) throw failure.error;
+      stream.resume();
+      if (queue.length === 0 && !failed()) await new Promise<void>((resolve) => (wake = resolve));
     }
-    if (page.length < pageSize) break;
+  } finally {
+    signal.removeEventListener('abort', notify);
+    stream.close();
   }
-  return cursor;
 }

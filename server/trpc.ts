@@ -3,11 +3,10 @@
  */
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, type z } from 'zod';
-import { errorReasons, type ErrorReason } from '../shared/index.js';
+import { errorReasons, transformer, type ErrorReason } from '../shared/index.js';
 import { access, allows, type Access } from './auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './errors.js';
-import { serverTransformer } from './transformer.js';
 
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
@@ -24,9 +23,8 @@ function reasonOf(issues: readonly z.core.$ZodIssue[]): ErrorReason {
 }
 
 const t = initTRPC.context<Context>().create({
-  // superjson on the wire (shared/transformer.ts is the client's half); see server/transformer.ts for why the
-  // server's output side caches.
-  transformer: serverTransformer,
+  // superjson on the wire, the same module on both ends (shared/transformer.ts).
+  transformer,
   // Stack traces stay in the server's log; clients get the code, message and reason.
   isDev: false,
   errorFormatter({ shape, error }) {

@@ -253,11 +253,10 @@ describe('streams (hub level)', () => {
     ]);
     const controller = new AbortController();
     await using stream = drain(
-      t.hub.stream({
-        filter: { types: ['agent.status'], agentIds: ['a-1', 'a-2'] },
-        snapshot: 'agents',
-        signal: controller.signal,
-      }),
+      t.hub.stream(
+        { filter: { types: ['agent.status'], agentIds: ['a-1', 'a-2'] }, snapshot: 'agents' },
+        controller.signal,
+      ),
     );
     await stream.atLeast(2);
     await t.caller.publish(agentStatus('a-2', 'error'));
@@ -272,7 +271,7 @@ describe('streams (hub level)', () => {
     const db = openDatabase(':memory:');
     const store = createSqliteStore(db);
     const hub = createHub({ store, bus: createMemoryBus(), subscriberBufferLimit: 10 });
-    const iterator = hub.stream({ filter: {}, lastEventId: '0' })[Symbol.asyncIterator]();
+    const iterator = hub.stream({ filter: {}, lastEventId: '0' }, new AbortController().signal)[Symbol.asyncIterator]();
     await hub.append([agentStatus('a-1')]);
     expect((await iterator.next()).value).toMatchObject({ id: '1' });
     // The reader is paused while 100 events arrive: ten times its buffer.

@@ -1,6 +1,6 @@
 import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js';
 import { router, viewerProcedure } from '../trpc.js';
-import { trackEach } from './tracked.js';
+import { subscribeEvents } from './tracked.js';
 
 export const agentsRouter = router({
   /**
@@ -8,16 +8,16 @@ export const agentsRouter = router({
    * live. With `lastEventId`: everything missed, then live.
    */
   agentStatus: viewerProcedure.input(agentStatusInput).subscription(({ ctx, input, signal }) =>
-    trackEach(
+    subscribeEvents(
       ctx,
       'agentStatus',
-      ctx.hub.stream({
+      {
         filter: { types: ['agent.status'], agentIds: input.agentIds },
         lastEventId: input.lastEventId,
         snapshot: 'agents',
-        signal,
-      }),
+      },
       isEventOf(['agent.status']),
+      signal,
     ),
   ),
 

@@ -1,19 +1,19 @@
 import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/index.js';
 import { router, viewerProcedure } from '../trpc.js';
-import { trackEach } from './tracked.js';
+import { subscribeEvents } from './tracked.js';
 
 export const eventsRouter = router({
   /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
   events: viewerProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
-    trackEach(
+    subscribeEvents(
       ctx,
       'events',
-      ctx.hub.stream({
+      {
         filter: { topics: input.topics, types: input.types },
         lastEventId: input.lastEventId,
-        signal,
-      }),
+      },
       isEventOf(eventTypes),
+      signal,
     ),
   ),
 

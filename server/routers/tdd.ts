@@ -1,6 +1,6 @@
 import { isEventOf, tddPhaseInput, tddTasksInput } from '../../shared/index.js';
 import { router, viewerProcedure } from '../trpc.js';
-import { trackEach } from './tracked.js';
+import { subscribeEvents } from './tracked.js';
 
 const tddEventTypes = ['tdd.phase_changed', 'tdd.test_result', 'tdd.coverage_update'] as const;
 
@@ -10,10 +10,10 @@ export const tddRouter = router({
    * first, then live.
    */
   tddPhase: viewerProcedure.input(tddPhaseInput).subscription(({ ctx, input, signal }) =>
-    trackEach(
+    subscribeEvents(
       ctx,
       'tddPhase',
-      ctx.hub.stream({
+      {
         filter: {
           types: tddEventTypes,
           agentIds: input.agentId === undefined ? undefined : [input.agentId],
@@ -21,9 +21,9 @@ export const tddRouter = router({
         },
         lastEventId: input.lastEventId,
         snapshot: 'tddTasks',
-        signal,
-      }),
+      },
       isEventOf(tddEventTypes),
+      signal,
     ),
   ),
 

@@ -1,43 +1,119 @@
 import { tracked, TRPCError } from '@trpc/server';
 import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
-import { CursorAheadError } from '../stream.js';
-import { serializeOnce } from '../transformer.js';
+import type { StreamRequest } from '../hub.js';
+import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../stream.js';
+
+type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
+
+/** A push-mode subscription: stop it to end the stream and free its slot. */
+export interface OpenSubscription {
+  stop(): void;
+}
+
+const claimable = new WeakMap<AbortSignal, EventSubscription<EventEnvelope>>();
 
 /**
- * Every subscription yields through here: each event as `tracked(id, envelope)`. The id is the client's
- * resume cursor; a single untracked yield would reset it, so nothing else may yield.
+ * The subscription a procedure call returned, found by the call's abort signal; each is claimed once. The
+ * WebSocket handler uses it to push frames to the socket directly, instead of pulling the async iterator.
+ */
+export function claimSubscription(signal: AbortSignal): EventSubscription<EventEnvelope> | undefined {
+  const subscription = claimable.get(signal);
+  claimable.delete(signal);
+  return subscription;
+}
+
+/**
+ * What every subscription procedure returns: the hub's events for one request, each as `tracked(id, envelope)`.
+ * The id is the client's resume cursor; a single untracked item would reset it, so nothing else is sent.
  *
- * It also holds the subscription's slot against the per-connection limit for exactly as long as the stream
- * runs, and stops yielding once the connection is cut as a slow consumer.
+ * It can be pulled as an async iterable (`createCaller`, tRPC's own adapters) or opened in push mode by the
+ * project's WebSocket handler. Either way it holds one of the connection's subscription slots for exactly as long
+ * as it runs, skips deliveries once the connection is being cut as a slow consumer, and counts deliveries.
  * `accepts` narrows the envelope type; the stream's filter already guarantees it holds.
  */
-export async function* trackEach<E extends EventEnvelope>(
+export class EventSubscription<E extends EventEnvelope> implements AsyncIterable<Tracked<E>> {
+  constructor(
+    private readonly ctx: Context,
+    readonly procedure: string,
+    private readonly request: StreamRequest,
+    private readonly accepts: (event: EventEnvelope) => event is E,
+    private readonly signal: AbortSignal,
+  ) {
+    claimable.set(signal, this);
+  }
+
+  /**
+   * Push mode: `deliver` gets each item synchronously and says whether it can take more; `fail` gets the
+   * error that ended the stream (a TRPCError). Throws TOO_MANY_REQUESTS when the connection holds its maximum.
+   */
+  open(deliver: (item: E | StreamReset) => boolean, fail: (error: TRPCError) => void): OpenSubscription {
+    const slot = this.ctx.limits.openSubscription(this.procedure);
+    const stream = this.start({
+      push: deliver,
+      fail: (error) => {
+        slot[Symbol.dispose]();
+        fail(toTRPCError(error));
+      },
+    });
+    return {
+      stop: () => {
+        stream.close();
+        slot[Symbol.dispose]();
+      },
+    };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Tracked<E>, void, undefined> {
+    // Taken on the first step, so that a subscription never iterated never holds a slot.
+    using _slot = this.ctx.limits.openSubscription(this.procedure);
+    const items = pullStream((sink) => this.start(sink), this.ctx.hub.bufferLimit, this.signal);
+    try {
+      for await (const item of items) yield tracked(item.id, item as E | StreamReset);
+    } catch (error) {
+      throw toTRPCError(error);
+    }
+  }
+
+  /** Opens the hub stream behind a sink that keeps only accepted events, counts them and times them. */
+  private start(sink: StreamSink): EventStream {
+    const { ctx, accepts } = this;
+    const delivered = ctx.metrics.delivered.labels({ procedure: this.procedure });
+    const { deliverySeconds } = ctx.metrics;
+    return ctx.hub.open(this.request, {
+      push(item: StreamItem): boolean {
+        // The connection is being closed as a slow consumer; its close ends this stream.
+        if (!ctx.limits.keepsUp()) return true;
+        if (item.type !== 'stream.reset') {
+          if (!accepts(item)) return true;
+          const committedAt = ctx.hub.committedAt(item);
+          if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
+          delivered.inc();
+        }
+        return sink.push(item);
+      },
+      fail: (error) => {
+        sink.fail(error);
+      },
+    });
+  }
+}
+
+/** A cursor from another database is the client's mistake, not a server fault. */
+function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  if (error instanceof CursorAheadError)
+    return new TRPCError({ code: 'BAD_REQUEST', message: error.message, cause: error });
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'the event stream failed', cause: error });
+}
+
+/** The subscription for one procedure call; see `EventSubscription`. */
+export function subscribeEvents<E extends EventEnvelope>(
   ctx: Context,
   procedure: string,
-  events: AsyncIterable<StreamItem>,
+  request: StreamRequest,
   accepts: (event: EventEnvelope) => event is E,
-): AsyncGenerator<ReturnType<typeof tracked<E | StreamReset>>, void, undefined> {
-  // Taken on the first step of the generator, so that a subscription never started never holds a slot.
-  using _slot = ctx.limits.openSubscription(procedure);
-  const delivered = ctx.metrics.delivered.labels({ procedure });
-  try {
-    for await (const event of events) {
-      if (!ctx.limits.keepsUp()) return;
-      if (event.type === 'stream.reset') {
-        yield tracked(event.id, serializeOnce(event));
-        continue;
-      }
-      if (!accepts(event)) continue;
-      const committedAt = ctx.hub.committedAt(event);
-      if (committedAt !== undefined) ctx.metrics.deliverySeconds.observe((performance.now() - committedAt) / 1000);
-      delivered.inc();
-      yield tracked(event.id, serializeOnce(event));
-    }
-  } catch (error) {
-    // A cursor from another database is the client's mistake, not a server fault.
-    if (error instanceof CursorAheadError)
-      throw new TRPCError({ code: 'BAD_REQUEST', message: error.message, cause: error });
-    throw error;
-  }
+  signal: AbortSignal | undefined,
+): EventSubscription<E> {
+  return new EventSubscription(ctx, procedure, request, accepts, signal ?? new AbortController().signal);
 }

@@ -7,7 +7,7 @@ import {
   workflowsInput,
 } from '../../shared/index.js';
 import { router, viewerProcedure } from '../trpc.js';
-import { trackEach } from './tracked.js';
+import { subscribeEvents } from './tracked.js';
 
 export const workflowsRouter = router({
   /**
@@ -15,10 +15,10 @@ export const workflowsRouter = router({
    * first, then live. `steps` keeps only events of those steps.
    */
   workflowEvents: viewerProcedure.input(workflowEventsInput).subscription(({ ctx, input, signal }) =>
-    trackEach(
+    subscribeEvents(
       ctx,
       'workflowEvents',
-      ctx.hub.stream({
+      {
         filter: {
           types: input.types ?? workflowEventTypes,
           topics: input.workflowId === undefined ? undefined : [`workflow:${input.workflowId}`],
@@ -26,9 +26,9 @@ export const workflowsRouter = router({
         },
         lastEventId: input.lastEventId,
         snapshot: 'workflows',
-        signal,
-      }),
+      },
       isEventOf(workflowEventTypes),
+      signal,
     ),
   ),
 

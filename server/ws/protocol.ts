@@ -1,0 +1,80 @@
+/**
+ * tRPC's WebSocket protocol as the unmodified `@trpc/client` speaks it: the messages a client sends, checked
+ * by zod at the edge, and the frames the server writes. docs/protocol.md describes the same for other clients.
+ *
+ * Every reply body goes through the router's transformer (superjson), errors included. An event's data frame
+ * is built from a payload serialized once per event, however many subscribers it goes to.
+ */
+import { transformTRPCResponse } from '@trpc/server';
+import { z } from 'zod';
+import type { StreamItem } from '../../shared/index.js';
+import type { AppRouter } from '../routers/_app.js';
+
+export const requestId = z.union([z.number(), z.string()]);
+export type RequestId = z.infer<typeof requestId>;
+
+const envelope = { id: requestId, jsonrpc: z.literal('2.0').optional() };
+
+/** One request; a frame holds one or a JSON array of them (the client batches what it sends in one tick). */
+export const clientMessage = z.discriminatedUnion('method', [
+  z.object({
+    ...envelope,
+    method: z.enum(['query', 'mutation', 'subscription']),
+    params: z.object({
+      path: z.string().min(1),
+      // superjson's `{ json, meta }`; absent when the procedure takes no input.
+      input: z.unknown().optional(),
+      // The client's resume cursor for a subscription, merged into the input as `lastEventId`.
+      lastEventId: z.string().nullish(),
+    }),
+  }),
+  z.object({ ...envelope, method: z.literal('subscription.stop') }),
+]);
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+/** The first frame of a connection opened with `?connectionParams=1`. */
+export const connectionParamsMessage = z.object({
+  method: z.literal('connectionParams'),
+  data: z.record(z.string(), z.string()).nullish(),
+});
+
+/** Sent to every client before the server goes away: the client reconnects and resubscribes with its cursors. */
+export const reconnectFrame = JSON.stringify({ id: null, method: 'reconnect' });
+
+/** `{"id":…,` (with `"jsonrpc":"2.0",` when the request had it): the start of every reply to a request. */
+export function replyHead(id: RequestId, jsonrpc: '2.0' | undefined): string {
+  return jsonrpc === undefined ? `{"id":${JSON.stringify(id)},` : `{"id":${JSON.stringify(id)},"jsonrpc":"2.0",`;
+}
+
+export function startedFrame(head: string): string {
+  return `${head}"result":{"type":"started"}}`;
+}
+
+export function stoppedFrame(head: string): string {
+  return `${head}"result":{"type":"stopped"}}`;
+}
+
+/** A reply built the general way: the router's transformer, then JSON. */
+export function replyFrame(router: AppRouter, reply: object): string {
+  return JSON.stringify(transformTRPCResponse(router._def._config, reply as never));
+}
+
+/**
+ * Writes each event's data frame for its subscribers: `{ id, data: envelope }` through the transformer once per
+ * event, then one string concatenation per subscriber. The tracked id sits at the result level too: the client
+ * takes its resume cursor from there.
+ */
+export class EventFrames {
+  private readonly payloads = new WeakMap<StreamItem, string>();
+
+  constructor(private readonly router: AppRouter) {}
+
+  frame(head: string, item: StreamItem): string {
+    let payload = this.payloads.get(item);
+    if (payload === undefined) {
+      payload = JSON.stringify(this.router._def._config.transformer.output.serialize({ id: item.id, data: item }));
+      this.payloads.set(item, payload);
+    }
+    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${payload}}}`;
+  }
+}
