@@ -106,3 +106,5 @@ process.on('message', (m: { cmd: string; total: number; latency?: boolean }) => 
 });
 await connectAll();
 process.send?.({ ready: true });
+// Exit normally when the parent stops the subscribers, so that `--cpu-prof` (bench --profile) writes its profile.
+process.on('SIGTERM', () => process.exit(0));

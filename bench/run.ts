@@ -22,12 +22,15 @@ const skipIngest = !ingestOnly && (only !== undefined || flag('--n') !== undefin
 const repeats = quick ? 1 : 3;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const execArgv = ['--import', 'tsx', '--expose-gc'];
+/** `--profile DIR` writes a V8 CPU profile of every forked process (servers, subscribers) into DIR. */
+const profileDir = flag('--profile');
+const forkExecArgv = profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : execArgv;
 /** No wait in this suite may exceed this. */
 const waitLimitMs = 120_000;
 
 function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   return fork(here(file), args, {
-    execArgv,
+    execArgv: forkExecArgv,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -160,3 +160,5 @@ process.on('message', (raw: { cmd: string; count?: number; rate?: number }) => {
   }
 });
 process.send?.({ port: made.port });
+// Exit normally when the parent stops this server, so that `--cpu-prof` (bench --profile) writes its profile.
+process.on('SIGTERM', () => process.exit(0));

@@ -67,7 +67,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
   const bus = options.bus ?? createMemoryBus();
   const auth = createAuthenticator(options.tokens);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
+  // No compression: event frames are prebuilt once for every socket (server/ws/socket-writer.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   const hub = createHub({
     store,

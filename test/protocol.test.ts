@@ -191,7 +191,7 @@ describe('event frames', () => {
     };
     const spy = vi.spyOn(superjson, 'serialize');
     const heads = ['{"id":1,', '{"id":"x","jsonrpc":"2.0",', '{"id":1,'];
-    const decoded = heads.map((head) => JSON.parse(frames.frame(head, event)) as Reply);
+    const decoded = heads.map((head) => JSON.parse(frames.text(head, event)) as Reply);
     expect(spy).toHaveBeenCalledTimes(1);
     spy.mockRestore();
     expect(decoded.map((r) => [r.id, r.jsonrpc])).toEqual([

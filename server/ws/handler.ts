@@ -32,6 +32,7 @@ import {
   type ClientMessage,
   type RequestId,
 } from './protocol.js';
+import { SocketWriter } from './socket-writer.js';
 
 export interface WebSocketHandlerOptions {
   wss: WebSocketServer;
@@ -72,6 +73,7 @@ class Connection {
   private readonly subscriptions = new Map<RequestId, Running>();
   /** Aborted when the socket closes: queries and mutations in flight see it as their signal. */
   private readonly closed = new AbortController();
+  private readonly writer: SocketWriter;
 
   constructor(
     private readonly socket: WebSocket,
@@ -79,6 +81,7 @@ class Connection {
     private readonly options: WebSocketHandlerOptions,
     private readonly frames: EventFrames,
   ) {
+    this.writer = new SocketWriter(socket);
     const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
     if (!expectsParams) this.ctx = this.createContext(null);
   }
@@ -279,9 +282,9 @@ class Connection {
             message: `${path} did not return an event subscription`,
           });
         this.send(startedFrame(head));
-        const { socket, frames } = this;
+        const { writer, frames } = this;
         running.open = subscription.open((item) => {
-          socket.send(frames.frame(head, item));
+          writer.write(frames, head, item);
           return true;
         }, fail);
       })

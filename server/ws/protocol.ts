@@ -9,6 +9,7 @@ import { transformTRPCResponse } from '@trpc/server';
 import { z } from 'zod';
 import type { StreamItem } from '../../shared/index.js';
 import type { AppRouter } from '../routers/_app.js';
+import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);
 export type RequestId = z.infer<typeof requestId>;
@@ -60,21 +61,41 @@ export function replyFrame(router: AppRouter, reply: object): string {
 }
 
 /**
- * Writes each event's data frame for its subscribers: `{ id, data: envelope }` through the transformer once per
- * event, then one string concatenation per subscriber. The tracked id sits at the result level too: the client
- * takes its resume cursor from there.
+ * Each event's data frame for its subscribers: `{ id, data: envelope }` through the transformer once per event,
+ * then per subscriber one string concatenation, or one prebuilt WebSocket frame shared by every subscriber
+ * whose request id is the same (clients number their requests alike, so most are). The tracked id sits at the
+ * result level too: the client takes its resume cursor from there.
  */
 export class EventFrames {
-  private readonly payloads = new WeakMap<StreamItem, string>();
+  private readonly cache = new WeakMap<StreamItem, { payload: string; wire: Map<string, Buffer> }>();
 
   constructor(private readonly router: AppRouter) {}
 
-  frame(head: string, item: StreamItem): string {
-    let payload = this.payloads.get(item);
-    if (payload === undefined) {
-      payload = JSON.stringify(this.router._def._config.transformer.output.serialize({ id: item.id, data: item }));
-      this.payloads.set(item, payload);
+  private entry(item: StreamItem) {
+    let entry = this.cache.get(item);
+    if (entry === undefined) {
+      const payload = JSON.stringify(
+        this.router._def._config.transformer.output.serialize({ id: item.id, data: item }),
+      );
+      entry = { payload, wire: new Map() };
+      this.cache.set(item, entry);
     }
-    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${payload}}}`;
+    return entry;
+  }
+
+  /** The reply's text. */
+  text(head: string, item: StreamItem): string {
+    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${this.entry(item).payload}}}`;
+  }
+
+  /** The reply as a complete WebSocket frame, built once per event and request id. */
+  wire(head: string, item: StreamItem): Buffer {
+    const { wire } = this.entry(item);
+    let frame = wire.get(head);
+    if (frame === undefined) {
+      frame = textFrame(this.text(head, item));
+      wire.set(head, frame);
+    }
+    return frame;
   }
 }

@@ -1,0 +1,110 @@
+/**
+ * Writes event frames to one socket as cheaply as the kernel allows. Two things `ws`'s public `send` cannot do:
+ *
+ * - Write a frame built once for every subscriber. `send` frames its payload per socket (encode, header, a
+ *   two-buffer write); a prebuilt frame (`textFrame`) is one shared, read-only buffer handed to each socket.
+ * - Coalesce. The first frame a socket gets in a synchronous turn is written at once (a lone event waits for
+ *   nothing); from the second on (a dispatch of a committed batch, a page of replay) the socket is corked, and
+ *   the rest go out in one write on the next tick.
+ *
+ * Both rely on `ws` internals, as engine.io does: `socket._sender.sendFrame(list)` (the sender's raw write) and
+ * `socket._socket` (the net.Socket). They are only used when present and when a raw frame is valid for the
+ * socket: no compression negotiated and no send queued inside the sender. Otherwise the writer falls back to
+ * `send`, which is always correct. `ws` is pinned; test/socket-writer.test.ts checks both paths.
+ */
+import { WebSocket } from 'ws';
+
+/**
+ * Bytes held corked before they are flushed within the same turn. Keeps coalescing bounded, so that the
+ * socket's `bufferedAmount` (which the slow-consumer limit reads) counts what the peer has not taken, not
+ * what this turn has not yet offered to the kernel.
+ */
+const flushBytes = 64 * 1024;
+
+interface Internals {
+  _sender?: { sendFrame?: unknown; _state?: unknown };
+  _extensions?: Record<string, unknown>;
+  _socket?: { cork?: unknown; uncork?: unknown; writableLength?: unknown };
+}
+
+/** A complete unmasked text frame (RFC 6455 §5.2), header and payload in one buffer. */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + text opcode
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
+}
+
+/** Where frames come from: the same reply as text and as a complete frame. */
+export interface FrameSource<K> {
+  text(head: string, item: K): string;
+  wire(head: string, item: K): Buffer;
+}
+
+export class SocketWriter {
+  /** True when prebuilt frames go straight to the sender; false when every frame goes through `send`. */
+  readonly prebuilt: boolean;
+  private readonly sender: { sendFrame(list: Buffer[]): void; _state: unknown } | undefined;
+  private readonly stream: { cork(): void; uncork(): void; readonly writableLength: number } | undefined;
+  /** A frame was written in this turn of the event loop. */
+  private busy = false;
+  private corked = false;
+
+  constructor(private readonly socket: WebSocket) {
+    const internals = socket as unknown as Internals;
+    const sender = internals._sender;
+    const stream = internals._socket;
+    this.sender =
+      sender && typeof sender.sendFrame === 'function' && sender._state === 0
+        ? (sender as { sendFrame(list: Buffer[]): void; _state: unknown })
+        : undefined;
+    this.stream =
+      stream &&
+      typeof stream.cork === 'function' &&
+      typeof stream.uncork === 'function' &&
+      typeof stream.writableLength === 'number'
+        ? (stream as { cork(): void; uncork(): void; readonly writableLength: number })
+        : undefined;
+    const compressed = Object.keys(internals._extensions ?? {}).length > 0;
+    this.prebuilt = this.sender !== undefined && !compressed;
+  }
+
+  /** Writes one event's frame: the prebuilt one when it applies, else the text through `send`. */
+  write<K>(frames: FrameSource<K>, head: string, item: K): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (!this.busy) {
+      this.busy = true;
+      process.nextTick(this.endTurn);
+    } else if (this.stream && !this.corked) {
+      this.stream.cork();
+      this.corked = true;
+    }
+    // The sender's state is not DEFAULT only while it works through a queued Blob or compression: then the
+    // frame must queue behind that work, which only `send` does.
+    if (this.prebuilt && this.sender?._state === 0) this.sender.sendFrame([frames.wire(head, item)]);
+    else this.socket.send(frames.text(head, item));
+    if (this.corked && this.stream && this.stream.writableLength >= flushBytes) {
+      // Offer what this turn holds to the kernel now; the next frame of the turn corks again.
+      this.corked = false;
+      this.stream.uncork();
+    }
+  }
+
+  private readonly endTurn = () => {
+    this.busy = false;
+    if (!this.corked) return;
+    this.corked = false;
+    this.stream?.uncork();
+  };
+}
