@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../server/routers/_app.js';
 import { EventFrames } from '../server/ws/protocol.js';
-import type { EventEnvelope } from '../shared/index.js';
+import { transformer, type EventEnvelope } from '../shared/index.js';
 import { agentStatus } from './fixtures.js';
 import { connect, startTestServer, waitUntil } from './harness.js';
 
@@ -189,7 +189,7 @@ describe('event frames', () => {
       timestamp: new Date('2026-01-01T00:00:00Z'),
       data: { agentId: 'a-1', agentType: 'coder', status: 'busy' },
     };
-    const spy = vi.spyOn(superjson, 'serialize');
+    const spy = vi.spyOn(transformer, 'serialize');
     const heads = ['{"id":1,', '{"id":"x","jsonrpc":"2.0",', '{"id":1,'];
     const decoded = heads.map((head) => JSON.parse(frames.text(head, event)) as Reply);
     expect(spy).toHaveBeenCalledTimes(1);

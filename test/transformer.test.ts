@@ -1,0 +1,68 @@
+/**
+ * The wire transformer writes superjson's format itself for JSON-and-Date values: byte for byte what superjson
+ * writes for those, superjson's own output for everything else, and every value decodes back equal.
+ */
+import superjson from 'superjson';
+import { describe, expect, it } from 'vitest';
+import { encode, transformer } from '../shared/transformer.js';
+
+const envelope = (id: number) => ({
+  id: String(id),
+  type: 'agent.status',
+  topic: 'agent:a.b',
+  timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, id)),
+  key: `k-${id}`,
+  data: { agentId: 'a.b', status: 'busy', metrics: { cpu: 0.5, tags: ['x', 'y'], nested: { 'dot.key': true } } },
+});
+
+const direct: [string, unknown][] = [
+  ['an envelope', envelope(1)],
+  ['a batch of envelopes', [envelope(1), envelope(2), envelope(3)]],
+  ['a tracked event', { id: '7', data: envelope(7) }],
+  ['a history page', { events: [envelope(4)], nextCursor: '4', hasMore: false, retainedAfter: '0' }],
+  ['Dates under keys that need escaping', { 'a.b': { 'c\\d': new Date(0) }, list: [{ at: new Date(5) }] }],
+  ['plain JSON without Dates', { n: 1, s: 'x', b: false, z: null, a: [1, [2, [3]]], o: {} }],
+  ['scalars', 'text'],
+  ['null', null],
+  ['an empty array', []],
+];
+
+const general: [string, unknown][] = [
+  ['undefined', undefined],
+  ['an undefined property', { a: undefined, b: 1 }],
+  ['-0', { n: -0 }],
+  ['NaN and Infinity', [Number.NaN, Number.POSITIVE_INFINITY]],
+  ['a Map and a Set', { m: new Map([['k', 1]]), s: new Set([1]) }],
+  ['a BigInt', { big: 10n }],
+  ['a Date at the root', new Date(0)],
+  ['an invalid Date', { at: new Date(Number.NaN) }],
+  ['a class instance', { error: new Error('boom') }],
+  ['a RegExp', { re: /x/g }],
+];
+
+describe('wire transformer', () => {
+  it.each(direct)('writes exactly what superjson writes for %s', (_, value) => {
+    expect(encode(value)).toEqual(superjson.serialize(value));
+    expect(JSON.stringify(encode(value))).toBe(JSON.stringify(superjson.serialize(value)));
+    expect(transformer.deserialize(JSON.parse(JSON.stringify(encode(value))) as never)).toEqual(value);
+  });
+
+  it.each(general)('hands %s to superjson', (_, value) => {
+    expect(encode(value)).toEqual(superjson.serialize(value));
+  });
+
+  it('decodes a shared reference to equal values, without marking it', () => {
+    const at = new Date(0);
+    const value = [{ at }, { at }];
+    const decoded = transformer.deserialize(JSON.parse(JSON.stringify(encode(value))) as never);
+    expect(decoded).toEqual(value);
+    expect(encode(value).meta?.referentialEqualities).toBeUndefined();
+  });
+
+  it('refuses a __proto__ key as superjson does, and never writes it', () => {
+    const value = JSON.parse('{"__proto__":{"polluted":true},"a":1}') as unknown;
+    expect(() => superjson.serialize(value)).toThrow(/prototype pollution/);
+    expect(() => encode(value)).toThrow(/prototype pollution/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
