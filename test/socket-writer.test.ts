@@ -61,8 +61,9 @@ describe('socket writer', () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
       // A later turn, and a plain send in between: order holds across both paths.
       sockets.server.send('plain');
+      writer.writeText('reply');
       for (const body of bodies) writer.write(frames, '{"n":2}', body);
-      const expected = [...bodies.map((b) => `{"n":1}${b}`), 'plain', ...bodies.map((b) => `{"n":2}${b}`)];
+      const expected = [...bodies.map((b) => `{"n":1}${b}`), 'plain', 'reply', ...bodies.map((b) => `{"n":2}${b}`)];
       await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
       expect(sockets.received).toEqual(expected);
     });

@@ -120,7 +120,7 @@ class Connection {
   }
 
   private send(frame: string): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(frame);
+    this.writer.writeText(frame);
   }
 
   private sendError(

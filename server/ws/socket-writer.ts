@@ -82,7 +82,22 @@ export class SocketWriter {
 
   /** Writes one event's frame: the prebuilt one when it applies, else the text through `send`. */
   write<K>(frames: FrameSource<K>, head: string, item: K): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (!this.begin()) return;
+    if (this.direct()) this.sender?.sendFrame([frames.wire(head, item)]);
+    else this.socket.send(frames.text(head, item));
+    this.end();
+  }
+
+  /** Writes one reply of its own (a query's result, PONG), coalesced with the turn's other frames. */
+  writeText(text: string): void {
+    if (!this.begin()) return;
+    if (this.direct()) this.sender?.sendFrame([textFrame(text)]);
+    else this.socket.send(text);
+    this.end();
+  }
+
+  private begin(): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
     if (!this.busy) {
       this.busy = true;
       process.nextTick(this.endTurn);
@@ -90,10 +105,18 @@ export class SocketWriter {
       this.stream.cork();
       this.corked = true;
     }
-    // The sender's state is not DEFAULT only while it works through a queued Blob or compression: then the
-    // frame must queue behind that work, which only `send` does.
-    if (this.prebuilt && this.sender?._state === 0) this.sender.sendFrame([frames.wire(head, item)]);
-    else this.socket.send(frames.text(head, item));
+    return true;
+  }
+
+  /**
+   * The sender's state is not DEFAULT only while it works through a queued Blob or compression: then a frame
+   * must queue behind that work, which only `send` does.
+   */
+  private direct(): boolean {
+    return this.prebuilt && this.sender?._state === 0;
+  }
+
+  private end(): void {
     if (this.corked && this.stream && this.stream.writableLength >= flushBytes) {
       // Offer what this turn holds to the kernel now; the next frame of the turn corks again.
       this.corked = false;
