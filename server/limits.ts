@@ -72,6 +72,14 @@ export class ConnectionLimits {
     });
   }
 
+  /**
+   * Unsent bytes a replay from the store may leave on the socket before it waits for the socket to drain:
+   * enough to keep a link busy, and well inside the slow-consumer limit, so a long replay is never cut.
+   */
+  get replayWindowBytes(): number {
+    return Math.min(256 * 1024, Math.floor(this.settings.slowConsumerBytes / 2));
+  }
+
   /** Opens a subscription slot, released by disposing it; throws when the connection holds the maximum. */
   openSubscription(procedure: string): Disposable {
     if (this.subscriptions >= this.settings.maxSubscriptions) {

@@ -12,7 +12,8 @@
  * Why memory stays bounded: while catching up a stream buffers at most `bufferLimit` live events; past that it
  * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
  * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
- * reads them back from the store.
+ * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
+ * replay goes at the pace the subscriber drains, however far behind it is.
  */
 import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '../shared/index.js';
 import type { EventBus } from './bus/types.js';
@@ -28,6 +29,11 @@ export interface StreamSink {
   push(item: StreamItem): boolean;
   /** The stream failed (a cursor from another database, a store error); nothing follows. */
   fail(error: unknown): void;
+  /**
+   * Asked after each item pushed while catching up from the store: false pauses the catch-up, and the sink
+   * calls `resume` once it can take more (a socket that has drained). Absent: always ready.
+   */
+  ready?(resume: () => void): boolean;
 }
 
 export interface StreamOptions {
@@ -86,6 +92,10 @@ export class EventStream {
     }
     // Paused: skipped here, read back from the store on resume. Closed: nothing.
   }
+
+  private readonly wake = () => {
+    this.resume();
+  };
 
   /** After the sink returned false: catch up from the store, then go live again. */
   resume(): void {
@@ -164,9 +174,10 @@ export class EventStream {
       if (!this.is('catching-up')) return;
       for (const event of page) {
         this.cursor = Number(event.id);
-        if (!this.sink.push(event)) {
+        if (!this.sink.push(event) || (this.sink.ready && !this.sink.ready(this.wake))) {
           this.state = 'paused';
           this.buffer = [];
+          this.overflowed = false;
           return;
         }
         // A sink may close the stream from inside push (its connection was cut).

@@ -45,12 +45,18 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
 
   /**
    * Push mode: `deliver` gets each item synchronously and says whether it can take more; `fail` gets the
-   * error that ended the stream (a TRPCError). Throws TOO_MANY_REQUESTS when the connection holds its maximum.
+   * error that ended the stream (a TRPCError); `ready` paces a catch-up from the store (see StreamSink).
+   * Throws TOO_MANY_REQUESTS when the connection holds its maximum.
    */
-  open(deliver: (item: E | StreamReset) => boolean, fail: (error: TRPCError) => void): OpenSubscription {
+  open(
+    deliver: (item: E | StreamReset) => boolean,
+    fail: (error: TRPCError) => void,
+    ready: (resume: () => void) => boolean,
+  ): OpenSubscription {
     const slot = this.ctx.limits.openSubscription(this.procedure);
     const stream = this.start({
       push: deliver,
+      ready,
       fail: (error) => {
         slot[Symbol.dispose]();
         fail(toTRPCError(error));
@@ -95,6 +101,7 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
       fail: (error) => {
         sink.fail(error);
       },
+      ready: (resume) => sink.ready?.(resume) ?? true,
     });
   }
 }

@@ -283,10 +283,15 @@ class Connection {
           });
         this.send(startedFrame(head));
         const { writer, frames } = this;
-        running.open = subscription.open((item) => {
-          writer.write(frames, head, item);
-          return true;
-        }, fail);
+        const window = this.ctx?.limits.replayWindowBytes ?? 256 * 1024;
+        running.open = subscription.open(
+          (item) => {
+            writer.write(frames, head, item);
+            return true;
+          },
+          fail,
+          (resume) => writer.drainedBelow(window, resume),
+        );
       })
       .catch((cause: unknown) => {
         if (!signal.aborted) fail(cause);

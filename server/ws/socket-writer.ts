@@ -24,7 +24,7 @@ const flushBytes = 64 * 1024;
 interface Internals {
   _sender?: { sendFrame?: unknown; _state?: unknown };
   _extensions?: Record<string, unknown>;
-  _socket?: { cork?: unknown; uncork?: unknown; writableLength?: unknown };
+  _socket?: { cork?: unknown; uncork?: unknown; writableLength?: unknown; once?: unknown };
 }
 
 /** A complete unmasked text frame (RFC 6455 §5.2), header and payload in one buffer. */
@@ -52,11 +52,18 @@ export interface FrameSource<K> {
   wire(head: string, item: K): Buffer;
 }
 
+interface Stream {
+  cork(): void;
+  uncork(): void;
+  once(event: 'drain', listener: () => void): void;
+  readonly writableLength: number;
+}
+
 export class SocketWriter {
   /** True when prebuilt frames go straight to the sender; false when every frame goes through `send`. */
   readonly prebuilt: boolean;
   private readonly sender: { sendFrame(list: Buffer[]): void; _state: unknown } | undefined;
-  private readonly stream: { cork(): void; uncork(): void; readonly writableLength: number } | undefined;
+  private readonly stream: Stream | undefined;
   /** A frame was written in this turn of the event loop. */
   private busy = false;
   private corked = false;
@@ -74,7 +81,7 @@ export class SocketWriter {
       typeof stream.cork === 'function' &&
       typeof stream.uncork === 'function' &&
       typeof stream.writableLength === 'number'
-        ? (stream as { cork(): void; uncork(): void; readonly writableLength: number })
+        ? (stream as Stream)
         : undefined;
     const compressed = Object.keys(internals._extensions ?? {}).length > 0;
     this.prebuilt = this.sender !== undefined && !compressed;
@@ -94,6 +101,21 @@ export class SocketWriter {
     if (this.direct()) this.sender?.sendFrame([textFrame(text)]);
     else this.socket.send(text);
     this.end();
+  }
+
+  /**
+   * True while fewer than `bytes` wait to be sent; otherwise false, and `resume` runs once the socket has
+   * drained. Without access to the socket's stream it cannot wait, so it always answers true.
+   */
+  drainedBelow(bytes: number, resume: () => void): boolean {
+    if (!this.stream || this.socket.bufferedAmount < bytes) return true;
+    // A corked turn must reach the kernel before a drain can follow.
+    if (this.corked) {
+      this.corked = false;
+      this.stream.uncork();
+    }
+    this.stream.once('drain', resume);
+    return false;
   }
 
   private begin(): boolean {
