@@ -2,7 +2,8 @@
  * The subscribers, in their own process: N connections of the variant's own client (`ws`, socket.io-client,
  * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency.
  *
- * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } → { done: { received, seconds, p50, p99 } }.
+ * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } →
+ * { done: { received, seconds, p50, p99, cpuMicros } } (this process's CPU time since `expect`).
  */
 import { createTRPCUntypedClient, createWSClient, wsLink } from '@trpc/client';
 import { io } from 'socket.io-client';
@@ -20,6 +21,7 @@ let received = 0;
 let first = 0;
 let last = 0;
 let latencies = new Float64Array(0);
+let cpuStart = process.cpuUsage();
 
 function deliver(payload: unknown): void {
   const now = wallMs();
@@ -28,9 +30,16 @@ function deliver(payload: unknown): void {
   received++;
   last = now;
   if (received === expected) {
+    const cpu = process.cpuUsage(cpuStart);
     const sorted = latencies.slice(0, Math.min(received, latencies.length)).sort();
     process.send?.({
-      done: { received, seconds: (last - first) / 1000, p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      done: {
+        received,
+        seconds: (last - first) / 1000,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        cpuMicros: cpu.user + cpu.system,
+      },
     });
   }
 }
@@ -102,6 +111,7 @@ process.on('message', (m: { cmd: string; total: number; latency?: boolean }) => 
     expected = m.total;
     received = 0;
     latencies = new Float64Array(Math.min(m.total, 2_000_000));
+    cpuStart = process.cpuUsage();
   }
 });
 await connectAll();

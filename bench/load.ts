@@ -3,14 +3,20 @@
  * subscriber coming back 100,000 events behind. Prints one JSON line per measurement and exits.
  */
 import WebSocket from 'ws';
-import { createSwitchboardClient } from '../client/index.js';
+import { createPublisher, createSwitchboardClient } from '../client/index.js';
 import type { PublishInput } from '../shared/index.js';
 import { benchEvent } from './shared.js';
 
-const [mode, portText, countText] = process.argv.slice(2) as ['publish' | 'batch' | 'resume', string, string];
+const [mode, portText, countText] = process.argv.slice(2) as [
+  'publish' | 'batch' | 'publisher' | 'resume',
+  string,
+  string,
+];
 const count = Number(countText);
 await using client = createSwitchboardClient({ url: `http://127.0.0.1:${portText}`, WebSocket });
 const event = (i: number): PublishInput => benchEvent(i);
+/** No wait here may exceed this. */
+const waitLimitMs = 120_000;
 
 const started = performance.now();
 if (mode === 'publish') {
@@ -20,6 +26,14 @@ if (mode === 'publish') {
     while (next < count) await client.publish.mutate(event(next++));
   };
   await Promise.all(Array.from({ length: 64 }, worker));
+} else if (mode === 'publisher') {
+  // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
+  // ordered publishBatch calls of up to 100; done when the last one is acknowledged.
+  await using publisher = createPublisher({ url: `http://127.0.0.1:${portText}`, client, outboxLimit: count });
+  for (let i = 0; i < count; i++) publisher.publish(event(i));
+  await publisher.flush(waitLimitMs);
+  const { sent } = publisher.stats();
+  if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
 } else if (mode === 'batch') {
   for (let i = 0; i < count; i += 1_000)
     await client.publishBatch.mutate(Array.from({ length: 1_000 }, (_, k) => event(i + k)));

@@ -5,7 +5,7 @@
  * path (validated, stored in SQLite, fanned out to tracked, filtered subscriptions).
  *
  * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'emit', count, rate } → { emitted };
- * ← { cmd: 'stats' } → { cpuMicros, rss }; ← { cmd: 'gc' } → { rss }.
+ * ← { cmd: 'stats' } → { cpuMicros, rss }; ← { cmd: 'gc' } → { rss }; ← { cmd: 'connections' } → { connections }.
  */
 import { EventEmitter, on } from 'node:events';
 import { createServer } from 'node:http';
@@ -31,7 +31,7 @@ interface Made {
   port: number;
   emit: Emit;
   /** Open connections, so the parent can wait for a warm-up client's to be gone. */
-  connections: () => number;
+  connections: () => number | Promise<number>;
   /** Stores events without waiting on subscribers (Switchboard only: the resume case needs a backlog). */
   emitBatch?: (from: number, n: number) => Promise<void>;
 }
@@ -105,8 +105,10 @@ async function switchboard(): Promise<Made> {
   const hub = createHub({ store, bus });
   return {
     port: server.port,
-    // Each subscription holds one bus listener: none left means every subscriber is gone.
-    connections: () => bus.size,
+    connections: async () => {
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as { connections: number };
+      return health.connections;
+    },
     emit: (i) => void hub.append([benchEvent(i)]),
     emitBatch: async (from, n) => {
       await hub.append(Array.from({ length: n }, (_, k) => benchEvent(from + k)));
@@ -154,6 +156,8 @@ process.on('message', (raw: { cmd: string; count?: number; rate?: number }) => {
   } else if (raw.cmd === 'stats') {
     const cpu = process.cpuUsage(cpuStart);
     send({ cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+  } else if (raw.cmd === 'connections') {
+    void Promise.resolve(made.connections()).then((connections) => send({ connections }));
   } else if (raw.cmd === 'gc') {
     (globalThis as { gc?: () => void }).gc?.();
     send({ rss: process.memoryUsage().rss });

@@ -207,6 +207,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   }).catch(async (error: unknown) => {
+    wsHandler.close();
     wss.close();
     await store.close();
     throw error;
@@ -238,6 +239,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       // Clients reconnect (to this address, once a server is back) and resume from their cursors.
       wsHandler.reconnectAll();
+      wsHandler.close();
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       http.closeIdleConnections();
       // A peer that never answers the close handshake is cut off after a bounded wait.

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { TokenBucket } from '../server/limits.js';
 import { agentStatus } from './fixtures.js';
-import { collect, connect, startTestServer } from './harness.js';
+import { collect, connect, startTestServer, waitUntil } from './harness.js';
 
 const wsUrl = (url: string) => `${url.replace('http', 'ws')}/trpc`;
 
@@ -122,6 +122,22 @@ describe('limits', () => {
     now += 10_000;
     expect(bucket.take(101)).toBe(10);
     expect(bucket.take(100)).toBe(0);
+  });
+
+  it('keeps a peer that answers its pings, however many intervals pass', async () => {
+    await using server = await startTestServer({ pingMs: 50, pongWaitMs: 50 });
+    const { ws } = await rawSocket(server.url);
+    let pings = 0;
+    ws.on('message', (m: Buffer) => {
+      if (m.toString() !== 'PING') return;
+      pings++;
+      ws.send('PONG');
+    });
+    // Ten pings answered: ten times the interval after which an unanswering peer would be gone.
+    await waitUntil('ten pings', () => pings >= 10, 10_000);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect(await health(server.url)).toMatchObject({ connections: 1 });
+    ws.close();
   });
 
   it('drops a peer that stops answering pings within ping + pong wait', async () => {

@@ -2,6 +2,9 @@ import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js'
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
+/** Built once: every subscription shares the check. */
+const isAgentStatus = isEventOf(['agent.status']);
+
 export const agentsRouter = router({
   /**
    * `agent.status` events. Without a cursor: each matching agent's current status first (in id order), then
@@ -16,7 +19,7 @@ export const agentsRouter = router({
         lastEventId: input.lastEventId,
         snapshot: 'agents',
       },
-      isEventOf(['agent.status']),
+      isAgentStatus,
       signal,
     ),
   ),

@@ -2,6 +2,9 @@ import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/i
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
+/** Built once: every subscription shares the check. */
+const isAnyEvent = isEventOf(eventTypes);
+
 export const eventsRouter = router({
   /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
   events: viewerProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
@@ -12,7 +15,7 @@ export const eventsRouter = router({
         filter: { topics: input.topics, types: input.types },
         lastEventId: input.lastEventId,
       },
-      isEventOf(eventTypes),
+      isAnyEvent,
       signal,
     ),
   ),

@@ -4,6 +4,9 @@ import { subscribeEvents } from './tracked.js';
 
 const tddEventTypes = ['tdd.phase_changed', 'tdd.test_result', 'tdd.coverage_update'] as const;
 
+/** Built once: every subscription shares the check. */
+const isTddEvent = isEventOf(tddEventTypes);
+
 export const tddRouter = router({
   /**
    * TDD events (phase changes, test results, coverage). Without a cursor: each matching task's current phase
@@ -22,7 +25,7 @@ export const tddRouter = router({
         lastEventId: input.lastEventId,
         snapshot: 'tddTasks',
       },
-      isEventOf(tddEventTypes),
+      isTddEvent,
       signal,
     ),
   ),

@@ -9,6 +9,9 @@ import {
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
+/** Built once: every subscription shares the check. */
+const isWorkflowEvent = isEventOf(workflowEventTypes);
+
 export const workflowsRouter = router({
   /**
    * Workflow lifecycle and block events. Without a cursor: each matching workflow's latest lifecycle event
@@ -27,7 +30,7 @@ export const workflowsRouter = router({
         lastEventId: input.lastEventId,
         snapshot: 'workflows',
       },
-      isEventOf(workflowEventTypes),
+      isWorkflowEvent,
       signal,
     ),
   ),

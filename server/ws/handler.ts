@@ -14,7 +14,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
-import { handleKeepAlive } from '@trpc/server/adapters/ws';
 import { WebSocket, type RawData, type WebSocketServer } from 'ws';
 import type { AppRouter } from '../routers/_app.js';
 import { claimSubscription, type OpenSubscription } from '../routers/tracked.js';
@@ -47,6 +46,41 @@ export interface WebSocketHandlerOptions {
 export interface WebSocketHandler {
   /** Tells every client to reconnect (before a shutdown); each resubscribes with its cursors. */
   reconnectAll(): void;
+  /** Stops the keepalive timer. */
+  close(): void;
+}
+
+/**
+ * Keepalive for every connection from one timer, checking a timestamp per connection: a PING after `pingMs`
+ * without any message from the peer, and the connection terminated when `pongWaitMs` more pass in silence.
+ * Nothing is scheduled or re-armed per connection or per message.
+ */
+class KeepAlive {
+  readonly connections = new Set<Connection>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pingMs: number,
+    private readonly pongWaitMs: number,
+  ) {
+    // Checking four times per interval: a ping or a cut comes at most a quarter interval late.
+    this.timer = setInterval(
+      () => {
+        this.sweep();
+      },
+      Math.max(5, Math.min(pingMs, pongWaitMs) / 4),
+    );
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const connection of this.connections) connection.checkAlive(now, this.pingMs, this.pongWaitMs);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
 }
 
 type CallType = 'query' | 'mutation' | 'subscription';
@@ -58,12 +92,16 @@ interface Running {
 
 export function serveWebSockets(options: WebSocketHandlerOptions): WebSocketHandler {
   const frames = new EventFrames(options.router);
+  const keepAlive = new KeepAlive(options.keepAlive.pingMs, options.keepAlive.pongWaitMs);
   options.wss.on('connection', (socket, req) => {
-    new Connection(socket, req, options, frames).listen();
+    new Connection(socket, req, options, frames).listen(keepAlive.connections);
   });
   return {
     reconnectAll() {
       for (const socket of options.wss.clients) if (socket.readyState === WebSocket.OPEN) socket.send(reconnectFrame);
+    },
+    close() {
+      keepAlive.close();
     },
   };
 }
@@ -71,8 +109,9 @@ export function serveWebSockets(options: WebSocketHandlerOptions): WebSocketHand
 class Connection {
   private ctx: Context | undefined;
   private readonly subscriptions = new Map<RequestId, Running>();
-  /** Aborted when the socket closes: queries and mutations in flight see it as their signal. */
-  private readonly closed = new AbortController();
+  /** When the peer last sent anything, and when it was pinged and has not answered since. */
+  private lastSeen = performance.now();
+  private pingedAt: number | undefined;
   private readonly writer: SocketWriter;
 
   constructor(
@@ -86,20 +125,33 @@ class Connection {
     if (!expectsParams) this.ctx = this.createContext(null);
   }
 
-  listen(): void {
+  listen(alive: Set<Connection>): void {
     const { socket } = this;
+    alive.add(this);
     socket.on('message', (data, isBinary) => {
+      this.lastSeen = performance.now();
       this.onMessage(data, isBinary);
     });
     socket.on('error', (cause) => {
       this.options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined });
     });
     socket.once('close', () => {
-      this.closed.abort();
+      alive.delete(this);
       for (const running of this.subscriptions.values()) this.end(running);
       this.subscriptions.clear();
     });
-    handleKeepAlive(socket, this.options.keepAlive.pingMs, this.options.keepAlive.pongWaitMs);
+  }
+
+  /** Called by the keepalive sweep: any message counts as an answer, as in tRPC's own adapter. */
+  checkAlive(now: number, pingMs: number, pongWaitMs: number): void {
+    if (this.pingedAt !== undefined && this.lastSeen > this.pingedAt) this.pingedAt = undefined;
+    if (this.pingedAt === undefined) {
+      if (now - this.lastSeen < pingMs) return;
+      this.pingedAt = now;
+      this.send('PING');
+    } else if (now - this.pingedAt >= pongWaitMs) {
+      this.socket.terminate();
+    }
   }
 
   private createContext(params: Record<string, string> | null): Context | undefined {
@@ -237,7 +289,8 @@ class Connection {
         getRawInput: () => Promise.resolve(input),
         ctx: this.ctx,
         type,
-        signal: this.closed.signal,
+        // Queries and mutations here finish in one step of the store; nothing would act on an abort.
+        signal: undefined,
         batchIndex,
       });
       this.send(replyFrame(this.options.router, { id, jsonrpc, result: { type: 'data', data } }));
