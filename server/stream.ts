@@ -25,8 +25,12 @@ import type { EventStore, Snapshot } from './store/types.js';
 const pageSize = 1_000;
 
 export interface StreamSink {
-  /** Takes one item. Returns false when it holds as much as it can: the stream pauses until `resume()`. */
-  push(item: StreamItem): boolean;
+  /**
+   * Takes one item. `shared` is true for a live event, the same object every subscriber gets (worth caching
+   * anything derived from it), false for one read or made for this subscriber alone. Returns false when it
+   * holds as much as it can: the stream pauses until `resume()`.
+   */
+  push(item: StreamItem, shared: boolean): boolean;
   /** The stream failed (a cursor from another database, a store error); nothing follows. */
   fail(error: unknown): void;
   /**
@@ -60,6 +64,8 @@ export class EventStream {
   private cursor = 0;
   private buffer: EventEnvelope[] = [];
   private overflowed = false;
+  /** Read from the store but not yet pushed when the sink asked to wait: at most one page. */
+  private unsent: EventEnvelope[] = [];
   private readonly matches: (event: EventEnvelope) => boolean;
 
   constructor(
@@ -80,7 +86,7 @@ export class EventStream {
       const id = Number(event.id);
       if (id <= this.cursor) return;
       this.cursor = id;
-      if (!this.sink.push(event)) this.state = 'paused';
+      if (!this.sink.push(event, true)) this.state = 'paused';
     } else if (this.state === 'catching-up') {
       if (this.overflowed || !this.matches(event)) return;
       if (this.buffer.length >= this.options.bufferLimit) {
@@ -106,10 +112,30 @@ export class EventStream {
     void this.run(Promise.resolve());
   }
 
+  /** Pushes `events` (in id order, after the cursor) until the sink asks to wait; false if it did. */
+  private pushPage(events: readonly EventEnvelope[]): boolean {
+    for (const [i, event] of events.entries()) {
+      this.cursor = Number(event.id);
+      const full = !this.sink.push(event, false);
+      // A sink may close the stream from inside push (its connection was cut).
+      if (!this.is('catching-up')) return false;
+      if (full || (this.sink.ready && !this.sink.ready(this.wake))) {
+        this.state = 'paused';
+        this.buffer = [];
+        this.overflowed = false;
+        // Only a sink that waits for room keeps the rest of the page; one that overflowed reads it back later.
+        this.unsent = full ? [] : events.slice(i + 1);
+        return false;
+      }
+    }
+    return true;
+  }
+
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.buffer = [];
+    this.unsent = [];
     this.dispatcher.remove(this);
   }
 
@@ -151,7 +177,7 @@ export class EventStream {
         return;
       }
       // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
-      sink.push(resetNotice(cursor, watermark));
+      sink.push(resetNotice(cursor, watermark), false);
       this.cursor = watermark;
     } else if (!options.snapshot) {
       this.cursor = await store.headId();
@@ -162,27 +188,22 @@ export class EventStream {
       // continues from the snapshot's head.
       const snapshot = await options.snapshot();
       if (this.state === 'closed') return;
-      for (const item of snapshot.items) sink.push(item);
+      for (const item of snapshot.items) sink.push(item, false);
       this.cursor = snapshot.headId;
     }
   }
 
   /** Reads from the store until the stream is level with the live events, then turns live. */
   private async catchUp(): Promise<void> {
+    if (this.unsent.length > 0) {
+      const unsent = this.unsent;
+      this.unsent = [];
+      if (!this.pushPage(unsent)) return;
+    }
     while (this.state === 'catching-up') {
       const page = await this.store.readAfter(this.cursor, this.options.filter, pageSize);
       if (!this.is('catching-up')) return;
-      for (const event of page) {
-        this.cursor = Number(event.id);
-        if (!this.sink.push(event) || (this.sink.ready && !this.sink.ready(this.wake))) {
-          this.state = 'paused';
-          this.buffer = [];
-          this.overflowed = false;
-          return;
-        }
-        // A sink may close the stream from inside push (its connection was cut).
-        if (!this.is('catching-up')) return;
-      }
+      if (!this.pushPage(page)) return;
       if (page.length === pageSize) continue;
       if (this.overflowed) {
         // More arrived during the read than the buffer holds: read them from the store instead.
@@ -259,7 +280,7 @@ export async function* pullStream(
     w?.();
   };
   const stream = open({
-    push(item) {
+    push(item: StreamItem) {
       queue.push(item);
       notify();
       return queue.length < bufferLimit;

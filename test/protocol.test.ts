@@ -191,7 +191,7 @@ describe('event frames', () => {
     };
     const spy = vi.spyOn(transformer, 'serialize');
     const heads = ['{"id":1,', '{"id":"x","jsonrpc":"2.0",', '{"id":1,'];
-    const decoded = heads.map((head) => JSON.parse(frames.text(head, event)) as Reply);
+    const decoded = heads.map((head) => JSON.parse(frames.text(head, event, true)) as Reply);
     expect(spy).toHaveBeenCalledTimes(1);
     spy.mockRestore();
     expect(decoded.map((r) => [r.id, r.jsonrpc])).toEqual([
@@ -203,5 +203,13 @@ describe('event frames', () => {
       expect(reply.result?.id).toBe('42');
       expect(superjson.deserialize(reply.result?.data as never)).toEqual({ id: '42', data: event });
     }
+    // An item read for one subscriber alone (a replay) is encoded for it and not kept.
+    const own = { ...event };
+    const again = vi.spyOn(transformer, 'serialize');
+    const text = frames.text('{"id":1,', own, false);
+    expect(frames.text('{"id":1,', own, false)).toBe(text);
+    expect(frames.wire('{"id":1,', own, false).subarray(4).toString()).toBe(text);
+    expect(again).toHaveBeenCalledTimes(3);
+    again.mockRestore();
   });
 });

@@ -57,12 +57,12 @@ describe('socket writer', () => {
       const writer = new SocketWriter(sockets.server);
       expect(writer.prebuilt).toBe(!compressed);
       // One turn: the first frame goes at once, the rest are coalesced.
-      for (const body of bodies) writer.write(frames, '{"n":1}', body);
+      for (const body of bodies) writer.write(frames, '{"n":1}', body, true);
       await new Promise<void>((resolve) => setImmediate(resolve));
       // A later turn, and a plain send in between: order holds across both paths.
       sockets.server.send('plain');
       writer.writeText('reply');
-      for (const body of bodies) writer.write(frames, '{"n":2}', body);
+      for (const body of bodies) writer.write(frames, '{"n":2}', body, false);
       const expected = [...bodies.map((b) => `{"n":1}${b}`), 'plain', 'reply', ...bodies.map((b) => `{"n":2}${b}`)];
       await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
       expect(sockets.received).toEqual(expected);

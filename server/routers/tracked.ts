@@ -49,7 +49,7 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
    * Throws TOO_MANY_REQUESTS when the connection holds its maximum.
    */
   open(
-    deliver: (item: E | StreamReset) => boolean,
+    deliver: (item: E | StreamReset, shared: boolean) => boolean,
     fail: (error: TRPCError) => void,
     ready: (resume: () => void) => boolean,
   ): OpenSubscription {
@@ -87,7 +87,7 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
     const delivered = ctx.metrics.delivered.labels({ procedure: this.procedure });
     const { deliverySeconds } = ctx.metrics;
     return ctx.hub.open(this.request, {
-      push(item: StreamItem): boolean {
+      push(item: StreamItem, shared: boolean): boolean {
         // The connection is being closed as a slow consumer; its close ends this stream.
         if (!ctx.limits.keepsUp()) return true;
         if (item.type !== 'stream.reset') {
@@ -96,7 +96,7 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
           if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
           delivered.inc();
         }
-        return sink.push(item);
+        return sink.push(item, shared);
       },
       fail: (error) => {
         sink.fail(error);

@@ -17,7 +17,21 @@ import type {
   WorkflowState,
 } from './types.js';
 
-type EventRow = typeof events.$inferSelect;
+/** The columns an envelope is made of (the *_id copies and received_at stay in the database). */
+const envelopeColumns = {
+  id: events.id,
+  type: events.type,
+  topic: events.topic,
+  timestamp: events.timestamp,
+  key: events.key,
+  source: events.source,
+  correlationId: events.correlationId,
+  data: events.data,
+};
+type EventRow = Pick<
+  typeof events.$inferSelect,
+  'id' | 'type' | 'topic' | 'timestamp' | 'key' | 'source' | 'correlationId' | 'data'
+>;
 type EventInsert = Omit<typeof events.$inferInsert, 'id' | 'timestamp' | 'receivedAt'> & {
   timestamp: number;
   receivedAt: number;
@@ -361,7 +375,7 @@ export function createSqliteStore(db: Db): EventStore {
     limit: number,
   ): EventEnvelope[] {
     return db
-      .select()
+      .select(envelopeColumns)
       .from(events)
       .where(and(gt(events.id, after), lt(events.id, before), whereOf(filter)))
       .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))

@@ -338,8 +338,8 @@ class Connection {
         const { writer, frames } = this;
         const window = this.ctx?.limits.replayWindowBytes ?? 256 * 1024;
         running.open = subscription.open(
-          (item) => {
-            writer.write(frames, head, item);
+          (item, shared) => {
+            writer.write(frames, head, item, shared);
             return true;
           },
           fail,

@@ -71,29 +71,32 @@ export class EventFrames {
 
   constructor(private readonly router: AppRouter) {}
 
+  private payload(item: StreamItem): string {
+    return JSON.stringify(this.router._def._config.transformer.output.serialize({ id: item.id, data: item }));
+  }
+
   private entry(item: StreamItem) {
     let entry = this.cache.get(item);
     if (entry === undefined) {
-      const payload = JSON.stringify(
-        this.router._def._config.transformer.output.serialize({ id: item.id, data: item }),
-      );
-      entry = { payload, wire: new Map() };
+      entry = { payload: this.payload(item), wire: new Map() };
       this.cache.set(item, entry);
     }
     return entry;
   }
 
-  /** The reply's text. */
-  text(head: string, item: StreamItem): string {
-    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${this.entry(item).payload}}}`;
+  /** The reply's text. Only a shared item's payload is kept for the next subscriber. */
+  text(head: string, item: StreamItem, shared: boolean): string {
+    const payload = shared ? this.entry(item).payload : this.payload(item);
+    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${payload}}}`;
   }
 
-  /** The reply as a complete WebSocket frame, built once per event and request id. */
-  wire(head: string, item: StreamItem): Buffer {
+  /** The reply as a complete WebSocket frame; a shared item's is built once per request id. */
+  wire(head: string, item: StreamItem, shared: boolean): Buffer {
+    if (!shared) return textFrame(this.text(head, item, false));
     const { wire } = this.entry(item);
     let frame = wire.get(head);
     if (frame === undefined) {
-      frame = textFrame(this.text(head, item));
+      frame = textFrame(this.text(head, item, true));
       wire.set(head, frame);
     }
     return frame;

@@ -46,10 +46,10 @@ export function textFrame(text: string): Buffer {
   return frame;
 }
 
-/** Where frames come from: the same reply as text and as a complete frame. */
+/** Where frames come from: the same reply as text and as a complete frame (`shared`: see StreamSink). */
 export interface FrameSource<K> {
-  text(head: string, item: K): string;
-  wire(head: string, item: K): Buffer;
+  text(head: string, item: K, shared: boolean): string;
+  wire(head: string, item: K, shared: boolean): Buffer;
 }
 
 interface Stream {
@@ -88,10 +88,10 @@ export class SocketWriter {
   }
 
   /** Writes one event's frame: the prebuilt one when it applies, else the text through `send`. */
-  write<K>(frames: FrameSource<K>, head: string, item: K): void {
+  write<K>(frames: FrameSource<K>, head: string, item: K, shared: boolean): void {
     if (!this.begin()) return;
-    if (this.direct()) this.sender?.sendFrame([frames.wire(head, item)]);
-    else this.socket.send(frames.text(head, item));
+    if (this.direct()) this.sender?.sendFrame([frames.wire(head, item, shared)]);
+    else this.socket.send(frames.text(head, item, shared));
     this.end();
   }
 
