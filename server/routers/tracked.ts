@@ -33,13 +33,20 @@ export function claimSubscription(signal: AbortSignal): EventSubscription<EventE
  * `accepts` narrows the envelope type; the stream's filter already guarantees it holds.
  */
 export class EventSubscription<E extends EventEnvelope> implements AsyncIterable<Tracked<E>> {
+  /**
+   * The parts of the context a stream uses, each shared by the connection or the server. The context itself is
+   * a copy tRPC's middlewares made for this call; holding it would keep one more object per subscription.
+   */
+  private readonly ctx: Pick<Context, 'hub' | 'limits' | 'metrics'>;
+
   constructor(
-    private readonly ctx: Context,
+    { hub, limits, metrics }: Context,
     readonly procedure: string,
     private readonly request: StreamRequest,
     private readonly accepts: (event: EventEnvelope) => event is E,
     private readonly signal: AbortSignal,
   ) {
+    this.ctx = { hub, limits, metrics };
     claimable.set(signal, this);
   }
 
