@@ -28,7 +28,7 @@ if (mode === 'publish') {
   await Promise.all(Array.from({ length: 64 }, worker));
 } else if (mode === 'publisher') {
   // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
-  // ordered publishBatch calls of up to 100; done when the last one is acknowledged.
+  // ordered publishBatch calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
   await using publisher = createPublisher({ url: `http://127.0.0.1:${portText}`, client, outboxLimit: count });
   for (let i = 0; i < count; i++) publisher.publish(event(i));
   await publisher.flush(waitLimitMs);

@@ -227,7 +227,7 @@ async function main() {
       'raw-batch': 'raw better-sqlite3, 1,000 events per transaction',
       publish: 'Switchboard `publish`, 64 in flight on one connection',
       publishBatch: 'Switchboard `publishBatch` of 1,000',
-      publisher: 'Switchboard `Publisher`: single events through its outbox (batches of ≤100, one in flight)',
+      publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, one in flight)',
       resume: 'Switchboard resume replay (`events` from `lastEventId: "0"`, 152,000–170,000 behind)',
     };
     for (const [mode, values] of Object.entries(rows)) {

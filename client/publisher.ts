@@ -17,8 +17,13 @@ import {
 export interface PublisherOptions extends SwitchboardClientOptions {
   /** Events waiting to be sent, at most. A full outbox drops the newest event, counts it and reports it. */
   outboxLimit?: number;
-  /** Events per `publishBatch` call. */
+  /** Events per `publishBatch` call, at most. */
   batchSize?: number;
+  /**
+   * Bytes of JSON per `publishBatch` call, at most (one larger event still goes, alone). Keep it below the
+   * server's `--max-message-bytes` (1 MiB by default): a bigger frame is refused by closing the connection.
+   */
+  maxBatchBytes?: number;
   /** Backoff between failed sends: doubling from `initialMs` to `maxMs`, with jitter. */
   retry?: { initialMs?: number; maxMs?: number };
   /** A send that has not been answered within this is abandoned and retried (same keys, so no duplicate). */
@@ -71,9 +76,21 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** UTF-8 length of a string, without Buffer or TextEncoder (the Publisher runs in browsers too). */
+function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // Two bytes up to U+07FF, three above; a surrogate pair (two units) is four.
+    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
 export function createPublisher(options: PublisherOptions & { client?: SwitchboardClient }): Publisher {
   const outboxLimit = options.outboxLimit ?? 1_000;
-  const batchSize = Math.min(options.batchSize ?? 100, limits.batchSize);
+  const batchSize = Math.min(options.batchSize ?? limits.batchSize, limits.batchSize);
+  const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const retryDelay = backoff({ initialMs: options.retry?.initialMs ?? 100, maxMs: options.retry?.maxMs ?? 30_000 });
   const client = options.client ?? createSwitchboardClient(options);
@@ -82,6 +99,24 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
   const keyPrefix = `pub-${globalThis.crypto.randomUUID()}`;
   let nextKey = 0;
   const outbox: PublishInput[] = [];
+  /** The JSON size of each event in the outbox, in the same order. */
+  const sizes: number[] = [];
+  const take = (count: number) => {
+    sizes.splice(0, count);
+    return outbox.splice(0, count);
+  };
+  /** How many events the next batch holds: up to `batchSize`, and up to `maxBatchBytes` unless it is one event. */
+  const nextBatch = (singles: boolean) => {
+    if (singles) return Math.min(1, outbox.length);
+    let count = 0;
+    let bytes = 0;
+    for (const size of sizes) {
+      if (count === batchSize || (count > 0 && bytes + size > maxBatchBytes)) break;
+      bytes += size;
+      count++;
+    }
+    return count;
+  };
   const stats = { sent: 0, retried: 0, dropped: 0, rejected: 0 };
   let accepting = true;
   let sending = false;
@@ -108,11 +143,11 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
     let singles = 0;
     try {
       while (outbox.length > 0 && !stopped()) {
-        const batch = outbox.slice(0, singles > 0 ? 1 : batchSize);
+        const batch = outbox.slice(0, nextBatch(singles > 0));
         try {
           const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(requestTimeoutMs)]);
           await client.publishBatch.mutate(batch, { signal });
-          outbox.splice(0, batch.length);
+          take(batch.length);
           stats.sent += batch.length;
           attempt = 0;
           if (singles > 0) singles--;
@@ -122,7 +157,7 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
             if (batch.length > 1) {
               singles = batch.length;
             } else {
-              const [bad] = outbox.splice(0, 1);
+              const [bad] = take(1);
               if (bad) drop(bad, 'rejected_by_server', (error as Error).message);
               if (singles > 0) singles--;
             }
@@ -174,7 +209,9 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
         return drop(event, 'outbox_full', `the outbox holds ${outboxLimit} events (outboxLimit); this one was dropped`);
       }
       const key = event.key ?? `${keyPrefix}:${nextKey++}`;
-      outbox.push({ ...event, key });
+      const queued = { ...event, key };
+      outbox.push(queued);
+      sizes.push(utf8Bytes(JSON.stringify(queued)));
       void send();
       return { accepted: true, key };
     },

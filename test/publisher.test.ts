@@ -124,4 +124,33 @@ describe('Publisher', () => {
     orphan.publish(agentStatus('d'));
     expect(await orphan.close(200)).toEqual({ unsent: 2 });
   });
+
+  it(
+    "splits batches that would exceed the server's frame limit, and stores them all",
+    { timeout: 30_000 },
+    async () => {
+      // 120 events of ~12 KB each: ~1.4 MB as one batch of 120, over the server's 1 MiB frame limit.
+      await using server = await startTestServer({ maxMessageBytes: 1024 * 1024, publishRate: 100_000 });
+      await using publisher = createPublisher({
+        url: server.url,
+        WebSocket,
+        batchSize: 1_000,
+        reconnect: { initialMs: 20, maxMs: 200 },
+        retry: { initialMs: 20, maxMs: 200 },
+      });
+      const total = 120;
+      for (let i = 0; i < total; i++) {
+        publisher.publish({
+          type: 'agent.log',
+          data: { agentId: 'big', level: 'info', message: `${i} ${'é'.repeat(6_000)}` },
+        });
+      }
+      await publisher.flush(20_000);
+      expect(publisher.stats()).toMatchObject({ sent: total, dropped: 0, rejected: 0 });
+      const stored = await storedEvents(server.url);
+      expect(stored.map((e) => (e.type === 'agent.log' ? e.data.message.split(' ')[0] : ''))).toEqual(
+        Array.from({ length: total }, (_, i) => String(i)),
+      );
+    },
+  );
 });
