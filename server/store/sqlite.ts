@@ -303,8 +303,8 @@ export function createSqliteStore(db: Db): EventStore {
   // throws is rolled back to it (its touches with it), and the rest still commit.
   const appendSavepoint = sqlite.transaction(appendBatch);
 
-  // One commit (one fsync under `full`) for many batches.
-  const appendGroup = sqlite.transaction((batches: readonly (readonly ValidEvent[])[]): GroupOutcome[] => {
+  // One commit (one fsync under `full`) for many batches, each in its own savepoint.
+  const appendGroupIsolated = sqlite.transaction((batches: readonly (readonly ValidEvent[])[]): GroupOutcome[] => {
     const touches: Touches = new Map();
     const outcomes = batches.map((batch): GroupOutcome => {
       const batchTouches: Touches = new Map();
@@ -319,6 +319,24 @@ export function createSqliteStore(db: Db): EventStore {
     applyTouches(touches);
     return outcomes;
   });
+
+  // The same group without a savepoint per batch (they cost a fifth of a small group's time). Batches arrive
+  // validated, so one failing is rare (an I/O fault, a constraint); then nothing of this attempt is kept (the
+  // transaction rolls back, ids included) and the group is done again with savepoints, refusing that batch alone.
+  const appendGroupTogether = sqlite.transaction((batches: readonly (readonly ValidEvent[])[]): GroupOutcome[] => {
+    const touches: Touches = new Map();
+    const outcomes = batches.map((batch): GroupOutcome => ({ ok: true, result: appendBatch(batch, touches) }));
+    applyTouches(touches);
+    return outcomes;
+  });
+
+  function appendGroup(batches: readonly (readonly ValidEvent[])[]): GroupOutcome[] {
+    try {
+      return appendGroupTogether(batches);
+    } catch {
+      return appendGroupIsolated(batches);
+    }
+  }
 
   const headId = () => headStatement.get()?.seq ?? 0;
 
