@@ -3,7 +3,7 @@
  * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency.
  *
  * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } →
- * { done: { received, seconds, p50, p99, cpuMicros } } (this process's CPU time since `expect`).
+ * { done: { received, seconds, first, last, p50, p99, cpuMicros } } (wall-clock ms; CPU time since `expect`).
  */
 import { createTRPCUntypedClient, createWSClient, wsLink } from '@trpc/client';
 import { io } from 'socket.io-client';
@@ -36,6 +36,8 @@ function deliver(payload: unknown): void {
       done: {
         received,
         seconds: (last - first) / 1000,
+        first,
+        last,
         p50: percentile(sorted, 50),
         p99: percentile(sorted, 99),
         cpuMicros: cpu.user + cpu.system,

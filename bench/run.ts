@@ -131,6 +131,54 @@ async function fanOut(variant: Variant, n: number): Promise<FanOut> {
   }
 }
 
+interface Spread {
+  rate: number[];
+  cpuPerMsg: number[];
+  clientCpuPerMsg: number[];
+}
+
+/**
+ * Saturation only, with the N subscribers split over `processes` subscriber processes: a measure of the server
+ * when one subscriber process is no longer the ceiling (every fast case saturates one core there).
+ */
+async function fanOutSpread(variant: Variant, n: number, processes: number): Promise<Spread> {
+  const server = start('./servers.ts', [variant]);
+  const clients: ChildProcess[] = [];
+  try {
+    const port = String(await next<number>(server, 'port'));
+    const each = Math.round(n / processes);
+    for (let i = 0; i < processes; i++) clients.push(start('./client.ts', [variant, port, String(each)]));
+    await Promise.all(clients.map((c) => next(c, 'ready')));
+    const run = async (events: number) => {
+      for (const c of clients) c.send({ cmd: 'expect', total: events * each });
+      const done = Promise.all(
+        clients.map((c) => next<{ received: number; first: number; last: number; cpuMicros: number }>(c, 'done')),
+      );
+      server.send({ cmd: 'emit', count: events, rate: 0 });
+      const results = await done;
+      server.send({ cmd: 'stats' });
+      const cpu = await next<number>(server, 'cpuMicros');
+      const received = results.reduce((sum, r) => sum + r.received, 0);
+      const seconds = (Math.max(...results.map((r) => r.last)) - Math.min(...results.map((r) => r.first))) / 1000;
+      const clientCpu = results.reduce((sum, r) => sum + r.cpuMicros, 0);
+      return { rate: received / seconds, cpuPerMsg: cpu / received, clientCpuPerMsg: clientCpu / received };
+    };
+    const events = Math.round(200_000 / n);
+    await run(Math.round(events / 4)); // warm-up
+    const out: Spread = { rate: [], cpuPerMsg: [], clientCpuPerMsg: [] };
+    for (let r = 0; r < repeats; r++) {
+      const result = await run(events);
+      out.rate.push(result.rate);
+      out.cpuPerMsg.push(result.cpuPerMsg);
+      out.clientCpuPerMsg.push(result.clientCpuPerMsg);
+    }
+    return out;
+  } finally {
+    for (const c of clients) c.kill();
+    server.kill();
+  }
+}
+
 function runScript(file: string, args: string[]): Promise<{ mode: string; perSecond: number }[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...execArgv, here(file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -210,6 +258,31 @@ async function main() {
           `${median(r.p50).toFixed(2)} / ${p99.toFixed(2)} | ${(p99 / median(base?.p99 ?? [NaN])).toFixed(2)} | ` +
           // A hundred connections change the process's RSS by less than its own noise: measured at 1,000 only.
           `${n >= 1000 ? (r.rssPerConnection / 1024).toFixed(1) : '–'} |`,
+      );
+    }
+    console.log('');
+  }
+
+  if (!ingestOnly && sizes.includes(1000)) {
+    const processes = 2;
+    const results = new Map<Variant, Spread>();
+    for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
+      process.stderr.write(`  fan-out N=1000 over ${processes} subscriber processes, ${variant}…\n`);
+      results.set(variant, await fanOutSpread(variant, 1000, processes));
+    }
+    const base = results.get('ws');
+    console.log(`Fan-out at saturation, N=1000 subscribers split over ${processes} subscriber processes`);
+    console.log('| server | delivered msg/s | × raw ws | server CPU µs/msg | subscriber processes CPU µs/msg |');
+    console.log('|---|---|---|---|---|');
+    for (const [variant, r] of results) {
+      const rate = median(r.rate);
+      console.log(
+        `| ${variant} | ${k(rate)}${spread(
+          r.rate.map((x) => x / 1000),
+          1,
+        ).replace(/\)$/, 'k)')} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
+          `${median(r.cpuPerMsg).toFixed(1)}${spread(r.cpuPerMsg, 1)} | ` +
+          `${median(r.clientCpuPerMsg).toFixed(1)}${spread(r.clientCpuPerMsg, 1)} |`,
       );
     }
     console.log('');
