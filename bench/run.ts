@@ -223,6 +223,14 @@ async function ingestAndResume(durability: 'full' | 'normal') {
 }
 
 const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+/** A per-second figure in thousands with its spread across repeats: `58.7k (56.2–63.1k)`. */
+const rateCell = (values: number[]) =>
+  `${k(median(values))}${spread(
+    values.map((x) => x / 1000),
+    1,
+  ).replace(/\)$/, 'k)')}`;
+/** A median with its spread, one decimal: `3.8 (3.4–3.8)`. */
+const cell = (values: number[]) => `${median(values).toFixed(1)}${spread(values, 1)}`;
 
 async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -249,12 +257,8 @@ async function main() {
       const rate = median(r.rate);
       const p99 = median(r.p99);
       console.log(
-        `| ${variant} | ${k(rate)}${spread(
-          r.rate.map((x) => x / 1000),
-          1,
-        ).replace(/\)$/, 'k)')} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
-          `${median(r.cpuPerMsg).toFixed(1)}${spread(r.cpuPerMsg, 1)} | ` +
-          `${median(r.clientCpuPerMsg).toFixed(1)}${spread(r.clientCpuPerMsg, 1)} | ` +
+        `| ${variant} | ${rateCell(r.rate)} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
+          `${cell(r.cpuPerMsg)} | ${cell(r.clientCpuPerMsg)} | ` +
           `${median(r.p50).toFixed(2)} / ${p99.toFixed(2)} | ${(p99 / median(base?.p99 ?? [NaN])).toFixed(2)} | ` +
           // A hundred connections change the process's RSS by less than its own noise: measured at 1,000 only.
           `${n >= 1000 ? (r.rssPerConnection / 1024).toFixed(1) : '–'} |`,
@@ -277,12 +281,8 @@ async function main() {
     for (const [variant, r] of results) {
       const rate = median(r.rate);
       console.log(
-        `| ${variant} | ${k(rate)}${spread(
-          r.rate.map((x) => x / 1000),
-          1,
-        ).replace(/\)$/, 'k)')} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
-          `${median(r.cpuPerMsg).toFixed(1)}${spread(r.cpuPerMsg, 1)} | ` +
-          `${median(r.clientCpuPerMsg).toFixed(1)}${spread(r.clientCpuPerMsg, 1)} |`,
+        `| ${variant} | ${rateCell(r.rate)} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
+          `${cell(r.cpuPerMsg)} | ${cell(r.clientCpuPerMsg)} |`,
       );
     }
     console.log('');
@@ -304,12 +304,7 @@ async function main() {
       resume: 'Switchboard resume replay (`events` from `lastEventId: "0"`, 152,000–170,000 behind)',
     };
     for (const [mode, values] of Object.entries(rows)) {
-      console.log(
-        `| ${label[mode] ?? mode} | ${k(median(values))}${spread(
-          values.map((x) => x / 1000),
-          1,
-        ).replace(/\)$/, 'k)')} | ${(median(values) / raw).toFixed(2)} |`,
-      );
+      console.log(`| ${label[mode] ?? mode} | ${rateCell(values)} | ${(median(values) / raw).toFixed(2)} |`);
     }
     console.log('');
   }
