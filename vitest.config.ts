@@ -1,12 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Tests that measure the server's memory run after all the others, alone: under the parallel load of the rest
+ * of the suite, a process's resident memory says more about the machine than about the server.
+ */
+const measuresMemory = ['test/slow-consumer.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Integration tests start real servers and child processes; bound each so a hang fails instead of stalling CI.
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: more workers only add contention to the timing-sensitive integration tests.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: measuresMemory } },
+      { extends: true, test: { name: 'memory', include: measuresMemory, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
