@@ -139,10 +139,6 @@ export class EventStream {
     this.dispatcher.remove(this);
   }
 
-  get closed(): boolean {
-    return this.state === 'closed';
-  }
-
   /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
   private is(state: State): boolean {
     return this.state === state;
@@ -222,13 +218,12 @@ export class EventStream {
   }
 }
 
-/** Offers every committed event to every open stream. One per hub; one bus listener in all. */
+/** Offers every committed event to every open stream. One per hub, listening to its bus for as long as the hub lives. */
 export class Dispatcher {
   private readonly streams = new Set<EventStream>();
-  private readonly unsubscribe: () => void;
 
   constructor(bus: EventBus) {
-    this.unsubscribe = bus.subscribe((events) => {
+    bus.subscribe((events) => {
       for (const event of events) for (const stream of this.streams) stream.offer(event);
     });
   }
@@ -243,11 +238,6 @@ export class Dispatcher {
 
   get size(): number {
     return this.streams.size;
-  }
-
-  close(): void {
-    this.unsubscribe();
-    for (const stream of this.streams) stream.close();
   }
 }
 

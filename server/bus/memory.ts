@@ -13,8 +13,5 @@ export function createMemoryBus(): EventBus {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    get size() {
-      return listeners.size;
-    },
   };
 }

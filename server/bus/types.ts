@@ -9,6 +9,4 @@ export interface EventBus {
   publish(events: readonly EventEnvelope[]): void;
   /** Returns the function that unsubscribes. */
   subscribe(listener: (events: readonly EventEnvelope[]) => void): () => void;
-  /** Number of current listeners, for health and metrics. */
-  readonly size: number;
 }
