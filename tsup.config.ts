@@ -16,9 +16,8 @@ export default defineConfig([
     outDir: 'dist',
   },
   {
-    // dist/bin.js sits one folder below the package root, like server/db.ts, so the migrations are found at
-    // ../drizzle/migrations from both.
-    entry: { bin: 'server/bin.ts' },
+    // Migrations and the dashboard's build are found from the package root (server/ops/package-root.ts).
+    entry: { bin: 'server/entry/bin.ts' },
     format: 'esm',
     target: 'node20',
     sourcemap: true,

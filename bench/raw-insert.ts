@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../server/db.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
 import { topicOf } from '../shared/index.js';
 import { benchEvent } from './shared.js';
 

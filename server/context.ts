@@ -1,8 +1,8 @@
-import type { Principal } from './auth.js';
-import type { Hub } from './hub.js';
-import type { ConnectionLimits } from './limits.js';
-import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import type { Principal } from './security/auth.js';
+import type { Hub } from './core/hub.js';
+import type { ConnectionLimits } from './ops/limits.js';
+import type { Logger } from './ops/log.js';
+import type { Metrics } from './ops/metrics.js';
 
 /** What every procedure sees. Created once per WebSocket connection or HTTP request. */
 export interface Context {

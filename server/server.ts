@@ -6,23 +6,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
-import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
+import { allows, bearerToken, createAuthenticator, type Access } from './security/auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
-import type { Config } from './config.js';
+import type { Config } from './ops/config.js';
 import type { Context } from './context.js';
-import { loadDashboard } from './dashboard.js';
-import { openDatabase } from './db.js';
-import { createHub } from './hub.js';
-import { handleIngest } from './ingest.js';
-import { ConnectionLimits } from './limits.js';
-import { createLogger, type Logger } from './log.js';
-import { createMetrics } from './metrics.js';
-import { startRetention } from './retention.js';
+import { loadDashboard } from './transports/dashboard.js';
+import { openDatabase } from './store/sqlite-db.js';
+import { createHub } from './core/hub.js';
+import { handleIngest } from './transports/ingest.js';
+import { ConnectionLimits } from './ops/limits.js';
+import { createLogger, type Logger } from './ops/log.js';
+import { createMetrics } from './ops/metrics.js';
+import { startRetention } from './ops/retention.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
-import { serveWebSockets } from './ws/handler.js';
+import { serveWebSockets } from './transports/ws/handler.js';
 
 export type ServerOptions = Config & {
   /** Replace the embedded store or bus (another process's, or a test's). */
@@ -67,7 +67,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
   const bus = options.bus ?? createMemoryBus();
   const auth = createAuthenticator(options.tokens);
-  // No compression: event frames are prebuilt once for every socket (server/ws/socket-writer.ts).
+  // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   const hub = createHub({

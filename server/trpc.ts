@@ -4,9 +4,9 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, type z } from 'zod';
 import { errorReasons, transformer, type ErrorReason } from '../shared/index.js';
-import { access, allows, type Access } from './auth.js';
+import { access, allows, type Access } from './security/auth.js';
 import type { Context } from './context.js';
-import { ReasonedError } from './errors.js';
+import { ReasonedError } from './core/errors.js';
 
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,

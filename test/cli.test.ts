@@ -154,7 +154,7 @@ describe('switchboard CLI', () => {
     const child = spawn(process.execPath, [
       '--import',
       'tsx',
-      'server/bin.ts',
+      'server/entry/bin.ts',
       'serve',
       '--port',
       '0',

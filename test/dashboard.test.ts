@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { demoTraffic } from '../client/cli/demo.js';
 import { createPublisher, type Publisher } from '../client/index.js';
-import { openDatabase } from '../server/db.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import { publishInputSchema, type PublishInput } from '../shared/index.js';
 import { agentLog, agentStatus, workflowStarted, workflowStepCompleted } from './fixtures.js';

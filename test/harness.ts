@@ -9,15 +9,15 @@ import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
 import type { EventEnvelope } from '../shared/index.js';
-import { createAuthenticator } from '../server/auth.js';
+import { createAuthenticator } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/ops/config.js';
 import type { Context } from '../server/context.js';
-import { ConnectionLimits } from '../server/limits.js';
-import { createLogger } from '../server/log.js';
-import { createMetrics } from '../server/metrics.js';
-import { openDatabase } from '../server/db.js';
-import { createHub, type Hub } from '../server/hub.js';
+import { ConnectionLimits } from '../server/ops/limits.js';
+import { createLogger } from '../server/ops/log.js';
+import { createMetrics } from '../server/ops/metrics.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
+import { createHub, type Hub } from '../server/core/hub.js';
 import { appRouter } from '../server/routers/_app.js';
 import { startServer, type RunningServer, type ServerOptions } from '../server/server.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
@@ -164,7 +164,7 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
     [
       '--import',
       'tsx',
-      'server/main.ts',
+      'server/entry/main.ts',
       '--port',
       String(args.port ?? 0),
       '--db',

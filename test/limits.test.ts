@@ -6,7 +6,7 @@ import { connect as tcpConnect } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { TokenBucket } from '../server/limits.js';
+import { TokenBucket } from '../server/ops/limits.js';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, waitUntil } from './harness.js';
 

@@ -7,7 +7,7 @@ import superjson from 'superjson';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../server/routers/_app.js';
-import { EventFrames } from '../server/ws/protocol.js';
+import { EventFrames } from '../server/transports/ws/protocol.js';
 import { transformer, type EventEnvelope } from '../shared/index.js';
 import { agentStatus } from './fixtures.js';
 import { connect, startTestServer, waitUntil } from './harness.js';

@@ -3,7 +3,7 @@
  * explicit reset notice followed by the current state, never a silent gap.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { openDatabase } from '../server/db.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import { agentLog, agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer } from './harness.js';

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../server/routers/_app.js';
-import { ConfigError, loadConfig } from '../server/config.js';
+import { ConfigError, loadConfig } from '../server/ops/config.js';
 import { transformer } from '../shared/index.js';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from './harness.js';
@@ -19,9 +19,9 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs `server/main.ts` as `npm start` does, in a child process. */
+/** Runs `server/entry/main.ts` as `npm start` does, in a child process. */
 function runMain(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/entry/main.ts', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

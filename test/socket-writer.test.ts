@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SocketWriter, textFrame, type FrameSource } from '../server/ws/socket-writer.js';
+import { SocketWriter, textFrame, type FrameSource } from '../server/transports/ws/socket-writer.js';
 import { waitUntil } from './harness.js';
 
 const frames: FrameSource<string> = {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../server/bus/memory.js';
-import { openDatabase } from '../server/db.js';
-import { createHub } from '../server/hub.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
+import { createHub } from '../server/core/hub.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import type { EventStore } from '../server/store/types.js';
 import { publishInputSchema, type PublishInput } from '../shared/index.js';

@@ -1,6 +1,6 @@
 /**
  * The `switchboard` command line, as a pure function: arguments, streams and environment in, exit code out.
- * The executable (server/bin.ts) passes the process's own; tests pass their own and run in-process.
+ * The executable (server/entry/bin.ts) passes the process's own; tests pass their own and run in-process.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { TRPCClientError } from '@trpc/client';

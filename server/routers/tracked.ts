@@ -1,8 +1,8 @@
 import { tracked, TRPCError } from '@trpc/server';
 import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
-import type { StreamRequest } from '../hub.js';
-import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../stream.js';
+import type { StreamRequest } from '../core/hub.js';
+import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../core/stream.js';
 
 type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
 

@@ -5,8 +5,8 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
-import type { Db } from '../db.js';
-import { compileFilter, refsOf, type EventFilter } from '../filter.js';
+import type { Db } from './sqlite-db.js';
+import { compileFilter, refsOf, type EventFilter } from '../core/filter.js';
 import type {
   AppendResult,
   EventStore,

@@ -4,7 +4,7 @@
  * though the embedded SQLite store answers synchronously.
  */
 import type { EnvelopeOf, EventEnvelope, ValidEvent } from '../../shared/index.js';
-import type { EventFilter } from '../filter.js';
+import type { EventFilter } from '../core/filter.js';
 
 export interface AppendResult {
   /** One envelope per input, in input order; a repeated idempotency key yields the original event. */

@@ -3,14 +3,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from '../drizzle/schema.js';
+import * as schema from '../../drizzle/schema.js';
+import { fromPackageRoot } from '../ops/package-root.js';
 
 /** Resolved from this module, not the working directory, so the server starts from any folder. */
-const migrationsFolder = fileURLToPath(new URL('../drizzle/migrations', import.meta.url));
+const migrationsFolder = fromPackageRoot('drizzle', 'migrations');
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 

@@ -2,9 +2,9 @@
  * Runs the server until `signal` aborts: `npm start` and `switchboard serve` both come here.
  * Any start-up failure is one line on stderr and exit code 1.
  */
-import { ConfigError, loadConfig } from './config.js';
-import { DatabaseOpenError } from './db.js';
-import { ListenError, startServer } from './server.js';
+import { ConfigError, loadConfig } from '../ops/config.js';
+import { DatabaseOpenError } from '../store/sqlite-db.js';
+import { ListenError, startServer } from '../server.js';
 
 interface Streams {
   stdout: { write(text: string): unknown };

@@ -3,9 +3,9 @@
  * Each WebSocket connection has one `ConnectionLimits`; HTTP callers share one per remote address.
  */
 import { TRPCError } from '@trpc/server';
-import { errorReasons } from '../shared/index.js';
+import { errorReasons } from '../../shared/index.js';
 import type { Config } from './config.js';
-import { ReasonedError } from './errors.js';
+import { ReasonedError } from '../core/errors.js';
 import type { Metrics } from './metrics.js';
 
 /** Close code for a consumer too slow to keep up; it may reconnect and resume from its cursor. */

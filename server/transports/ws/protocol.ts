@@ -7,8 +7,8 @@
  */
 import { transformTRPCResponse } from '@trpc/server';
 import { z } from 'zod';
-import type { StreamItem } from '../../shared/index.js';
-import type { AppRouter } from '../routers/_app.js';
+import type { StreamItem } from '../../../shared/index.js';
+import type { AppRouter } from '../../routers/_app.js';
 import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);

@@ -15,9 +15,9 @@
 import type { IncomingMessage } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { WebSocket, type RawData, type WebSocketServer } from 'ws';
-import type { AppRouter } from '../routers/_app.js';
-import { claimSubscription, type OpenSubscription } from '../routers/tracked.js';
-import type { Context } from '../context.js';
+import type { AppRouter } from '../../routers/_app.js';
+import { claimSubscription, type OpenSubscription } from '../../routers/tracked.js';
+import type { Context } from '../../context.js';
 import {
   clientMessage,
   connectionParamsMessage,

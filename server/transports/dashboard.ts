@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { fromPackageRoot } from '../ops/package-root.js';
 
-/** `web/dist` beside `server/` (and beside `dist/`, for the packaged `bin.js`). */
-export const defaultDashboardDir = fileURLToPath(new URL('../web/dist', import.meta.url));
+/** The package's `web/dist`, from the sources and from the packaged `bin.js` alike. */
+export const defaultDashboardDir = fromPackageRoot('web', 'dist');
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { tokenEntrySchema, type TokenEntry } from './auth.js';
+import { tokenEntrySchema, type TokenEntry } from '../security/auth.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce

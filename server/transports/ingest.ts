@@ -4,9 +4,9 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
-import type { Hub } from './hub.js';
-import type { ConnectionLimits } from './limits.js';
+import { limits, publishInputSchema, type ValidEvent } from '../../shared/index.js';
+import type { Hub } from '../core/hub.js';
+import type { ConnectionLimits } from '../ops/limits.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
