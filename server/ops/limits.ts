@@ -109,7 +109,10 @@ export class ConnectionLimits {
    */
   keepsUp(): boolean {
     if (this.cut) return false;
-    if (!this.socket || this.socket.bufferedAmount <= this.settings.slowConsumerBytes) return true;
+    if (!this.socket) return true;
+    const unsent = this.socket.bufferedAmount;
+    this.metrics.noteUnsent(unsent);
+    if (unsent <= this.settings.slowConsumerBytes) return true;
     this.cut = true;
     this.metrics.slowConsumers.inc();
     // A close reason holds at most 123 bytes.

@@ -9,6 +9,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetrics(sources: { connections: () => number; databaseBytes: () => Promise<number> }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  // Read before every live delivery, so it is a plain number here and becomes a gauge only when scraped.
+  let unsentPeak = 0;
   const metrics = {
     registry,
     subscriptions: new Gauge({
@@ -41,6 +43,10 @@ export function createMetrics(sources: { connections: () => number; databaseByte
       help: 'Connections closed because their unsent bytes passed the limit',
       registers: [registry],
     }),
+    /** Notes a connection's unsent bytes, as seen before a delivery; the gauge keeps the highest. */
+    noteUnsent(bytes: number): void {
+      if (bytes > unsentPeak) unsentPeak = bytes;
+    },
     rejected: new Counter({
       name: 'switchboard_rejected_requests_total',
       help: 'Requests refused, by reason',
@@ -54,6 +60,14 @@ export function createMetrics(sources: { connections: () => number; databaseByte
     registers: [registry],
     collect() {
       this.set(sources.connections());
+    },
+  });
+  new Gauge({
+    name: 'switchboard_unsent_bytes_peak',
+    help: 'The most bytes one connection has had waiting to be sent, seen before a delivery since start: the memory a slow consumer can hold, bounded by the slow-consumer limit',
+    registers: [registry],
+    collect() {
+      this.set(unsentPeak);
     },
   });
   new Gauge({
