@@ -5,7 +5,7 @@
  * connection died before the answer) returns the stored event instead of storing it twice.
  */
 import { TRPCClientError } from '@trpc/client';
-import { limits, publishInputSchema, type PublishInput } from '../shared/index.js';
+import { limits, publishInputSchema, utf8Bytes, type PublishInput } from '../shared/index.js';
 import {
   backoff,
   createSwitchboardClient,
@@ -74,17 +74,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done);
   });
-}
-
-/** UTF-8 length of a string, without Buffer or TextEncoder (the Publisher runs in browsers too). */
-function utf8Bytes(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    // Two bytes up to U+07FF, three above; a surrogate pair (two units) is four.
-    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
-  }
-  return bytes;
 }
 
 export function createPublisher(options: PublisherOptions & { client?: SwitchboardClient }): Publisher {

@@ -6,7 +6,7 @@
  * once that the server does not know what it sent.
  */
 import { z } from 'zod';
-import { limits } from './limits.js';
+import { limits, utf8Bytes } from './limits.js';
 
 // ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -236,7 +236,7 @@ export const publishInputSchema = z
   ])
   .superRefine((input, ctx) => {
     // Field limits bound each string; this bounds the whole payload, free-form JSON included.
-    const size = Buffer.byteLength(JSON.stringify(input.data));
+    const size = utf8Bytes(JSON.stringify(input.data));
     if (size > limits.dataBytes) {
       ctx.addIssue({
         code: 'custom',

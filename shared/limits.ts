@@ -20,3 +20,17 @@ export const limits = {
   /** Events in one `history` page. */
   historyPage: 1_000,
 } as const;
+
+/**
+ * UTF-8 length of a string, the unit of every byte limit. Computed without `Buffer` (Node only) or a
+ * `TextEncoder` copy, so the contract's checks run the same in browsers and in Node.
+ */
+export function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // Two bytes up to U+07FF, three above; a surrogate pair (two units) is four.
+    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
