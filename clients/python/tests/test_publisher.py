@@ -80,14 +80,15 @@ class PublisherAgainstALiveHub(unittest.TestCase):
         drops: List[Tuple[Mapping[str, Any], str, str]] = []
         publisher = switchboard.Publisher(server.url, PUBLISHER_TOKEN, on_drop=lambda e, r, m: drops.append((e, r, m)))
         self.addCleanup(publisher.close, 0)
-        publisher.publish(log_event("py-valid", "first"))
-        publisher.publish({"type": "agent.status", "data": {"agentId": "py-valid"}})
-        publisher.publish({"type": "agent.log", "data": {"agentId": "py-valid", "level": "loud", "message": "x"}})
-        publisher.publish(log_event("py-valid", "second"))
-        self.assertIsNone(publisher.publish({"type": "agent.log", "data": {"agentId": "py-valid", "x": object()}}))
-        self.assertIsNone(publisher.publish({"no": "type"}))  # type: ignore[arg-type]
-
-        self.assertEqual(publisher.flush(15), 0)
+        with self.assertLogs("switchboard", "WARNING") as logged:
+            publisher.publish(log_event("py-valid", "first"))
+            publisher.publish({"type": "agent.status", "data": {"agentId": "py-valid"}})
+            publisher.publish({"type": "agent.log", "data": {"agentId": "py-valid", "level": "loud", "message": "x"}})
+            publisher.publish(log_event("py-valid", "second"))
+            self.assertIsNone(publisher.publish({"type": "agent.log", "data": {"agentId": "py-valid", "x": object()}}))
+            self.assertIsNone(publisher.publish({"no": "type"}))
+            self.assertEqual(publisher.flush(15), 0)
+        self.assertEqual(len(logged.records), 4)
         self.assertEqual([e.data["message"] for e in stored(server.url, "agent:py-valid", VIEWER_TOKEN)], ["first", "second"])
         self.assertEqual([r for _, r, _ in drops], ["invalid", "invalid", "rejected_by_server", "rejected_by_server"])
         self.assertIn("data.agentType", drops[2][2])
