@@ -158,7 +158,7 @@ class Publisher:
                 event, reason, f"the buffer holds {self._buffer_size} events (buffer_size); this one was dropped"
             )
         except Exception:  # noqa: BLE001 - the contract: nothing raises into the orchestrator
-            log.exception("switchboard: publish failed unexpectedly; the event was not queued")
+            log.exception("publisher: publish failed unexpectedly; the event was not queued")
             return None
 
     def flush(self, timeout: Optional[float] = None) -> int:
@@ -222,12 +222,12 @@ class Publisher:
             else:
                 self._dropped += 1
         if reason in ("invalid", "rejected_by_server"):
-            log.warning("switchboard: event dropped (%s): %s", reason, message)
+            log.warning("publisher: event dropped (%s): %s", reason, message)
         if self._on_drop is not None:
             try:
                 self._on_drop(event, reason, message)
             except Exception:  # noqa: BLE001 - a failing callback must not stop publishing
-                log.exception("switchboard: on_drop raised")
+                log.exception("publisher: on_drop raised")
         return None
 
     # ── The sender thread ────────────────────────────────────────────────────────────────────────────────
@@ -289,7 +289,7 @@ class Publisher:
         try:
             self._send_until_stopped()
         except Exception:  # noqa: BLE001 - reported, and flush/close still answer with what is left
-            log.exception("switchboard: the publisher's sender stopped unexpectedly")
+            log.exception("publisher: the sender stopped unexpectedly")
 
     def _send_until_stopped(self) -> None:
         attempt = 0
@@ -330,12 +330,12 @@ class Publisher:
             attempt += 1
             with self._lock:
                 self._retried += len(batch)
-            log.info("switchboard: send failed (%s), retry %d", message, attempt)
+            log.info("publisher: send failed (%s); retry %d", message, attempt)
             if self._on_retry is not None:
                 try:
                     self._on_retry(message, attempt)
                 except Exception:  # noqa: BLE001 - a failing callback must not stop the sender
-                    log.exception("switchboard: on_retry raised")
+                    log.exception("publisher: on_retry raised")
             if self._wait_before_retry(attempt):
                 attempt = 0
 

@@ -75,6 +75,7 @@ class Subscription:
         if not procedure or "/" in procedure or "?" in procedure:
             raise ValueError(f"procedure must be a name such as 'events', got {procedure!r}")
         self._url = endpoint(url, f"/trpc/{procedure}")
+        self._procedure = procedure
         params: Dict[str, Any] = dict(input or {})
         # One cursor: the input's lastEventId is where the first connection starts; after that the header says.
         start = params.pop("lastEventId", None)
@@ -126,9 +127,11 @@ class Subscription:
                     attempt = 0
                     yield item
                 # The stream ended normally (`return`, or the server closed it): resume from the cursor.
-                reason = "the server ended the stream"
+                reason = "the stream ended"
             except _Retry as error:
                 reason = str(error)
+            except urllib.error.URLError as error:
+                reason = str(error.reason)
             except (OSError, http.client.HTTPException, ValueError) as error:
                 reason = f"{type(error).__name__}: {error}"
             if self._closed.is_set():
@@ -136,10 +139,14 @@ class Subscription:
             attempt += 1
             if self._max_retries is not None and attempt > self._max_retries:
                 raise ConnectionError(f"gave up after {self._max_retries} reconnects: {reason}")
-            log.info("switchboard: subscription interrupted (%s); reconnect %d", reason, attempt)
+            delay = backoff(attempt, *self._retry)
+            log.info(
+                "subscription %s interrupted (%s); reconnect %d in %.1f s after id %s",
+                self._procedure, reason, attempt, delay, self.last_event_id,
+            )
             if self._on_reconnect is not None:
                 self._on_reconnect(reason, attempt, self.last_event_id)
-            self._closed.wait(backoff(attempt, *self._retry))
+            self._closed.wait(delay)
 
     def _connect_and_read(self) -> Iterator[StreamItem]:
         try:
