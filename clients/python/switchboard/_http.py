@@ -5,10 +5,10 @@ import random
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional
 
 
-def endpoint(url: str, path: str, query: Optional[Dict[str, str]] = None) -> str:
+def endpoint(url: str, path: str, query: Optional[dict[str, str]] = None) -> str:
     """`path` under the server's base URL (`http://127.0.0.1:8765`, with or without a trailing slash)."""
     base = url.rstrip("/")
     if not base.startswith(("http://", "https://")):
@@ -16,7 +16,7 @@ def endpoint(url: str, path: str, query: Optional[Dict[str, str]] = None) -> str
     return base + path + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
-def headers(token: Optional[str], extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def headers(token: Optional[str], extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     result = {"user-agent": "switchboard-python"}
     if token is not None:
         result["authorization"] = f"Bearer {token}"
@@ -24,7 +24,7 @@ def headers(token: Optional[str], extra: Optional[Dict[str, str]] = None) -> Dic
     return result
 
 
-def read_error(error: urllib.error.HTTPError) -> Tuple[str, Any]:
+def read_error(error: urllib.error.HTTPError) -> tuple[str, Any]:
     """The message and JSON body of an error answer; the server answers errors as JSON with an `error` field."""
     try:
         body: Any = json.loads(error.read().decode("utf-8", "replace") or "null")
@@ -46,7 +46,7 @@ def backoff(attempt: int, initial: float, maximum: float) -> float:
     """
     if attempt <= 0:
         return 0.0
-    ceiling = min(maximum, initial * 2 ** min(attempt - 1, 30))
+    ceiling = min(maximum, initial * 2.0 ** min(attempt - 1, 30))
     return ceiling / 2 + random.random() * ceiling / 2
 
 

@@ -5,9 +5,10 @@ server sent (typed below as TypedDicts for the built-in types), so a field the s
 through, and an event type this client does not know (a team's own catalogue) arrives as a plain `Event`.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Generic, List, Literal, Mapping, Optional, TypedDict, TypeVar, Union
+from typing import Any, Generic, Literal, Optional, TypedDict, TypeVar, Union
 
 from .superjson import parse_date
 
@@ -79,7 +80,7 @@ class _AgentLogRequired(TypedDict):
 
 
 class AgentLogData(_AgentLogRequired, total=False):
-    context: Dict[str, Any]
+    context: dict[str, Any]
 
 
 class _AgentMetricRequired(TypedDict):
@@ -130,8 +131,8 @@ class _WorkflowStartedRequired(TypedDict):
 
 class WorkflowStartedData(_WorkflowStartedRequired, total=False):
     initiator: str
-    parameters: Dict[str, Any]
-    steps: List[WorkflowStep]
+    parameters: dict[str, Any]
+    steps: list[WorkflowStep]
     estimatedDuration: float
 
 
@@ -191,7 +192,7 @@ class _WorkflowBlockRequired(TypedDict):
     summary: str
     blockType: Literal["text", "tool_use", "thinking"]
     #: `{"text": ...}` for text and thinking; `{"toolName", "inputPreview"?, "output"?, "isError"?}` for tool_use.
-    payload: Dict[str, Any]
+    payload: dict[str, Any]
 
 
 class WorkflowBlockData(_WorkflowBlockRequired, total=False):
@@ -284,7 +285,7 @@ class SystemAlertData(TypedDict):
     severity: Literal["low", "medium", "high", "critical"]
     title: str
     message: str
-    affectedComponents: List[str]
+    affectedComponents: list[str]
 
 
 SystemData = Union[SystemNotificationData, SystemAlertData]
@@ -323,7 +324,7 @@ def to_event(envelope: Mapping[str, Any]) -> StreamItem:
     timestamp = envelope.get("timestamp")
     if isinstance(timestamp, str):
         timestamp = parse_date(timestamp)
-    return cls(
+    item: StreamItem = cls(
         id=str(envelope.get("id", "")),
         type=kind,
         topic=str(envelope.get("topic", "")),
@@ -334,3 +335,4 @@ def to_event(envelope: Mapping[str, Any]) -> StreamItem:
         correlation_id=envelope.get("correlationId"),
         raw=envelope,
     )
+    return item

@@ -18,9 +18,10 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from ._http import backoff, endpoint, headers, open_url, read_error
 from .superjson import format_date
@@ -112,7 +113,7 @@ class Publisher:
 
         self._key_prefix = f"py-{uuid.uuid4()}"
         self._next_key = itertools.count()
-        self._buffer: Deque[_Item] = deque()
+        self._buffer: deque[_Item] = deque()
         self._lock = threading.Lock()
         # Signalled when the buffer gains an event, when it empties, and when close() wants the sender to hurry.
         self._changed = threading.Condition(self._lock)
@@ -215,7 +216,8 @@ class Publisher:
 
     # ── Drops ────────────────────────────────────────────────────────────────────────────────────────────
 
-    def _drop(self, event: Any, reason: DropReason, message: str) -> None:
+    def _drop(self, event: Any, reason: DropReason, message: str) -> Optional[str]:
+        """Counts, logs and reports an event that will never be stored; returns publish()'s answer for it."""
         with self._lock:
             if reason in ("invalid", "rejected_by_server"):
                 self._rejected += 1
@@ -232,9 +234,9 @@ class Publisher:
 
     # ── The sender thread ────────────────────────────────────────────────────────────────────────────────
 
-    def _next_batch(self, singles: bool) -> List[_Item]:
+    def _next_batch(self, singles: bool) -> list[_Item]:
         """The oldest events, up to batch_size and max_batch_bytes (one larger event goes alone)."""
-        batch: List[_Item] = []
+        batch: list[_Item] = []
         size = 2
         with self._lock:
             for item in self._buffer:
@@ -253,7 +255,7 @@ class Publisher:
             self._sent += count
             self._changed.notify_all()
 
-    def _reject(self, batch: List[_Item], bad: Dict[int, str]) -> None:
+    def _reject(self, batch: list[_Item], bad: dict[int, str]) -> None:
         """Removes the events the server named as invalid; the rest stay queued, in order, to be sent again."""
         with self._changed:
             kept = [item for i, item in enumerate(batch) if i not in bad]
@@ -264,7 +266,7 @@ class Publisher:
         for index, message in sorted(bad.items()):
             self._drop(batch[index].event, "rejected_by_server", message)
 
-    def _post(self, batch: List[_Item]) -> Tuple[int, Any]:
+    def _post(self, batch: list[_Item]) -> tuple[int, Any]:
         """Sends one batch; returns the HTTP status and the JSON answer. Network failures raise OSError."""
         body = b"[" + b",".join(item.body for item in batch) + b"]"
         request = urllib.request.Request(
@@ -340,9 +342,9 @@ class Publisher:
                 attempt = 0
 
 
-def _issues_by_index(issues: List[Any], size: int) -> Dict[int, str]:
+def _issues_by_index(issues: list[Any], size: int) -> dict[int, str]:
     """The server's per-event problems (`index` in a JSON array body), joined into one message per event."""
-    bad: Dict[int, List[str]] = {}
+    bad: dict[int, list[str]] = {}
     for issue in issues:
         if isinstance(issue, dict) and isinstance(issue.get("index"), int) and 0 <= issue["index"] < size:
             bad.setdefault(issue["index"], []).append(f"{issue.get('path') or '(event)'}: {issue.get('message')}")

@@ -3,8 +3,9 @@
 https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ def parse(readline: Callable[[], bytes], last_event_id: Optional[str] = None) ->
     and the id it carried is not taken as read.
     """
     event = ""
-    data: list = []
+    data: list[str] = []
     pending_id = last_event_id
     while True:
         raw = readline()

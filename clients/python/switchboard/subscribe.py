@@ -15,7 +15,8 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, Optional
 
 from . import superjson
 from ._http import backoff, endpoint, headers, open_url, read_error
@@ -25,8 +26,16 @@ from .sse import parse
 log = logging.getLogger("switchboard")
 
 #: tRPC error codes that a retry cannot fix: the stream ends with SubscriptionError instead of reconnecting.
-FATAL_CODES = frozenset({"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "PARSE_ERROR", "METHOD_NOT_SUPPORTED"})
-_FATAL_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_SUPPORTED"}
+FATAL_CODES = frozenset(
+    {"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "PARSE_ERROR", "METHOD_NOT_SUPPORTED"}
+)
+_FATAL_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_SUPPORTED",
+}
 
 
 class SubscriptionError(Exception):
@@ -76,7 +85,7 @@ class Subscription:
             raise ValueError(f"procedure must be a name such as 'events', got {procedure!r}")
         self._url = endpoint(url, f"/trpc/{procedure}")
         self._procedure = procedure
-        params: Dict[str, Any] = dict(input or {})
+        params: dict[str, Any] = dict(input or {})
         # One cursor: the input's lastEventId is where the first connection starts; after that the header says.
         start = params.pop("lastEventId", None)
         self.last_event_id: Optional[str] = last_event_id if last_event_id is not None else start
@@ -142,7 +151,11 @@ class Subscription:
             delay = backoff(attempt, *self._retry)
             log.info(
                 "subscription %s interrupted (%s); reconnect %d in %.1f s after id %s",
-                self._procedure, reason, attempt, delay, self.last_event_id,
+                self._procedure,
+                reason,
+                attempt,
+                delay,
+                self.last_event_id,
             )
             if self._on_reconnect is not None:
                 self._on_reconnect(reason, attempt, self.last_event_id)
@@ -162,6 +175,12 @@ class Subscription:
         try:
             if self._closed.is_set():
                 return
+            kind = response.headers.get_content_type()
+            if kind != "text/event-stream":
+                # A query or mutation answers once, as JSON: reconnecting would only ask again.
+                raise SubscriptionError(
+                    "BAD_REQUEST", f"{self._procedure} answered {kind}, not an event stream: is it a subscription?"
+                )
             _set_read_timeout(response, self._idle_timeout)
             for sse in parse(response.readline, self.last_event_id):
                 if sse.event == "message":
@@ -243,7 +262,7 @@ def history(
 
     input: the `history` query's filters (`topics`, `types`, `after`, `before`, `limit` per page).
     """
-    query: Dict[str, Any] = {"after": "0", "limit": 1000}
+    query: dict[str, Any] = {"after": "0", "limit": 1000}
     query.update(input or {})
     while True:
         params = {"input": json.dumps(superjson.encode(query), separators=(",", ":"))}
@@ -274,7 +293,7 @@ def _error_code(body: Any) -> Optional[str]:
     return code if isinstance(code, str) else None
 
 
-def _error_data(body: Any) -> Dict[str, Any]:
+def _error_data(body: Any) -> dict[str, Any]:
     shape = _error_shape(body)
     data = shape.get("data")
     if isinstance(data, dict):
@@ -303,4 +322,3 @@ def _shutdown(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already closed by the peer or by the reader: nothing left to unblock
-

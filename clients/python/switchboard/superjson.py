@@ -6,12 +6,12 @@ RegExp, class instances: nothing in this API sends them) leaves the JSON value a
 """
 
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 _MISSING = object()
 
 
-def encode(value: Any) -> Dict[str, Any]:
+def encode(value: Any) -> dict[str, Any]:
     """Wraps a plain JSON value (a subscription or query input) as superjson; it needs no annotations."""
     return {"json": value}
 
@@ -30,10 +30,10 @@ def format_date(value: datetime) -> str:
     return value.astimezone().isoformat() if value.tzinfo is None else value.isoformat()
 
 
-def _split_path(path: str) -> List[str]:
+def _split_path(path: str) -> list[str]:
     """A superjson path: segments joined by `.`, with `.` and `\\` escaped by a backslash."""
-    segments: List[str] = []
-    current: List[str] = []
+    segments: list[str] = []
+    current: list[str] = []
     escaped = False
     for char in path:
         if escaped:
@@ -58,13 +58,11 @@ def _convert(value: Any, annotation: Any) -> Any:
     if annotation == "bigint" and isinstance(value, str):
         return int(value)
     if annotation == "number" and isinstance(value, str):
-        return {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf"), "-0": -0.0}.get(
-            value, value
-        )
+        return {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf"), "-0": -0.0}.get(value, value)
     return value
 
 
-def _apply(root: Any, segments: List[str], annotation: Any) -> Any:
+def _apply(root: Any, segments: list[str], annotation: Any) -> Any:
     """Replaces the value at `segments` under `root` by its decoded form; returns the (possibly new) root."""
     if not segments:
         converted = _convert(root, annotation)
@@ -90,7 +88,7 @@ def _apply(root: Any, segments: List[str], annotation: Any) -> Any:
     return root
 
 
-def _walk_tree(values: Any, prefix: List[str], out: List[Tuple[List[str], Any]]) -> None:
+def _walk_tree(values: Any, prefix: list[str], out: list[tuple[list[str], Any]]) -> None:
     """Flattens superjson's annotation forms: `{path: [type]}` for nested values, `[type]` for the root."""
     if isinstance(values, list):
         if values and isinstance(values[0], str):
@@ -110,7 +108,7 @@ def decode(payload: Any) -> Any:
     value = payload["json"]
     meta = payload.get("meta")
     if isinstance(meta, dict) and "values" in meta:
-        annotations: List[Tuple[List[str], Any]] = []
+        annotations: list[tuple[list[str], Any]] = []
         _walk_tree(meta["values"], [], annotations)
         for segments, annotation in annotations:
             value = _apply(value, segments, annotation)

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "clients" / "python"))
@@ -46,13 +46,13 @@ def wait_until(description: str, condition: Callable[[], bool], timeout: float =
 class Server:
     """One server process on a fixed database file; `kill()` is SIGKILL, `start()` again reuses the port."""
 
-    def __init__(self, db: str, env: Optional[Dict[str, str]] = None, port: int = 0) -> None:
+    def __init__(self, db: str, env: Optional[dict[str, str]] = None, port: int = 0) -> None:
         self.db = db
         self.env = env or {}
         self.port = port
         self.url = ""
         self._process: Optional[subprocess.Popen] = None
-        self.output: List[str] = []
+        self.output: list[str] = []
 
     def start(self) -> "Server":
         process = subprocess.Popen(
@@ -65,7 +65,7 @@ class Server:
             stderr=subprocess.STDOUT,
         )
         self._process = process
-        lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        lines: queue.Queue[Optional[str]] = queue.Queue()
 
         def pump() -> None:
             assert process.stdout is not None
@@ -80,7 +80,8 @@ class Server:
                 line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.kill()
-                raise AssertionError(f"the server did not listen within {START_TIMEOUT} s: {''.join(self.output)}")
+                output = "".join(self.output)
+                raise AssertionError(f"the server did not listen within {START_TIMEOUT} s: {output}") from None
             if line is None:
                 raise AssertionError(f"the server exited: {''.join(self.output)}")
             self.output.append(line)
@@ -124,7 +125,7 @@ class ServerTestCase(unittest.TestCase):
 #: Tokens of the shared server: every test against it passes the right one, and one checks the wrong ones.
 PUBLISHER_TOKEN = "py-publisher-token-0001"
 VIEWER_TOKEN = "py-viewer-token-00000001"
-_shared: List[Server] = []
+_shared: list[Server] = []
 
 
 def shared_server() -> Server:
@@ -140,12 +141,12 @@ def shared_server() -> Server:
     return _shared[0]
 
 
-def stored(url: str, topic: Optional[str] = None, token: Optional[str] = None) -> List[switchboard.Event]:
+def stored(url: str, topic: Optional[str] = None, token: Optional[str] = None) -> list[switchboard.Event]:
     query = {"topics": [topic]} if topic else {}
     return list(switchboard.history(url, query, token=token))
 
 
-def log_event(agent: str, message: str) -> Dict[str, object]:
+def log_event(agent: str, message: str) -> dict[str, object]:
     return {"type": "agent.log", "data": {"agentId": agent, "level": "info", "message": message}}
 
 
@@ -154,7 +155,7 @@ class Collector:
 
     def __init__(self, subscription: switchboard.Subscription) -> None:
         self.subscription = subscription
-        self.items: List[switchboard.Event] = []
+        self.items: list[switchboard.Event] = []
         self.error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -166,8 +167,10 @@ class Collector:
         except BaseException as error:  # noqa: BLE001 - handed to the test, which asserts on it
             self.error = error
 
-    def at_least(self, count: int, timeout: float = 15.0) -> List[switchboard.Event]:
-        wait_until(f"{count} items (have {len(self.items)}, error {self.error!r})", lambda: len(self.items) >= count, timeout)
+    def at_least(self, count: int, timeout: float = 15.0) -> list[switchboard.Event]:
+        wait_until(
+            f"{count} items (have {len(self.items)}, error {self.error!r})", lambda: len(self.items) >= count, timeout
+        )
         return self.items
 
     def close(self) -> None:

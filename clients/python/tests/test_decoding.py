@@ -5,6 +5,7 @@ import unittest
 from datetime import datetime, timezone
 
 from support import switchboard
+
 from switchboard import superjson
 from switchboard.sse import parse
 

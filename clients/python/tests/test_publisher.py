@@ -7,8 +7,9 @@ import asyncio
 import socket
 import threading
 import unittest
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Optional
 
 from support import (
     PUBLISHER_TOKEN,
@@ -25,7 +26,7 @@ from support import (
 class PublisherWhileTheHubIsAway(ServerTestCase):
     def test_buffers_while_the_hub_is_away_and_drops_the_newest_when_full(self) -> None:
         server = self.server(start=False, port=free_port())
-        drops: List[Tuple[str, str, str]] = []
+        drops: list[tuple[str, str, str]] = []
         publisher = switchboard.Publisher(
             f"http://127.0.0.1:{server.port}",
             buffer_size=100,
@@ -49,8 +50,10 @@ class PublisherWhileTheHubIsAway(ServerTestCase):
         self.assertEqual([e.data["message"] for e in stored(server.url)], [f"m-{i}" for i in range(100)])
 
     def test_close_says_how_many_were_left_and_refuses_more(self) -> None:
-        drops: List[str] = []
-        publisher = switchboard.Publisher(f"http://127.0.0.1:{free_port()}", retry_initial=0.05, on_drop=lambda e, r, m: drops.append(r))
+        drops: list[str] = []
+        publisher = switchboard.Publisher(
+            f"http://127.0.0.1:{free_port()}", retry_initial=0.05, on_drop=lambda e, r, m: drops.append(r)
+        )
         for i in range(10):
             publisher.publish(log_event("py-close", f"m-{i}"))
         self.assertEqual(publisher.close(0.3), 10)
@@ -77,7 +80,7 @@ class PublisherAgainstALiveHub(unittest.TestCase):
 
     def test_invalid_events_are_dropped_counted_and_reported_not_retried(self) -> None:
         server = shared_server()
-        drops: List[Tuple[Mapping[str, Any], str, str]] = []
+        drops: list[tuple[Mapping[str, Any], str, str]] = []
         publisher = switchboard.Publisher(server.url, PUBLISHER_TOKEN, on_drop=lambda e, r, m: drops.append((e, r, m)))
         self.addCleanup(publisher.close, 0)
         with self.assertLogs("switchboard", "WARNING") as logged:
@@ -89,7 +92,9 @@ class PublisherAgainstALiveHub(unittest.TestCase):
             self.assertIsNone(publisher.publish({"no": "type"}))
             self.assertEqual(publisher.flush(15), 0)
         self.assertEqual(len(logged.records), 4)
-        self.assertEqual([e.data["message"] for e in stored(server.url, "agent:py-valid", VIEWER_TOKEN)], ["first", "second"])
+        self.assertEqual(
+            [e.data["message"] for e in stored(server.url, "agent:py-valid", VIEWER_TOKEN)], ["first", "second"]
+        )
         self.assertEqual([r for _, r, _ in drops], ["invalid", "invalid", "rejected_by_server", "rejected_by_server"])
         self.assertIn("data.agentType", drops[2][2])
         self.assertIn("data.level", drops[3][2])
@@ -109,7 +114,7 @@ class PublisherAgainstALiveHub(unittest.TestCase):
 
     def test_a_wrong_token_is_retried_not_dropped(self) -> None:
         server = shared_server()
-        failures: List[str] = []
+        failures: list[str] = []
         publisher = switchboard.Publisher(
             server.url, "not-a-token-of-this-hub", retry_initial=0.05, on_retry=lambda m, a: failures.append(m)
         )
@@ -124,7 +129,7 @@ class PublisherFromAsyncio(unittest.TestCase):
         server = shared_server()
         away = f"http://127.0.0.1:{free_port()}"
 
-        async def main() -> Tuple[int, int, int]:
+        async def main() -> tuple[int, int, int]:
             ticks = 0
             stop = asyncio.Event()
 

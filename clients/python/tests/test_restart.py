@@ -3,7 +3,7 @@ order, and a subscriber reading all along resumes from its last id with no gap a
 
 import threading
 import time
-from typing import List, Optional
+from typing import Optional
 
 from support import Collector, ServerTestCase, log_event, stored, switchboard, wait_until
 
@@ -11,12 +11,12 @@ from support import Collector, ServerTestCase, log_event, stored, switchboard, w
 class AcrossAKillAndRestart(ServerTestCase):
     def test_publisher_stores_each_event_once_in_order_and_subscriber_resumes_without_gap(self) -> None:
         server = self.server()
-        retries: List[int] = []
+        retries: list[int] = []
         publisher = switchboard.Publisher(
             server.url, retry_initial=0.05, retry_max=0.5, on_retry=lambda _message, attempt: retries.append(attempt)
         )
         self.addCleanup(publisher.close, 0)
-        cursors: List[Optional[str]] = []
+        cursors: list[Optional[str]] = []
         reader = Collector(
             switchboard.subscribe(
                 server.url,
@@ -31,8 +31,8 @@ class AcrossAKillAndRestart(ServerTestCase):
         self.addCleanup(reader.close)
 
         total = 3000
-        accepted: List[str] = []
-        dropped: List[int] = []
+        accepted: list[str] = []
+        dropped: list[int] = []
 
         def produce() -> None:
             for i in range(total):

@@ -5,7 +5,7 @@ Resuming across a server kill and restart is in test_restart.py.
 
 import unittest
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any
 
 from support import (
     PUBLISHER_TOKEN,
@@ -18,7 +18,7 @@ from support import (
 )
 
 
-def publish_all(events: List[Dict[str, Any]]) -> None:
+def publish_all(events: list[dict[str, Any]]) -> None:
     with switchboard.Publisher(shared_server().url, PUBLISHER_TOKEN) as publisher:
         for event in events:
             publisher.publish(event)
@@ -26,7 +26,7 @@ def publish_all(events: List[Dict[str, Any]]) -> None:
             raise AssertionError("events were not stored")
 
 
-def collect(procedure: str, input: Dict[str, Any], count: int, **options: Any) -> List[switchboard.Event]:
+def collect(procedure: str, input: dict[str, Any], count: int, **options: Any) -> list[switchboard.Event]:
     """The first `count` items of a subscription, then it is closed."""
     reader = Collector(switchboard.subscribe(shared_server().url, procedure, input, token=VIEWER_TOKEN, **options))
     try:
@@ -41,7 +41,10 @@ class SubscribeOverSSE(unittest.TestCase):
             [
                 {"type": "workflow.started", "data": {"workflowId": "wf-py-a", "workflowType": "build"}},
                 {"type": "workflow.started", "data": {"workflowId": "wf-py-b", "workflowType": "build"}},
-                {"type": "workflow.step_started", "data": {"workflowId": "wf-py-a", "stepId": "s1", "stepType": "plan"}},
+                {
+                    "type": "workflow.step_started",
+                    "data": {"workflowId": "wf-py-a", "stepId": "s1", "stepType": "plan"},
+                },
                 {
                     "type": "workflow.block",
                     "data": {
@@ -65,7 +68,9 @@ class SubscribeOverSSE(unittest.TestCase):
         self.assertIsInstance(stamp, datetime)
         self.assertEqual(stamp.utcoffset(), timezone.utc.utcoffset(None))
 
-        mixed = collect("events", {"topics": ["tdd:t-py", "system"], "types": ["tdd.phase_changed"]}, 1, last_event_id="0")
+        mixed = collect(
+            "events", {"topics": ["tdd:t-py", "system"], "types": ["tdd.phase_changed"]}, 1, last_event_id="0"
+        )
         self.assertIsInstance(mixed[0], switchboard.TddEvent)
         self.assertEqual(mixed[0].data["currentPhase"], "red")
 
@@ -97,6 +102,7 @@ class SubscribeOverSSE(unittest.TestCase):
             ("events", {}, None, "UNAUTHORIZED"),
             ("events", {}, PUBLISHER_TOKEN, "FORBIDDEN"),
             ("noSuchProcedure", {}, VIEWER_TOKEN, "NOT_FOUND"),
+            ("history", {}, VIEWER_TOKEN, "BAD_REQUEST"),
         ]
         for procedure, input, token, code in cases:
             with self.subTest(procedure=procedure, input=input, code=code):
