@@ -175,7 +175,11 @@ class Publisher:
 
     def close(self, timeout: float = 5.0) -> int:
         """Stops accepting, tries to send what is left within `timeout` seconds (retrying at once instead of
-        waiting out a backoff), stops the sender and returns how many events were left unsent."""
+        waiting out a backoff), stops the sender and returns how many events were left unsent.
+
+        Events of a request still unanswered when the time is up count as unsent, though the server may yet
+        store them: the sender stops after that answer."""
+        deadline = time.monotonic() + timeout
         with self._changed:
             self._accepting = False
             self._hurry = True
@@ -185,8 +189,7 @@ class Publisher:
             self._stopping = True
             self._changed.notify_all()
         if threading.current_thread() is not self._thread:
-            # A request in flight ends within request_timeout; its events are counted as unsent either way.
-            self._thread.join(self._request_timeout + 1.0)
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             return len(self._buffer)
 

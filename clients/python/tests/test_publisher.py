@@ -78,6 +78,25 @@ class PublisherAgainstALiveHub(unittest.TestCase):
         self.assertEqual([e.key for e in events], keys)
         self.assertGreater(publisher.stats().retried, 0)
 
+    def test_sends_in_order_in_batches_bounded_by_count_and_bytes(self) -> None:
+        server = shared_server()
+        for agent, options, fewest, most in [
+            ("py-batch", {}, 1, 10),
+            ("py-batch-small", {"max_batch_bytes": 2000, "batch_size": 100}, 500 * 130 // 2000, 500),
+        ]:
+            with self.subTest(options=options):
+                proxy = _AnswerDroppingProxy(server.port, drop_first=0)
+                self.addCleanup(proxy.close)
+                publisher = switchboard.Publisher(proxy.url, PUBLISHER_TOKEN, **options)
+                self.addCleanup(publisher.close, 0)
+                for i in range(500):
+                    publisher.publish(log_event(agent, f"m-{i:03}"))
+                self.assertEqual(publisher.flush(15), 0)
+                self.assertTrue(fewest <= proxy.requests <= most, f"{proxy.requests} requests")
+                self.assertLessEqual(max(proxy.sizes), options.get("max_batch_bytes", 512 * 1024))
+                messages = [e.data["message"] for e in stored(server.url, f"agent:{agent}", VIEWER_TOKEN)]
+                self.assertEqual(messages, [f"m-{i:03}" for i in range(500)])
+
     def test_invalid_events_are_dropped_counted_and_reported_not_retried(self) -> None:
         server = shared_server()
         drops: list[tuple[Mapping[str, Any], str, str]] = []
@@ -169,6 +188,8 @@ class _AnswerDroppingProxy:
         self._target = port
         self._drop = drop_first
         self.requests = 0
+        #: Body bytes of each request.
+        self.sizes: list[int] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._closed = False
@@ -192,6 +213,7 @@ class _AnswerDroppingProxy:
             if request is None:
                 return
             self.requests += 1
+            self.sizes.append(len(request.partition(b"\r\n\r\n")[2]))
             drop = self.requests <= self._drop
             # urllib sends `Connection: close`, so the server ends the answer by closing: read to the end.
             upstream.sendall(request)

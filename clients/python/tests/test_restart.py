@@ -34,8 +34,13 @@ class AcrossAKillAndRestart(ServerTestCase):
         accepted: list[str] = []
         dropped: list[int] = []
 
+        killed = threading.Event()
+
         def produce() -> None:
             for i in range(total):
+                if i == total // 2:
+                    # Half the events are written before the kill and half after, however fast the machine.
+                    killed.wait(20)
                 # Paced by the buffer rather than the clock: the orchestrator keeps writing through the outage.
                 while publisher.stats().queued >= 500:
                     time.sleep(0.001)
@@ -48,6 +53,7 @@ class AcrossAKillAndRestart(ServerTestCase):
         producer.start()
         wait_until("events sent and received before the kill", lambda: len(reader.items) >= 500)
         server.kill()
+        killed.set()
         wait_until("the publisher and the subscriber to notice", lambda: len(retries) > 0 and len(cursors) > 0)
         received_before_restart = len(reader.items)
         server.start()
