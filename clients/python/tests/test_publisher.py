@@ -14,7 +14,6 @@ from typing import Any, Optional
 from support import (
     PUBLISHER_TOKEN,
     VIEWER_TOKEN,
-    ServerTestCase,
     free_port,
     log_event,
     shared_server,
@@ -23,12 +22,14 @@ from support import (
 )
 
 
-class PublisherWhileTheHubIsAway(ServerTestCase):
+class PublisherWhileTheHubIsAway(unittest.TestCase):
     def test_buffers_while_the_hub_is_away_and_drops_the_newest_when_full(self) -> None:
-        server = self.server(start=False, port=free_port())
+        # Away: nothing listens on the port. Back: a proxy to the shared server opens on it.
+        port = free_port()
         drops: list[tuple[str, str, str]] = []
         publisher = switchboard.Publisher(
-            f"http://127.0.0.1:{server.port}",
+            f"http://127.0.0.1:{port}",
+            PUBLISHER_TOKEN,
             buffer_size=100,
             retry_initial=0.05,
             retry_max=0.2,
@@ -44,10 +45,14 @@ class PublisherWhileTheHubIsAway(ServerTestCase):
         self.assertIn("buffer_size", drops[0][2])
         self.assertEqual(publisher.stats().dropped, 50)
         self.assertEqual(publisher.flush(0.2), 100)
+        self.assertGreater(publisher.stats().retried, 0)
 
-        server.start()
+        server = shared_server()
+        proxy = _AnswerDroppingProxy(server.port, drop_first=0, port=port)
+        self.addCleanup(proxy.close)
         self.assertEqual(publisher.flush(15), 0)
-        self.assertEqual([e.data["message"] for e in stored(server.url)], [f"m-{i}" for i in range(100)])
+        messages = [e.data["message"] for e in stored(server.url, "agent:py-away", VIEWER_TOKEN)]
+        self.assertEqual(messages, [f"m-{i}" for i in range(100)])
 
     def test_close_says_how_many_were_left_and_refuses_more(self) -> None:
         drops: list[str] = []
@@ -184,13 +189,13 @@ class _AnswerDroppingProxy:
     """A fault on purpose: forwards requests to the server, but for the first `drop_first` ones closes the
     client's connection instead of relaying the answer, so the server stores a batch whose answer is lost."""
 
-    def __init__(self, port: int, drop_first: int) -> None:
-        self._target = port
+    def __init__(self, target: int, drop_first: int, port: int = 0) -> None:
+        self._target = target
         self._drop = drop_first
         self.requests = 0
         #: Body bytes of each request.
         self.sizes: list[int] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
