@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,6 +64,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         self._process = process
         lines: queue.Queue[Optional[str]] = queue.Queue()
@@ -100,6 +102,15 @@ class Server:
             if self._process.stdout is not None:
                 self._process.stdout.close()
         self._process = None
+
+
+def _die_with_parent() -> None:
+    """On Linux, the server gets SIGKILL when this process dies, even by SIGKILL (a test run cut by a timeout)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
