@@ -147,7 +147,7 @@ class Subscription:
                 return
             attempt += 1
             if self._max_retries is not None and attempt > self._max_retries:
-                raise ConnectionError(f"gave up after {self._max_retries} reconnects: {reason}")
+                raise ConnectionError(f"gave up after {self._max_retries} reconnects without an item: {reason}")
             delay = backoff(attempt, *self._retry)
             log.info(
                 "subscription %s interrupted (%s); reconnect %d in %.1f s after id %s",
@@ -243,9 +243,10 @@ def subscribe(
     input: the procedure's input, filters included (e.g. `{"workflowId": "wf-42", "types": [...]}`).
     last_event_id: resume after this id (`"0"` replays everything kept); otherwise the procedure's default.
     token: a viewer token, sent as `Authorization: Bearer`.
-    options: retry_initial, retry_max (seconds of backoff between reconnects), max_retries (None: forever),
-        idle_timeout (seconds without data before reconnecting; default: what the server's `connected` event
-        says, else none), connect_timeout, on_reconnect(reason, attempt, last_event_id).
+    options: retry_initial, retry_max (seconds of backoff between reconnects), max_retries (reconnects in a
+        row without an item before raising ConnectionError; None: forever), idle_timeout (seconds without data
+        before reconnecting; default: what the server's `connected` event says, else none), connect_timeout,
+        on_reconnect(reason, attempt, last_event_id).
 
     Raises SubscriptionError when the server refuses the subscription for good (bad input or token).
     """
