@@ -19,6 +19,7 @@ from support import (
     shared_server,
     stored,
     switchboard,
+    wait_until,
 )
 
 
@@ -45,7 +46,7 @@ class PublisherWhileTheHubIsAway(unittest.TestCase):
         self.assertIn("buffer_size", drops[0][2])
         self.assertEqual(publisher.stats().dropped, 50)
         self.assertEqual(publisher.flush(0.2), 100)
-        self.assertGreater(publisher.stats().retried, 0)
+        wait_until("a failed send while the hub is away", lambda: publisher.stats().retried > 0)
 
         server = shared_server()
         proxy = _AnswerDroppingProxy(server.port, drop_first=0, port=port)
@@ -143,6 +144,7 @@ class PublisherAgainstALiveHub(unittest.TestCase):
             server.url, "not-a-token-of-this-hub", retry_initial=0.05, on_retry=lambda m, a: failures.append(m)
         )
         publisher.publish(log_event("py-token", "refused"))
+        wait_until("a refused send", lambda: len(failures) > 0)
         self.assertEqual(publisher.close(0.3), 1)
         self.assertIn("missing or unknown token", failures[0])
         self.assertEqual(publisher.stats().rejected, 0)
