@@ -40,7 +40,7 @@ describe('the Python client', () => {
     expect(run.output).toMatch(/\nOK\n/);
     expect(run.code, run.output).toBe(0);
     const ran = /Ran (\d+) tests? in/.exec(run.output);
-    expect(Number(ran?.[1])).toBeGreaterThanOrEqual(17);
+    expect(Number(ran?.[1])).toBeGreaterThanOrEqual(18);
     expect(run.output).not.toMatch(/skipped|FAIL|ERROR/);
     for (const name of [
       'test_publisher_stores_each_event_once_in_order_and_subscriber_resumes_without_gap',

@@ -15,6 +15,7 @@ from support import (
     shared_server,
     stored,
     switchboard,
+    wait_until,
 )
 
 
@@ -93,6 +94,29 @@ class SubscribeOverSSE(unittest.TestCase):
         from_input = collect("events", {"topics": ["agent:py-resume"], "lastEventId": ids[3]}, 1)
         self.assertEqual([e.id for e in from_input], ids[4:])
         self.assertEqual(from_input[0].data["message"], "m-4")
+
+    def test_an_idle_stream_past_its_timeout_reconnects_and_resumes_without_a_duplicate(self) -> None:
+        publish_all([log_event("py-quiet", "before")])
+        reasons: list[str] = []
+        reader = Collector(
+            switchboard.subscribe(
+                shared_server().url,
+                "events",
+                {"topics": ["agent:py-quiet"]},
+                last_event_id="0",
+                token=VIEWER_TOKEN,
+                idle_timeout=0.2,
+                retry_initial=0.02,
+                on_reconnect=lambda reason, _attempt, _cursor: reasons.append(reason),
+            )
+        )
+        self.addCleanup(reader.close)
+        reader.at_least(1)
+        wait_until("a reconnect after the inactivity timeout", lambda: len(reasons) > 0)
+        publish_all([log_event("py-quiet", "after")])
+        reader.at_least(2)
+        self.assertIn("inactivity", reasons[0])
+        self.assertEqual([e.data["message"] for e in reader.items], ["before", "after"])
 
     def test_refusals_that_a_retry_cannot_fix_raise(self) -> None:
         url = shared_server().url
