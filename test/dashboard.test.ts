@@ -329,6 +329,19 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
           expect(panel.height, at).toBeGreaterThan(150);
           expect(panel.items, at).toBeGreaterThan(0);
         }
+
+        // An event's detail opens within reach, readable, and Escape closes it.
+        await page.locator('[data-event-id]').first().click();
+        const detail = page.locator('aside[aria-label="event detail"]');
+        const box = await detail.boundingBox();
+        if (!box) throw new Error(`no detail view at ${viewport.width} px`);
+        expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+        expect(box.width).toBeGreaterThan(Math.min(300, viewport.width / 2));
+        expect(box.height).toBeGreaterThan(150);
+        await detail.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(artifacts, `dashboard-${viewport.width}-detail.png`) });
+        await page.keyboard.press('Escape');
+        await detail.waitFor({ state: 'detached', timeout: pageTimeout });
       }
       await page.close();
     } finally {

@@ -72,7 +72,8 @@ export function EventLog({ connection, onSync }: Props) {
         >
           <input
             type="search"
-            placeholder="topic pattern, e.g. agent:* or workflow:wf-42"
+            placeholder="topic pattern, e.g. agent:*"
+            title="A topic pattern such as agent:* or workflow:wf-42; * matches any run of characters"
             aria-label="Topic pattern"
             value={topicDraft}
             onChange={(e) => {
