@@ -38,6 +38,9 @@ interface WorkflowView extends EntityView {
 
 /** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
 const maxLanes = 12;
+/** The order of the count chips: what needs attention before what is done. */
+const chipOrder: Record<WorkflowStatus, number> = { running: 0, failed: 1, completed: 2 };
+const chipStatuses = [...workflowStatusValues].sort((a, b) => chipOrder[a] - chipOrder[b]);
 const blocksPerStep = 4;
 const eventsPerWorkflow = 400;
 
@@ -142,7 +145,7 @@ export function Workflows({ now }: { now: number }) {
       <header>
         <h2 id="workflows-title">Workflows</h2>
         <span className="counts">
-          {workflowStatusValues
+          {chipStatuses
             .filter((s) => counts[s] > 0)
             .map((s) => (
               <span key={s} className={`chip wf-${s}`}>
