@@ -95,7 +95,7 @@ export function Tdd({ now }: { now: number }) {
           phase history:
           {tddPhaseValues.map((p) => (
             <span key={p}>
-              <i className={`swatch phase-${p}`} /> {p}
+              <span className={`swatch phase-${p}`} aria-hidden="true" /> {p}
             </span>
           ))}
         </span>
@@ -135,11 +135,7 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
         ) : (
           <span className="muted">no test counts</span>
         )}
-        {task.lastTest && (
-          <div className="muted ellipsis" title={task.lastTest.data.message ?? task.lastTest.data.testName}>
-            last: {task.lastTest.data.testName} {task.lastTest.data.status}
-          </div>
-        )}
+        {task.lastTest && <LastTest test={task.lastTest} />}
       </div>
       <div
         className="small coverage"
@@ -166,5 +162,15 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
         ))}
       </ol>
     </li>
+  );
+}
+
+/** The task's latest test result on one line; the whole of it, message included, on hover. */
+function LastTest({ test }: { test: EnvelopeOf<'tdd.test_result'> }) {
+  const { testName, status, message } = test.data;
+  return (
+    <div className="muted ellipsis" title={`${testName} ${status}${message === undefined ? '' : `: ${message}`}`}>
+      last: {testName} {status}
+    </div>
   );
 }
