@@ -86,6 +86,10 @@ export const agentErrorData = z.strictObject({
 
 // ── 3. Workflow events ──────────────────────────────────────────────────────────────────────────────────────
 
+/** Where a workflow stands: running from its first event until `workflow.completed` or `workflow.failed`. */
+export const workflowStatusValues = ['running', 'completed', 'failed'] as const;
+export type WorkflowStatus = (typeof workflowStatusValues)[number];
+
 export const workflowStartedData = z.strictObject({
   workflowId: entityIdSchema,
   workflowType: name,

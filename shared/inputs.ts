@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { errorReasons } from './errors.js';
-import { entityIdSchema, eventTypeSchema } from './events.js';
+import { entityIdSchema, eventTypeSchema, workflowStatusValues } from './events.js';
 import { limits } from './limits.js';
 import { topicPatternSchema } from './topics.js';
 
@@ -76,7 +76,7 @@ export const agentsInput = z.strictObject({ agentIds: list(entityIdSchema).optio
 export const workflowInput = z.strictObject({ workflowId: entityIdSchema });
 export const workflowsInput = z
   .strictObject({
-    status: z.enum(['running', 'completed', 'failed']).optional(),
+    status: z.enum(workflowStatusValues).optional(),
     limit: z.int().min(1).max(1000).default(100),
   })
   .optional();

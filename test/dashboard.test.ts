@@ -7,13 +7,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { demoTraffic } from '../client/cli/demo.js';
 import { createPublisher, type Publisher } from '../client/index.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import { publishInputSchema, type PublishInput } from '../shared/index.js';
+import { measureLayout } from './dashboard-layout.js';
 import { agentLog, agentStatus, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { startTestServer, tempDir } from './harness.js';
 
@@ -174,16 +175,26 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       // The log: all seven events, newest first; one event's whole payload in the detail view.
       await waitForText(page, '[data-testid="log-status"]', /^7 events · newest #7/);
       expect(await logIds(page)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      const detail = page.locator('aside[aria-label="event detail"]');
       await page.locator('[data-event-id="5"]').click();
-      const detail = await page.locator('aside[aria-label="event detail"]').innerText();
-      expect(detail).toContain('#5 agent.status');
-      expect(detail).toContain('"status": "busy"');
+      expect(await detail.innerText()).toContain('#5 agent.status');
+      expect(await detail.innerText()).toContain('"status": "busy"');
+      await page.keyboard.press('Escape');
+      await detail.waitFor({ state: 'detached', timeout: pageTimeout });
 
-      // A topic filter is applied by the server: only the TDD task's events remain.
+      // A topic filter is applied by the server: only the TDD task's events remain. The event in the detail
+      // view still matches, so it stays open.
+      await page.locator('[data-event-id="7"]').click();
+      await waitForText(page, 'aside[aria-label="event detail"] strong', '#7 tdd.phase_changed');
       await page.getByLabel('Topic pattern').fill('tdd:*');
       await page.getByRole('button', { name: 'Apply' }).click();
       await waitForText(page, '[data-testid="log-status"]', /^2 events · newest #7/);
       expect(await logIds(page)).toEqual([4, 7]);
+      expect(await detail.innerText()).toContain('#7 tdd.phase_changed');
+      // A filter that no longer matches it closes the detail view.
+      await page.getByLabel('Event type').selectOption('tdd.test_result');
+      await waitForText(page, '[data-testid="log-status"]', /^0 events/);
+      await detail.waitFor({ state: 'detached', timeout: pageTimeout });
       await page.close();
     } finally {
       await publisher.close(5_000);
@@ -257,7 +268,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     await page.close();
   });
 
-  it('stays readable under a busy orchestrator, and saves a screenshot', async () => {
+  it('stays readable under a busy orchestrator at 420, 1280 and 1600 px, and saves screenshots', async () => {
     await using server = await startTestServer({ dashboardDir: web.path });
     const publisher = publisherFor(server.url);
     try {
@@ -289,8 +300,49 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       await page.locator('[data-testid="log-scroll"]').evaluate((el) => {
         el.scrollTop = 0;
       });
+
+      // A phone, a 1280×720 laptop and a wide screen, on the same page: nothing sticks out sideways, every
+      // panel shows some of its content whole, and text cut short can be read on hover.
       mkdirSync(artifacts, { recursive: true });
-      await page.screenshot({ path: join(artifacts, 'dashboard.png') });
+      for (const viewport of [
+        { width: 420, height: 900 },
+        { width: 1280, height: 720 },
+        { width: 1600, height: 1000 },
+      ]) {
+        await page.setViewportSize(viewport);
+        await page.screenshot({ path: join(artifacts, `dashboard-${viewport.width}.png`), fullPage: true });
+        // The layout settles in a frame or two; measure once every panel shows an item wholly.
+        await vi.waitFor(
+          async () => {
+            const layout = await measureLayout(page);
+            for (const panel of layout.panels) expect(panel.visibleItems, panel.panel).toBeGreaterThan(0);
+          },
+          { timeout: pageTimeout, interval: 50 },
+        );
+        const layout = await measureLayout(page);
+        expect(layout.scrollWidth, `page width at ${viewport.width} px`).toBeLessThanOrEqual(layout.clientWidth);
+        for (const panel of layout.panels) {
+          const at = `${panel.panel} at ${viewport.width} px`;
+          expect(panel.overflowing, at).toEqual([]);
+          expect(panel.untitled, at).toEqual([]);
+          expect(panel.width, at).toBeGreaterThan(300);
+          expect(panel.height, at).toBeGreaterThan(150);
+          expect(panel.items, at).toBeGreaterThan(0);
+        }
+
+        // An event's detail opens within reach, readable, and Escape closes it.
+        await page.locator('[data-event-id]').first().click();
+        const detail = page.locator('aside[aria-label="event detail"]');
+        const box = await detail.boundingBox();
+        if (!box) throw new Error(`no detail view at ${viewport.width} px`);
+        expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+        expect(box.width).toBeGreaterThan(Math.min(300, viewport.width / 2));
+        expect(box.height).toBeGreaterThan(150);
+        await detail.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(artifacts, `dashboard-${viewport.width}-detail.png`) });
+        await page.keyboard.press('Escape');
+        await detail.waitFor({ state: 'detached', timeout: pageTimeout });
+      }
       await page.close();
     } finally {
       await publisher.close(5_000);

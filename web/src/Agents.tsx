@@ -1,15 +1,17 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useMemo, useState } from 'react';
-import type { EnvelopeOf, StreamItem } from '../../shared/index.js';
+import { agentStatusValues, type EnvelopeOf, type StreamItem } from '../../shared/index.js';
 import { ago, duration } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC } from './trpc.js';
 
 type AgentStatus = EnvelopeOf<'agent.status'>;
 
+type Status = AgentStatus['data']['status'];
+
 /** Most urgent first: what needs a person's attention sorts to the top. */
-const order = { error: 0, blocked: 1, busy: 2, idle: 3, offline: 4 } as const;
-const statuses = Object.keys(order) as (keyof typeof order)[];
+const order: Record<Status, number> = { error: 0, blocked: 1, busy: 2, idle: 3, offline: 4 };
+const statuses = [...agentStatusValues].sort((a, b) => order[a] - order[b]);
 
 /** One card per agent, live from `agentStatus`: its current status first, then every change. */
 export function Agents({ now }: { now: number }) {
@@ -52,7 +54,7 @@ export function Agents({ now }: { now: number }) {
       .sort((a, b) => order[a.data.status] - order[b.data.status] || a.data.agentId.localeCompare(b.data.agentId));
   }, [agents, search]);
   const counts = useMemo(() => {
-    const c = { error: 0, blocked: 0, busy: 0, idle: 0, offline: 0 };
+    const c = Object.fromEntries(agentStatusValues.map((s) => [s, 0])) as Record<Status, number>;
     for (const a of agents.values()) c[a.data.status]++;
     return c;
   }, [agents]);
@@ -83,7 +85,7 @@ export function Agents({ now }: { now: number }) {
       </header>
       {subscription.status === 'error' && <p className="error">agentStatus: {subscription.error.message}</p>}
       {agents.size === 0 && <p className="empty">No agent has reported a status yet.</p>}
-      <div className="cards">
+      <div className="cards scrolls">
         {shown.map((agent) => (
           <AgentCard key={agent.data.agentId} agent={agent} now={now} />
         ))}
@@ -97,7 +99,9 @@ function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
   return (
     <article className={`card status-${status}`} data-agent={agentId} aria-label={`agent ${agentId}`}>
       <div className="card-head">
-        <strong className="mono">{agentId}</strong>
+        <strong className="mono" title={agentId}>
+          {agentId}
+        </strong>
         <span className={`chip status-${status}`} data-testid="agent-status">
           {status}
         </span>
@@ -107,7 +111,10 @@ function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
       </div>
       {currentTask && (
         <div className="task">
-          <div className="small">
+          <div
+            className="small ellipsis"
+            title={currentTask.description ? `${currentTask.taskId} ${currentTask.description}` : currentTask.taskId}
+          >
             <span className="mono">{currentTask.taskId}</span>
             {currentTask.description && <span className="muted"> {currentTask.description}</span>}
           </div>

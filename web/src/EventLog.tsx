@@ -3,7 +3,7 @@ import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ConnectionState } from '../../client/client.js';
 import { summarizeEvent } from '../../client/summary.js';
-import { eventTypes, type EventType, type StreamItem } from '../../shared/index.js';
+import { eventTypes, topicMatcher, type EventType, type StreamItem } from '../../shared/index.js';
 import { clock, pretty } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC, useTRPCClient } from './trpc.js';
@@ -17,6 +17,14 @@ const overscan = 12;
 export interface LogFilter {
   topic?: string;
   type?: EventType;
+}
+
+/** Whether the log under `filter` holds `event`: the server's own matching, so that both ends agree. */
+function matches(filter: LogFilter, event: StreamItem): boolean {
+  return (
+    (filter.type === undefined || filter.type === event.type) &&
+    (filter.topic === undefined || topicMatcher(filter.topic)(event.topic))
+  );
 }
 
 /** Where the firehose stands after a reconnect: replaying what it missed, or caught up (and how much it replayed). */
@@ -34,6 +42,21 @@ export function EventLog({ connection, onSync }: Props) {
   const [topicDraft, setTopicDraft] = useState('');
   const [paused, setPaused] = useState(false);
   const [selected, setSelected] = useState<StreamItem | null>(null);
+  // The detail view shows an event of the log: a filter that leaves it out closes the view.
+  const applyFilter = (next: LogFilter) => {
+    setFilter(next);
+    if (selected && !matches(next, selected)) setSelected(null);
+  };
+  useEffect(() => {
+    if (!selected) return;
+    const close = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setSelected(null);
+    };
+    window.addEventListener('keydown', close);
+    return () => {
+      window.removeEventListener('keydown', close);
+    };
+  }, [selected]);
 
   return (
     <section className="panel log" aria-labelledby="log-title">
@@ -44,12 +67,13 @@ export function EventLog({ connection, onSync }: Props) {
           onSubmit={(e) => {
             e.preventDefault();
             const topic = topicDraft.trim();
-            setFilter((f) => ({ ...f, topic: topic === '' ? undefined : topic }));
+            applyFilter({ ...filter, topic: topic === '' ? undefined : topic });
           }}
         >
           <input
             type="search"
-            placeholder="topic pattern, e.g. agent:* or workflow:wf-42"
+            placeholder="topic pattern, e.g. agent:*"
+            title="A topic pattern such as agent:* or workflow:wf-42; * matches any run of characters"
             aria-label="Topic pattern"
             value={topicDraft}
             onChange={(e) => {
@@ -61,7 +85,7 @@ export function EventLog({ connection, onSync }: Props) {
             value={filter.type ?? ''}
             onChange={(e) => {
               const type = eventTypes.find((t) => t === e.target.value);
-              setFilter((f) => ({ ...f, type }));
+              applyFilter({ ...filter, type });
             }}
           >
             <option value="">all types</option>
@@ -337,10 +361,14 @@ function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }:
               }}
             >
               <span className="mono muted">#{event.id}</span>
-              <span className="mono muted">{clock(event.timestamp)}</span>
-              <span className={`type family-${event.type.split('.')[0] ?? ''}`}>{event.type}</span>
-              <span className="mono topic">{event.topic}</span>
-              <span className="summary">{summarizeEvent(event)}</span>
+              <span className="mono muted clock">{clock(event.timestamp)}</span>
+              <span className={`type family-${event.type.split('.')[0] ?? ''}`} title={event.type}>
+                {event.type}
+              </span>
+              <span className="mono topic" title={event.topic}>
+                {event.topic}
+              </span>
+              <Summary event={event} />
             </div>
           ))}
         </div>
@@ -354,5 +382,14 @@ function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }:
         )}
       </div>
     </div>
+  );
+}
+
+function Summary({ event }: { event: StreamItem }) {
+  const summary = summarizeEvent(event);
+  return (
+    <span className="summary" title={summary}>
+      {summary}
+    </span>
   );
 }

@@ -1,5 +1,5 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
-import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
+import { tddPhaseValues, type EnvelopeOf, type EventEnvelope } from '../../shared/index.js';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, clock, duration } from './format.js';
 import { useTRPC } from './trpc.js';
@@ -69,7 +69,6 @@ const panel: EntityPanel<TaskView> = {
   // Most recently active first.
   compare: (a, b) => b.lastAt.getTime() - a.lastAt.getTime(),
   shown: maxTasks,
-  topicOf: (taskId) => `tdd:${taskId}`,
 };
 
 /** Each TDD task's current phase, tests and coverage, with its phase history, live from `tddPhase`. */
@@ -92,10 +91,18 @@ export function Tdd({ now }: { now: number }) {
       <header>
         <h2 id="tdd-title">TDD</h2>
         <span className="muted">{tasks.length}</span>
+        <span className="legend grow-left muted small" aria-label="phase history colours">
+          phase history:
+          {tddPhaseValues.map((p) => (
+            <span key={p}>
+              <span className={`swatch phase-${p}`} aria-hidden="true" /> {p}
+            </span>
+          ))}
+        </span>
       </header>
       {subscription.status === 'error' && <p className="error">tddPhase: {subscription.error.message}</p>}
       {tasks.length === 0 && <p className="empty">No TDD cycle has reported yet.</p>}
-      <ul className="tasks">
+      <ul className="tasks scrolls">
         {tasks.slice(0, maxTasks).map((t) => (
           <TaskRow key={t.taskId} task={t} now={now} />
         ))}
@@ -110,15 +117,17 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
   return (
     <li className="task-row" data-task={task.taskId} aria-label={`task ${task.taskId}`}>
       <div className="task-id">
-        <strong className="mono">{task.taskId}</strong>
-        <span className="muted small">
+        <strong className="mono" title={task.taskId}>
+          {task.taskId}
+        </strong>
+        <span className="muted small" title={task.agentId}>
           {task.agentId} · {ago(task.lastAt, now)}
         </span>
       </div>
       <span className={`phase phase-${task.phase ?? 'none'}`} data-testid="tdd-phase">
         {task.phase ?? '–'}
       </span>
-      <div className="small">
+      <div className="small tests">
         {tests ? (
           <span className={tests.failing > 0 ? 'failing' : 'passing'}>
             {tests.passing}/{tests.total} passing{tests.failing > 0 && ` · ${tests.failing} failing`}
@@ -126,11 +135,7 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
         ) : (
           <span className="muted">no test counts</span>
         )}
-        {task.lastTest && (
-          <div className="muted ellipsis" title={task.lastTest.data.message ?? task.lastTest.data.testName}>
-            last: {task.lastTest.data.testName} {task.lastTest.data.status}
-          </div>
-        )}
+        {task.lastTest && <LastTest test={task.lastTest} />}
       </div>
       <div
         className="small coverage"
@@ -157,5 +162,15 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
         ))}
       </ol>
     </li>
+  );
+}
+
+/** The task's latest test result on one line; the whole of it, message included, on hover. */
+function LastTest({ test }: { test: EnvelopeOf<'tdd.test_result'> }) {
+  const { testName, status, message } = test.data;
+  return (
+    <div className="muted ellipsis" title={`${testName} ${status}${message === undefined ? '' : `: ${message}`}`}>
+      last: {testName} {status}
+    </div>
   );
 }

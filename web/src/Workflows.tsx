@@ -1,11 +1,19 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
-import type { EnvelopeOf, EventEnvelope } from '../../shared/index.js';
+import {
+  isEventOf,
+  workflowEventTypes,
+  workflowStatusValues,
+  type EnvelopeOf,
+  type EventEnvelope,
+  type WorkflowStatus,
+} from '../../shared/index.js';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, duration } from './format.js';
 import { useTRPC } from './trpc.js';
 
 type Block = EnvelopeOf<'workflow.block'>;
-type StepState = 'pending' | 'running' | 'completed' | 'failed';
+/** A step is `pending` until its first event; then it goes through the same states as a workflow. */
+type StepState = 'pending' | WorkflowStatus;
 
 interface StepView {
   stepId: string;
@@ -20,7 +28,7 @@ interface StepView {
 interface WorkflowView extends EntityView {
   workflowId: string;
   workflowType?: string;
-  status: 'running' | 'completed' | 'failed';
+  status: WorkflowStatus;
   startedAt?: Date;
   duration?: number;
   error?: string;
@@ -30,11 +38,14 @@ interface WorkflowView extends EntityView {
 
 /** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
 const maxLanes = 12;
+/** The order of the count chips: what needs attention before what is done. */
+const chipOrder: Record<WorkflowStatus, number> = { running: 0, failed: 1, completed: 2 };
+const chipStatuses = [...workflowStatusValues].sort((a, b) => chipOrder[a] - chipOrder[b]);
 const blocksPerStep = 4;
 const eventsPerWorkflow = 400;
 
-const workflowOf = (event: EventEnvelope) =>
-  event.type.startsWith('workflow.') && 'workflowId' in event.data ? event.data.workflowId : undefined;
+const isWorkflowEvent = isEventOf(workflowEventTypes);
+const workflowOf = (event: EventEnvelope) => (isWorkflowEvent(event) ? event.data.workflowId : undefined);
 
 /** One workflow's lane, replayed from its events in id order. */
 function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowView {
@@ -109,7 +120,6 @@ const panel: EntityPanel<WorkflowView> = {
   // Newest workflows first.
   compare: (a, b) => (b.startedAt ?? b.lastAt).getTime() - (a.startedAt ?? a.lastAt).getTime(),
   shown: maxLanes,
-  topicOf: (workflowId) => `workflow:${workflowId}`,
 };
 
 /** Swimlanes, one per workflow, live from `workflowEvents`. */
@@ -127,7 +137,7 @@ export function Workflows({ now }: { now: number }) {
     ),
   );
   const shown = lanes.slice(0, maxLanes);
-  const counts = { running: 0, completed: 0, failed: 0 };
+  const counts = Object.fromEntries(workflowStatusValues.map((s) => [s, 0])) as Record<WorkflowStatus, number>;
   for (const l of lanes) counts[l.status]++;
 
   return (
@@ -135,7 +145,7 @@ export function Workflows({ now }: { now: number }) {
       <header>
         <h2 id="workflows-title">Workflows</h2>
         <span className="counts">
-          {(['running', 'failed', 'completed'] as const)
+          {chipStatuses
             .filter((s) => counts[s] > 0)
             .map((s) => (
               <span key={s} className={`chip wf-${s}`}>
@@ -146,7 +156,7 @@ export function Workflows({ now }: { now: number }) {
       </header>
       {subscription.status === 'error' && <p className="error">workflowEvents: {subscription.error.message}</p>}
       {lanes.length === 0 && <p className="empty">No workflow has started yet.</p>}
-      <div className="lanes">
+      <div className="lanes scrolls">
         {shown.map((lane) => (
           <Lane key={lane.workflowId} lane={lane} now={now} />
         ))}
@@ -180,7 +190,7 @@ function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
         {lane.steps.map((s) => (
           <li key={s.stepId} className={`step step-${s.state}`} data-step={s.stepId} data-state={s.state}>
             <div className="step-head">
-              <span>{s.label}</span>
+              <span title={s.label}>{s.label}</span>
               <span className="muted small">
                 {s.state === 'completed' && s.duration !== undefined
                   ? duration(s.duration)

@@ -97,7 +97,6 @@ export interface EntityPanel<V extends EntityView> {
   compare: (a: V, b: V) => number;
   /** Entities shown (and filled in from history), the first in `compare` order. */
   shown: number;
-  topicOf: (key: string) => string;
 }
 
 /**
@@ -112,11 +111,12 @@ export function useEntityViews<V extends EntityView>(panel: EntityPanel<V>) {
   );
   const wanted = useMemo(
     () =>
-      views
-        .slice(0, panel.shown)
-        .filter((v) => !v.complete)
-        .map((v) => ({ key: v.key, topic: panel.topicOf(v.key), before: v.firstId })),
-    [views, panel],
+      views.slice(0, panel.shown).flatMap((v) => {
+        // The server derives an event's topic from its entity: any of the entity's events names it.
+        const topic = entities.get(v.key)?.[0]?.topic;
+        return v.complete || topic === undefined ? [] : [{ key: v.key, topic, before: v.firstId }];
+      }),
+    [views, panel, entities],
   );
   useBackfill(wanted, panel.cap, add);
   return { views, push };
