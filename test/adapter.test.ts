@@ -58,10 +58,11 @@ class TestPush implements PushSource<Item> {
       },
     };
   }
-  /** The pulled form, for other callers; the handler, recognising the source, never pulls it. */
+  /** The pulled form: the same items as tracked envelopes; here, one. */
   async *[Symbol.asyncIterator]() {
     await Promise.resolve();
-    yield* [];
+    const item: Item = { id: '1', n: 1 };
+    yield tracked(item.id, item);
   }
 }
 
@@ -156,6 +157,8 @@ function createTestRouter(recorder: Recorder) {
       }
     }),
     pushed: t.procedure.subscription(() => new TestPush(recorder)),
+    // A procedure-level error formatter makes tRPC wrap the result in a generator of its own, hiding the brand.
+    pushedWrapped: t.procedure.errors(({ shape }) => shape).subscription(() => new TestPush(recorder)),
   });
 }
 type TestRouter = ReturnType<typeof createTestRouter>;
@@ -176,6 +179,7 @@ async function serve(createContext: (opts: CreateWebSocketContextOptions) => Ctx
   return {
     url: `ws://127.0.0.1:${address.port}`,
     wss,
+    handler,
     recorder,
     [Symbol.asyncDispose]: async () => {
       handler.close();
@@ -418,5 +422,38 @@ describe('the WebSocket handler as a tRPC adapter', () => {
     ]);
     pushed.unsubscribe();
     await waitUntil('the source to be stopped', () => server.recorder.stoppedPushes === 1);
+  });
+
+  it('falls back to pulling a push source that tRPC has wrapped', async () => {
+    await using server = await serve(anonymous);
+    await using connection = client(server.url);
+    const { trpc } = connection;
+    const pulled = watch<{ id: string; data: Item }>((h) => trpc.pushedWrapped.subscribe(undefined, h));
+    await waitUntil('completion', () => pulled.completed);
+    expect(pulled.items).toEqual([{ id: '1', data: { id: '1', n: 1 } }]);
+    expect(server.recorder.pushes).toEqual([]);
+  });
+
+  it('moves subscriptions to a new socket on the reconnect notice, resuming each from its last id', async () => {
+    await using server = await serve(anonymous);
+    await using connection = client(server.url);
+    const { trpc } = connection;
+    const { recorder } = server;
+    recorder.append('one', 'two');
+    const feed = watch<{ id: string; data: string }>((h) => trpc.feed.subscribe(undefined, h));
+    await waitUntil('two items', () => feed.items.length === 2);
+    server.handler.reconnectAll();
+    await waitUntil('the subscription to move', () => recorder.feedInputs.length === 2);
+    recorder.append('three');
+    // The old socket's copy is stopped once the new one has started: the generator there ends.
+    await waitUntil(
+      'three items and the old generator ended',
+      () => feed.items.length === 3 && recorder.finalized === 1,
+    );
+    recorder.append('four');
+    await waitUntil('four items', () => feed.items.length === 4);
+    expect(feed.items.map((i) => i.id)).toEqual(['1', '2', '3', '4']);
+    expect(recorder.feedInputs[1]).toEqual({ lastEventId: '2' });
+    expect(feed.errors).toEqual([]);
   });
 });
