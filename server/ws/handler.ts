@@ -59,7 +59,6 @@ export interface WebSocketErrorInfo<TRouter extends AnyRouter> {
   path: string | undefined;
   input: unknown;
   ctx: inferRouterContext<TRouter> | undefined;
-  req: IncomingMessage;
 }
 
 export interface WebSocketHandlerOptions<TRouter extends AnyRouter> {
@@ -124,7 +123,7 @@ const connectionTarget: ErrorTarget = {
  * refusal every request is answered with the refusal's error until the socket closes, as tRPC's adapter does.
  */
 type ContextState<C> =
-  | { kind: 'awaiting-params' }
+  | { kind: 'awaiting-params'; req: IncomingMessage }
   | { kind: 'creating'; queued: [ClientMessage, number][] }
   | { kind: 'ready'; ctx: C }
   | { kind: 'refused'; error: TRPCError };
@@ -139,14 +138,16 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly options: WebSocketHandlerOptions<TRouter>,
     readonly frames: EventFrames,
   ) {
     this.writer = new SocketWriter(socket);
     const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
-    this.state = { kind: 'awaiting-params' };
-    if (!expectsParams) this.createContext(null);
+    // The upgrade request is kept only until the context is made from it: nothing needs it after, and a
+    // connection can live for days.
+    this.state = { kind: 'awaiting-params', req };
+    if (!expectsParams) this.createContext(req, null);
   }
 
   private get ctx(): inferRouterContext<TRouter> | undefined {
@@ -205,7 +206,7 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
   report(target: ErrorTarget, cause: unknown): TRPCError {
     const error = getTRPCErrorFromUnknown(cause);
     const { type, path, input } = target;
-    this.options.onError?.({ error, type, path, input, ctx: this.ctx, req: this.req });
+    this.options.onError?.({ error, type, path, input, ctx: this.ctx });
     return error;
   }
 
@@ -215,12 +216,12 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
 
   // ── The context ─────────────────────────────────────────────────────────────────────────────────────────
 
-  private createContext(connectionParams: Record<string, string> | null): void {
+  private createContext(req: IncomingMessage, connectionParams: Record<string, string> | null): void {
     const queued: [ClientMessage, number][] = [];
     this.state = { kind: 'creating', queued };
     let created: inferRouterContext<TRouter> | PromiseLike<inferRouterContext<TRouter>>;
     try {
-      created = this.options.createContext({ req: this.req, socket: this.socket, connectionParams });
+      created = this.options.createContext({ req, socket: this.socket, connectionParams });
     } catch (cause) {
       this.refuse(cause);
       return;
@@ -290,7 +291,7 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
       return;
     }
     if (this.state.kind === 'awaiting-params') {
-      this.onConnectionParams(parsed);
+      this.onConnectionParams(this.state.req, parsed);
       return;
     }
     const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
@@ -307,7 +308,7 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
     });
   }
 
-  private onConnectionParams(parsed: unknown): void {
+  private onConnectionParams(req: IncomingMessage, parsed: unknown): void {
     const message = connectionParamsMessage.safeParse(parsed);
     if (!message.success) {
       this.refuse(
@@ -318,7 +319,7 @@ class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHo
       );
       return;
     }
-    this.createContext(message.data.data ?? null);
+    this.createContext(req, message.data.data ?? null);
   }
 
   private accept(message: ClientMessage, batchIndex: number): void {
