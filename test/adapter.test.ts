@@ -277,9 +277,10 @@ describe('the WebSocket handler as a tRPC adapter', () => {
     expect(created).toBe(1);
   });
 
-  it('answers a rejected createContext with { id: null, error } and closes the socket', async () => {
+  it('answers a rejected createContext with { id: null, error }, then each waiting call, and closes', async () => {
+    const gate = new EventEmitter();
     await using server = await serve(async ({ connectionParams }) => {
-      await Promise.resolve();
+      await once(gate, 'open');
       if (connectionParams?.token !== 'good') throw new TRPCError({ code: 'UNAUTHORIZED', message: 'bad token' });
       return { user: 'good' };
     });
@@ -289,14 +290,21 @@ describe('the WebSocket handler as a tRPC adapter', () => {
     const closed = once(ws, 'close');
     await once(ws, 'open');
     ws.send(JSON.stringify({ method: 'connectionParams', data: { token: 'bad' } }));
+    ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'whoami' } }));
+    // PING is answered in order: once PONG is back, the query is waiting for the context.
+    ws.send('PING');
+    await waitUntil('PONG', () => frames.includes('PONG'));
+    gate.emit('open');
     await closed;
-    const replies = frames.map((f) => JSON.parse(f) as { id: unknown; error: object });
-    expect(replies[0]?.id).toBe(null);
-    expect(superjson.deserialize(replies[0]?.error as never)).toMatchObject({
-      message: 'bad token',
-      code: -32001,
-      data: { code: 'UNAUTHORIZED' },
-    });
+    const replies = frames.filter((f) => f !== 'PONG').map((f) => JSON.parse(f) as { id: unknown; error: object });
+    expect(replies.map((r) => r.id)).toEqual([null, 1]);
+    for (const reply of replies) {
+      expect(superjson.deserialize(reply.error as never)).toMatchObject({
+        message: 'bad token',
+        code: -32001,
+        data: { code: 'UNAUTHORIZED' },
+      });
+    }
   });
 
   it('streams an async generator, then completes', async () => {
