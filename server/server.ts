@@ -117,7 +117,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     wss,
     router: appRouter,
     onError,
-    createContext: (params, socket) => context(params?.token, new ConnectionLimits(options, metrics, socket)),
+    createContext: ({ connectionParams, socket }) =>
+      context(connectionParams?.token, new ConnectionLimits(options, metrics, socket)),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 

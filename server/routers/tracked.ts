@@ -1,38 +1,25 @@
 import { tracked, TRPCError } from '@trpc/server';
 import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
+import { pushSource, type OpenPush, type PushSink, type PushSource } from '../core/push-source.js';
 import type { StreamRequest } from '../core/hub.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../core/stream.js';
 
 type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
 
-/** A push-mode subscription: stop it to end the stream and free its slot. */
-export interface OpenSubscription {
-  stop(): void;
-}
-
-const claimable = new WeakMap<AbortSignal, EventSubscription<EventEnvelope>>();
-
-/**
- * The subscription a procedure call returned, found by the call's abort signal; each is claimed once. The
- * WebSocket handler uses it to push frames to the socket directly, instead of pulling the async iterator.
- */
-export function claimSubscription(signal: AbortSignal): EventSubscription<EventEnvelope> | undefined {
-  const subscription = claimable.get(signal);
-  claimable.delete(signal);
-  return subscription;
-}
-
 /**
  * What every subscription procedure returns: the hub's events for one request, each as `tracked(id, envelope)`.
  * The id is the client's resume cursor; a single untracked item would reset it, so nothing else is sent.
  *
- * It can be pulled as an async iterable (`createCaller`, tRPC's own adapters) or opened in push mode by the
- * project's WebSocket handler. Either way it holds one of the connection's subscription slots for exactly as long
- * as it runs, skips deliveries once the connection is being cut as a slow consumer, and counts deliveries.
+ * It can be pulled as an async iterable (`createCaller`, tRPC's own adapters) or, being a `PushSource`, opened
+ * in push mode by the project's WebSocket handler, which recognises it on the procedure's result. Either way
+ * it holds one of the connection's subscription slots for exactly as long as it runs, skips deliveries once
+ * the connection is being cut as a slow consumer, and counts deliveries.
  * `accepts` narrows the envelope type; the stream's filter already guarantees it holds.
  */
-export class EventSubscription<E extends EventEnvelope> implements AsyncIterable<Tracked<E>> {
+export class EventSubscription<E extends EventEnvelope> implements PushSource<E | StreamReset> {
+  readonly [pushSource] = true as const;
+
   /**
    * The parts of the context a stream uses, each shared by the connection or the server. The context itself is
    * a copy tRPC's middlewares made for this call; holding it would keep one more object per subscription.
@@ -47,26 +34,24 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
     private readonly signal: AbortSignal,
   ) {
     this.ctx = { hub, limits, metrics };
-    claimable.set(signal, this);
   }
 
   /**
-   * Push mode: `deliver` gets each item synchronously and says whether it can take more; `fail` gets the
-   * error that ended the stream (a TRPCError); `ready` paces a catch-up from the store (see StreamSink).
+   * Push mode: the sink gets each item synchronously; a failure reaches it as a TRPCError; a catch-up from the
+   * store waits whenever the socket holds the connection's replay window unsent (see StreamSink.ready).
    * Throws TOO_MANY_REQUESTS when the connection holds its maximum.
    */
-  open(
-    deliver: (item: E | StreamReset, shared: boolean) => boolean,
-    fail: (error: TRPCError) => void,
-    ready: (resume: () => void) => boolean,
-  ): OpenSubscription {
+  open(sink: PushSink<E | StreamReset>): OpenPush {
     const slot = this.ctx.limits.openSubscription(this.procedure);
+    const window = this.ctx.limits.replayWindowBytes;
     const stream = this.start({
-      push: deliver,
-      ready,
+      // Bound once here, so each event costs the same one call into the sink as a closure would. The filter and
+      // `accepts` (in `start`) have narrowed each item to what this subscription yields.
+      push: sink.push.bind(sink),
+      ready: (resume) => sink.drainedBelow(window, resume),
       fail: (error) => {
         slot[Symbol.dispose]();
-        fail(toTRPCError(error));
+        sink.fail(toTRPCError(error));
       },
     });
     return {

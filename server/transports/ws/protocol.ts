@@ -5,10 +5,10 @@
  * Every reply body goes through the router's transformer (superjson), errors included. An event's data frame
  * is built from a payload serialized once per event, however many subscribers it goes to.
  */
-import { transformTRPCResponse } from '@trpc/server';
+import { transformTRPCResponse, type AnyRouter, type AnyTRPCRootTypes, type TRPCRootConfig } from '@trpc/server';
+import type { TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
-import type { StreamItem } from '../../../shared/index.js';
-import type { AppRouter } from '../../routers/_app.js';
+import type { TrackedItem } from '../../core/push-source.js';
 import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);
@@ -47,35 +47,33 @@ export function replyHead(id: RequestId, jsonrpc: '2.0' | undefined): string {
   return jsonrpc === undefined ? `{"id":${JSON.stringify(id)},` : `{"id":${JSON.stringify(id)},"jsonrpc":"2.0",`;
 }
 
-export function startedFrame(head: string): string {
-  return `${head}"result":{"type":"started"}}`;
-}
-
-export function stoppedFrame(head: string): string {
-  return `${head}"result":{"type":"stopped"}}`;
+/** A router's runtime config (transformer, error formatter), typed: `AnyRouter` types it with `any`. */
+export function configOf(router: AnyRouter): TRPCRootConfig<AnyTRPCRootTypes> {
+  return router._def._config as TRPCRootConfig<AnyTRPCRootTypes>;
 }
 
 /** A reply built the general way: the router's transformer, then JSON. */
-export function replyFrame(router: AppRouter, reply: object): string {
-  return JSON.stringify(transformTRPCResponse(router._def._config, reply as never));
+export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): string {
+  return JSON.stringify(transformTRPCResponse(configOf(router), reply));
 }
 
 /**
- * Each event's data frame for its subscribers: `{ id, data: envelope }` through the transformer once per event,
- * then per subscriber one string concatenation, or one prebuilt WebSocket frame shared by every subscriber
- * whose request id is the same (clients number their requests alike, so most are). The tracked id sits at the
- * result level too: the client takes its resume cursor from there.
+ * Each pushed item's data frame for its subscribers: `{ id, data: item }` (how `tracked(item.id, item)` goes on
+ * the wire) through the transformer once per event, then per subscriber one string concatenation, or one
+ * prebuilt WebSocket frame shared by every subscriber whose request id is the same (clients number their
+ * requests alike, so most are). The tracked id sits at the result level too: the client takes its resume cursor
+ * from there.
  */
-export class EventFrames {
-  private readonly cache = new WeakMap<StreamItem, { payload: string; wire: Map<string, Buffer> }>();
+export class EventFrames<T extends TrackedItem = TrackedItem> {
+  private readonly cache = new WeakMap<T, { payload: string; wire: Map<string, Buffer> }>();
 
-  constructor(private readonly router: AppRouter) {}
+  constructor(private readonly router: AnyRouter) {}
 
-  private payload(item: StreamItem): string {
-    return JSON.stringify(this.router._def._config.transformer.output.serialize({ id: item.id, data: item }));
+  private payload(item: T): string {
+    return JSON.stringify(configOf(this.router).transformer.output.serialize({ id: item.id, data: item }));
   }
 
-  private entry(item: StreamItem) {
+  private entry(item: T) {
     let entry = this.cache.get(item);
     if (entry === undefined) {
       entry = { payload: this.payload(item), wire: new Map() };
@@ -85,13 +83,13 @@ export class EventFrames {
   }
 
   /** The reply's text. Only a shared item's payload is kept for the next subscriber. */
-  text(head: string, item: StreamItem, shared: boolean): string {
+  text(head: string, item: T, shared: boolean): string {
     const payload = shared ? this.entry(item).payload : this.payload(item);
     return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${payload}}}`;
   }
 
   /** The reply as a complete WebSocket frame; a shared item's is built once per request id. */
-  wire(head: string, item: StreamItem, shared: boolean): Buffer {
+  wire(head: string, item: T, shared: boolean): Buffer {
     if (!shared) return textFrame(this.text(head, item, false));
     const { wire } = this.entry(item);
     let frame = wire.get(head);
