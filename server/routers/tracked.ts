@@ -9,6 +9,8 @@ type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamRese
 /** A push-mode subscription: stop it to end the stream and free its slot. */
 export interface OpenSubscription {
   stop(): void;
+  /** After `deliver` returned false: read what was skipped back from the store, then go live again. */
+  resume(): void;
 }
 
 const claimable = new WeakMap<AbortSignal, EventSubscription<EventEnvelope>>();
@@ -73,6 +75,9 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
       stop: () => {
         stream.close();
         slot[Symbol.dispose]();
+      },
+      resume: () => {
+        stream.resume();
       },
     };
   }

@@ -1,0 +1,256 @@
+/**
+ * Subscriptions over Server-Sent Events: `GET /trpc/<procedure>?input=…`, as tRPC's `httpSubscriptionLink`
+ * (and any EventSource, `curl -N`, a Python loop over lines) reads it. Served by the project rather than tRPC's
+ * HTTP adapter so that each stream is pushed from the hub's dispatcher like a WebSocket subscription, paced by
+ * the socket, kept alive by pings and cut when its reader stalls.
+ *
+ * The call runs through tRPC (`callTRPCProcedure`): the same auth middleware, input validation, limits and
+ * error shape as every other transport. The token comes from `Authorization: Bearer` or from the link's
+ * `connectionParams` query parameter; the cursor from `Last-Event-ID` (what an EventSource sends when it
+ * reconnects), else `lastEventId` in the input.
+ *
+ * Memory per reader is bounded: once more than the replay window (256 KiB) sits unsent in the response, the
+ * stream pauses (live events are skipped, then read back from the store when the socket drains), so a reader
+ * that stops reading holds at most that window and one message on the server, plus what the kernel buffers. A
+ * reader that has not drained for `stallMs` is closed; it reconnects and resumes from its last id.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import { Gauge } from 'prom-client';
+import { z } from 'zod';
+import type { EventEnvelope } from '../../shared/index.js';
+import { bearerToken } from '../auth.js';
+import type { Context } from '../context.js';
+import type { Metrics } from '../metrics.js';
+import type { AppRouter } from '../routers/_app.js';
+import { claimSubscription, type EventSubscription, type OpenSubscription } from '../routers/tracked.js';
+import { connectedFrame, errorFrame, ItemFrames, pingFrame, sseHeaders } from './sse-frames.js';
+
+export interface SseOptions {
+  router: AppRouter;
+  /** `/trpc`: a subscription is served at `<base>/<procedure>`. */
+  basePath: string;
+  /** The context of one stream; `token` from the bearer header or the connection params. */
+  createContext(req: IncomingMessage, token: string | undefined): Context;
+  onError(info: { error: TRPCError; path: string | undefined }): void;
+  metrics: Metrics;
+  /** A ping after this long without a message. */
+  pingMs: number;
+  /** A reader whose unsent data has not drained for this long is closed. */
+  stallMs: number;
+  /** Sent as the stream's `retry:`: how long an EventSource waits before reconnecting. */
+  retryMs: number;
+}
+
+const connectionParams = z.record(z.string(), z.string());
+
+/** One open event stream: its response, its subscription, and when it last wrote or began waiting. */
+class SseStream {
+  open: OpenSubscription | undefined;
+  lastWrite = performance.now();
+  /** Since when the stream has waited for the socket to drain; undefined while it is not waiting. */
+  stalledSince: number | undefined;
+  private onDrain: (() => void) | undefined;
+
+  /** Unsent bytes the response may hold before the stream waits: the connection's replay window. */
+  windowBytes = 256 * 1024;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly controller: AbortController,
+  ) {}
+
+  write(text: string): void {
+    this.res.write(text);
+    this.lastWrite = performance.now();
+  }
+
+  /** True while the unsent bytes are within the window; otherwise calls `resume` once the socket drains. */
+  roomFor(resume: () => void): boolean {
+    if (this.res.writableLength <= this.windowBytes) return true;
+    this.stalledSince ??= performance.now();
+    if (this.onDrain === undefined) {
+      this.onDrain = () => {
+        this.onDrain = undefined;
+        this.stalledSince = undefined;
+        resume();
+      };
+      // Past the window, the last write returned false, so the response emits `drain` once the socket empties.
+      this.res.once('drain', this.onDrain);
+    }
+    return false;
+  }
+
+  end(): void {
+    this.controller.abort();
+    this.open?.stop();
+    this.open = undefined;
+  }
+}
+
+export class SseTransport {
+  private readonly streams = new Set<SseStream>();
+  private readonly frames: ItemFrames;
+  private readonly timer: NodeJS.Timeout;
+  private readonly subscriptions: ReadonlySet<string>;
+
+  constructor(private readonly options: SseOptions) {
+    this.frames = new ItemFrames(options.router);
+    const { procedures } = options.router._def;
+    this.subscriptions = new Set(
+      Object.entries(procedures)
+        .filter(([, procedure]) => procedure._def.type === 'subscription')
+        .map(([name]) => name),
+    );
+    // One sweep for every stream, four times per interval: a ping or a cut comes at most a quarter late.
+    this.timer = setInterval(
+      () => {
+        this.sweep();
+      },
+      Math.max(5, Math.min(options.pingMs, options.stallMs) / 4),
+    );
+    this.timer.unref();
+    const { streams } = this;
+    new Gauge({
+      name: 'switchboard_sse_unsent_bytes',
+      help: 'Bytes written to event-stream responses and not yet taken by the socket, summed over all streams',
+      registers: [options.metrics.registry],
+      collect() {
+        let total = 0;
+        for (const stream of streams) total += stream.res.writableLength;
+        this.set(total);
+      },
+    });
+  }
+
+  /** The subscription procedure a request path names (`/trpc/events` → `events`), if it names one. */
+  procedureAt(path: string): string | undefined {
+    const prefix = `${this.options.basePath}/`;
+    if (!path.startsWith(prefix)) return undefined;
+    const name = path.slice(prefix.length);
+    return this.subscriptions.has(name) ? name : undefined;
+  }
+
+  /** Open event streams in this process. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  async serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const { router } = this.options;
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    let input: unknown;
+    let ctx: Context | undefined;
+    const controller = new AbortController();
+    res.writeHead(200, sseHeaders);
+    res.flushHeaders();
+    const stream = new SseStream(res, controller);
+    this.streams.add(stream);
+    res.once('close', () => {
+      this.streams.delete(stream);
+      stream.end();
+    });
+    try {
+      input = parseInput(router, query.get('input'));
+      const params = parseParams(query.get('connectionParams'));
+      // The standard header wins: it is the newest cursor an EventSource has, the URL's input the oldest.
+      const lastEventId = req.headers['last-event-id'] ?? query.get('lastEventId') ?? query.get('Last-Event-Id');
+      if (typeof lastEventId === 'string' && lastEventId !== '') {
+        input = typeof input === 'object' && input !== null ? { ...input, lastEventId } : (input ?? { lastEventId });
+      }
+      ctx = this.options.createContext(req, bearerToken(req.headers.authorization) ?? params?.token);
+      const reconnectAfter = this.options.pingMs * 3;
+      stream.write(connectedFrame(this.options.retryMs, reconnectAfter));
+      const rawInput = input;
+      await callTRPCProcedure({
+        router,
+        path,
+        getRawInput: () => Promise.resolve(rawInput),
+        ctx,
+        type: 'subscription',
+        signal: controller.signal,
+        batchIndex: 0,
+      });
+      const subscription = claimSubscription(controller.signal);
+      if (controller.signal.aborted) return;
+      if (!subscription)
+        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${path} did not return an event subscription` });
+      this.open(stream, subscription, ctx);
+    } catch (cause) {
+      this.fail(stream, cause, path, input, ctx);
+    }
+  }
+
+  private open(stream: SseStream, subscription: EventSubscription<EventEnvelope>, ctx: Context): void {
+    stream.windowBytes = ctx.limits.replayWindowBytes;
+    const resume = () => {
+      stream.open?.resume();
+    };
+    stream.open = subscription.open(
+      (item, shared) => {
+        stream.write(this.frames.frame(item, shared));
+        // Full: the stream skips live events until `resume`, then reads them back from the store.
+        return stream.roomFor(resume);
+      },
+      (error) => {
+        this.fail(stream, error, subscription.procedure, undefined, ctx);
+      },
+      (wake) => stream.roomFor(wake),
+    );
+  }
+
+  /** Answers the failure as tRPC does (a `serialized-error` message) and ends the response. */
+  private fail(stream: SseStream, cause: unknown, path: string, input: unknown, ctx: Context | undefined): void {
+    const error = getTRPCErrorFromUnknown(cause);
+    this.options.onError({ error, path });
+    const { router } = this.options;
+    const shape = getErrorShape({ config: router._def._config, error, type: 'subscription', path, input, ctx });
+    if (!stream.res.writableEnded) stream.res.end(errorFrame(router, shape));
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const stream of this.streams) {
+      if (stream.res.writableEnded) continue;
+      if (stream.stalledSince !== undefined) {
+        // The reader took nothing for `stallMs`: free its slot and buffers; it resumes from its cursor.
+        if (now - stream.stalledSince >= this.options.stallMs) stream.res.destroy();
+      } else if (now - stream.lastWrite >= this.options.pingMs) {
+        stream.write(pingFrame);
+      }
+    }
+  }
+
+  /** Ends every stream (shutdown): each EventSource reconnects after `retry` and resumes from its cursor. */
+  close(): void {
+    clearInterval(this.timer);
+    for (const stream of this.streams) {
+      stream.end();
+      stream.res.end();
+    }
+    this.streams.clear();
+  }
+}
+
+function parseInput(router: AppRouter, raw: string | null): unknown {
+  if (raw === null) return undefined;
+  try {
+    return router._def._config.transformer.input.deserialize(JSON.parse(raw));
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'the input query parameter is not superjson JSON', cause });
+  }
+}
+
+function parseParams(raw: string | null): Record<string, string> | null {
+  if (raw === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'connectionParams is not JSON', cause });
+  }
+  const result = connectionParams.safeParse(parsed);
+  if (!result.success)
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'connectionParams must be a JSON object of strings' });
+  return result.data;
+}
