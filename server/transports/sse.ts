@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
-import type { EventEnvelope } from '../../shared/index.js';
+import type { EventEnvelope, StreamItem } from '../../shared/index.js';
 import { bearerToken } from '../auth.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../metrics.js';
@@ -44,6 +44,17 @@ export interface SseOptions {
 
 const connectionParams = z.record(z.string(), z.string());
 
+/** How a stream is written: tRPC's messages for `/trpc`, AG-UI events for `/ag-ui`. */
+export interface StreamFormat {
+  /** Written after the headers, once the subscription is accepted. */
+  opening: string;
+  /** Written after `pingMs` without a message. */
+  ping: string;
+  item(item: StreamItem, shared: boolean): string;
+  /** The call was refused or the stream failed: answer (headers may or may not have been sent) and end. */
+  refuse(shape: unknown, error: TRPCError): void;
+}
+
 /** One open event stream: its response, its subscription, and when it last wrote or began waiting. */
 class SseStream {
   open: OpenSubscription | undefined;
@@ -54,6 +65,7 @@ class SseStream {
 
   /** Unsent bytes the response may hold before the stream waits: the connection's replay window. */
   windowBytes = 256 * 1024;
+  ping = '';
 
   constructor(
     readonly res: ServerResponse,
@@ -136,36 +148,60 @@ export class SseTransport {
     return this.streams.size;
   }
 
-  async serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const { router } = this.options;
+  /** tRPC's format for `GET /trpc/<procedure>`: errors, as tRPC sends them, are messages of a 200 stream. */
+  serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const { router, retryMs, pingMs } = this.options;
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-    let input: unknown;
-    let ctx: Context | undefined;
-    const controller = new AbortController();
-    res.writeHead(200, sseHeaders);
-    res.flushHeaders();
-    const stream = new SseStream(res, controller);
-    this.streams.add(stream);
-    res.once('close', () => {
-      this.streams.delete(stream);
-      stream.end();
-    });
-    try {
-      input = parseInput(router, query.get('input'));
-      const params = parseParams(query.get('connectionParams'));
+    const opening = connectedFrame(retryMs, pingMs * 3);
+    const format: StreamFormat = {
+      opening,
+      ping: pingFrame,
+      item: (item, shared) => this.frames.frame(item, shared),
+      refuse: (shape) => {
+        if (!res.headersSent) res.writeHead(200, sseHeaders).write(opening);
+        res.end(errorFrame(router, shape));
+      },
+    };
+    return this.stream(req, res, format, path, () => {
+      let input = parseInput(router, query.get('input'));
       // The standard header wins: it is the newest cursor an EventSource has, the URL's input the oldest.
       const lastEventId = req.headers['last-event-id'] ?? query.get('lastEventId') ?? query.get('Last-Event-Id');
       if (typeof lastEventId === 'string' && lastEventId !== '') {
         input = typeof input === 'object' && input !== null ? { ...input, lastEventId } : (input ?? { lastEventId });
       }
-      ctx = this.options.createContext(req, bearerToken(req.headers.authorization) ?? params?.token);
-      const reconnectAfter = this.options.pingMs * 3;
-      stream.write(connectedFrame(this.options.retryMs, reconnectAfter));
-      const rawInput = input;
+      const params = parseParams(query.get('connectionParams'));
+      return { input, token: bearerToken(req.headers.authorization) ?? params?.token };
+    });
+  }
+
+  /**
+   * Runs the subscription `path` with what `prepare` returns (it may throw a TRPCError for bad input) and
+   * streams its items to `res` in `format`, paced by the socket, with pings and the stall bound.
+   */
+  async stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    format: StreamFormat,
+    path: string,
+    prepare: () => { input: unknown; token: string | undefined },
+  ): Promise<void> {
+    const { router } = this.options;
+    const controller = new AbortController();
+    const stream = new SseStream(res, controller);
+    res.once('close', () => {
+      this.streams.delete(stream);
+      stream.end();
+    });
+    let input: unknown;
+    let ctx: Context | undefined;
+    try {
+      const prepared = prepare();
+      input = prepared.input;
+      ctx = this.options.createContext(req, prepared.token);
       await callTRPCProcedure({
         router,
         path,
-        getRawInput: () => Promise.resolve(rawInput),
+        getRawInput: () => Promise.resolve(prepared.input),
         ctx,
         type: 'subscription',
         signal: controller.signal,
@@ -175,37 +211,52 @@ export class SseTransport {
       if (controller.signal.aborted) return;
       if (!subscription)
         throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${path} did not return an event subscription` });
-      this.open(stream, subscription, ctx);
+      res.writeHead(200, sseHeaders);
+      stream.write(format.opening);
+      this.streams.add(stream);
+      this.open(stream, subscription, ctx, format);
     } catch (cause) {
-      this.fail(stream, cause, path, input, ctx);
+      this.fail(stream, format, cause, path, input, ctx);
     }
   }
 
-  private open(stream: SseStream, subscription: EventSubscription<EventEnvelope>, ctx: Context): void {
+  private open(
+    stream: SseStream,
+    subscription: EventSubscription<EventEnvelope>,
+    ctx: Context,
+    format: StreamFormat,
+  ): void {
     stream.windowBytes = ctx.limits.replayWindowBytes;
+    stream.ping = format.ping;
     const resume = () => {
       stream.open?.resume();
     };
     stream.open = subscription.open(
       (item, shared) => {
-        stream.write(this.frames.frame(item, shared));
+        stream.write(format.item(item, shared));
         // Full: the stream skips live events until `resume`, then reads them back from the store.
         return stream.roomFor(resume);
       },
       (error) => {
-        this.fail(stream, error, subscription.procedure, undefined, ctx);
+        this.fail(stream, format, error, subscription.procedure, undefined, ctx);
       },
       (wake) => stream.roomFor(wake),
     );
   }
 
-  /** Answers the failure as tRPC does (a `serialized-error` message) and ends the response. */
-  private fail(stream: SseStream, cause: unknown, path: string, input: unknown, ctx: Context | undefined): void {
+  private fail(
+    stream: SseStream,
+    format: StreamFormat,
+    cause: unknown,
+    path: string,
+    input: unknown,
+    ctx: Context | undefined,
+  ): void {
     const error = getTRPCErrorFromUnknown(cause);
     this.options.onError({ error, path });
     const { router } = this.options;
     const shape = getErrorShape({ config: router._def._config, error, type: 'subscription', path, input, ctx });
-    if (!stream.res.writableEnded) stream.res.end(errorFrame(router, shape));
+    if (!stream.res.writableEnded) format.refuse(shape, error);
   }
 
   private sweep(): void {
@@ -216,7 +267,7 @@ export class SseTransport {
         // The reader took nothing for `stallMs`: free its slot and buffers; it resumes from its cursor.
         if (now - stream.stalledSince >= this.options.stallMs) stream.res.destroy();
       } else if (now - stream.lastWrite >= this.options.pingMs) {
-        stream.write(pingFrame);
+        stream.write(stream.ping);
       }
     }
   }
