@@ -22,6 +22,7 @@ import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
+import { agUiPath, serveAgUi } from './transports/ag-ui.js';
 import { SseTransport } from './transports/sse.js';
 import { serveWebSockets } from './ws/handler.js';
 
@@ -169,11 +170,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await handleIngest(req, res, hub, limitsFor(req));
     } else if (req.method === 'GET' && sse.procedureAt(path) !== undefined) {
       await sse.serve(req, res, path.slice(trpcPath.length + 1));
+    } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
+      await serveAgUi(sse, options.sseRetryMs, req, res, path.slice(agUiPath.length + 1));
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
       sendJson(res, 404, {
-        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /healthz, /metrics`,
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics`,
       });
     }
   }

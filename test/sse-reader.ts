@@ -13,29 +13,33 @@ export interface SseMessage {
 }
 
 /** Parses complete messages out of `text`; returns them and the unfinished tail to prepend to the next chunk. */
-export function parseSse(text: string): { messages: SseMessage[]; rest: string } {
+export function parseSse(text: string): { messages: SseMessage[]; comments: number; rest: string } {
   const messages: SseMessage[] = [];
+  let comments = 0;
   const blocks = text.split('\n\n');
   const rest = blocks.pop() ?? '';
   for (const block of blocks) {
     const message: SseMessage = { event: 'message', data: '' };
     const data: string[] = [];
-    let fields = 0;
+    // As the spec says: a block without a `data` field (only `retry:`, `id:` or comments) dispatches nothing.
+    let hasData = false;
     for (const line of block.split('\n')) {
+      if (line.startsWith(':')) comments++;
       if (line === '' || line.startsWith(':')) continue;
       const colon = line.indexOf(':');
       const field = colon === -1 ? line : line.slice(0, colon);
       const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      fields++;
       if (field === 'event') message.event = value;
-      else if (field === 'data') data.push(value);
-      else if (field === 'id') message.id = value;
+      else if (field === 'data') {
+        data.push(value);
+        hasData = true;
+      } else if (field === 'id') message.id = value;
     }
-    if (fields === 0) continue;
+    if (!hasData) continue;
     message.data = data.join('\n');
     messages.push(message);
   }
-  return { messages, rest };
+  return { messages, comments, rest };
 }
 
 /** A `fetch` of an event stream, read in the background; `close()` aborts it. */
@@ -44,6 +48,7 @@ export function readSse(url: string, headers: Record<string, string> = {}) {
   const messages: SseMessage[] = [];
   let status = 0;
   let ended = false;
+  let comments = 0;
   const done = (async () => {
     try {
       const response = await fetch(url, { headers, signal: controller.signal });
@@ -53,8 +58,9 @@ export function readSse(url: string, headers: Record<string, string> = {}) {
       const decoder = new TextDecoder();
       for await (const chunk of response.body) {
         buffered += decoder.decode(chunk, { stream: true });
-        const { messages: complete, rest } = parseSse(buffered);
+        const { messages: complete, rest, comments: seen } = parseSse(buffered);
         buffered = rest;
+        comments += seen;
         messages.push(...complete);
       }
     } catch (error) {
@@ -74,6 +80,10 @@ export function readSse(url: string, headers: Record<string, string> = {}) {
     },
     get ended() {
       return ended;
+    },
+    /** Comment lines received (`: ping` on an AG-UI stream). */
+    get comments() {
+      return comments;
     },
     /** Waits until `n` event messages arrived. */
     atLeast: (n: number) =>
