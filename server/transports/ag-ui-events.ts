@@ -46,7 +46,7 @@ export class AgUiMapper {
     if (item.type === 'stream.reset' || !item.type.startsWith('workflow.')) {
       return [{ type: EventType.CUSTOM, timestamp, name: item.type, value: item.data }];
     }
-    return this.workflow(item as WorkflowEnvelope, timestamp).map((event) => ({ ...event, timestamp }));
+    return this.workflow(item as WorkflowEnvelope).map((event) => ({ ...event, timestamp }));
   }
 
   private snapshot(id: string): AGUIEvent {
@@ -54,7 +54,7 @@ export class AgUiMapper {
     return { type: EventType.STATE_SNAPSHOT, snapshot: this.state };
   }
 
-  private workflow(item: WorkflowEnvelope, timestamp: number): AGUIEvent[] {
+  private workflow(item: WorkflowEnvelope): AGUIEvent[] {
     const run = { threadId: this.workflowId, runId: this.workflowId };
     const id = item.id;
     switch (item.type) {
@@ -80,16 +80,16 @@ export class AgUiMapper {
         return [this.snapshot(id), { type: EventType.RUN_ERROR, message, ...(code !== undefined && { code }) }];
       }
       case 'workflow.block':
-        return block(item, timestamp);
+        return block(item);
     }
   }
 }
 
-function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>, timestamp: number): AGUIEvent[] {
+function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
   const { data } = item;
   const messageId = `msg-${item.id}`;
   // The block's step and agent travel as metadata; AG-UI has no field for them.
-  const metadata = { switchboard: { eventId: item.id, stepId: data.stepId, agentId: data.agentId ?? null, timestamp } };
+  const metadata = { switchboard: { eventId: item.id, stepId: data.stepId, agentId: data.agentId ?? null } };
   switch (data.blockType) {
     case 'text': {
       const events: AGUIEvent[] = [{ type: EventType.TEXT_MESSAGE_START, messageId, role: 'assistant', metadata }];

@@ -12,7 +12,7 @@ import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { bearerToken } from '../auth.js';
 import { AgUiMapper } from './ag-ui-events.js';
-import type { SseTransport, StreamFormat } from './sse.js';
+import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
 
 export const agUiPath = '/ag-ui';
 
@@ -34,9 +34,13 @@ function parseCursor(raw: string | undefined): Cursor | undefined {
   return { event: Number(match[1]), index: match[2] === undefined ? undefined : Number(match[2]) };
 }
 
-function sendError(res: ServerResponse, error: TRPCError): void {
+/** As the plain HTTP endpoints answer: a status, and JSON naming the problem (with zod's issues for bad input). */
+function sendError(res: ServerResponse, error: TRPCError, shape?: ErrorShape): void {
+  const body = shape
+    ? { error: shape.message, code: shape.data.code, reason: shape.data.reason, issues: shape.data.issues }
+    : { error: error.message, code: error.code };
   res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error: error.message, code: error.code }));
+  res.end(JSON.stringify(body));
 }
 
 export async function serveAgUi(
@@ -74,10 +78,10 @@ export async function serveAgUi(
       }
       return text;
     },
-    refuse(_shape, error) {
+    refuse(shape, error) {
       // Before the stream: an HTTP status, as for every plain HTTP endpoint. During it: end it; the reader
       // reconnects and resumes.
-      if (!res.headersSent) sendError(res, error);
+      if (!res.headersSent) sendError(res, error, shape);
       else res.end();
     },
   };

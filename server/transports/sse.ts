@@ -15,7 +15,13 @@
  * reader that has not drained for `stallMs` is closed; it reconnects and resumes from its last id.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import {
+  callTRPCProcedure,
+  getErrorShape,
+  getTRPCErrorFromUnknown,
+  TRPCError,
+  type inferRouterError,
+} from '@trpc/server';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import type { EventEnvelope, StreamItem } from '../../shared/index.js';
@@ -44,6 +50,9 @@ export interface SseOptions {
 
 const connectionParams = z.record(z.string(), z.string());
 
+/** An error as the router's error formatter shapes it (server/trpc.ts). */
+export type ErrorShape = inferRouterError<AppRouter>;
+
 /** How a stream is written: tRPC's messages for `/trpc`, AG-UI events for `/ag-ui`. */
 export interface StreamFormat {
   /** Written after the headers, once the subscription is accepted. */
@@ -52,7 +61,7 @@ export interface StreamFormat {
   ping: string;
   item(item: StreamItem, shared: boolean): string;
   /** The call was refused or the stream failed: answer (headers may or may not have been sent) and end. */
-  refuse(shape: unknown, error: TRPCError): void;
+  refuse(shape: ErrorShape, error: TRPCError): void;
 }
 
 /** One open event stream: its response, its subscription, and when it last wrote or began waiting. */
