@@ -4,7 +4,7 @@
  * filters, snapshots and limits as over WebSocket; pings while idle.
  */
 import { EventSource } from 'eventsource';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSwitchboardClient, type ConnectionState } from '../client/index.js';
 import type { RunningServer } from '../server/server.js';
 import { agentLog, agentStatus } from './fixtures.js';
@@ -165,6 +165,26 @@ describe('SSE subscriptions', () => {
       json: { data: { code: 'TOO_MANY_REQUESTS', reason: 'too_many_subscriptions' } },
     });
     await waitUntil('the refused stream to end', () => third.ended);
+  });
+
+  it('starts a cursor behind retention with the reset notice, then the current state', async () => {
+    await using server = await startTestServer({ retentionRows: 5, retentionIntervalMs: 20 });
+    await using publisher = connect(server.url);
+    await publisher.publish.mutate(agentStatus('a1', 'busy'));
+    await publisher.publishBatch.mutate(range(1, 20).map((i) => agentLog('a1', `log ${i}`)));
+    // 21 events, 5 kept: #16 and everything before it goes, but a1's current status (#1).
+    await vi.waitFor(
+      async () => {
+        expect((await publisher.history.query({})).retainedAfter).toBe('16');
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    await using stream = readSse(subscriptionUrl(server.url, 'agentStatus', {}), { 'last-event-id': '0' });
+    await stream.atLeast(2);
+    expect(stream.ids()).toEqual(['16', '1']);
+    expect(JSON.parse(stream.data()[0]?.data ?? '')).toMatchObject({
+      json: { type: 'stream.reset', data: { reason: 'retention', requestedAfter: '0', retainedAfter: '16' } },
+    });
   });
 
   it('sends pings while idle', async () => {
