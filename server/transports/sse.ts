@@ -29,8 +29,9 @@ import { bearerToken } from '../auth.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import type { AppRouter } from '../routers/_app.js';
-import { claimSubscription, type EventSubscription, type OpenSubscription } from '../routers/tracked.js';
+import { claimSubscription, type EventSubscription } from '../routers/tracked.js';
 import { connectedFrame, errorFrame, ItemFrames, pingFrame, sseHeaders } from './sse-frames.js';
+import { SseStream } from './sse-stream.js';
 
 export interface SseOptions {
   router: AppRouter;
@@ -62,51 +63,6 @@ export interface StreamFormat {
   item(item: StreamItem, shared: boolean): string;
   /** The call was refused or the stream failed: answer (headers may or may not have been sent) and end. */
   refuse(shape: ErrorShape, error: TRPCError): void;
-}
-
-/** One open event stream: its response, its subscription, and when it last wrote or began waiting. */
-class SseStream {
-  open: OpenSubscription | undefined;
-  lastWrite = performance.now();
-  /** Since when the stream has waited for the socket to drain; undefined while it is not waiting. */
-  stalledSince: number | undefined;
-  private onDrain: (() => void) | undefined;
-
-  /** Unsent bytes the response may hold before the stream waits: the connection's replay window. */
-  windowBytes = 256 * 1024;
-  ping = '';
-
-  constructor(
-    readonly res: ServerResponse,
-    readonly controller: AbortController,
-  ) {}
-
-  write(text: string): void {
-    this.res.write(text);
-    this.lastWrite = performance.now();
-  }
-
-  /** True while the unsent bytes are within the window; otherwise calls `resume` once the socket drains. */
-  roomFor(resume: () => void): boolean {
-    if (this.res.writableLength <= this.windowBytes) return true;
-    this.stalledSince ??= performance.now();
-    if (this.onDrain === undefined) {
-      this.onDrain = () => {
-        this.onDrain = undefined;
-        this.stalledSince = undefined;
-        resume();
-      };
-      // Past the window, the last write returned false, so the response emits `drain` once the socket empties.
-      this.res.once('drain', this.onDrain);
-    }
-    return false;
-  }
-
-  end(): void {
-    this.controller.abort();
-    this.open?.stop();
-    this.open = undefined;
-  }
 }
 
 export class SseTransport {
@@ -150,11 +106,6 @@ export class SseTransport {
     if (!path.startsWith(prefix)) return undefined;
     const name = path.slice(prefix.length);
     return this.subscriptions.has(name) ? name : undefined;
-  }
-
-  /** Open event streams in this process. */
-  get size(): number {
-    return this.streams.size;
   }
 
   /** tRPC's format for `GET /trpc/<procedure>`: errors, as tRPC sends them, are messages of a 200 stream. */
