@@ -2,8 +2,9 @@
  * The client's links for `transport: 'sse'`: subscriptions over Server-Sent Events (tRPC's
  * `httpSubscriptionLink`, with the caller's EventSource), queries and mutations over batched HTTP. The server
  * sends every item with its event id, so an EventSource that reconnects on its own resumes with
- * `Last-Event-ID`; a subscription whose EventSource gave up (a proxy's error page, a refused token) is
- * resubscribed by `retryLink` with backoff, from the last id it received.
+ * `Last-Event-ID`; a subscription whose EventSource gave up (an HTTP error page from a proxy) is resubscribed
+ * by `retryLink` with backoff, from the last id it received. An error the server answered (a refused token, a
+ * bad input) ends the subscription.
  */
 import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
@@ -109,9 +110,10 @@ export function createSseTransport(options: SseLinkOptions) {
     splitLink({
       condition: (op) => op.type === 'subscription',
       true: [
+        // Above the retries, so a subscription keeps its state across them and leaves it only when it ends.
+        stateLink(onState, running),
         // Only failures without an answer from the server are retried: a refused token or a bad input stays refused.
         retryLink({ retry: ({ error }) => !closed && error.data === undefined, retryDelayMs: options.retryDelayMs }),
-        stateLink(onState, running),
         httpSubscriptionLink({
           url,
           transformer,
