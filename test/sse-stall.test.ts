@@ -101,10 +101,16 @@ describe('a stalled SSE reader', () => {
     const url = subscriptionUrl(server.url, 'events', {});
     const { pathname, search } = new URL(url);
     const reader = rawReader(server.port, pathname + search);
+    // A reader that keeps reading, beside the stalled one: it must not wait for it.
+    await using other = readSse(url);
     try {
       await waitUntil('connected', () => reader.messages.some((m) => m.event === 'connected'));
+      await other.waitFor('connected');
       reader.socket.pause();
       await publishAll(server.url, publisher);
+      await other.atLeast(total);
+      expect(other.ids()).toEqual(expected(1, total));
+      await other.close();
       await vi.waitFor(
         async () => {
           const health = (await (await fetch(`${server.url}/healthz`)).json()) as { subscriptions: number };

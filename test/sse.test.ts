@@ -4,7 +4,7 @@
  * filters, snapshots and limits as over WebSocket; pings while idle.
  */
 import { EventSource } from 'eventsource';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { createSwitchboardClient, type ConnectionState } from '../client/index.js';
 import type { RunningServer } from '../server/server.js';
 import { agentLog, agentStatus } from './fixtures.js';
@@ -132,6 +132,7 @@ describe('SSE subscriptions', () => {
       // Typed end to end: a `Date` through superjson, `status` from the schema's union.
       expect(last.data.timestamp).toBeInstanceOf(Date);
       expect(last.data.data.status).toBe('idle');
+      expectTypeOf(last.data.data.status).toEqualTypeOf<'idle' | 'busy' | 'blocked' | 'error' | 'offline'>();
       expect(states).toContain('connecting');
       expect(client.connection.current.state).toBe('open');
     } finally {
