@@ -6,8 +6,9 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '../server/routers/_app.js';
 import { transformer } from '../shared/transformer.js';
+import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
-export type { AppRouter };
+export type { AppRouter, EventSourceClass };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
@@ -23,6 +24,10 @@ export interface SwitchboardClientOptions {
   reconnect?: { initialMs?: number; maxMs?: number };
   /** Client-side keepalive: a ping every `intervalMs`; no pong within `pongTimeoutMs` means reconnect. */
   keepAlive?: { intervalMs: number; pongTimeoutMs: number };
+  /** `websocket` (the default): everything over one WebSocket. `sse`: subscriptions over Server-Sent Events, the rest over HTTP. */
+  transport?: 'websocket' | 'sse';
+  /** For `transport: 'sse'`: the `EventSource` class; Node 20 has none, so pass the `eventsource` package's there. */
+  EventSource?: EventSourceClass;
 }
 
 export interface ConnectionState {
@@ -45,6 +50,13 @@ export type SwitchboardClient = TRPCClient<AppRouter> &
     connection: Connection;
   };
 
+/** `http(s)://host:port[/trpc]` or `ws(s)://...` → the HTTP endpoint of tRPC. */
+export function toHttpUrl(url: string): string {
+  const u = new URL(toWebSocketUrl(url));
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  return u.toString().replace(/\/$/, '');
+}
+
 /** `http(s)://host:port[/trpc]` or `ws(s)://...` → the WebSocket endpoint. */
 export function toWebSocketUrl(url: string): string {
   const u = new URL(url);
@@ -64,6 +76,18 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
 }
 
 export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
+  if (options.transport === 'sse') {
+    const EventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource;
+    if (EventSource === undefined)
+      throw new TypeError("transport 'sse' needs an EventSource: pass the `eventsource` package's in Node 20");
+    const sse = createSseTransport({
+      url: toHttpUrl(options.url),
+      token: options.token,
+      EventSource,
+      retryDelayMs: backoff(options.reconnect),
+    });
+    return withExtras(createTRPCClient<AppRouter>({ links: sse.links }), sse.close, sse.connection);
+  }
   const { token } = options;
   const wsClient = createWSClient({
     url: toWebSocketUrl(options.url),
@@ -94,7 +118,10 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
       };
     },
   };
-  const close = () => wsClient.close();
+  return withExtras(client, () => wsClient.close(), connection);
+}
+
+function withExtras(client: TRPCClient<AppRouter>, close: () => Promise<void>, connection: Connection) {
   const extras: Record<string | symbol, unknown> = { close, connection, [Symbol.asyncDispose]: close };
   // The tRPC client is a proxy that turns every property into a procedure path; our few names are answered first.
   return new Proxy(client, {

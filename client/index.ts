@@ -8,6 +8,7 @@ export {
   type AppRouter,
   type Connection,
   type ConnectionState,
+  type EventSourceClass,
   type SwitchboardClient,
   type SwitchboardClientOptions,
   type WebSocketClass,

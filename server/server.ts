@@ -22,6 +22,8 @@ import { startRetention } from './ops/retention.js';
 import { appRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
+import { agUiPath, serveAgUi } from './transports/ag-ui.js';
+import { SseTransport } from './transports/sse.js';
 import { serveWebSockets } from './transports/ws/handler.js';
 
 export type ServerOptions = Config & {
@@ -122,6 +124,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
+  const sse = new SseTransport({
+    router: appRouter,
+    basePath: trpcPath,
+    createContext: (req, token) => context(token, limitsFor(req)),
+    onError,
+    metrics,
+    pingMs: options.ssePingMs,
+    stallMs: options.sseStallMs,
+    retryMs: options.sseRetryMs,
+  });
+
   /** For the plain HTTP endpoints: answers 401/403 itself and returns false when the caller may not. */
   function permitted(req: IncomingMessage, res: ServerResponse, need: Access): boolean {
     const principal = auth.authenticate(bearerToken(req.headers.authorization));
@@ -156,11 +169,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } else if (path === '/ingest') {
       if (!permitted(req, res, 'write')) return;
       await handleIngest(req, res, hub, limitsFor(req));
+    } else if (req.method === 'GET' && sse.procedureAt(path) !== undefined) {
+      await sse.serve(req, res, path.slice(trpcPath.length + 1));
+    } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
+      await serveAgUi(sse, options.sseRetryMs, req, res, path.slice(agUiPath.length + 1));
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
       sendJson(res, 404, {
-        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /healthz, /metrics`,
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics`,
       });
     }
   }
@@ -241,6 +258,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Clients reconnect (to this address, once a server is back) and resume from their cursors.
       wsHandler.reconnectAll();
       wsHandler.close();
+      sse.close();
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       http.closeIdleConnections();
       // A peer that never answers the close handshake is cut off after a bounded wait.

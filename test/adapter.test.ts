@@ -56,6 +56,9 @@ class TestPush implements PushSource<Item> {
       stop: () => {
         this.recorder.stoppedPushes++;
       },
+      resume: () => {
+        // Nothing to read back: this source skips nothing, it pushes only what a test hands it.
+      },
     };
   }
   /** The pulled form: the same items as tracked envelopes; here, one. */

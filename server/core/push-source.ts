@@ -39,6 +39,11 @@ export interface PushSink<T extends TrackedItem> {
 /** A push source that is running: stop it to end it and free what it holds. Stopping twice is harmless. */
 export interface OpenPush {
   stop(): void;
+  /**
+   * After `push` returned false the source skips what follows; once the sink can take more, this reads the
+   * skipped items back (from the store) and goes on live. A transport whose `push` never says no never calls it.
+   */
+  resume(): void;
 }
 
 /**

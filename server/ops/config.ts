@@ -36,6 +36,9 @@ const settings = {
   },
   pingMs: { env: 'SWITCHBOARD_PING_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(30_000) },
   pongWaitMs: { env: 'SWITCHBOARD_PONG_WAIT_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(10_000) },
+  ssePingMs: { env: 'SWITCHBOARD_SSE_PING_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(15_000) },
+  sseStallMs: { env: 'SWITCHBOARD_SSE_STALL_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(30_000) },
+  sseRetryMs: { env: 'SWITCHBOARD_SSE_RETRY_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(1_000) },
   retentionDays: {
     env: 'SWITCHBOARD_RETENTION_DAYS',
     schema: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 (keep forever) or more').default(30),

@@ -59,6 +59,9 @@ export class EventSubscription<E extends EventEnvelope> implements PushSource<E 
         stream.close();
         slot[Symbol.dispose]();
       },
+      resume: () => {
+        stream.resume();
+      },
     };
   }
 

@@ -1,0 +1,154 @@
+/**
+ * The client's links for `transport: 'sse'`: subscriptions over Server-Sent Events (tRPC's
+ * `httpSubscriptionLink`, with the caller's EventSource), queries and mutations over batched HTTP. The server
+ * sends every item with its event id, so an EventSource that reconnects on its own resumes with
+ * `Last-Event-ID`; a subscription whose EventSource gave up (an HTTP error page from a proxy) is resubscribed
+ * by `retryLink` with backoff, from the last id it received. An error the server answered (a refused token, a
+ * bad input) ends the subscription.
+ */
+import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLink } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
+import type { AppRouter } from '../server/routers/_app.js';
+import type { Connection, ConnectionState } from './client.js';
+import { transformer } from '../shared/transformer.js';
+
+/** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */
+export type EventSourceClass = new (
+  url: string,
+  init?: { withCredentials?: boolean },
+) => {
+  readonly CLOSED: number;
+  readonly CONNECTING: number;
+  readonly OPEN: number;
+  readyState: number;
+  addEventListener(type: string, listener: (event: object) => void): void;
+  removeEventListener(type: string, listener: (event: object) => void): void;
+  close(): void;
+};
+
+export interface SseLinkOptions {
+  /** `http://host:port/trpc`. */
+  url: string;
+  token: string | undefined;
+  EventSource: EventSourceClass;
+  retryDelayMs: (attempt: number) => number;
+}
+
+type SubscriptionState = Omit<ConnectionState, 'state'> & { state: 'connecting' | 'open' };
+
+/**
+ * tRPC's connection-state results of each subscription, reported by operation id; `close` ends every
+ * subscription that runs through it.
+ */
+function stateLink(
+  onState: (opId: number, state: SubscriptionState | undefined) => void,
+  running: Set<() => void>,
+): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        const sub = next(op).subscribe({
+          next(envelope) {
+            const { result } = envelope;
+            if ('type' in result && result.type === 'state') {
+              const reason = result.error?.message;
+              if (result.state === 'pending') onState(op.id, { state: 'open' });
+              else if (result.state === 'connecting')
+                onState(op.id, { state: 'connecting', ...(reason && { reason }) });
+            }
+            observer.next(envelope);
+          },
+          error(error) {
+            observer.error(error);
+          },
+          complete() {
+            observer.complete();
+          },
+        });
+        const end = () => {
+          running.delete(stop);
+          onState(op.id, undefined);
+          sub.unsubscribe();
+        };
+        const stop = () => {
+          end();
+          observer.complete();
+        };
+        running.add(stop);
+        return end;
+      });
+}
+
+/**
+ * The links, and the connection state of the client as a whole: `connecting` (with the reason) while any
+ * subscription is reconnecting, `open` otherwise; HTTP holds no connection while nothing is subscribed.
+ */
+export function createSseTransport(options: SseLinkOptions) {
+  const { url, token } = options;
+  const states = new Map<number, SubscriptionState>();
+  const listeners = new Set<(state: ConnectionState) => void>();
+  const running = new Set<() => void>();
+  let closed = false;
+  const current = (): ConnectionState => {
+    if (closed) return { state: 'closed' };
+    for (const s of states.values()) if (s.state === 'connecting') return s;
+    return { state: 'open' };
+  };
+  let last = current();
+  const changed = () => {
+    const next = current();
+    if (next.state === last.state && next.reason === last.reason) return;
+    last = next;
+    for (const listener of listeners) listener(next);
+  };
+  const onState = (opId: number, state: SubscriptionState | undefined) => {
+    if (state === undefined) states.delete(opId);
+    else states.set(opId, state);
+    changed();
+  };
+  const links: TRPCLink<AppRouter>[] = [
+    splitLink({
+      condition: (op) => op.type === 'subscription',
+      true: [
+        // Above the retries, so a subscription keeps its state across them and leaves it only when it ends.
+        stateLink(onState, running),
+        // Only failures without an answer from the server are retried: a refused token or a bad input stays refused.
+        retryLink({ retry: ({ error }) => !closed && error.data === undefined, retryDelayMs: options.retryDelayMs }),
+        httpSubscriptionLink({
+          url,
+          transformer,
+          EventSource: options.EventSource,
+          // An EventSource cannot send headers; tRPC puts these in the URL, where the server reads the token.
+          ...(token !== undefined && { connectionParams: { token } }),
+        }),
+      ],
+      false: httpBatchLink({
+        url,
+        transformer,
+        ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+      }),
+    }),
+  ];
+  const connection: Connection = {
+    get current() {
+      return current();
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      listener(current());
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+  };
+  return {
+    links,
+    connection,
+    close: (): Promise<void> => {
+      closed = true;
+      for (const stop of [...running]) stop();
+      changed();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * A workflow's events as AG-UI events (`@ag-ui/core`): one run per workflow (thread and run id = workflow id),
+ * its steps as steps, text blocks as assistant text messages, tool-use blocks as tool calls (with their result
+ * when the block has an output), thinking blocks as reasoning, its state as a snapshot after every lifecycle
+ * event, and anything else as a custom event. docs/ag-ui.md has the table.
+ *
+ * The mapping is a pure function of the workflow's event sequence: message and tool-call ids derive from
+ * event ids, and the state comes from the events before. So a resumed stream, which reads the workflow again
+ * from its first event and skips what the reader has, is byte for byte the rest of the first one.
+ */
+import { EventType, type AGUIEvent } from '@ag-ui/core';
+import type { EventEnvelope, StreamItem } from '../../shared/index.js';
+
+type WorkflowEnvelope = Extract<EventEnvelope, { type: `workflow.${string}` }>;
+
+/** What STATE_SNAPSHOT carries: the workflow as its events so far describe it. */
+export interface AgUiWorkflowState {
+  workflowId: string;
+  workflowType: string | null;
+  status: 'running' | 'completed' | 'failed';
+  currentStepId: string | null;
+  completedSteps: string[];
+  error: { message: string; code?: string | undefined } | null;
+  /** The event this state reflects: the resume cursor up to which it holds. */
+  lastEventId: string;
+}
+
+export class AgUiMapper {
+  private state: AgUiWorkflowState;
+
+  constructor(readonly workflowId: string) {
+    this.state = {
+      workflowId,
+      workflowType: null,
+      status: 'running',
+      currentStepId: null,
+      completedSteps: [],
+      error: null,
+      lastEventId: '0',
+    };
+  }
+
+  /** The AG-UI events for one item, in order; every item yields at least one. */
+  map(item: StreamItem): AGUIEvent[] {
+    const timestamp = item.timestamp.getTime();
+    if (item.type === 'stream.reset' || !item.type.startsWith('workflow.')) {
+      return [{ type: EventType.CUSTOM, timestamp, name: item.type, value: item.data }];
+    }
+    return this.workflow(item as WorkflowEnvelope).map((event) => ({ ...event, timestamp }));
+  }
+
+  private snapshot(id: string): AGUIEvent {
+    this.state = { ...this.state, lastEventId: id };
+    return { type: EventType.STATE_SNAPSHOT, snapshot: this.state };
+  }
+
+  private workflow(item: WorkflowEnvelope): AGUIEvent[] {
+    const run = { threadId: this.workflowId, runId: this.workflowId };
+    const id = item.id;
+    switch (item.type) {
+      case 'workflow.started':
+        this.state = { ...this.state, workflowType: item.data.workflowType, status: 'running' };
+        return [{ type: EventType.RUN_STARTED, ...run }, this.snapshot(id)];
+      case 'workflow.step_started':
+        this.state = { ...this.state, currentStepId: item.data.stepId };
+        return [{ type: EventType.STEP_STARTED, stepName: item.data.stepId }, this.snapshot(id)];
+      case 'workflow.step_completed':
+        this.state = {
+          ...this.state,
+          currentStepId: item.data.nextStep ?? null,
+          completedSteps: [...this.state.completedSteps, item.data.stepId],
+        };
+        return [{ type: EventType.STEP_FINISHED, stepName: item.data.stepId }, this.snapshot(id)];
+      case 'workflow.completed':
+        this.state = { ...this.state, status: 'completed', currentStepId: null };
+        return [this.snapshot(id), { type: EventType.RUN_FINISHED, ...run, result: item.data.result }];
+      case 'workflow.failed': {
+        const { message, code } = item.data.error;
+        this.state = { ...this.state, status: 'failed', error: { message, ...(code !== undefined && { code }) } };
+        return [this.snapshot(id), { type: EventType.RUN_ERROR, message, ...(code !== undefined && { code }) }];
+      }
+      case 'workflow.block':
+        return block(item);
+    }
+  }
+}
+
+function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
+  const { data } = item;
+  const messageId = `msg-${item.id}`;
+  // The block's step and agent travel as metadata; AG-UI has no field for them.
+  const metadata = { switchboard: { eventId: item.id, stepId: data.stepId, agentId: data.agentId ?? null } };
+  switch (data.blockType) {
+    case 'text': {
+      const events: AGUIEvent[] = [{ type: EventType.TEXT_MESSAGE_START, messageId, role: 'assistant', metadata }];
+      // AG-UI refuses an empty delta; an empty block is a message with no content.
+      if (data.payload.text !== '')
+        events.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta: data.payload.text });
+      events.push({ type: EventType.TEXT_MESSAGE_END, messageId });
+      return events;
+    }
+    case 'thinking': {
+      const events: AGUIEvent[] = [
+        { type: EventType.REASONING_START, messageId, metadata },
+        { type: EventType.REASONING_MESSAGE_START, messageId, role: 'reasoning' },
+      ];
+      if (data.payload.text !== '')
+        events.push({ type: EventType.REASONING_MESSAGE_CONTENT, messageId, delta: data.payload.text });
+      events.push({ type: EventType.REASONING_MESSAGE_END, messageId }, { type: EventType.REASONING_END, messageId });
+      return events;
+    }
+    case 'tool_use': {
+      const toolCallId = `call-${item.id}`;
+      const { toolName, inputPreview, output, isError } = data.payload;
+      const events: AGUIEvent[] = [{ type: EventType.TOOL_CALL_START, toolCallId, toolCallName: toolName, metadata }];
+      if (inputPreview !== undefined && inputPreview !== '')
+        events.push({ type: EventType.TOOL_CALL_ARGS, toolCallId, delta: inputPreview });
+      events.push({ type: EventType.TOOL_CALL_END, toolCallId });
+      if (output !== undefined) {
+        const content = typeof output === 'string' ? output : JSON.stringify(output);
+        events.push({
+          type: EventType.TOOL_CALL_RESULT,
+          messageId: `result-${item.id}`,
+          toolCallId,
+          content,
+          role: 'tool',
+          ...(isError !== undefined && { metadata: { switchboard: { isError } } }),
+        });
+      }
+      return events;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * `GET /ag-ui/<workflowId>`: a workflow as an AG-UI event stream over SSE, for agent front ends. It runs the
+ * `workflowEvents` subscription (the same auth, limits, pacing, pings and stall bound as every stream) from
+ * the workflow's first event and maps each item with `AgUiMapper`.
+ *
+ * Every AG-UI event has an `id:` line. One workflow event may become several AG-UI events: all but the last
+ * carry `<event id>:<index>`, the last the plain event id. A reader resuming with either form gets exactly
+ * the events after it: the stream is rebuilt from the start and everything up to the cursor is skipped.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { bearerToken } from '../security/auth.js';
+import { AgUiMapper } from './ag-ui-events.js';
+import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
+
+export const agUiPath = '/ag-ui';
+
+/** A resume cursor: after event `event`, and within it after AG-UI event `index` (all of it when undefined). */
+interface Cursor {
+  event: number;
+  index: number | undefined;
+}
+
+function parseCursor(raw: string | undefined): Cursor | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const match = /^(\d{1,16})(?::(\d{1,4}))?$/.exec(raw);
+  if (!match) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `Last-Event-ID "${raw}" is not an id this stream sent: send back the last id you received (e.g. 42 or 42:1)`,
+    });
+  }
+  return { event: Number(match[1]), index: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+/** As the plain HTTP endpoints answer: a status, and JSON naming the problem (with zod's issues for bad input). */
+function sendError(res: ServerResponse, error: TRPCError, shape?: ErrorShape): void {
+  const body = shape
+    ? { error: shape.message, code: shape.data.code, reason: shape.data.reason, issues: shape.data.issues }
+    : { error: error.message, code: error.code };
+  res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+export async function serveAgUi(
+  sse: SseTransport,
+  retryMs: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rest: string,
+): Promise<void> {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  let cursor: Cursor | undefined;
+  let workflowId: string;
+  try {
+    const header = req.headers['last-event-id'];
+    cursor = parseCursor(typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined));
+    workflowId = decodeURIComponent(rest);
+  } catch (cause) {
+    sendError(res, cause instanceof TRPCError ? cause : new TRPCError({ code: 'BAD_REQUEST', message: 'bad path' }));
+    return;
+  }
+  const mapper = new AgUiMapper(workflowId);
+  const format: StreamFormat = {
+    opening: `retry: ${retryMs}\n\n`,
+    // A comment: AG-UI readers parse every `data:` as an event, and skip comments.
+    ping: ': ping\n\n',
+    item(item) {
+      const events = mapper.map(item);
+      const id = Number(item.id);
+      if (cursor !== undefined && id < cursor.event) return '';
+      const from = cursor?.event === id ? (cursor.index ?? events.length - 1) + 1 : 0;
+      let text = '';
+      for (let i = from; i < events.length; i++) {
+        const eventId = i === events.length - 1 ? item.id : `${item.id}:${i}`;
+        text += `id: ${eventId}\ndata: ${JSON.stringify(events[i])}\n\n`;
+      }
+      return text;
+    },
+    refuse(shape, error) {
+      // Before the stream: an HTTP status, as for every plain HTTP endpoint. During it: end it; the reader
+      // reconnects and resumes.
+      if (!res.headersSent) sendError(res, error, shape);
+      else res.end();
+    },
+  };
+  await sse.stream(req, res, format, 'workflowEvents', () => ({
+    input: { workflowId, lastEventId: '0' },
+    token: bearerToken(req.headers.authorization),
+  }));
+}

@@ -1,0 +1,118 @@
+/**
+ * `GET /ag-ui/<workflowId>`: every emitted event is valid against `@ag-ui/core`'s schemas, the mapping follows
+ * docs/ag-ui.md, and a reader resuming from any id it received (mid-group or not) gets exactly the rest.
+ */
+import { EventType } from '@ag-ui/core';
+import { EventSchema } from '@ag-ui/core/schemas';
+import { describe, expect, it } from 'vitest';
+import type { PublishInput } from '../shared/index.js';
+import { workflowStarted } from './fixtures.js';
+import { connect, startTestServer, waitUntil } from './harness.js';
+import { readSse, type SseMessage } from './sse-reader.js';
+
+const block = (stepId: string, data: object): PublishInput =>
+  ({ type: 'workflow.block', data: { workflowId: 'wf-1', stepId, summary: 'a block', ...data } }) as PublishInput;
+
+const run: PublishInput[] = [
+  workflowStarted('wf-1'),
+  {
+    type: 'workflow.step_started',
+    data: { workflowId: 'wf-1', stepId: 'plan', stepType: 'agent', agentId: 'coder-1' },
+  },
+  block('plan', { blockType: 'thinking', payload: { text: 'how to split the parser' } }),
+  block('plan', { blockType: 'text', agentId: 'coder-1', payload: { text: 'I will split it in two.' } }),
+  workflowStarted('wf-other'),
+  block('plan', {
+    blockType: 'tool_use',
+    payload: { toolName: 'bash', inputPreview: 'npm test', output: { exitCode: 0 }, isError: false },
+  }),
+  block('plan', { blockType: 'tool_use', payload: { toolName: 'read_file' } }),
+  {
+    type: 'workflow.step_completed',
+    data: { workflowId: 'wf-1', stepId: 'plan', stepType: 'agent', duration: 1200, nextStep: 'build' },
+  },
+];
+const finish: PublishInput = { type: 'workflow.completed', data: { workflowId: 'wf-1', result: { ok: true } } };
+
+/** Every message must be an AG-UI event; returns them parsed. */
+function validated(messages: readonly SseMessage[]) {
+  return messages.map((m) => {
+    const parsed = EventSchema.safeParse(JSON.parse(m.data));
+    if (!parsed.success) expect.fail(`${m.data} is not an AG-UI event: ${parsed.error.message}`);
+    return { id: m.id, event: parsed.data };
+  });
+}
+
+describe('AG-UI stream', () => {
+  it('maps a workflow to valid AG-UI events, live, and resumes from any id', async () => {
+    await using server = await startTestServer({ ssePingMs: 100 });
+    await using publisher = connect(server.url);
+    await publisher.publishBatch.mutate(run);
+    const url = `${server.url}/ag-ui/wf-1`;
+
+    await using stream = readSse(url);
+    await stream.atLeast(20);
+    // Pings are comments, so every message a reader dispatches is an AG-UI event.
+    await waitUntil('a ping', () => stream.comments > 0);
+    await publisher.publish.mutate(finish);
+    await stream.atLeast(22);
+    expect(stream.messages).toEqual(stream.data());
+    const all = validated(stream.messages);
+    expect(all.map((e) => e.event.type)).toEqual([
+      EventType.RUN_STARTED,
+      EventType.STATE_SNAPSHOT,
+      EventType.STEP_STARTED,
+      EventType.STATE_SNAPSHOT,
+      EventType.REASONING_START,
+      EventType.REASONING_MESSAGE_START,
+      EventType.REASONING_MESSAGE_CONTENT,
+      EventType.REASONING_MESSAGE_END,
+      EventType.REASONING_END,
+      EventType.TEXT_MESSAGE_START,
+      EventType.TEXT_MESSAGE_CONTENT,
+      EventType.TEXT_MESSAGE_END,
+      EventType.TOOL_CALL_START,
+      EventType.TOOL_CALL_ARGS,
+      EventType.TOOL_CALL_END,
+      EventType.TOOL_CALL_RESULT,
+      EventType.TOOL_CALL_START,
+      EventType.TOOL_CALL_END,
+      EventType.STEP_FINISHED,
+      EventType.STATE_SNAPSHOT,
+      EventType.STATE_SNAPSHOT,
+      EventType.RUN_FINISHED,
+    ]);
+    expect(all[0]?.event).toMatchObject({ threadId: 'wf-1', runId: 'wf-1' });
+    expect(all[10]?.event).toMatchObject({ delta: 'I will split it in two.' });
+    expect(all[12]?.event).toMatchObject({ toolCallId: 'call-6', toolCallName: 'bash' });
+    expect(all[15]?.event).toMatchObject({ toolCallId: 'call-6', content: '{"exitCode":0}' });
+    expect(all[20]?.event).toMatchObject({ snapshot: { status: 'completed', completedSteps: ['plan'] } });
+    // Ids: the event id on the last of each group, `<id>:<index>` before it.
+    expect(all.slice(0, 4).map((e) => e.id)).toEqual(['1:0', '1', '2:0', '2']);
+    expect(all.at(-1)?.id).toBe('9');
+
+    const raw = stream.data();
+    for (const cut of [1, 5, 11, 17, raw.length - 1]) {
+      const lastSeen = raw[cut - 1]?.id ?? '';
+      await using resumed = readSse(url, { 'last-event-id': lastSeen });
+      await resumed.atLeast(raw.length - cut);
+      expect(resumed.data(), `resuming after ${lastSeen}`).toEqual(raw.slice(cut));
+    }
+  });
+
+  it('answers a missing token, a bad cursor and a bad id with an HTTP error', async () => {
+    const viewer = 'viewer-token-0123456789';
+    await using server = await startTestServer({ tokens: [{ role: 'viewer', token: viewer }] });
+    const unauthorized = await fetch(`${server.url}/ag-ui/wf-1`);
+    expect(unauthorized.status).toBe(401);
+    expect(await unauthorized.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    const auth = { authorization: `Bearer ${viewer}` };
+    const badCursor = await fetch(`${server.url}/ag-ui/wf-1`, { headers: { ...auth, 'last-event-id': 'x' } });
+    expect(badCursor.status).toBe(400);
+    const badId = await fetch(`${server.url}/ag-ui/${encodeURIComponent('wf 1')}`, { headers: auth });
+    expect(badId.status).toBe(400);
+
+    await using stream = readSse(`${server.url}/ag-ui/wf-1`, auth);
+    await waitUntil('the stream to open', () => stream.status === 200);
+  });
+});
