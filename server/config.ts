@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { tokenEntrySchema, type TokenEntry } from './auth.js';
+import { hostName, normaliseOrigin } from './security/origin.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce
@@ -15,6 +16,22 @@ const whole = (min: number, max: number, hint: string) =>
     .min(min, `must be ${hint}`)
     .max(max, `must be ${hint}`);
 const positive = (hint: string) => whole(1, Number.MAX_SAFE_INTEGER, hint);
+/** A comma-separated list, each item normalised by `item` (undefined: not valid, with `hint` saying why). */
+const list = (item: (s: string) => string | undefined, hint: string) =>
+  z
+    .string()
+    .transform((text, ctx) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map((s) => {
+          const value = item(s);
+          if (value === undefined) ctx.addIssue({ code: 'custom', message: `"${s}" ${hint}` });
+          return value ?? s;
+        }),
+    )
+    .default([]);
 
 /** Every setting: its flag, its variable, its schema with default. README's configuration table says the same. */
 const settings = {
@@ -49,6 +66,17 @@ const settings = {
     schema: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   },
   logFormat: { env: 'SWITCHBOARD_LOG_FORMAT', schema: z.enum(['json', 'pretty']).default('json') },
+  allowedOrigins: {
+    env: 'SWITCHBOARD_ALLOWED_ORIGINS',
+    schema: list(normaliseOrigin, 'is not an origin like https://app.example.com or http://localhost:5173'),
+  },
+  allowedHosts: {
+    env: 'SWITCHBOARD_ALLOWED_HOSTS',
+    schema: list(
+      (s) => (/^[\w.-]+$|^\[[0-9a-f:.]+\]$/i.test(hostName(s)) ? hostName(s) : undefined),
+      'is not a host name',
+    ),
+  },
 } as const;
 
 type Name = keyof typeof settings;

@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
-import type { Config } from './config.js';
+import { isLoopback, type Config } from './config.js';
 import type { Context } from './context.js';
 import { loadDashboard } from './dashboard.js';
 import { openDatabase } from './db.js';
@@ -20,6 +20,8 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
+import { admitRequest, admitUpgrade } from './security/guard.js';
+import { OriginGuard } from './security/origin.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { serveWebSockets } from './ws/handler.js';
@@ -79,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const startedAt = Date.now();
+  const guard = new OriginGuard({ ...options, loopback: isLoopback(options.host) }, metrics, log);
   const dashboard = loadDashboard(options.dashboardDir);
 
   // HTTP callers have no connection to hang limits on; they share one set per remote address.
@@ -166,6 +169,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (!admitRequest(guard, metrics, req, res, path)) return;
     route(req, res, path).catch((error: unknown) => {
       log.error({ err: error, path }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
@@ -174,6 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   http.on('upgrade', (req, socket, head) => {
+    if (!admitUpgrade(guard, req, socket)) return;
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== trpcPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
