@@ -107,8 +107,15 @@ export function isLoopback(host: string): boolean {
 function loadTokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined): TokenEntry[] {
   const raw: unknown[] = [];
   for (const item of (env.SWITCHBOARD_TOKENS ?? '').split(',').filter((s) => s.trim() !== '')) {
-    const at = item.indexOf(':');
-    raw.push({ role: item.slice(0, at).trim(), token: item.slice(at + 1).trim() });
+    // `role:token`, then optional ` read=p1|p2` and ` publish=p3` (patterns hold no whitespace, tokens neither).
+    const [entry = '', ...extras] = item.trim().split(/\s+/);
+    const at = entry.indexOf(':');
+    const scopes: Record<string, string[]> = {};
+    for (const extra of extras) {
+      const eq = extra.indexOf('=');
+      scopes[extra.slice(0, eq)] = extra.slice(eq + 1).split('|');
+    }
+    raw.push({ role: entry.slice(0, at), token: entry.slice(at + 1), ...(extras.length > 0 && { scopes }) });
   }
   if (file !== undefined) {
     let text: string;
@@ -121,7 +128,7 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
       raw.push(...z.array(z.unknown()).parse(JSON.parse(text)));
     } catch {
       throw new ConfigError(
-        `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name? }`,
+        `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name?, scopes? }`,
       );
     }
   }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
-import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
+import { allows, bearerToken, createAuthenticator, type Access, type Principal } from './auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
 import { isLoopback, type Config } from './config.js';
@@ -22,6 +22,7 @@ import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
 import { admitRequest, admitUpgrade } from './security/guard.js';
 import { OriginGuard } from './security/origin.js';
+import { checkPublish } from './security/scopes.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { serveWebSockets } from './ws/handler.js';
@@ -124,20 +125,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
-  /** For the plain HTTP endpoints: answers 401/403 itself and returns false when the caller may not. */
-  function permitted(req: IncomingMessage, res: ServerResponse, need: Access): boolean {
+  /** For the plain HTTP endpoints: answers 401/403 itself and returns null when the caller may not. */
+  function permitted(req: IncomingMessage, res: ServerResponse, need: Access): Principal | null {
     const principal = auth.authenticate(bearerToken(req.headers.authorization));
     if (principal === null) {
       metrics.rejected.inc({ reason: 'unauthorized' });
       sendJson(res, 401, { error: 'missing or unknown token: send Authorization: Bearer <token>' });
-      return false;
+      return null;
     }
     if (!allows(principal, need)) {
       metrics.rejected.inc({ reason: 'forbidden' });
       sendJson(res, 403, { error: `token "${principal.name}" has role ${principal.role}, which may not do this` });
-      return false;
+      return null;
     }
-    return true;
+    return principal;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -156,8 +157,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
     } else if (path === '/ingest') {
-      if (!permitted(req, res, 'write')) return;
-      await handleIngest(req, res, hub, limitsFor(req));
+      const principal = permitted(req, res, 'write');
+      if (!principal) return;
+      await handleIngest(req, res, hub, limitsFor(req), (events) => {
+        checkPublish(principal, events);
+      });
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {

@@ -2,6 +2,7 @@ import { tracked, TRPCError } from '@trpc/server';
 import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
 import type { StreamRequest } from '../hub.js';
+import { readableFilter } from '../security/scopes.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../stream.js';
 
 type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
@@ -129,5 +130,7 @@ export function subscribeEvents<E extends EventEnvelope>(
   accepts: (event: EventEnvelope) => event is E,
   signal: AbortSignal | undefined,
 ): EventSubscription<E> {
-  return new EventSubscription(ctx, procedure, request, accepts, signal ?? new AbortController().signal);
+  // Every subscription passes here: the one place its filter is narrowed to the caller's read scopes.
+  const scoped = ctx.principal ? { ...request, filter: readableFilter(ctx.principal, request.filter) } : request;
+  return new EventSubscription(ctx, procedure, scoped, accepts, signal ?? new AbortController().signal);
 }
