@@ -28,6 +28,8 @@ export interface Principal {
   role: Role;
   name: string;
   scopes?: Scopes | undefined;
+  /** When the token stops being valid (epoch ms): a JWT's `exp`. Static tokens never expire. */
+  expiresAt?: number;
 }
 
 export interface Authenticator {

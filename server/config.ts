@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { tokenEntrySchema, type TokenEntry } from './auth.js';
+import { jwtConfigured } from './security/jwt.js';
 import { hostName, normaliseOrigin } from './security/origin.js';
 
 const whole = (min: number, max: number, hint: string) =>
@@ -77,6 +78,10 @@ const settings = {
       'is not a host name',
     ),
   },
+  jwtPublicKeyFile: { env: 'SWITCHBOARD_JWT_PUBLIC_KEY_FILE', schema: z.string().min(1).optional() },
+  jwtJwksFile: { env: 'SWITCHBOARD_JWT_JWKS_FILE', schema: z.string().min(1).optional() },
+  jwtIssuer: { env: 'SWITCHBOARD_JWT_ISSUER', schema: z.string().min(1).optional() },
+  jwtAudience: { env: 'SWITCHBOARD_JWT_AUDIENCE', schema: z.string().min(1).optional() },
 } as const;
 
 type Name = keyof typeof settings;
@@ -88,9 +93,14 @@ export const configSchema = z.object(
   },
 );
 
-export type Config = Omit<z.output<typeof configSchema>, 'tokensFile'> & {
-  /** From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file; never from a flag (flags show in `ps`). */
+export type Config = z.output<typeof configSchema> & {
+  /**
+   * From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file as it was at start (the server reloads the
+   * file on SIGHUP or change); never from a flag (flags show in `ps`).
+   */
   tokens: TokenEntry[];
+  /** The HS256 secret, from SWITCHBOARD_JWT_SECRET only, for the same reason. */
+  jwtSecret?: string | undefined;
 };
 
 /** A configuration value that cannot be used; the message is one line naming the setting. */
@@ -102,6 +112,39 @@ export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1' || host === '[::1]';
+}
+
+/** Validates raw token entries; the message names the entry and never echoes a token. */
+function validTokens(raw: readonly unknown[], where: string): TokenEntry[] {
+  return raw.map((entry, i) => {
+    const result = tokenEntrySchema.safeParse(entry);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new ConfigError(
+        `token #${i + 1} (${where}): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    return result.data;
+  });
+}
+
+/** The tokens file's entries; ConfigError when it cannot be read or holds an invalid entry. */
+export function readTokensFile(file: string): TokenEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read --tokens-file / SWITCHBOARD_TOKENS_FILE ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown[];
+  try {
+    raw = z.array(z.unknown()).parse(JSON.parse(text));
+  } catch {
+    throw new ConfigError(
+      `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name?, scopes? }`,
+    );
+  }
+  return validTokens(raw, `tokens file ${file}`);
 }
 
 function loadTokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined): TokenEntry[] {
@@ -117,32 +160,8 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
     }
     raw.push({ role: entry.slice(0, at), token: entry.slice(at + 1), ...(extras.length > 0 && { scopes }) });
   }
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`cannot read --tokens-file / SWITCHBOARD_TOKENS_FILE ${file}: ${(error as Error).message}`);
-    }
-    try {
-      raw.push(...z.array(z.unknown()).parse(JSON.parse(text)));
-    } catch {
-      throw new ConfigError(
-        `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name?, scopes? }`,
-      );
-    }
-  }
-  return raw.map((entry, i) => {
-    const result = tokenEntrySchema.safeParse(entry);
-    if (!result.success) {
-      // The token itself is never echoed.
-      const issue = result.error.issues[0];
-      throw new ConfigError(
-        `token #${i + 1} (SWITCHBOARD_TOKENS is role:token,...): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
-      );
-    }
-    return result.data;
-  });
+  const fromEnv = validTokens(raw, 'SWITCHBOARD_TOKENS is role:token [read=p1|p2] [publish=p3],...');
+  return file === undefined ? fromEnv : [...fromEnv, ...readTokensFile(file)];
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
@@ -171,13 +190,17 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
     );
   }
-  const { tokensFile, ...config } = result.data;
-  const tokens = loadTokens(env, tokensFile);
-  if (tokens.length === 0 && !isLoopback(config.host)) {
+  const config = result.data;
+  const tokens = loadTokens(env, config.tokensFile);
+  const jwtSecret = env.SWITCHBOARD_JWT_SECRET === '' ? undefined : env.SWITCHBOARD_JWT_SECRET;
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('SWITCHBOARD_JWT_SECRET must be at least 32 characters (256 bits for HS256)');
+  }
+  if (tokens.length === 0 && !jwtConfigured({ ...config, jwtSecret }) && !isLoopback(config.host)) {
     throw new ConfigError(
       `refusing to listen on ${config.host} without tokens: anyone who can reach it could read and write every event. ` +
-        'Set SWITCHBOARD_TOKENS (role:token,...) or SWITCHBOARD_TOKENS_FILE, or listen on 127.0.0.1',
+        'Set SWITCHBOARD_TOKENS (role:token,...), SWITCHBOARD_TOKENS_FILE or a JWT key, or listen on 127.0.0.1',
     );
   }
-  return { ...config, tokens };
+  return { ...config, tokens, ...(jwtSecret !== undefined && { jwtSecret }) };
 }

@@ -6,10 +6,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
-import { allows, bearerToken, createAuthenticator, type Access, type Principal } from './auth.js';
+import { allows, bearerToken, type Access, type Principal } from './auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
-import { isLoopback, type Config } from './config.js';
+import { ConfigError, isLoopback, type Config } from './config.js';
 import type { Context } from './context.js';
 import { loadDashboard } from './dashboard.js';
 import { openDatabase } from './db.js';
@@ -20,7 +20,10 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
+import { AccessControl } from './security/access.js';
+import type { Authentication } from './security/gate.js';
 import { admitRequest, admitUpgrade } from './security/guard.js';
+import type { ReloadResult } from './security/tokens-file.js';
 import { OriginGuard } from './security/origin.js';
 import { checkPublish } from './security/scopes.js';
 import { createSqliteStore } from './store/sqlite.js';
@@ -44,6 +47,8 @@ export interface RunningServer {
   port: number;
   /** Stops accepting, tells WebSocket clients to reconnect, closes every connection and the store. */
   close(): Promise<void>;
+  /** Rereads the tokens file (the entry point calls it on SIGHUP); connections of removed tokens are closed. */
+  reloadTokens(): ReloadResult;
   /** Terminates every WebSocket at once, as a network failure would (tests use this). */
   dropConnections(): void;
   [Symbol.asyncDispose](): Promise<void>;
@@ -67,9 +72,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
+  const access = await AccessControl.create(options, log).catch((error: unknown) => {
+    throw new ConfigError(`cannot load the JWT keys: ${error instanceof Error ? error.message : String(error)}`);
+  });
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
   const bus = options.bus ?? createMemoryBus();
-  const auth = createAuthenticator(options.tokens);
   // No compression: event frames are prebuilt once for every socket (server/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
@@ -97,9 +104,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     return limits;
   };
-  const context = (token: string | undefined, limits: ConnectionLimits): Context => ({
+  const context = ({ principal, problem }: Authentication, limits: ConnectionLimits): Context => ({
     hub,
-    principal: auth.authenticate(token),
+    principal,
+    authProblem: problem,
     limits,
     metrics,
     log,
@@ -115,22 +123,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     router: appRouter,
     basePath: `${trpcPath}/`,
     onError,
-    createContext: ({ req }) => context(bearerToken(req.headers.authorization), limitsFor(req)),
+    createContext: async ({ req }) =>
+      context(await access.authenticate(bearerToken(req.headers.authorization)), limitsFor(req)),
   });
   const wsHandler = serveWebSockets({
     wss,
     router: appRouter,
     onError,
-    createContext: (params, socket) => context(params?.token, new ConnectionLimits(options, metrics, socket)),
+    createContext: async (params, socket) =>
+      context(await access.authenticateSocket(params?.token, socket), new ConnectionLimits(options, metrics, socket)),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
   /** For the plain HTTP endpoints: answers 401/403 itself and returns null when the caller may not. */
-  function permitted(req: IncomingMessage, res: ServerResponse, need: Access): Principal | null {
-    const principal = auth.authenticate(bearerToken(req.headers.authorization));
+  async function permitted(req: IncomingMessage, res: ServerResponse, need: Access): Promise<Principal | null> {
+    const { principal, problem } = await access.authenticate(bearerToken(req.headers.authorization));
     if (principal === null) {
       metrics.rejected.inc({ reason: 'unauthorized' });
-      sendJson(res, 401, { error: 'missing or unknown token: send Authorization: Bearer <token>' });
+      sendJson(res, 401, { error: problem ?? 'missing or unknown token: send Authorization: Bearer <token>' });
       return null;
     }
     if (!allows(principal, need)) {
@@ -152,12 +162,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         headEventId: String(await store.headId()),
       });
     } else if (path === '/metrics') {
-      if (!permitted(req, res, 'operate')) return;
+      if (!(await permitted(req, res, 'operate'))) return;
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
     } else if (path === '/ingest') {
-      const principal = permitted(req, res, 'write');
+      const principal = await permitted(req, res, 'write');
       if (!principal) return;
       await handleIngest(req, res, hub, limitsFor(req), (events) => {
         checkPublish(principal, events);
@@ -216,6 +226,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   }).catch(async (error: unknown) => {
+    access.close();
     wsHandler.close();
     wss.close();
     await store.close();
@@ -232,7 +243,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
-    { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
+    { host: options.host, port, db: options.db, auth: access.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
@@ -241,6 +252,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () => {
     closing ??= (async () => {
       await retention.stop();
+      access.close();
       const stopped = new Promise<void>((resolve) => {
         http.close(() => {
           resolve();
@@ -275,6 +287,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${host}:${port}`,
     port,
     close,
+    reloadTokens: () => access.reloadTokens(),
     dropConnections: () => {
       for (const ws of wss.clients) ws.terminate();
     },

@@ -61,6 +61,7 @@ const requires = (need: Access) =>
       throw new TRPCError({
         code: 'UNAUTHORIZED',
         message:
+          ctx.authProblem ??
           'missing or unknown token: pass it as connectionParams.token (WebSocket) or Authorization: Bearer (HTTP)',
         cause: new ReasonedError(errorReasons.unauthorized, 'unauthorized'),
       });

@@ -37,7 +37,7 @@ export interface WebSocketHandlerOptions {
   wss: WebSocketServer;
   router: AppRouter;
   /** Called once per connection, with the params of its first frame when the URL asks for them. */
-  createContext(connectionParams: Record<string, string> | null, socket: WebSocket): Context;
+  createContext(connectionParams: Record<string, string> | null, socket: WebSocket): Context | Promise<Context>;
   /** Every error answered to a client; `path` is undefined for the connection's own. */
   onError(info: { error: TRPCError; path: string | undefined }): void;
   keepAlive: { pingMs: number; pongWaitMs: number };
@@ -108,6 +108,8 @@ export function serveWebSockets(options: WebSocketHandlerOptions): WebSocketHand
 
 class Connection {
   private ctx: Context | undefined;
+  /** While an asynchronous createContext runs: frames wait on it, in arrival order. */
+  private pending: Promise<void> | undefined;
   private readonly subscriptions = new Map<RequestId, Running>();
   /** When the peer last sent anything, and when it was pinged and has not answered since. */
   private lastSeen = performance.now();
@@ -122,7 +124,7 @@ class Connection {
   ) {
     this.writer = new SocketWriter(socket);
     const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
-    if (!expectsParams) this.ctx = this.createContext(null);
+    if (!expectsParams) this.createContext(null);
   }
 
   listen(alive: Set<Connection>): void {
@@ -130,7 +132,11 @@ class Connection {
     alive.add(this);
     socket.on('message', (data, isBinary) => {
       this.lastSeen = performance.now();
-      this.onMessage(data, isBinary);
+      if (!this.pending) this.onMessage(data, isBinary);
+      else
+        void this.pending.then(() => {
+          this.onMessage(data, isBinary);
+        });
     });
     socket.on('error', (cause) => {
       this.options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined });
@@ -154,12 +160,14 @@ class Connection {
     }
   }
 
-  private createContext(params: Record<string, string> | null): Context | undefined {
+  private createContext(params: Record<string, string> | null): void {
     try {
-      return this.options.createContext(params, this.socket);
+      const ctx = this.options.createContext(params, this.socket);
+      if (!(ctx instanceof Promise)) this.ctx = ctx;
+      else
+        this.pending = ctx.then((c) => (this.ctx = c), this.refuse.bind(this)).then(() => (this.pending = undefined));
     } catch (cause) {
       this.refuse(cause);
-      return undefined;
     }
   }
 
@@ -242,7 +250,7 @@ class Connection {
       );
       return;
     }
-    this.ctx = this.createContext(message.data.data ?? null);
+    this.createContext(message.data.data ?? null);
   }
 
   private onRequest(message: ClientMessage, batchIndex: number): void {
