@@ -104,12 +104,15 @@ describe('origin and host checks', () => {
     const own = `http://localhost:${String(server.port)}`;
     const mine = await raw(server.url, 'POST', '/ingest', { ...json, origin: own, host: own.slice(7) }, event);
     expect(mine.status).toBe(200);
+    // A Host that is no valid authority is answered, not a crash.
+    const garbled = await raw(server.url, 'POST', '/ingest', { ...json, ...evil, host: 'localhost:abc' }, event);
+    expect(garbled.status).toBe(403);
     // Reads carry no Origin check: without CORS the page cannot read the answer.
     expect((await raw(server.url, 'GET', '/healthz', evil)).status).toBe(200);
 
     expect((await client.history.query({})).events.map((e) => e.id)).toEqual(['1']);
     const metrics = await raw(server.url, 'GET', '/metrics', {});
-    expect(metrics.body).toContain('switchboard_rejected_requests_total{reason="origin"} 3');
+    expect(metrics.body).toContain('switchboard_rejected_requests_total{reason="origin"} 4');
   });
 
   it('takes only JSON content types on /ingest and tRPC over HTTP', async () => {

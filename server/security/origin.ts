@@ -109,7 +109,13 @@ export class OriginGuard {
     const normal = normaliseOrigin(origin);
     if (normal === undefined) return false;
     if (this.origins.has(normal)) return true;
-    return host !== undefined && new URL(normal).host === new URL(`http://${host}`).host;
+    if (host === undefined) return false;
+    try {
+      return new URL(normal).host === new URL(`http://${host}`).host;
+    } catch {
+      // The Host header is the peer's text: one that is no valid authority (`localhost:abc`) is no origin of ours.
+      return false;
+    }
   }
 
   /** CORS for an allowlisted origin: headers on every answer, and the whole answer to a preflight. */
@@ -119,7 +125,6 @@ export class OriginGuard {
     const listed = normal !== undefined && this.origins.has(normal);
     if (listed) {
       res.setHeader('access-control-allow-origin', normal);
-      res.setHeader('access-control-allow-credentials', 'true');
     }
     res.setHeader('vary', 'Origin');
     if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return 'continue';
