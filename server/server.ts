@@ -73,6 +73,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
   const access = await AccessControl.create(options, log).catch((error: unknown) => {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(`cannot load the JWT keys: ${error instanceof Error ? error.message : String(error)}`);
   });
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
