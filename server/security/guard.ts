@@ -26,7 +26,9 @@ export function admitRequest(
   if (refusal) return refuse(res, refusal.status, refusal.message);
   if (guard.cors(req, res) === 'answered') return false;
   if (req.method !== 'POST') return true;
-  const accepted = path === '/ingest' ? ingestTypes : path.startsWith('/trpc') ? trpcTypes : undefined;
+  // Every ingest route (plain and tool-specific ones under /ingest/) takes JSON only.
+  const ingest = path === '/ingest' || path.startsWith('/ingest/');
+  const accepted = ingest ? ingestTypes : path.startsWith('/trpc') ? trpcTypes : undefined;
   const problem = accepted && unsupportedType(req, accepted);
   if (problem === undefined) return true;
   metrics.rejected.inc({ reason: 'content_type' });
