@@ -13,11 +13,23 @@ export type { AppRouter, EventSourceClass };
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
 
+/** A token, or a function called on every connect (and every HTTP request) that returns a fresh one. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** The token to send now. */
+export async function readToken(token: TokenSource): Promise<string> {
+  return typeof token === 'string' ? token : token();
+}
+
 export interface SwitchboardClientOptions {
   /** The server's address: `http://127.0.0.1:8765` or `ws://127.0.0.1:8765/trpc`. */
   url: string;
-  /** Sent once per connection as tRPC `connectionParams` (`{ token }`), for servers that require one. */
-  token?: string;
+  /**
+   * Sent once per connection as tRPC `connectionParams` (`{ token }`), for servers that require one. A function
+   * is called on every connect, so a short-lived token (a JWT) is fetched fresh when the server closes the
+   * connection at its expiry; subscriptions then resume from their cursors.
+   */
+  token?: TokenSource;
   /** The `WebSocket` class; Node 20 has none built in, so pass `ws`'s there. Browsers use theirs. */
   WebSocket?: WebSocketClass;
   /** Reconnect backoff: the first retry at once, then doubling from `initialMs` up to `maxMs`, with jitter. */
@@ -93,7 +105,9 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     url: toWebSocketUrl(options.url),
     // `ws` implements every member of the browser's WebSocket that tRPC uses, but not the DOM's EventTarget.
     ...(options.WebSocket && { WebSocket: options.WebSocket as typeof globalThis.WebSocket }),
-    ...(token !== undefined && { connectionParams: { token } }),
+    ...(token !== undefined && {
+      connectionParams: async () => ({ token: await readToken(token) }),
+    }),
     retryDelayMs: backoff(options.reconnect),
     keepAlive: { enabled: true, ...(options.keepAlive ?? { intervalMs: 30_000, pongTimeoutMs: 10_000 }) },
   });

@@ -9,7 +9,7 @@
 import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import type { AppRouter } from '../server/routers/_app.js';
-import type { Connection, ConnectionState } from './client.js';
+import { readToken, type Connection, type ConnectionState, type TokenSource } from './client.js';
 import { transformer } from '../shared/transformer.js';
 
 /** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */
@@ -29,7 +29,7 @@ export type EventSourceClass = new (
 export interface SseLinkOptions {
   /** `http://host:port/trpc`. */
   url: string;
-  token: string | undefined;
+  token: TokenSource | undefined;
   EventSource: EventSourceClass;
   retryDelayMs: (attempt: number) => number;
 }
@@ -119,13 +119,13 @@ export function createSseTransport(options: SseLinkOptions) {
           transformer,
           EventSource: options.EventSource,
           // An EventSource cannot send headers; tRPC puts these in the URL, where the server reads the token.
-          ...(token !== undefined && { connectionParams: { token } }),
+          ...(token !== undefined && { connectionParams: async () => ({ token: await readToken(token) }) }),
         }),
       ],
       false: httpBatchLink({
         url,
         transformer,
-        ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+        ...(token !== undefined && { headers: async () => ({ authorization: `Bearer ${await readToken(token)}` }) }),
       }),
     }),
   ];

@@ -9,6 +9,8 @@ export interface Context {
   hub: Hub;
   /** Who is calling; null when tokens are required and none (or an unknown one) was presented. */
   principal: Principal | null;
+  /** Why the presented token was refused, when that is known (an expired or badly signed JWT). */
+  authProblem?: string | undefined;
   limits: ConnectionLimits;
   metrics: Metrics;
   log: Logger;

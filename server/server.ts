@@ -6,10 +6,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
-import { allows, bearerToken, createAuthenticator, type Access } from './security/auth.js';
+import { allows, bearerToken, type Access, type Principal } from './security/auth.js';
 import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
-import type { Config } from './ops/config.js';
+import { ConfigError, isLoopback, type Config } from './ops/config.js';
 import type { Context } from './context.js';
 import { loadDashboard } from './transports/dashboard.js';
 import { openDatabase } from './store/sqlite-db.js';
@@ -20,6 +20,12 @@ import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
 import { startRetention } from './ops/retention.js';
 import { appRouter } from './routers/_app.js';
+import { AccessControl } from './security/access.js';
+import type { Authentication } from './security/gate.js';
+import { admitRequest, admitUpgrade } from './security/guard.js';
+import type { ReloadResult } from './security/tokens-file.js';
+import { OriginGuard } from './security/origin.js';
+import { checkPublish } from './security/scopes.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { agUiPath, serveAgUi } from './transports/ag-ui.js';
@@ -43,6 +49,8 @@ export interface RunningServer {
   port: number;
   /** Stops accepting, tells WebSocket clients to reconnect, closes every connection and the store. */
   close(): Promise<void>;
+  /** Rereads the tokens file (the entry point calls it on SIGHUP); connections of removed tokens are closed. */
+  reloadTokens(): ReloadResult;
   /** Terminates every WebSocket at once, as a network failure would (tests use this). */
   dropConnections(): void;
   [Symbol.asyncDispose](): Promise<void>;
@@ -66,9 +74,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
+  const access = await AccessControl.create(options, log).catch((error: unknown) => {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`cannot load the JWT keys: ${error instanceof Error ? error.message : String(error)}`);
+  });
   const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
   const bus = options.bus ?? createMemoryBus();
-  const auth = createAuthenticator(options.tokens);
   // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
@@ -81,6 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const startedAt = Date.now();
+  const guard = new OriginGuard({ ...options, loopback: isLoopback(options.host) }, metrics, log);
   const dashboard = loadDashboard(options.dashboardDir);
 
   // HTTP callers have no connection to hang limits on; they share one set per remote address.
@@ -95,9 +107,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     return limits;
   };
-  const context = (token: string | undefined, limits: ConnectionLimits): Context => ({
+  const context = ({ principal, problem }: Authentication, limits: ConnectionLimits): Context => ({
     hub,
-    principal: auth.authenticate(token),
+    principal,
+    authProblem: problem,
     limits,
     metrics,
     log,
@@ -113,21 +126,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     router: appRouter,
     basePath: `${trpcPath}/`,
     onError,
-    createContext: ({ req }) => context(bearerToken(req.headers.authorization), limitsFor(req)),
+    createContext: async ({ req }) =>
+      context(await access.authenticate(bearerToken(req.headers.authorization)), limitsFor(req)),
   });
   const wsHandler = serveWebSockets({
     wss,
     router: appRouter,
     onError,
-    createContext: ({ connectionParams, socket }) =>
-      context(connectionParams?.token, new ConnectionLimits(options, metrics, socket)),
+    createContext: async ({ connectionParams, socket }) =>
+      context(
+        await access.authenticateSocket(connectionParams?.token, socket),
+        new ConnectionLimits(options, metrics, socket),
+      ),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
   });
 
   const sse = new SseTransport({
     router: appRouter,
     basePath: trpcPath,
-    createContext: (req, token) => context(token, limitsFor(req)),
+    createContext: async (req, token) => context(await access.authenticate(token), limitsFor(req)),
     onError,
     metrics,
     pingMs: options.ssePingMs,
@@ -135,20 +152,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     retryMs: options.sseRetryMs,
   });
 
-  /** For the plain HTTP endpoints: answers 401/403 itself and returns false when the caller may not. */
-  function permitted(req: IncomingMessage, res: ServerResponse, need: Access): boolean {
-    const principal = auth.authenticate(bearerToken(req.headers.authorization));
+  /** For the plain HTTP endpoints: answers 401/403 itself and returns null when the caller may not. */
+  async function permitted(req: IncomingMessage, res: ServerResponse, need: Access): Promise<Principal | null> {
+    const { principal, problem } = await access.authenticate(bearerToken(req.headers.authorization));
     if (principal === null) {
       metrics.rejected.inc({ reason: 'unauthorized' });
-      sendJson(res, 401, { error: 'missing or unknown token: send Authorization: Bearer <token>' });
-      return false;
+      sendJson(res, 401, { error: problem ?? 'missing or unknown token: send Authorization: Bearer <token>' });
+      return null;
     }
     if (!allows(principal, need)) {
       metrics.rejected.inc({ reason: 'forbidden' });
       sendJson(res, 403, { error: `token "${principal.name}" has role ${principal.role}, which may not do this` });
-      return false;
+      return null;
     }
-    return true;
+    return principal;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -162,13 +179,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         headEventId: String(await store.headId()),
       });
     } else if (path === '/metrics') {
-      if (!permitted(req, res, 'operate')) return;
+      if (!(await permitted(req, res, 'operate'))) return;
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
     } else if (path === '/ingest') {
-      if (!permitted(req, res, 'write')) return;
-      await handleIngest(req, res, hub, limitsFor(req));
+      const principal = await permitted(req, res, 'write');
+      if (!principal) return;
+      await handleIngest(req, res, hub, limitsFor(req), (events) => {
+        checkPublish(principal, events);
+      });
     } else if (req.method === 'GET' && sse.procedureAt(path) !== undefined) {
       await sse.serve(req, res, path.slice(trpcPath.length + 1));
     } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
@@ -184,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (!admitRequest(guard, metrics, req, res, path)) return;
     route(req, res, path).catch((error: unknown) => {
       log.error({ err: error, path }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
@@ -192,6 +213,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   http.on('upgrade', (req, socket, head) => {
+    if (!admitUpgrade(guard, req, socket)) return;
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== trpcPath) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
@@ -225,6 +247,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   }).catch(async (error: unknown) => {
+    access.close();
     wsHandler.close();
     wss.close();
     await store.close();
@@ -241,7 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
-    { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
+    { host: options.host, port, db: options.db, auth: access.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
@@ -250,6 +273,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () => {
     closing ??= (async () => {
       await retention.stop();
+      access.close();
       const stopped = new Promise<void>((resolve) => {
         http.close(() => {
           resolve();
@@ -285,6 +309,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${host}:${port}`,
     port,
     close,
+    reloadTokens: () => access.reloadTokens(),
     dropConnections: () => {
       for (const ws of wss.clients) ws.terminate();
     },

@@ -7,6 +7,7 @@ import { errorReasons, transformer, type ErrorReason } from '../shared/index.js'
 import { access, allows, type Access } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
+import { ScopeError } from './security/scopes.js';
 
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
@@ -53,13 +54,14 @@ export const mergeRouters = t.mergeRouters;
 
 /** Checks the caller's role: UNAUTHORIZED without a known token, FORBIDDEN when the role does not allow it. */
 const requires = (need: Access) =>
-  t.middleware(({ ctx, next }) => {
+  t.middleware(async ({ ctx, next }) => {
     const { principal } = ctx;
     if (principal === null) {
       ctx.metrics.rejected.inc({ reason: errorReasons.unauthorized });
       throw new TRPCError({
         code: 'UNAUTHORIZED',
         message:
+          ctx.authProblem ??
           'missing or unknown token: pass it as connectionParams.token (WebSocket) or Authorization: Bearer (HTTP)',
         cause: new ReasonedError(errorReasons.unauthorized, 'unauthorized'),
       });
@@ -72,7 +74,17 @@ const requires = (need: Access) =>
         cause: new ReasonedError(errorReasons.forbidden, 'forbidden'),
       });
     }
-    return next({ ctx: { principal } });
+    const result = await next({ ctx: { principal } });
+    // A read or publish outside the token's topic scopes (server/security/scopes.ts) is the caller's doing.
+    if (!result.ok && result.error.cause instanceof ScopeError) {
+      ctx.metrics.rejected.inc({ reason: errorReasons.forbidden });
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: result.error.cause.message,
+        cause: new ReasonedError(errorReasons.forbidden, 'forbidden'),
+      });
+    }
+    return result;
   });
 
 /** Writes: `publisher` or `admin`. */

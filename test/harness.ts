@@ -202,6 +202,8 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
     port: Number(new URL(url).port),
     output,
     exited,
+    /** Sends a signal (e.g. SIGHUP) to the server process. */
+    signal: (name: NodeJS.Signals) => child.kill(name),
     /** SIGKILL: no shutdown, no flush; only what SQLite committed survives. */
     kill: async () => {
       child.kill('SIGKILL');

@@ -107,6 +107,8 @@ describe('configuration', () => {
       retentionRows: 0,
       logLevel: 'info',
       logFormat: 'json',
+      allowedOrigins: [],
+      allowedHosts: [],
     });
     expect(loadConfig(['--port', '9000'], { SWITCHBOARD_PORT: '8000', SWITCHBOARD_DB: ':memory:' })).toMatchObject({
       port: 9000,

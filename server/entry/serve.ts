@@ -28,6 +28,12 @@ export async function serve(
     stderr.write(`switchboard: ${text}\n`);
     return 1;
   }
+  // SIGHUP rereads the tokens file, as daemons reread their configuration; the result is logged by the server.
+  // Listening before the address is printed: a SIGHUP with no listener would end the process.
+  const reloadTokens = () => {
+    server.reloadTokens();
+  };
+  process.on('SIGHUP', reloadTokens);
   stdout.write(
     `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${config.db})\n`,
   );
@@ -37,6 +43,7 @@ export async function serve(
       resolve();
     });
   });
+  process.off('SIGHUP', reloadTokens);
   const reason: unknown = signal?.reason;
   stdout.write(`switchboard: ${typeof reason === 'string' ? reason : 'stopping'}, shutting down\n`);
   try {

@@ -7,6 +7,8 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { tokenEntrySchema, type TokenEntry } from '../security/auth.js';
+import { jwtConfigured } from '../security/jwt.js';
+import { hostName, normaliseOrigin } from '../security/origin.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce
@@ -15,6 +17,22 @@ const whole = (min: number, max: number, hint: string) =>
     .min(min, `must be ${hint}`)
     .max(max, `must be ${hint}`);
 const positive = (hint: string) => whole(1, Number.MAX_SAFE_INTEGER, hint);
+/** A comma-separated list, each item normalised by `item` (undefined: not valid, with `hint` saying why). */
+const list = (item: (s: string) => string | undefined, hint: string) =>
+  z
+    .string()
+    .transform((text, ctx) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map((s) => {
+          const value = item(s);
+          if (value === undefined) ctx.addIssue({ code: 'custom', message: `"${s}" ${hint}` });
+          return value ?? s;
+        }),
+    )
+    .default([]);
 
 /** Every setting: its flag, its variable, its schema with default. README's configuration table says the same. */
 const settings = {
@@ -52,6 +70,21 @@ const settings = {
     schema: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   },
   logFormat: { env: 'SWITCHBOARD_LOG_FORMAT', schema: z.enum(['json', 'pretty']).default('json') },
+  allowedOrigins: {
+    env: 'SWITCHBOARD_ALLOWED_ORIGINS',
+    schema: list(normaliseOrigin, 'is not an origin like https://app.example.com or http://localhost:5173'),
+  },
+  allowedHosts: {
+    env: 'SWITCHBOARD_ALLOWED_HOSTS',
+    schema: list(
+      (s) => (/^[\w.-]+$|^\[[0-9a-f:.]+\]$/i.test(hostName(s)) ? hostName(s) : undefined),
+      'is not a host name',
+    ),
+  },
+  jwtPublicKeyFile: { env: 'SWITCHBOARD_JWT_PUBLIC_KEY_FILE', schema: z.string().min(1).optional() },
+  jwtJwksFile: { env: 'SWITCHBOARD_JWT_JWKS_FILE', schema: z.string().min(1).optional() },
+  jwtIssuer: { env: 'SWITCHBOARD_JWT_ISSUER', schema: z.string().min(1).optional() },
+  jwtAudience: { env: 'SWITCHBOARD_JWT_AUDIENCE', schema: z.string().min(1).optional() },
 } as const;
 
 type Name = keyof typeof settings;
@@ -63,9 +96,14 @@ export const configSchema = z.object(
   },
 );
 
-export type Config = Omit<z.output<typeof configSchema>, 'tokensFile'> & {
-  /** From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file; never from a flag (flags show in `ps`). */
+export type Config = z.output<typeof configSchema> & {
+  /**
+   * From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file as it was at start (the server reloads the
+   * file on SIGHUP or change); never from a flag (flags show in `ps`).
+   */
   tokens: TokenEntry[];
+  /** The HS256 secret, from SWITCHBOARD_JWT_SECRET only, for the same reason. */
+  jwtSecret?: string | undefined;
 };
 
 /** A configuration value that cannot be used; the message is one line naming the setting. */
@@ -79,38 +117,54 @@ export function isLoopback(host: string): boolean {
   return host === '::1' || host === '[::1]';
 }
 
-function loadTokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined): TokenEntry[] {
-  const raw: unknown[] = [];
-  for (const item of (env.SWITCHBOARD_TOKENS ?? '').split(',').filter((s) => s.trim() !== '')) {
-    const at = item.indexOf(':');
-    raw.push({ role: item.slice(0, at).trim(), token: item.slice(at + 1).trim() });
-  }
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`cannot read --tokens-file / SWITCHBOARD_TOKENS_FILE ${file}: ${(error as Error).message}`);
-    }
-    try {
-      raw.push(...z.array(z.unknown()).parse(JSON.parse(text)));
-    } catch {
-      throw new ConfigError(
-        `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name? }`,
-      );
-    }
-  }
+/** Validates raw token entries; the message names the entry and never echoes a token. */
+function validTokens(raw: readonly unknown[], where: string): TokenEntry[] {
   return raw.map((entry, i) => {
     const result = tokenEntrySchema.safeParse(entry);
     if (!result.success) {
-      // The token itself is never echoed.
       const issue = result.error.issues[0];
       throw new ConfigError(
-        `token #${i + 1} (SWITCHBOARD_TOKENS is role:token,...): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
+        `token #${i + 1} (${where}): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
       );
     }
     return result.data;
   });
+}
+
+/** The tokens file's entries; ConfigError when it cannot be read or holds an invalid entry. */
+export function readTokensFile(file: string): TokenEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read --tokens-file / SWITCHBOARD_TOKENS_FILE ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown[];
+  try {
+    raw = z.array(z.unknown()).parse(JSON.parse(text));
+  } catch {
+    throw new ConfigError(
+      `--tokens-file / SWITCHBOARD_TOKENS_FILE ${file} must hold a JSON array of { role, token, name?, scopes? }`,
+    );
+  }
+  return validTokens(raw, `tokens file ${file}`);
+}
+
+function loadTokens(env: Readonly<Record<string, string | undefined>>, file: string | undefined): TokenEntry[] {
+  const raw: unknown[] = [];
+  for (const item of (env.SWITCHBOARD_TOKENS ?? '').split(',').filter((s) => s.trim() !== '')) {
+    // `role:token`, then optional ` read=p1|p2` and ` publish=p3` (patterns hold no whitespace, tokens neither).
+    const [entry = '', ...extras] = item.trim().split(/\s+/);
+    const at = entry.indexOf(':');
+    const scopes: Record<string, string[]> = {};
+    for (const extra of extras) {
+      const eq = extra.indexOf('=');
+      scopes[extra.slice(0, eq)] = extra.slice(eq + 1).split('|');
+    }
+    raw.push({ role: entry.slice(0, at), token: entry.slice(at + 1), ...(extras.length > 0 && { scopes }) });
+  }
+  const fromEnv = validTokens(raw, 'SWITCHBOARD_TOKENS is role:token [read=p1|p2] [publish=p3],...');
+  return file === undefined ? fromEnv : [...fromEnv, ...readTokensFile(file)];
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
@@ -139,13 +193,17 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
     );
   }
-  const { tokensFile, ...config } = result.data;
-  const tokens = loadTokens(env, tokensFile);
-  if (tokens.length === 0 && !isLoopback(config.host)) {
+  const config = result.data;
+  const tokens = loadTokens(env, config.tokensFile);
+  const jwtSecret = env.SWITCHBOARD_JWT_SECRET === '' ? undefined : env.SWITCHBOARD_JWT_SECRET;
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('SWITCHBOARD_JWT_SECRET must be at least 32 characters (256 bits for HS256)');
+  }
+  if (tokens.length === 0 && !jwtConfigured({ ...config, jwtSecret }) && !isLoopback(config.host)) {
     throw new ConfigError(
       `refusing to listen on ${config.host} without tokens: anyone who can reach it could read and write every event. ` +
-        'Set SWITCHBOARD_TOKENS (role:token,...) or SWITCHBOARD_TOKENS_FILE, or listen on 127.0.0.1',
+        'Set SWITCHBOARD_TOKENS (role:token,...), SWITCHBOARD_TOKENS_FILE or a JWT key, or listen on 127.0.0.1',
     );
   }
-  return { ...config, tokens };
+  return { ...config, tokens, ...(jwtSecret !== undefined && { jwtSecret }) };
 }

@@ -1,4 +1,5 @@
 import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js';
+import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
@@ -25,5 +26,8 @@ export const agentsRouter = router({
   ),
 
   /** Each agent's latest `agent.status` event, in id order. */
-  agents: viewerProcedure.input(agentsInput).query(({ ctx, input }) => ctx.hub.store.agents(input?.agentIds)),
+  agents: viewerProcedure.input(agentsInput).query(async ({ ctx, input }) => {
+    const readable = canRead(ctx.principal);
+    return (await ctx.hub.store.agents(input?.agentIds)).filter((e) => readable(e.topic));
+  }),
 });

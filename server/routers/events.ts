@@ -1,4 +1,5 @@
 import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/index.js';
+import { readableFilter } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
@@ -31,7 +32,8 @@ export const eventsRouter = router({
       before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
       order: input.order,
     };
-    const events = await ctx.hub.store.readRange(range, { topics: input.topics, types: input.types }, input.limit);
+    const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
+    const events = await ctx.hub.store.readRange(range, filter, input.limit);
     // Events at or below the watermark may have been deleted by retention (current-state events are kept).
     const retainedAfter = String(await ctx.hub.store.retentionWatermark());
     const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');

@@ -1,4 +1,5 @@
 import { isEventOf, tddPhaseInput, tddTasksInput } from '../../shared/index.js';
+import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
@@ -31,7 +32,9 @@ export const tddRouter = router({
   ),
 
   /** Each TDD task's latest `tdd.phase_changed` event, in id order. */
-  tddTasks: viewerProcedure
-    .input(tddTasksInput)
-    .query(({ ctx, input }) => ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId })),
+  tddTasks: viewerProcedure.input(tddTasksInput).query(async ({ ctx, input }) => {
+    const readable = canRead(ctx.principal);
+    const tasks = await ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId });
+    return tasks.filter((e) => readable(e.topic));
+  }),
 });

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { pushSource, type OpenPush, type PushSink, type PushSource } from '../core/push-source.js';
 import type { StreamRequest } from '../core/hub.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../core/stream.js';
+import { readableFilter } from '../security/scopes.js';
 
 type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
 
@@ -117,5 +118,7 @@ export function subscribeEvents<E extends EventEnvelope>(
   accepts: (event: EventEnvelope) => event is E,
   signal: AbortSignal | undefined,
 ): EventSubscription<E> {
-  return new EventSubscription(ctx, procedure, request, accepts, signal ?? new AbortController().signal);
+  // Every subscription passes here: the one place its filter is narrowed to the caller's read scopes.
+  const scoped = ctx.principal ? { ...request, filter: readableFilter(ctx.principal, request.filter) } : request;
+  return new EventSubscription(ctx, procedure, scoped, accepts, signal ?? new AbortController().signal);
 }

@@ -6,6 +6,7 @@ import {
   workflowInput,
   workflowsInput,
 } from '../../shared/index.js';
+import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
@@ -37,7 +38,9 @@ export const workflowsRouter = router({
 
   /** One workflow's current state. */
   workflow: viewerProcedure.input(workflowInput).query(async ({ ctx, input }) => {
-    const state = await ctx.hub.store.workflow(input.workflowId);
+    // Outside the read scopes answers as unseen: its existence is itself something the token may not learn.
+    const readable = canRead(ctx.principal)(`workflow:${input.workflowId}`);
+    const state = readable ? await ctx.hub.store.workflow(input.workflowId) : undefined;
     if (!state) {
       throw new TRPCError({
         code: 'NOT_FOUND',
@@ -48,7 +51,9 @@ export const workflowsRouter = router({
   }),
 
   /** Workflows by most recent activity. */
-  workflows: viewerProcedure
-    .input(workflowsInput)
-    .query(({ ctx, input }) => ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 })),
+  workflows: viewerProcedure.input(workflowsInput).query(async ({ ctx, input }) => {
+    const readable = canRead(ctx.principal);
+    const states = await ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 });
+    return states.filter((w) => readable(`workflow:${w.workflowId}`));
+  }),
 });

@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { scopesSchema, type Scopes } from './scopes.js';
 
 export const roles = ['publisher', 'viewer', 'admin'] as const;
 export type Role = (typeof roles)[number];
@@ -18,12 +19,17 @@ export const tokenEntrySchema = z.strictObject({
   token: z.string().min(16, 'tokens must be at least 16 characters'),
   /** Shown in logs and errors instead of the token. */
   name: z.string().min(1).max(64).optional(),
+  /** Topic patterns this token may read and publish; absent: every topic its role allows. */
+  scopes: scopesSchema.optional(),
 });
 export type TokenEntry = z.output<typeof tokenEntrySchema>;
 
 export interface Principal {
   role: Role;
   name: string;
+  scopes?: Scopes | undefined;
+  /** When the token stops being valid (epoch ms): a JWT's `exp`. Static tokens never expire. */
+  expiresAt?: number;
 }
 
 export interface Authenticator {
@@ -38,7 +44,7 @@ const digest = (token: string) => createHash('sha256').update(token).digest();
 export function createAuthenticator(entries: readonly TokenEntry[]): Authenticator {
   const known = entries.map((e, i) => ({
     digest: digest(e.token),
-    principal: { role: e.role, name: e.name ?? `${e.role}-${i + 1}` },
+    principal: { role: e.role, name: e.name ?? `${e.role}-${i + 1}`, scopes: e.scopes },
   }));
   const open: Principal = { role: 'admin', name: 'anonymous (no tokens configured)' };
   return {

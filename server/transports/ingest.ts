@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits, publishInputSchema, type ValidEvent } from '../../shared/index.js';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
+import { ScopeError } from '../security/scopes.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
@@ -107,11 +108,19 @@ export async function handleIngest(
   res: ServerResponse,
   hub: Hub,
   limits: ConnectionLimits,
+  /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
+  authorize: (events: readonly ValidEvent[]) => void = () => undefined,
 ): Promise<void> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
     const events = validate(items);
+    try {
+      authorize(events);
+    } catch (error) {
+      if (error instanceof ScopeError) throw new IngestError(403, error.message);
+      throw error;
+    }
     try {
       limits.admitPublish(events.length);
     } catch (error) {

@@ -38,7 +38,7 @@ export interface SseOptions {
   /** `/trpc`: a subscription is served at `<base>/<procedure>`. */
   basePath: string;
   /** The context of one stream; `token` from the bearer header or the connection params. */
-  createContext(req: IncomingMessage, token: string | undefined): Context;
+  createContext(req: IncomingMessage, token: string | undefined): Context | Promise<Context>;
   onError(info: { error: TRPCError; path: string | undefined }): void;
   metrics: Metrics;
   /** A ping after this long without a message. */
@@ -157,7 +157,7 @@ export class SseTransport {
     try {
       const prepared = prepare();
       input = prepared.input;
-      ctx = this.options.createContext(req, prepared.token);
+      ctx = await this.options.createContext(req, prepared.token);
       const result: unknown = await callTRPCProcedure({
         router,
         path,

@@ -1,0 +1,50 @@
+/**
+ * Where the origin, host and content-type checks meet the HTTP server: one call per request and one per
+ * upgrade, before routing, so nothing refused reaches a handler or the store.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Metrics } from '../ops/metrics.js';
+import { ingestTypes, trpcTypes, unsupportedType } from './content-type.js';
+import type { OriginGuard } from './origin.js';
+
+function refuse(res: ServerResponse, status: number, error: string): false {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ error }));
+  return false;
+}
+
+/** False when the request was answered here (refused, or a CORS preflight); true when routing may go on. */
+export function admitRequest(
+  guard: OriginGuard,
+  metrics: Metrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): boolean {
+  const refusal = guard.check(req, false);
+  if (refusal) return refuse(res, refusal.status, refusal.message);
+  if (guard.cors(req, res) === 'answered') return false;
+  if (req.method !== 'POST') return true;
+  // Every ingest route (plain and tool-specific ones under /ingest/) takes JSON only.
+  const ingest = path === '/ingest' || path.startsWith('/ingest/');
+  const accepted = ingest ? ingestTypes : path.startsWith('/trpc') ? trpcTypes : undefined;
+  const problem = accepted && unsupportedType(req, accepted);
+  if (problem === undefined) return true;
+  metrics.rejected.inc({ reason: 'content_type' });
+  // Drain the body so the client reads this answer rather than a reset connection.
+  req.resume();
+  return refuse(res, 415, problem);
+}
+
+/** False when the upgrade was refused: HTTP 403 with a one-line reason, before any WebSocket handshake. */
+export function admitUpgrade(guard: OriginGuard, req: IncomingMessage, socket: Duplex): boolean {
+  const refusal = guard.check(req, true);
+  if (!refusal) return true;
+  const body = `${refusal.message}\n`;
+  socket.end(
+    `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
+  return false;
+}
