@@ -5,7 +5,7 @@
  * run it against the built executable's server.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +20,9 @@ const require = createRequire(import.meta.url);
 
 /** What only the server needs; none of it may reach a project that installs the client. */
 const serverOnly = ['better-sqlite3', 'drizzle-orm', 'pino', 'prom-client', 'ws', 'tsx', 'esbuild'];
+
+/** What the packages' declarations may import. */
+const publicImports = /^(@trpc\/(client|server)(\/.+)?|zod|superjson|@switchboard\/shared)$/;
 
 describe('published packages', () => {
   it('AppRouter is the router as clients see it: the same procedures and client types, no context', () => {
@@ -38,6 +41,11 @@ describe('published packages', () => {
     { timeout: 90_000 },
     async () => {
       await exec('npm', ['run', 'build', '--silent'], { timeout: 60_000 });
+      // The declarations name only the contract and the client's own dependencies: nothing of the server.
+      for (const declarations of ['shared/dist/index.d.ts', 'client/dist/index.d.ts']) {
+        const imported = [...readFileSync(declarations, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+        expect(imported.filter((name) => !publicImports.test(name ?? ''))).toEqual([]);
+      }
 
       using project = tempDir();
       await exec(
