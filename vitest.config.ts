@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 const measuresMemory = ['test/slow-consumer.test.ts'];
 
 export default defineConfig({
+  // Tests run the packages' sources through tsconfig.json `paths`, never a dist/ that may be stale.
+  resolve: { tsconfigPaths: true },
   test: {
     // Integration tests start real servers and child processes; bound each so a hang fails instead of stalling CI.
     testTimeout: 30_000,

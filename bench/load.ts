@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient } from '../client/index.js';
-import type { PublishInput } from '../shared/index.js';
+import type { PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
 const [mode, portText, countText] = process.argv.slice(2) as [

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../server/store/sqlite-db.js';
-import { topicOf } from '../shared/index.js';
+import { topicOf } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';

@@ -1,5 +1,5 @@
 /** The event every case sends (~300 bytes as JSON), and the plumbing the bench processes share. */
-import type { ValidEvent } from '../shared/index.js';
+import type { ValidEvent } from '@switchboard/shared';
 
 export type Variant = 'ws' | 'socketio' | 'trpc' | 'switchboard';
 export const variants: readonly Variant[] = ['ws', 'socketio', 'trpc', 'switchboard'];

@@ -5,7 +5,7 @@
  */
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '../server/routers/_app.js';
-import { transformer } from '../shared/transformer.js';
+import { transformer } from '@switchboard/shared';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
 export type { AppRouter, EventSourceClass };

@@ -5,7 +5,7 @@
  * connection died before the answer) returns the stored event instead of storing it twice.
  */
 import { TRPCClientError } from '@trpc/client';
-import { limits, publishInputSchema, utf8Bytes, type PublishInput } from '../shared/index.js';
+import { limits, publishInputSchema, utf8Bytes, type PublishInput } from '@switchboard/shared';
 import {
   backoff,
   createSwitchboardClient,

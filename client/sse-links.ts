@@ -10,7 +10,7 @@ import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLin
 import { observable } from '@trpc/server/observable';
 import type { AppRouter } from '../server/routers/_app.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './client.js';
-import { transformer } from '../shared/transformer.js';
+import { transformer } from '@switchboard/shared';
 
 /** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */
 export type EventSourceClass = new (

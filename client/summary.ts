@@ -2,7 +2,7 @@
  * A one-line summary of an event's data, for the command line and the dashboard: the fields that matter for its
  * type. `paint` marks status, phase and level words (the CLI colours them; the default leaves them as they are).
  */
-import type { StreamItem } from '../shared/index.js';
+import type { StreamItem } from '@switchboard/shared';
 
 export function summarizeEvent(event: StreamItem, paint: (word: string) => string = (word) => word): string {
   if (event.type === 'stream.reset') {

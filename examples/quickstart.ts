@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { createSwitchboardClient } from '../client/index.js';
+import { createSwitchboardClient } from '@switchboard/client';
 
 const url = process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:8765';
 await using client = createSwitchboardClient({ url, WebSocket });

@@ -1,9 +1,9 @@
 /**
  * The one place that initialises tRPC. Exports the router factory and the base procedures, nothing else.
  */
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC, TRPCError, type TRPCDefaultErrorShape } from '@trpc/server';
 import { ZodError, type z } from 'zod';
-import { errorReasons, transformer, type ErrorReason } from '../shared/index.js';
+import { errorReasons, transformer, type ErrorReason } from '@switchboard/shared';
 import { access, allows, type Access } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
@@ -12,6 +12,30 @@ import { ScopeError } from './security/scopes.js';
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
 // and a `reason` so clients can branch without parsing messages.
+
+/** One zod issue as `error.data.issues` carries it. */
+export interface IssueShape {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** What clients receive as an error's shape: tRPC's own, with the `reason` and the zod `issues`. */
+export type ErrorShape = TRPCDefaultErrorShape & {
+  data: { reason: ErrorReason | undefined; issues: IssueShape[] | undefined };
+};
+
+/**
+ * The root types a client infers from (`AppRouter`, routers/_app.ts): these, with the context erased. The
+ * context names the hub, limits, metrics and logger, which would bring the server's modules (and pino,
+ * prom-client) into the client packages' declarations; a client never sees it.
+ */
+export interface ClientRootTypes {
+  ctx: object;
+  meta: object;
+  errorShape: ErrorShape;
+  transformer: true;
+}
 
 function reasonOf(issues: readonly z.core.$ZodIssue[]): ErrorReason {
   for (const issue of issues) {
@@ -28,11 +52,11 @@ const t = initTRPC.context<Context>().create({
   transformer,
   // Stack traces stay in the server's log; clients get the code, message and reason.
   isDev: false,
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error }): ErrorShape {
     const { cause } = error;
     let { message } = shape;
     let reason: ErrorReason | undefined;
-    let issues: { path: string; code: string; message: string }[] | undefined;
+    let issues: IssueShape[] | undefined;
     if (cause instanceof ZodError) {
       issues = cause.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
       reason = reasonOf(cause.issues);

@@ -14,7 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { pushSource, type PushSink, type PushSource } from '../server/core/push-source.js';
 import { serveWebSockets, type CreateWebSocketContextOptions } from '../server/transports/ws/handler.js';
-import { transformer } from '../shared/index.js';
+import { transformer } from '@switchboard/shared';
 import { waitUntil } from './harness.js';
 
 interface Ctx {

@@ -5,7 +5,7 @@
 import { EventType } from '@ag-ui/core';
 import { EventSchema } from '@ag-ui/core/schemas';
 import { describe, expect, it } from 'vitest';
-import type { PublishInput } from '../shared/index.js';
+import type { PublishInput } from '@switchboard/shared';
 import { workflowStarted } from './fixtures.js';
 import { connect, startTestServer, waitUntil } from './harness.js';
 import { readSse, type SseMessage } from './sse-reader.js';

@@ -10,7 +10,7 @@ import { createSwitchboardClient } from '../client/index.js';
 import { ConfigError, loadConfig } from '../server/ops/config.js';
 import { createLogger } from '../server/ops/log.js';
 import type { AppRouter } from '../server/routers/_app.js';
-import { transformer } from '../shared/index.js';
+import { transformer } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { collect, startTestServer, tempDir } from './harness.js';
 

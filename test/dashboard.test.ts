@@ -13,7 +13,7 @@ import { demoTraffic } from '../client/cli/demo.js';
 import { createPublisher, type Publisher } from '../client/index.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import { publishInputSchema, type PublishInput } from '../shared/index.js';
+import { publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { measureLayout } from './dashboard-layout.js';
 import { agentLog, agentStatus, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { startTestServer, tempDir } from './harness.js';

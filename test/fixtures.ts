@@ -1,5 +1,5 @@
 /** Valid publish inputs, one maker per event type the tests use. */
-import type { PublishInput } from '../shared/index.js';
+import type { PublishInput } from '@switchboard/shared';
 
 export const agentStatus = (
   agentId: string,

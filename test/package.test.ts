@@ -1,32 +1,110 @@
 /**
- * The package as developers install it: `npm run build` produces dist/, a consumer project that imports only
- * the built entry points type-checks, and runs against the built executable's server.
+ * The packages as users install them: `npm run build`, then `@switchboard/shared` and `@switchboard/client` are
+ * packed and installed from their tarballs into a fresh project that has nothing else. That project must hold
+ * no server dependency, type-check a consumer without `@types/node` and without skipping library checks, and
+ * run it against the built executable's server.
  */
 import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import type { inferRouterInputs, inferRouterOutputs, inferTRPCClientTypes } from '@trpc/server';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { AppRouter, appRouter } from '../server/routers/_app.js';
 import { tempDir, waitUntil } from './harness.js';
 
 const exec = promisify(execFile);
+const require = createRequire(import.meta.url);
 
-describe('built package', () => {
+/** What only the server needs; none of it may reach a project that installs the client. */
+const serverOnly = ['better-sqlite3', 'drizzle-orm', 'pino', 'prom-client', 'ws', 'tsx', 'esbuild'];
+
+/** What the packages' declarations may import. */
+const publicImports = /^(@trpc\/(client|server)(\/.+)?|zod|superjson|@switchboard\/shared)$/;
+
+describe('published packages', () => {
+  it('AppRouter is the router as clients see it: the same procedures and client types, no context', () => {
+    // Checked by tsc: the erased root (trpc.ts `ClientRootTypes`) must keep what the server's root gives clients.
+    type Client = inferTRPCClientTypes<AppRouter>;
+    type Server = inferTRPCClientTypes<typeof appRouter>;
+    expectTypeOf<Client['errorShape']>().toEqualTypeOf<Server['errorShape']>();
+    expectTypeOf<Client['transformer']>().toEqualTypeOf<Server['transformer']>();
+    expectTypeOf<inferRouterInputs<AppRouter>>().toEqualTypeOf<inferRouterInputs<typeof appRouter>>();
+    expectTypeOf<inferRouterOutputs<AppRouter>>().toEqualTypeOf<inferRouterOutputs<typeof appRouter>>();
+    expectTypeOf<AppRouter['_def']['_config']['$types']['ctx']>().toEqualTypeOf<object>();
+  });
+
   it(
-    'builds, type-checks a consumer of dist/, and runs it against dist/bin.js serve',
-    { timeout: 120_000 },
+    'install alone from their tarballs, type-check a consumer without Node types, and run against dist/bin.js',
+    { timeout: 90_000 },
     async () => {
-      await exec('npx', ['tsup', '--silent'], { timeout: 90_000 });
-      await exec('npx', ['tsc', '-p', 'test/consumer/tsconfig.json'], { timeout: 60_000 });
+      await exec('npm', ['run', 'build', '--silent'], { timeout: 60_000 });
+      // The declarations name only the contract and the client's own dependencies: nothing of the server.
+      for (const declarations of ['shared/dist/index.d.ts', 'client/dist/index.d.ts']) {
+        const imported = [...readFileSync(declarations, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+        expect(imported.filter((name) => !publicImports.test(name ?? ''))).toEqual([]);
+      }
 
-      using dir = tempDir();
-      const server = spawn(process.execPath, ['dist/bin.js', 'serve', '--port', '0', '--db', dir.file('pkg.db')]);
+      using project = tempDir();
+      await exec(
+        'npm',
+        ['pack', '--silent', '--workspace', 'shared', '--workspace', 'client', '--pack-destination', project.path],
+        { timeout: 20_000 },
+      );
+      const tarball = (name: string) => {
+        const file = readdirSync(project.path).find((f) => f.startsWith(`switchboard-${name}-`));
+        if (!file) throw new Error(`npm pack wrote no tarball for ${name}`);
+        return `file:./${basename(file)}`;
+      };
+      writeFileSync(
+        project.file('package.json'),
+        JSON.stringify({
+          name: 'consumer',
+          private: true,
+          type: 'module',
+          // The shared tarball stands where the registry would: the client's `@switchboard/shared` resolves to it.
+          dependencies: { '@switchboard/client': tarball('client'), '@switchboard/shared': tarball('shared') },
+        }),
+      );
+      copyFileSync('test/consumer/index.ts', project.file('index.ts'));
+      copyFileSync('test/consumer/tsconfig.json', project.file('tsconfig.json'));
+      await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent'], {
+        cwd: project.path,
+        timeout: 30_000,
+      });
+
+      const installed = await exec('npm', ['ls', '--all', '--parseable'], { cwd: project.path, timeout: 10_000 });
+      const names = installed.stdout
+        .split('\n')
+        .filter((line) => line.includes('node_modules'))
+        .map((line) => line.slice(line.lastIndexOf('node_modules') + 'node_modules/'.length));
+      expect(names).toEqual(expect.arrayContaining(['@switchboard/client', '@switchboard/shared', '@trpc/client']));
+      expect(names.filter((name) => serverOnly.includes(name))).toEqual([]);
+
+      // The repository's compiler, but the project's own packages and tsconfig (`types: []`, `skipLibCheck: false`).
+      const tsc = require.resolve('typescript/bin/tsc');
+      await exec(process.execPath, [tsc, '-p', project.path], { timeout: 30_000 }).catch((error: unknown) => {
+        const { stdout = '' } = error as { stdout?: string };
+        throw new Error(`the consumer does not type-check:\n${stdout}`);
+      });
+
+      using data = tempDir();
+      const server = spawn(process.execPath, ['dist/bin.js', 'serve', '--port', '0', '--db', data.file('pkg.db')]);
       let stdout = '';
       server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
       try {
         await waitUntil('the built server to listen', () => stdout.includes('listening on'), 15_000);
         const url = /listening on (\S+) /.exec(stdout)?.[1] ?? '';
-        const consumer = await exec(process.execPath, ['--import', 'tsx', 'test/consumer/index.ts'], {
-          env: { ...process.env, SWITCHBOARD_URL: url },
+        // `ws` comes from this repository: the project has no WebSocket of its own to pass on Node 20.
+        const ws = pathToFileURL(require.resolve('ws')).href;
+        const runner = `const { default: WebSocket } = await import(${JSON.stringify(ws)});
+const { main } = await import('./dist/index.js');
+console.log(await main(${JSON.stringify(url)}, WebSocket));`;
+        const consumer = await exec(process.execPath, ['--input-type=module', '-e', runner], {
+          cwd: project.path,
           timeout: 20_000,
         });
         expect(consumer.stdout).toBe('consumer got #1 agent.status consumer-agent busy; batch limit 1000\n');

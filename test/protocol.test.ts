@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../server/routers/_app.js';
 import { EventFrames } from '../server/transports/ws/protocol.js';
-import { transformer, type EventEnvelope } from '../shared/index.js';
+import { transformer, type EventEnvelope } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { connect, startTestServer, waitUntil } from './harness.js';
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createPublisher, type DropReason } from '../client/index.js';
-import type { EventEnvelope } from '../shared/index.js';
+import type { EventEnvelope } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from './harness.js';
 

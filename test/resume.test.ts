@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../server/server.js';
-import type { PublishInput } from '../shared/index.js';
+import type { PublishInput } from '@switchboard/shared';
 import { collect, connect, startTestServer, tempDir } from './harness.js';
 
 const lanes = 4;

@@ -3,7 +3,7 @@
  * subscription, typed by inference, and never on a subscription whose filter it does not match.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { EnvelopeOf, EventEnvelope, StreamItem, StreamReset } from '../shared/index.js';
+import type { EnvelopeOf, EventEnvelope, StreamItem, StreamReset } from '@switchboard/shared';
 import {
   agentLog,
   agentStatus,

@@ -9,7 +9,7 @@ import { createSwitchboardClient } from '../client/index.js';
 import { loadConfig } from '../server/ops/config.js';
 import type { AppRouter } from '../server/routers/_app.js';
 import { covers, narrowTopics } from '../server/security/scopes.js';
-import { transformer } from '../shared/index.js';
+import { transformer } from '@switchboard/shared';
 import {
   agentStatus,
   systemNotification,

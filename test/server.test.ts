@@ -9,7 +9,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../server/routers/_app.js';
 import { ConfigError, loadConfig } from '../server/ops/config.js';
-import { transformer } from '../shared/index.js';
+import { transformer } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from './harness.js';
 

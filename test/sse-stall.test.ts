@@ -7,7 +7,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import type { SwitchboardClient } from '../client/index.js';
-import type { PublishInput } from '../shared/index.js';
+import type { PublishInput } from '@switchboard/shared';
 import { connect, startTestServer, waitUntil } from './harness.js';
 import { parseSse, readSse, subscriptionUrl, type SseMessage } from './sse-reader.js';
 

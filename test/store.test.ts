@@ -8,7 +8,7 @@ import { openDatabase } from '../server/store/sqlite-db.js';
 import { createHub } from '../server/core/hub.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import type { EventStore } from '../server/store/types.js';
-import { publishInputSchema, type PublishInput } from '../shared/index.js';
+import { publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { agentStatus, tddPhaseChanged, workflowBlock, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { createTestHub, drain, tempDir } from './harness.js';
 

@@ -4,7 +4,7 @@
  */
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { encode, transformer } from '../shared/transformer.js';
+import { encode, transformer } from '@switchboard/shared';
 
 const envelope = (id: number) => ({
   id: String(id),

@@ -4,7 +4,7 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
-import { limits, type PublishInput } from '../shared/index.js';
+import { limits, type PublishInput } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer } from './harness.js';
 

@@ -9,6 +9,8 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: import.meta.dirname,
   plugins: [react()],
+  // `@switchboard/shared` and `@switchboard/client` are the sources (tsconfig.json `paths`), not their dist/.
+  resolve: { tsconfigPaths: true },
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 1024 },
   server: {
     proxy: { '/trpc': { target: 'http://127.0.0.1:8765', ws: true } },

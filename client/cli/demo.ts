@@ -4,8 +4,8 @@
  * and text blocks as they go; now and then a step fails. Everything goes through the Publisher.
  */
 import WebSocket from 'ws';
-import type { PublishInput } from '../../shared/index.js';
-import { createPublisher } from '../publisher.js';
+import type { PublishInput } from '@switchboard/shared';
+import { createPublisher } from '@switchboard/client';
 
 export interface DemoOptions {
   url: string;

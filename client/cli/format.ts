@@ -2,7 +2,7 @@
  * One line per event for people: id, time, type, topic and a summary of the fields that matter, with colours
  * for status, phase and level when the output is a terminal.
  */
-import type { StreamItem } from '../../shared/index.js';
+import type { StreamItem } from '@switchboard/shared';
 import { summarizeEvent } from '../summary.js';
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90 } as const;

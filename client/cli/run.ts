@@ -13,8 +13,8 @@ import {
   type EventEnvelope,
   type PublishInput,
   type StreamItem,
-} from '../../shared/index.js';
-import { createSwitchboardClient, type SwitchboardClient } from '../client.js';
+} from '@switchboard/shared';
+import { createSwitchboardClient, type SwitchboardClient } from '@switchboard/client';
 import { runDemo } from './demo.js';
 import { formatEvent } from './format.js';
 import { commandHelp, mainHelp } from './help.js';

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../../shared/index.js';
+import type { EventEnvelope } from '@switchboard/shared';
 import type { EventBus } from './types.js';
 
 /** The embedded bus: synchronous fan-out to listeners in this process. */

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../../shared/index.js';
+import type { EventEnvelope } from '@switchboard/shared';
 
 /**
  * Carries stored events to the subscribers of this process. The hub publishes each append's events after

@@ -1,4 +1,4 @@
-import type { ErrorReason } from '../../shared/index.js';
+import type { ErrorReason } from '@switchboard/shared';
 
 /**
  * An error that knows which `error.data.reason` clients should see. Thrown as the `cause` of a TRPCError (or

@@ -3,7 +3,7 @@
  * store turns it into SQL for the backlog, and `compileFilter` into a predicate for live events, so both halves
  * of a stream select exactly the same events.
  */
-import { topicMatcher, type EventEnvelope, type EventType, type ValidEvent } from '../../shared/index.js';
+import { topicMatcher, type EventEnvelope, type EventType, type ValidEvent } from '@switchboard/shared';
 
 /** All present conditions must hold; within one condition any listed value matches. */
 export interface EventFilter {

@@ -2,7 +2,7 @@
  * The hub joins a store and a bus: the one append path every write goes through, and the streams every
  * subscription reads. Routers hold a hub in their context and nothing else.
  */
-import type { EventEnvelope, StreamItem, ValidEvent } from '../../shared/index.js';
+import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
 import type { EventFilter } from './filter.js';
 import type { EventStore, SnapshotKind } from '../store/types.js';

@@ -15,7 +15,7 @@
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
  * replay goes at the pace the subscriber drains, however far behind it is.
  */
-import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '../../shared/index.js';
+import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';

@@ -3,7 +3,7 @@
  * Each WebSocket connection has one `ConnectionLimits`; HTTP callers share one per remote address.
  */
 import { TRPCError } from '@trpc/server';
-import { errorReasons } from '../../shared/index.js';
+import { errorReasons } from '@switchboard/shared';
 import type { Config } from './config.js';
 import { ReasonedError } from '../core/errors.js';
 import type { Metrics } from './metrics.js';

@@ -1,4 +1,4 @@
-import { agentsInput, agentStatusInput, isEventOf } from '../../shared/index.js';
+import { agentsInput, agentStatusInput, isEventOf } from '@switchboard/shared';
 import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';

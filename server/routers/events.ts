@@ -1,4 +1,4 @@
-import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/index.js';
+import { eventsInput, eventTypes, historyInput, isEventOf } from '@switchboard/shared';
 import { readableFilter } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limits, publishInputSchema } from '../../shared/index.js';
+import { limits, publishInputSchema } from '@switchboard/shared';
 import { checkPublish } from '../security/scopes.js';
 import { publisherProcedure, router } from '../trpc.js';
 

@@ -1,4 +1,4 @@
-import { isEventOf, tddPhaseInput, tddTasksInput } from '../../shared/index.js';
+import { isEventOf, tddPhaseInput, tddTasksInput } from '@switchboard/shared';
 import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';

@@ -1,12 +1,19 @@
-import { tracked, TRPCError } from '@trpc/server';
-import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
+import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
+import type { EventEnvelope, StreamItem, StreamReset } from '@switchboard/shared';
 import type { Context } from '../context.js';
 import { pushSource, type OpenPush, type PushSink, type PushSource } from '../core/push-source.js';
 import type { StreamRequest } from '../core/hub.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../core/stream.js';
 import { readableFilter } from '../security/scopes.js';
 
-type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
+type Tracked<E extends EventEnvelope> = TrackedEnvelope<E | StreamReset>;
+
+/**
+ * What a subscription procedure declares it returns. The value is an `EventSubscription`, which the WebSocket
+ * transport recognises at run time (`isPushSource`); the declared type is made of `shared/` types alone because
+ * it becomes part of `AppRouter`, and the client packages' declarations must not reach the server's context.
+ */
+export type EventStreamOf<E extends EventEnvelope> = AsyncIterable<Tracked<E>>;
 
 /**
  * What every subscription procedure returns: the hub's events for one request, each as `tracked(id, envelope)`.
@@ -117,7 +124,7 @@ export function subscribeEvents<E extends EventEnvelope>(
   request: StreamRequest,
   accepts: (event: EventEnvelope) => event is E,
   signal: AbortSignal | undefined,
-): EventSubscription<E> {
+): EventStreamOf<E> {
   // Every subscription passes here: the one place its filter is narrowed to the caller's read scopes.
   const scoped = ctx.principal ? { ...request, filter: readableFilter(ctx.principal, request.filter) } : request;
   return new EventSubscription(ctx, procedure, scoped, accepts, signal ?? new AbortController().signal);

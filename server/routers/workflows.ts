@@ -1,11 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import {
-  isEventOf,
-  workflowEventsInput,
-  workflowEventTypes,
-  workflowInput,
-  workflowsInput,
-} from '../../shared/index.js';
+import { isEventOf, workflowEventsInput, workflowEventTypes, workflowInput, workflowsInput } from '@switchboard/shared';
 import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';

@@ -9,7 +9,7 @@
  * withhold events, never leak them.
  */
 import { z } from 'zod';
-import { topicMatcher, topicOf, topicPatternSchema, type ValidEvent } from '../../shared/index.js';
+import { topicMatcher, topicOf, topicPatternSchema, type ValidEvent } from '@switchboard/shared';
 import type { EventFilter } from '../core/filter.js';
 
 export const scopesSchema = z.strictObject({

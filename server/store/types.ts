@@ -3,7 +3,7 @@
  * Drizzle, for several server processes) can take its place. Methods return promises for that reason, even
  * though the embedded SQLite store answers synchronously.
  */
-import type { EnvelopeOf, EventEnvelope, ValidEvent } from '../../shared/index.js';
+import type { EnvelopeOf, EventEnvelope, ValidEvent } from '@switchboard/shared';
 import type { EventFilter } from '../core/filter.js';
 
 export interface AppendResult {

@@ -9,7 +9,7 @@
  * from its first event and skips what the reader has, is byte for byte the rest of the first one.
  */
 import { EventType, type AGUIEvent } from '@ag-ui/core';
-import type { EventEnvelope, StreamItem } from '../../shared/index.js';
+import type { EventEnvelope, StreamItem } from '@switchboard/shared';
 
 type WorkflowEnvelope = Extract<EventEnvelope, { type: `workflow.${string}` }>;
 

@@ -4,7 +4,7 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, publishInputSchema, type ValidEvent } from '../../shared/index.js';
+import { limits, publishInputSchema, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';

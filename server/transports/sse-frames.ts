@@ -5,8 +5,8 @@
  * idle, and `serialized-error` when the subscription fails. Every message's data is the router's transformer
  * output as JSON, as tRPC's own adapter writes it. docs/protocol.md describes the same for other clients.
  */
-import type { StreamItem } from '../../shared/index.js';
-import type { AppRouter } from '../routers/_app.js';
+import type { StreamItem } from '@switchboard/shared';
+import type { ServerRouter } from '../routers/_app.js';
 
 /** The response headers of an event stream; proxies must neither buffer nor transform it. */
 export const sseHeaders = {
@@ -28,7 +28,7 @@ export function connectedFrame(retryMs: number, reconnectAfterInactivityMs: numb
 export const pingFrame = 'event: ping\ndata: \n\n';
 
 /** The error's shape (as the error formatter built it), serialized like every other payload. */
-export function errorFrame(router: AppRouter, shape: unknown): string {
+export function errorFrame(router: ServerRouter, shape: unknown): string {
   return `event: serialized-error\ndata: ${JSON.stringify(router._def._config.transformer.output.serialize(shape))}\n\n`;
 }
 
@@ -39,7 +39,7 @@ export function errorFrame(router: AppRouter, shape: unknown): string {
 export class ItemFrames {
   private readonly cache = new WeakMap<StreamItem, string>();
 
-  constructor(private readonly router: AppRouter) {}
+  constructor(private readonly router: ServerRouter) {}
 
   private build(item: StreamItem): string {
     // Ids are decimal strings, so nothing in them can break the line.

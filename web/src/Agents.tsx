@@ -1,6 +1,6 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useMemo, useState } from 'react';
-import { agentStatusValues, type EnvelopeOf, type StreamItem } from '../../shared/index.js';
+import { agentStatusValues, type EnvelopeOf, type StreamItem } from '@switchboard/shared';
 import { ago, duration } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC } from './trpc.js';

@@ -3,7 +3,7 @@ import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ConnectionState } from '../../client/client.js';
 import { summarizeEvent } from '../../client/summary.js';
-import { eventTypes, topicMatcher, type EventType, type StreamItem } from '../../shared/index.js';
+import { eventTypes, topicMatcher, type EventType, type StreamItem } from '@switchboard/shared';
 import { clock, pretty } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC, useTRPCClient } from './trpc.js';

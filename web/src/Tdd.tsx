@@ -1,5 +1,5 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { tddPhaseValues, type EnvelopeOf, type EventEnvelope } from '../../shared/index.js';
+import { tddPhaseValues, type EnvelopeOf, type EventEnvelope } from '@switchboard/shared';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, clock, duration } from './format.js';
 import { useTRPC } from './trpc.js';

@@ -6,7 +6,7 @@ import {
   type EnvelopeOf,
   type EventEnvelope,
   type WorkflowStatus,
-} from '../../shared/index.js';
+} from '@switchboard/shared';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, duration } from './format.js';
 import { useTRPC } from './trpc.js';

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { EventEnvelope, StreamItem } from '../../shared/index.js';
+import type { EventEnvelope, StreamItem } from '@switchboard/shared';
 import { useBatched } from './hooks.js';
 import { useTRPCClient } from './trpc.js';
 
