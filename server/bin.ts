@@ -3,7 +3,7 @@
  * The `switchboard` executable: the command line client, plus `serve`, which runs the server in this process.
  * It lives here rather than in client/ so that the client code never imports the server.
  */
-import { run } from '../client/cli/run.js';
+import { run } from './cli/run.js';
 import { serve, stopSignal } from './serve.js';
 
 // A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.

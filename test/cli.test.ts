@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { run } from '../client/cli/run.js';
+import { run } from '../server/cli/run.js';
 import { agentStatus, systemNotification } from './fixtures.js';
 import { connect, startTestServer, tempDir, waitUntil } from './harness.js';
 

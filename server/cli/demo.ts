@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { PublishInput } from '../../shared/index.js';
-import { createPublisher } from '../publisher.js';
+import { createPublisher } from '../../client/publisher.js';
 
 export interface DemoOptions {
   url: string;

@@ -14,7 +14,7 @@ import {
   type PublishInput,
   type StreamItem,
 } from '../../shared/index.js';
-import { createSwitchboardClient, type SwitchboardClient } from '../client.js';
+import { createSwitchboardClient, type SwitchboardClient } from '../../client/client.js';
 import { runDemo } from './demo.js';
 import { formatEvent } from './format.js';
 import { commandHelp, mainHelp } from './help.js';
