@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` executable: the command line client, plus `serve`, which runs the server in this process.
- * It lives here rather than in client/ so that the client code never imports the server.
+ * The `switchboard` executable: the command line (server/cli/) wired to this process's streams and signals.
  */
 import { run } from './cli/run.js';
-import { serve, stopSignal } from './serve.js';
+import { stopSignal } from './serve.js';
 
 // A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -20,7 +19,6 @@ process.exitCode = await run({
   env: process.env,
   stdin: process.stdin,
   signal,
-  serve: (argv, serveSignal) => serve(argv, process.env, process, serveSignal),
 });
 // Long-running commands have ended; nothing should keep the process alive (e.g. a closing socket's timer).
 process.exit();
