@@ -6,6 +6,7 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '../server/routers/_app.js';
 import { transformer } from '../shared/transformer.js';
+import { describeConnectionError } from './connection-error.js';
 
 export type { AppRouter };
 
@@ -27,11 +28,13 @@ export interface SwitchboardClientOptions {
 
 export interface ConnectionState {
   state: 'connecting' | 'open' | 'closed';
-  /** Why the last connection attempt failed or closed, while reconnecting. */
+  /** Why the last attempt failed or the socket closed, while reconnecting: "cannot reach …: connection refused". */
   reason?: string;
 }
 
 export interface Connection {
+  /** The WebSocket endpoint this client connects to, as `ws(s)://host:port/trpc`. */
+  readonly url: string;
   readonly current: ConnectionState;
   /** Calls `listener` with the current state now and on every change; returns the unsubscribe function. */
   subscribe(listener: (state: ConnectionState) => void): () => void;
@@ -65,8 +68,9 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
 
 export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
   const { token } = options;
+  const url = toWebSocketUrl(options.url);
   const wsClient = createWSClient({
-    url: toWebSocketUrl(options.url),
+    url,
     // `ws` implements every member of the browser's WebSocket that tRPC uses, but not the DOM's EventTarget.
     ...(options.WebSocket && { WebSocket: options.WebSocket as typeof globalThis.WebSocket }),
     ...(token !== undefined && { connectionParams: { token } }),
@@ -75,11 +79,20 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
   });
   const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer })] });
 
+  // A failed attempt is reported twice: for ws's error event (which names the cause) and then for its close
+  // event (1006, which names none); the second keeps the first one's words.
+  let lastReason: string | undefined;
   const toState = (s: ReturnType<typeof wsClient.connectionState.get>): ConnectionState => {
     const state = s.state === 'pending' ? 'open' : s.state === 'connecting' ? 'connecting' : 'closed';
-    return s.error ? { state, reason: s.error.message } : { state };
+    if (!s.error) {
+      if (state === 'open') lastReason = undefined;
+      return { state };
+    }
+    lastReason = describeConnectionError(s.error, url, lastReason);
+    return { state, reason: lastReason };
   };
   const connection: Connection = {
+    url,
     get current() {
       return toState(wsClient.connectionState.get());
     },
@@ -94,7 +107,13 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
       };
     },
   };
-  const close = () => wsClient.close();
+  const close = async () => {
+    // tRPC's close waits for a socket that is still opening to open: one to a server that accepted the TCP
+    // connection and never answers the handshake never will, so it is abandoned first.
+    const current = wsClient.connection;
+    if (current?.state === 'connecting') current.ws.close();
+    await wsClient.close();
+  };
   const extras: Record<string | symbol, unknown> = { close, connection, [Symbol.asyncDispose]: close };
   // The tRPC client is a proxy that turns every property into a procedure path; our few names are answered first.
   return new Proxy(client, {

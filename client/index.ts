@@ -12,6 +12,7 @@ export {
   type SwitchboardClientOptions,
   type WebSocketClass,
 } from './client.js';
+export { describeConnectionError } from './connection-error.js';
 export {
   createPublisher,
   type DropReason,

@@ -11,7 +11,18 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/** After SIGINT or SIGTERM every command ends at once; should one not, the process still does, this much later. */
+const stopGraceMs = 10_000;
+
 const signal = stopSignal();
+signal.addEventListener('abort', () => {
+  setTimeout(() => {
+    process.stderr.write(
+      `switchboard: still running ${stopGraceMs / 1000} s after ${String(signal.reason)}; exiting\n`,
+    );
+    process.exit(1);
+  }, stopGraceMs).unref();
+});
 process.exitCode = await run({
   argv: process.argv.slice(2),
   stdout: process.stdout,

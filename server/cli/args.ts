@@ -9,6 +9,7 @@ import { UsageError } from './errors.js';
 export const connectionFlags = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'connect-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -31,4 +32,13 @@ export function typesFlag<T extends string>(values: string[] | undefined, allowe
   const result = z.array(allowed).safeParse(values);
   if (!result.success) throw new UsageError(`--type: ${result.error.issues[0]?.message ?? 'invalid'}`);
   return result.data;
+}
+
+/** A flag holding a number of seconds greater than 0, in milliseconds; `fallback` seconds when absent. */
+export function secondsFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`--${name} takes a number of seconds greater than 0 (got ${JSON.stringify(value)})`);
+  return seconds * 1000;
 }

@@ -1,8 +1,11 @@
 /** The text of `switchboard --help` and `switchboard <command> --help`. */
+import { defaultConnectTimeoutSeconds } from './connect.js';
 
 const connection = `Connection (every command but serve):
-  --url URL       server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
-  --token TOKEN   access token, for servers that require one (env SWITCHBOARD_TOKEN)`;
+  --url URL                   server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
+  --token TOKEN               access token, for servers that require one (env SWITCHBOARD_TOKEN)
+  --connect-timeout SECONDS   give up, exit 1, when the server has not answered by then (default ${defaultConnectTimeoutSeconds})
+SIGINT (Ctrl-C) and SIGTERM end every command at once.`;
 
 export const mainHelp = `switchboard: typed realtime event hub for agent and workflow orchestrators
 
@@ -49,6 +52,8 @@ Examples:
 
 Tails a subscription: one line per event for people (coloured on a terminal), or NDJSON with --json.
 Reconnects by itself and resumes after the last event shown, with no gap; reconnects are reported on stderr.
+While the server is away it says what it waits for and keeps trying, until Ctrl-C; with --no-retry it exits 1
+instead, after --connect-timeout or when the connection is lost.
 Without --from it starts with the current state (agentStatus, workflowEvents, tddPhase) or live (events).
 
 Filters:
@@ -60,6 +65,7 @@ Filters:
   --topic PATTERN   events, repeatable; * matches any run of characters (agent:*, workflow:wf-4*)
   --from ID         resume after this event id; 0 replays everything kept
   --limit N         exit after N events
+  --no-retry        fail like emit rather than wait for the server
 
 ${connection}
 

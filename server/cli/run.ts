@@ -9,7 +9,7 @@ import { history } from './commands/history.js';
 import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
-import { describeError, UsageError } from './errors.js';
+import { describeError, exitCodeOf, UsageError } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { createIo, exitCodes, type Io, type RunOptions } from './io.js';
 
@@ -41,11 +41,7 @@ export async function run(options: RunOptions): Promise<number> {
     }
     return await handler(rest, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.complain(error.message);
-      return exitCodes.usage;
-    }
     io.complain(describeError(error));
-    return exitCodes.failed;
+    return exitCodeOf(error);
   }
 }

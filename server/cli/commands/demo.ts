@@ -1,10 +1,9 @@
 /**
  * `switchboard demo`: publishes the simulated orchestrator's traffic through the Publisher at a steady rate.
  */
-import WebSocket from 'ws';
 import { createPublisher } from '../../../client/publisher.js';
 import { parse } from '../args.js';
-import { serverUrl, tokenOf } from '../connect.js';
+import { connectWithin, serverUrl } from '../connect.js';
 import { demoTraffic } from '../demo-traffic.js';
 import { UsageError } from '../errors.js';
 import { exitCodes, type Io } from '../io.js';
@@ -31,13 +30,13 @@ export async function demo(args: readonly string[], io: Io): Promise<number> {
   const rate = Math.max(1, numbers.rate);
   const durationMs = numbers.duration * 1000;
   const url = serverUrl(values, io);
-  const token = tokenOf(values, io);
 
+  // The hub must answer within --connect-timeout once; after that the Publisher rides out restarts, saying so.
+  const client = await connectWithin(values, io);
   const traffic = demoTraffic(agents, Number(values.seed ?? Date.now()));
   const publisher = createPublisher({
     url,
-    WebSocket,
-    ...(token !== undefined && { token }),
+    client,
     onRetry: (error, attempt) => {
       if (attempt === 1) io.complain(`cannot publish (${error.message}); retrying`);
     },
@@ -53,7 +52,9 @@ export async function demo(args: readonly string[], io: Io): Promise<number> {
     // Pacing the simulation, not waiting for a result: the demo's whole point is a steady rate.
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }
-  const { unsent } = await publisher.close(5_000);
+  // Draining is worth a wait only while the hub is there: a Ctrl-C during an outage ends the demo at once.
+  const { unsent } = await publisher.close(client.connection.current.state === 'open' ? 5_000 : 0);
+  await client.close();
   const stats = publisher.stats();
   io.say(`demo: published ${stats.sent} events (${stats.dropped} dropped, ${unsent} unsent)`);
   return unsent === 0 ? exitCodes.ok : exitCodes.failed;

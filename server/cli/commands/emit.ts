@@ -2,9 +2,9 @@
  * `switchboard emit`: publishes one event from flags, or NDJSON from standard input, validating every event
  * before sending any.
  */
-import { publishInputSchema, type EventEnvelope, type PublishInput } from '../../../shared/index.js';
+import { limits, publishInputSchema, type EventEnvelope, type PublishInput } from '../../../shared/index.js';
 import { parse } from '../args.js';
-import { connect } from '../connect.js';
+import { connectWithin, request } from '../connect.js';
 import { UsageError } from '../errors.js';
 import { exitCodes, type Io } from '../io.js';
 
@@ -72,10 +72,18 @@ export async function emit(args: readonly string[], io: Io): Promise<number> {
     io.complain('nothing was sent');
     return exitCodes.failed;
   }
-  await using client = connect(values, io);
+  await using client = await connectWithin(values, io);
   const stored: EventEnvelope[] = [];
-  for (let i = 0; i < events.length; i += 1_000)
-    stored.push(...(await client.publishBatch.mutate(events.slice(i, i + 1_000))));
+  for (let i = 0; i < events.length; i += limits.batchSize) {
+    const batch = events.slice(i, i + limits.batchSize);
+    const answer = await request(
+      client,
+      io,
+      (signal) => client.publishBatch.mutate(batch, { signal }),
+      `before the hub answered: ${stored.length} events are stored, the next ${batch.length} may or may not be (send them again with the same keys to be sure)`,
+    );
+    stored.push(...answer);
+  }
   for (const envelope of stored)
     io.say(values.json ? JSON.stringify(envelope) : `stored #${envelope.id} ${envelope.type} ${envelope.topic}`);
   return exitCodes.ok;

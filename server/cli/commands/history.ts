@@ -3,7 +3,7 @@
  */
 import { eventTypeSchema } from '../../../shared/index.js';
 import { parse, typesFlag } from '../args.js';
-import { connect } from '../connect.js';
+import { connectWithin, request } from '../connect.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
 
@@ -15,13 +15,19 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
     limit: { type: 'string' },
     json: { type: 'boolean' },
   });
-  await using client = connect(values, io);
-  const page = await client.history.query({
+  const input = {
     topics: values.topic,
     types: typesFlag(values.type, eventTypeSchema),
     after: values.after,
     limit: values.limit === undefined ? undefined : Number(values.limit),
-  });
+  };
+  await using client = await connectWithin(values, io);
+  const page = await request(
+    client,
+    io,
+    (signal) => client.history.query(input, { signal }),
+    'before the hub answered',
+  );
   const colour = wantsColour(io);
   for (const event of page.events) io.say(values.json ? JSON.stringify(event) : formatEvent(event, colour));
   if (!values.json && page.hasMore) io.complain(`more after #${page.nextCursor}: --after ${page.nextCursor}`);

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { eventTypeSchema, workflowEventTypes, type StreamItem } from '../../../shared/index.js';
 import type { SwitchboardClient } from '../../../client/client.js';
 import { parse, typesFlag } from '../args.js';
-import { connect } from '../connect.js';
-import { describeError, UsageError } from '../errors.js';
+import { connect, connectTimeoutMs, opened } from '../connect.js';
+import { describeError, UnreachableError, UsageError } from '../errors.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
 
@@ -21,6 +21,7 @@ const flags = {
   from: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
+  'no-retry': { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parse<typeof flags>>['values'];
@@ -58,52 +59,92 @@ function subscribe(client: SwitchboardClient, procedure: string | undefined, val
   }
 }
 
+/** While the hub stays away, the same reason is repeated at most this often, so retries stay visible but quiet. */
+const repeatReasonMs = 30_000;
+
 export async function watch(args: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, flags);
   const [procedure] = positionals;
   const limit = values.limit === undefined ? Infinity : Number(values.limit);
   if (!Number.isInteger(limit) && limit !== Infinity) throw new UsageError('--limit takes a whole number');
+  const retry = values['no-retry'] !== true;
+  const timeoutMs = connectTimeoutMs(values);
   const colour = wantsColour(io);
   await using client = connect(values, io);
+  const { url } = client.connection;
 
   let seen = 0;
   let lastId: string | undefined;
-  const ended = new Promise<number>((resolve) => {
-    const subscription = subscribe(client, procedure, values, {
-      onData: ({ data }) => {
-        lastId = data.id;
-        io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour));
-        if (++seen >= limit) resolve(exitCodes.ok);
-      },
-      onError: (error) => {
-        io.complain(describeError(error));
-        resolve(exitCodes.failed);
-      },
-    });
-    io.signal?.addEventListener('abort', () => {
-      subscription.unsubscribe();
-      resolve(exitCodes.ok);
-    });
-    if (io.signal?.aborted) resolve(exitCodes.ok);
+  let end: (code: number | Error) => void = () => undefined;
+  const ended = new Promise<number>((resolve, reject) => {
+    end = (code) => {
+      if (code instanceof Error) reject(code);
+      else resolve(code);
+    };
   });
+  const subscription = subscribe(client, procedure, values, {
+    onData: ({ data }) => {
+      lastId = data.id;
+      io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour));
+      if (++seen >= limit) end(exitCodes.ok);
+    },
+    onError: (error) => {
+      io.complain(describeError(error));
+      end(exitCodes.failed);
+    },
+  });
+  const onAbort = () => {
+    end(exitCodes.ok);
+  };
+  io.signal?.addEventListener('abort', onAbort);
+  if (io.signal?.aborted) onAbort();
 
-  // Reconnects go to stderr so that stdout stays a clean stream of events.
+  // Without --no-retry the wait for the hub has no end, but it is never silent: the first failed attempt says
+  // what it waits for, and the reason is repeated when it changes (or every 30 s). With --no-retry the command
+  // fails like emit: after --connect-timeout, or as soon as an open connection is lost.
+  const done = new AbortController();
+  const stopWaiting = io.signal ? AbortSignal.any([io.signal, done.signal]) : done.signal;
+  const firstOpen = retry
+    ? undefined
+    : opened(client, timeoutMs, stopWaiting).catch((error: unknown) => {
+        end(error instanceof Error ? error : new Error(String(error)));
+      });
   let wasOpen = false;
   let opens = 0;
+  let said: { reason: string; at: number } | undefined;
   const stopWatchingConnection = client.connection.subscribe(({ state, reason }) => {
     if (state === 'connecting' && wasOpen) {
-      io.complain(`connection lost${reason ? ` (${reason})` : ''}; reconnecting`);
       wasOpen = false;
+      if (!retry) {
+        end(new UnreachableError(`connection lost (${reason ?? `to ${url}`}); not retrying (--no-retry)`));
+        return;
+      }
+      io.complain(`connection lost (${reason ?? `to ${url}`}); reconnecting`);
+      said = reason === undefined ? undefined : { reason, at: Date.now() };
+    } else if (state === 'connecting' && reason !== undefined && retry) {
+      if (said === undefined && opens === 0) io.complain(`waiting for ${url} … (Ctrl-C to stop)`);
+      if (said?.reason !== reason || Date.now() - said.at >= repeatReasonMs) {
+        io.complain(`${reason}; retrying`);
+        said = { reason, at: Date.now() };
+      }
     } else if (state === 'open' && !wasOpen) {
       const resumeFrom = lastId ?? values.from;
-      if (opens > 0) io.complain(`reconnected${resumeFrom === undefined ? '' : `; resuming after #${resumeFrom}`}`);
+      if (opens > 0 || said !== undefined)
+        io.complain(
+          `${opens > 0 ? 'reconnected' : `connected to ${url}`}${resumeFrom === undefined ? '' : `; resuming after #${resumeFrom}`}`,
+        );
       opens++;
       wasOpen = true;
+      said = undefined;
     }
   });
   try {
     return await ended;
   } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+    subscription.unsubscribe();
     stopWatchingConnection();
+    done.abort();
+    await firstOpen;
   }
 }
