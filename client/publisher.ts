@@ -5,7 +5,7 @@
  * connection died before the answer) returns the stored event instead of storing it twice.
  */
 import { TRPCClientError } from '@trpc/client';
-import { limits, publishInputSchema, type PublishInput } from '../shared/index.js';
+import { describeIssues, limits, publishInputSchema, type PublishInput } from '../shared/index.js';
 import {
   backoff,
   createSwitchboardClient,
@@ -223,8 +223,7 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
       if (!accepting) return drop(event, 'closed', 'the publisher is closed');
       const valid = publishInputSchema.safeParse(event);
       if (!valid.success) {
-        const message = valid.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-        return drop(event, 'invalid', message);
+        return drop(event, 'invalid', describeIssues(valid.error.issues));
       }
       if (outbox.length >= outboxLimit) {
         return drop(event, 'outbox_full', `the outbox holds ${outboxLimit} events (outboxLimit); this one was dropped`);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeIssues } from '../shared/index.js';
 import { tokenEntrySchema, type TokenEntry } from './auth.js';
 
 const whole = (min: number, max: number, hint: string) =>
@@ -68,6 +69,22 @@ export type Config = Omit<z.output<typeof configSchema>, 'tokensFile'> & {
 /** A configuration value that cannot be used; the message is one line naming the setting. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(
+    message: string,
+    /** The command line itself is wrong (an unknown flag, a flag's bad value): a usage error, exit 2. */
+    readonly usage = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Every setting as `serve --help` lists it: flag, variable and default, read from the table above. */
+export function describeSettings(): { flag: string; env: string; default: unknown }[] {
+  return Object.entries(settings).map(([name, s]) => ({
+    flag: `--${flagOf(name)}`,
+    env: s.env,
+    default: s.schema.safeParse(undefined).data,
+  }));
 }
 
 export function isLoopback(host: string): boolean {
@@ -101,9 +118,8 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
     const result = tokenEntrySchema.safeParse(entry);
     if (!result.success) {
       // The token itself is never echoed.
-      const issue = result.error.issues[0];
       throw new ConfigError(
-        `token #${i + 1} (SWITCHBOARD_TOKENS is role:token,...): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
+        `token #${i + 1} (SWITCHBOARD_TOKENS is role:token,...): ${describeIssues(result.error.issues)}`,
       );
     }
     return result.data;
@@ -120,7 +136,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw new ConfigError(error instanceof Error ? error.message : String(error), true);
   }
   const raw: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(settings)) {
@@ -134,6 +150,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const where = name ? `--${flagOf(name)} / ${settings[name].env}` : 'configuration';
     throw new ConfigError(
       `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
+      name !== undefined && flags[flagOf(name)] !== undefined,
     );
   }
   const { tokensFile, ...config } = result.data;

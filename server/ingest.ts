@@ -4,7 +4,7 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
+import { issuePath, limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
 import type { Hub } from './hub.js';
 import type { ConnectionLimits } from './limits.js';
 
@@ -94,9 +94,7 @@ function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }
   for (const { value, at } of items) {
     const result = publishInputSchema.safeParse(value);
     if (result.success) events.push(result.data);
-    else
-      for (const i of result.error.issues)
-        issues.push({ ...at, path: i.path.map(String).join('.'), message: i.message });
+    else for (const i of result.error.issues) issues.push({ ...at, path: issuePath(i), message: i.message });
   }
   if (issues.length > 0) throw new IngestError(400, 'validation failed; nothing was stored', issues);
   return events;

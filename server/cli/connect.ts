@@ -108,3 +108,41 @@ export async function request<T>(
     throw error;
   }
 }
+
+/** The server's health endpoint: plain HTTP, open to all, beside /trpc. */
+export function healthUrl(values: ConnectionValues, io: Io): URL {
+  return new URL('/healthz', serverUrl(values, io).replace(/^ws/, 'http'));
+}
+
+/** The body of `GET /healthz`. */
+export interface Health {
+  status: string;
+  uptime: number;
+  connections: number;
+  subscriptions: number;
+  headEventId: string;
+}
+
+/** `GET /healthz`, within `timeoutMs` and ended by the run's signal. */
+export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<Health> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => {
+    timeout.abort();
+  }, timeoutMs);
+  const signal = io.signal ? AbortSignal.any([io.signal, timeout.signal]) : timeout.signal;
+  try {
+    const res = await fetch(url, { signal });
+    return (await res.json()) as Health;
+  } catch (error) {
+    if (io.signal?.aborted)
+      throw new StoppedError(
+        `stopped by ${signalName(io.signal)} while waiting for ${url.origin}`,
+        signalName(io.signal),
+      );
+    if (timeout.signal.aborted)
+      throw new UnreachableError(`no answer from ${url.origin} within ${timeoutMs / 1000} s (--connect-timeout)`);
+    throw new UnreachableError(describeConnectionError(error, url.origin), { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,5 +1,18 @@
 /** The text of `switchboard --help` and `switchboard <command> --help`. */
+import { describeSettings } from '../config.js';
 import { defaultConnectTimeoutSeconds } from './connect.js';
+
+/** The server's flags, variables and defaults, as the configuration module defines them. */
+function settingsTable(): string {
+  const rows = describeSettings().map((s) => ({
+    ...s,
+    default: s.default === undefined ? 'none' : typeof s.default === 'string' ? s.default : JSON.stringify(s.default),
+  }));
+  const flagWidth = Math.max(...rows.map((r) => r.flag.length));
+  const envWidth = Math.max(...rows.map((r) => r.env.length));
+  const lines = rows.map((r) => `  ${r.flag.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ${r.default}`);
+  return [`  ${'Flag'.padEnd(flagWidth)}  ${'Variable'.padEnd(envWidth)}  Default`, ...lines].join('\n');
+}
 
 const connection = `Connection (every command but serve):
   --url URL                   server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
@@ -19,7 +32,7 @@ Commands:
   history    read stored events after a cursor
   status     show the server's health, head event id and connections
 
-Run "switchboard <command> --help" for a command's options and examples.
+Run "switchboard <command> --help" for a command's options and examples, "switchboard --version" for the version.
 
 First steps:
   switchboard serve &
@@ -27,10 +40,13 @@ First steps:
   switchboard watch events`;
 
 export const commandHelp: Record<string, string> = {
-  serve: `Usage: switchboard serve [--host HOST] [--port PORT] [--db FILE] [--durability full|normal]
+  serve: `Usage: switchboard serve [--flag value]...
 
-Runs the server: tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz, all on one port.
-Each flag has an environment variable: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DB, SWITCHBOARD_DURABILITY.
+Runs the server: the dashboard at /, tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz and
+/metrics, all on one port. Every flag has an environment variable; a flag wins over its variable, which wins
+over the default. Tokens come from SWITCHBOARD_TOKENS (role:token,...) or --tokens-file, never from a flag.
+
+${settingsTable()}
 
 Examples:
   switchboard serve

@@ -11,6 +11,7 @@ import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
 import { describeError, exitCodeOf, UsageError } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
+import { packageVersion } from './version.js';
 import { createIo, exitCodes, type Io, type RunOptions } from './io.js';
 
 export { exitCodes, type Output, type RunOptions } from './io.js';
@@ -31,6 +32,10 @@ export async function run(options: RunOptions): Promise<number> {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       const topic = command === 'help' ? rest[0] : undefined;
       io.say(topic ? (commandHelp[topic] ?? mainHelp) : mainHelp);
+      return exitCodes.ok;
+    }
+    if (command === '--version' || command === '-v') {
+      io.say(packageVersion());
       return exitCodes.ok;
     }
     const handler = commands[command];

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { WebSocket, type RawData, type WebSocketServer } from 'ws';
+import { describeIssues } from '../../shared/index.js';
 import type { AppRouter } from '../routers/_app.js';
 import { claimSubscription, type OpenSubscription } from '../routers/tracked.js';
 import type { Context } from '../context.js';
@@ -225,8 +226,8 @@ class Connection {
         return;
       }
       const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
-      const problems = message.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
-      const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems.join('; ')}` });
+      const problems = describeIssues(message.error.issues, '(message)');
+      const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems}` });
       this.sendError(id.success ? id.data : null, undefined, error, 'unknown', undefined, undefined);
     });
   }
