@@ -2,7 +2,8 @@ import { defineConfig } from 'tsup';
 
 /**
  * The package as users install it: `switchboard/client` and `switchboard/shared` as ESM with type
- * declarations, and the `switchboard` executable. Dependencies stay external (installed beside it).
+ * declarations, and the `switchboard` executable. Dependencies stay external (installed beside it). No source maps:
+ * they would double the package's size and point at sources the package does not ship.
  */
 export default defineConfig([
   {
@@ -11,7 +12,6 @@ export default defineConfig([
     target: 'node20',
     // tsup's declaration build sets `baseUrl`, which TypeScript 6 reports as deprecated.
     dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-    sourcemap: true,
     clean: true,
     outDir: 'dist',
   },
@@ -21,7 +21,6 @@ export default defineConfig([
     entry: { bin: 'server/bin.ts' },
     format: 'esm',
     target: 'node20',
-    sourcemap: true,
     outDir: 'dist',
   },
 ]);

@@ -196,6 +196,9 @@ describe('switchboard CLI', () => {
     controller.abort();
     expect(await watching).toBe(0);
 
+    const limited = await cli(['watch', 'events', '--from', '0', '--limit', '3', '--json'], { url: server.url });
+    expect(limited.stdout.trim().split('\n')).toHaveLength(3);
+
     const human = await cli(['watch', 'agentStatus', '--agent', 'a-3', '--limit', '1'], { url: server.url });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^#3 +\d\d:\d\d:\d\d {2}agent\.status +agent:a-3 +busy · task-1 40%\n$/);

@@ -84,6 +84,8 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
   });
   const subscription = subscribe(client, procedure, values, {
     onData: ({ data }) => {
+      // A replay arrives many events per turn: past the limit, the rest of the turn's events are not shown.
+      if (seen >= limit) return;
       lastId = data.id;
       io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour));
       if (++seen >= limit) end(exitCodes.ok);
