@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createPublisher } from '../client/publisher.js';
 import { run } from '../server/cli/run.js';
@@ -136,6 +136,23 @@ describe('a hub that is not there', () => {
     expect(stderr.text).toContain(`switchboard: connected to ws://127.0.0.1:${port}/trpc; resuming after #0\n`);
     controller.abort('SIGINT');
     expect(await watching).toBe(0);
+  });
+
+  it('watch --no-retry ends with exit 1 when an open connection is lost', async () => {
+    await using server = await startTestServer();
+    const stdout = capture();
+    const stderr = capture();
+    const watching = run({ argv: ['watch', 'events', '--no-retry', '--url', server.url], stdout, stderr, env: {} });
+    await vi.waitFor(
+      async () => {
+        const health = (await (await fetch(`${server.url}/healthz`)).json()) as { subscriptions: number };
+        if (health.subscriptions === 0) throw new Error('still waiting for the subscription');
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    server.dropConnections();
+    expect(await watching).toBe(1);
+    expect(stderr.text).toMatch(/^switchboard: connection lost: .+; not retrying \(--no-retry\)\n$/);
   });
 
   it('the Publisher and the client state name the cause, not "Initialization error"', async () => {

@@ -118,10 +118,10 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
     if (state === 'connecting' && wasOpen) {
       wasOpen = false;
       if (!retry) {
-        end(new UnreachableError(`connection lost (${reason ?? `to ${url}`}); not retrying (--no-retry)`));
+        end(new UnreachableError(`connection lost: ${reason ?? url}; not retrying (--no-retry)`));
         return;
       }
-      io.complain(`connection lost (${reason ?? `to ${url}`}); reconnecting`);
+      io.complain(`connection lost: ${reason ?? url}; reconnecting`);
       said = reason === undefined ? undefined : { reason, at: Date.now() };
     } else if (state === 'connecting' && reason !== undefined && retry) {
       if (said === undefined && opens === 0) io.complain(`waiting for ${url} … (Ctrl-C to stop)`);
