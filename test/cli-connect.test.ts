@@ -78,7 +78,7 @@ describe('a hub that is not there', () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
     const refused = new RegExp(
-      `^switchboard: cannot reach ws://127\\.0\\.0\\.1:${port}/trpc: connection refused \\(is the server running, on this port\\?\\); gave up after 0\\.3 s \\(--connect-timeout\\)\\n$`,
+      `^switchboard: cannot reach ws://127\\.0\\.0\\.1:${port}/trpc: connection refused \\(is the server running, on this port\\?\\); gave up after 1 s \\(--connect-timeout\\)\\n$`,
     );
     const commands = [
       ['emit', 'system.notification', '--data', notification],
@@ -86,13 +86,14 @@ describe('a hub that is not there', () => {
       ['demo', '--duration', '1'],
       ['watch', 'events', '--no-retry'],
     ];
-    for (const argv of commands) {
-      const started = Date.now();
-      const result = await cli([...argv, '--url', url, '--connect-timeout', '0.3']);
-      expect(result.code, argv.join(' ')).toBe(1);
-      expect(result.stdout, argv.join(' ')).toBe('');
-      expect(result.stderr, argv.join(' ')).toMatch(refused);
-      expect(Date.now() - started).toBeLessThan(5_000);
+    const started = Date.now();
+    const results = await Promise.all(commands.map((argv) => cli([...argv, '--url', url, '--connect-timeout', '1'])));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const [i, result] of results.entries()) {
+      const what = commands[i]?.join(' ');
+      expect(result.code, what).toBe(1);
+      expect(result.stdout, what).toBe('');
+      expect(result.stderr, what).toMatch(refused);
     }
     expect(await cli(['status', '--url', url])).toEqual({
       code: 1,
