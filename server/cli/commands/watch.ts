@@ -62,6 +62,52 @@ function subscribe(client: SwitchboardClient, procedure: string | undefined, val
 /** While the hub stays away, the same reason is repeated at most this often, so retries stay visible but quiet. */
 const repeatReasonMs = 30_000;
 
+interface ReportOptions {
+  retry: boolean;
+  /** The id the subscription resumes after, for the "reconnected" line. */
+  resumeFrom: () => string | undefined;
+  /** Ends the command (with --no-retry, when an open connection is lost). */
+  fail: (error: Error) => void;
+}
+
+/**
+ * Reports the connection on stderr, so that stdout stays a clean stream of events. Without --no-retry the wait
+ * for the hub has no end, but it is never silent: the first failed attempt says what it waits for, and the cause
+ * is repeated when it changes (or every 30 s). Returns the function that stops reporting.
+ */
+function reportConnection(client: SwitchboardClient, io: Io, { retry, resumeFrom, fail }: ReportOptions) {
+  const { url } = client.connection;
+  let wasOpen = false;
+  let opens = 0;
+  let said: { reason: string; at: number } | undefined;
+  return client.connection.subscribe(({ state, reason }) => {
+    if (state === 'connecting' && wasOpen) {
+      wasOpen = false;
+      if (!retry) {
+        fail(new UnreachableError(`connection lost: ${reason ?? url}; not retrying (--no-retry)`));
+        return;
+      }
+      io.complain(`connection lost: ${reason ?? url}; reconnecting`);
+      said = reason === undefined ? undefined : { reason, at: Date.now() };
+    } else if (state === 'connecting' && reason !== undefined && retry) {
+      if (said === undefined && opens === 0) io.complain(`waiting for ${url} … (Ctrl-C to stop)`);
+      if (said?.reason !== reason || Date.now() - said.at >= repeatReasonMs) {
+        io.complain(`${reason}; retrying`);
+        said = { reason, at: Date.now() };
+      }
+    } else if (state === 'open' && !wasOpen) {
+      const after = resumeFrom();
+      if (opens > 0 || said !== undefined)
+        io.complain(
+          `${opens > 0 ? 'reconnected' : `connected to ${url}`}${after === undefined ? '' : `; resuming after #${after}`}`,
+        );
+      opens++;
+      wasOpen = true;
+      said = undefined;
+    }
+  });
+}
+
 export async function watch(args: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, flags);
   const [procedure] = positionals;
@@ -71,7 +117,6 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
   const timeoutMs = connectTimeoutMs(values);
   const colour = wantsColour(io);
   await using client = connect(values, io);
-  const { url } = client.connection;
 
   let seen = 0;
   let lastId: string | undefined;
@@ -101,9 +146,7 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
   io.signal?.addEventListener('abort', onAbort);
   if (io.signal?.aborted) onAbort();
 
-  // Without --no-retry the wait for the hub has no end, but it is never silent: the first failed attempt says
-  // what it waits for, and the reason is repeated when it changes (or every 30 s). With --no-retry the command
-  // fails like emit: after --connect-timeout, or as soon as an open connection is lost.
+  // With --no-retry the command fails like emit: after --connect-timeout, or as soon as an open connection is lost.
   const done = new AbortController();
   const stopWaiting = io.signal ? AbortSignal.any([io.signal, done.signal]) : done.signal;
   const firstOpen = retry
@@ -111,34 +154,10 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
     : opened(client, timeoutMs, stopWaiting).catch((error: unknown) => {
         end(error instanceof Error ? error : new Error(String(error)));
       });
-  let wasOpen = false;
-  let opens = 0;
-  let said: { reason: string; at: number } | undefined;
-  const stopWatchingConnection = client.connection.subscribe(({ state, reason }) => {
-    if (state === 'connecting' && wasOpen) {
-      wasOpen = false;
-      if (!retry) {
-        end(new UnreachableError(`connection lost: ${reason ?? url}; not retrying (--no-retry)`));
-        return;
-      }
-      io.complain(`connection lost: ${reason ?? url}; reconnecting`);
-      said = reason === undefined ? undefined : { reason, at: Date.now() };
-    } else if (state === 'connecting' && reason !== undefined && retry) {
-      if (said === undefined && opens === 0) io.complain(`waiting for ${url} … (Ctrl-C to stop)`);
-      if (said?.reason !== reason || Date.now() - said.at >= repeatReasonMs) {
-        io.complain(`${reason}; retrying`);
-        said = { reason, at: Date.now() };
-      }
-    } else if (state === 'open' && !wasOpen) {
-      const resumeFrom = lastId ?? values.from;
-      if (opens > 0 || said !== undefined)
-        io.complain(
-          `${opens > 0 ? 'reconnected' : `connected to ${url}`}${resumeFrom === undefined ? '' : `; resuming after #${resumeFrom}`}`,
-        );
-      opens++;
-      wasOpen = true;
-      said = undefined;
-    }
+  const stopWatchingConnection = reportConnection(client, io, {
+    retry,
+    resumeFrom: () => lastId ?? values.from,
+    fail: end,
   });
   try {
     return await ended;
