@@ -114,7 +114,7 @@ export async function emit(args: readonly string[], io: Io): Promise<number> {
       client,
       io,
       (signal) => client.publishBatch.mutate(batch, { signal }),
-      `before the hub answered: ${stored.length} events are stored, the next ${batch.length} may or may not be (send them again with the same keys to be sure)`,
+      `before the hub answered: ${stored.length} events stored, ${batch.length} more may or may not be (events with a key can safely be sent again)`,
     );
     stored.push(...answer);
   }
