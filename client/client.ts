@@ -6,6 +6,7 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
+import { describeConnectionError } from './connection-error.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
 export type { AppRouter, EventSourceClass };
@@ -44,11 +45,13 @@ export interface SwitchboardClientOptions {
 
 export interface ConnectionState {
   state: 'connecting' | 'open' | 'closed';
-  /** Why the last connection attempt failed or closed, while reconnecting. */
+  /** Why the last attempt failed or the socket closed, while reconnecting: "cannot reach …: connection refused". */
   reason?: string;
 }
 
 export interface Connection {
+  /** The endpoint this client connects to: `ws(s)://host:port/trpc`, or `http(s)://…/trpc` over SSE. */
+  readonly url: string;
   readonly current: ConnectionState;
   /** Calls `listener` with the current state now and on every change; returns the unsubscribe function. */
   subscribe(listener: (state: ConnectionState) => void): () => void;
@@ -101,8 +104,9 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     return withExtras(createTRPCClient<AppRouter>({ links: sse.links }), sse.close, sse.connection);
   }
   const { token } = options;
+  const url = toWebSocketUrl(options.url);
   const wsClient = createWSClient({
-    url: toWebSocketUrl(options.url),
+    url,
     // `ws` implements every member of the browser's WebSocket that tRPC uses, but not the DOM's EventTarget.
     ...(options.WebSocket && { WebSocket: options.WebSocket as typeof globalThis.WebSocket }),
     ...(token !== undefined && {
@@ -113,11 +117,20 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
   });
   const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer })] });
 
+  // A failed attempt is reported twice: for ws's error event (which names the cause) and then for its close
+  // event (1006, which names none); the second keeps the first one's words.
+  let lastReason: string | undefined;
   const toState = (s: ReturnType<typeof wsClient.connectionState.get>): ConnectionState => {
     const state = s.state === 'pending' ? 'open' : s.state === 'connecting' ? 'connecting' : 'closed';
-    return s.error ? { state, reason: s.error.message } : { state };
+    if (!s.error) {
+      if (state === 'open') lastReason = undefined;
+      return { state };
+    }
+    lastReason = describeConnectionError(s.error, url, lastReason);
+    return { state, reason: lastReason };
   };
   const connection: Connection = {
+    url,
     get current() {
       return toState(wsClient.connectionState.get());
     },
@@ -132,7 +145,14 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
       };
     },
   };
-  return withExtras(client, () => wsClient.close(), connection);
+  const close = async () => {
+    // tRPC's close waits for a socket that is still opening to open: one to a server that accepted the TCP
+    // connection and never answers the handshake never will, so it is abandoned first.
+    const current = wsClient.connection;
+    if (current?.state === 'connecting') current.ws.close();
+    await wsClient.close();
+  };
+  return withExtras(client, close, connection);
 }
 
 function withExtras(client: TRPCClient<AppRouter>, close: () => Promise<void>, connection: Connection) {

@@ -1,5 +1,6 @@
 /**
- * `switchboard/client`: the typed client and the Publisher. Types come from the server's `AppRouter` alone.
+ * `@switchboard/client`: the typed client, the Publisher and the one-line event summary. Types come from the
+ * server's `AppRouter` alone.
  */
 export {
   backoff,
@@ -11,8 +12,10 @@ export {
   type EventSourceClass,
   type SwitchboardClient,
   type SwitchboardClientOptions,
+  type TokenSource,
   type WebSocketClass,
 } from './client.js';
+export { describeConnectionError } from './connection-error.js';
 export {
   createPublisher,
   type DropReason,
@@ -21,3 +24,4 @@ export {
   type PublisherStats,
   type PublishResult,
 } from './publisher.js';
+export { summarizeEvent } from './summary.js';

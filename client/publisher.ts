@@ -5,7 +5,7 @@
  * connection died before the answer) returns the stored event instead of storing it twice.
  */
 import { TRPCClientError } from '@trpc/client';
-import { limits, publishInputSchema, utf8Bytes, type PublishInput } from '@switchboard/shared';
+import { describeIssues, limits, publishInputSchema, utf8Bytes, type PublishInput } from '@switchboard/shared';
 import {
   backoff,
   createSwitchboardClient,
@@ -13,6 +13,7 @@ import {
   type SwitchboardClient,
   type SwitchboardClientOptions,
 } from './client.js';
+import { describeConnectionError } from './connection-error.js';
 
 export interface PublisherOptions extends SwitchboardClientOptions {
   /** Events waiting to be sent, at most. A full outbox drops the newest event, counts it and reports it. */
@@ -117,6 +118,18 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
   let wake = new AbortController();
   let idleWaiters: (() => void)[] = [];
 
+  /** Why a send failed, as the Error given to `onRetry`: the connection's own words when it is not open. */
+  const sendFailure = (error: unknown, timedOut: boolean): Error => {
+    const { state, reason } = client.connection.current;
+    const { url } = client.connection;
+    if (state !== 'open') return new Error(reason ?? `waiting for ${url}`, { cause: error });
+    if (timedOut) return new Error(`no answer from ${url} within ${requestTimeoutMs} ms (requestTimeoutMs)`);
+    // A TRPCClientError without data never reached the server's procedure: the socket failed under it.
+    if (error instanceof TRPCClientError && error.data === undefined)
+      return new Error(describeConnectionError(error, url), { cause: error });
+    return error instanceof Error ? error : new Error(String(error));
+  };
+
   const drop = (event: PublishInput, reason: DropReason, message: string): PublishResult => {
     if (reason === 'invalid' || reason === 'rejected_by_server') stats.rejected++;
     else stats.dropped++;
@@ -133,8 +146,14 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
     try {
       while (outbox.length > 0 && !stopped()) {
         const batch = outbox.slice(0, nextBatch(singles > 0));
+        // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only a combined signal
+        // refers to may be collected before it fires, and then a send to a server that never answers waits forever.
+        const timeout = new AbortController();
+        const timer = setTimeout(() => {
+          timeout.abort();
+        }, requestTimeoutMs);
         try {
-          const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(requestTimeoutMs)]);
+          const signal = AbortSignal.any([stop.signal, timeout.signal]);
           await client.publishBatch.mutate(batch, { signal });
           take(batch.length);
           stats.sent += batch.length;
@@ -154,8 +173,10 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
           }
           attempt++;
           stats.retried += batch.length;
-          options.onRetry?.(error instanceof Error ? error : new Error(String(error)), attempt);
+          options.onRetry?.(sendFailure(error, timeout.signal.aborted), attempt);
           await pause(retryDelay(attempt), AbortSignal.any([stop.signal, wake.signal]));
+        } finally {
+          clearTimeout(timer);
         }
       }
     } finally {
@@ -191,8 +212,7 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
       if (!accepting) return drop(event, 'closed', 'the publisher is closed');
       const valid = publishInputSchema.safeParse(event);
       if (!valid.success) {
-        const message = valid.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-        return drop(event, 'invalid', message);
+        return drop(event, 'invalid', describeIssues(valid.error.issues));
       }
       if (outbox.length >= outboxLimit) {
         return drop(event, 'outbox_full', `the outbox holds ${outboxLimit} events (outboxLimit); this one was dropped`);

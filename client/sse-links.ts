@@ -130,6 +130,7 @@ export function createSseTransport(options: SseLinkOptions) {
     }),
   ];
   const connection: Connection = {
+    url,
     get current() {
       return current();
     },

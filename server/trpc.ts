@@ -3,7 +3,7 @@
  */
 import { initTRPC, TRPCError, type TRPCDefaultErrorShape } from '@trpc/server';
 import { ZodError, type z } from 'zod';
-import { errorReasons, transformer, type ErrorReason } from '@switchboard/shared';
+import { describeIssues, errorReasons, issuePath, transformer, type ErrorReason } from '@switchboard/shared';
 import { access, allows, type Access } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
@@ -58,10 +58,10 @@ const t = initTRPC.context<Context>().create({
     let reason: ErrorReason | undefined;
     let issues: IssueShape[] | undefined;
     if (cause instanceof ZodError) {
-      issues = cause.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
+      issues = cause.issues.map((i) => ({ path: issuePath(i), code: i.code, message: i.message }));
       reason = reasonOf(cause.issues);
       // zod's own message is its issues as pretty-printed JSON; one readable line per issue serves people better.
-      message = issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ');
+      message = describeIssues(cause.issues);
     } else if (cause instanceof ReasonedError) {
       reason = cause.reason;
     } else if (error.code === 'NOT_FOUND') {

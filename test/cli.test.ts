@@ -2,9 +2,10 @@
  * The command line, run in-process through its pure `run()` against a real server.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { run } from '../client/cli/run.js';
+import { run } from '../server/cli/run.js';
 import { agentStatus, systemNotification } from './fixtures.js';
 import { connect, startTestServer, tempDir, waitUntil } from './harness.js';
 
@@ -44,6 +45,90 @@ describe('switchboard CLI', () => {
     });
     expect((await cli(['watch', 'nope'])).code).toBe(2);
     expect((await cli(['emit', 'agent.status', '--data', '{oops'])).stderr).toMatch(/--data is not JSON/);
+  });
+
+  it('prints its version, and serve --help lists every server flag the README documents', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    const documented = [...readFileSync('README.md', 'utf8').matchAll(/^\| `(--[a-z-]+)` +\| `SWITCHBOARD_/gm)].map(
+      (m) => m[1],
+    );
+    expect(documented.length).toBeGreaterThan(10);
+    const help = (await cli(['serve', '--help'])).stdout;
+    for (const flag of documented) expect(help).toMatch(new RegExp(`^  ${flag} +SWITCHBOARD_`, 'm'));
+  });
+
+  it('usage errors exit 2 everywhere, serve included', async () => {
+    expect(await cli(['serve', '--prot', '9000'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "switchboard: Unknown option '--prot'\n",
+    });
+    expect((await cli(['serve', '--port', 'eighty'])).code).toBe(2);
+    expect((await cli(['history', '--frm', '1'])).code).toBe(2);
+    expect((await cli(['watch', 'events', '--connect-timeout', '-1'])).code).toBe(2);
+  });
+
+  it('says a bad token entry in a sentence', async () => {
+    const stderr = capture();
+    const code = await run({
+      argv: ['serve', '--db', ':memory:'],
+      stdout: capture(),
+      stderr,
+      env: { SWITCHBOARD_TOKENS: 'root:short' },
+    });
+    expect(code).toBe(1);
+    expect(stderr.text).toBe(
+      'switchboard: token #1 (SWITCHBOARD_TOKENS is role:token,...): role: Invalid option: expected one of "publisher"|"viewer"|"admin"; token: tokens must be at least 16 characters\n',
+    );
+  });
+
+  it('reports every invalid line of --stdin, and a repeated key as a duplicate', async () => {
+    await using server = await startTestServer();
+    const lines = [
+      JSON.stringify(agentStatus('ok')),
+      '{"type":"agent.status","data":{}}',
+      'not json',
+      '{"type":"agent.nope","data":{}}',
+    ];
+    const refused = await cli(['emit', '--stdin'], { url: server.url, stdin: [lines.join('\n')] });
+    expect(refused.code).toBe(1);
+    const problems = refused.stderr.trim().split('\n');
+    expect(problems.filter((l) => l.startsWith('switchboard: line 2: data.'))).not.toHaveLength(0);
+    expect(problems).toContain(`switchboard: line 3: not JSON: Unexpected token 'o', "not json" is not valid JSON`);
+    expect(problems.some((l) => l.startsWith('switchboard: line 4: '))).toBe(true);
+    expect(problems.at(-1)).toMatch(/^switchboard: nothing was sent: \d+ problems above$/);
+
+    const data = JSON.stringify(systemNotification('once').data);
+    const first = await cli(['emit', 'system.notification', '--data', data, '--key', 'deploy-1'], { url: server.url });
+    expect(first.stdout).toBe('stored #1 system.notification system\n');
+    const again = await cli(['emit', 'system.notification', '--data', data, '--key', 'deploy-1'], { url: server.url });
+    expect(again).toEqual({
+      code: 0,
+      stdout: 'duplicate of #1 system.notification system: key deploy-1 was stored before\n',
+      stderr: '',
+    });
+    const twice = [
+      JSON.stringify({ ...agentStatus('n'), key: 'k-2' }),
+      JSON.stringify({ ...agentStatus('n'), key: 'k-2' }),
+    ];
+    const batch = await cli(['emit', '--stdin'], { url: server.url, stdin: [twice.join('\n')] });
+    expect(batch.stdout).toBe(
+      'stored #2 agent.status agent:n\nduplicate of #2 agent.status agent:n: key k-2 was stored before\n',
+    );
+  });
+
+  it('history refuses a cursor ahead of the newest event, as watch --from does', async () => {
+    await using server = await startTestServer();
+    const ahead = await cli(['history', '--after', '5'], { url: server.url });
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/^switchboard: BAD_REQUEST: after 5 is ahead of the newest stored event 0;/);
+    const watch = await cli(['watch', 'events', '--from', '5'], { url: server.url });
+    expect(watch.code).toBe(1);
+    expect(watch.stderr).toMatch(/^switchboard: BAD_REQUEST: lastEventId 5 is ahead of the newest stored event 0;/);
+    await using client = connect(server.url);
+    const error: unknown = await client.history.query({ after: '5' }).catch((e: unknown) => e);
+    expect((error as { data?: { reason?: string } }).data?.reason).toBe('invalid_cursor');
   });
 
   it('emits events, validating everything before sending anything', async () => {
@@ -110,6 +195,9 @@ describe('switchboard CLI', () => {
     expect(stderr.text).toContain('switchboard: reconnected; resuming after #2');
     controller.abort();
     expect(await watching).toBe(0);
+
+    const limited = await cli(['watch', 'events', '--from', '0', '--limit', '3', '--json'], { url: server.url });
+    expect(limited.stdout.trim().split('\n')).toHaveLength(3);
 
     const human = await cli(['watch', 'agentStatus', '--agent', 'a-3', '--limit', '1'], { url: server.url });
     expect(human.code).toBe(0);

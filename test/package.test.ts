@@ -110,6 +110,16 @@ console.log(await main(${JSON.stringify(url)}, WebSocket));`;
         expect(consumer.stdout).toBe('consumer got #1 agent.status consumer-agent busy; batch limit 1000\n');
         const help = await exec(process.execPath, ['dist/bin.js', '--help']);
         expect(help.stdout).toContain('Usage: switchboard <command>');
+        const version = await exec(process.execPath, ['dist/bin.js', '--version']);
+        expect(version.stdout).toBe(
+          `${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n`,
+        );
+        // What `npm publish` would ship: the built files, without source maps.
+        const packed = await exec('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeout: 60_000 });
+        const [listing] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
+        const shipped = listing.files.map((f) => f.path);
+        expect(shipped).toContain('dist/bin.js');
+        expect(shipped.filter((path) => path.endsWith('.map'))).toEqual([]);
       } finally {
         server.kill('SIGTERM');
         expect(await exited).toBe(0);

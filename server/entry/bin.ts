@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` executable: the command line client, plus `serve`, which runs the server in this process.
- * It lives here rather than in client/ so that the client code never imports the server.
+ * The `switchboard` executable: the command line (server/cli/) wired to this process's streams and signals.
  */
-import { run } from '../../client/cli/run.js';
-import { serve, stopSignal } from './serve.js';
+import { run } from '../cli/run.js';
+import { stopSignal } from './serve.js';
 
 // A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -12,7 +11,18 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/** After SIGINT or SIGTERM every command ends at once; should one not, the process still does, this much later. */
+const stopGraceMs = 10_000;
+
 const signal = stopSignal();
+signal.addEventListener('abort', () => {
+  setTimeout(() => {
+    process.stderr.write(
+      `switchboard: still running ${stopGraceMs / 1000} s after ${String(signal.reason)}; exiting\n`,
+    );
+    process.exit(1);
+  }, stopGraceMs).unref();
+});
 process.exitCode = await run({
   argv: process.argv.slice(2),
   stdout: process.stdout,
@@ -20,7 +30,6 @@ process.exitCode = await run({
   env: process.env,
   stdin: process.stdin,
   signal,
-  serve: (argv, serveSignal) => serve(argv, process.env, process, serveSignal),
 });
 // Long-running commands have ended; nothing should keep the process alive (e.g. a closing socket's timer).
 process.exit();

@@ -26,7 +26,7 @@ export async function serve(
     const known = error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof ListenError;
     const text = known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     stderr.write(`switchboard: ${text}\n`);
-    return 1;
+    return error instanceof ConfigError && error.usage ? 2 : 1;
   }
   // SIGHUP rereads the tokens file, as daemons reread their configuration; the result is logged by the server.
   // Listening before the address is printed: a SIGHUP with no listener would end the process.

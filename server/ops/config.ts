@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeIssues } from '@switchboard/shared';
 import { tokenEntrySchema, type TokenEntry } from '../security/auth.js';
 import { jwtConfigured } from '../security/jwt.js';
 import { hostName, normaliseOrigin } from '../security/origin.js';
@@ -109,6 +110,22 @@ export type Config = z.output<typeof configSchema> & {
 /** A configuration value that cannot be used; the message is one line naming the setting. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(
+    message: string,
+    /** The command line itself is wrong (an unknown flag, a flag's bad value): a usage error, exit 2. */
+    readonly usage = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Every setting as `serve --help` lists it: flag, variable and default, read from the table above. */
+export function describeSettings(): { flag: string; env: string; default: unknown }[] {
+  return Object.entries(settings).map(([name, s]) => ({
+    flag: `--${flagOf(name)}`,
+    env: s.env,
+    default: s.schema.safeParse(undefined).data,
+  }));
 }
 
 export function isLoopback(host: string): boolean {
@@ -122,10 +139,8 @@ function validTokens(raw: readonly unknown[], where: string): TokenEntry[] {
   return raw.map((entry, i) => {
     const result = tokenEntrySchema.safeParse(entry);
     if (!result.success) {
-      const issue = result.error.issues[0];
-      throw new ConfigError(
-        `token #${i + 1} (${where}): ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`,
-      );
+      // The token itself is never echoed.
+      throw new ConfigError(`token #${i + 1} (${where}): ${describeIssues(result.error.issues)}`);
     }
     return result.data;
   });
@@ -177,7 +192,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw new ConfigError(error instanceof Error ? error.message : String(error), true);
   }
   const raw: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(settings)) {
@@ -191,6 +206,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const where = name ? `--${flagOf(name)} / ${settings[name].env}` : 'configuration';
     throw new ConfigError(
       `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
+      name !== undefined && flags[flagOf(name)] !== undefined,
     );
   }
   const config = result.data;

@@ -1,5 +1,7 @@
+import { TRPCError } from '@trpc/server';
 import { eventsInput, eventTypes, historyInput, isEventOf } from '@switchboard/shared';
 import { readableFilter } from '../security/scopes.js';
+import { CursorAheadError } from '../core/stream.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
@@ -27,6 +29,13 @@ export const eventsRouter = router({
    * when the page is full, so more may follow (the next page can still be empty).
    */
   history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
+    // The same rule as a subscription's lastEventId: a cursor this store never issued is refused, not answered
+    // with an empty page that looks like "nothing new".
+    const head = await ctx.hub.store.headId();
+    if (Number(input.after) > head) {
+      const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
+      throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
+    }
     const range = {
       after: Number(input.after),
       before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),

@@ -4,7 +4,7 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, publishInputSchema, type ValidEvent } from '@switchboard/shared';
+import { issuePath, limits, publishInputSchema, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
@@ -95,9 +95,7 @@ function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }
   for (const { value, at } of items) {
     const result = publishInputSchema.safeParse(value);
     if (result.success) events.push(result.data);
-    else
-      for (const i of result.error.issues)
-        issues.push({ ...at, path: i.path.map(String).join('.'), message: i.message });
+    else for (const i of result.error.issues) issues.push({ ...at, path: issuePath(i), message: i.message });
   }
   if (issues.length > 0) throw new IngestError(400, 'validation failed; nothing was stored', issues);
   return events;

@@ -17,6 +17,7 @@ import {
 import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
+import { describeIssues } from '@switchboard/shared';
 import type { WebSocketHandlerOptions } from './handler.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
@@ -233,8 +234,8 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
         return;
       }
       const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
-      const problems = message.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
-      const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems.join('; ')}` });
+      const problems = describeIssues(message.error.issues, '(message)');
+      const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems}` });
       this.respondError({ ...connectionTarget, id: id.success ? id.data : null }, error);
     });
   }

@@ -1,8 +1,24 @@
 /** The text of `switchboard --help` and `switchboard <command> --help`. */
+import { describeSettings } from '../ops/config.js';
+import { defaultConnectTimeoutSeconds } from './connect.js';
+
+/** The server's flags, variables and defaults, as the configuration module defines them. */
+function settingsTable(): string {
+  const rows = describeSettings().map((s) => ({
+    ...s,
+    default: s.default === undefined ? 'none' : typeof s.default === 'string' ? s.default : JSON.stringify(s.default),
+  }));
+  const flagWidth = Math.max(...rows.map((r) => r.flag.length));
+  const envWidth = Math.max(...rows.map((r) => r.env.length));
+  const lines = rows.map((r) => `  ${r.flag.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ${r.default}`);
+  return [`  ${'Flag'.padEnd(flagWidth)}  ${'Variable'.padEnd(envWidth)}  Default`, ...lines].join('\n');
+}
 
 const connection = `Connection (every command but serve):
-  --url URL       server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
-  --token TOKEN   access token, for servers that require one (env SWITCHBOARD_TOKEN)`;
+  --url URL                   server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
+  --token TOKEN               access token, for servers that require one (env SWITCHBOARD_TOKEN)
+  --connect-timeout SECONDS   give up, exit 1, when the server has not answered by then (default ${defaultConnectTimeoutSeconds})
+SIGINT (Ctrl-C) and SIGTERM end every command at once.`;
 
 export const mainHelp = `switchboard: typed realtime event hub for agent and workflow orchestrators
 
@@ -16,7 +32,7 @@ Commands:
   history    read stored events after a cursor
   status     show the server's health, head event id and connections
 
-Run "switchboard <command> --help" for a command's options and examples.
+Run "switchboard <command> --help" for a command's options and examples, "switchboard --version" for the version.
 
 First steps:
   switchboard serve &
@@ -24,10 +40,13 @@ First steps:
   switchboard watch events`;
 
 export const commandHelp: Record<string, string> = {
-  serve: `Usage: switchboard serve [--host HOST] [--port PORT] [--db FILE] [--durability full|normal]
+  serve: `Usage: switchboard serve [--flag value]...
 
-Runs the server: tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz, all on one port.
-Each flag has an environment variable: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DB, SWITCHBOARD_DURABILITY.
+Runs the server: the dashboard at /, tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz and
+/metrics, all on one port. Every flag has an environment variable; a flag wins over its variable, which wins
+over the default. Tokens come from SWITCHBOARD_TOKENS (role:token,...) or --tokens-file, never from a flag.
+
+${settingsTable()}
 
 Examples:
   switchboard serve
@@ -49,6 +68,8 @@ Examples:
 
 Tails a subscription: one line per event for people (coloured on a terminal), or NDJSON with --json.
 Reconnects by itself and resumes after the last event shown, with no gap; reconnects are reported on stderr.
+While the server is away it says what it waits for and keeps trying, until Ctrl-C; with --no-retry it exits 1
+instead, after --connect-timeout or when the connection is lost.
 Without --from it starts with the current state (agentStatus, workflowEvents, tddPhase) or live (events).
 
 Filters:
@@ -60,6 +81,7 @@ Filters:
   --topic PATTERN   events, repeatable; * matches any run of characters (agent:*, workflow:wf-4*)
   --from ID         resume after this event id; 0 replays everything kept
   --limit N         exit after N events
+  --no-retry        fail like emit rather than wait for the server
 
 ${connection}
 

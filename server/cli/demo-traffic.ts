@@ -1,25 +1,9 @@
 /**
- * `switchboard demo`: a simulated orchestrator, so that a newcomer sees realistic traffic within seconds.
- * Agents pick up tasks inside workflows, run TDD red → green → refactor cycles, and emit thinking, tool-use
- * and text blocks as they go; now and then a step fails. Everything goes through the Publisher.
+ * The traffic of `switchboard demo`: a simulated orchestrator, so that a newcomer sees realistic traffic within
+ * seconds. Agents pick up tasks inside workflows, run TDD red → green → refactor cycles, and emit thinking,
+ * tool-use and text blocks as they go; now and then a step fails.
  */
-import WebSocket from 'ws';
 import type { PublishInput } from '@switchboard/shared';
-import { createPublisher } from '@switchboard/client';
-
-export interface DemoOptions {
-  url: string;
-  token?: string;
-  agents: number;
-  /** Events per second, roughly. */
-  rate: number;
-  /** 0: until the signal. */
-  durationMs: number;
-  seed: number;
-  say: (line: string) => void;
-  complain: (line: string) => void;
-  signal?: AbortSignal | undefined;
-}
 
 /** mulberry32: a small seeded PRNG, so a given --seed replays the same story. */
 function random(seed: number) {
@@ -204,32 +188,4 @@ export function* demoTraffic(agents: number, seed: number): Generator<PublishInp
     const next = stories[turn % stories.length]?.next();
     if (next && next.done !== true) yield next.value;
   }
-}
-
-export async function runDemo(options: DemoOptions): Promise<number> {
-  const traffic = demoTraffic(options.agents, options.seed);
-  const publisher = createPublisher({
-    url: options.url,
-    WebSocket,
-    ...(options.token !== undefined && { token: options.token }),
-    onRetry: (error, attempt) => {
-      if (attempt === 1) options.complain(`cannot publish (${error.message}); retrying`);
-    },
-  });
-  options.say(
-    `demo: ${options.agents} agents publishing ~${options.rate} events/s to ${options.url}` +
-      (options.durationMs > 0 ? ` for ${options.durationMs / 1000}s` : '; Ctrl-C to stop'),
-  );
-  const tickMs = 100;
-  const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
-  const deadline = options.durationMs > 0 ? Date.now() + options.durationMs : Infinity;
-  while (!options.signal?.aborted && Date.now() < deadline) {
-    for (let i = 0; i < perTick; i++) publisher.publish(traffic.next().value);
-    // Pacing the simulation, not waiting for a result: the demo's whole point is a steady rate.
-    await new Promise((resolve) => setTimeout(resolve, tickMs));
-  }
-  const { unsent } = await publisher.close(5_000);
-  const stats = publisher.stats();
-  options.say(`demo: published ${stats.sent} events (${stats.dropped} dropped, ${unsent} unsent)`);
-  return unsent === 0 ? 0 : 1;
 }

@@ -3,7 +3,7 @@
  * for status, phase and level when the output is a terminal.
  */
 import type { StreamItem } from '@switchboard/shared';
-import { summarizeEvent } from '../summary.js';
+import { summarizeEvent } from '@switchboard/client';
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90 } as const;
 type Colour = keyof typeof codes;

@@ -1,0 +1,147 @@
+/**
+ * Where the client commands connect, and how long they wait: no command waits in silence for a hub that is not
+ * there. `connectWithin` gives up after `--connect-timeout` with the reason the last attempt failed, and every
+ * wait ends at once when the run's signal (SIGINT, SIGTERM) fires.
+ */
+import { TRPCClientError } from '@trpc/client';
+import WebSocket from 'ws';
+import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
+import { secondsFlag } from './args.js';
+import { StoppedError, UnreachableError } from './errors.js';
+import type { Io } from './io.js';
+
+/** Seconds a command waits for the hub by default: long enough for a server starting beside it, short for a hook. */
+export const defaultConnectTimeoutSeconds = 5;
+
+export interface ConnectionValues {
+  url?: string | undefined;
+  token?: string | undefined;
+  'connect-timeout'?: string | undefined;
+}
+
+export function serverUrl(values: ConnectionValues, io: Io): string {
+  return values.url ?? io.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:8765';
+}
+
+export function tokenOf(values: ConnectionValues, io: Io): string | undefined {
+  return values.token ?? io.env.SWITCHBOARD_TOKEN;
+}
+
+export function connectTimeoutMs(values: ConnectionValues): number {
+  return secondsFlag('connect-timeout', values['connect-timeout'], defaultConnectTimeoutSeconds);
+}
+
+/** The signal's name, as the executable sets it for SIGINT and SIGTERM; "stop" for any other abort. */
+export function signalName(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return typeof reason === 'string' ? reason : 'stop';
+}
+
+/** The typed client, connecting in the background (tRPC queues requests until the socket opens). */
+export function connect(values: ConnectionValues, io: Io): SwitchboardClient {
+  const token = tokenOf(values, io);
+  return createSwitchboardClient({ url: serverUrl(values, io), WebSocket, ...(token !== undefined && { token }) });
+}
+
+/** Resolves when the client's socket is open; rejects after `timeoutMs`, or when `signal` fires. */
+export function opened(client: SwitchboardClient, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const { url } = client.connection;
+  return new Promise((resolve, reject) => {
+    let reason: string | undefined;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      // Deferred: the state subscription calls back synchronously, before `stop` below is assigned.
+      queueMicrotask(() => {
+        stop();
+      });
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => {
+      finish(new StoppedError(`stopped by ${signalName(signal)} while waiting for ${url}`, signalName(signal)));
+    };
+    const timer = setTimeout(() => {
+      const why = reason ?? `no answer from ${url}`;
+      finish(new UnreachableError(`${why}; gave up after ${timeoutMs / 1000} s (--connect-timeout)`));
+    }, timeoutMs);
+    signal?.addEventListener('abort', onAbort);
+    const stop = client.connection.subscribe((state) => {
+      if (state.state === 'open') finish();
+      else if (state.reason !== undefined) reason = state.reason;
+    });
+    if (signal?.aborted) onAbort();
+  });
+}
+
+/** A connected client, or an `UnreachableError` after `--connect-timeout`. */
+export async function connectWithin(values: ConnectionValues, io: Io): Promise<SwitchboardClient> {
+  const timeoutMs = connectTimeoutMs(values);
+  const client = connect(values, io);
+  try {
+    await opened(client, timeoutMs, io.signal);
+    return client;
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}
+
+/**
+ * One request on a connected client, ended by the run's signal; a request the socket failed under (it closed
+ * before the answer) is reported with the connection's reason rather than tRPC's "Unknown error".
+ */
+export async function request<T>(
+  client: SwitchboardClient,
+  io: Io,
+  call: (signal: AbortSignal | undefined) => Promise<T>,
+  whenStopped: string,
+): Promise<T> {
+  try {
+    return await call(io.signal);
+  } catch (error) {
+    if (io.signal?.aborted)
+      throw new StoppedError(`stopped by ${signalName(io.signal)} ${whenStopped}`, signalName(io.signal));
+    if (error instanceof TRPCClientError && error.data === undefined)
+      throw new UnreachableError(describeConnectionError(error, client.connection.url), { cause: error });
+    throw error;
+  }
+}
+
+/** The server's health endpoint: plain HTTP, open to all, beside /trpc. */
+export function healthUrl(values: ConnectionValues, io: Io): URL {
+  return new URL('/healthz', serverUrl(values, io).replace(/^ws/, 'http'));
+}
+
+/** The body of `GET /healthz`. */
+export interface Health {
+  status: string;
+  uptime: number;
+  connections: number;
+  subscriptions: number;
+  headEventId: string;
+}
+
+/** `GET /healthz`, within `timeoutMs` and ended by the run's signal. */
+export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<Health> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => {
+    timeout.abort();
+  }, timeoutMs);
+  const signal = io.signal ? AbortSignal.any([io.signal, timeout.signal]) : timeout.signal;
+  try {
+    const res = await fetch(url, { signal });
+    return (await res.json()) as Health;
+  } catch (error) {
+    if (io.signal?.aborted)
+      throw new StoppedError(
+        `stopped by ${signalName(io.signal)} while waiting for ${url.origin}`,
+        signalName(io.signal),
+      );
+    if (timeout.signal.aborted)
+      throw new UnreachableError(`no answer from ${url.origin} within ${timeoutMs / 1000} s (--connect-timeout)`);
+    throw new UnreachableError(describeConnectionError(error, url.origin), { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
