@@ -79,7 +79,7 @@ describe('switchboard CLI', () => {
     });
     expect(code).toBe(1);
     expect(stderr.text).toBe(
-      'switchboard: token #1 (SWITCHBOARD_TOKENS is role:token,...): role: Invalid option: expected one of "publisher"|"viewer"|"admin"; token: tokens must be at least 16 characters\n',
+      'switchboard: token #1 (SWITCHBOARD_TOKENS is role:token [read=p1|p2] [publish=p3],...): role: Invalid option: expected one of "publisher"|"viewer"|"admin"; token: tokens must be at least 16 characters\n',
     );
   });
 
