@@ -4,10 +4,11 @@
  * Subscriptions resume by themselves after a reconnect: tRPC sends the last tracked id as `lastEventId`.
  */
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
-import type { AppRouter } from '../server/routers/_app.js';
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
 import { transformer } from '../shared/transformer.js';
 
-export type { AppRouter };
+export type { AppRouter, AppRouterFor };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
@@ -37,7 +38,8 @@ export interface Connection {
   subscribe(listener: (state: ConnectionState) => void): () => void;
 }
 
-export type SwitchboardClient = TRPCClient<AppRouter> &
+/** A client of the built-in catalogue's router, or of `AppRouterFor<typeof catalogue>` for a team's own. */
+export type SwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter> = TRPCClient<TRouter> &
   AsyncDisposable & {
     /** Closes the WebSocket for good; subscriptions end. `await using` calls it too. */
     close(): Promise<void>;
@@ -63,7 +65,13 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
   };
 }
 
-export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
+/**
+ * For a server started with a catalogue of one's own, name its router type:
+ * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })` (a type import; no server code is loaded).
+ */
+export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter>(
+  options: SwitchboardClientOptions,
+): SwitchboardClient<TRouter> {
   const { token } = options;
   const wsClient = createWSClient({
     url: toWebSocketUrl(options.url),
@@ -73,7 +81,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     retryDelayMs: backoff(options.reconnect),
     keepAlive: { enabled: true, ...(options.keepAlive ?? { intervalMs: 30_000, pongTimeoutMs: 10_000 }) },
   });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer })] });
+  const client = createTRPCClient<TRouter>({ links: [wsLink({ client: wsClient, transformer })] });
 
   const toState = (s: ReturnType<typeof wsClient.connectionState.get>): ConnectionState => {
     const state = s.state === 'pending' ? 'open' : s.state === 'connecting' ? 'connecting' : 'closed';
@@ -99,5 +107,5 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
   // The tRPC client is a proxy that turns every property into a procedure path; our few names are answered first.
   return new Proxy(client, {
     get: (target, key, receiver) => (key in extras ? extras[key] : (Reflect.get(target, key, receiver) as unknown)),
-  }) as SwitchboardClient;
+  }) as SwitchboardClient<TRouter>;
 }

@@ -4,7 +4,7 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
+import { builtinCatalogue, limits, type AnyCatalogue, type ValidEvent } from '../shared/index.js';
 import type { Hub } from './hub.js';
 import type { ConnectionLimits } from './limits.js';
 
@@ -81,7 +81,12 @@ function parseBody(body: string, contentType: string): { value: unknown; at: Pic
   return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
 }
 
-function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }[]): ValidEvent[] {
+type PublishSchema = AnyCatalogue['publishInputSchema'];
+
+function validate(
+  items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }[],
+  schema: PublishSchema,
+): ValidEvent[] {
   if (items.length === 0) throw new IngestError(400, 'no events in the body');
   if (items.length > limits.batchSize) {
     throw new IngestError(
@@ -92,8 +97,9 @@ function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }
   const events: ValidEvent[] = [];
   const issues: Problem[] = [];
   for (const { value, at } of items) {
-    const result = publishInputSchema.safeParse(value);
-    if (result.success) events.push(result.data);
+    const result = schema.safeParse(value);
+    // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
+    if (result.success) events.push(result.data as unknown as ValidEvent);
     else
       for (const i of result.error.issues)
         issues.push({ ...at, path: i.path.map(String).join('.'), message: i.message });
@@ -107,11 +113,12 @@ export async function handleIngest(
   res: ServerResponse,
   hub: Hub,
   limits: ConnectionLimits,
+  catalogue: Pick<AnyCatalogue, 'publishInputSchema'> = builtinCatalogue,
 ): Promise<void> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
-    const events = validate(items);
+    const events = validate(items, catalogue.publishInputSchema);
     try {
       limits.admitPublish(events.length);
     } catch (error) {

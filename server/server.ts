@@ -19,13 +19,15 @@ import { ConnectionLimits } from './limits.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { startRetention } from './retention.js';
-import { appRouter } from './routers/_app.js';
+import { builtinCatalogue, type AnyCatalogue } from '../shared/index.js';
+import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
+import { createAppRouter } from './routers/_app.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { serveWebSockets } from './ws/handler.js';
 
 export type ServerOptions = Config & {
-  /** Replace the embedded store or bus (another process's, or a test's). */
+  /** Replace the embedded store or bus (another process's, or a test's); a store made with the same catalogue. */
   store?: EventStore;
   bus?: EventBus;
   logger?: Logger;
@@ -33,6 +35,8 @@ export type ServerOptions = Config & {
   retentionIntervalMs?: number;
   /** The dashboard's built files; `web/dist` by default. */
   dashboardDir?: string;
+  /** The event catalogue (`defineCatalogue`); wins over `events`, the path of a module exporting one. */
+  catalogue?: AnyCatalogue;
 };
 
 export interface RunningServer {
@@ -64,7 +68,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
-  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
+  const catalogue: AnyCatalogue =
+    options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
+  const appRouter = createAppRouter(catalogue);
+  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability), catalogue);
   const bus = options.bus ?? createMemoryBus();
   const auth = createAuthenticator(options.tokens);
   // No compression: event frames are prebuilt once for every socket (server/ws/socket-writer.ts).
@@ -154,7 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end(text);
     } else if (path === '/ingest') {
       if (!permitted(req, res, 'write')) return;
-      await handleIngest(req, res, hub, limitsFor(req));
+      await handleIngest(req, res, hub, limitsFor(req), catalogue);
     } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
@@ -226,6 +233,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
+  const unknownTypes = await unknownStoredTypes(store, catalogue);
+  if (unknownTypes.length > 0) {
+    log.warn({ types: unknownTypes }, 'stored events of types the catalogue does not define; replayed as stored');
+  }
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
   let closing: Promise<void> | undefined;
 

@@ -203,7 +203,7 @@ export const systemAlertData = z.strictObject({
 // ── 6. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
 
 /** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
-const producerFields = {
+export const producerFields = {
   /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
   key: z.string().min(1).max(limits.idLength).optional(),
   source: name.optional(),
@@ -212,8 +212,24 @@ const producerFields = {
   timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
 };
 
-const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+/** One event type's publish input: its `type` literal, its data schema and the producer's envelope fields. */
+export const eventSchema = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data, ...producerFields });
+const event = eventSchema;
+
+const utf8 = new TextEncoder();
+
+/** Field limits bound each string; this bounds the whole payload, free-form JSON included. */
+export function checkDataSize(input: { data: unknown }, ctx: z.RefinementCtx): void {
+  const size = utf8.encode(JSON.stringify(input.data)).length;
+  if (size > limits.dataBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['data'],
+      message: `data is ${size} bytes; the limit is ${limits.dataBytes} bytes per event (split it or store a reference)`,
+    });
+  }
+}
 
 export const publishInputSchema = z
   .discriminatedUnion('type', [
@@ -234,17 +250,7 @@ export const publishInputSchema = z
     event('system.notification', systemNotificationData),
     event('system.alert', systemAlertData),
   ])
-  .superRefine((input, ctx) => {
-    // Field limits bound each string; this bounds the whole payload, free-form JSON included.
-    const size = Buffer.byteLength(JSON.stringify(input.data));
-    if (size > limits.dataBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['data'],
-        message: `data is ${size} bytes; the limit is ${limits.dataBytes} bytes per event (split it or store a reference)`,
-      });
-    }
-  });
+  .superRefine(checkDataSize);
 
 /** What a producer sends to `publish` (one element of `publishBatch`). */
 export type PublishInput = z.input<typeof publishInputSchema>;
@@ -274,10 +280,13 @@ type ToEnvelope<E> = E extends { type: infer T; data: infer D } ? EnvelopeFields
 export type EventEnvelope = ToEnvelope<ValidEvent>;
 export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }>;
 
+/** Any stored event, whatever catalogue wrote it (an older one may have defined types this one does not). */
+export type AnyEnvelope = EnvelopeFields & { type: string; data: unknown };
+
 /** A type guard for envelopes of the given types: `events.filter(isEventOf(['agent.status']))`. */
 export function isEventOf<const T extends EventType>(
   types: readonly T[],
-): (event: EventEnvelope) => event is EnvelopeOf<T> {
+): (event: AnyEnvelope) => event is EnvelopeOf<T> {
   const set = new Set<string>(types);
   return (event): event is EnvelopeOf<T> => set.has(event.type);
 }

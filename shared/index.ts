@@ -4,3 +4,4 @@ export * from './inputs.js';
 export * from './limits.js';
 export * from './topics.js';
 export * from './transformer.js';
+export * from './catalogue.js';

@@ -1,45 +1,52 @@
-import { eventsInput, eventTypes, historyInput, isEventOf } from '../../shared/index.js';
+import type { AnyEnvelope, Catalogue, DataSchemas, EnvelopeFor } from '../../shared/index.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
-/** Built once: every subscription shares the check. */
-const isAnyEvent = isEventOf(eventTypes);
-
-export const eventsRouter = router({
-  /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
-  events: viewerProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
-    subscribeEvents(
-      ctx,
-      'events',
-      {
-        filter: { topics: input.topics, types: input.types },
-        lastEventId: input.lastEventId,
-      },
-      isAnyEvent,
-      signal,
+/** The firehose and history for a catalogue's events, and the catalogue itself for dashboards. */
+export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M>) {
+  // The stream's filter has already chosen each event. Everything it passes is delivered as stored, including
+  // events of types a later catalogue dropped: those are typed as the catalogue's, which they once were.
+  const isStored = (event: AnyEnvelope): event is EnvelopeFor<M> => event.type !== '';
+  return router({
+    /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
+    events: viewerProcedure.input(catalogue.eventsInput).subscription(({ ctx, input, signal }) =>
+      subscribeEvents(
+        ctx,
+        'events',
+        {
+          filter: { topics: input.topics, types: input.types },
+          lastEventId: input.lastEventId,
+        },
+        isStored,
+        signal,
+      ),
     ),
-  ),
 
-  /**
-   * Stored events between two cursors, a page at a time: oldest first from `after`, or with `order: 'desc'`
-   * newest first from `before`. Pass `nextCursor` as the next call's `after` (or `before`); `hasMore` is true
-   * when the page is full, so more may follow (the next page can still be empty).
-   */
-  history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
-    const range = {
-      after: Number(input.after),
-      before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
-      order: input.order,
-    };
-    const events = await ctx.hub.store.readRange(range, { topics: input.topics, types: input.types }, input.limit);
-    // Events at or below the watermark may have been deleted by retention (current-state events are kept).
-    const retainedAfter = String(await ctx.hub.store.retentionWatermark());
-    const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
-    return {
-      events,
-      nextCursor: events.at(-1)?.id ?? fallback,
-      hasMore: events.length === input.limit,
-      retainedAfter,
-    };
-  }),
-});
+    /**
+     * Stored events between two cursors, a page at a time: oldest first from `after`, or with `order: 'desc'`
+     * newest first from `before`. Pass `nextCursor` as the next call's `after` (or `before`); `hasMore` is true
+     * when the page is full, so more may follow (the next page can still be empty).
+     */
+    history: viewerProcedure.input(catalogue.historyInput).query(async ({ ctx, input }) => {
+      const range = {
+        after: Number(input.after),
+        before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
+        order: input.order,
+      };
+      const stored = await ctx.hub.store.readRange(range, { topics: input.topics, types: input.types }, input.limit);
+      const events = stored as AnyEnvelope[] as EnvelopeFor<M>[];
+      // Events at or below the watermark may have been deleted by retention (current-state events are kept).
+      const retainedAfter = String(await ctx.hub.store.retentionWatermark());
+      const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
+      return {
+        events,
+        nextCursor: events.at(-1)?.id ?? fallback,
+        hasMore: events.length === input.limit,
+        retainedAfter,
+      };
+    }),
+
+    /** Every event type the server knows, with its topic and summary templates (functions are left out). */
+    catalogue: viewerProcedure.query(() => catalogue.describe()),
+  });
+}

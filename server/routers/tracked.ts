@@ -1,23 +1,23 @@
 import { tracked, TRPCError } from '@trpc/server';
-import type { EventEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
+import type { AnyEnvelope, StreamItem, StreamReset } from '../../shared/index.js';
 import type { Context } from '../context.js';
 import type { StreamRequest } from '../hub.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../stream.js';
 
-type Tracked<E extends EventEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
+type Tracked<E extends AnyEnvelope> = ReturnType<typeof tracked<E | StreamReset>>;
 
 /** A push-mode subscription: stop it to end the stream and free its slot. */
 export interface OpenSubscription {
   stop(): void;
 }
 
-const claimable = new WeakMap<AbortSignal, EventSubscription<EventEnvelope>>();
+const claimable = new WeakMap<AbortSignal, EventSubscription<AnyEnvelope>>();
 
 /**
  * The subscription a procedure call returned, found by the call's abort signal; each is claimed once. The
  * WebSocket handler uses it to push frames to the socket directly, instead of pulling the async iterator.
  */
-export function claimSubscription(signal: AbortSignal): EventSubscription<EventEnvelope> | undefined {
+export function claimSubscription(signal: AbortSignal): EventSubscription<AnyEnvelope> | undefined {
   const subscription = claimable.get(signal);
   claimable.delete(signal);
   return subscription;
@@ -32,7 +32,7 @@ export function claimSubscription(signal: AbortSignal): EventSubscription<EventE
  * as it runs, skips deliveries once the connection is being cut as a slow consumer, and counts deliveries.
  * `accepts` narrows the envelope type; the stream's filter already guarantees it holds.
  */
-export class EventSubscription<E extends EventEnvelope> implements AsyncIterable<Tracked<E>> {
+export class EventSubscription<E extends AnyEnvelope> implements AsyncIterable<Tracked<E>> {
   /**
    * The parts of the context a stream uses, each shared by the connection or the server. The context itself is
    * a copy tRPC's middlewares made for this call; holding it would keep one more object per subscription.
@@ -43,7 +43,7 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
     { hub, limits, metrics }: Context,
     readonly procedure: string,
     private readonly request: StreamRequest,
-    private readonly accepts: (event: EventEnvelope) => event is E,
+    private readonly accepts: (event: AnyEnvelope) => event is E,
     private readonly signal: AbortSignal,
   ) {
     this.ctx = { hub, limits, metrics };
@@ -62,7 +62,8 @@ export class EventSubscription<E extends EventEnvelope> implements AsyncIterable
   ): OpenSubscription {
     const slot = this.ctx.limits.openSubscription(this.procedure);
     const stream = this.start({
-      push: deliver,
+      // `start` passes on only what `accepts` let through: E, or a reset notice.
+      push: (item, shared) => deliver(item as E | StreamReset, shared),
       ready,
       fail: (error) => {
         slot[Symbol.dispose]();
@@ -122,11 +123,11 @@ function toTRPCError(error: unknown): TRPCError {
 }
 
 /** The subscription for one procedure call; see `EventSubscription`. */
-export function subscribeEvents<E extends EventEnvelope>(
+export function subscribeEvents<E extends AnyEnvelope>(
   ctx: Context,
   procedure: string,
   request: StreamRequest,
-  accepts: (event: EventEnvelope) => event is E,
+  accepts: (event: AnyEnvelope) => event is E,
   signal: AbortSignal | undefined,
 ): EventSubscription<E> {
   return new EventSubscription(ctx, procedure, request, accepts, signal ?? new AbortController().signal);

@@ -15,7 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { WebSocket, type RawData, type WebSocketServer } from 'ws';
-import type { AppRouter } from '../routers/_app.js';
+import type { ServedRouter } from '../routers/_app.js';
 import { claimSubscription, type OpenSubscription } from '../routers/tracked.js';
 import type { Context } from '../context.js';
 import {
@@ -35,7 +35,7 @@ import { SocketWriter } from './socket-writer.js';
 
 export interface WebSocketHandlerOptions {
   wss: WebSocketServer;
-  router: AppRouter;
+  router: ServedRouter;
   /** Called once per connection, with the params of its first frame when the URL asks for them. */
   createContext(connectionParams: Record<string, string> | null, socket: WebSocket): Context;
   /** Every error answered to a client; `path` is undefined for the connection's own. */

@@ -9,6 +9,11 @@ import { transformTRPCResponse } from '@trpc/server';
 import { z } from 'zod';
 import type { StreamItem } from '../../shared/index.js';
 import type { AppRouter } from '../routers/_app.js';
+
+/** What frames need of a router: its transformer and error shape, the same whatever the catalogue. */
+interface FramingRouter {
+  _def: Pick<AppRouter['_def'], '_config'>;
+}
 import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);
@@ -56,7 +61,7 @@ export function stoppedFrame(head: string): string {
 }
 
 /** A reply built the general way: the router's transformer, then JSON. */
-export function replyFrame(router: AppRouter, reply: object): string {
+export function replyFrame(router: FramingRouter, reply: object): string {
   return JSON.stringify(transformTRPCResponse(router._def._config, reply as never));
 }
 
@@ -69,7 +74,7 @@ export function replyFrame(router: AppRouter, reply: object): string {
 export class EventFrames {
   private readonly cache = new WeakMap<StreamItem, { payload: string; wire: Map<string, Buffer> }>();
 
-  constructor(private readonly router: AppRouter) {}
+  constructor(private readonly router: FramingRouter) {}
 
   private payload(item: StreamItem): string {
     return JSON.stringify(this.router._def._config.transformer.output.serialize({ id: item.id, data: item }));
