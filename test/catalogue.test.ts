@@ -8,7 +8,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import catalogue, { deployments, pools } from '../examples/custom-events.js';
-import { createSwitchboardClient, type AppRouterFor } from '../client/index.js';
+import { run } from '../client/cli/run.js';
+import { createPublisher, createSwitchboardClient, type AppRouterFor } from '../client/index.js';
+import { summarizeEvent } from '../client/summary.js';
 import { CatalogueError, defineCatalogue, defineFamily, type StreamItemFor } from '../shared/index.js';
 import { createLogger } from '../server/log.js';
 import { CatalogueLoadError, loadCatalogue } from '../server/ops/catalogue.js';
@@ -168,5 +170,39 @@ describe('a server with a catalogue', () => {
     await replay.atLeast(1);
     expect(replay.items[0]?.data).toMatchObject({ type: 'pool.scaled', topic: 'pool:gpu', data: { to: 2 } });
     expect((await client.history.query({})).events).toHaveLength(1);
+  });
+
+  it('the Publisher, the CLI and the log summary handle custom events', async () => {
+    await using server = await startTestServer({ catalogue });
+    await using publisher = createPublisher({ url: server.url, WebSocket, catalogue });
+    expect(publisher.publish(scaled('gpu', 8))).toMatchObject({ accepted: true });
+    // @ts-expect-error: a Publisher of this catalogue knows its types; `size` is not a field of pool.scaled
+    const invalid = publisher.publish({ type: 'pool.scaled', data: { poolId: 'gpu', size: 3 } });
+    expect(invalid).toMatchObject({ accepted: false, reason: 'invalid' });
+    await publisher.flush(5_000);
+
+    const lines: string[] = [];
+    const out = { write: (t: string) => lines.push(t) };
+    const cli = (...argv: string[]) => run({ argv: [...argv, '--url', server.url], stdout: out, stderr: out, env: {} });
+    const data = JSON.stringify({ deployId: 'd-9', service: 'web', version: '2.0.0', environment: 'production' });
+    expect(await cli('emit', 'deploy.started', '--data', data)).toBe(0);
+    expect(await cli('emit', 'deploy.started', '--data', '{"deployId":"d-9"}')).toBe(1);
+    expect(await cli('history', '--type', 'deploy.started', '--type', 'pool.scaled')).toBe(0);
+    expect(await cli('watch', 'events', '--topic', 'deploy:*', '--from', '0', '--limit', '1')).toBe(0);
+    const text = lines.join('');
+    expect(text).toContain('stored #2 deploy.started deploy:web\n');
+    expect(text).toMatch(/BAD_REQUEST: 0\.data\.service: .*0\.data\.version/);
+    expect(text).toMatch(/#1 .* pool\.scaled +pool:gpu +gpu scaled 7 → 8 workers\n/);
+    expect(text).toMatch(/#2 .* deploy\.started +deploy:web +web 2\.0\.0 → production\n#2 /);
+
+    const finished = {
+      id: '3',
+      type: 'deploy.finished',
+      topic: 'deploy:web',
+      timestamp: new Date(),
+      data: { deployId: 'd-9', service: 'web', outcome: 'rolled_back', durationMs: 61_000 },
+    };
+    expect(summarizeEvent(finished, undefined, (e) => catalogue.summaryOf(e))).toBe('web rolled back in 61 s');
+    expect(summarizeEvent(finished)).toBe('');
   });
 });
