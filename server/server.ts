@@ -22,6 +22,7 @@ import { startRetention } from './retention.js';
 import { builtinCatalogue, type AnyCatalogue } from '../shared/index.js';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
 import { createAppRouter } from './routers/_app.js';
+import { schemaResponder } from './transports/schema.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { serveWebSockets } from './ws/handler.js';
@@ -86,6 +87,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   const startedAt = Date.now();
+  const serveSchema = schemaResponder(catalogue);
   const dashboard = loadDashboard(options.dashboardDir);
 
   // HTTP callers have no connection to hang limits on; they share one set per remote address.
@@ -154,6 +156,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         subscriptions: hub.subscriptions,
         headEventId: String(await store.headId()),
       });
+    } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Open to all, like the contract in docs/: it describes event shapes, never events.
+      serveSchema(res);
     } else if (path === '/metrics') {
       if (!permitted(req, res, 'operate')) return;
       const text = await metrics.registry.metrics();
@@ -166,7 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
       sendJson(res, 404, {
-        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /healthz, /metrics`,
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /healthz, /metrics, /schema`,
       });
     }
   }

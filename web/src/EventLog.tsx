@@ -1,9 +1,9 @@
-import { skipToken } from '@tanstack/react-query';
+import { skipToken, useQuery } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ConnectionState } from '../../client/client.js';
 import { summarizeEvent } from '../../client/summary.js';
-import { eventTypes, type EventType, type StreamItem } from '../../shared/index.js';
+import { eventTypes, summariesFrom, type EventType, type StreamItem } from '../../shared/index.js';
 import { clock, pretty } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC, useTRPCClient } from './trpc.js';
@@ -133,6 +133,9 @@ interface StreamProps {
  */
 function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }: StreamProps) {
   const trpc = useTRPC();
+  // Events of the server's own families are summarised by their catalogue's templates.
+  const catalogue = useQuery(trpc.catalogue.queryOptions(undefined, { staleTime: Infinity }));
+  const custom = useMemo(() => summariesFrom(catalogue.data ?? []), [catalogue.data]);
   const client = useTRPCClient();
   const input = useMemo(
     () => ({
@@ -340,7 +343,7 @@ function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }:
               <span className="mono muted">{clock(event.timestamp)}</span>
               <span className={`type family-${event.type.split('.')[0] ?? ''}`}>{event.type}</span>
               <span className="mono topic">{event.topic}</span>
-              <span className="summary">{summarizeEvent(event)}</span>
+              <span className="summary">{summarizeEvent(event, undefined, custom)}</span>
             </div>
           ))}
         </div>
