@@ -19,7 +19,8 @@ interface Problem {
   message: string;
 }
 
-class IngestError extends Error {
+/** A request refused with an HTTP status and a message (and per-event issues for validation). */
+export class IngestError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -34,7 +35,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+export async function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > ingestBodyLimit) {
     throw new IngestError(

@@ -22,6 +22,7 @@ import { startRetention } from './retention.js';
 import { builtinCatalogue, type AnyCatalogue } from '../shared/index.js';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
 import { createAppRouter } from './routers/_app.js';
+import { handleClaudeCodeHook } from './transports/claude-code.js';
 import { schemaResponder } from './transports/schema.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
@@ -164,6 +165,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
+    } else if (path === '/ingest/claude-code') {
+      if (!permitted(req, res, 'write')) return;
+      await handleClaudeCodeHook(req, res, hub, limitsFor(req));
     } else if (path === '/ingest') {
       if (!permitted(req, res, 'write')) return;
       await handleIngest(req, res, hub, limitsFor(req), catalogue);
