@@ -236,7 +236,14 @@ function build<M extends DataSchemas>(families: readonly Family[]): Catalogue<M>
     definitions,
     has: (type) => definitions.has(type),
     topicOf,
-    summaryOf: (event) => summaries.get(event.type)?.(event.data),
+    summaryOf: (event) => {
+      try {
+        return summaries.get(event.type)?.(event.data);
+      } catch {
+        // A template naming an optional field the event lacks: the log falls back to type and topic.
+        return undefined;
+      }
+    },
     describe: () =>
       [...definitions].map(([type, d]) => ({
         type,

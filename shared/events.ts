@@ -221,7 +221,10 @@ const utf8 = new TextEncoder();
 
 /** Field limits bound each string; this bounds the whole payload, free-form JSON included. */
 export function checkDataSize(input: { data: unknown }, ctx: z.RefinementCtx): void {
-  const size = utf8.encode(JSON.stringify(input.data)).length;
+  const json = JSON.stringify(input.data);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most events are counted without encoding them.
+  if (json.length * 3 <= limits.dataBytes) return;
+  const size = utf8.encode(json).length;
   if (size > limits.dataBytes) {
     ctx.addIssue({
       code: 'custom',

@@ -71,16 +71,12 @@ export function compileTemplate(template: string): CompiledTemplate {
     template,
     fields,
     render(data) {
-      let out = '';
-      parts.forEach((part, i) => {
-        if (i % 2 === 0) {
-          out += part;
-          return;
-        }
+      let out = parts[0] ?? '';
+      for (let i = 1; i < parts.length; i += 2) {
         const value = fieldValue(data, paths[(i - 1) / 2] ?? []);
-        if (typeof value !== 'string' && typeof value !== 'number') throw new TemplateFieldError(part);
-        out += String(value);
-      });
+        if (typeof value !== 'string' && typeof value !== 'number') throw new TemplateFieldError(parts[i] ?? '');
+        out += String(value) + (parts[i + 1] ?? '');
+      }
       return out;
     },
   };
