@@ -79,6 +79,9 @@ describe('defining a catalogue', () => {
       /cannot load --events \/ SWITCHBOARD_EVENTS examples\/quickstart-missing.ts/,
     );
     await expect(loadCatalogue('shared/limits.ts')).rejects.toThrow('must export a catalogue made by defineCatalogue');
+    await expect(startTestServer({ events: 'test/catalogues/conflict.ts' })).rejects.toThrow(
+      'cannot load --events / SWITCHBOARD_EVENTS test/catalogues/conflict.ts: event type "agent.status" is built in',
+    );
   });
 });
 
