@@ -5,7 +5,6 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import type { AnyCatalogue } from '../../shared/index.js';
 import type { EventStore } from '../store/types.js';
 
@@ -24,6 +23,8 @@ export async function loadCatalogue(path: string): Promise<AnyCatalogue> {
   const where = `--events / SWITCHBOARD_EVENTS ${path}`;
   let loaded: unknown;
   try {
+    // Loaded only when a catalogue module is configured: a server without one never starts tsx's loader.
+    const { tsImport } = await import('tsx/esm/api');
     loaded = (await tsImport(pathToFileURL(resolve(path)).href, import.meta.url)) as unknown;
   } catch (error) {
     throw new CatalogueLoadError(`cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`);
