@@ -15,6 +15,7 @@ export default tseslint.config(
       'drizzle/migrations/',
       'coverage/',
       'test/consumer/',
+      'test/consumer-catalogue/',
     ],
   },
   js.configs.recommended,

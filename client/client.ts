@@ -4,12 +4,13 @@
  * Subscriptions resume by themselves after a reconnect: tRPC sends the last tracked id as `lastEventId`.
  */
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
-import type { AppRouter } from '../server/routers/_app.js';
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
 import { describeConnectionError } from './connection-error.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
-export type { AppRouter, EventSourceClass };
+export type { AppRouter, AppRouterFor, EventSourceClass };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
@@ -57,7 +58,8 @@ export interface Connection {
   subscribe(listener: (state: ConnectionState) => void): () => void;
 }
 
-export type SwitchboardClient = TRPCClient<AppRouter> &
+/** A client of the built-in catalogue's router, or of `AppRouterFor<typeof catalogue>` for a team's own. */
+export type SwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter> = TRPCClient<TRouter> &
   AsyncDisposable & {
     /** Closes the WebSocket for good; subscriptions end. `await using` calls it too. */
     close(): Promise<void>;
@@ -90,18 +92,24 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
   };
 }
 
-export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
+/**
+ * For a server started with a catalogue of one's own, name its router type:
+ * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })` (a type import; no server code is loaded).
+ */
+export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter>(
+  options: SwitchboardClientOptions,
+): SwitchboardClient<TRouter> {
   if (options.transport === 'sse') {
     const EventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource;
     if (EventSource === undefined)
       throw new TypeError("transport 'sse' needs an EventSource: pass the `eventsource` package's in Node 20");
-    const sse = createSseTransport({
+    const sse = createSseTransport<TRouter>({
       url: toHttpUrl(options.url),
       token: options.token,
       EventSource,
       retryDelayMs: backoff(options.reconnect),
     });
-    return withExtras(createTRPCClient<AppRouter>({ links: sse.links }), sse.close, sse.connection);
+    return withExtras(createTRPCClient<TRouter>({ links: sse.links }), sse.close, sse.connection);
   }
   const { token } = options;
   const url = toWebSocketUrl(options.url);
@@ -115,7 +123,7 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     retryDelayMs: backoff(options.reconnect),
     keepAlive: { enabled: true, ...(options.keepAlive ?? { intervalMs: 30_000, pongTimeoutMs: 10_000 }) },
   });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer })] });
+  const client = createTRPCClient<TRouter>({ links: [wsLink({ client: wsClient, transformer })] });
 
   // A failed attempt is reported twice: for ws's error event (which names the cause) and then for its close
   // event (1006, which names none); the second keeps the first one's words.
@@ -155,10 +163,14 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
   return withExtras(client, close, connection);
 }
 
-function withExtras(client: TRPCClient<AppRouter>, close: () => Promise<void>, connection: Connection) {
+function withExtras<TRouter extends AnyTRPCRouter>(
+  client: TRPCClient<TRouter>,
+  close: () => Promise<void>,
+  connection: Connection,
+): SwitchboardClient<TRouter> {
   const extras: Record<string | symbol, unknown> = { close, connection, [Symbol.asyncDispose]: close };
   // The tRPC client is a proxy that turns every property into a procedure path; our few names are answered first.
   return new Proxy(client, {
     get: (target, key, receiver) => (key in extras ? extras[key] : (Reflect.get(target, key, receiver) as unknown)),
-  }) as SwitchboardClient;
+  }) as SwitchboardClient<TRouter>;
 }

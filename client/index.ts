@@ -7,6 +7,7 @@ export {
   createSwitchboardClient,
   toWebSocketUrl,
   type AppRouter,
+  type AppRouterFor,
   type Connection,
   type ConnectionState,
   type EventSourceClass,

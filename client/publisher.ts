@@ -5,7 +5,18 @@
  * connection died before the answer) returns the stored event instead of storing it twice.
  */
 import { TRPCClientError } from '@trpc/client';
-import { describeIssues, limits, publishInputSchema, utf8Bytes, type PublishInput } from '@switchboard/shared';
+import type { z } from 'zod';
+import {
+  describeIssues,
+  limits,
+  publishInputSchema,
+  utf8Bytes,
+  type BuiltinDataSchemas,
+  type Catalogue,
+  type DataSchemas,
+  type PublishInput,
+  type PublishInputOf,
+} from '@switchboard/shared';
 import {
   backoff,
   createSwitchboardClient,
@@ -15,7 +26,8 @@ import {
 } from './client.js';
 import { describeConnectionError } from './connection-error.js';
 
-export interface PublisherOptions extends SwitchboardClientOptions {
+/** `E` is what `publish` takes: the built-in events, or a catalogue's (`createPublisher({ catalogue })`). */
+export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOptions {
   /** Events waiting to be sent, at most. A full outbox drops the newest event, counts it and reports it. */
   outboxLimit?: number;
   /** Events per `publishBatch` call, at most. */
@@ -30,7 +42,7 @@ export interface PublisherOptions extends SwitchboardClientOptions {
   /** A send that has not been answered within this is abandoned and retried (same keys, so no duplicate). */
   requestTimeoutMs?: number;
   /** Called for every event that will never be sent, with why. */
-  onDrop?: (event: PublishInput, reason: DropReason) => void;
+  onDrop?: (event: E, reason: DropReason) => void;
   /** Called when a send fails and will be retried (the server is down or unreachable). */
   onRetry?: (error: Error, attempt: number) => void;
 }
@@ -52,8 +64,8 @@ export interface PublisherStats {
   rejected: number;
 }
 
-export interface Publisher extends AsyncDisposable {
-  publish(event: PublishInput): PublishResult;
+export interface Publisher<E = PublishInput> extends AsyncDisposable {
+  publish(event: E): PublishResult;
   /** Resolves when every accepted event is acknowledged; rejects after `timeoutMs` saying how many are left. */
   flush(timeoutMs?: number): Promise<void>;
   /** Stops accepting, tries to drain within `timeoutMs`, closes the connection; says how many were left unsent. */
@@ -77,7 +89,23 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function createPublisher(options: PublisherOptions & { client?: SwitchboardClient }): Publisher {
+/**
+ * A Publisher for the built-in events, or with `catalogue` for a catalogue's: `publish` then takes its events,
+ * narrowed by `type`, and validates them against its schemas before they are queued.
+ */
+export function createPublisher<M extends DataSchemas = BuiltinDataSchemas>(
+  options: PublisherOptions<PublishInputOf<M>> & { client?: SwitchboardClient; catalogue?: Catalogue<M> },
+): Publisher<PublishInputOf<M>> {
+  // The outbox and the sender handle any catalogue's events alike: they read only the envelope fields, and the
+  // server validates `data` again. Typed as the built-in events inside, as the catalogue's at the surface.
+  const schema: z.ZodType = options.catalogue?.publishInputSchema ?? publishInputSchema;
+  return openPublisher(
+    options as unknown as PublisherOptions & { client?: SwitchboardClient },
+    schema,
+  ) as unknown as Publisher<PublishInputOf<M>>;
+}
+
+function openPublisher(options: PublisherOptions & { client?: SwitchboardClient }, schema: z.ZodType): Publisher {
   const outboxLimit = options.outboxLimit ?? 1_000;
   const batchSize = Math.min(options.batchSize ?? limits.batchSize, limits.batchSize);
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
@@ -210,7 +238,7 @@ export function createPublisher(options: PublisherOptions & { client?: Switchboa
   const publisher: Publisher = {
     publish(event) {
       if (!accepting) return drop(event, 'closed', 'the publisher is closed');
-      const valid = publishInputSchema.safeParse(event);
+      const valid = schema.safeParse(event);
       if (!valid.success) {
         return drop(event, 'invalid', describeIssues(valid.error.issues));
       }

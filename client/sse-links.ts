@@ -8,6 +8,7 @@
  */
 import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
+import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../server/routers/_app.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './client.js';
 import { transformer } from '@switchboard/shared';
@@ -40,10 +41,10 @@ type SubscriptionState = Omit<ConnectionState, 'state'> & { state: 'connecting' 
  * tRPC's connection-state results of each subscription, reported by operation id; `close` ends every
  * subscription that runs through it.
  */
-function stateLink(
+function stateLink<TRouter extends AnyTRPCRouter>(
   onState: (opId: number, state: SubscriptionState | undefined) => void,
   running: Set<() => void>,
-): TRPCLink<AppRouter> {
+): TRPCLink<TRouter> {
   return () =>
     ({ op, next }) =>
       observable((observer) => {
@@ -83,7 +84,7 @@ function stateLink(
  * The links, and the connection state of the client as a whole: `connecting` (with the reason) while any
  * subscription is reconnecting, `open` otherwise; HTTP holds no connection while nothing is subscribed.
  */
-export function createSseTransport(options: SseLinkOptions) {
+export function createSseTransport<TRouter extends AnyTRPCRouter>(options: SseLinkOptions) {
   const { url, token } = options;
   const states = new Map<number, SubscriptionState>();
   const listeners = new Set<(state: ConnectionState) => void>();
@@ -143,7 +144,9 @@ export function createSseTransport(options: SseLinkOptions) {
     },
   };
   return {
-    links,
+    // Every router a Switchboard server serves has the same transformer and error shape (only the catalogue's
+    // procedures differ), and links never look at procedures: the same links serve any of them.
+    links: links as unknown as TRPCLink<TRouter>[],
     connection,
     close: (): Promise<void> => {
       closed = true;

@@ -1,10 +1,26 @@
 /**
  * A one-line summary of an event's data, for the command line and the dashboard: the fields that matter for its
  * type. `paint` marks status, phase and level words (the CLI colours them; the default leaves them as they are).
+ * Events of a catalogue's own families are summarised by `custom` (its `summaryOf`, or `summariesFrom` over the
+ * server's `catalogue` query); without a summary the line is empty, and the log shows their type and topic.
  */
-import type { StreamItem } from '@switchboard/shared';
+import { eventTypes, isEventOf, type AnyEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 
-export function summarizeEvent(event: StreamItem, paint: (word: string) => string = (word) => word): string {
+const isBuiltin = isEventOf(eventTypes);
+
+export function summarizeEvent(
+  event: StreamItem | AnyEnvelope,
+  paint: (word: string) => string = (word) => word,
+  custom?: (event: AnyEnvelope) => string | undefined,
+): string {
+  if (isBuiltin(event) || isReset(event)) return summarizeBuiltin(event, paint);
+  return custom?.(event) ?? '';
+}
+
+/** No catalogue family may be called `stream`, so the type alone tells the notice apart. */
+const isReset = (event: StreamItem | AnyEnvelope): event is StreamReset => event.type === 'stream.reset';
+
+function summarizeBuiltin(event: StreamItem, paint: (word: string) => string): string {
   if (event.type === 'stream.reset') {
     return `${paint('warning')} events after #${event.data.requestedAfter} up to #${event.data.retainedAfter} were deleted by retention; current state follows`;
   }

@@ -19,13 +19,17 @@ import { ConnectionLimits } from './ops/limits.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
 import { startRetention } from './ops/retention.js';
-import { appRouter } from './routers/_app.js';
+import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';
+import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
+import { createAppRouter } from './routers/_app.js';
 import { AccessControl } from './security/access.js';
 import type { Authentication } from './security/gate.js';
 import { admitRequest, admitUpgrade } from './security/guard.js';
 import type { ReloadResult } from './security/tokens-file.js';
 import { OriginGuard } from './security/origin.js';
 import { checkPublish } from './security/scopes.js';
+import { handleClaudeCodeHook } from './transports/claude-code.js';
+import { schemaResponder } from './transports/schema.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { agUiPath, serveAgUi } from './transports/ag-ui.js';
@@ -33,7 +37,7 @@ import { SseTransport } from './transports/sse.js';
 import { serveWebSockets } from './transports/ws/handler.js';
 
 export type ServerOptions = Config & {
-  /** Replace the embedded store or bus (another process's, or a test's). */
+  /** Replace the embedded store or bus (another process's, or a test's); a store made with the same catalogue. */
   store?: EventStore;
   bus?: EventBus;
   logger?: Logger;
@@ -41,6 +45,8 @@ export type ServerOptions = Config & {
   retentionIntervalMs?: number;
   /** The dashboard's built files; `web/dist` by default. */
   dashboardDir?: string;
+  /** The event catalogue (`defineCatalogue`); wins over `events`, the path of a module exporting one. */
+  catalogue?: AnyCatalogue;
 };
 
 export interface RunningServer {
@@ -78,7 +84,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`cannot load the JWT keys: ${error instanceof Error ? error.message : String(error)}`);
   });
-  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
+  const catalogue: AnyCatalogue =
+    options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
+  const appRouter = createAppRouter(catalogue);
+  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability), catalogue);
   const bus = options.bus ?? createMemoryBus();
   // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
@@ -93,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const startedAt = Date.now();
   const guard = new OriginGuard({ ...options, loopback: isLoopback(options.host) }, metrics, log);
+  const serveSchema = schemaResponder(catalogue);
   const dashboard = loadDashboard(options.dashboardDir);
 
   // HTTP callers have no connection to hang limits on; they share one set per remote address.
@@ -178,16 +188,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         subscriptions: hub.subscriptions,
         headEventId: String(await store.headId()),
       });
+    } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Open to all, like the contract in docs/: it describes event shapes, never events.
+      serveSchema(res);
     } else if (path === '/metrics') {
       if (!(await permitted(req, res, 'operate'))) return;
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(text);
+    } else if (path === '/ingest/claude-code') {
+      const principal = await permitted(req, res, 'write');
+      if (!principal) return;
+      await handleClaudeCodeHook(req, res, hub, limitsFor(req), (events) => {
+        checkPublish(principal, events, (event) => catalogue.topicOf(event));
+      });
     } else if (path === '/ingest') {
       const principal = await permitted(req, res, 'write');
       if (!principal) return;
-      await handleIngest(req, res, hub, limitsFor(req), (events) => {
-        checkPublish(principal, events);
+      await handleIngest(req, res, hub, limitsFor(req), catalogue, (events) => {
+        checkPublish(principal, events, (event) => catalogue.topicOf(event));
       });
     } else if (req.method === 'GET' && sse.procedureAt(path) !== undefined) {
       await sse.serve(req, res, path.slice(trpcPath.length + 1));
@@ -197,7 +216,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
       sendJson(res, 404, {
-        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics`,
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics, /schema`,
       });
     }
   }
@@ -267,6 +286,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { host: options.host, port, db: options.db, auth: access.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
+  const unknownTypes = await unknownStoredTypes(store, catalogue);
+  if (unknownTypes.length > 0) {
+    log.warn({ types: unknownTypes }, 'stored events of types the catalogue does not define; replayed as stored');
+  }
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
   let closing: Promise<void> | undefined;
 

@@ -6,7 +6,7 @@
  * once that the server does not know what it sent.
  */
 import { z } from 'zod';
-import { limits, utf8Bytes } from './limits.js';
+import { limits } from './limits.js';
 
 // ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -207,7 +207,7 @@ export const systemAlertData = z.strictObject({
 // ── 6. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
 
 /** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
-const producerFields = {
+export const producerFields = {
   /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
   key: z.string().min(1).max(limits.idLength).optional(),
   source: name.optional(),
@@ -216,8 +216,27 @@ const producerFields = {
   timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
 };
 
-const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+/** One event type's publish input: its `type` literal, its data schema and the producer's envelope fields. */
+export const eventSchema = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.strictObject({ type: z.literal(type), data, ...producerFields });
+const event = eventSchema;
+
+const utf8 = new TextEncoder();
+
+/** Field limits bound each string; this bounds the whole payload, free-form JSON included. */
+export function checkDataSize(input: { data: unknown }, ctx: z.RefinementCtx): void {
+  const json = JSON.stringify(input.data);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most events are counted without encoding them.
+  if (json.length * 3 <= limits.dataBytes) return;
+  const size = utf8.encode(json).length;
+  if (size > limits.dataBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['data'],
+      message: `data is ${size} bytes; the limit is ${limits.dataBytes} bytes per event (split it or store a reference)`,
+    });
+  }
+}
 
 export const publishInputSchema = z
   .discriminatedUnion('type', [
@@ -238,17 +257,7 @@ export const publishInputSchema = z
     event('system.notification', systemNotificationData),
     event('system.alert', systemAlertData),
   ])
-  .superRefine((input, ctx) => {
-    // Field limits bound each string; this bounds the whole payload, free-form JSON included.
-    const size = utf8Bytes(JSON.stringify(input.data));
-    if (size > limits.dataBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['data'],
-        message: `data is ${size} bytes; the limit is ${limits.dataBytes} bytes per event (split it or store a reference)`,
-      });
-    }
-  });
+  .superRefine(checkDataSize);
 
 /** What a producer sends to `publish` (one element of `publishBatch`). */
 export type PublishInput = z.input<typeof publishInputSchema>;
@@ -278,10 +287,13 @@ type ToEnvelope<E> = E extends { type: infer T; data: infer D } ? EnvelopeFields
 export type EventEnvelope = ToEnvelope<ValidEvent>;
 export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }>;
 
+/** Any stored event, whatever catalogue wrote it (an older one may have defined types this one does not). */
+export type AnyEnvelope = EnvelopeFields & { type: string; data: unknown };
+
 /** A type guard for envelopes of the given types: `events.filter(isEventOf(['agent.status']))`. */
 export function isEventOf<const T extends EventType>(
   types: readonly T[],
-): (event: EventEnvelope) => event is EnvelopeOf<T> {
+): (event: AnyEnvelope) => event is EnvelopeOf<T> {
   const set = new Set<string>(types);
   return (event): event is EnvelopeOf<T> => set.has(event.type);
 }

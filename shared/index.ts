@@ -5,3 +5,4 @@ export * from './issues.js';
 export * from './limits.js';
 export * from './topics.js';
 export * from './transformer.js';
+export * from './catalogue.js';

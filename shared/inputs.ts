@@ -45,32 +45,40 @@ export const tddPhaseInput = z.strictObject({
   lastEventId: cursorSchema.optional(),
 });
 
-const firehoseFilter = {
-  /** Topic patterns (`agent:*`, `workflow:wf-42`); an event matching any of them passes. */
-  topics: list(topicPatternSchema).optional(),
-  types: list(eventTypeSchema).optional(),
-};
+/**
+ * The firehose inputs (`events`, `history`) for a catalogue whose type names `typeSchema` accepts; the
+ * exports below are those of the built-in catalogue.
+ */
+export function firehoseInputs<T extends z.ZodType<string>>(typeSchema: T) {
+  const firehoseFilter = {
+    /** Topic patterns (`agent:*`, `workflow:wf-42`); an event matching any of them passes. */
+    topics: list(topicPatternSchema).optional(),
+    types: list(typeSchema).optional(),
+  };
+  return {
+    eventsInput: z.strictObject({
+      ...firehoseFilter,
+      /** Without it the stream is live only; `'0'` replays everything still kept, then goes live. */
+      lastEventId: cursorSchema.optional(),
+    }),
+    historyInput: z.strictObject({
+      ...firehoseFilter,
+      /** Only events with an id greater than this. */
+      after: cursorSchema.default('0'),
+      /** Only events with an id less than this. */
+      before: cursorSchema.optional(),
+      /**
+       * `'asc'` (the default) pages forward from `after`, oldest first: pass `nextCursor` as the next `after`.
+       * `'desc'` pages backward from `before` (from the newest event without it), newest first: pass
+       * `nextCursor` as the next `before`.
+       */
+      order: z.enum(['asc', 'desc']).default('asc'),
+      limit: z.int().min(1).max(limits.historyPage).default(100),
+    }),
+  };
+}
 
-export const eventsInput = z.strictObject({
-  ...firehoseFilter,
-  /** Without it the stream is live only; `'0'` replays everything still kept, then goes live. */
-  lastEventId: cursorSchema.optional(),
-});
-
-export const historyInput = z.strictObject({
-  ...firehoseFilter,
-  /** Only events with an id greater than this. */
-  after: cursorSchema.default('0'),
-  /** Only events with an id less than this. */
-  before: cursorSchema.optional(),
-  /**
-   * `'asc'` (the default) pages forward from `after`, oldest first: pass `nextCursor` as the next `after`.
-   * `'desc'` pages backward from `before` (from the newest event without it), newest first: pass `nextCursor`
-   * as the next `before`.
-   */
-  order: z.enum(['asc', 'desc']).default('asc'),
-  limit: z.int().min(1).max(limits.historyPage).default(100),
-});
+export const { eventsInput, historyInput } = firehoseInputs(eventTypeSchema);
 
 export const agentsInput = z.strictObject({ agentIds: list(entityIdSchema).optional() }).optional();
 export const workflowInput = z.strictObject({ workflowId: entityIdSchema });

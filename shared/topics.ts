@@ -12,29 +12,74 @@ import { z } from 'zod';
 import type { ValidEvent } from './events.js';
 import { limits } from './limits.js';
 
+/** How the built-in families derive topics, as templates (see `compileTemplate`). */
+export const builtinTopicRules = {
+  agent: 'agent:{agentId}',
+  workflow: 'workflow:{workflowId}',
+  tdd: 'tdd:{taskId}',
+  system: 'system',
+} as const;
+
+const builtinTopics = new Map(
+  Object.entries(builtinTopicRules).map(([family, rule]) => [family, compileTemplate(rule)] as const),
+);
+
+/** The topic of a built-in event; a catalogue's `topicOf` covers its own families as well. */
 export function topicOf(event: ValidEvent): string {
-  switch (event.type) {
-    case 'agent.status':
-    case 'agent.task_update':
-    case 'agent.log':
-    case 'agent.metric':
-    case 'agent.error':
-      return `agent:${event.data.agentId}`;
-    case 'workflow.started':
-    case 'workflow.step_started':
-    case 'workflow.step_completed':
-    case 'workflow.completed':
-    case 'workflow.failed':
-    case 'workflow.block':
-      return `workflow:${event.data.workflowId}`;
-    case 'tdd.phase_changed':
-    case 'tdd.test_result':
-    case 'tdd.coverage_update':
-      return `tdd:${event.data.taskId}`;
-    case 'system.notification':
-    case 'system.alert':
-      return 'system';
+  const rule = builtinTopics.get(event.type.slice(0, event.type.indexOf('.')));
+  // Every built-in type belongs to one of the families above; the type system cannot see the prefix.
+  if (!rule) throw new Error(`no topic rule for ${event.type}`);
+  return rule.render(event.data);
+}
+
+/** A value a template could not fill in: the field it names is missing or not a string or number. */
+export class TemplateFieldError extends Error {
+  constructor(readonly field: string) {
+    super(`"${field}" must be a string or a number (the template names it)`);
+    this.name = 'TemplateFieldError';
   }
+}
+
+export interface CompiledTemplate {
+  readonly template: string;
+  /** The fields it names, as dotted paths into the data (`{pool.id}`). */
+  readonly fields: readonly string[];
+  /** Fills in the fields; throws `TemplateFieldError` for one that is missing or not a string or number. */
+  render(data: unknown): string;
+}
+
+function fieldValue(data: unknown, path: readonly string[]): unknown {
+  let value = data;
+  for (const part of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/**
+ * Compiles a template such as `pool:{poolId}` once; `{field}` (or `{a.b}` for a nested field) is replaced by
+ * the data's value. Topic rules and one-line summaries of event families are written this way, so that they
+ * are plain data a dashboard or another language can apply too.
+ */
+export function compileTemplate(template: string): CompiledTemplate {
+  const parts = template.split(/\{([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\}/);
+  // split with one capture group alternates literal text (even indexes) and field paths (odd indexes).
+  const fields = parts.filter((_, i) => i % 2 === 1);
+  const paths = fields.map((f) => f.split('.'));
+  return {
+    template,
+    fields,
+    render(data) {
+      let out = parts[0] ?? '';
+      for (let i = 1; i < parts.length; i += 2) {
+        const value = fieldValue(data, paths[(i - 1) / 2] ?? []);
+        if (typeof value !== 'string' && typeof value !== 'number') throw new TemplateFieldError(parts[i] ?? '');
+        out += String(value) + (parts[i + 1] ?? '');
+      }
+      return out;
+    },
+  };
 }
 
 export const topicPatternSchema = z

@@ -15,6 +15,7 @@ import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import { publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { measureLayout } from './dashboard-layout.js';
+import catalogue from '../examples/custom-events.js';
 import { agentLog, agentStatus, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { startTestServer, tempDir } from './harness.js';
 
@@ -347,5 +348,69 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     } finally {
       await publisher.close(5_000);
     }
+  });
+
+  it('shows a Claude Code session from its hooks, and custom events with their summaries', async () => {
+    await using server = await startTestServer({ dashboardDir: web.path, catalogue });
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+    };
+    // Live, as a session is watched: the page is open before the hooks fire.
+    const page = await openPage(server.url);
+    await waitForText(page, '[data-testid="connection"]', 'live');
+    const hook = { session_id: 'abc123', cwd: '/home/user/my-project', permission_mode: 'default' };
+    const bash = { command: 'npm test', description: 'Run test suite' };
+    for (const payload of [
+      { ...hook, hook_event_name: 'SessionStart', source: 'startup', model: 'claude-sonnet-4-6' },
+      { ...hook, hook_event_name: 'UserPromptSubmit', prompt: 'Fix the failing factorial test' },
+      { ...hook, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: bash, tool_use_id: 'toolu_01' },
+      {
+        ...hook,
+        hook_event_name: 'PostToolUseFailure',
+        tool_name: 'Bash',
+        tool_input: bash,
+        tool_use_id: 'toolu_01',
+        error: 'Command exited with non-zero status code 1',
+      },
+      {
+        ...hook,
+        hook_event_name: 'PostToolUse',
+        tool_name: 'Edit',
+        tool_input: { file_path: '/home/user/my-project/src/factorial.ts', old_string: 'n', new_string: 'n - 1' },
+        tool_response: { filePath: '/home/user/my-project/src/factorial.ts', success: true },
+        tool_use_id: 'toolu_02',
+      },
+      { ...hook, hook_event_name: 'SubagentStart', agent_id: 'agent-def456', agent_type: 'Explore' },
+      {
+        ...hook,
+        hook_event_name: 'Notification',
+        message: 'Claude needs your permission to use Bash',
+        notification_type: 'permission_prompt',
+      },
+    ]) {
+      await post('/ingest/claude-code', payload);
+    }
+    await post('/ingest', { type: 'pool.scaled', data: { poolId: 'gpu', from: 2, to: 6 } });
+    await post('/ingest', {
+      type: 'deploy.finished',
+      data: { deployId: 'd-1', service: 'api', outcome: 'succeeded', durationMs: 42_000 },
+    });
+
+    await waitForText(page, '[data-testid="log-status"]', /^11 events · newest #11/);
+    await waitForText(page, '[data-event-id="10"] .summary', 'gpu scaled 2 → 6 workers');
+    // A summary written as a function stays in the module: the row shows the type and topic alone.
+    await waitForText(page, '[data-event-id="11"] .topic', 'deploy:api');
+    await expect(page.locator('[data-event-id="11"] .summary').innerText()).resolves.toBe('');
+    await waitForText(page, '[data-agent="abc123"] [data-testid="agent-status"]', 'blocked');
+    await waitForText(page, '[data-agent="agent-def456"] [data-testid="agent-status"]', 'busy');
+    await waitForText(page, '[data-workflow="abc123"] li.block', /Bash failed: npm test/);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'claude-code.png') });
+    await page.close();
   });
 });

@@ -38,7 +38,7 @@ describe('published packages', () => {
 
   it(
     'install alone from their tarballs, type-check a consumer without Node types, and run against dist/bin.js',
-    { timeout: 90_000 },
+    { timeout: 120_000 },
     async () => {
       await exec('npm', ['run', 'build', '--silent'], { timeout: 60_000 });
       // The declarations name only the contract and the client's own dependencies: nothing of the server.
@@ -46,6 +46,13 @@ describe('published packages', () => {
         const imported = [...readFileSync(declarations, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
         expect(imported.filter((name) => !publicImports.test(name ?? ''))).toEqual([]);
       }
+      // A consumer with a catalogue of its own, type-checked against the built client's declarations.
+      await exec('npx', ['tsc', '-p', 'test/consumer-catalogue/tsconfig.json'], { timeout: 60_000 }).catch(
+        (error: unknown) => {
+          const { stdout = '' } = error as { stdout?: string };
+          throw new Error(`the catalogue consumer does not type-check:\n${stdout}`);
+        },
+      );
 
       using project = tempDir();
       await exec(
@@ -123,6 +130,37 @@ console.log(await main(${JSON.stringify(url)}, WebSocket));`;
       } finally {
         server.kill('SIGTERM');
         expect(await exited).toBe(0);
+      }
+
+      // A catalogue of the consumer's own, loaded by the built executable from its .ts file.
+      const custom = spawn(process.execPath, [
+        'dist/bin.js',
+        'serve',
+        '--port',
+        '0',
+        '--db',
+        data.file('custom.db'),
+        '--events',
+        'test/consumer-catalogue/events.ts',
+      ]);
+      let customOut = '';
+      custom.stdout.on('data', (chunk: Buffer) => (customOut += chunk.toString()));
+      const customExited = new Promise<number | null>((resolve) => custom.on('exit', resolve));
+      try {
+        await waitUntil(
+          'the built server with a catalogue to listen',
+          () => customOut.includes('listening on'),
+          15_000,
+        );
+        const url = /listening on (\S+) /.exec(customOut)?.[1] ?? '';
+        const consumer = await exec(process.execPath, ['--import', 'tsx', 'test/consumer-catalogue/index.ts'], {
+          env: { ...process.env, SWITCHBOARD_URL: url },
+          timeout: 20_000,
+        });
+        expect(consumer.stdout).toBe('gate.evaluated gate:lint 0.9; history gate:lint gate:tests\n');
+      } finally {
+        custom.kill('SIGTERM');
+        expect(await customExited).toBe(0);
       }
     },
   );

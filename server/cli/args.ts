@@ -42,3 +42,11 @@ export function secondsFlag(name: string, value: string | undefined, fallback: n
     throw new UsageError(`--${name} takes a number of seconds greater than 0 (got ${JSON.stringify(value)})`);
   return seconds * 1000;
 }
+
+/**
+ * An event type as `--type` takes it: the server may define more than the built-in ones (its catalogue) and
+ * checks those itself, so only the shape is checked here.
+ */
+export const typeNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'event types look like family.name');

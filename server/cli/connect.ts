@@ -5,7 +5,13 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import WebSocket from 'ws';
-import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
+import {
+  createSwitchboardClient,
+  describeConnectionError,
+  type AppRouterFor,
+  type SwitchboardClient,
+} from '@switchboard/client';
+import { summariesFrom, type AnyCatalogue, type AnyEnvelope } from '@switchboard/shared';
 import { secondsFlag } from './args.js';
 import { StoppedError, UnreachableError } from './errors.js';
 import type { Io } from './io.js';
@@ -38,13 +44,29 @@ export function signalName(signal: AbortSignal | undefined): string {
 }
 
 /** The typed client, connecting in the background (tRPC queues requests until the socket opens). */
-export function connect(values: ConnectionValues, io: Io): SwitchboardClient {
+/** A client of whatever catalogue the server was started with: the server checks the types it does not share. */
+export type CliClient = SwitchboardClient<AppRouterFor<AnyCatalogue>>;
+
+export function connect(values: ConnectionValues, io: Io): CliClient {
   const token = tokenOf(values, io);
-  return createSwitchboardClient({ url: serverUrl(values, io), WebSocket, ...(token !== undefined && { token }) });
+  return createSwitchboardClient<AppRouterFor<AnyCatalogue>>({
+    url: serverUrl(values, io),
+    WebSocket,
+    ...(token !== undefined && { token }),
+  });
+}
+
+/** The summaries of the server's own event families (its catalogue), to format their events. */
+export async function customSummaries(client: CliClient): Promise<(event: AnyEnvelope) => string | undefined> {
+  return summariesFrom(await client.catalogue.query());
 }
 
 /** Resolves when the client's socket is open; rejects after `timeoutMs`, or when `signal` fires. */
-export function opened(client: SwitchboardClient, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+export function opened(
+  client: Pick<CliClient, 'connection'>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const { url } = client.connection;
   return new Promise((resolve, reject) => {
     let reason: string | undefined;
@@ -75,7 +97,7 @@ export function opened(client: SwitchboardClient, timeoutMs: number, signal: Abo
 }
 
 /** A connected client, or an `UnreachableError` after `--connect-timeout`. */
-export async function connectWithin(values: ConnectionValues, io: Io): Promise<SwitchboardClient> {
+export async function connectWithin(values: ConnectionValues, io: Io): Promise<CliClient> {
   const timeoutMs = connectTimeoutMs(values);
   const client = connect(values, io);
   try {
@@ -92,7 +114,7 @@ export async function connectWithin(values: ConnectionValues, io: Io): Promise<S
  * before the answer) is reported with the connection's reason rather than tRPC's "Unknown error".
  */
 export async function request<T>(
-  client: SwitchboardClient,
+  client: CliClient,
   io: Io,
   call: (signal: AbortSignal | undefined) => Promise<T>,
   whenStopped: string,

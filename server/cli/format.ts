@@ -2,7 +2,7 @@
  * One line per event for people: id, time, type, topic and a summary of the fields that matter, with colours
  * for status, phase and level when the output is a terminal.
  */
-import type { StreamItem } from '@switchboard/shared';
+import type { AnyEnvelope, StreamItem } from '@switchboard/shared';
 import { summarizeEvent } from '@switchboard/client';
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90 } as const;
@@ -31,12 +31,16 @@ const colourOf: Record<string, Colour> = {
   low: 'gray',
 };
 
-export function formatEvent(event: StreamItem, colour: boolean): string {
+export function formatEvent(
+  event: StreamItem | AnyEnvelope,
+  colour: boolean,
+  custom?: (event: AnyEnvelope) => string | undefined,
+): string {
   const paint = (word: string) => {
     const c = colourOf[word];
     return colour && c ? `\u001b[${codes[c]}m${word}\u001b[0m` : word;
   };
   const time = event.timestamp.toISOString().slice(11, 19);
-  const text = summarizeEvent(event, paint);
+  const text = summarizeEvent(event, paint, custom);
   return `#${event.id.padEnd(6)} ${time}  ${event.type.padEnd(23)} ${event.topic.padEnd(22)} ${text}`;
 }

@@ -3,11 +3,12 @@
  * store turns it into SQL for the backlog, and `compileFilter` into a predicate for live events, so both halves
  * of a stream select exactly the same events.
  */
-import { topicMatcher, type EventEnvelope, type EventType, type ValidEvent } from '@switchboard/shared';
+import { topicMatcher, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 
 /** All present conditions must hold; within one condition any listed value matches. */
 export interface EventFilter {
-  readonly types?: readonly EventType[] | undefined;
+  /** Type names; a catalogue may define more than the built-in ones. */
+  readonly types?: readonly string[] | undefined;
   /** Topic patterns (`*` wildcards). */
   readonly topics?: readonly string[] | undefined;
   readonly agentIds?: readonly string[] | undefined;

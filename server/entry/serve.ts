@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from '../ops/config.js';
 import { DatabaseOpenError } from '../store/sqlite-db.js';
+import { CatalogueLoadError } from '../ops/catalogue.js';
 import { ListenError, startServer } from '../server.js';
 
 interface Streams {
@@ -23,7 +24,11 @@ export async function serve(
     config = loadConfig(argv, env);
     server = await startServer(config);
   } catch (error) {
-    const known = error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof ListenError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof DatabaseOpenError ||
+      error instanceof ListenError ||
+      error instanceof CatalogueLoadError;
     const text = known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     stderr.write(`switchboard: ${text}\n`);
     return error instanceof ConfigError && error.usage ? 2 : 1;

@@ -42,6 +42,8 @@ const settings = {
   db: { env: 'SWITCHBOARD_DB', schema: z.string().min(1).default('./data/switchboard.db') },
   durability: { env: 'SWITCHBOARD_DURABILITY', schema: z.enum(['full', 'normal']).default('full') },
   tokensFile: { env: 'SWITCHBOARD_TOKENS_FILE', schema: z.string().min(1).optional() },
+  /** A module exporting the event catalogue (`defineCatalogue`); the built-in families without it. */
+  events: { env: 'SWITCHBOARD_EVENTS', schema: z.string().min(1).optional() },
   maxConnections: { env: 'SWITCHBOARD_MAX_CONNECTIONS', schema: positive('at least 1').default(1_000) },
   maxSubscriptions: { env: 'SWITCHBOARD_MAX_SUBSCRIPTIONS', schema: positive('at least 1').default(100) },
   maxMessageBytes: {

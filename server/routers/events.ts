@@ -1,56 +1,63 @@
 import { TRPCError } from '@trpc/server';
-import { eventsInput, eventTypes, historyInput, isEventOf } from '@switchboard/shared';
-import { readableFilter } from '../security/scopes.js';
+import type { AnyEnvelope, Catalogue, DataSchemas, EnvelopeFor } from '@switchboard/shared';
 import { CursorAheadError } from '../core/stream.js';
+import { readableFilter } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
 
-/** Built once: every subscription shares the check. */
-const isAnyEvent = isEventOf(eventTypes);
-
-export const eventsRouter = router({
-  /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
-  events: viewerProcedure.input(eventsInput).subscription(({ ctx, input, signal }) =>
-    subscribeEvents(
-      ctx,
-      'events',
-      {
-        filter: { topics: input.topics, types: input.types },
-        lastEventId: input.lastEventId,
-      },
-      isAnyEvent,
-      signal,
+/** The firehose and history for a catalogue's events, and the catalogue itself for dashboards. */
+export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M>) {
+  // The stream's filter has already chosen each event. Everything it passes is delivered as stored, including
+  // events of types a later catalogue dropped: those are typed as the catalogue's, which they once were.
+  const isStored = (event: AnyEnvelope): event is EnvelopeFor<M> => event.type !== '';
+  return router({
+    /** The firehose. Live only without a cursor; `lastEventId: '0'` replays everything kept, then goes live. */
+    events: viewerProcedure.input(catalogue.eventsInput).subscription(({ ctx, input, signal }) =>
+      subscribeEvents(
+        ctx,
+        'events',
+        {
+          filter: { topics: input.topics, types: input.types },
+          lastEventId: input.lastEventId,
+        },
+        isStored,
+        signal,
+      ),
     ),
-  ),
 
-  /**
-   * Stored events between two cursors, a page at a time: oldest first from `after`, or with `order: 'desc'`
-   * newest first from `before`. Pass `nextCursor` as the next call's `after` (or `before`); `hasMore` is true
-   * when the page is full, so more may follow (the next page can still be empty).
-   */
-  history: viewerProcedure.input(historyInput).query(async ({ ctx, input }) => {
-    // The same rule as a subscription's lastEventId: a cursor this store never issued is refused, not answered
-    // with an empty page that looks like "nothing new".
-    const head = await ctx.hub.store.headId();
-    if (Number(input.after) > head) {
-      const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
-      throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
-    }
-    const range = {
-      after: Number(input.after),
-      before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
-      order: input.order,
-    };
-    const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
-    const events = await ctx.hub.store.readRange(range, filter, input.limit);
-    // Events at or below the watermark may have been deleted by retention (current-state events are kept).
-    const retainedAfter = String(await ctx.hub.store.retentionWatermark());
-    const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
-    return {
-      events,
-      nextCursor: events.at(-1)?.id ?? fallback,
-      hasMore: events.length === input.limit,
-      retainedAfter,
-    };
-  }),
-});
+    /**
+     * Stored events between two cursors, a page at a time: oldest first from `after`, or with `order: 'desc'`
+     * newest first from `before`. Pass `nextCursor` as the next call's `after` (or `before`); `hasMore` is true
+     * when the page is full, so more may follow (the next page can still be empty).
+     */
+    history: viewerProcedure.input(catalogue.historyInput).query(async ({ ctx, input }) => {
+      // The same rule as a subscription's lastEventId: a cursor this store never issued is refused, not answered
+      // with an empty page that looks like "nothing new".
+      const head = await ctx.hub.store.headId();
+      if (Number(input.after) > head) {
+        const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
+        throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
+      }
+      const range = {
+        after: Number(input.after),
+        before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
+        order: input.order,
+      };
+      const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
+      const stored = await ctx.hub.store.readRange(range, filter, input.limit);
+      const events = stored as AnyEnvelope[] as EnvelopeFor<M>[];
+      // Events at or below the watermark may have been deleted by retention (current-state events are kept).
+      const retainedAfter = String(await ctx.hub.store.retentionWatermark());
+      const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
+      return {
+        events,
+        nextCursor: events.at(-1)?.id ?? fallback,
+        hasMore: events.length === input.limit,
+        retainedAfter,
+      };
+    }),
+
+    /** Every event type the server knows, with its topic and summary templates (functions are left out). */
+    catalogue: viewerProcedure.query(() => catalogue.describe()),
+  });
+}

@@ -1,30 +1,39 @@
 import { z } from 'zod';
-import { limits, publishInputSchema } from '@switchboard/shared';
+import { limits, type Catalogue, type DataSchemas, type EnvelopeFor, type ValidEvent } from '@switchboard/shared';
 import { checkPublish } from '../security/scopes.js';
 import { publisherProcedure, router } from '../trpc.js';
 
-export const publishRouter = router({
-  /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
-  publish: publisherProcedure.input(publishInputSchema).mutation(async ({ ctx, input }) => {
-    checkPublish(ctx.principal, [input]);
-    ctx.limits.admitPublish(1);
-    const [envelope] = await ctx.hub.append([input]);
-    // append returns one envelope per input; an empty answer would be a store bug, not a client error.
-    if (!envelope) throw new Error('append returned no envelope');
-    return envelope;
-  }),
-
-  /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
-  publishBatch: publisherProcedure
-    .input(
-      z
-        .array(publishInputSchema)
-        .min(1, 'a batch holds at least one event')
-        .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`),
-    )
-    .mutation(({ ctx, input }) => {
-      checkPublish(ctx.principal, input);
-      ctx.limits.admitPublish(input.length);
-      return ctx.hub.append(input);
+/**
+ * The write procedures for a catalogue's events. The store and the hub are shared by every catalogue and speak
+ * the built-in `ValidEvent`; an event of a custom family reaches them validated by its own schema, and they
+ * read only its `type`, its envelope fields and the ids its data may carry, so the cast is what it claims.
+ */
+export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<M>) {
+  const schema = catalogue.publishInputSchema;
+  const topicOf = (event: { type: string; data: unknown }) => catalogue.topicOf(event);
+  return router({
+    /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
+    publish: publisherProcedure.input(schema).mutation(async ({ ctx, input }) => {
+      checkPublish(ctx.principal, [input], topicOf);
+      ctx.limits.admitPublish(1);
+      const [envelope] = await ctx.hub.append([input as unknown as ValidEvent]);
+      // append returns one envelope per input; an empty answer would be a store bug, not a client error.
+      if (!envelope) throw new Error('append returned no envelope');
+      return envelope as unknown as EnvelopeFor<M>;
     }),
-});
+
+    /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
+    publishBatch: publisherProcedure
+      .input(
+        z
+          .array(schema)
+          .min(1, 'a batch holds at least one event')
+          .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`),
+      )
+      .mutation(async ({ ctx, input }) => {
+        checkPublish(ctx.principal, input, topicOf);
+        ctx.limits.admitPublish(input.length);
+        return (await ctx.hub.append(input as unknown as ValidEvent[])) as unknown as EnvelopeFor<M>[];
+      }),
+  });
+}

@@ -1,19 +1,19 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
-import type { EventEnvelope, StreamItem, StreamReset } from '@switchboard/shared';
+import type { AnyEnvelope, StreamItem, StreamReset } from '@switchboard/shared';
 import type { Context } from '../context.js';
 import { pushSource, type OpenPush, type PushSink, type PushSource } from '../core/push-source.js';
 import type { StreamRequest } from '../core/hub.js';
 import { CursorAheadError, pullStream, type EventStream, type StreamSink } from '../core/stream.js';
 import { readableFilter } from '../security/scopes.js';
 
-type Tracked<E extends EventEnvelope> = TrackedEnvelope<E | StreamReset>;
+type Tracked<E extends AnyEnvelope> = TrackedEnvelope<E | StreamReset>;
 
 /**
  * What a subscription procedure declares it returns. The value is an `EventSubscription`, which the WebSocket
  * transport recognises at run time (`isPushSource`); the declared type is made of `shared/` types alone because
  * it becomes part of `AppRouter`, and the client packages' declarations must not reach the server's context.
  */
-export type EventStreamOf<E extends EventEnvelope> = AsyncIterable<Tracked<E>>;
+export type EventStreamOf<E extends AnyEnvelope> = AsyncIterable<Tracked<E>>;
 
 /**
  * What every subscription procedure returns: the hub's events for one request, each as `tracked(id, envelope)`.
@@ -25,7 +25,7 @@ export type EventStreamOf<E extends EventEnvelope> = AsyncIterable<Tracked<E>>;
  * the connection is being cut as a slow consumer, and counts deliveries.
  * `accepts` narrows the envelope type; the stream's filter already guarantees it holds.
  */
-export class EventSubscription<E extends EventEnvelope> implements PushSource<E | StreamReset> {
+export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | StreamReset> {
   readonly [pushSource] = true as const;
 
   /**
@@ -38,7 +38,7 @@ export class EventSubscription<E extends EventEnvelope> implements PushSource<E 
     { hub, limits, metrics }: Context,
     readonly procedure: string,
     private readonly request: StreamRequest,
-    private readonly accepts: (event: EventEnvelope) => event is E,
+    private readonly accepts: (event: AnyEnvelope) => event is E,
     private readonly signal: AbortSignal,
   ) {
     this.ctx = { hub, limits, metrics };
@@ -54,8 +54,8 @@ export class EventSubscription<E extends EventEnvelope> implements PushSource<E 
     const window = this.ctx.limits.replayWindowBytes;
     const stream = this.start({
       // Bound once here, so each event costs the same one call into the sink as a closure would. The filter and
-      // `accepts` (in `start`) have narrowed each item to what this subscription yields.
-      push: sink.push.bind(sink),
+      // `accepts` (in `start`) have narrowed each item to what this subscription yields: E or a reset notice.
+      push: sink.push.bind(sink) as (item: StreamItem, shared: boolean) => boolean,
       ready: (resume) => sink.drainedBelow(window, resume),
       fail: (error) => {
         slot[Symbol.dispose]();
@@ -118,11 +118,11 @@ function toTRPCError(error: unknown): TRPCError {
 }
 
 /** The subscription for one procedure call; see `EventSubscription`. */
-export function subscribeEvents<E extends EventEnvelope>(
+export function subscribeEvents<E extends AnyEnvelope>(
   ctx: Context,
   procedure: string,
   request: StreamRequest,
-  accepts: (event: EventEnvelope) => event is E,
+  accepts: (event: AnyEnvelope) => event is E,
   signal: AbortSignal | undefined,
 ): EventStreamOf<E> {
   // Every subscription passes here: the one place its filter is narrowed to the caller's read scopes.

@@ -9,7 +9,7 @@
  * withhold events, never leak them.
  */
 import { z } from 'zod';
-import { topicMatcher, topicOf, topicPatternSchema, type ValidEvent } from '@switchboard/shared';
+import { topicMatcher, topicPatternSchema } from '@switchboard/shared';
 import type { EventFilter } from '../core/filter.js';
 
 export const scopesSchema = z.strictObject({
@@ -89,7 +89,11 @@ export function canRead(who: Scoped): (topic: string) => boolean {
 }
 
 /** Throws ScopeError naming the first event whose topic lies outside `who`'s publish scopes. */
-export function checkPublish(who: Scoped, events: readonly ValidEvent[]): void {
+export function checkPublish(
+  who: Scoped,
+  events: readonly { type: string; data: unknown }[],
+  topicOf: (event: { type: string; data: unknown }) => string,
+): void {
   const scope = who.scopes?.publish;
   if (scope === undefined) return;
   const matchers = scope.map(topicMatcher);

@@ -4,7 +4,13 @@
  */
 import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
-import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
+import {
+  builtinCatalogue,
+  type Catalogue,
+  type EnvelopeOf,
+  type EventEnvelope,
+  type ValidEvent,
+} from '@switchboard/shared';
 import type { Db } from './sqlite-db.js';
 import { compileFilter, refsOf, type EventFilter } from '../core/filter.js';
 import type {
@@ -88,7 +94,9 @@ function now<T>(fn: () => T): Promise<T> {
   });
 }
 
-export function createSqliteStore(db: Db): EventStore {
+/** `catalogue` derives each event's topic; events of custom families are stored like the built-in ones. */
+export function createSqliteStore(db: Db, catalogue: Pick<Catalogue, 'topicOf'> = builtinCatalogue): EventStore {
+  const { topicOf } = catalogue;
   const sqlite = db.$client;
   const p = (name: string) => sql.placeholder(name);
 
@@ -105,6 +113,7 @@ export function createSqliteStore(db: Db): EventStore {
     .from(events)
     .where(eq(events.key, p('key')))
     .prepare();
+  const storedTypesStatement = sqlite.prepare<[], { type: string }>('SELECT DISTINCT type FROM events');
   const headStatement = sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
 
   const upsertAgentStatus = db
@@ -436,6 +445,7 @@ export function createSqliteStore(db: Db): EventStore {
       now(() => readRange({ after, before: Number.MAX_SAFE_INTEGER, order: 'asc' }, filter, limit)),
     readRange: (range, filter, limit) => now(() => readRange(range, filter, limit)),
     headId: () => now(headId),
+    storedTypes: () => now(() => storedTypesStatement.all().map((r) => r.type)),
     snapshot: (kind, filter) => now(() => snapshot(kind, filter)),
     agents: (agentIds) => now(() => snapshot('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]),
     tddTasks: ({ agentId, taskId }) =>

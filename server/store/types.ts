@@ -65,6 +65,8 @@ export interface EventStore {
   ): Promise<EventEnvelope[]>;
   /** The newest event id, 0 when empty. */
   headId(): Promise<number>;
+  /** Every event type the store holds events of (the server names those its catalogue does not define). */
+  storedTypes(): Promise<string[]>;
   /** The latest state-bearing event of each entity that passes the filter, in id order, with the head id. */
   snapshot(kind: SnapshotKind, filter: EventFilter): Promise<Snapshot>;
   agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]>;

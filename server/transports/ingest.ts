@@ -4,7 +4,7 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { issuePath, limits, publishInputSchema, type ValidEvent } from '@switchboard/shared';
+import { builtinCatalogue, issuePath, limits, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
@@ -20,7 +20,8 @@ interface Problem {
   message: string;
 }
 
-class IngestError extends Error {
+/** A request refused with an HTTP status and a message (and per-event issues for validation). */
+export class IngestError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -35,7 +36,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+export async function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > ingestBodyLimit) {
     throw new IngestError(
@@ -82,7 +83,12 @@ function parseBody(body: string, contentType: string): { value: unknown; at: Pic
   return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
 }
 
-function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }[]): ValidEvent[] {
+type PublishSchema = AnyCatalogue['publishInputSchema'];
+
+function validate(
+  items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }[],
+  schema: PublishSchema,
+): ValidEvent[] {
   if (items.length === 0) throw new IngestError(400, 'no events in the body');
   if (items.length > limits.batchSize) {
     throw new IngestError(
@@ -93,8 +99,9 @@ function validate(items: { value: unknown; at: Pick<Problem, 'line' | 'index'> }
   const events: ValidEvent[] = [];
   const issues: Problem[] = [];
   for (const { value, at } of items) {
-    const result = publishInputSchema.safeParse(value);
-    if (result.success) events.push(result.data);
+    const result = schema.safeParse(value);
+    // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
+    if (result.success) events.push(result.data as unknown as ValidEvent);
     else for (const i of result.error.issues) issues.push({ ...at, path: issuePath(i), message: i.message });
   }
   if (issues.length > 0) throw new IngestError(400, 'validation failed; nothing was stored', issues);
@@ -106,13 +113,14 @@ export async function handleIngest(
   res: ServerResponse,
   hub: Hub,
   limits: ConnectionLimits,
+  catalogue: Pick<AnyCatalogue, 'publishInputSchema'> = builtinCatalogue,
   /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
   authorize: (events: readonly ValidEvent[]) => void = () => undefined,
 ): Promise<void> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
-    const events = validate(items);
+    const events = validate(items, catalogue.publishInputSchema);
     try {
       authorize(events);
     } catch (error) {

@@ -6,7 +6,7 @@
  * output as JSON, as tRPC's own adapter writes it. docs/protocol.md describes the same for other clients.
  */
 import type { StreamItem } from '@switchboard/shared';
-import type { ServerRouter } from '../routers/_app.js';
+import type { ServedRouter } from '../routers/_app.js';
 
 /** The response headers of an event stream; proxies must neither buffer nor transform it. */
 export const sseHeaders = {
@@ -28,7 +28,7 @@ export function connectedFrame(retryMs: number, reconnectAfterInactivityMs: numb
 export const pingFrame = 'event: ping\ndata: \n\n';
 
 /** The error's shape (as the error formatter built it), serialized like every other payload. */
-export function errorFrame(router: ServerRouter, shape: unknown): string {
+export function errorFrame(router: ServedRouter, shape: unknown): string {
   return `event: serialized-error\ndata: ${JSON.stringify(router._def._config.transformer.output.serialize(shape))}\n\n`;
 }
 
@@ -39,7 +39,7 @@ export function errorFrame(router: ServerRouter, shape: unknown): string {
 export class ItemFrames {
   private readonly cache = new WeakMap<StreamItem, string>();
 
-  constructor(private readonly router: ServerRouter) {}
+  constructor(private readonly router: ServedRouter) {}
 
   private build(item: StreamItem): string {
     // Ids are decimal strings, so nothing in them can break the line.

@@ -28,13 +28,13 @@ import type { StreamItem } from '@switchboard/shared';
 import { bearerToken } from '../security/auth.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { ServerRouter } from '../routers/_app.js';
+import type { ServedRouter } from '../routers/_app.js';
 import { isPushSource, type PushSource, type TrackedItem } from '../core/push-source.js';
 import { connectedFrame, errorFrame, ItemFrames, pingFrame, sseHeaders } from './sse-frames.js';
 import { SseStream } from './sse-stream.js';
 
 export interface SseOptions {
-  router: ServerRouter;
+  router: ServedRouter;
   /** `/trpc`: a subscription is served at `<base>/<procedure>`. */
   basePath: string;
   /** The context of one stream; `token` from the bearer header or the connection params. */
@@ -52,7 +52,7 @@ export interface SseOptions {
 const connectionParams = z.record(z.string(), z.string());
 
 /** An error as the router's error formatter shapes it (server/trpc.ts). */
-export type ErrorShape = inferRouterError<ServerRouter>;
+export type ErrorShape = inferRouterError<ServedRouter>;
 
 /** How a stream is written: tRPC's messages for `/trpc`, AG-UI events for `/ag-ui`. */
 export interface StreamFormat {
@@ -244,7 +244,7 @@ export class SseTransport {
   }
 }
 
-function parseInput(router: ServerRouter, raw: string | null): unknown {
+function parseInput(router: ServedRouter, raw: string | null): unknown {
   if (raw === null) return undefined;
   try {
     return router._def._config.transformer.input.deserialize(JSON.parse(raw));

@@ -1,9 +1,16 @@
-import { skipToken } from '@tanstack/react-query';
+import { skipToken, useQuery } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ConnectionState } from '../../client/client.js';
 import { summarizeEvent } from '../../client/summary.js';
-import { eventTypes, topicMatcher, type EventType, type StreamItem } from '@switchboard/shared';
+import {
+  eventTypes,
+  summariesFrom,
+  topicMatcher,
+  type AnyEnvelope,
+  type EventType,
+  type StreamItem,
+} from '@switchboard/shared';
 import { clock, pretty } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC, useTRPCClient } from './trpc.js';
@@ -157,6 +164,9 @@ interface StreamProps {
  */
 function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }: StreamProps) {
   const trpc = useTRPC();
+  // Events of the server's own families are summarised by their catalogue's templates.
+  const catalogue = useQuery(trpc.catalogue.queryOptions(undefined, { staleTime: Infinity }));
+  const custom = useMemo(() => summariesFrom(catalogue.data ?? []), [catalogue.data]);
   const client = useTRPCClient();
   const input = useMemo(
     () => ({
@@ -368,7 +378,7 @@ function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }:
               <span className="mono topic" title={event.topic}>
                 {event.topic}
               </span>
-              <Summary event={event} />
+              <Summary event={event} custom={custom} />
             </div>
           ))}
         </div>
@@ -385,8 +395,14 @@ function LogStream({ filter, paused, connection, onSync, selectedId, onSelect }:
   );
 }
 
-function Summary({ event }: { event: StreamItem }) {
-  const summary = summarizeEvent(event);
+function Summary({
+  event,
+  custom,
+}: {
+  event: StreamItem;
+  custom: ((event: AnyEnvelope) => string | undefined) | undefined;
+}) {
+  const summary = summarizeEvent(event, undefined, custom);
   return (
     <span className="summary" title={summary}>
       {summary}

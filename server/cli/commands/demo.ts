@@ -1,7 +1,7 @@
 /**
  * `switchboard demo`: publishes the simulated orchestrator's traffic through the Publisher at a steady rate.
  */
-import { createPublisher } from '@switchboard/client';
+import { createPublisher, type SwitchboardClient } from '@switchboard/client';
 import { parse } from '../args.js';
 import { connectWithin, serverUrl } from '../connect.js';
 import { demoTraffic } from '../demo-traffic.js';
@@ -36,7 +36,8 @@ export async function demo(args: readonly string[], io: Io): Promise<number> {
   const traffic = demoTraffic(agents, Number(values.seed ?? Date.now()));
   const publisher = createPublisher({
     url,
-    client,
+    // The demo publishes built-in events only, which every server's catalogue includes.
+    client: client as unknown as SwitchboardClient,
     onRetry: (error, attempt) => {
       if (attempt === 1) io.complain(`cannot publish (${error.message}); retrying`);
     },

@@ -1,9 +1,8 @@
 /**
  * `switchboard history`: stored events after a cursor, a page at a time.
  */
-import { eventTypeSchema } from '@switchboard/shared';
-import { parse, typesFlag } from '../args.js';
-import { connectWithin, request } from '../connect.js';
+import { parse, typeNameSchema, typesFlag } from '../args.js';
+import { connectWithin, customSummaries, request } from '../connect.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
 
@@ -17,7 +16,7 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
   });
   const input = {
     topics: values.topic,
-    types: typesFlag(values.type, eventTypeSchema),
+    types: typesFlag(values.type, typeNameSchema),
     after: values.after,
     limit: values.limit === undefined ? undefined : Number(values.limit),
   };
@@ -29,7 +28,8 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
     'before the hub answered',
   );
   const colour = wantsColour(io);
-  for (const event of page.events) io.say(values.json ? JSON.stringify(event) : formatEvent(event, colour));
+  const custom = values.json ? undefined : await customSummaries(client);
+  for (const event of page.events) io.say(values.json ? JSON.stringify(event) : formatEvent(event, colour, custom));
   if (!values.json && page.hasMore) io.complain(`more after #${page.nextCursor}: --after ${page.nextCursor}`);
   return exitCodes.ok;
 }

@@ -3,10 +3,9 @@
  * reconnect from the last event shown.
  */
 import { z } from 'zod';
-import { eventTypeSchema, workflowEventTypes, type StreamItem } from '@switchboard/shared';
-import type { SwitchboardClient } from '@switchboard/client';
-import { parse, typesFlag } from '../args.js';
-import { connect, connectTimeoutMs, opened } from '../connect.js';
+import { workflowEventTypes, type AnyEnvelope, type StreamItem } from '@switchboard/shared';
+import { parse, typeNameSchema, typesFlag } from '../args.js';
+import { connect, connectTimeoutMs, customSummaries, opened, type CliClient } from '../connect.js';
 import { describeError, UnreachableError, UsageError } from '../errors.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
@@ -26,11 +25,11 @@ const flags = {
 
 type Values = ReturnType<typeof parse<typeof flags>>['values'];
 interface Handlers {
-  onData: (item: { data: StreamItem }) => void;
+  onData: (item: { data: StreamItem | AnyEnvelope }) => void;
   onError: (error: unknown) => void;
 }
 
-function subscribe(client: SwitchboardClient, procedure: string | undefined, values: Values, handlers: Handlers) {
+function subscribe(client: CliClient, procedure: string | undefined, values: Values, handlers: Handlers) {
   const lastEventId = values.from;
   switch (procedure) {
     case 'agentStatus':
@@ -49,7 +48,7 @@ function subscribe(client: SwitchboardClient, procedure: string | undefined, val
       return client.tddPhase.subscribe({ agentId: values.agent?.[0], taskId: values.task, lastEventId }, handlers);
     case 'events':
       return client.events.subscribe(
-        { topics: values.topic, types: typesFlag(values.type, eventTypeSchema), lastEventId },
+        { topics: values.topic, types: typesFlag(values.type, typeNameSchema), lastEventId },
         handlers,
       );
     default:
@@ -75,7 +74,7 @@ interface ReportOptions {
  * for the hub has no end, but it is never silent: the first failed attempt says what it waits for, and the cause
  * is repeated when it changes (or every 30 s). Returns the function that stops reporting.
  */
-function reportConnection(client: SwitchboardClient, io: Io, { retry, resumeFrom, fail }: ReportOptions) {
+function reportConnection(client: CliClient, io: Io, { retry, resumeFrom, fail }: ReportOptions) {
   const { url } = client.connection;
   let wasOpen = false;
   let opens = 0;
@@ -117,6 +116,15 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
   const timeoutMs = connectTimeoutMs(values);
   const colour = wantsColour(io);
   await using client = connect(values, io);
+  // Only the firehose carries events of the server's own families. Their summaries are asked for beside the
+  // subscription, not before it, so that a hub that is away is still waited for visibly (below); the query is
+  // sent first on the same socket, so its answer comes before the events. Without it, type and topic still show.
+  let custom: ((event: AnyEnvelope) => string | undefined) | undefined;
+  if (procedure === 'events' && values.json !== true)
+    customSummaries(client).then(
+      (summaries) => (custom = summaries),
+      () => undefined, // a server too old to list its catalogue: its events are all built-in, summarised anyway
+    );
 
   let seen = 0;
   let lastId: string | undefined;
@@ -132,7 +140,7 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
       // A replay arrives many events per turn: past the limit, the rest of the turn's events are not shown.
       if (seen >= limit) return;
       lastId = data.id;
-      io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour));
+      io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour, custom));
       if (++seen >= limit) end(exitCodes.ok);
     },
     onError: (error) => {

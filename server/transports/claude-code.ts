@@ -1,0 +1,69 @@
+/**
+ * `POST /ingest/claude-code`: Claude Code's `http` hooks post each hook event's JSON here, and it becomes
+ * built-in events, so the agents, workflows and log panels show a session live with no script in between.
+ * A session is an agent and a workflow (both with the session id); a subagent is an agent of its own, whose
+ * blocks sit in a step named by its agent id. docs/claude-code.md has the full mapping.
+ *
+ * The answer is always quick and never a decision: `{}` with 200 once the events are stored, so the hub can
+ * neither block nor steer the agent. A hub that is down or refuses is a non-blocking error to Claude Code.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/shared';
+import type { Hub } from '../core/hub.js';
+import { IngestError, readBody } from './ingest.js';
+import type { ConnectionLimits } from '../ops/limits.js';
+import { ScopeError } from '../security/scopes.js';
+import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
+
+export async function handleClaudeCodeHook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hub: Hub,
+  connectionLimits: ConnectionLimits,
+  /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
+  authorize: (events: readonly ValidEvent[]) => void = () => undefined,
+): Promise<void> {
+  const answer = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    if (req.method !== 'POST') throw new IngestError(405, 'use POST with the hook event as JSON');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readBody(req)) as unknown;
+    } catch (error) {
+      if (error instanceof IngestError) throw error;
+      throw new IngestError(400, `body is not JSON: ${(error as Error).message}`);
+    }
+    const parsed = hookPayloadSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new IngestError(400, `not a Claude Code hook event: ${describeIssues(parsed.error.issues)}`);
+    }
+    const key = keyOf(parsed.data);
+    const events: ValidEvent[] = mapHookEvent(parsed.data).map((event, i) =>
+      builtinCatalogue.publishInputSchema.parse(key === undefined ? event : { ...event, key: `${key}:${i}` }),
+    );
+    try {
+      authorize(events);
+    } catch (error) {
+      if (error instanceof ScopeError) throw new IngestError(403, error.message);
+      throw error;
+    }
+    try {
+      connectionLimits.admitPublish(events.length);
+    } catch (error) {
+      throw new IngestError(429, (error as Error).message);
+    }
+    await hub.append(events);
+    // An empty object: no decision, no added context. Claude Code goes on as if the hook were not there.
+    answer(200, {});
+  } catch (error) {
+    if (error instanceof IngestError) {
+      req.resume();
+      answer(error.status, { error: error.message });
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * `npm run schema`: writes docs/schema.json, the JSON Schema of the built-in catalogue (test/schema.test.ts
+ * checks it is current).
+ */
+import { writeFileSync } from 'node:fs';
+import { builtinCatalogue } from '@switchboard/shared';
+import { catalogueSchema } from './schema.js';
+
+writeFileSync(
+  new URL('../../docs/schema.json', import.meta.url),
+  `${JSON.stringify(catalogueSchema(builtinCatalogue), null, 2)}\n`,
+);

@@ -1,0 +1,20 @@
+/**
+ * A team's own event family, as a project that installed the package defines it: only `@switchboard/shared`
+ * and zod. test/package.test.ts starts the built server with `--events` pointing here.
+ */
+import { defineCatalogue, defineFamily, entityIdSchema } from '@switchboard/shared';
+import { z } from 'zod';
+
+export const gates = defineFamily('gate', {
+  evaluated: {
+    data: z.strictObject({
+      gateId: entityIdSchema,
+      passed: z.boolean(),
+      score: z.number().min(0).max(1),
+    }),
+    topic: 'gate:{gateId}',
+    summary: '{gateId} scored {score}',
+  },
+});
+
+export default defineCatalogue({ families: [gates] });
