@@ -5,12 +5,12 @@
  */
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
-import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
+import type { AppRouter } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
 import { describeConnectionError } from './connection-error.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
-export type { AppRouter, AppRouterFor, EventSourceClass };
+export type { AppRouter, EventSourceClass };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
@@ -94,7 +94,8 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
 
 /**
  * For a server started with a catalogue of one's own, name its router type:
- * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })` (a type import; no server code is loaded).
+ * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })`, with `AppRouterFor` imported as a type from the
+ * server (`server/routers/_app.ts`); no server code is loaded.
  */
 export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter>(
   options: SwitchboardClientOptions,

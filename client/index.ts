@@ -7,7 +7,6 @@ export {
   createSwitchboardClient,
   toWebSocketUrl,
   type AppRouter,
-  type AppRouterFor,
   type Connection,
   type ConnectionState,
   type EventSourceClass,

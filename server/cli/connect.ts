@@ -5,13 +5,9 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import WebSocket from 'ws';
-import {
-  createSwitchboardClient,
-  describeConnectionError,
-  type AppRouterFor,
-  type SwitchboardClient,
-} from '@switchboard/client';
+import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
 import { summariesFrom, type AnyCatalogue, type AnyEnvelope } from '@switchboard/shared';
+import type { AppRouterFor } from '../routers/_app.js';
 import { secondsFlag } from './args.js';
 import { StoppedError, UnreachableError } from './errors.js';
 import type { Io } from './io.js';

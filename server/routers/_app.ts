@@ -37,8 +37,9 @@ const _procedures = appRouter._def.record;
 export type AppRouter = TRPCBuiltRouter<ClientRootTypes, typeof _procedures>;
 
 /**
- * The router type of a server started with `catalogue`: `createSwitchboardClient<AppRouterFor<typeof catalogue>>`.
- * The same recipe: the procedures of `createAppRouter` for that catalogue, under the context-free root types.
+ * The router type of a server started with `catalogue`: `createSwitchboardClient<AppRouterFor<typeof catalogue>>`,
+ * imported as a type from the server's sources (the client package carries `AppRouter`, the built-in one only:
+ * a type derived from `createAppRouter` names the server's `Context`).
  */
 export type AppRouterFor<C extends AnyCatalogue> = TRPCBuiltRouter<
   ClientRootTypes,

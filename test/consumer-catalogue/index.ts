@@ -2,7 +2,8 @@
  * A consumer of the built package with a catalogue of its own: publish and subscribe are typed from it
  * (checked by tsc with expectTypeOf), and it runs against `dist/bin.js serve --events events.ts`.
  */
-import { createPublisher, createSwitchboardClient, type AppRouterFor } from '@switchboard/client';
+import { createPublisher, createSwitchboardClient } from '@switchboard/client';
+import type { AppRouterFor } from '../../server/routers/_app.js';
 import { expectTypeOf } from 'vitest';
 import WebSocket from 'ws';
 import catalogue from './events.js';

@@ -4,7 +4,12 @@
  * `@types/node`) and `skipLibCheck: false`, builds it and runs `main` against the built server. Node 20 has no
  * global WebSocket, so the runner passes `ws`'s; the project itself never installs it.
  */
-import { createPublisher, createSwitchboardClient, type WebSocketClass } from '@switchboard/client';
+import {
+  createPublisher,
+  createSwitchboardClient,
+  type SwitchboardClient,
+  type WebSocketClass,
+} from '@switchboard/client';
 import { limits, type EnvelopeOf, type PublishInput } from '@switchboard/shared';
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -47,7 +52,7 @@ export async function main(url: string, WebSocket: WebSocketClass): Promise<stri
 }
 
 /** Never called: each line must fail to type-check, or `tsc` reports the unused `@ts-expect-error`. */
-export async function typeErrors(client: ReturnType<typeof createSwitchboardClient>): Promise<void> {
+export async function typeErrors(client: SwitchboardClient): Promise<void> {
   // @ts-expect-error: the data of agent.status needs agentType and a known status.
   await client.publish.mutate({ type: 'agent.status', data: { agentId: 'x', status: 'napping' } });
   const wrongField: PublishInput = {
