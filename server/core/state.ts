@@ -195,3 +195,57 @@ export class AgentTouches {
     return this.latest.size;
   }
 }
+
+/**
+ * The changes of one commit, folded to one per entity: applying the folded change gives the same row as
+ * applying each in id order (a later event's set columns win, the rest keep the earlier values), so a store
+ * whose every statement is a network round trip writes once per entity instead of once per event.
+ */
+export class FoldedChanges {
+  private readonly changes = new Map<string, StateChange>();
+  readonly touches = new AgentTouches();
+
+  /** Adds the change of the next event, in id order. */
+  add(change: StateChange): void {
+    if (change.kind === 'agentTouch') {
+      this.touches.add(change.agentId, change.id, change.at);
+      return;
+    }
+    const key = change.kind === 'agent' ? `a:${change.row.agentId}` : entityKey(change);
+    const earlier = this.changes.get(key);
+    this.changes.set(key, earlier ? fold(earlier, change) : change);
+  }
+
+  values(): IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>> {
+    return this.changes.values() as IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>>;
+  }
+}
+
+function entityKey(change: Extract<StateChange, { kind: 'workflow' | 'tddTask' }>): string {
+  return change.kind === 'workflow' ? `w:${change.row.workflowId}` : `t:${change.row.taskId}`;
+}
+
+function fold(earlier: StateChange, later: StateChange): StateChange {
+  if (later.kind === 'workflow' && earlier.kind === 'workflow') {
+    return { kind: 'workflow', ...foldRows(earlier, later) };
+  }
+  if (later.kind === 'tddTask' && earlier.kind === 'tddTask') {
+    return { kind: 'tddTask', ...foldRows(earlier, later) };
+  }
+  // An agent's status replaces its whole row.
+  return later;
+}
+
+function foldRows<R extends object, S extends Record<string, boolean>>(
+  earlier: { row: R; set: S },
+  later: { row: R; set: S },
+): { row: R; set: S } {
+  const row = { ...later.row };
+  const set = { ...later.set };
+  for (const column of Object.keys(set) as (keyof S & keyof R)[]) {
+    if (later.set[column]) continue;
+    row[column] = earlier.row[column];
+    set[column] = earlier.set[column];
+  }
+  return { row, set };
+}
