@@ -2,9 +2,11 @@
  * Runs the server until `signal` aborts: `npm start` and `switchboard serve` both come here.
  * Any start-up failure is one line on stderr and exit code 1.
  */
+import { BusOpenError } from './bus/errors.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseOpenError } from './db.js';
 import { ListenError, startServer } from './server.js';
+import { redactUrl } from './store/postgres-open.js';
 
 interface Streams {
   stdout: { write(text: string): unknown };
@@ -23,13 +25,17 @@ export async function serve(
     config = loadConfig(argv, env);
     server = await startServer(config);
   } catch (error) {
-    const known = error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof ListenError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof DatabaseOpenError ||
+      error instanceof BusOpenError ||
+      error instanceof ListenError;
     const text = known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     stderr.write(`switchboard: ${text}\n`);
     return 1;
   }
   stdout.write(
-    `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${config.db})\n`,
+    `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${redactUrl(config.db)})\n`,
   );
   await new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();

@@ -7,20 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
 import { allows, bearerToken, createAuthenticator, type Access } from './auth.js';
-import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { loadDashboard } from './dashboard.js';
-import { openDatabase } from './db.js';
 import { createHub } from './hub.js';
 import { handleIngest } from './ingest.js';
 import { ConnectionLimits } from './limits.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { openTopology } from './ops/topology.js';
 import { startRetention } from './retention.js';
 import { appRouter } from './routers/_app.js';
-import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { serveWebSockets } from './ws/handler.js';
 
@@ -64,12 +62,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
-  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability));
-  const bus = options.bus ?? createMemoryBus();
+  // SQLite and the in-process bus, or PostgreSQL with Redis or NOTIFY, from the configuration alone.
+  const topology = await openTopology(options, log, options);
+  const { store, bus } = topology;
   const auth = createAuthenticator(options.tokens);
   // No compression: event frames are prebuilt once for every socket (server/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
+  topology.registerMetrics(metrics.registry);
   const hub = createHub({
     store,
     bus,
@@ -140,12 +140,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
+      // A node whose store or bus is down still serves (reads what it can): it says "degraded", still 200.
+      const head = await store.headId().catch(() => undefined);
+      const engines = topology.health();
+      const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
       sendJson(res, 200, {
-        status: 'ok',
+        status: degraded ? 'degraded' : 'ok',
         uptime: Math.round((Date.now() - startedAt) / 1000),
         connections: wss.clients.size,
         subscriptions: hub.subscriptions,
-        headEventId: String(await store.headId()),
+        headEventId: head === undefined ? null : String(head),
+        ...engines,
       });
     } else if (path === '/metrics') {
       if (!permitted(req, res, 'operate')) return;
@@ -209,7 +214,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }).catch(async (error: unknown) => {
     wsHandler.close();
     wss.close();
-    await store.close();
+    await topology.close();
     throw error;
   });
 
@@ -223,7 +228,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
-    { host: options.host, port, db: options.db, auth: auth.required ? 'tokens' : 'open (loopback only)' },
+    { host: options.host, port, db: topology.describeDb, auth: auth.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
@@ -255,7 +260,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stopped;
       // Appends already queued commit before the database closes.
       await hub.drained();
-      await store.close();
+      await topology.close();
       log.info('closed');
       log.flush();
     })();

@@ -36,16 +36,12 @@ const migrationsFolder = [
 /** The id every node's migration lock uses, per schema (`hashtext` of this plus the schema name). */
 const lockName = 'switchboard.migrate.';
 
-/** The URL without its password, for messages. */
+/** A URL without its password, for messages and logs; anything else (a SQLite path) as it is. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    // Not a URL at all: there is nothing to redact that could be told apart from the rest.
-    return 'the configured PostgreSQL URL';
-  }
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
 }
 
 export async function openPostgres({ url, schema: schemaName, poolSize = 10 }: PostgresOptions): Promise<PgDb> {

@@ -170,10 +170,18 @@ interface PreparedBatch {
   newKeys: string[];
 }
 
+export interface PostgresStoreOptions {
+  /** Told of every operation that failed because PostgreSQL was unreachable, and of every one that succeeded. */
+  onHealth?: ((ok: boolean) => void) | undefined;
+}
+
 class PostgresStore implements EventStore {
   private readonly pool: pg.Pool;
 
-  constructor(private readonly db: PgDb) {
+  constructor(
+    private readonly db: PgDb,
+    private readonly options: PostgresStoreOptions,
+  ) {
     this.pool = db.$client;
   }
 
@@ -511,7 +519,8 @@ class PostgresStore implements EventStore {
       return result;
     } catch (error) {
       broken = isConnectionError(error);
-      if (!broken) await client.query('ROLLBACK');
+      if (broken) this.options.onHealth?.(false);
+      else await client.query('ROLLBACK');
       throw broken ? new StoreUnavailableError(what, error) : error;
     } finally {
       // A connection that failed is closed rather than returned to the pool.
@@ -521,9 +530,13 @@ class PostgresStore implements EventStore {
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = await fn();
+      this.options.onHealth?.(true);
+      return result;
     } catch (error) {
-      throw isConnectionError(error) ? new StoreUnavailableError(what, error) : error;
+      if (!isConnectionError(error)) throw error;
+      this.options.onHealth?.(false);
+      throw new StoreUnavailableError(what, error);
     }
   }
 }
@@ -541,6 +554,6 @@ function toWorkflowState(row: typeof workflows.$inferSelect): WorkflowState {
   };
 }
 
-export function createPostgresStore(db: PgDb): EventStore {
-  return new PostgresStore(db);
+export function createPostgresStore(db: PgDb, options: PostgresStoreOptions = {}): EventStore {
+  return new PostgresStore(db, options);
 }
