@@ -13,8 +13,11 @@ export type { AppRouter };
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
 
 export interface SwitchboardClientOptions {
-  /** The server's address: `http://127.0.0.1:8765` or `ws://127.0.0.1:8765/trpc`. */
-  url: string;
+  /**
+   * The server's address: `http://127.0.0.1:8765` or `ws://127.0.0.1:8765/trpc`. Several nodes of one cluster:
+   * the first is used first, and each reconnect moves to the next (round robin), resuming from the cursor.
+   */
+  url: string | readonly string[];
   /** Sent once per connection as tRPC `connectionParams` (`{ token }`), for servers that require one. */
   token?: string;
   /** The `WebSocket` class; Node 20 has none built in, so pass `ws`'s there. Browsers use theirs. */
@@ -65,8 +68,12 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: num
 
 export function createSwitchboardClient(options: SwitchboardClientOptions): SwitchboardClient {
   const { token } = options;
+  const urls = (typeof options.url === 'string' ? [options.url] : options.url).map(toWebSocketUrl);
+  if (urls.length === 0) throw new TypeError('createSwitchboardClient: url lists no address');
+  let attempt = 0;
   const wsClient = createWSClient({
-    url: toWebSocketUrl(options.url),
+    // tRPC asks for the URL at every connection attempt: that is where a reconnect moves to the next node.
+    url: () => urls[attempt++ % urls.length] ?? '',
     // `ws` implements every member of the browser's WebSocket that tRPC uses, but not the DOM's EventTarget.
     ...(options.WebSocket && { WebSocket: options.WebSocket as typeof globalThis.WebSocket }),
     ...(token !== undefined && { connectionParams: { token } }),

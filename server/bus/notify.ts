@@ -13,20 +13,35 @@ export interface NotifyTransportOptions {
   url: string;
   /** Channel name: nodes of one cluster share it; tests give each their own. */
   channel?: string | undefined;
+  /** `application_name` of its connections (pg_stat_activity). */
+  applicationName?: string | undefined;
 }
 
 const maxBackoffMs = 1_000;
 
-export function createNotifyTransport({ url, channel = 'switchboard_events' }: NotifyTransportOptions): BusTransport {
+export function createNotifyTransport({
+  url,
+  channel = 'switchboard_events',
+  applicationName = 'switchboard',
+}: NotifyTransportOptions): BusTransport {
   // Two connections: NOTIFY goes out on a small pool; LISTEN holds one connection of its own.
-  const senders = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2_000 });
+  const senders = new pg.Pool({
+    connectionString: url,
+    max: 2,
+    connectionTimeoutMillis: 2_000,
+    application_name: applicationName,
+  });
   senders.on('error', () => undefined);
   let listener: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
 
   async function listen(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 2_000,
+      application_name: applicationName,
+    });
     const lost = () => {
       if (closed || listener !== client) return;
       listener = undefined;

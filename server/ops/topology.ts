@@ -50,7 +50,9 @@ export async function openTopology(
   }
   let storeUp = true;
   let storeErrors = 0;
-  const db = await openPostgres({ url: config.db, schema: config.pgSchema });
+  // Every connection of this node is named after its cluster's channel, in pg_stat_activity and CLIENT LIST.
+  const name = `${config.busChannel}-node`;
+  const db = await openPostgres({ url: config.db, schema: config.pgSchema, applicationName: name });
   const store = createPostgresStore(db, {
     onHealth: (ok) => {
       if (!ok) storeErrors++;
@@ -62,8 +64,8 @@ export async function openTopology(
     },
   });
   const transport = config.redisUrl
-    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: `${config.busChannel}-node` })
-    : createNotifyTransport({ url: config.db, channel: `${config.busChannel}_events` });
+    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name })
+    : createNotifyTransport({ url: config.db, channel: `${config.busChannel}_events`, applicationName: name });
   const sequencer = new Sequencer({ store, transport, log, headCheckMs: config.headCheckMs });
   try {
     await sequencer.start();

@@ -20,6 +20,8 @@ export interface PostgresOptions {
   schema?: string | undefined;
   /** Connections this node holds at most. */
   poolSize?: number | undefined;
+  /** `application_name` of every connection (pg_stat_activity), for operators to tell nodes apart. */
+  applicationName?: string | undefined;
 }
 
 /**
@@ -44,7 +46,12 @@ export function redactUrl(url: string): string {
   return parsed.toString();
 }
 
-export async function openPostgres({ url, schema: schemaName, poolSize = 10 }: PostgresOptions): Promise<PgDb> {
+export async function openPostgres({
+  url,
+  schema: schemaName,
+  poolSize = 10,
+  applicationName = 'switchboard',
+}: PostgresOptions): Promise<PgDb> {
   if (migrationsFolder === undefined)
     throw new DatabaseOpenError('PostgreSQL migrations not found (drizzle/pg-migrations)');
   const searchPath = schemaName ?? 'public';
@@ -52,6 +59,7 @@ export async function openPostgres({ url, schema: schemaName, poolSize = 10 }: P
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,
+    application_name: applicationName,
     // Every connection of this pool works in the one schema, so queries name tables without a schema.
     options: `-c search_path=${quoteIdent(searchPath)}`,
   });
