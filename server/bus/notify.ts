@@ -31,7 +31,11 @@ export function createNotifyTransport({
     connectionTimeoutMillis: 2_000,
     application_name: applicationName,
   });
+  // A dead connection, idle or checked out, fails its next query; that is all (see postgres-open.ts).
   senders.on('error', () => undefined);
+  senders.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   let listener: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;

@@ -66,6 +66,11 @@ export async function openPostgres({
   // An idle connection that dies (a restarted server, pg_terminate_backend) is reported here; without a
   // listener it would crash the process. The pool drops it and the next query opens a fresh one.
   pool.on('error', () => undefined);
+  // The same for a connection that dies while checked out between two queries: its next query fails (and
+  // the store reports that); the event itself would otherwise be an uncaught error that ends the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = drizzle(pool, { schema });
   let client: pg.PoolClient;
   try {
