@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limits, publishInputSchema, type ValidEvent } from '../shared/index.js';
+import { StoreUnavailableError } from './store/unavailable.js';
 import type { Hub } from './hub.js';
 import type { ConnectionLimits } from './limits.js';
 
@@ -124,6 +125,11 @@ export async function handleIngest(
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
       send(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      return;
+    }
+    if (error instanceof StoreUnavailableError) {
+      // Nothing was stored, or the outcome is unknown: retrying with the same keys is safe either way.
+      send(res, 503, { error: error.message });
       return;
     }
     throw error;

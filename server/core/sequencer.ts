@@ -43,6 +43,7 @@ export class Sequencer implements EventBus {
   private filling: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private everUp = false;
   readonly stats: SequencerStats = { gapFilled: 0, lag: 0, transport: 'down' };
 
   constructor(private readonly options: SequencerOptions) {}
@@ -95,6 +96,9 @@ export class Sequencer implements EventBus {
     const { log, transport } = this.options;
     if (state === 'down') {
       log.warn({ bus: transport.name }, 'bus down: serving from the store through the head check until it is back');
+    } else if (!this.everUp) {
+      this.everUp = true;
+      log.info({ bus: transport.name }, 'bus connected');
     } else {
       log.info({ bus: transport.name }, 'bus up: back on the fast path');
       // Whatever was announced while it was down is in the store.
