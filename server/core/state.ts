@@ -73,7 +73,17 @@ const keepAll: WorkflowSet = {
 export function stateChangeOf(event: ValidEvent, id: number, at: number): StateChange | undefined {
   switch (event.type) {
     case 'agent.status':
-      return { kind: 'agent', row: { ...event.data, statusEventId: id, lastEventId: id, updatedAt: at } };
+      return {
+        kind: 'agent',
+        row: {
+          agentId: event.data.agentId,
+          agentType: event.data.agentType,
+          status: event.data.status,
+          statusEventId: id,
+          lastEventId: id,
+          updatedAt: at,
+        },
+      };
     case 'agent.task_update':
     case 'agent.log':
     case 'agent.metric':

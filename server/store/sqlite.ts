@@ -283,9 +283,18 @@ class SqliteStore implements EventStore {
         touches.add(change.agentId, change.id, change.at);
         return;
       case 'workflow': {
-        const { set } = change;
+        // A literal with every parameter (no spread): better-sqlite3 binds it a few times faster.
+        const { row, set } = change;
         statements.upsertWorkflow.run({
-          ...change.row,
+          workflowId: row.workflowId,
+          workflowType: row.workflowType,
+          status: row.status,
+          currentStepId: row.currentStepId,
+          startedAt: row.startedAt,
+          finishedAt: row.finishedAt,
+          lifecycleEventId: row.lifecycleEventId,
+          lastEventId: row.lastEventId,
+          updatedAt: row.updatedAt,
           set_workflowType: +set.workflowType,
           set_status: +set.status,
           set_currentStepId: +set.currentStepId,
@@ -295,13 +304,20 @@ class SqliteStore implements EventStore {
         });
         return;
       }
-      case 'tddTask':
+      case 'tddTask': {
+        const { row, set } = change;
         statements.upsertTddTask.run({
-          ...change.row,
-          set_phase: +change.set.phase,
-          set_phaseEventId: +change.set.phaseEventId,
+          taskId: row.taskId,
+          agentId: row.agentId,
+          phase: row.phase,
+          phaseEventId: row.phaseEventId,
+          lastEventId: row.lastEventId,
+          updatedAt: row.updatedAt,
+          set_phase: +set.phase,
+          set_phaseEventId: +set.phaseEventId,
         });
         return;
+      }
     }
   }
 
