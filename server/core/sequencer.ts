@@ -142,8 +142,10 @@ export class Sequencer implements EventBus {
       let failed = false;
       try {
         while (!this.closed && this.known > this.delivered) {
-          const page = await this.options.store.readAfter(this.delivered, {}, fillPage);
+          // The target is fixed before the read: every id up to it was committed before we heard of it, so the
+          // read sees it; an id heard of during the read may be newer than what the read saw.
           const target = this.known;
+          const page = await this.options.store.readAfter(this.delivered, {}, fillPage);
           const missing = page.filter((e) => Number(e.id) <= target && !this.held.has(Number(e.id)));
           this.stats.gapFilled += missing.length;
           const run: EventEnvelope[] = [];
@@ -153,14 +155,15 @@ export class Sequencer implements EventBus {
             this.held.delete(id);
             if (id > this.delivered) run.push(event);
           }
-          // The store has every committed id up to `target` but the ones retention deleted: past this page, none
-          // below the page's end (or below the target, when the page was short) will appear any more.
-          const last = run.at(-1);
-          const reached = page.length < fillPage ? target : last ? Number(last.id) : this.delivered;
+          // The store has every committed id up to `target` but the ones retention deleted: a short page, or one
+          // that reaches past the target, leaves nothing below the target to wait for; a full page short of it
+          // moves the cursor to its last id and reads on (always forward, so the loop ends).
+          const lastId = Number(page.at(-1)?.id ?? 0);
+          const complete = page.length < fillPage || lastId >= target;
           if (run.length > 0) this.emit(run);
-          this.delivered = Math.max(this.delivered, reached);
+          this.delivered = Math.max(this.delivered, complete ? target : lastId);
           for (const id of this.held.keys()) if (id <= this.delivered) this.held.delete(id);
-          if (page.length < fillPage) break;
+          if (complete) break;
         }
       } catch (error) {
         // The store is unreachable: keep what is held; the next message or head check tries again (not at

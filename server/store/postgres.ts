@@ -520,7 +520,12 @@ class PostgresStore implements EventStore {
     } catch (error) {
       broken = isConnectionError(error);
       if (broken) this.options.onHealth?.(false);
-      else await client.query('ROLLBACK');
+      else {
+        await client.query('ROLLBACK').catch(() => {
+          // The connection died after the error: the transaction is gone with it; the pool must not reuse it.
+          broken = true;
+        });
+      }
       throw broken ? new StoreUnavailableError(what, error) : error;
     } finally {
       // A connection that failed is closed rather than returned to the pool.
