@@ -24,14 +24,18 @@ First steps:
   switchboard watch events`;
 
 export const commandHelp: Record<string, string> = {
-  serve: `Usage: switchboard serve [--host HOST] [--port PORT] [--db FILE] [--durability full|normal]
+  serve: `Usage: switchboard serve [--host HOST] [--port PORT] [--db FILE|postgres://…] [--durability full|normal]
+                        [--redis-url redis://…]
 
 Runs the server: tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz, all on one port.
-Each flag has an environment variable: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DB, SWITCHBOARD_DURABILITY.
+Each flag has an environment variable: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DB, SWITCHBOARD_DURABILITY,
+SWITCHBOARD_REDIS_URL. A postgres:// --db runs one node of a cluster (docs/deploy.md): with --redis-url the
+nodes talk over Redis, without it over PostgreSQL's LISTEN/NOTIFY.
 
 Examples:
   switchboard serve
-  switchboard serve --port 0 --db /tmp/switchboard.db`,
+  switchboard serve --port 0 --db /tmp/switchboard.db
+  switchboard serve --db postgres://switchboard@db:5432/switchboard --redis-url redis://cache:6379`,
 
   demo: `Usage: switchboard demo [--agents N] [--rate EVENTS_PER_SECOND] [--duration SECONDS] [--seed N]
 
