@@ -6,7 +6,7 @@ import { BusOpenError } from './bus/errors.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseOpenError } from './db.js';
 import { ListenError, startServer } from './server.js';
-import { redactUrl } from './store/postgres-open.js';
+import { redactUrl } from './ops/redact.js';
 
 interface Streams {
   stdout: { write(text: string): unknown };

@@ -5,7 +5,7 @@
  * and a check runs as soon as the listener is back.
  */
 import pg from 'pg';
-import { redactUrl } from '../store/postgres-open.js';
+import { redactUrl } from '../ops/redact.js';
 import { BusOpenError } from './errors.js';
 import type { BusMessage, BusTransport, TransportState } from './types.js';
 

@@ -7,7 +7,7 @@
 import { createClient } from 'redis';
 import type { EventEnvelope } from '../../shared/index.js';
 import { BusOpenError } from './errors.js';
-import { redactUrl } from '../store/postgres-open.js';
+import { redactUrl } from '../ops/redact.js';
 import type { BusMessage, BusTransport, TransportState } from './types.js';
 
 export interface RedisTransportOptions {

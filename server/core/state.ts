@@ -200,10 +200,6 @@ export class AgentTouches {
   entries(): IterableIterator<[string, { id: number; at: number }]> {
     return this.latest.entries();
   }
-
-  get size(): number {
-    return this.latest.size;
-  }
 }
 
 /**

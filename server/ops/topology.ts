@@ -16,7 +16,8 @@ import { Sequencer } from '../core/sequencer.js';
 import { openDatabase } from '../db.js';
 import type { Logger } from '../log.js';
 import { createPostgresStore } from '../store/postgres.js';
-import { openPostgres, redactUrl } from '../store/postgres-open.js';
+import { openPostgres } from '../store/postgres-open.js';
+import { redactUrl } from './redact.js';
 import { createSqliteStore } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 

@@ -10,6 +10,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import * as schema from '../../drizzle/pg-schema.js';
 import { DatabaseOpenError } from '../db.js';
+import { redactUrl } from '../ops/redact.js';
 
 export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
@@ -37,14 +38,6 @@ const migrationsFolder = [
 
 /** The id every node's migration lock uses, per schema (`hashtext` of this plus the schema name). */
 const lockName = 'switchboard.migrate.';
-
-/** A URL without its password, for messages and logs; anything else (a SQLite path) as it is. */
-export function redactUrl(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString();
-}
 
 export async function openPostgres({
   url,
