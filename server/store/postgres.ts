@@ -8,7 +8,8 @@
  * lock once for the whole group. Idempotency keys are looked up under the same lock, so a key published on two
  * nodes at once is stored once (the unique index stays as the last guard).
  *
- * Read top to bottom: the append path (group, batches, rows, state), the reads, retention, errors. What an
+ * Read top to bottom: the append path (group, batches; the statements are in postgres-writes.ts), the reads,
+ * retention, errors. What an
  * event does to current state is decided in `server/core/state.ts`; this file only writes the rows it computes.
  */
 import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
@@ -17,8 +18,9 @@ import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js'
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '../../shared/index.js';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { FoldedChanges, stateChangeOf } from '../core/state.js';
-import { compileFilter, refsOf, type EventFilter } from '../filter.js';
+import { compileFilter, type EventFilter } from '../filter.js';
 import type { PgDb } from './postgres-open.js';
+import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
 import type {
   AppendResult,
   EventStore,
@@ -65,101 +67,6 @@ function whereOf(filter: EventFilter): SQL | undefined {
     filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
   );
 }
-
-/** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
-class EventColumns {
-  readonly id: number[] = [];
-  readonly type: string[] = [];
-  readonly topic: string[] = [];
-  readonly timestamp: Date[] = [];
-  readonly key: (string | null)[] = [];
-  readonly source: (string | null)[] = [];
-  readonly correlationId: (string | null)[] = [];
-  readonly agentId: (string | null)[] = [];
-  readonly workflowId: (string | null)[] = [];
-  readonly stepId: (string | null)[] = [];
-  readonly taskId: (string | null)[] = [];
-  readonly data: string[] = [];
-  readonly receivedAt: number[] = [];
-
-  push(event: ValidEvent, id: number, topic: string, timestamp: Date, receivedAt: number): void {
-    const refs = refsOf(event);
-    this.id.push(id);
-    this.type.push(event.type);
-    this.topic.push(topic);
-    this.timestamp.push(timestamp);
-    this.key.push(event.key ?? null);
-    this.source.push(event.source ?? null);
-    this.correlationId.push(event.correlationId ?? null);
-    this.agentId.push(refs.agentId);
-    this.workflowId.push(refs.workflowId);
-    this.stepId.push(refs.stepId);
-    this.taskId.push(refs.taskId);
-    this.data.push(JSON.stringify(event.data));
-    this.receivedAt.push(receivedAt);
-  }
-
-  get length(): number {
-    return this.id.length;
-  }
-
-  params(): unknown[] {
-    return [
-      this.id,
-      this.type,
-      this.topic,
-      this.timestamp,
-      this.key,
-      this.source,
-      this.correlationId,
-      this.agentId,
-      this.workflowId,
-      this.stepId,
-      this.taskId,
-      this.data,
-      this.receivedAt,
-    ];
-  }
-}
-
-const insertEvents = `
-  INSERT INTO events (id, type, topic, timestamp, key, source, correlation_id, agent_id, workflow_id, step_id,
-                      task_id, data, received_at)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])`;
-
-const upsertAgent = `
-  INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))
-  ON CONFLICT (agent_id) DO UPDATE SET agent_type = EXCLUDED.agent_type, status = EXCLUDED.status,
-    status_event_id = EXCLUDED.status_event_id, last_event_id = EXCLUDED.last_event_id,
-    updated_at = EXCLUDED.updated_at`;
-
-// Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
-const touchAgent = `
-  UPDATE agents SET last_event_id = $2, updated_at = to_timestamp($3::double precision / 1000)
-  WHERE agent_id = $1 AND last_event_id < $2`;
-
-const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
-const keepUnless = (flag: number, column: string, table: string) =>
-  `${column} = CASE WHEN $${flag}::boolean THEN EXCLUDED.${column} ELSE ${table}.${column} END`;
-
-const upsertWorkflow = `
-  INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
-                         lifecycle_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)})
-  ON CONFLICT (workflow_id) DO UPDATE SET
-    ${keepUnless(10, 'workflow_type', 'workflows')}, ${keepUnless(11, 'status', 'workflows')},
-    ${keepUnless(12, 'current_step_id', 'workflows')}, ${keepUnless(13, 'started_at', 'workflows')},
-    ${keepUnless(14, 'finished_at', 'workflows')}, ${keepUnless(15, 'lifecycle_event_id', 'workflows')},
-    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
-
-const upsertTddTask = `
-  INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, $5, ${ms(6)})
-  ON CONFLICT (task_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,
-    ${keepUnless(7, 'phase', 'tdd_tasks')}, ${keepUnless(8, 'phase_event_id', 'tdd_tasks')},
-    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
 
 /** One batch prepared for writing: its outcome, and the rows and changes it was added to. */
 interface PreparedBatch {
@@ -228,7 +135,7 @@ class PostgresStore implements EventStore {
       });
       await client.query('SAVEPOINT batch');
       try {
-        await this.writeRows(client, prepared.rows, prepared.changes);
+        await writeRows(client, prepared.rows, prepared.changes);
         await client.query('RELEASE SAVEPOINT batch');
         all.touches.merge(prepared.changes.touches);
         outcomes.push({ ok: true, result: prepared.result });
@@ -240,8 +147,8 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: false, error });
       }
     }
-    if (!isolated) await this.writeRows(client, rows, all);
-    await this.writeTouches(client, all);
+    if (!isolated) await writeRows(client, rows, all);
+    await writeTouches(client, all);
     await client.query("UPDATE store_meta SET value = $1 WHERE key = 'head'", [next]);
     return outcomes;
   }
@@ -292,65 +199,6 @@ class PostgresStore implements EventStore {
       prepared.result.stored.push(envelope);
     }
     return prepared;
-  }
-
-  private async writeRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<void> {
-    if (rows.length > 0) await client.query(insertEvents, rows.params());
-    for (const change of changes.values()) {
-      switch (change.kind) {
-        case 'agent': {
-          const r = change.row;
-          await client.query(upsertAgent, [
-            r.agentId,
-            r.agentType,
-            r.status,
-            r.statusEventId,
-            r.lastEventId,
-            r.updatedAt,
-          ]);
-          break;
-        }
-        case 'workflow': {
-          const { row: r, set: s } = change;
-          await client.query(upsertWorkflow, [
-            r.workflowId,
-            r.workflowType,
-            r.status,
-            r.currentStepId,
-            r.startedAt,
-            r.finishedAt,
-            r.lifecycleEventId,
-            r.lastEventId,
-            r.updatedAt,
-            s.workflowType,
-            s.status,
-            s.currentStepId,
-            s.startedAt,
-            s.finishedAt,
-            s.lifecycleEventId,
-          ]);
-          break;
-        }
-        case 'tddTask': {
-          const { row: r, set: s } = change;
-          await client.query(upsertTddTask, [
-            r.taskId,
-            r.agentId,
-            r.phase,
-            r.phaseEventId,
-            r.lastEventId,
-            r.updatedAt,
-            s.phase,
-            s.phaseEventId,
-          ]);
-          break;
-        }
-      }
-    }
-  }
-
-  private async writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
-    for (const [agentId, { id, at }] of changes.touches.entries()) await client.query(touchAgent, [agentId, id, at]);
   }
 
   // ── Reads ──
