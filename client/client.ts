@@ -24,8 +24,11 @@ export async function readToken(token: TokenSource): Promise<string> {
 }
 
 export interface SwitchboardClientOptions {
-  /** The server's address: `http://127.0.0.1:8765` or `ws://127.0.0.1:8765/trpc`. */
-  url: string;
+  /**
+   * The server's address: `http://127.0.0.1:8765` or `ws://127.0.0.1:8765/trpc`. Several nodes of one cluster:
+   * the first is used first, and each reconnect moves to the next (round robin), resuming from the cursor.
+   */
+  url: string | readonly string[];
   /**
    * Sent once per connection as tRPC `connectionParams` (`{ token }`), for servers that require one. A function
    * is called on every connect, so a short-lived token (a JWT) is fetched fresh when the server closes the
@@ -105,7 +108,8 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
     if (EventSource === undefined)
       throw new TypeError("transport 'sse' needs an EventSource: pass the `eventsource` package's in Node 20");
     const sse = createSseTransport<TRouter>({
-      url: toHttpUrl(options.url),
+      // Event streams go to the first address; each EventSource reconnects there (a balancer in front spreads them).
+      url: toHttpUrl(typeof options.url === 'string' ? options.url : (options.url[0] ?? '')),
       token: options.token,
       EventSource,
       retryDelayMs: backoff(options.reconnect),
@@ -113,9 +117,13 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
     return withExtras(createTRPCClient<TRouter>({ links: sse.links }), sse.close, sse.connection);
   }
   const { token } = options;
-  const url = toWebSocketUrl(options.url);
+  const urls = (typeof options.url === 'string' ? [options.url] : options.url).map(toWebSocketUrl);
+  if (urls.length === 0) throw new TypeError('createSwitchboardClient: url lists no address');
+  const [url = ''] = urls;
+  let attempt = 0;
   const wsClient = createWSClient({
-    url,
+    // tRPC asks for the URL at every connection attempt: that is where a reconnect moves to the next node.
+    url: () => urls[attempt++ % urls.length] ?? url,
     // `ws` implements every member of the browser's WebSocket that tRPC uses, but not the DOM's EventTarget.
     ...(options.WebSocket && { WebSocket: options.WebSocket as typeof globalThis.WebSocket }),
     ...(token !== undefined && {

@@ -7,17 +7,16 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { WebSocketServer } from 'ws';
 import { allows, bearerToken, type Access, type Principal } from './security/auth.js';
-import { createMemoryBus } from './bus/memory.js';
 import type { EventBus } from './bus/types.js';
 import { ConfigError, isLoopback, type Config } from './ops/config.js';
 import type { Context } from './context.js';
 import { loadDashboard } from './transports/dashboard.js';
-import { openDatabase } from './store/sqlite-db.js';
 import { createHub } from './core/hub.js';
 import { handleIngest } from './transports/ingest.js';
 import { ConnectionLimits } from './ops/limits.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
+import { openTopology } from './ops/topology.js';
 import { startRetention } from './ops/retention.js';
 import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
@@ -30,7 +29,6 @@ import { OriginGuard } from './security/origin.js';
 import { checkPublish } from './security/scopes.js';
 import { handleClaudeCodeHook } from './transports/claude-code.js';
 import { schemaResponder } from './transports/schema.js';
-import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './store/types.js';
 import { agUiPath, serveAgUi } from './transports/ag-ui.js';
 import { SseTransport } from './transports/sse.js';
@@ -87,11 +85,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const catalogue: AnyCatalogue =
     options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
   const appRouter = createAppRouter(catalogue);
-  const store = options.store ?? createSqliteStore(openDatabase(options.db, options.durability), catalogue);
-  const bus = options.bus ?? createMemoryBus();
+  // SQLite and the in-process bus, or PostgreSQL with Redis or NOTIFY, from the configuration alone.
+  const topology = await openTopology(options, log, options, catalogue);
+  const { store, bus } = topology;
   // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
+  topology.registerMetrics(metrics.registry);
   const hub = createHub({
     store,
     bus,
@@ -181,12 +181,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
+      // A node whose store or bus is down still serves (reads what it can): it says "degraded", still 200.
+      const head = await store.headId().catch(() => undefined);
+      const engines = topology.health();
+      const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
       sendJson(res, 200, {
-        status: 'ok',
+        status: degraded ? 'degraded' : 'ok',
         uptime: Math.round((Date.now() - startedAt) / 1000),
         connections: wss.clients.size,
         subscriptions: hub.subscriptions,
-        headEventId: String(await store.headId()),
+        headEventId: head === undefined ? null : String(head),
+        ...engines,
       });
     } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
       // Open to all, like the contract in docs/: it describes event shapes, never events.
@@ -269,7 +274,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     access.close();
     wsHandler.close();
     wss.close();
-    await store.close();
+    await topology.close();
     throw error;
   });
 
@@ -283,7 +288,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
-    { host: options.host, port, db: options.db, auth: access.required ? 'tokens' : 'open (loopback only)' },
+    { host: options.host, port, db: topology.describeDb, auth: access.required ? 'tokens' : 'open (loopback only)' },
     'listening',
   );
   const unknownTypes = await unknownStoredTypes(store, catalogue);
@@ -321,7 +326,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stopped;
       // Appends already queued commit before the database closes.
       await hub.drained();
-      await store.close();
+      await topology.close();
       log.info('closed');
       log.flush();
     })();

@@ -19,6 +19,8 @@ export const errorReasons = {
   rateLimited: 'rate_limited',
   /** The connection already holds the most subscriptions allowed (TOO_MANY_REQUESTS). */
   tooManySubscriptions: 'too_many_subscriptions',
+  /** The store (PostgreSQL) cannot be reached (SERVICE_UNAVAILABLE): nothing was stored; retry with the same keys. */
+  storeUnavailable: 'store_unavailable',
 } as const;
 
 export type ErrorReason = (typeof errorReasons)[keyof typeof errorReasons];

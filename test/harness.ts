@@ -48,7 +48,7 @@ export function startTestServer(options: Partial<ServerOptions> = {}): Promise<R
 }
 
 /** A typed client as applications create it, reconnecting quickly so tests stay short. */
-export function connect(url: string, retryDelayMs = 20): SwitchboardClient {
+export function connect(url: string | readonly string[], retryDelayMs = 20): SwitchboardClient {
   return createSwitchboardClient({ url, WebSocket, reconnect: { initialMs: retryDelayMs, maxMs: retryDelayMs } });
 }
 

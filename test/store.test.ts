@@ -107,13 +107,13 @@ describe('group commit', () => {
     );
     const sqlite = createSqliteStore(db);
     const groups: number[] = [];
-    const store: EventStore = {
-      ...sqlite,
-      appendGroup: (batches) => {
+    // The store is a class instance: its methods live on the prototype, so wrap it rather than spread it.
+    const store: EventStore = Object.assign(Object.create(sqlite) as EventStore, {
+      appendGroup: (batches: Parameters<EventStore['appendGroup']>[0]) => {
         groups.push(batches.length);
         return sqlite.appendGroup(batches);
       },
-    };
+    });
     const bus = createMemoryBus();
     const published: string[] = [];
     bus.subscribe((envelopes) => {

@@ -50,7 +50,8 @@ ${settingsTable()}
 
 Examples:
   switchboard serve
-  switchboard serve --port 0 --db /tmp/switchboard.db`,
+  switchboard serve --port 0 --db /tmp/switchboard.db
+  switchboard serve --db postgres://switchboard@db:5432/switchboard --redis-url redis://cache:6379`,
 
   demo: `Usage: switchboard demo [--agents N] [--rate EVENTS_PER_SECOND] [--duration SECONDS] [--seed N]
 

@@ -2,9 +2,11 @@
  * Runs the server until `signal` aborts: `npm start` and `switchboard serve` both come here.
  * Any start-up failure is one line on stderr and exit code 1.
  */
+import { BusOpenError } from '../bus/errors.js';
 import { ConfigError, loadConfig } from '../ops/config.js';
 import { DatabaseOpenError } from '../store/sqlite-db.js';
 import { CatalogueLoadError } from '../ops/catalogue.js';
+import { redactUrl } from '../ops/redact.js';
 import { ListenError, startServer } from '../server.js';
 
 interface Streams {
@@ -27,6 +29,7 @@ export async function serve(
     const known =
       error instanceof ConfigError ||
       error instanceof DatabaseOpenError ||
+      error instanceof BusOpenError ||
       error instanceof ListenError ||
       error instanceof CatalogueLoadError;
     const text = known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -40,7 +43,7 @@ export async function serve(
   };
   process.on('SIGHUP', reloadTokens);
   stdout.write(
-    `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${config.db})\n`,
+    `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${redactUrl(config.db)})\n`,
   );
   await new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();

@@ -18,6 +18,7 @@ const whole = (min: number, max: number, hint: string) =>
     .min(min, `must be ${hint}`)
     .max(max, `must be ${hint}`);
 const positive = (hint: string) => whole(1, Number.MAX_SAFE_INTEGER, hint);
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be letters, digits and _ (a SQL name)');
 /** A comma-separated list, each item normalised by `item` (undefined: not valid, with `hint` saying why). */
 const list = (item: (s: string) => string | undefined, hint: string) =>
   z
@@ -41,6 +42,17 @@ const settings = {
   port: { env: 'SWITCHBOARD_PORT', schema: whole(0, 65_535, '0 (any free port) to 65535').default(8765) },
   db: { env: 'SWITCHBOARD_DB', schema: z.string().min(1).default('./data/switchboard.db') },
   durability: { env: 'SWITCHBOARD_DURABILITY', schema: z.enum(['full', 'normal']).default('full') },
+  // Scale-out (docs/deploy.md): with `db` a postgres:// URL, a Redis URL selects the Redis bus, else NOTIFY.
+  redisUrl: {
+    env: 'SWITCHBOARD_REDIS_URL',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be redis://…')
+      .optional(),
+  },
+  pgSchema: { env: 'SWITCHBOARD_PG_SCHEMA', schema: identifier.default('public') },
+  busChannel: { env: 'SWITCHBOARD_BUS_CHANNEL', schema: identifier.default('switchboard') },
+  headCheckMs: { env: 'SWITCHBOARD_HEAD_CHECK_MS', schema: whole(10, 600_000, '10 to 600000').default(1_000) },
   tokensFile: { env: 'SWITCHBOARD_TOKENS_FILE', schema: z.string().min(1).optional() },
   /** A module exporting the event catalogue (`defineCatalogue`); the built-in families without it. */
   events: { env: 'SWITCHBOARD_EVENTS', schema: z.string().min(1).optional() },
@@ -130,6 +142,11 @@ export function describeSettings(): { flag: string; env: string; default: unknow
   }));
 }
 
+/** A `db` setting naming PostgreSQL rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//.test(db);
+}
+
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -212,6 +229,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     );
   }
   const config = result.data;
+  if (config.redisUrl !== undefined && !isPostgresUrl(config.db)) {
+    throw new ConfigError(
+      '--redis-url / SWITCHBOARD_REDIS_URL needs --db / SWITCHBOARD_DB=postgres://…: a SQLite store serves one process',
+    );
+  }
   const tokens = loadTokens(env, config.tokensFile);
   const jwtSecret = env.SWITCHBOARD_JWT_SECRET === '' ? undefined : env.SWITCHBOARD_JWT_SECRET;
   if (jwtSecret !== undefined && jwtSecret.length < 32) {

@@ -8,6 +8,7 @@ import { builtinCatalogue, issuePath, limits, type AnyCatalogue, type ValidEvent
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
+import { StoreUnavailableError } from '../store/unavailable.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
@@ -139,6 +140,11 @@ export async function handleIngest(
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
       send(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      return;
+    }
+    if (error instanceof StoreUnavailableError) {
+      // Nothing was stored, or the outcome is unknown: retrying with the same keys is safe either way.
+      send(res, 503, { error: error.message });
       return;
     }
     throw error;

@@ -1,0 +1,84 @@
+/**
+ * PostgreSQL ingest: the store's append path (single events one after another, concurrent singles through the
+ * hub's group commit, and 1,000-event batches) next to a raw `pg` insert loop on the same schema with nothing
+ * around it. Runs in a schema of its own on the given database, dropped at the end. Prints one JSON line per
+ * measurement. Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; not yet part of `npm run bench`.
+ */
+import pg from 'pg';
+import { createMemoryBus } from '../server/bus/memory.js';
+import { createHub } from '../server/core/hub.js';
+import { createPostgresStore } from '../server/store/postgres.js';
+import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
+import { topicOf } from '@switchboard/shared';
+import { benchEvent } from './shared.js';
+
+const url = process.argv[2] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const singles = Number(process.argv[3] ?? 5_000);
+const batchTotal = singles * 10;
+const schema = `sb_bench_${process.pid}`;
+
+const measure = async (mode: string, count: number, run: () => Promise<void>) => {
+  const started = performance.now();
+  await run();
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`${JSON.stringify({ mode, count, seconds, perSecond: count / seconds })}\n`);
+};
+
+const db = await openPostgres({ url, schema, poolSize: 10 });
+const store = createPostgresStore(db);
+const raw = new pg.Client({ connectionString: url, options: `-c search_path=${quoteIdent(schema)}` });
+await raw.connect();
+try {
+  // Raw: one INSERT per event with its own id, no counter, no keys, no state: the floor for this schema.
+  let rawId = 1_000_000_000;
+  const insert = (i: number) => {
+    const e = benchEvent(i);
+    return raw.query(
+      `INSERT INTO events (id, type, topic, timestamp, source, correlation_id, agent_id, data, received_at)
+       VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8)`,
+      [
+        rawId++,
+        e.type,
+        topicOf(e),
+        e.source,
+        e.correlationId,
+        `bench-agent-${i % 100}`,
+        JSON.stringify(e.data),
+        Date.now(),
+      ],
+    );
+  };
+  await measure('raw-single', singles, async () => {
+    for (let i = 0; i < singles; i++) await insert(i);
+  });
+  await measure('raw-batch', batchTotal, async () => {
+    for (let i = 0; i < batchTotal; i += 1_000) {
+      await raw.query('BEGIN');
+      for (let k = 0; k < 1_000; k++) await insert(i + k);
+      await raw.query('COMMIT');
+    }
+  });
+
+  await measure('store-single', singles, async () => {
+    for (let i = 0; i < singles; i++) await store.append([benchEvent(i)]);
+  });
+  const hub = createHub({ store, bus: createMemoryBus() });
+  await measure('hub-concurrent-singles', singles, async () => {
+    // 64 publishes in flight at a time, as many connections would send them: group commit joins them.
+    const inFlight = 64;
+    for (let i = 0; i < singles; i += inFlight) {
+      await Promise.all(
+        Array.from({ length: Math.min(inFlight, singles - i) }, (_, k) => hub.append([benchEvent(i + k)])),
+      );
+    }
+  });
+  await measure('store-batch', batchTotal, async () => {
+    for (let i = 0; i < batchTotal; i += 1_000) {
+      await store.append(Array.from({ length: 1_000 }, (_, k) => benchEvent(i + k)));
+    }
+  });
+} finally {
+  await raw.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+  await raw.end();
+  await store.close();
+}

@@ -1,0 +1,86 @@
+/**
+ * The Redis transport: each node publishes its commits' events on one pub/sub channel and subscribes to it.
+ * Pub/sub is at most once (a message sent while a subscriber is disconnected is gone), which is fine: the
+ * sequencer above reads anything missing from the store. node-redis reconnects on its own and subscribes
+ * again; this file only reports up/down and never lets a Redis error reach a publisher.
+ */
+import { createClient } from 'redis';
+import type { EventEnvelope } from '@switchboard/shared';
+import { BusOpenError } from './errors.js';
+import { redactUrl } from '../ops/redact.js';
+import type { BusMessage, BusTransport, TransportState } from './types.js';
+
+export interface RedisTransportOptions {
+  url: string;
+  /** Channel prefix: nodes of one cluster share it; tests give each their own. */
+  prefix?: string | undefined;
+  /** Client name every connection of this node carries (`CLIENT LIST`), for operators and tests. */
+  clientName?: string | undefined;
+}
+
+/** Back off up to a second between reconnect attempts: a restarted Redis is found again quickly. */
+const backoff = (retries: number) => Math.min(50 * 2 ** retries, 1_000);
+
+type WireEnvelope = Omit<EventEnvelope, 'timestamp'> & { timestamp: number };
+
+export function createRedisTransport({ url, prefix = 'switchboard', clientName }: RedisTransportOptions): BusTransport {
+  const channel = `${prefix}:events`;
+  let connected = false;
+  const options = {
+    url,
+    ...(clientName !== undefined && { name: clientName }),
+    // A command while disconnected fails at once instead of queueing: the store has the events anyway.
+    disableOfflineQueue: true,
+    // Unreachable at start is a configuration problem, reported at once; once running, retry for ever.
+    socket: {
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? backoff(retries) : cause),
+      connectTimeout: 2_000,
+    },
+  };
+  const publisher = createClient(options);
+  const subscriber = createClient(options);
+  let closed = false;
+
+  return {
+    name: 'redis',
+    publish(events) {
+      if (!publisher.isReady) return;
+      const wire = events.map((e) => ({ ...e, timestamp: e.timestamp.getTime() }));
+      // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
+      publisher.publish(channel, JSON.stringify(wire)).catch(() => undefined);
+    },
+    async start(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
+      const ready = () => {
+        if (publisher.isReady && subscriber.isReady) onState('up');
+      };
+      for (const client of [publisher, subscriber]) {
+        // Errors are reported as state; node-redis keeps reconnecting by itself.
+        client.on('error', () => {
+          if (!closed) onState('down');
+        });
+        client.on('ready', ready);
+        client.on('end', () => {
+          if (!closed) onState('down');
+        });
+      }
+      try {
+        await Promise.all([publisher.connect(), subscriber.connect()]);
+      } catch (error) {
+        closed = true;
+        publisher.destroy();
+        subscriber.destroy();
+        throw new BusOpenError(`cannot connect to Redis at ${redactUrl(url)}: ${(error as Error).message}`);
+      }
+      connected = true;
+      await subscriber.subscribe(channel, (text) => {
+        const wire = JSON.parse(text) as WireEnvelope[];
+        onMessage({ events: wire.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }) as EventEnvelope) });
+      });
+      ready();
+    },
+    async close() {
+      closed = true;
+      await Promise.allSettled([publisher.close(), subscriber.close()]);
+    },
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The state rules: what each stored event does to current state (agents, workflows with their status machine,
+ * TDD tasks). Written once, above the stores: an event becomes a `StateChange`, a plain description of the row
+ * a new entity gets and of the columns it overwrites on an existing one, and each store applies that change
+ * mechanically (an upsert whose update sets exactly the listed columns). No store decides anything itself.
+ *
+ * Times are epoch milliseconds, ids numbers: what both stores bind directly.
+ */
+import type { ValidEvent } from '@switchboard/shared';
+
+export type WorkflowStatus = 'running' | 'completed' | 'failed';
+export type TddPhase = 'red' | 'green' | 'refactor';
+
+export interface AgentRow {
+  agentId: string;
+  agentType: string;
+  status: string;
+  statusEventId: number;
+  lastEventId: number;
+  updatedAt: number;
+}
+
+export interface WorkflowRow {
+  workflowId: string;
+  workflowType: string | null;
+  status: WorkflowStatus;
+  currentStepId: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Latest lifecycle event (all but `workflow.block`): the snapshot `workflowEvents` starts with. */
+  lifecycleEventId: number | null;
+  lastEventId: number;
+  updatedAt: number;
+}
+
+export interface TddTaskRow {
+  taskId: string;
+  agentId: string;
+  phase: TddPhase | null;
+  phaseEventId: number | null;
+  lastEventId: number;
+  updatedAt: number;
+}
+
+/** Which columns of an existing row an event overwrites with its own row's values; the rest are kept. */
+export type WorkflowSet = Record<
+  'workflowType' | 'status' | 'currentStepId' | 'startedAt' | 'finishedAt' | 'lifecycleEventId',
+  boolean
+>;
+export type TddTaskSet = Record<'phase' | 'phaseEventId', boolean>;
+
+/**
+ * One event's effect. `agent` replaces the agent's row; `agentTouch` moves an existing agent's last event
+ * (never backwards) and creates nothing; `workflow` and `tddTask` insert `row`, or on an existing row overwrite
+ * the columns marked in `set` and always the last event and update time.
+ */
+export type StateChange =
+  | { kind: 'agent'; row: AgentRow }
+  | { kind: 'agentTouch'; agentId: string; id: number; at: number }
+  | { kind: 'workflow'; row: WorkflowRow; set: WorkflowSet }
+  | { kind: 'tddTask'; row: TddTaskRow; set: TddTaskSet };
+
+const keepAll: WorkflowSet = {
+  workflowType: false,
+  status: false,
+  currentStepId: false,
+  startedAt: false,
+  finishedAt: false,
+  lifecycleEventId: false,
+};
+
+/** What the event with this id, at this time (ms), does to current state; undefined: nothing. */
+export function stateChangeOf(event: ValidEvent, id: number, at: number): StateChange | undefined {
+  switch (event.type) {
+    case 'agent.status':
+      return {
+        kind: 'agent',
+        row: {
+          agentId: event.data.agentId,
+          agentType: event.data.agentType,
+          status: event.data.status,
+          statusEventId: id,
+          lastEventId: id,
+          updatedAt: at,
+        },
+      };
+    case 'agent.task_update':
+    case 'agent.log':
+    case 'agent.metric':
+    case 'agent.error':
+      return { kind: 'agentTouch', agentId: event.data.agentId, id, at };
+    case 'workflow.started':
+      return workflowChange(event.data.workflowId, id, at, {
+        workflowType: [event.data.workflowType],
+        status: ['running'],
+        currentStepId: [null],
+        startedAt: [at],
+        // A restarted workflow is no longer finished.
+        finishedAt: [null],
+      });
+    case 'workflow.step_started':
+      return workflowChange(event.data.workflowId, id, at, {
+        status: ['running'],
+        currentStepId: [event.data.stepId],
+      });
+    case 'workflow.step_completed':
+      return workflowChange(event.data.workflowId, id, at, { currentStepId: [event.data.nextStep ?? null] });
+    case 'workflow.completed':
+      return workflowChange(event.data.workflowId, id, at, {
+        status: ['completed'],
+        currentStepId: [null],
+        finishedAt: [at],
+      });
+    case 'workflow.failed':
+      return workflowChange(event.data.workflowId, id, at, { status: ['failed'], finishedAt: [at] });
+    case 'workflow.block': {
+      // A block is not a lifecycle event: it creates the workflow if new, and moves only its last event.
+      const change = workflowChange(event.data.workflowId, id, at, {});
+      change.row.lifecycleEventId = null;
+      change.set.lifecycleEventId = false;
+      return change;
+    }
+    case 'tdd.phase_changed':
+      return {
+        kind: 'tddTask',
+        row: {
+          taskId: event.data.taskId,
+          agentId: event.data.agentId,
+          phase: event.data.currentPhase,
+          phaseEventId: id,
+          lastEventId: id,
+          updatedAt: at,
+        },
+        set: { phase: true, phaseEventId: true },
+      };
+    case 'tdd.test_result':
+    case 'tdd.coverage_update':
+      return {
+        kind: 'tddTask',
+        row: {
+          taskId: event.data.taskId,
+          agentId: event.data.agentId,
+          phase: null,
+          phaseEventId: null,
+          lastEventId: id,
+          updatedAt: at,
+        },
+        set: { phase: false, phaseEventId: false },
+      };
+    case 'system.notification':
+    case 'system.alert':
+      return undefined;
+  }
+}
+
+/**
+ * A lifecycle change: each given column is set to its one value, the rest kept. A workflow first seen through
+ * any event is `running`.
+ */
+function workflowChange(
+  workflowId: string,
+  id: number,
+  at: number,
+  values: {
+    [K in Exclude<keyof WorkflowSet, 'lifecycleEventId'>]?: [WorkflowRow[K]];
+  },
+): Extract<StateChange, { kind: 'workflow' }> {
+  const row: WorkflowRow = {
+    workflowId,
+    workflowType: values.workflowType?.[0] ?? null,
+    status: values.status?.[0] ?? 'running',
+    currentStepId: values.currentStepId?.[0] ?? null,
+    startedAt: values.startedAt?.[0] ?? null,
+    finishedAt: values.finishedAt?.[0] ?? null,
+    lifecycleEventId: id,
+    lastEventId: id,
+    updatedAt: at,
+  };
+  const set: WorkflowSet = { ...keepAll, lifecycleEventId: true };
+  for (const key of Object.keys(values) as (keyof typeof values)[]) set[key] = true;
+  return { kind: 'workflow', row, set };
+}
+
+/**
+ * The latest touch of each agent within one commit: a store applies them once per agent at the end of the
+ * commit instead of once per event (most events of a busy agent are touches).
+ */
+export class AgentTouches {
+  private readonly latest = new Map<string, { id: number; at: number }>();
+
+  add(agentId: string, id: number, at: number): void {
+    this.latest.set(agentId, { id, at });
+  }
+
+  /** Takes over another commit part's touches (a batch that committed inside a group). */
+  merge(other: AgentTouches): void {
+    for (const [agentId, touch] of other.latest) this.latest.set(agentId, touch);
+  }
+
+  entries(): IterableIterator<[string, { id: number; at: number }]> {
+    return this.latest.entries();
+  }
+}
+
+/**
+ * The changes of one commit, folded to one per entity: applying the folded change gives the same row as
+ * applying each in id order (a later event's set columns win, the rest keep the earlier values), so a store
+ * whose every statement is a network round trip writes once per entity instead of once per event.
+ */
+export class FoldedChanges {
+  private readonly changes = new Map<string, StateChange>();
+  readonly touches = new AgentTouches();
+
+  /** Adds the change of the next event, in id order. */
+  add(change: StateChange): void {
+    if (change.kind === 'agentTouch') {
+      this.touches.add(change.agentId, change.id, change.at);
+      return;
+    }
+    const key = change.kind === 'agent' ? `a:${change.row.agentId}` : entityKey(change);
+    const earlier = this.changes.get(key);
+    this.changes.set(key, earlier ? fold(earlier, change) : change);
+  }
+
+  values(): IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>> {
+    return this.changes.values() as IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>>;
+  }
+}
+
+function entityKey(change: Extract<StateChange, { kind: 'workflow' | 'tddTask' }>): string {
+  return change.kind === 'workflow' ? `w:${change.row.workflowId}` : `t:${change.row.taskId}`;
+}
+
+function fold(earlier: StateChange, later: StateChange): StateChange {
+  if (later.kind === 'workflow' && earlier.kind === 'workflow') {
+    return { kind: 'workflow', ...foldRows(earlier, later) };
+  }
+  if (later.kind === 'tddTask' && earlier.kind === 'tddTask') {
+    return { kind: 'tddTask', ...foldRows(earlier, later) };
+  }
+  // An agent's status replaces its whole row.
+  return later;
+}
+
+function foldRows<R extends object, S extends Record<string, boolean>>(
+  earlier: { row: R; set: S },
+  later: { row: R; set: S },
+): { row: R; set: S } {
+  const row = { ...later.row };
+  const set = { ...later.set };
+  for (const column of Object.keys(set) as (keyof S & keyof R)[]) {
+    if (later.set[column]) continue;
+    row[column] = earlier.row[column];
+    set[column] = earlier.set[column];
+  }
+  return { row, set };
+}

@@ -1,0 +1,100 @@
+/**
+ * Connects to PostgreSQL and brings the schema up to date with the committed drizzle-kit migrations. Several
+ * nodes may start at once: the migrations and the store's first rows are written under an advisory lock, so
+ * exactly one node applies them and the others find them done.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import * as schema from '../../drizzle/pg-schema.js';
+import { DatabaseOpenError } from './sqlite-db.js';
+import { redactUrl } from '../ops/redact.js';
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+
+export interface PostgresOptions {
+  /** `postgres://user@host:port/database` */
+  url: string;
+  /** The schema the tables live in (created if missing); `public` by default. Tests give each its own. */
+  schema?: string | undefined;
+  /** Connections this node holds at most. */
+  poolSize?: number | undefined;
+  /** `application_name` of every connection (pg_stat_activity), for operators to tell nodes apart. */
+  applicationName?: string | undefined;
+}
+
+/**
+ * From server/store/ in the sources, and from dist/ (one folder below the package root) once bundled: the first
+ * that exists is the package's.
+ */
+const migrationsFolder = [
+  new URL('../../drizzle/pg-migrations', import.meta.url),
+  new URL('../drizzle/pg-migrations', import.meta.url),
+]
+  .map((url) => fileURLToPath(url))
+  .find((path) => existsSync(path));
+
+/** The id every node's migration lock uses, per schema (`hashtext` of this plus the schema name). */
+const lockName = 'switchboard.migrate.';
+
+export async function openPostgres({
+  url,
+  schema: schemaName,
+  poolSize = 10,
+  applicationName = 'switchboard',
+}: PostgresOptions): Promise<PgDb> {
+  if (migrationsFolder === undefined)
+    throw new DatabaseOpenError('PostgreSQL migrations not found (drizzle/pg-migrations)');
+  const searchPath = schemaName ?? 'public';
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    application_name: applicationName,
+    // Every connection of this pool works in the one schema, so queries name tables without a schema.
+    options: `-c search_path=${quoteIdent(searchPath)}`,
+  });
+  // An idle connection that dies (a restarted server, pg_terminate_backend) is reported here; without a
+  // listener it would crash the process. The pool drops it and the next query opens a fresh one.
+  pool.on('error', () => undefined);
+  // The same for a connection that dies while checked out between two queries: its next query fails (and
+  // the store reports that); the event itself would otherwise be an uncaught error that ends the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  const db = drizzle(pool, { schema });
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    await pool.end();
+    throw new DatabaseOpenError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${messageOf(error)}`);
+  }
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockName + searchPath]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(searchPath)}`);
+      await migrate(drizzle(client), { migrationsFolder, migrationsSchema: searchPath });
+      await client.query("INSERT INTO store_meta (key, value) VALUES ('head', 0) ON CONFLICT (key) DO NOTHING");
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName + searchPath]);
+    }
+    client.release();
+  } catch (error) {
+    client.release(true);
+    await pool.end();
+    throw new DatabaseOpenError(`cannot use PostgreSQL at ${redactUrl(url)}: ${messageOf(error)}`);
+  }
+  return Object.assign(db, { $client: pool });
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return messageOf(error.errors[0]);
+  return error instanceof Error ? error.message || error.name : String(error);
+}

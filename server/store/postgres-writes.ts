@@ -1,0 +1,163 @@
+/**
+ * How the PostgreSQL store writes one commit: the events as column arrays inserted by one statement, then the
+ * state changes (folded to one per entity) and the agents' touches. The statements apply `StateChange`s
+ * mechanically: an upsert whose update sets exactly the columns the change marks.
+ */
+import type pg from 'pg';
+import type { ValidEvent } from '@switchboard/shared';
+import type { FoldedChanges } from '../core/state.js';
+import { refsOf } from '../core/filter.js';
+
+/** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
+export class EventColumns {
+  readonly id: number[] = [];
+  readonly type: string[] = [];
+  readonly topic: string[] = [];
+  readonly timestamp: Date[] = [];
+  readonly key: (string | null)[] = [];
+  readonly source: (string | null)[] = [];
+  readonly correlationId: (string | null)[] = [];
+  readonly agentId: (string | null)[] = [];
+  readonly workflowId: (string | null)[] = [];
+  readonly stepId: (string | null)[] = [];
+  readonly taskId: (string | null)[] = [];
+  readonly data: string[] = [];
+  readonly receivedAt: number[] = [];
+
+  push(event: ValidEvent, id: number, topic: string, timestamp: Date, receivedAt: number): void {
+    const refs = refsOf(event);
+    this.id.push(id);
+    this.type.push(event.type);
+    this.topic.push(topic);
+    this.timestamp.push(timestamp);
+    this.key.push(event.key ?? null);
+    this.source.push(event.source ?? null);
+    this.correlationId.push(event.correlationId ?? null);
+    this.agentId.push(refs.agentId);
+    this.workflowId.push(refs.workflowId);
+    this.stepId.push(refs.stepId);
+    this.taskId.push(refs.taskId);
+    this.data.push(JSON.stringify(event.data));
+    this.receivedAt.push(receivedAt);
+  }
+
+  get length(): number {
+    return this.id.length;
+  }
+
+  params(): unknown[] {
+    return [
+      this.id,
+      this.type,
+      this.topic,
+      this.timestamp,
+      this.key,
+      this.source,
+      this.correlationId,
+      this.agentId,
+      this.workflowId,
+      this.stepId,
+      this.taskId,
+      this.data,
+      this.receivedAt,
+    ];
+  }
+}
+
+const insertEvents = `
+  INSERT INTO events (id, type, topic, timestamp, key, source, correlation_id, agent_id, workflow_id, step_id,
+                      task_id, data, received_at)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])`;
+
+const upsertAgent = `
+  INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)
+  VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))
+  ON CONFLICT (agent_id) DO UPDATE SET agent_type = EXCLUDED.agent_type, status = EXCLUDED.status,
+    status_event_id = EXCLUDED.status_event_id, last_event_id = EXCLUDED.last_event_id,
+    updated_at = EXCLUDED.updated_at`;
+
+// Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
+const touchAgent = `
+  UPDATE agents SET last_event_id = $2, updated_at = to_timestamp($3::double precision / 1000)
+  WHERE agent_id = $1 AND last_event_id < $2`;
+
+const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
+const keepUnless = (flag: number, column: string, table: string) =>
+  `${column} = CASE WHEN $${flag}::boolean THEN EXCLUDED.${column} ELSE ${table}.${column} END`;
+
+const upsertWorkflow = `
+  INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
+                         lifecycle_event_id, last_event_id, updated_at)
+  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)})
+  ON CONFLICT (workflow_id) DO UPDATE SET
+    ${keepUnless(10, 'workflow_type', 'workflows')}, ${keepUnless(11, 'status', 'workflows')},
+    ${keepUnless(12, 'current_step_id', 'workflows')}, ${keepUnless(13, 'started_at', 'workflows')},
+    ${keepUnless(14, 'finished_at', 'workflows')}, ${keepUnless(15, 'lifecycle_event_id', 'workflows')},
+    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
+
+const upsertTddTask = `
+  INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
+  VALUES ($1, $2, $3, $4, $5, ${ms(6)})
+  ON CONFLICT (task_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,
+    ${keepUnless(7, 'phase', 'tdd_tasks')}, ${keepUnless(8, 'phase_event_id', 'tdd_tasks')},
+    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
+
+export async function writeRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<void> {
+  if (rows.length > 0) await client.query(insertEvents, rows.params());
+  for (const change of changes.values()) {
+    switch (change.kind) {
+      case 'agent': {
+        const r = change.row;
+        await client.query(upsertAgent, [
+          r.agentId,
+          r.agentType,
+          r.status,
+          r.statusEventId,
+          r.lastEventId,
+          r.updatedAt,
+        ]);
+        break;
+      }
+      case 'workflow': {
+        const { row: r, set: s } = change;
+        await client.query(upsertWorkflow, [
+          r.workflowId,
+          r.workflowType,
+          r.status,
+          r.currentStepId,
+          r.startedAt,
+          r.finishedAt,
+          r.lifecycleEventId,
+          r.lastEventId,
+          r.updatedAt,
+          s.workflowType,
+          s.status,
+          s.currentStepId,
+          s.startedAt,
+          s.finishedAt,
+          s.lifecycleEventId,
+        ]);
+        break;
+      }
+      case 'tddTask': {
+        const { row: r, set: s } = change;
+        await client.query(upsertTddTask, [
+          r.taskId,
+          r.agentId,
+          r.phase,
+          r.phaseEventId,
+          r.lastEventId,
+          r.updatedAt,
+          s.phase,
+          s.phaseEventId,
+        ]);
+        break;
+      }
+    }
+  }
+}
+
+export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
+  for (const [agentId, { id, at }] of changes.touches.entries()) await client.query(touchAgent, [agentId, id, at]);
+}
