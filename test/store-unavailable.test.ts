@@ -1,7 +1,8 @@
 /**
  * PostgreSQL lost while running: a publish fails with a clear, retryable SERVICE_UNAVAILABLE carrying reason
  * `store_unavailable`, and stores nothing. The database here is a loopback port nothing listens on, so this runs
- * without PostgreSQL too.
+ * without PostgreSQL too. A subscription catching up from the store when it goes away stays open and catches up
+ * once it is back (the outage is a fault injected into a real SQLite store's reads).
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
@@ -18,7 +19,9 @@ import { appRouter } from '../server/routers/_app.js';
 import { createPostgresStore } from '../server/store/postgres.js';
 import { StoreUnavailableError } from '../server/store/unavailable.js';
 import { errorReasons } from '@switchboard/shared';
+import type { EventStore } from '../server/store/types.js';
 import { agentStatus } from './fixtures.js';
+import { createTestHub, drain } from './harness.js';
 
 describe('store unavailable', () => {
   it('fails a publish with SERVICE_UNAVAILABLE, reason store_unavailable, saying to retry', async () => {
@@ -52,5 +55,30 @@ describe('store unavailable', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('a subscription catching up while the store is away', () => {
+  it('stays open, and delivers every event once in order when the store is back', async () => {
+    await using test = createTestHub();
+    const events = Array.from({ length: 2_500 }, (_, i) => agentStatus(`agent-${i % 7}`));
+    await test.hub.append(events);
+    // The store's reads fail twice in the middle of the catch-up (after the first page), as a lost database would.
+    let reads = 0;
+    const store: EventStore = Object.create(test.hub.store) as EventStore;
+    store.readAfter = (after, filter, limit) => {
+      reads++;
+      if (reads === 2 || reads === 3)
+        return Promise.reject(new StoreUnavailableError('read', new Error('Connection terminated')));
+      return test.hub.store.readAfter(after, filter, limit);
+    };
+    const hub = createHub({ store, bus: createMemoryBus() });
+    const controller = new AbortController();
+    const stream = drain(hub.stream({ filter: {}, lastEventId: '0' }, controller.signal));
+    await stream.atLeast(events.length);
+    controller.abort();
+    expect(reads).toBeGreaterThanOrEqual(4);
+    expect(stream.items.map((item) => item.id)).toEqual(events.map((_, i) => String(i + 1)));
+    expect(stream.errors).toEqual([]);
   });
 });

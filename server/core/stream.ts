@@ -15,11 +15,15 @@
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
  * replay goes at the pace the subscriber drains, however far behind it is.
  */
+import { StoreUnavailableError } from '../store/unavailable.js';
 import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';
 import type { EventStore, Snapshot } from '../store/types.js';
+
+/** The longest pause between two reads of a store that cannot be reached. */
+const storeRetryMaxMs = 2_000;
 
 /** Events read from the store per query while catching up. */
 const pageSize = 1_000;
@@ -189,6 +193,23 @@ export class EventStream {
     }
   }
 
+  /**
+   * The next page after the cursor. While the store cannot be reached (a networked store lost its database) the
+   * read is tried again after a growing pause instead of failing the stream: the subscription stays open and
+   * catches up once the store is back. Live events meanwhile wait in the bounded buffer (or overflow to the store).
+   */
+  private async readPage(): Promise<EventEnvelope[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.store.readAfter(this.cursor, this.options.filter, pageSize);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) || this.state === 'closed') throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(storeRetryMaxMs, 50 * 2 ** attempt)));
+        if (this.is('closed')) return [];
+      }
+    }
+  }
+
   /** Reads from the store until the stream is level with the live events, then turns live. */
   private async catchUp(): Promise<void> {
     if (this.unsent.length > 0) {
@@ -197,7 +218,7 @@ export class EventStream {
       if (!this.pushPage(unsent)) return;
     }
     while (this.state === 'catching-up') {
-      const page = await this.store.readAfter(this.cursor, this.options.filter, pageSize);
+      const page = await this.readPage();
       if (!this.is('catching-up')) return;
       if (!this.pushPage(page)) return;
       if (page.length === pageSize) continue;
