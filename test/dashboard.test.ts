@@ -409,6 +409,11 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     await waitForText(page, '[data-agent="abc123"] [data-testid="agent-status"]', 'blocked');
     await waitForText(page, '[data-agent="agent-def456"] [data-testid="agent-status"]', 'busy');
     await waitForText(page, '[data-workflow="abc123"] li.block', /Bash failed: npm test/);
+    // A page opened afterwards gets the session through the snapshot (its latest lifecycle event alone), and its
+    // steps and blocks from history.
+    const later = await openPage(server.url);
+    await waitForText(later, '[data-workflow="abc123"] li.block', /Bash failed: npm test/);
+    await later.close();
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'claude-code.png') });
     await page.close();

@@ -34,9 +34,7 @@ function toView(taskId: string, events: readonly EventEnvelope[]): TaskView {
     agentId: '',
     history: [],
     lastAt: events.at(-1)?.timestamp ?? new Date(0),
-    firstId: events[0]?.id ?? '0',
     // No event marks a task's start: its earlier phases are asked for once, whatever it holds.
-    complete: false,
   };
   for (const e of events) {
     switch (e.type) {

@@ -55,16 +55,12 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
     if (!s) steps.set(stepId, (s = { stepId, label: stepId, state: 'pending', blocks: [] }));
     return s;
   };
-  const first = events[0];
   const view: WorkflowView = {
     key: workflowId,
     workflowId,
     status: 'running',
     steps: [],
     lastAt: events.at(-1)?.timestamp ?? new Date(0),
-    firstId: first?.id ?? '0',
-    // Without `workflow.started` among its events, history fills in the earlier steps.
-    complete: first?.type === 'workflow.started',
   };
   for (const e of events) {
     switch (e.type) {

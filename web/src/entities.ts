@@ -55,22 +55,23 @@ function useEntityEvents(entityOf: (event: EventEnvelope) => string | undefined,
 }
 
 /**
- * Loads, once per entity, the events stored before the earliest one this page has seen: for an entity that
- * first showed up as a snapshot, this fills in its steps or its phase history.
+ * Loads, once per entity, its newest stored events. An entity that first showed up as a snapshot arrived as its
+ * latest state-bearing event alone, and the stream went on from the store's head: this fills in its steps or its
+ * phase history, both before that event and between it and the head. Events already held merge by id.
  */
 function useBackfill(
-  wanted: readonly { key: string; topic: string; before: string }[],
+  wanted: readonly { key: string; topic: string }[],
   limit: number,
   add: (key: string, events: readonly EventEnvelope[]) => void,
 ) {
   const client = useTRPCClient();
   const requested = useRef(new Set<string>());
   useEffect(() => {
-    for (const { key, topic, before } of wanted) {
+    for (const { key, topic } of wanted) {
       if (requested.current.has(key)) continue;
       requested.current.add(key);
       client.history
-        .query({ topics: [topic], order: 'desc', before, limit })
+        .query({ topics: [topic], order: 'desc', limit })
         .then((page) => {
           add(key, page.events);
         })
@@ -82,11 +83,9 @@ function useBackfill(
   }, [wanted, client, add, limit]);
 }
 
-/** What a panel derives from one entity's events; `complete` says its history needs no filling in. */
+/** What a panel derives from one entity's events. */
 export interface EntityView {
   key: string;
-  firstId: string;
-  complete: boolean;
 }
 
 export interface EntityPanel<V extends EntityView> {
@@ -114,7 +113,7 @@ export function useEntityViews<V extends EntityView>(panel: EntityPanel<V>) {
       views.slice(0, panel.shown).flatMap((v) => {
         // The server derives an event's topic from its entity: any of the entity's events names it.
         const topic = entities.get(v.key)?.[0]?.topic;
-        return v.complete || topic === undefined ? [] : [{ key: v.key, topic, before: v.firstId }];
+        return topic === undefined ? [] : [{ key: v.key, topic }];
       }),
     [views, panel, entities],
   );
