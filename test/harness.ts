@@ -12,8 +12,7 @@ import type { EventEnvelope } from '@switchboard/shared';
 import { createAuthenticator } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
-import type { Context } from '../server/context.js';
-import { ConnectionLimits } from '../server/ops/limits.js';
+import { createContextFactory } from '../server/context.js';
 import { createLogger } from '../server/ops/log.js';
 import { createMetrics } from '../server/ops/metrics.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
@@ -58,13 +57,13 @@ export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter
   const hub = createHub({ store, bus: createMemoryBus() });
   const auth = createAuthenticator([]);
   const metrics = createMetrics({ connections: () => 0, databaseBytes: () => store.sizeBytes() });
-  const context: Context = {
+  const contexts = createContextFactory({
     hub,
-    principal: auth.authenticate(undefined),
-    limits: new ConnectionLimits(loadConfig([], {}), metrics, null),
+    limits: loadConfig([], {}),
     metrics,
     log: createLogger({ logLevel: 'silent', logFormat: 'json' }),
-  };
+  });
+  const context = contexts.forCaller({ principal: auth.authenticate(undefined) });
   return { hub, caller: appRouter.createCaller(context), [Symbol.asyncDispose]: () => store.close() };
 }
 
