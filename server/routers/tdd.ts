@@ -34,7 +34,7 @@ export const tddRouter = router({
   /** Each TDD task's latest `tdd.phase_changed` event, in id order. */
   tddTasks: viewerProcedure.input(tddTasksInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    const tasks = await ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId });
+    const tasks = await ctx.hub.tddTasks({ agentId: input?.agentId, taskId: input?.taskId });
     return tasks.filter((e) => readable(e.topic));
   }),
 });

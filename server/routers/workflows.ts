@@ -34,7 +34,7 @@ export const workflowsRouter = router({
   workflow: viewerProcedure.input(workflowInput).query(async ({ ctx, input }) => {
     // Outside the read scopes answers as unseen: its existence is itself something the token may not learn.
     const readable = canRead(ctx.principal)(`workflow:${input.workflowId}`);
-    const state = readable ? await ctx.hub.store.workflow(input.workflowId) : undefined;
+    const state = readable ? await ctx.hub.workflow(input.workflowId) : undefined;
     if (!state) {
       throw new TRPCError({
         code: 'NOT_FOUND',
@@ -47,7 +47,7 @@ export const workflowsRouter = router({
   /** Workflows by most recent activity. */
   workflows: viewerProcedure.input(workflowsInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    const states = await ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 });
+    const states = await ctx.hub.workflows({ status: input?.status, limit: input?.limit ?? 100 });
     return states.filter((w) => readable(`workflow:${w.workflowId}`));
   }),
 });

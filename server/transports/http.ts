@@ -140,7 +140,7 @@ export class HttpTransport {
     const { hub, topology, connections } = this.options;
     // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
     // A node whose store or bus is down still serves (reads what it can): it says "degraded", still 200.
-    const head = await hub.store.headId().catch(() => undefined);
+    const head = await hub.headId().catch(() => undefined);
     const engines = topology.health();
     const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
     sendJson(res, 200, {
