@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
-import type { EventEnvelope } from '@switchboard/shared';
+import { limits, type EventEnvelope } from '@switchboard/shared';
 import { createAuthenticator } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
@@ -223,7 +223,7 @@ export async function storedEvents(url: string): Promise<EventEnvelope[]> {
   const all: EventEnvelope[] = [];
   let after = '0';
   for (let page = 0; page < 1_000; page++) {
-    const res = await client.history.query({ after, limit: 1000 });
+    const res = await client.history.query({ after, limit: limits.historyPage });
     all.push(...res.events);
     after = res.nextCursor;
     if (!res.hasMore) break;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { TRPCError } from '@trpc/server';
-import { errorReasons, type AnyCatalogue } from '@switchboard/shared';
+import { errorReasons, type AnyCatalogue, type Health } from '@switchboard/shared';
 import type { ContextFactory } from '../context.js';
 import type { Hub } from '../core/hub.js';
 import type { Config } from '../ops/config.js';
@@ -143,14 +143,15 @@ export class HttpTransport {
     const head = await hub.headId().catch(() => undefined);
     const engines = topology.health();
     const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
-    sendJson(res, 200, {
+    const body: Health = {
       status: degraded ? 'degraded' : 'ok',
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       connections: connections(),
       subscriptions: hub.subscriptions,
       headEventId: head === undefined ? null : String(head),
       ...engines,
-    });
+    };
+    sendJson(res, 200, body);
   }
 
   /** For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused. */

@@ -4,7 +4,14 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { builtinCatalogue, issuePath, limits, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
+import {
+  builtinCatalogue,
+  issuePath,
+  limits,
+  parseNdjson,
+  type AnyCatalogue,
+  type ValidEvent,
+} from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
@@ -60,17 +67,10 @@ export async function readBody(req: IncomingMessage): Promise<string> {
 /** Splits the body into candidate events, each with where it came from for error messages. */
 function parseBody(body: string, contentType: string): { value: unknown; at: Pick<Problem, 'line' | 'index'> }[] {
   if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
-    const items: { value: unknown; at: { line: number } }[] = [];
-    const lines = body.split('\n');
-    for (const [i, text] of lines.entries()) {
-      if (text.trim() === '') continue;
-      try {
-        items.push({ value: JSON.parse(text) as unknown, at: { line: i + 1 } });
-      } catch (error) {
-        throw new IngestError(400, `line ${i + 1} is not JSON: ${(error as Error).message}`);
-      }
-    }
-    return items;
+    return parseNdjson(body).map((parsed) => {
+      if (!parsed.ok) throw new IngestError(400, `line ${parsed.line} is not JSON: ${parsed.error}`);
+      return { value: parsed.value, at: { line: parsed.line } };
+    });
   }
   let value: unknown;
   try {
