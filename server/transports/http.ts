@@ -23,6 +23,7 @@ import { agUiPath, serveAgUi } from './ag-ui.js';
 import { handleClaudeCodeHook } from './claude-code.js';
 import type { Dashboard } from './dashboard.js';
 import { handleIngest } from './ingest.js';
+import { sendJson } from './json-response.js';
 import { schemaResponder } from './schema.js';
 import { SseTransport } from './sse.js';
 
@@ -47,11 +48,6 @@ export interface HttpOptions {
   metrics: Metrics;
   log: Logger;
   onError: ErrorHandler;
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }
 
 export class HttpTransport {

@@ -16,6 +16,7 @@ import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
+import { sendJson } from './json-response.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
@@ -37,11 +38,6 @@ export class IngestError extends Error {
   ) {
     super(message);
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }
 
 export async function readBody(req: IncomingMessage): Promise<string> {
@@ -134,17 +130,17 @@ export async function handleIngest(
       throw new IngestError(429, (error as Error).message);
     }
     const envelopes = await hub.append(events);
-    send(res, 200, { ids: envelopes.map((e) => e.id) });
+    sendJson(res, 200, { ids: envelopes.map((e) => e.id) });
   } catch (error) {
     if (error instanceof IngestError) {
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
-      send(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      sendJson(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
       return;
     }
     if (error instanceof StoreUnavailableError) {
       // Nothing was stored, or the outcome is unknown: retrying with the same keys is safe either way.
-      send(res, 503, { error: error.message });
+      sendJson(res, 503, { error: error.message });
       return;
     }
     throw error;
