@@ -1,6 +1,7 @@
 /**
  * The composition root: builds the store, bus, hub, access control and transports from the configuration, listens
- * on one port (HTTP routes in transports/http.ts, the WebSocket upgrade here), and closes it all in order.
+ * on one port (HTTP routes in transports/http.ts, the WebSocket upgrade in transports/ws/upgrade.ts), and closes
+ * it all in order.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,12 +19,12 @@ import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
 import { createAppRouter } from './routers/_app.js';
 import { AccessControl } from './security/access.js';
-import { admitUpgrade } from './security/guard.js';
 import type { ReloadResult } from './security/tokens-file.js';
 import { OriginGuard } from './security/origin.js';
 import type { EventStore } from './store/types.js';
 import { HttpTransport, trpcPath, type ErrorHandler } from './transports/http.js';
 import { serveWebSockets } from './transports/ws/handler.js';
+import { acceptUpgrades } from './transports/ws/upgrade.js';
 
 export type ServerOptions = Config & {
   /** Replace the embedded store or bus (another process's, or a test's); a store made with the same catalogue. */
@@ -58,8 +59,6 @@ export class ListenError extends Error {
 
 /** How long shutdown waits for WebSocket peers to answer the close handshake. */
 const closeHandshakeMs = 2_000;
-/** Close code for a connection refused because the server holds its maximum (RFC 6455 "try again later"). */
-const tryAgainLater = 1013;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
@@ -120,23 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const http = createServer(httpTransport.handle);
 
-  http.on('upgrade', (req, socket, head) => {
-    if (!admitUpgrade(guard, req, socket)) return;
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== trpcPath) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (wss.clients.size > options.maxConnections) {
-        // Completing the handshake first lets the client see why: a close code and reason, then its backoff.
-        metrics.rejected.inc({ reason: 'too_many_connections' });
-        ws.close(tryAgainLater, `connection limit ${options.maxConnections} reached (SWITCHBOARD_MAX_CONNECTIONS)`);
-        return;
-      }
-      wss.emit('connection', ws, req);
-    });
-  });
+  acceptUpgrades(http, { wss, guard, metrics, path: trpcPath, maxConnections: options.maxConnections });
 
   await new Promise<void>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
