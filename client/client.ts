@@ -38,7 +38,7 @@ export interface SwitchboardClientOptions {
   /** The `WebSocket` class; Node 20 has none built in, so pass `ws`'s there. Browsers use theirs. */
   WebSocket?: WebSocketClass;
   /** Reconnect backoff: the first retry at once, then doubling from `initialMs` up to `maxMs`, with jitter. */
-  reconnect?: { initialMs?: number; maxMs?: number };
+  reconnect?: RetryOptions;
   /** Client-side keepalive: a ping every `intervalMs`; no pong within `pongTimeoutMs` means reconnect. */
   keepAlive?: { intervalMs: number; pongTimeoutMs: number };
   /** `websocket` (the default): everything over one WebSocket. `sse`: subscriptions over Server-Sent Events, the rest over HTTP. */
@@ -86,8 +86,19 @@ export function toWebSocketUrl(url: string): string {
   return u.toString();
 }
 
+/** Keepalive when none is given: the server's own ping and pong-wait defaults (30 s, 10 s). */
+const defaultKeepAlive = { intervalMs: 30_000, pongTimeoutMs: 10_000 };
+
+/** The bounds of a backoff: the client's reconnects and the Publisher's retries. */
+export interface RetryOptions {
+  /** The delay after the first retry (which is at once), doubled for each one after. */
+  initialMs?: number;
+  /** The longest delay. */
+  maxMs?: number;
+}
+
 /** Exponential backoff with "equal jitter": attempt 0 at once, then [d/2, d) for d = initial·2ⁿ⁻¹ capped. */
-export function backoff({ initialMs = 1_000, maxMs = 30_000 }: { initialMs?: number; maxMs?: number } = {}) {
+export function backoff({ initialMs = 1_000, maxMs = 30_000 }: RetryOptions = {}) {
   return (attempt: number): number => {
     if (attempt === 0) return 0;
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
@@ -130,7 +141,7 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
       connectionParams: async () => ({ token: await readToken(token) }),
     }),
     retryDelayMs: backoff(options.reconnect),
-    keepAlive: { enabled: true, ...(options.keepAlive ?? { intervalMs: 30_000, pongTimeoutMs: 10_000 }) },
+    keepAlive: { enabled: true, ...(options.keepAlive ?? defaultKeepAlive) },
   });
   const client = createTRPCClient<TRouter>({ links: [wsLink({ client: wsClient, transformer })] });
 

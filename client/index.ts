@@ -10,6 +10,7 @@ export {
   type Connection,
   type ConnectionState,
   type EventSourceClass,
+  type RetryOptions,
   type SwitchboardClient,
   type SwitchboardClientOptions,
   type TokenSource,

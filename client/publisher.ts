@@ -21,10 +21,16 @@ import {
   backoff,
   createSwitchboardClient,
   type AppRouter,
+  type RetryOptions,
   type SwitchboardClient,
   type SwitchboardClientOptions,
 } from './client.js';
 import { describeConnectionError } from './connection-error.js';
+
+/** `outboxLimit` when none is given. */
+const defaultOutboxLimit = 1_000;
+/** `maxBatchBytes` when none is given: half the server's default `--max-message-bytes` (1 MiB), well below it. */
+const defaultMaxBatchBytes = 512 * 1024;
 
 /** `E` is what `publish` takes: the built-in events, or a catalogue's (`createPublisher({ catalogue })`). */
 export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOptions {
@@ -38,7 +44,7 @@ export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOpt
    */
   maxBatchBytes?: number;
   /** Backoff between failed sends: doubling from `initialMs` to `maxMs`, with jitter. */
-  retry?: { initialMs?: number; maxMs?: number };
+  retry?: RetryOptions;
   /** A send that has not been answered within this is abandoned and retried (same keys, so no duplicate). */
   requestTimeoutMs?: number;
   /** Called for every event that will never be sent, with why. */
@@ -106,11 +112,12 @@ export function createPublisher<M extends DataSchemas = BuiltinDataSchemas>(
 }
 
 function openPublisher(options: PublisherOptions & { client?: SwitchboardClient }, schema: z.ZodType): Publisher {
-  const outboxLimit = options.outboxLimit ?? 1_000;
+  const outboxLimit = options.outboxLimit ?? defaultOutboxLimit;
   const batchSize = Math.min(options.batchSize ?? limits.batchSize, limits.batchSize);
-  const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+  const maxBatchBytes = options.maxBatchBytes ?? defaultMaxBatchBytes;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  const retryDelay = backoff({ initialMs: options.retry?.initialMs ?? 100, maxMs: options.retry?.maxMs ?? 30_000 });
+  // From 100 ms rather than the client's 1 s; the longest delay is backoff's own.
+  const retryDelay = backoff({ ...options.retry, initialMs: options.retry?.initialMs ?? 100 });
   const client = options.client ?? createSwitchboardClient(options);
   const ownsClient = options.client === undefined;
 

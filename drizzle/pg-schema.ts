@@ -8,6 +8,7 @@
  * the append transaction, so ids are contiguous and become visible in the order they were assigned.
  */
 import { bigint, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { workflowStatusValues } from '../shared/events.js';
 
 const id = (name: string) => bigint(name, { mode: 'number' });
 const at = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
@@ -62,7 +63,7 @@ export const workflows = pgTable(
   {
     workflowId: text('workflow_id').primaryKey(),
     workflowType: text('workflow_type'),
-    status: text('status', { enum: ['running', 'completed', 'failed'] }).notNull(),
+    status: text('status', { enum: workflowStatusValues }).notNull(),
     currentStepId: text('current_step_id'),
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),

@@ -4,6 +4,7 @@
  * `npm run db:generate` and applied at start-up.
  */
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { workflowStatusValues } from '../shared/events.js';
 
 /**
  * Every event ever accepted, in commit order. `id` is the global sequence and the resume cursor; AUTOINCREMENT
@@ -61,7 +62,7 @@ export const workflows = sqliteTable(
   {
     workflowId: text('workflow_id').primaryKey(),
     workflowType: text('workflow_type'),
-    status: text('status', { enum: ['running', 'completed', 'failed'] }).notNull(),
+    status: text('status', { enum: workflowStatusValues }).notNull(),
     currentStepId: text('current_step_id'),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { Principal } from './security/auth.js';
+import type { Authentication } from './security/gate.js';
 import type { Hub } from './core/hub.js';
-import type { ConnectionLimits } from './ops/limits.js';
+import { ConnectionLimits, type LimitedSocket, type LimitSettings } from './ops/limits.js';
 import type { Logger } from './ops/log.js';
 import type { Metrics } from './ops/metrics.js';
 
@@ -14,4 +16,54 @@ export interface Context {
   limits: ConnectionLimits;
   metrics: Metrics;
   log: Logger;
+}
+
+export interface ContextFactoryOptions {
+  hub: Hub;
+  limits: LimitSettings;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** The one way a `Context` is made: tRPC over HTTP, WebSocket, SSE, the plain endpoints and tests. */
+export interface ContextFactory {
+  /** An HTTP request's context; its limits are the ones its remote address shares (`limitsFor`). */
+  forRequest(auth: Authentication, req: IncomingMessage): Context;
+  /** A WebSocket connection's context, with limits of its own that may close the socket. */
+  forSocket(auth: Authentication, socket: LimitedSocket): Context;
+  /** A caller with no connection at all (`createCaller`): limits of its own, nothing to close. */
+  forCaller(auth: Authentication): Context;
+  /** HTTP callers have no connection to hang limits on; they share one set per remote address. */
+  limitsFor(req: IncomingMessage): ConnectionLimits;
+}
+
+/** Remote addresses whose HTTP limits are kept at most; past it the map starts over rather than grow. */
+const maxHttpAddresses = 10_000;
+
+export function createContextFactory({ hub, limits, metrics, log }: ContextFactoryOptions): ContextFactory {
+  const httpLimits = new Map<string, ConnectionLimits>();
+  const build = ({ principal, problem }: Authentication, connectionLimits: ConnectionLimits): Context => ({
+    hub,
+    principal,
+    authProblem: problem,
+    limits: connectionLimits,
+    metrics,
+    log,
+  });
+  const limitsFor = (req: IncomingMessage): ConnectionLimits => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    let shared = httpLimits.get(address);
+    if (!shared) {
+      if (httpLimits.size >= maxHttpAddresses) httpLimits.clear();
+      shared = new ConnectionLimits(limits, metrics, null);
+      httpLimits.set(address, shared);
+    }
+    return shared;
+  };
+  return {
+    forRequest: (auth, req) => build(auth, limitsFor(req)),
+    forSocket: (auth, socket) => build(auth, new ConnectionLimits(limits, metrics, socket)),
+    forCaller: (auth) => build(auth, new ConnectionLimits(limits, metrics, null)),
+    limitsFor,
+  };
 }

@@ -4,7 +4,7 @@
 import { initTRPC, TRPCError, type TRPCDefaultErrorShape } from '@trpc/server';
 import { ZodError, type z } from 'zod';
 import { describeIssues, errorReasons, issuePath, transformer, type ErrorReason } from '@switchboard/shared';
-import { access, allows, type Access } from './security/auth.js';
+import { roleRefusal, type Access } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
 import { ScopeError } from './security/scopes.js';
@@ -90,11 +90,12 @@ const requires = (need: Access) =>
         cause: new ReasonedError(errorReasons.unauthorized, 'unauthorized'),
       });
     }
-    if (!allows(principal, need)) {
+    const refused = roleRefusal(principal, need);
+    if (refused !== undefined) {
       ctx.metrics.rejected.inc({ reason: errorReasons.forbidden });
       throw new TRPCError({
         code: 'FORBIDDEN',
-        message: `token "${principal.name}" has role ${principal.role}; this needs ${access[need].join(' or ')}`,
+        message: refused,
         cause: new ReasonedError(errorReasons.forbidden, 'forbidden'),
       });
     }

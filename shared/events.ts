@@ -159,6 +159,7 @@ export const workflowBlockData = z.discriminatedUnion('blockType', [
 // ── 4. TDD events ───────────────────────────────────────────────────────────────────────────────────────────
 
 export const tddPhaseValues = ['red', 'green', 'refactor'] as const;
+export type TddPhase = (typeof tddPhaseValues)[number];
 const tddPhase = z.enum(tddPhaseValues);
 
 const testCounts = z.strictObject({ total: count, passing: count, failing: count, skipped: count });

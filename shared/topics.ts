@@ -32,6 +32,18 @@ export function topicOf(event: ValidEvent): string {
   return rule.render(event.data);
 }
 
+/**
+ * The topic of one agent, workflow or TDD task, by the same rule `topicOf` applies to its events: for filters
+ * and scope checks that name an entity rather than hold an event.
+ */
+export function entityTopic(family: 'agent' | 'workflow' | 'tdd', id: string): string {
+  const rule = builtinTopics.get(family);
+  const field = rule?.fields[0];
+  // Each of these families' rules names exactly one field (builtinTopicRules above).
+  if (!rule || field === undefined) throw new Error(`no topic rule for ${family}`);
+  return rule.render({ [field]: id });
+}
+
 /** A value a template could not fill in: the field it names is missing or not a string or number. */
 export class TemplateFieldError extends Error {
   constructor(readonly field: string) {

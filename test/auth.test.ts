@@ -106,7 +106,10 @@ describe('auth', () => {
         body: JSON.stringify(agentStatus('hook')),
       });
     expect((await ingest()).status).toBe(401);
-    expect((await ingest(tokens.viewer)).status).toBe(403);
+    const refused = await ingest(tokens.viewer);
+    expect(refused.status).toBe(403);
+    // The same role rule and message as a tRPC call's FORBIDDEN.
+    expect(await refused.json()).toEqual({ error: 'token "viewer-2" has role viewer; this needs publisher or admin' });
     expect((await ingest(tokens.publisher)).status).toBe(200);
 
     const metrics = (token?: string) =>

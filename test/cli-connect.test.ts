@@ -12,6 +12,7 @@ import { createPublisher } from '../client/publisher.js';
 import { run } from '../server/cli/run.js';
 import { systemNotification } from './fixtures.js';
 import { connect, startTestServer, waitUntil } from './harness.js';
+import { healthSchema } from '@switchboard/shared';
 
 /** A loopback port that was free a moment ago: bound, then closed, so a connection there is refused. */
 async function closedPort(): Promise<number> {
@@ -146,7 +147,7 @@ describe('a hub that is not there', () => {
     const watching = run({ argv: ['watch', 'events', '--no-retry', '--url', server.url], stdout, stderr, env: {} });
     await vi.waitFor(
       async () => {
-        const health = (await (await fetch(`${server.url}/healthz`)).json()) as { subscriptions: number };
+        const health = healthSchema.parse(await (await fetch(`${server.url}/healthz`)).json());
         if (health.subscriptions === 0) throw new Error('still waiting for the subscription');
       },
       { timeout: 10_000, interval: 20 },

@@ -10,6 +10,7 @@ import { createPublisher } from '../client/index.js';
 import { cluster, event, expectExactlyOnceInOrder, publish } from './cluster-harness.js';
 import { describeWith, pgQuery, redisUrl } from './engines.js';
 import { collect, connect, storedEvents, waitUntil } from './harness.js';
+import { healthSchema, type Health } from '@switchboard/shared';
 
 /** Kills every Redis connection whose client name is `name`; returns how many. */
 async function killRedisClients(name: string): Promise<number> {
@@ -24,9 +25,9 @@ async function killRedisClients(name: string): Promise<number> {
   }
 }
 
-async function health(url: string): Promise<{ status: string; bus: { state: string }; store: { state: string } }> {
+async function health(url: string): Promise<Health> {
   const res = await fetch(`${url}/healthz`);
-  return (await res.json()) as { status: string; bus: { state: string }; store: { state: string } };
+  return healthSchema.parse(await res.json());
 }
 
 describeWith(['postgres', 'redis'], 'Redis connections killed mid-stream', () => {

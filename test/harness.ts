@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
-import type { EventEnvelope } from '@switchboard/shared';
+import { limits, type EventEnvelope } from '@switchboard/shared';
 import { createAuthenticator } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
-import type { Context } from '../server/context.js';
-import { ConnectionLimits } from '../server/ops/limits.js';
+import { createContextFactory } from '../server/context.js';
 import { createLogger } from '../server/ops/log.js';
 import { createMetrics } from '../server/ops/metrics.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
@@ -58,13 +57,13 @@ export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter
   const hub = createHub({ store, bus: createMemoryBus() });
   const auth = createAuthenticator([]);
   const metrics = createMetrics({ connections: () => 0, databaseBytes: () => store.sizeBytes() });
-  const context: Context = {
+  const contexts = createContextFactory({
     hub,
-    principal: auth.authenticate(undefined),
-    limits: new ConnectionLimits(loadConfig([], {}), metrics, null),
+    limits: loadConfig([], {}),
     metrics,
     log: createLogger({ logLevel: 'silent', logFormat: 'json' }),
-  };
+  });
+  const context = contexts.forCaller({ principal: auth.authenticate(undefined) });
   return { hub, caller: appRouter.createCaller(context), [Symbol.asyncDispose]: () => store.close() };
 }
 
@@ -224,7 +223,7 @@ export async function storedEvents(url: string): Promise<EventEnvelope[]> {
   const all: EventEnvelope[] = [];
   let after = '0';
   for (let page = 0; page < 1_000; page++) {
-    const res = await client.history.query({ after, limit: 1000 });
+    const res = await client.history.query({ after, limit: limits.historyPage });
     all.push(...res.events);
     after = res.nextCursor;
     if (!res.hasMore) break;

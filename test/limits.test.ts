@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { TokenBucket } from '../server/ops/limits.js';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, waitUntil } from './harness.js';
+import { healthSchema } from '@switchboard/shared';
 
 const wsUrl = (url: string) => `${url.replace('http', 'ws')}/trpc`;
 
@@ -28,7 +29,7 @@ async function rawSocket(url: string) {
 }
 
 async function health(url: string) {
-  return (await (await fetch(`${url}/healthz`)).json()) as { connections: number; subscriptions: number };
+  return healthSchema.parse(await (await fetch(`${url}/healthz`)).json());
 }
 
 const dataOf = (error: unknown) =>

@@ -9,7 +9,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../server/routers/_app.js';
 import { ConfigError, loadConfig } from '../server/ops/config.js';
-import { transformer } from '@switchboard/shared';
+import { healthSchema, transformer } from '@switchboard/shared';
 import { agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from './harness.js';
 
@@ -47,13 +47,15 @@ describe('http', () => {
     await client.publish.mutate(agentStatus('a'));
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(200);
-    const body: unknown = await res.json();
+    // The contract's schema: every field present and of its type (uptime a number, the engines named).
+    const body = healthSchema.parse(await res.json());
     expect(body).toMatchObject({
       status: 'ok',
       connections: 1,
       headEventId: '1',
+      store: { engine: 'sqlite', state: 'up' },
+      bus: { engine: 'memory', state: 'up' },
     });
-    expect(typeof (body as { uptime: unknown }).uptime).toBe('number');
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
   });
@@ -134,7 +136,7 @@ describe('npm start', () => {
     const address = () => /listening on (http:\/\/\S+) /.exec(main.out.stdout)?.[1] ?? '';
     await waitUntil('the server to print its address', () => address() !== '', 15_000);
     const url = address();
-    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string };
+    const health = healthSchema.parse(await (await fetch(`${url}/healthz`)).json());
     expect(health.status).toBe('ok');
     expect(url).not.toContain(':8765');
     main.child.kill('SIGTERM');

@@ -6,7 +6,14 @@
 import { TRPCClientError } from '@trpc/client';
 import WebSocket from 'ws';
 import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
-import { summariesFrom, type AnyCatalogue, type AnyEnvelope } from '@switchboard/shared';
+import {
+  describeIssues,
+  healthSchema,
+  summariesFrom,
+  type AnyCatalogue,
+  type AnyEnvelope,
+  type Health,
+} from '@switchboard/shared';
 import type { AppRouterFor } from '../routers/_app.js';
 import { secondsFlag } from './args.js';
 import { StoppedError, UnreachableError } from './errors.js';
@@ -131,15 +138,6 @@ export function healthUrl(values: ConnectionValues, io: Io): URL {
   return new URL('/healthz', serverUrl(values, io).replace(/^ws/, 'http'));
 }
 
-/** The body of `GET /healthz`. */
-export interface Health {
-  status: string;
-  uptime: number;
-  connections: number;
-  subscriptions: number;
-  headEventId: string;
-}
-
 /** `GET /healthz`, within `timeoutMs` and ended by the run's signal. */
 export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<Health> {
   const timeout = new AbortController();
@@ -147,9 +145,10 @@ export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<
     timeout.abort();
   }, timeoutMs);
   const signal = io.signal ? AbortSignal.any([io.signal, timeout.signal]) : timeout.signal;
+  let body: unknown;
   try {
     const res = await fetch(url, { signal });
-    return (await res.json()) as Health;
+    body = await res.json();
   } catch (error) {
     if (io.signal?.aborted)
       throw new StoppedError(
@@ -162,4 +161,10 @@ export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<
   } finally {
     clearTimeout(timer);
   }
+  const health = healthSchema.safeParse(body);
+  if (!health.success)
+    throw new UnreachableError(
+      `${url.href} did not answer as a Switchboard server: ${describeIssues(health.error.issues)}`,
+    );
+  return health.data;
 }

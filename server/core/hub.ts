@@ -1,6 +1,7 @@
 /**
  * The hub joins a store and a bus: the one append path every write goes through, and the streams every
- * subscription reads. Routers hold a hub in their context and nothing else.
+ * subscription reads, and the store's reads that queries need. Routers hold a hub in their context and nothing
+ * else; the store itself stays with the composition root.
  */
 import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
@@ -23,6 +24,12 @@ export interface StreamRequest {
   /** Without a cursor: start with this current state. Absent: live only. */
   snapshot?: SnapshotKind | undefined;
 }
+
+/** The store's reads that queries need (`history`, state queries, `/healthz`), passed through as they are. */
+export type HubReads = Pick<
+  EventStore,
+  'headId' | 'readRange' | 'retentionWatermark' | 'agents' | 'tddTasks' | 'workflow' | 'workflows'
+>;
 
 export type Hub = ReturnType<typeof createHub>;
 
@@ -104,8 +111,20 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
     return new EventStream(store, dispatcher, options, sink);
   }
 
+  // Routers read through these and never hold the store: the hub is their one way in (arrows, since a store
+  // may be a class whose methods need their `this`).
+  const reads: HubReads = {
+    headId: () => store.headId(),
+    readRange: (range, filter, limit) => store.readRange(range, filter, limit),
+    retentionWatermark: () => store.retentionWatermark(),
+    agents: (agentIds) => store.agents(agentIds),
+    tddTasks: (filter) => store.tddTasks(filter),
+    workflow: (workflowId) => store.workflow(workflowId),
+    workflows: (filter) => store.workflows(filter),
+  };
+
   return {
-    store,
+    ...reads,
     /** Validated events in; stored envelopes out, in input order, once they are durable and published. */
     append(events: readonly ValidEvent[]): Promise<EventEnvelope[]> {
       return new Promise((resolve, reject) => {

@@ -6,10 +6,7 @@
  *
  * Times are epoch milliseconds, ids numbers: what both stores bind directly.
  */
-import type { ValidEvent } from '@switchboard/shared';
-
-export type WorkflowStatus = 'running' | 'completed' | 'failed';
-export type TddPhase = 'red' | 'green' | 'refactor';
+import type { TddPhase, ValidEvent, WorkflowStatus } from '@switchboard/shared';
 
 export interface AgentRow {
   agentId: string;

@@ -3,13 +3,16 @@
  * Each WebSocket connection has one `ConnectionLimits`; HTTP callers share one per remote address.
  */
 import { TRPCError } from '@trpc/server';
-import { errorReasons } from '@switchboard/shared';
+import { errorReasons, limits } from '@switchboard/shared';
 import type { Config } from './config.js';
 import { ReasonedError } from '../core/errors.js';
 import type { Metrics } from './metrics.js';
 
 /** Close code for a consumer too slow to keep up; it may reconnect and resume from its cursor. */
 export const slowConsumerCloseCode = 4008;
+
+/** Unsent bytes a replay may leave on a socket, at most: enough to keep a link busy (see `replayWindowBytes`). */
+export const replayWindowCapBytes = 256 * 1024;
 
 /** `rate` tokens a second, holding at most `burst`; `now` is injectable so tests control time. */
 export class TokenBucket {
@@ -57,7 +60,7 @@ export class ConnectionLimits {
     private readonly socket: LimitedSocket | null,
   ) {
     // A burst of one second's worth: a client may send a full batch at once, then must keep to the rate.
-    this.bucket = new TokenBucket(settings.publishRate, Math.max(settings.publishRate, 1_000));
+    this.bucket = new TokenBucket(settings.publishRate, Math.max(settings.publishRate, limits.batchSize));
   }
 
   /** Admits `events` events for publishing, or throws TOO_MANY_REQUESTS naming the limit. */
@@ -77,7 +80,7 @@ export class ConnectionLimits {
    * enough to keep a link busy, and well inside the slow-consumer limit, so a long replay is never cut.
    */
   get replayWindowBytes(): number {
-    return Math.min(256 * 1024, Math.floor(this.settings.slowConsumerBytes / 2));
+    return Math.min(replayWindowCapBytes, Math.floor(this.settings.slowConsumerBytes / 2));
   }
 
   /** Opens a subscription slot, released by disposing it; throws when the connection holds the maximum. */

@@ -5,7 +5,7 @@
  * - PostgreSQL only: `db` a postgres:// URL without Redis: LISTEN/NOTIFY as the doorbell under a sequencer.
  * Also keeps what /healthz and /metrics say about the two engines.
  */
-import { builtinCatalogue, type Catalogue } from '@switchboard/shared';
+import { builtinCatalogue, type Catalogue, type EngineHealth } from '@switchboard/shared';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { createMemoryBus } from '../bus/memory.js';
@@ -23,11 +23,6 @@ import { createSqliteStore } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 
 type TopologyConfig = Pick<Config, 'db' | 'durability' | 'redisUrl' | 'pgSchema' | 'busChannel' | 'headCheckMs'>;
-
-export interface EngineHealth {
-  engine: string;
-  state: 'up' | 'down';
-}
 
 export interface Topology {
   store: EventStore;

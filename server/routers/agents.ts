@@ -28,6 +28,6 @@ export const agentsRouter = router({
   /** Each agent's latest `agent.status` event, in id order. */
   agents: viewerProcedure.input(agentsInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    return (await ctx.hub.store.agents(input?.agentIds)).filter((e) => readable(e.topic));
+    return (await ctx.hub.agents(input?.agentIds)).filter((e) => readable(e.topic));
   }),
 });

@@ -33,7 +33,7 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
     history: viewerProcedure.input(catalogue.historyInput).query(async ({ ctx, input }) => {
       // The same rule as a subscription's lastEventId: a cursor this store never issued is refused, not answered
       // with an empty page that looks like "nothing new".
-      const head = await ctx.hub.store.headId();
+      const head = await ctx.hub.headId();
       if (Number(input.after) > head) {
         const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
         throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
@@ -44,10 +44,10 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
         order: input.order,
       };
       const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
-      const stored = await ctx.hub.store.readRange(range, filter, input.limit);
+      const stored = await ctx.hub.readRange(range, filter, input.limit);
       const events = stored as AnyEnvelope[] as EnvelopeFor<M>[];
       // Events at or below the watermark may have been deleted by retention (current-state events are kept).
-      const retainedAfter = String(await ctx.hub.store.retentionWatermark());
+      const retainedAfter = String(await ctx.hub.retentionWatermark());
       const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
       return {
         events,

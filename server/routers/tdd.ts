@@ -1,4 +1,4 @@
-import { isEventOf, tddPhaseInput, tddTasksInput } from '@switchboard/shared';
+import { entityTopic, isEventOf, tddPhaseInput, tddTasksInput } from '@switchboard/shared';
 import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
@@ -21,7 +21,7 @@ export const tddRouter = router({
         filter: {
           types: tddEventTypes,
           agentIds: input.agentId === undefined ? undefined : [input.agentId],
-          topics: input.taskId === undefined ? undefined : [`tdd:${input.taskId}`],
+          topics: input.taskId === undefined ? undefined : [entityTopic('tdd', input.taskId)],
         },
         lastEventId: input.lastEventId,
         snapshot: 'tddTasks',
@@ -34,7 +34,7 @@ export const tddRouter = router({
   /** Each TDD task's latest `tdd.phase_changed` event, in id order. */
   tddTasks: viewerProcedure.input(tddTasksInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    const tasks = await ctx.hub.store.tddTasks({ agentId: input?.agentId, taskId: input?.taskId });
+    const tasks = await ctx.hub.tddTasks({ agentId: input?.agentId, taskId: input?.taskId });
     return tasks.filter((e) => readable(e.topic));
   }),
 });

@@ -1,5 +1,12 @@
 import { TRPCError } from '@trpc/server';
-import { isEventOf, workflowEventsInput, workflowEventTypes, workflowInput, workflowsInput } from '@switchboard/shared';
+import {
+  entityTopic,
+  isEventOf,
+  workflowEventsInput,
+  workflowEventTypes,
+  workflowInput,
+  workflowsInput,
+} from '@switchboard/shared';
 import { canRead } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
 import { subscribeEvents } from './tracked.js';
@@ -19,7 +26,7 @@ export const workflowsRouter = router({
       {
         filter: {
           types: input.types ?? workflowEventTypes,
-          topics: input.workflowId === undefined ? undefined : [`workflow:${input.workflowId}`],
+          topics: input.workflowId === undefined ? undefined : [entityTopic('workflow', input.workflowId)],
           stepIds: input.steps,
         },
         lastEventId: input.lastEventId,
@@ -33,8 +40,8 @@ export const workflowsRouter = router({
   /** One workflow's current state. */
   workflow: viewerProcedure.input(workflowInput).query(async ({ ctx, input }) => {
     // Outside the read scopes answers as unseen: its existence is itself something the token may not learn.
-    const readable = canRead(ctx.principal)(`workflow:${input.workflowId}`);
-    const state = readable ? await ctx.hub.store.workflow(input.workflowId) : undefined;
+    const readable = canRead(ctx.principal)(entityTopic('workflow', input.workflowId));
+    const state = readable ? await ctx.hub.workflow(input.workflowId) : undefined;
     if (!state) {
       throw new TRPCError({
         code: 'NOT_FOUND',
@@ -47,7 +54,7 @@ export const workflowsRouter = router({
   /** Workflows by most recent activity. */
   workflows: viewerProcedure.input(workflowsInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    const states = await ctx.hub.store.workflows({ status: input?.status, limit: input?.limit ?? 100 });
-    return states.filter((w) => readable(`workflow:${w.workflowId}`));
+    const states = await ctx.hub.workflows({ status: input?.status, limit: input?.limit ?? 100 });
+    return states.filter((w) => readable(entityTopic('workflow', w.workflowId)));
   }),
 });

@@ -75,6 +75,15 @@ export function allows(principal: Principal, need: Access): boolean {
   return (access[need] as readonly Role[]).includes(principal.role);
 }
 
+/**
+ * The one role rule, asked by tRPC's `requires` middleware and by the plain HTTP endpoints alike: why
+ * `principal`'s role may not have `need`, or undefined when it may.
+ */
+export function roleRefusal(principal: Principal, need: Access): string | undefined {
+  if (allows(principal, need)) return undefined;
+  return `token "${principal.name}" has role ${principal.role}; this needs ${access[need].join(' or ')}`;
+}
+
 /** `Authorization: Bearer <token>` → the token. */
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');

@@ -7,10 +7,10 @@ import type { Duplex } from 'node:stream';
 import type { Metrics } from '../ops/metrics.js';
 import { ingestTypes, trpcTypes, unsupportedType } from './content-type.js';
 import type { OriginGuard } from './origin.js';
+import { sendJson } from '../transports/json-response.js';
 
 function refuse(res: ServerResponse, status: number, error: string): false {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error }));
+  sendJson(res, status, { error });
   return false;
 }
 

@@ -17,6 +17,7 @@ import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {
   builtinCatalogue,
+  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
@@ -274,7 +275,7 @@ class PostgresStore implements EventStore {
   async tddTasks({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
     const { items } = await this.snapshot('tddTasks', {
       agentIds: agentId === undefined ? undefined : [agentId],
-      topics: taskId === undefined ? undefined : [`tdd:${taskId}`],
+      topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
     });
     return items as EnvelopeOf<'tdd.phase_changed'>[];
   }

@@ -11,6 +11,7 @@ import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
+  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
@@ -406,7 +407,7 @@ class SqliteStore implements EventStore {
       () =>
         this.snapshotNow('tddTasks', {
           agentIds: agentId === undefined ? undefined : [agentId],
-          topics: taskId === undefined ? undefined : [`tdd:${taskId}`],
+          topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
         }).items as EnvelopeOf<'tdd.phase_changed'>[],
     );
   }

@@ -3,7 +3,7 @@
  * Drizzle, for several server processes) can take its place. Methods return promises for that reason, even
  * though the embedded SQLite store answers synchronously.
  */
-import type { EnvelopeOf, EventEnvelope, ValidEvent } from '@switchboard/shared';
+import type { EnvelopeOf, EventEnvelope, ValidEvent, WorkflowStatus } from '@switchboard/shared';
 import type { EventFilter } from '../core/filter.js';
 
 export interface AppendResult {
@@ -35,7 +35,7 @@ export type SnapshotKind = 'agents' | 'workflows' | 'tddTasks';
 export interface WorkflowState {
   workflowId: string;
   workflowType: string | null;
-  status: 'running' | 'completed' | 'failed';
+  status: WorkflowStatus;
   currentStepId: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -75,7 +75,7 @@ export interface EventStore {
     taskId?: string | undefined;
   }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
   workflow(workflowId: string): Promise<WorkflowState | undefined>;
-  workflows(filter: { status?: WorkflowState['status'] | undefined; limit: number }): Promise<WorkflowState[]>;
+  workflows(filter: { status?: WorkflowStatus | undefined; limit: number }): Promise<WorkflowState[]>;
   /** Bytes the database occupies. */
   sizeBytes(): Promise<number>;
   /** Every event with an id up to this that is not an entity's current state has been deleted (0: none). */

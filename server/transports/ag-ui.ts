@@ -13,6 +13,7 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { bearerToken } from '../security/auth.js';
 import { AgUiMapper } from './ag-ui-events.js';
 import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
+import { sendJson } from './json-response.js';
 
 export const agUiPath = '/ag-ui';
 
@@ -39,8 +40,7 @@ function sendError(res: ServerResponse, error: TRPCError, shape?: ErrorShape): v
   const body = shape
     ? { error: shape.message, code: shape.data.code, reason: shape.data.reason, issues: shape.data.issues }
     : { error: error.message, code: error.code };
-  res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
+  sendJson(res, getHTTPStatusCodeFromError(error), body);
 }
 
 export async function serveAgUi(

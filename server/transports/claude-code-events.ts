@@ -11,6 +11,8 @@ export const inputPreviewChars = 2_000;
 export const outputPreviewChars = 8_000;
 /** Characters of a prompt kept in its text block. */
 const promptChars = 8_000;
+/** Characters of a stop or notification reason kept in the agent's status. */
+const reasonChars = 1_000;
 
 /** The fields every hook event carries; the rest depends on the event and is read where it is mapped. */
 export const hookPayloadSchema = z.looseObject({
@@ -87,7 +89,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
   ): PublishInput => ({
     type: 'agent.status',
     source,
-    data: { agentId: id, agentType: type, status: value, reason: cut(reason, 1_000) },
+    data: { agentId: id, agentType: type, status: value, reason: cut(reason, reasonChars) },
   });
   const block = (
     summary: string,

@@ -14,6 +14,7 @@ import { IngestError, readBody } from './ingest.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
 import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
+import { sendJson } from './json-response.js';
 
 export async function handleClaudeCodeHook(
   req: IncomingMessage,
@@ -24,8 +25,7 @@ export async function handleClaudeCodeHook(
   authorize: (events: readonly ValidEvent[]) => void = () => undefined,
 ): Promise<void> {
   const answer = (status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
+    sendJson(res, status, body);
   };
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with the hook event as JSON');

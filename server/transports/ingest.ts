@@ -4,11 +4,19 @@
  * request is all or nothing: every event is validated first, then all are appended in one transaction.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { builtinCatalogue, issuePath, limits, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
+import {
+  builtinCatalogue,
+  issuePath,
+  limits,
+  parseNdjson,
+  type AnyCatalogue,
+  type ValidEvent,
+} from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
+import { sendJson } from './json-response.js';
 
 /** Largest accepted body, the same bound as one WebSocket message. */
 export const ingestBodyLimit = 1024 * 1024;
@@ -30,11 +38,6 @@ export class IngestError extends Error {
   ) {
     super(message);
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }
 
 export async function readBody(req: IncomingMessage): Promise<string> {
@@ -60,17 +63,10 @@ export async function readBody(req: IncomingMessage): Promise<string> {
 /** Splits the body into candidate events, each with where it came from for error messages. */
 function parseBody(body: string, contentType: string): { value: unknown; at: Pick<Problem, 'line' | 'index'> }[] {
   if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
-    const items: { value: unknown; at: { line: number } }[] = [];
-    const lines = body.split('\n');
-    for (const [i, text] of lines.entries()) {
-      if (text.trim() === '') continue;
-      try {
-        items.push({ value: JSON.parse(text) as unknown, at: { line: i + 1 } });
-      } catch (error) {
-        throw new IngestError(400, `line ${i + 1} is not JSON: ${(error as Error).message}`);
-      }
-    }
-    return items;
+    return parseNdjson(body).map((parsed) => {
+      if (!parsed.ok) throw new IngestError(400, `line ${parsed.line} is not JSON: ${parsed.error}`);
+      return { value: parsed.value, at: { line: parsed.line } };
+    });
   }
   let value: unknown;
   try {
@@ -134,17 +130,17 @@ export async function handleIngest(
       throw new IngestError(429, (error as Error).message);
     }
     const envelopes = await hub.append(events);
-    send(res, 200, { ids: envelopes.map((e) => e.id) });
+    sendJson(res, 200, { ids: envelopes.map((e) => e.id) });
   } catch (error) {
     if (error instanceof IngestError) {
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
-      send(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      sendJson(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
       return;
     }
     if (error instanceof StoreUnavailableError) {
       // Nothing was stored, or the outcome is unknown: retrying with the same keys is safe either way.
-      send(res, 503, { error: error.message });
+      sendJson(res, 503, { error: error.message });
       return;
     }
     throw error;

@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { OpenPush } from '../core/push-source.js';
+import { replayWindowCapBytes } from '../ops/limits.js';
 
 export class SseStream {
   open: OpenPush | undefined;
@@ -13,7 +14,7 @@ export class SseStream {
   private onDrain: (() => void) | undefined;
 
   /** Unsent bytes the response may hold before the stream waits: the connection's replay window. */
-  windowBytes = 256 * 1024;
+  windowBytes = replayWindowCapBytes;
   ping = '';
 
   constructor(

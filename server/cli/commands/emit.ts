@@ -6,6 +6,7 @@ import {
   describeIssue,
   eventTypes,
   limits,
+  parseNdjson,
   publishInputSchema,
   type AnyEnvelope,
   type PublishInput,
@@ -37,17 +38,11 @@ async function fromStdin(io: Io): Promise<Candidate[]> {
   if (!io.stdin) throw new UsageError('--stdin needs standard input');
   let text = '';
   for await (const chunk of io.stdin) text += chunk.toString();
-  const candidates: Candidate[] = [];
-  for (const [i, line] of text.split('\n').entries()) {
-    if (line.trim() === '') continue;
-    const where = `line ${i + 1}`;
-    try {
-      candidates.push({ where, value: JSON.parse(line) as unknown });
-    } catch (error) {
-      candidates.push({ where, problem: `not JSON: ${(error as Error).message}` });
-    }
-  }
-  return candidates;
+  return parseNdjson(text).map((parsed) =>
+    parsed.ok
+      ? { where: `line ${parsed.line}`, value: parsed.value }
+      : { where: `line ${parsed.line}`, problem: `not JSON: ${parsed.error}` },
+  );
 }
 
 function fromFlags(positionals: string[], values: Values): Candidate[] {
@@ -97,7 +92,8 @@ function validate(candidates: Candidate[]): { events: PublishInput[]; problems: 
 async function headBefore(events: PublishInput[], values: ConnectionValues, io: Io): Promise<bigint | undefined> {
   if (!events.some((event) => event.key !== undefined)) return undefined;
   try {
-    return BigInt((await fetchHealth(healthUrl(values, io), connectTimeoutMs(values), io)).headEventId);
+    const { headEventId } = await fetchHealth(healthUrl(values, io), connectTimeoutMs(values), io);
+    return headEventId === null ? undefined : BigInt(headEventId);
   } catch {
     // The WebSocket decides whether the hub is reachable; without /healthz, stored events are not told apart.
     return undefined;

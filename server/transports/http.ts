@@ -1,0 +1,170 @@
+/**
+ * Every HTTP request the server answers, on the one port: tRPC over HTTP and its SSE subscriptions at `/trpc`,
+ * AG-UI, `POST /ingest` (and its Claude Code hook form), `/healthz`, `/metrics`, `/schema` and the dashboard at `/`.
+ * The WebSocket upgrade is `server.ts`'s; both answer through the same context factory and role rule.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { TRPCError } from '@trpc/server';
+import { errorReasons, type AnyCatalogue, type Health } from '@switchboard/shared';
+import type { ContextFactory } from '../context.js';
+import type { Hub } from '../core/hub.js';
+import type { Config } from '../ops/config.js';
+import type { Logger } from '../ops/log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Topology } from '../ops/topology.js';
+import type { ServedRouter } from '../routers/_app.js';
+import type { AccessControl } from '../security/access.js';
+import { bearerToken, roleRefusal, type Access, type Principal } from '../security/auth.js';
+import { admitRequest } from '../security/guard.js';
+import type { OriginGuard } from '../security/origin.js';
+import { checkPublish } from '../security/scopes.js';
+import { agUiPath, serveAgUi } from './ag-ui.js';
+import { handleClaudeCodeHook } from './claude-code.js';
+import type { Dashboard } from './dashboard.js';
+import { handleIngest } from './ingest.js';
+import { sendJson } from './json-response.js';
+import { schemaResponder } from './schema.js';
+import { SseTransport } from './sse.js';
+
+/** tRPC over HTTP, SSE and WebSocket are all served here. */
+export const trpcPath = '/trpc';
+
+/** What a tRPC adapter reports about a failed call. */
+export type ErrorHandler = (info: { error: TRPCError; path: string | undefined }) => void;
+
+export interface HttpOptions {
+  router: ServedRouter;
+  catalogue: AnyCatalogue;
+  hub: Hub;
+  access: AccessControl;
+  contexts: ContextFactory;
+  guard: OriginGuard;
+  dashboard: Dashboard;
+  topology: Pick<Topology, 'health'>;
+  /** Open WebSocket connections, for /healthz. */
+  connections: () => number;
+  config: Pick<Config, 'ssePingMs' | 'sseStallMs' | 'sseRetryMs'>;
+  metrics: Metrics;
+  log: Logger;
+  onError: ErrorHandler;
+}
+
+export class HttpTransport {
+  private readonly startedAt = Date.now();
+  private readonly trpcHttp: ReturnType<typeof createHTTPHandler>;
+  private readonly sse: SseTransport;
+  private readonly serveSchema: (res: ServerResponse) => void;
+
+  constructor(private readonly options: HttpOptions) {
+    const { router, access, contexts, onError, config, metrics } = options;
+    this.trpcHttp = createHTTPHandler({
+      router,
+      basePath: `${trpcPath}/`,
+      onError,
+      createContext: async ({ req }) =>
+        contexts.forRequest(await access.authenticate(bearerToken(req.headers.authorization)), req),
+    });
+    this.sse = new SseTransport({
+      router,
+      basePath: trpcPath,
+      createContext: async (req, token) => contexts.forRequest(await access.authenticate(token), req),
+      onError,
+      metrics,
+      pingMs: config.ssePingMs,
+      stallMs: config.sseStallMs,
+      retryMs: config.sseRetryMs,
+    });
+    this.serveSchema = schemaResponder(options.catalogue);
+  }
+
+  /** The `request` listener: admits the request (Origin/Host), routes it, and answers 500 for a fault. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const { guard, metrics, log } = this.options;
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (!admitRequest(guard, metrics, req, res, path)) return;
+    this.route(req, res, path).catch((error: unknown) => {
+      log.error({ err: error, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  };
+
+  /** Ends every SSE stream (shutdown). */
+  close(): void {
+    this.sse.close();
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const { hub, catalogue, metrics, contexts, dashboard, config } = this.options;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      await this.serveHealth(res);
+    } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Open to all, like the contract in docs/: it describes event shapes, never events.
+      this.serveSchema(res);
+    } else if (path === '/metrics') {
+      if (!(await this.permitted(req, res, 'operate'))) return;
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    } else if (path === '/ingest/claude-code') {
+      const principal = await this.permitted(req, res, 'write');
+      if (!principal) return;
+      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req), (events) => {
+        checkPublish(principal, events, (event) => catalogue.topicOf(event));
+      });
+    } else if (path === '/ingest') {
+      const principal = await this.permitted(req, res, 'write');
+      if (!principal) return;
+      await handleIngest(req, res, hub, contexts.limitsFor(req), catalogue, (events) => {
+        checkPublish(principal, events, (event) => catalogue.topicOf(event));
+      });
+    } else if (req.method === 'GET' && this.sse.procedureAt(path) !== undefined) {
+      await this.sse.serve(req, res, path.slice(trpcPath.length + 1));
+    } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
+      await serveAgUi(this.sse, config.sseRetryMs, req, res, path.slice(agUiPath.length + 1));
+    } else if (path === trpcPath || path.startsWith(`${trpcPath}/`)) {
+      this.trpcHttp(req, res);
+    } else if (!dashboard.serve(req, res, path)) {
+      sendJson(res, 404, {
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics, /schema`,
+      });
+    }
+  }
+
+  private async serveHealth(res: ServerResponse): Promise<void> {
+    const { hub, topology, connections } = this.options;
+    // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
+    // A node whose store or bus is down still serves (reads what it can): it says "degraded", still 200.
+    const head = await hub.headId().catch(() => undefined);
+    const engines = topology.health();
+    const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
+    const body: Health = {
+      status: degraded ? 'degraded' : 'ok',
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      connections: connections(),
+      subscriptions: hub.subscriptions,
+      headEventId: head === undefined ? null : String(head),
+      ...engines,
+    };
+    sendJson(res, 200, body);
+  }
+
+  /** For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused. */
+  private async permitted(req: IncomingMessage, res: ServerResponse, need: Access): Promise<Principal | null> {
+    const { access, metrics } = this.options;
+    const { principal, problem } = await access.authenticate(bearerToken(req.headers.authorization));
+    if (principal === null) {
+      metrics.rejected.inc({ reason: errorReasons.unauthorized });
+      sendJson(res, 401, { error: problem ?? 'missing or unknown token: send Authorization: Bearer <token>' });
+      return null;
+    }
+    const refused = roleRefusal(principal, need);
+    if (refused !== undefined) {
+      metrics.rejected.inc({ reason: errorReasons.forbidden });
+      sendJson(res, 403, { error: refused });
+      return null;
+    }
+    return principal;
+  }
+}
