@@ -21,7 +21,9 @@ import { StoreUnavailableError } from '../server/store/unavailable.js';
 import { errorReasons } from '@switchboard/shared';
 import type { EventStore } from '../server/store/types.js';
 import { agentStatus } from './fixtures.js';
-import { createTestHub, drain } from './harness.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
+import { createSqliteStore } from '../server/store/sqlite.js';
+import { drain } from './harness.js';
 
 describe('store unavailable', () => {
   it('fails a publish with SERVICE_UNAVAILABLE, reason store_unavailable, saying to retry', async () => {
@@ -60,25 +62,29 @@ describe('store unavailable', () => {
 
 describe('a subscription catching up while the store is away', () => {
   it('stays open, and delivers every event once in order when the store is back', async () => {
-    await using test = createTestHub();
-    const events = Array.from({ length: 2_500 }, (_, i) => agentStatus(`agent-${i % 7}`));
-    await test.hub.append(events);
-    // The store's reads fail twice in the middle of the catch-up (after the first page), as a lost database would.
-    let reads = 0;
-    const store: EventStore = Object.create(test.hub.store) as EventStore;
-    store.readAfter = (after, filter, limit) => {
-      reads++;
-      if (reads === 2 || reads === 3)
-        return Promise.reject(new StoreUnavailableError('read', new Error('Connection terminated')));
-      return test.hub.store.readAfter(after, filter, limit);
-    };
-    const hub = createHub({ store, bus: createMemoryBus() });
-    const controller = new AbortController();
-    const stream = drain(hub.stream({ filter: {}, lastEventId: '0' }, controller.signal));
-    await stream.atLeast(events.length);
-    controller.abort();
-    expect(reads).toBeGreaterThanOrEqual(4);
-    expect(stream.items.map((item) => item.id)).toEqual(events.map((_, i) => String(i + 1)));
-    expect(stream.errors).toEqual([]);
+    const real = createSqliteStore(openDatabase(':memory:'));
+    try {
+      const events = Array.from({ length: 2_500 }, (_, i) => agentStatus(`agent-${i % 7}`));
+      await createHub({ store: real, bus: createMemoryBus() }).append(events);
+      // The store's reads fail twice in the middle of the catch-up (after the first page), as a lost database would.
+      let reads = 0;
+      const store: EventStore = Object.create(real) as EventStore;
+      store.readAfter = (after, filter, limit) => {
+        reads++;
+        if (reads === 2 || reads === 3)
+          return Promise.reject(new StoreUnavailableError('read', new Error('Connection terminated')));
+        return real.readAfter(after, filter, limit);
+      };
+      const hub = createHub({ store, bus: createMemoryBus() });
+      const controller = new AbortController();
+      const stream = drain(hub.stream({ filter: {}, lastEventId: '0' }, controller.signal));
+      await stream.atLeast(events.length);
+      controller.abort();
+      expect(reads).toBeGreaterThanOrEqual(4);
+      expect(stream.items.map((item) => item.id)).toEqual(events.map((_, i) => String(i + 1)));
+      expect(stream.errors).toEqual([]);
+    } finally {
+      await real.close();
+    }
   });
 });
