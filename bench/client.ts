@@ -1,8 +1,9 @@
 /**
  * The subscribers, in their own process: N connections of the variant's own client (`ws`, socket.io-client,
- * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency.
+ * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency. Usage:
+ * `client.ts variant port n [lastEventId]`: Switchboard subscribers start from that cursor when it is given.
  *
- * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } →
+ * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } → { expecting } at once, then
  * { done: { received, seconds, first, last, p50, p99, cpuMicros } } (wall-clock ms; CPU time since `expect`).
  */
 import { createTRPCUntypedClient, createWSClient, wsLink } from '@trpc/client';
@@ -12,7 +13,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { percentile, sentAtOf, wallMs, type Variant } from './shared.js';
 
-const [variant, portText, countText] = process.argv.slice(2) as [Variant, string, string];
+const [variant, portText, countText, from] = process.argv.slice(2) as [Variant, string, string, string | undefined];
 const port = Number(portText);
 const n = Number(countText);
 
@@ -92,15 +93,12 @@ async function connectAll(): Promise<void> {
       const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
       opened.push(
         new Promise((resolve) =>
-          client.events.subscribe(
-            {},
-            {
-              onStarted: () => {
-                resolve();
-              },
-              onData: deliver,
+          client.events.subscribe(from === undefined ? {} : { lastEventId: from }, {
+            onStarted: () => {
+              resolve();
             },
-          ),
+            onData: deliver,
+          }),
         ),
       );
     }
@@ -114,6 +112,8 @@ process.on('message', (m: { cmd: string; total: number; latency?: boolean }) => 
     received = 0;
     latencies = new Float64Array(Math.min(m.total, 2_000_000));
     cpuStart = process.cpuUsage();
+    // The parent emits only after this: a delivery counted before the reset above would never be reached.
+    process.send?.({ expecting: m.total });
   }
 });
 await connectAll();

@@ -2,7 +2,7 @@
  * PostgreSQL ingest: the store's append path (single events one after another, concurrent singles through the
  * hub's group commit, and 1,000-event batches) next to a raw `pg` insert loop on the same schema with nothing
  * around it. Runs in a schema of its own on the given database, dropped at the end. Prints one JSON line per
- * measurement. Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; not yet part of `npm run bench`.
+ * measurement. Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; `npm run bench -- --only cluster` runs it.
  */
 import pg from 'pg';
 import { createMemoryBus } from '../server/bus/memory.js';

@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: Switchboard next to raw `ws`, Socket.IO 4 and tRPC as its docs show it, in one run, on the
  * same event, loopback only, servers and load in separate processes, every wait bounded. Prints tables with
- * ratios to raw `ws` (or to the raw SQLite insert loop, for ingest). `--quick` runs one repeat of each case.
+ * ratios to raw `ws` (or to the raw SQLite insert loop, for ingest; PostgreSQL + Redis cases in bench/cluster.ts). `--quick` runs one repeat of each case.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { clusterCases, enginesReachable } from './cluster.js';
+import { cell, median, rateCell } from './format.js';
+import { next, runScript, start, waitLimitMs } from './ipc.js';
 import { variants, type Variant } from './shared.js';
 
 const quick = process.argv.includes('--quick');
@@ -16,45 +18,13 @@ const flag = (name: string) => {
 };
 const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
-/** `--only ingest` runs the ingest and resume cases alone. */
+/** `--only ingest` runs the ingest and resume cases alone; `--only cluster` the PostgreSQL + Redis cases alone. */
 const ingestOnly = only?.includes('ingest') ?? false;
-const skipIngest = !ingestOnly && (only !== undefined || flag('--n') !== undefined);
+const clusterOnly = only?.includes('cluster') ?? false;
+const skipFanOut = ingestOnly || clusterOnly;
+const skipIngest = clusterOnly || (!ingestOnly && (only !== undefined || flag('--n') !== undefined));
+const skipCluster = !clusterOnly && only !== undefined;
 const repeats = quick ? 1 : 3;
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const execArgv = ['--import', 'tsx', '--expose-gc'];
-/** `--profile DIR` writes a V8 CPU profile of every forked process (servers, subscribers) into DIR. */
-const profileDir = flag('--profile');
-const forkExecArgv = profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : execArgv;
-/** No wait in this suite may exceed this. */
-const waitLimitMs = 120_000;
-
-function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  return fork(here(file), args, {
-    execArgv: forkExecArgv,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function next<T>(child: ChildProcess, key: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.off('message', onMessage);
-      reject(new Error(`timed out after ${waitLimitMs} ms waiting for "${key}"`));
-    }, waitLimitMs);
-    const onMessage = (message: Record<string, unknown>) => {
-      if (!(key in message)) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message[key] as T);
-    };
-    child.on('message', onMessage);
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const spread = (xs: number[], digits = 0) =>
-  xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '';
 
 interface FanOut {
   rate: number[];
@@ -93,6 +63,7 @@ async function fanOut(variant: Variant, n: number): Promise<FanOut> {
     const run = async (events: number, rate: number) => {
       const c = subscribers;
       c.send({ cmd: 'expect', total: events * n });
+      await next(c, 'expecting');
       const done = next<{ received: number; seconds: number; p50: number; p99: number; cpuMicros: number }>(c, 'done');
       server.send({ cmd: 'emit', count: events, rate });
       const result = await done;
@@ -151,6 +122,7 @@ async function fanOutSpread(variant: Variant, n: number, processes: number): Pro
     await Promise.all(clients.map((c) => next(c, 'ready')));
     const run = async (events: number) => {
       for (const c of clients) c.send({ cmd: 'expect', total: events * each });
+      await Promise.all(clients.map((c) => next(c, 'expecting')));
       const done = Promise.all(
         clients.map((c) => next<{ received: number; first: number; last: number; cpuMicros: number }>(c, 'done')),
       );
@@ -179,26 +151,6 @@ async function fanOutSpread(variant: Variant, n: number, processes: number): Pro
   }
 }
 
-function runScript(file: string, args: string[]): Promise<{ mode: string; perSecond: number }[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, here(file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const timer = setTimeout(() => child.kill(), waitLimitMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`${file} exited with ${code}`));
-      else
-        resolve(
-          out
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l) as { mode: string; perSecond: number }),
-        );
-    });
-  });
-}
-
 async function ingestAndResume(durability: 'full' | 'normal') {
   const rows: Record<string, number[]> = {};
   const add = (name: string, value: number) => (rows[name] ??= []).push(value);
@@ -222,16 +174,6 @@ async function ingestAndResume(durability: 'full' | 'normal') {
   return rows;
 }
 
-const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
-/** A per-second figure in thousands with its spread across repeats: `58.7k (56.2–63.1k)`. */
-const rateCell = (values: number[]) =>
-  `${k(median(values))}${spread(
-    values.map((x) => x / 1000),
-    1,
-  ).replace(/\)$/, 'k)')}`;
-/** A median with its spread, one decimal: `3.8 (3.4–3.8)`. */
-const cell = (values: number[]) => `${median(values).toFixed(1)}${spread(values, 1)}`;
-
 async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(
@@ -241,7 +183,7 @@ async function main() {
     `${repeats} repeat(s) per case; median, with (min–max) across repeats; ratios against raw ws in the same run.\n`,
   );
 
-  for (const n of ingestOnly ? [] : sizes) {
+  for (const n of skipFanOut ? [] : sizes) {
     const results = new Map<Variant, FanOut>();
     for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
       process.stderr.write(`  fan-out N=${n} ${variant}…\n`);
@@ -267,7 +209,7 @@ async function main() {
     console.log('');
   }
 
-  if (!ingestOnly && sizes.includes(1000)) {
+  if (!skipFanOut && sizes.includes(1000)) {
     const processes = 2;
     const results = new Map<Variant, Spread>();
     for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
@@ -307,6 +249,14 @@ async function main() {
       console.log(`| ${label[mode] ?? mode} | ${rateCell(values)} | ${(median(values) / raw).toFixed(2)} |`);
     }
     console.log('');
+  }
+
+  if (!skipCluster) {
+    const missing = await enginesReachable();
+    // The full run goes on without the engines; asking for the cluster cases alone and getting none is an error.
+    if (missing === undefined) await clusterCases(repeats);
+    else if (clusterOnly) throw new Error(`--only cluster: ${missing}`);
+    else console.log(`Cluster cases skipped: ${missing}.\n`);
   }
 }
 

@@ -1,0 +1,60 @@
+/** Starting the bench's processes and waiting on their IPC messages, every wait bounded. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const flag = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+export const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+export const execArgv = ['--import', 'tsx', '--expose-gc'];
+/** `--profile DIR` writes a V8 CPU profile of every forked process (servers, subscribers) into DIR. */
+const profileDir = flag('--profile');
+const forkExecArgv = profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : execArgv;
+/** No wait in this suite may exceed this. */
+export const waitLimitMs = 120_000;
+
+export function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return fork(here(file), args, {
+    execArgv: forkExecArgv,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+export function next<T>(child: ChildProcess, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error(`timed out after ${waitLimitMs} ms waiting for "${key}"`));
+    }, waitLimitMs);
+    const onMessage = (message: Record<string, unknown>) => {
+      if (!(key in message)) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message[key] as T);
+    };
+    child.on('message', onMessage);
+  });
+}
+
+/** Runs a script that prints one JSON line per measurement, and returns those lines. */
+export function runScript(file: string, args: string[]): Promise<{ mode: string; perSecond: number }[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, here(file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const timer = setTimeout(() => child.kill(), waitLimitMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${file} exited with ${code}`));
+      else
+        resolve(
+          out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { mode: string; perSecond: number }),
+        );
+    });
+  });
+}
