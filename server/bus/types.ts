@@ -11,6 +11,11 @@ export interface EventBus {
   publish(events: readonly EventEnvelope[]): void;
   /** Returns the function that unsubscribes. */
   subscribe(listener: (events: readonly EventEnvelope[]) => void): () => void;
+  /**
+   * The newest id delivered to this process's listeners, where the bus knows it before any delivery (a node's
+   * sequencer starts at the store's head). Undefined: the first delivery tells.
+   */
+  delivered?(): number;
 }
 
 /**

@@ -36,7 +36,7 @@ export interface SequencerStats {
 
 export class Sequencer implements EventBus {
   private readonly listeners = new Set<(events: readonly EventEnvelope[]) => void>();
-  private delivered = 0;
+  private deliveredId = 0;
   /** The newest id known to be committed (from a message or the head check). */
   private known = 0;
   private readonly held = new Map<number, EventEnvelope>();
@@ -50,8 +50,8 @@ export class Sequencer implements EventBus {
 
   /** Starts from the store's head (events before it are the store's to serve), then listens. */
   async start(): Promise<void> {
-    this.delivered = await this.options.store.headId();
-    this.known = this.delivered;
+    this.deliveredId = await this.options.store.headId();
+    this.known = this.deliveredId;
     await this.options.transport.start(
       (message) => {
         this.receive(message);
@@ -71,6 +71,10 @@ export class Sequencer implements EventBus {
     if (events.length === 0) return;
     this.accept(events);
     this.options.transport.publish(events);
+  }
+
+  delivered(): number {
+    return this.deliveredId;
   }
 
   subscribe(listener: (events: readonly EventEnvelope[]) => void): () => void {
@@ -109,7 +113,7 @@ export class Sequencer implements EventBus {
   private accept(events: readonly EventEnvelope[]): void {
     for (const event of events) {
       const id = Number(event.id);
-      if (id <= this.delivered) continue;
+      if (id <= this.deliveredId) continue;
       if (this.held.size < maxHeld) this.held.set(id, event);
       this.known = Math.max(this.known, id);
     }
@@ -126,14 +130,14 @@ export class Sequencer implements EventBus {
   private flush(): void {
     if (this.filling) return;
     const run: EventEnvelope[] = [];
-    for (let next = this.held.get(this.delivered + 1); next; next = this.held.get(this.delivered + 1)) {
-      this.held.delete(this.delivered + 1);
-      this.delivered++;
+    for (let next = this.held.get(this.deliveredId + 1); next; next = this.held.get(this.deliveredId + 1)) {
+      this.held.delete(this.deliveredId + 1);
+      this.deliveredId++;
       run.push(next);
     }
     if (run.length > 0) this.emit(run);
-    this.stats.lag = this.known - this.delivered;
-    if (this.known > this.delivered) this.fill();
+    this.stats.lag = this.known - this.deliveredId;
+    if (this.known > this.deliveredId) this.fill();
   }
 
   /** Reads the missing ids from the store; one fill at a time, and nothing is delivered around it meanwhile. */
@@ -141,11 +145,11 @@ export class Sequencer implements EventBus {
     this.filling = (async () => {
       let failed = false;
       try {
-        while (!this.closed && this.known > this.delivered) {
+        while (!this.closed && this.known > this.deliveredId) {
           // The target is fixed before the read: every id up to it was committed before we heard of it, so the
           // read sees it; an id heard of during the read may be newer than what the read saw.
           const target = this.known;
-          const page = await this.options.store.readAfter(this.delivered, {}, fillPage);
+          const page = await this.options.store.readAfter(this.deliveredId, {}, fillPage);
           const missing = page.filter((e) => Number(e.id) <= target && !this.held.has(Number(e.id)));
           this.stats.gapFilled += missing.length;
           const run: EventEnvelope[] = [];
@@ -153,7 +157,7 @@ export class Sequencer implements EventBus {
             const id = Number(event.id);
             if (id > target) break;
             this.held.delete(id);
-            if (id > this.delivered) run.push(event);
+            if (id > this.deliveredId) run.push(event);
           }
           // The store has every committed id up to `target` but the ones retention deleted: a short page, or one
           // that reaches past the target, leaves nothing below the target to wait for; a full page short of it
@@ -161,8 +165,8 @@ export class Sequencer implements EventBus {
           const lastId = Number(page.at(-1)?.id ?? 0);
           const complete = page.length < fillPage || lastId >= target;
           if (run.length > 0) this.emit(run);
-          this.delivered = Math.max(this.delivered, complete ? target : lastId);
-          for (const id of this.held.keys()) if (id <= this.delivered) this.held.delete(id);
+          this.deliveredId = Math.max(this.deliveredId, complete ? target : lastId);
+          for (const id of this.held.keys()) if (id <= this.deliveredId) this.held.delete(id);
           if (complete) break;
         }
       } catch (error) {

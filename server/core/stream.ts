@@ -180,7 +180,13 @@ export class EventStream {
       sink.push(resetNotice(cursor, watermark), false);
       this.cursor = watermark;
     } else if (!options.snapshot) {
-      this.cursor = await store.headId();
+      // Live only: from the newest event this process has dispatched. The store's head can be ahead of it (a
+      // commit whose bus message has not reached this process yet: another node's, or this one's in the moment
+      // between commit and publish); starting at the head would drop those as already seen when they arrive.
+      // What lies between is read from the store, and duplicates are dropped by id.
+      const head = await store.headId();
+      const dispatched = this.dispatcher.position;
+      this.cursor = dispatched === undefined ? head : Math.min(head, dispatched);
       return;
     }
     if (options.snapshot) {
@@ -242,11 +248,20 @@ export class EventStream {
 /** Offers every committed event to every open stream. One per hub, listening to its bus for as long as the hub lives. */
 export class Dispatcher {
   private readonly streams = new Set<EventStream>();
+  /** The newest id dispatched, once anything has been (once per batch: not per event or subscriber). */
+  private lastId: number | undefined;
 
-  constructor(bus: EventBus) {
+  constructor(private readonly bus: EventBus) {
     bus.subscribe((events) => {
       for (const event of events) for (const stream of this.streams) stream.offer(event);
+      const last = events.at(-1);
+      if (last) this.lastId = Number(last.id);
     });
+  }
+
+  /** The newest id this process's streams have been offered, if known; see `EventStream.begin`. */
+  get position(): number | undefined {
+    return this.lastId ?? this.bus.delivered?.();
   }
 
   add(stream: EventStream): void {
