@@ -143,18 +143,18 @@ describe('JWT', () => {
   it('closes a connection when its token expires; the client reconnects with a fresh token and resumes', async () => {
     await using server = await startTestServer({ tokens, jwtSecret: secret });
     await using admin = client(server.url, adminToken);
-    // exp has whole-second resolution: this token lives seven to eight seconds, long enough to connect and
-    // subscribe on a machine whose cores are busy with the rest of the suite and more (seen: over four seconds),
-    // and ends while the test waits.
-    const shortLived = () => hs256({ role: 'viewer' }, Math.floor(Date.now() / 1000) + 8);
+    // exp has whole-second resolution: this token lives four to five seconds, long enough to connect and
+    // subscribe on a machine whose cores are busy with the rest of the suite, and ends while the test waits.
+    const shortLived = () => hs256({ role: 'viewer' }, Math.floor(Date.now() / 1000) + 5);
 
+    // Signed before the socket exists: its `open` must not fire while the test is still awaiting the signature.
+    const token = await shortLived();
     const raw = new WebSocket(`${server.url.replace('http', 'ws')}/trpc?connectionParams=1`);
     const closed = new Promise<{ code: number; reason: string }>((resolve) => {
       raw.on('close', (code, reason) => {
         resolve({ code, reason: reason.toString() });
       });
     });
-    const token = await shortLived();
     raw.on('open', () => {
       raw.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
     });
