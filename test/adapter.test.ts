@@ -52,6 +52,8 @@ class TestPush implements PushSource<Item> {
   constructor(private readonly recorder: Recorder) {}
   open(sink: PushSink<Item>) {
     this.recorder.pushes.push(sink);
+    // Nothing to look up before its first item: it starts where it is opened.
+    sink.started();
     return {
       stop: () => {
         this.recorder.stoppedPushes++;

@@ -4,14 +4,15 @@
  * events in that window must still reach a subscriber that started before they were delivered. The bus here
  * holds messages until told, as a slow network would (a fault injected on purpose); the store is a real SQLite.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '@switchboard/shared';
 import { createMemoryBus } from '../server/bus/memory.js';
 import type { EventBus } from '../server/bus/types.js';
 import { createHub } from '../server/core/hub.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import { agentStatus } from './fixtures.js';
+import type { EventStore } from '../server/store/types.js';
+import { agentStatus, workflowStarted } from './fixtures.js';
 import { drain } from './harness.js';
 
 /** An in-process bus whose messages wait in a queue until `release()`. */
@@ -48,6 +49,43 @@ describe('a live subscription on a process whose bus lags the store', () => {
       expect(stream.errors).toEqual([]);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('when a subscription is acknowledged', () => {
+  it('says started only once its start is fixed: after the snapshot is read, before its items', async () => {
+    const real = createSqliteStore(openDatabase(':memory:'));
+    try {
+      await createHub({ store: real, bus: createMemoryBus() }).append([workflowStarted('wf-1')]);
+      const calls: string[] = [];
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // The snapshot read waits for the test, as a slow store would.
+      const store: EventStore = Object.create(real) as EventStore;
+      store.snapshot = async (kind, filter) => {
+        await gate;
+        calls.push('snapshot read');
+        return real.snapshot(kind, filter);
+      };
+      const hub = createHub({ store, bus: createMemoryBus() });
+      const stream = hub.open(
+        { filter: {}, snapshot: 'workflows' },
+        {
+          push: (item) => calls.push(`item ${item.id}`) > 0,
+          fail: (error) => calls.push(`failed ${String(error)}`),
+          started: () => calls.push('started'),
+        },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(calls).toEqual([]);
+      release();
+      await vi.waitFor(() => {
+        expect(calls).toEqual(['snapshot read', 'started', 'item 1']);
+      });
+      stream.close();
+    } finally {
+      await real.close();
     }
   });
 });

@@ -27,6 +27,11 @@ export interface PushSink<T extends TrackedItem> {
    * Returns false when it can take no more for now.
    */
   push(item: T, shared: boolean): boolean;
+  /**
+   * The source has fixed where it starts; called once, before its first item. Every item committed after this
+   * is delivered, so a transport acknowledges the subscription (`started`) here, not when it opens the source.
+   */
+  started(): void;
   /** The source failed; nothing follows. */
   fail(error: unknown): void;
   /**
@@ -47,7 +52,8 @@ export interface OpenPush {
 }
 
 /**
- * A subscription's result that can be opened in push mode. Invariants every implementation keeps:
+ * A subscription's result that can be opened in push mode. Invariants every implementation keeps (and: it calls
+ * `sink.started()` once it has fixed where it starts, before its first item, possibly inside `open`):
  * - Pulled (`Symbol.asyncIterator`) it yields `tracked(item.id, item)` for exactly the items it would push, so a
  *   transport may use either form and the client cannot tell.
  * - `open` takes what the subscription holds (a slot, a stream) only when called, and may throw (a limit) before

@@ -42,6 +42,11 @@ export interface StreamSink {
    * calls `resume` once it can take more (a socket that has drained). Absent: always ready.
    */
   ready?(resume: () => void): boolean;
+  /**
+   * Told once the stream has fixed where it starts (its cursor, or the snapshot it read), before its first item:
+   * every event committed after this is delivered. A transport acknowledges the subscription here.
+   */
+  started?(): void;
 }
 
 export interface StreamOptions {
@@ -172,13 +177,16 @@ export class EventStream {
         );
       }
       const watermark = await store.retentionWatermark();
+      if (this.state === 'closed') return;
       if (cursor >= watermark) {
         this.cursor = cursor;
+        sink.started?.();
         return;
       }
       // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
-      sink.push(resetNotice(cursor, watermark), false);
       this.cursor = watermark;
+      sink.started?.();
+      sink.push(resetNotice(cursor, watermark), false);
     } else if (!options.snapshot) {
       // Live only: from the newest event this process has dispatched. The store's head can be ahead of it (a
       // commit whose bus message has not reached this process yet: another node's, or this one's in the moment
@@ -187,6 +195,7 @@ export class EventStream {
       const head = await store.headId();
       const dispatched = this.dispatcher.position;
       this.cursor = dispatched === undefined ? head : Math.min(head, dispatched);
+      if (this.state !== 'closed') sink.started?.();
       return;
     }
     if (options.snapshot) {
@@ -194,8 +203,10 @@ export class EventStream {
       // continues from the snapshot's head.
       const snapshot = await options.snapshot();
       if (this.state === 'closed') return;
-      for (const item of snapshot.items) sink.push(item, false);
       this.cursor = snapshot.headId;
+      // After a reset notice the subscription was acknowledged already.
+      if (options.lastEventId === undefined) sink.started?.();
+      for (const item of snapshot.items) sink.push(item, false);
     }
   }
 

@@ -57,6 +57,9 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
       // `accepts` (in `start`) have narrowed each item to what this subscription yields: E or a reset notice.
       push: sink.push.bind(sink) as (item: StreamItem, shared: boolean) => boolean,
       ready: (resume) => sink.drainedBelow(window, resume),
+      started: () => {
+        sink.started();
+      },
       fail: (error) => {
         slot[Symbol.dispose]();
         sink.fail(toTRPCError(error));
@@ -105,6 +108,11 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
         sink.fail(error);
       },
       ready: (resume) => sink.ready?.(resume) ?? true,
+      ...(sink.started && {
+        started: () => {
+          sink.started?.();
+        },
+      }),
     });
   }
 }

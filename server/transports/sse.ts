@@ -202,6 +202,10 @@ export class SseTransport {
         this.fail(stream, format, error, path, undefined, ctx);
       },
       drainedBelow: (_bytes, wake) => stream.roomFor(wake),
+      started: () => {
+        // The stream's opening (`connected`) went out when it was accepted: an event stream has no later
+        // acknowledgement for a reader to wait on, and its `id:` lines carry the resume point from the first item.
+      },
     });
   }
 

@@ -80,6 +80,8 @@ export class Subscription implements PushSink<TrackedItem> {
       return;
     }
     if (isPushSource(result)) {
+      // `started` is sent when the source says it has fixed its start (see PushSink.started), so every event
+      // committed after the client hears it is delivered.
       this.phase = 'pushing';
       try {
         this.open = result.open(this);
@@ -87,7 +89,6 @@ export class Subscription implements PushSink<TrackedItem> {
         this.phase = 'calling';
         throw cause;
       }
-      this.host.respond(this.call, { type: 'started' });
       return;
     }
     const iterable = isObservable(result)
@@ -136,6 +137,10 @@ export class Subscription implements PushSink<TrackedItem> {
 
   drainedBelow(bytes: number, resume: () => void): boolean {
     return this.writer.drainedBelow(bytes, resume);
+  }
+
+  started(): void {
+    if (this.phase === 'pushing') this.host.respond(this.call, { type: 'started' });
   }
 
   fail(error: unknown): void {
