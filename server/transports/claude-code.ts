@@ -10,9 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
-import { IngestError, readBody } from './ingest.js';
+import { admit, IngestError, readBody } from './ingest.js';
 import type { ConnectionLimits } from '../ops/limits.js';
-import { ScopeError } from '../security/scopes.js';
 import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
 import { sendJson } from './json-response.js';
 
@@ -44,17 +43,7 @@ export async function handleClaudeCodeHook(
     const events: ValidEvent[] = mapHookEvent(parsed.data).map((event, i) =>
       builtinCatalogue.publishInputSchema.parse(key === undefined ? event : { ...event, key: `${key}:${i}` }),
     );
-    try {
-      authorize(events);
-    } catch (error) {
-      if (error instanceof ScopeError) throw new IngestError(403, error.message);
-      throw error;
-    }
-    try {
-      connectionLimits.admitPublish(events.length);
-    } catch (error) {
-      throw new IngestError(429, (error as Error).message);
-    }
+    admit(events, authorize, connectionLimits);
     await hub.append(events);
     // An empty object: no decision, no added context. Claude Code goes on as if the hook were not there.
     answer(200, {});

@@ -105,6 +105,28 @@ function validate(
   return events;
 }
 
+/**
+ * The checks between validation and the append, for every HTTP ingest route: the caller's publish scopes (403)
+ * and its publish rate (429). Nothing is stored when either refuses.
+ */
+export function admit(
+  events: readonly ValidEvent[],
+  authorize: (events: readonly ValidEvent[]) => void,
+  limits: ConnectionLimits,
+): void {
+  try {
+    authorize(events);
+  } catch (error) {
+    if (error instanceof ScopeError) throw new IngestError(403, error.message);
+    throw error;
+  }
+  try {
+    limits.admitPublish(events.length);
+  } catch (error) {
+    throw new IngestError(429, (error as Error).message);
+  }
+}
+
 export async function handleIngest(
   req: IncomingMessage,
   res: ServerResponse,
@@ -118,17 +140,7 @@ export async function handleIngest(
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
     const events = validate(items, catalogue.publishInputSchema);
-    try {
-      authorize(events);
-    } catch (error) {
-      if (error instanceof ScopeError) throw new IngestError(403, error.message);
-      throw error;
-    }
-    try {
-      limits.admitPublish(events.length);
-    } catch (error) {
-      throw new IngestError(429, (error as Error).message);
-    }
+    admit(events, authorize, limits);
     const envelopes = await hub.append(events);
     sendJson(res, 200, { ids: envelopes.map((e) => e.id) });
   } catch (error) {
