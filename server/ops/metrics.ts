@@ -72,7 +72,7 @@ export function createMetrics(sources: { connections: () => number; databaseByte
   });
   new Gauge({
     name: 'switchboard_database_bytes',
-    help: 'Size of the SQLite database (pages in use times page size)',
+    help: 'Bytes the store occupies: the SQLite file (pages in use times page size), or the PostgreSQL schema',
     registers: [registry],
     async collect() {
       this.set(await sources.databaseBytes());
