@@ -7,38 +7,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { cell, median, rateCell } from './format.js';
 import { here, next, runScript, start, waitLimitMs } from './ipc.js';
-import { benchEvent } from './shared.js';
+import { benchEvent, type FanOutSamples } from './shared.js';
+import { pgUrl, reachable, redisUrl } from '../test/engine-addresses.js';
 
-const pgUrl = 'postgres://postgres@127.0.0.1:5432/test';
-const redisUrl = 'redis://127.0.0.1:6379';
 /** Linux's clock tick for /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel build). */
 const ticksPerSecond = 100;
-
-function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1_000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => {
-      done(true);
-    });
-    socket.once('error', () => {
-      done(false);
-    });
-    socket.once('timeout', () => {
-      done(false);
-    });
-  });
-}
 
 /** Why the cluster cases cannot run here, or undefined when PostgreSQL and Redis both answer on loopback. */
 export async function enginesReachable(): Promise<string | undefined> {
@@ -137,13 +116,7 @@ async function startCluster(count: number) {
   return { nodes, stop };
 }
 
-interface FanOut {
-  rate: number[];
-  cpuPerMsg: number[];
-  clientCpuPerMsg: number[];
-  p50: number[];
-  p99: number[];
-}
+type FanOut = FanOutSamples;
 
 interface Done {
   received: number;

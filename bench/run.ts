@@ -8,7 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
 import { cell, median, rateCell } from './format.js';
 import { next, runScript, start, waitLimitMs } from './ipc.js';
-import { variants, type Variant } from './shared.js';
+import { variants, type FanOutSamples, type Variant } from './shared.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only ws,switchboard` and `--n 100` narrow the fan-out cases while working on one of them. */
@@ -26,12 +26,7 @@ const skipIngest = clusterOnly || (!ingestOnly && (only !== undefined || flag('-
 const skipCluster = !clusterOnly && only !== undefined;
 const repeats = quick ? 1 : 3;
 
-interface FanOut {
-  rate: number[];
-  cpuPerMsg: number[];
-  clientCpuPerMsg: number[];
-  p50: number[];
-  p99: number[];
+interface FanOut extends FanOutSamples {
   rssPerConnection: number;
 }
 

@@ -43,3 +43,12 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
+
+/** One fan-out case's samples, one per repeat: delivered msg/s, CPU µs per message, latency ms. */
+export interface FanOutSamples {
+  rate: number[];
+  cpuPerMsg: number[];
+  clientCpuPerMsg: number[];
+  p50: number[];
+  p99: number[];
+}

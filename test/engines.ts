@@ -4,33 +4,13 @@
  * banner saying why. Each test gets its own PostgreSQL schema and Redis channel prefix, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import pg from 'pg';
 import { describe, it } from 'vitest';
 import { openPostgres, quoteIdent, type PgDb } from '../server/store/postgres-open.js';
 
-export const pgUrl = 'postgres://postgres@127.0.0.1:5432/test';
-export const redisUrl = 'redis://127.0.0.1:6379';
+import { pgUrl, reachable, redisUrl } from './engine-addresses.js';
 
-/** A TCP connect within a second: enough to tell "running" from "not here". */
-function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1_000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => {
-      done(true);
-    });
-    socket.once('error', () => {
-      done(false);
-    });
-    socket.once('timeout', () => {
-      done(false);
-    });
-  });
-}
+export { pgUrl, redisUrl };
 
 export const available = { postgres: await reachable(5432), redis: await reachable(6379) };
 
