@@ -3,7 +3,7 @@
  *
  *   SWITCHBOARD_EVENTS=examples/custom-events.ts npm start
  *
- * A project of its own imports `defineCatalogue` and `defineFamily` from `switchboard/shared` instead.
+ * A project of its own imports `defineCatalogue` and `defineFamily` from `@switchboard/shared` (it is that package here too).
  */
 import { z } from 'zod';
 import { defineCatalogue, defineFamily, entityIdSchema } from '@switchboard/shared';
