@@ -22,6 +22,8 @@ export const events = pgTable(
     topic: text('topic').notNull(),
     timestamp: at('timestamp').notNull(),
     key: text('key'),
+    /** Whose key it is (the publishing token's identity; '' without tokens): keys are unique per owner. */
+    keyOwner: text('key_owner').notNull().default(''),
     source: text('source'),
     correlationId: text('correlation_id'),
     agentId: text('agent_id'),
@@ -34,8 +36,8 @@ export const events = pgTable(
     receivedAt: bigint('received_at', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
-    // Unique across the cluster: the same key published on two nodes at once stores one event.
-    uniqueIndex('events_key_unique').on(t.key),
+    // Unique across the cluster per owner: the same key published on two nodes at once stores one event.
+    uniqueIndex('events_owner_key_unique').on(t.keyOwner, t.key),
     index('events_topic_id').on(t.topic, t.id),
     index('events_type_id').on(t.type, t.id),
     index('events_agent_id').on(t.agentId, t.id),

@@ -19,6 +19,8 @@ export const events = sqliteTable(
     topic: text('topic').notNull(),
     timestamp: integer('timestamp', { mode: 'timestamp_ms' }).notNull(),
     key: text('key'),
+    /** Whose key it is (the publishing token's identity; '' without tokens): keys are unique per owner. */
+    keyOwner: text('key_owner').notNull().default(''),
     source: text('source'),
     correlationId: text('correlation_id'),
     agentId: text('agent_id'),
@@ -31,7 +33,7 @@ export const events = sqliteTable(
     receivedAt: integer('received_at').notNull().default(0),
   },
   (t) => [
-    uniqueIndex('events_key_unique').on(t.key),
+    uniqueIndex('events_owner_key_unique').on(t.keyOwner, t.key),
     index('events_topic_id').on(t.topic, t.id),
     index('events_type_id').on(t.type, t.id),
     index('events_agent_id').on(t.agentId, t.id),

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import type { producerFields } from './events.js';
 import { checkDataSize, eventSchema, publishInputSchema, type EnvelopeFields, type StreamReset } from './events.js';
 import { firehoseInputs } from './inputs.js';
-import { builtinTopicRules, compileTemplate, TemplateFieldError, topicPatternSchema } from './topics.js';
+import { builtinTopicRules, compileTemplate, TemplateFieldError, topicSchema } from './topics.js';
 
 // ── 1. Definitions ──────────────────────────────────────────────────────────────────────────────────────────
 
@@ -148,9 +148,6 @@ export interface Catalogue<M extends DataSchemas = DataSchemas> {
  * mapped copy of `Catalogue`, so that TypeScript compares members instead of guessing how `M` varies.
  */
 export type AnyCatalogue = { [K in keyof Catalogue]: Catalogue[K] };
-
-/** Topics are matched literally by patterns, so a derived topic may not hold `*` or whitespace. */
-const topicSchema = topicPatternSchema.regex(/^[^*]*$/, 'a topic may not contain "*"');
 
 function ruleFunction(rule: DataRule<DataSchema>): (data: unknown) => string {
   if (typeof rule !== 'string') return rule as (data: unknown) => string;

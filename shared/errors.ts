@@ -13,6 +13,10 @@ export const errorReasons = {
   notFound: 'not_found',
   /** No token, or one the server does not know (UNAUTHORIZED). */
   unauthorized: 'unauthorized',
+  /** The token expired while its stream was open (UNAUTHORIZED): reconnect with a fresh one; resume from the cursor. */
+  tokenExpired: 'token_expired',
+  /** The token was removed or changed while its stream was open (UNAUTHORIZED): reconnect with a valid one. */
+  tokenRevoked: 'token_revoked',
   /** A known token whose role does not allow this (FORBIDDEN): e.g. a viewer publishing. */
   forbidden: 'forbidden',
   /** The connection published faster than its rate limit (TOO_MANY_REQUESTS); retry after a short wait. */

@@ -6,18 +6,39 @@
  * once that the server does not know what it sent.
  */
 import { z } from 'zod';
+import { alphabetProblem } from './alphabet.js';
 import { limits } from './limits.js';
 
 // ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
 
-/** Agent, workflow, step and task ids: no whitespace and no `*`, so an id can never act as a topic wildcard. */
+/**
+ * Agent, workflow, step and task ids: the alphabet of topics (shared/alphabet.ts) without `*`, so an id can
+ * never act as a topic wildcard and every topic built from ids is one a pattern can name.
+ */
 export const entityIdSchema = z
   .string()
   .min(1)
   .max(limits.idLength)
-  .regex(/^[^\s*]+$/, 'ids may not contain whitespace or "*"');
+  .superRefine((id, ctx) => {
+    const problem = alphabetProblem(id);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `id ${problem}` });
+    else if (id.includes('*'))
+      ctx.addIssue({ code: 'custom', message: 'ids may not contain "*" (the topic wildcard)' });
+  });
 
-const name = z.string().min(1).max(limits.nameLength);
+/** Keys and correlation ids: identifiers, so no control characters (which no store should hold in a column). */
+const identifier = z
+  .string()
+  .min(1)
+  .max(limits.idLength)
+  .regex(/^\P{Cc}*$/u, 'may not contain control characters (U+0000–U+001F, U+007F–U+009F)');
+
+/** Names may be kept in columns too (an agent's type, a workflow's): no NUL, which PostgreSQL text cannot hold. */
+const name = z
+  .string()
+  .min(1)
+  .max(limits.nameLength)
+  .refine((text) => !text.includes('\u0000'), 'may not contain U+0000 (NUL)');
 const text = z.string().max(limits.textLength);
 const oneLine = z
   .string()
@@ -210,9 +231,9 @@ export const systemAlertData = z.strictObject({
 /** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
 export const producerFields = {
   /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
-  key: z.string().min(1).max(limits.idLength).optional(),
+  key: identifier.optional(),
   source: name.optional(),
-  correlationId: z.string().min(1).max(limits.idLength).optional(),
+  correlationId: identifier.optional(),
   /** When the event happened. Over superjson a `Date`; over plain JSON an ISO-8601 string with offset. */
   timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
 };

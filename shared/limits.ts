@@ -17,6 +17,10 @@ export const limits = {
   batchSize: 1_000,
   /** Filter values (topics, types, agent ids, steps) in one subscription or history query. */
   filterValues: 100,
+  /** Characters in a topic or a topic pattern. */
+  topicLength: 144,
+  /** `*` wildcards in one topic pattern: with the length, what bounds the cost of matching it. */
+  patternStars: 8,
   /** Events in one `history` page. */
   historyPage: 1_000,
 } as const;

@@ -7,9 +7,16 @@
  *
  * A pattern is a topic in which `*` matches any run of characters, the empty run included:
  * `agent:*`, `workflow:wf-4*`, `*` (everything). Every other character matches itself, case-sensitively.
+ *
+ * The alphabet is closed: a topic holds only printable characters (no whitespace, no control, format,
+ * surrogate or private-use characters) and no `*`; a pattern the same plus `*`, at most `limits.patternStars`
+ * of them, `limits.topicLength` characters in all. Every input that carries a topic or a pattern is checked
+ * here, so no store ever sees a character its own matcher treats specially (SQLite's GLOB stops at a NUL;
+ * PostgreSQL refuses one), and matching costs at most a bounded scan per pattern.
  */
 import { z } from 'zod';
 import type { ValidEvent } from './events.js';
+import { alphabetProblem } from './alphabet.js';
 import { limits } from './limits.js';
 
 /** How the built-in families derive topics, as templates (see `compileTemplate`). */
@@ -94,19 +101,48 @@ export function compileTemplate(template: string): CompiledTemplate {
   };
 }
 
+const countStars = (pattern: string): number => pattern.split('*').length - 1;
+
 export const topicPatternSchema = z
   .string()
   .min(1)
-  .max(limits.idLength + 16)
-  .regex(/^\S+$/, 'topic patterns may not contain whitespace');
+  .max(limits.topicLength)
+  .superRefine((pattern, ctx) => {
+    const problem = alphabetProblem(pattern);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `topic pattern ${problem}` });
+    const stars = countStars(pattern);
+    if (stars > limits.patternStars) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `topic pattern has ${stars} "*"; at most ${limits.patternStars} are allowed (limits.patternStars): one "*" matches any run already`,
+      });
+    }
+  });
 
-/** Compiles a pattern to a predicate over topics. */
+/** A topic as the server derives it: the pattern alphabet without `*`. */
+export const topicSchema = topicPatternSchema.refine((topic) => !topic.includes('*'), 'a topic may not contain "*"');
+
+/**
+ * Compiles a pattern to a predicate over topics, in time linear in the topic for every pattern the schema
+ * accepts: the literal runs between stars are found left to right with `indexOf`, and the leftmost place for
+ * each run is always as good as any later one (a `*` absorbs whatever lies between), so nothing backtracks.
+ */
 export function topicMatcher(pattern: string): (topic: string) => boolean {
   if (!pattern.includes('*')) return (topic) => topic === pattern;
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  const regex = new RegExp(`^${source}$`, 's');
-  return (topic) => regex.test(topic);
+  const parts = pattern.split('*');
+  const first = parts[0] ?? '';
+  const last = parts.at(-1) ?? '';
+  const middle = parts.slice(1, -1).filter((part) => part !== '');
+  const shortest = middle.reduce((sum, part) => sum + part.length, first.length + last.length);
+  return (topic) => {
+    if (topic.length < shortest || !topic.startsWith(first) || !topic.endsWith(last)) return false;
+    const end = topic.length - last.length;
+    let at = first.length;
+    for (const part of middle) {
+      const found = topic.indexOf(part, at);
+      if (found < 0 || found + part.length > end) return false;
+      at = found + part.length;
+    }
+    return true;
+  };
 }

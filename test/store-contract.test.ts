@@ -149,13 +149,45 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(ids(all)).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
   });
 
+  it.skipIf(skip)(
+    'keys belong to their owner: a repeat returns the own event, another owner stores its own',
+    async () => {
+      const { store, second } = await setUp();
+      const keyed = (agentId: string, key: string) => valid([agentStatus(agentId, 'busy', { key })]);
+      const alice = await store.append(keyed('p-1', 'k'), 'token:alice');
+      const bob = await store.append(keyed('q-1', 'k'), 'token:bob');
+      expect(ids(bob.stored)).toEqual([2]);
+      expect(bob.envelopes[0]?.data).toMatchObject({ agentId: 'q-1' });
+      const again = await store.append(keyed('p-9', 'k'), 'token:alice');
+      expect(again.stored).toEqual([]);
+      expect(again.envelopes).toEqual(alice.envelopes);
+      // Without tokens keys are one namespace (''), apart from every token's.
+      expect(ids((await store.append(keyed('r-1', 'k'))).stored)).toEqual([3]);
+      // In one group, and from another node: each owner's key stores once, in that owner's namespace only.
+      const other = await second();
+      const outcomes = await other.appendGroup([
+        { events: keyed('p-2', 'g'), keyOwner: 'token:alice' },
+        { events: keyed('q-2', 'g'), keyOwner: 'token:bob' },
+        { events: keyed('p-3', 'g'), keyOwner: 'token:alice' },
+      ]);
+      const firsts = outcomes.map((o) => (o.ok ? o.result.envelopes[0]?.id : 'failed'));
+      expect(firsts).toEqual(['4', '5', '4']);
+      expect(await store.headId()).toBe(5);
+    },
+  );
+
   it.skipIf(skip)('appends from two stores at once get one contiguous order', async () => {
     const { store, second } = await setUp();
     const other = await second();
     const batch = (node: string, i: number) => valid([agentLog(node, `${i}a`), agentLog(node, `${i}b`)]);
     const results = await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => store.append(batch('n-1', i))),
-      ...Array.from({ length: 20 }, (_, i) => other.appendGroup([batch('n-2', i), batch('n-2', i + 100)])),
+      ...Array.from({ length: 20 }, (_, i) =>
+        other.appendGroup([
+          { events: batch('n-2', i), keyOwner: '' },
+          { events: batch('n-2', i + 100), keyOwner: '' },
+        ]),
+      ),
     ]);
     expect(results).toHaveLength(40);
     const all = await store.readAfter(0, {}, 1000);
@@ -179,11 +211,13 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect((await store.agents()).map((e) => e.data.status)).toEqual(['idle']);
     expect(await store.workflow('wf-1')).toBeUndefined();
 
-    const outcomes = await store.appendGroup([
-      valid([agentStatus('a-2'), agentLog('a-1', 'touch')]),
-      valid([agentStatus('a-3'), { ...workflowStarted('wf-2'), source: 'explode' }]),
-      valid([workflowStarted('wf-3')]),
-    ]);
+    const outcomes = await store.appendGroup(
+      [
+        valid([agentStatus('a-2'), agentLog('a-1', 'touch')]),
+        valid([agentStatus('a-3'), { ...workflowStarted('wf-2'), source: 'explode' }]),
+        valid([workflowStarted('wf-3')]),
+      ].map((events) => ({ events, keyOwner: '' })),
+    );
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(ids(await store.readAfter(0, {}, 10))).toEqual([1, 2, 3, 4]);
     expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);

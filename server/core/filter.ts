@@ -13,6 +13,12 @@ export interface EventFilter {
   readonly topics?: readonly string[] | undefined;
   readonly agentIds?: readonly string[] | undefined;
   readonly stepIds?: readonly string[] | undefined;
+  /**
+   * The caller's read scope (topic patterns), when it has one. `topics` is already narrowed to it, which is what
+   * a store's query uses; this is checked again in code on every event that leaves the server, whatever a store
+   * matched, so that a store's matcher can never widen what a token reads.
+   */
+  readonly scope?: readonly string[] | undefined;
 }
 
 /** The ids an event refers to, copied into indexed columns by the store. */
@@ -37,11 +43,13 @@ export function refsOf(event: Pick<ValidEvent, 'data'>): EventRefs {
 export function compileFilter(filter: EventFilter): (event: EventEnvelope) => boolean {
   const types = filter.types && new Set<string>(filter.types);
   const topics = filter.topics?.map(topicMatcher);
+  const scope = filter.scope?.map(topicMatcher);
   const agentIds = filter.agentIds && new Set(filter.agentIds);
   const stepIds = filter.stepIds && new Set(filter.stepIds);
   return (event) => {
     if (types && !types.has(event.type)) return false;
     if (topics && !topics.some((match) => match(event.topic))) return false;
+    if (scope && !scope.some((match) => match(event.topic))) return false;
     if (agentIds || stepIds) {
       const refs = refsOf(event);
       if (agentIds && (refs.agentId === null || !agentIds.has(refs.agentId))) return false;

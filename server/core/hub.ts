@@ -6,7 +6,7 @@
 import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
 import type { EventFilter } from './filter.js';
-import type { EventStore, SnapshotKind } from '../store/types.js';
+import type { AppendBatch, EventStore, SnapshotKind } from '../store/types.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 
 export interface HubOptions {
@@ -33,8 +33,7 @@ export type HubReads = Pick<
 
 export type Hub = ReturnType<typeof createHub>;
 
-interface PendingAppend {
-  events: readonly ValidEvent[];
+interface PendingAppend extends AppendBatch {
   resolve: (envelopes: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
 }
@@ -69,7 +68,7 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
     const started = performance.now();
     let outcomes;
     try {
-      outcomes = await store.appendGroup(group.map((p) => p.events));
+      outcomes = await store.appendGroup(group);
     } catch (error) {
       for (const p of group) p.reject(error);
       return;
@@ -125,10 +124,13 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
 
   return {
     ...reads,
-    /** Validated events in; stored envelopes out, in input order, once they are durable and published. */
-    append(events: readonly ValidEvent[]): Promise<EventEnvelope[]> {
+    /**
+     * Validated events in; stored envelopes out, in input order, once they are durable and published. Keys are
+     * looked up among `keyOwner`'s own ('' without tokens: one namespace for everyone).
+     */
+    append(events: readonly ValidEvent[], keyOwner = ''): Promise<EventEnvelope[]> {
       return new Promise((resolve, reject) => {
-        queue.push({ events, resolve, reject });
+        queue.push({ events, keyOwner, resolve, reject });
         schedule();
       });
     },

@@ -148,6 +148,11 @@ export class EventStream {
     this.dispatcher.remove(this);
   }
 
+  /** Rows a store selected, checked again in code against a scoped caller's filter: the scope has the last word. */
+  private checked(rows: EventEnvelope[]): EventEnvelope[] {
+    return this.options.filter.scope === undefined ? rows : rows.filter(this.matches);
+  }
+
   /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
   private is(state: State): boolean {
     return this.state === state;
@@ -206,7 +211,7 @@ export class EventStream {
       this.cursor = snapshot.headId;
       // After a reset notice the subscription was acknowledged already.
       if (options.lastEventId === undefined) sink.started?.();
-      for (const item of snapshot.items) sink.push(item, false);
+      for (const item of this.checked(snapshot.items)) sink.push(item, false);
     }
   }
 
@@ -237,8 +242,12 @@ export class EventStream {
     while (this.state === 'catching-up') {
       const page = await this.readPage();
       if (!this.is('catching-up')) return;
-      if (!this.pushPage(page)) return;
-      if (page.length === pageSize) continue;
+      if (!this.pushPage(this.checked(page))) return;
+      if (page.length === pageSize) {
+        // Rows the scope check withheld are behind the cursor too.
+        this.cursor = Math.max(this.cursor, Number(page.at(-1)?.id ?? 0));
+        continue;
+      }
       if (this.overflowed) {
         // More arrived during the read than the buffer holds: read them from the store instead.
         this.overflowed = false;

@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import type { AnyEnvelope, Catalogue, DataSchemas, EnvelopeFor } from '@switchboard/shared';
+import { compileFilter } from '../core/filter.js';
 import { CursorAheadError } from '../core/stream.js';
 import { readableFilter } from '../security/scopes.js';
 import { router, viewerProcedure } from '../trpc.js';
@@ -45,14 +46,17 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
       };
       const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
       const stored = await ctx.hub.readRange(range, filter, input.limit);
-      const events = stored as AnyEnvelope[] as EnvelopeFor<M>[];
+      // The store selected by the narrowed topics; the scope is checked again here, whatever it matched.
+      const readable = filter.scope === undefined ? stored : stored.filter(compileFilter(filter));
+      const events = readable as AnyEnvelope[] as EnvelopeFor<M>[];
+      const last = stored.at(-1)?.id;
       // Events at or below the watermark may have been deleted by retention (current-state events are kept).
       const retainedAfter = String(await ctx.hub.retentionWatermark());
       const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
       return {
         events,
-        nextCursor: events.at(-1)?.id ?? fallback,
-        hasMore: events.length === input.limit,
+        nextCursor: last ?? fallback,
+        hasMore: stored.length === input.limit,
         retainedAfter,
       };
     }),

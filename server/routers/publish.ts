@@ -16,7 +16,7 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
     publish: publisherProcedure.input(schema).mutation(async ({ ctx, input }) => {
       checkPublish(ctx.principal, [input], topicOf);
       ctx.limits.admitPublish(1);
-      const [envelope] = await ctx.hub.append([input as unknown as ValidEvent]);
+      const [envelope] = await ctx.hub.append([input as unknown as ValidEvent], ctx.principal.keyOwner);
       // append returns one envelope per input; an empty answer would be a store bug, not a client error.
       if (!envelope) throw new Error('append returned no envelope');
       return envelope as unknown as EnvelopeFor<M>;
@@ -33,7 +33,10 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
       .mutation(async ({ ctx, input }) => {
         checkPublish(ctx.principal, input, topicOf);
         ctx.limits.admitPublish(input.length);
-        return (await ctx.hub.append(input as unknown as ValidEvent[])) as unknown as EnvelopeFor<M>[];
+        return (await ctx.hub.append(
+          input as unknown as ValidEvent[],
+          ctx.principal.keyOwner,
+        )) as unknown as EnvelopeFor<M>[];
       }),
   });
 }

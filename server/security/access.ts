@@ -1,13 +1,19 @@
 /**
  * Access control as the server wires it: static tokens (reloadable from the tokens file), JWTs, and the
- * connections each token holds. `server.ts` creates one and asks it who a token is.
+ * connections each token holds (WebSockets and event streams). `server.ts` creates one and asks it who a token is.
  */
 import type { WebSocket } from 'ws';
 import { isLoopback, readTokensFile, type Config } from '../ops/config.js';
 import type { Logger } from '../ops/log.js';
 import { Gate, type Authentication } from './gate.js';
 import { createJwtVerifier } from './jwt.js';
-import { Sessions } from './sessions.js';
+import {
+  Sessions,
+  tokenExpiredCloseCode,
+  tokenRevokedCloseCode,
+  type Followed,
+  type TokenEnd,
+} from './sessions.js';
 import { TokensFile, type ReloadResult } from './tokens-file.js';
 
 export class AccessControl {
@@ -51,8 +57,13 @@ export class AccessControl {
   /** For a WebSocket: also closes it when its token expires or is revoked. */
   async authenticateSocket(token: string | undefined, socket: WebSocket): Promise<Authentication> {
     const result = await this.gate.authenticate(token);
-    this.sessions.track(socket, result.principal, result.staticToken);
+    this.follow(result, followedSocket(socket));
     return result;
+  }
+
+  /** Ends `connection` when the token it authenticated with expires, is revoked or changes (an event stream's). */
+  follow(auth: Authentication, connection: Followed): void {
+    this.sessions.track(connection, auth.principal, auth.staticToken);
   }
 
   /** Rereads the tokens file now (SIGHUP). */
@@ -69,4 +80,22 @@ export class AccessControl {
     this.tokensFile?.close();
     this.sessions.close();
   }
+}
+
+const closeCodes: Record<TokenEnd['kind'], number> = {
+  expired: tokenExpiredCloseCode,
+  revoked: tokenRevokedCloseCode,
+};
+
+/** A WebSocket as a followed connection: closed with the code for the token's end and its message. */
+function followedSocket(socket: WebSocket): Followed {
+  return {
+    end: ({ kind, message }) => {
+      socket.close(closeCodes[kind], message);
+    },
+    onEnd: (listener) => socket.once('close', listener),
+    get ended() {
+      return socket.readyState >= socket.CLOSING;
+    },
+  };
 }

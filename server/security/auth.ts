@@ -30,6 +30,11 @@ export interface Principal {
   scopes?: Scopes | undefined;
   /** When the token stops being valid (epoch ms): a JWT's `exp`. Static tokens never expire. */
   expiresAt?: number;
+  /**
+   * Whose idempotency keys this caller's are: a key is looked up, and unique, among its owner's keys only, so a
+   * key never reveals or blocks another token's events. '' without tokens (one namespace, as before tokens).
+   */
+  keyOwner: string;
 }
 
 export interface Authenticator {
@@ -42,11 +47,17 @@ export interface Authenticator {
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
 export function createAuthenticator(entries: readonly TokenEntry[]): Authenticator {
-  const known = entries.map((e, i) => ({
-    digest: digest(e.token),
-    principal: { role: e.role, name: e.name ?? `${e.role}-${i + 1}`, scopes: e.scopes },
-  }));
-  const open: Principal = { role: 'admin', name: 'anonymous (no tokens configured)' };
+  const known = entries.map((e, i) => {
+    const hash = digest(e.token);
+    // A named token keeps its keys when its secret is rotated; an unnamed one is known by its digest, which
+    // does not move when the tokens file is reordered (its default name does).
+    const keyOwner = `token:${e.name ?? `#${hash.toString('hex').slice(0, 16)}`}`;
+    return {
+      digest: hash,
+      principal: { role: e.role, name: e.name ?? `${e.role}-${i + 1}`, scopes: e.scopes, keyOwner },
+    };
+  });
+  const open: Principal = { role: 'admin', name: 'anonymous (no tokens configured)', keyOwner: '' };
   return {
     required: known.length > 0,
     authenticate(token) {

@@ -109,6 +109,8 @@ export async function createJwtVerifier(settings: JwtSettings): Promise<JwtVerif
         role,
         scopes,
         name: `jwt:${sub ?? 'anonymous'}`,
+        // Every JWT without a subject shares one namespace of keys: give publishers a `sub` each.
+        keyOwner: `jwt:${sub ?? ''}`,
         ...(payload.exp !== undefined && { expiresAt: payload.exp * 1000 }),
       };
     },

@@ -79,7 +79,7 @@ export function readableFilter(who: Scoped, filter: EventFilter): EventFilter {
       `topics ${(filter.topics ?? []).join(', ')} are outside the read scopes of token "${who.name}" (${scope.join(', ')})`,
     );
   }
-  return { ...filter, topics };
+  return { ...filter, topics, scope };
 }
 
 /** A predicate for results that carry a topic (current-state queries). */

@@ -1,16 +1,33 @@
 /**
- * The WebSocket connections that authenticated with a token, so that a token's end reaches its connections: a
- * JWT's `exp` closes them when it passes, and a token removed from the tokens file closes them on reload. Each
- * is closed with a 4000-range code and a reason; the typed client reconnects (asking for a fresh token when its
- * `token` option is a function) and resumes every subscription from its cursor.
+ * The connections that authenticated with a token, so that a token's end reaches every one of them: WebSockets
+ * and event streams (SSE and AG-UI) alike. A JWT's `exp` ends them when it passes; a token removed from the
+ * tokens file, or given another role or other scopes, ends them on reload. A WebSocket is closed with a
+ * 4000-range code and a reason; an event stream gets a last error message naming the reason, then ends. The
+ * typed client reconnects (asking for a fresh token when its `token` option is a function) and resumes every
+ * subscription from its cursor; an EventSource reconnects with its `Last-Event-ID`.
  */
-import type { WebSocket } from 'ws';
 import type { Principal } from './auth.js';
 
 /** The token's `exp` passed while connected. */
 export const tokenExpiredCloseCode = 4001;
 /** The token was removed (or its role or scopes changed) when the tokens file was reloaded. */
 export const tokenRevokedCloseCode = 4003;
+
+/** Why a token's connections end: its expiry passed, or a reload removed or changed it. */
+export interface TokenEnd {
+  kind: 'expired' | 'revoked';
+  message: string;
+}
+
+/** A connection a token's end must reach. */
+export interface Followed {
+  /** Ends the connection, telling its peer why. */
+  end(why: TokenEnd): void;
+  /** Calls `listener` once when the connection ends, for whatever reason. */
+  onEnd(listener: () => void): void;
+  /** True once it has ended (or is ending): such a connection is not followed. */
+  readonly ended: boolean;
+}
 
 /** setTimeout's largest delay; a later expiry is re-armed when this one fires. */
 const maxTimerMs = 2 ** 31 - 1;
@@ -22,32 +39,32 @@ interface Session {
 }
 
 export class Sessions {
-  private readonly open = new Map<WebSocket, Session>();
+  private readonly open = new Map<Followed, Session>();
 
   /**
-   * Follows `socket` until it closes: closes it at its principal's expiry. `staticToken` is the token when it
+   * Follows `connection` until it ends: ends it at its principal's expiry. `staticToken` is the token when it
    * is one of the configured static tokens (undefined for a JWT), so that a reload can revoke it.
    */
-  track(socket: WebSocket, principal: Principal | null, staticToken: string | undefined): void {
-    // Authentication is asynchronous (JWT): the peer may have gone already, and a closed socket never closes again.
-    if (principal === null || socket.readyState >= socket.CLOSING) return;
+  track(connection: Followed, principal: Principal | null, staticToken: string | undefined): void {
+    // Authentication is asynchronous (JWT): the peer may have gone already, and an ended connection never ends again.
+    if (principal === null || connection.ended) return;
     const session: Session = { principal, token: staticToken, timer: undefined };
-    this.open.set(socket, session);
-    this.arm(socket, session);
-    socket.once('close', () => {
+    this.open.set(connection, session);
+    this.arm(connection, session);
+    connection.onEnd(() => {
       clearTimeout(session.timer);
-      this.open.delete(socket);
+      this.open.delete(connection);
     });
   }
 
-  private arm(socket: WebSocket, session: Session): void {
+  private arm(connection: Followed, session: Session): void {
     const { expiresAt } = session.principal;
     if (expiresAt === undefined) return;
     const left = expiresAt - Date.now();
     session.timer = setTimeout(
       () => {
-        if (Date.now() < expiresAt) this.arm(socket, session);
-        else socket.close(tokenExpiredCloseCode, 'token expired: reconnect with a fresh token');
+        if (Date.now() < expiresAt) this.arm(connection, session);
+        else connection.end({ kind: 'expired', message: 'token expired: reconnect with a fresh token' });
       },
       Math.max(0, Math.min(left, maxTimerMs)),
     );
@@ -56,12 +73,12 @@ export class Sessions {
   }
 
   /**
-   * Closes every connection whose static token `current` no longer knows, or knows with another role or other
-   * scopes (its calls were authorised under the old ones). Returns how many were closed.
+   * Ends every connection whose static token `current` no longer knows, or knows with another role or other
+   * scopes (its calls were authorised under the old ones). Returns how many were ended.
    */
   revoke(current: (token: string) => Principal | null): number {
-    let closed = 0;
-    for (const [socket, { principal, token }] of this.open) {
+    let ended = 0;
+    for (const [connection, { principal, token }] of this.open) {
       if (token === undefined) continue;
       const now = current(token);
       if (
@@ -70,15 +87,16 @@ export class Sessions {
         JSON.stringify(now.scopes) === JSON.stringify(principal.scopes)
       )
         continue;
-      socket.close(
-        tokenRevokedCloseCode,
-        now === null
-          ? 'token revoked: it is no longer in the tokens file'
-          : 'token changed: reconnect for its new role or scopes',
-      );
-      closed++;
+      connection.end({
+        kind: 'revoked',
+        message:
+          now === null
+            ? 'token revoked: it is no longer in the tokens file'
+            : 'token changed: reconnect for its new role or scopes',
+      });
+      ended++;
     }
-    return closed;
+    return ended;
   }
 
   close(): void {

@@ -15,6 +15,7 @@ export class EventColumns {
   readonly topic: string[] = [];
   readonly timestamp: Date[] = [];
   readonly key: (string | null)[] = [];
+  readonly keyOwner: string[] = [];
   readonly source: (string | null)[] = [];
   readonly correlationId: (string | null)[] = [];
   readonly agentId: (string | null)[] = [];
@@ -24,13 +25,14 @@ export class EventColumns {
   readonly data: string[] = [];
   readonly receivedAt: number[] = [];
 
-  push(event: ValidEvent, id: number, topic: string, timestamp: Date, receivedAt: number): void {
+  push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): void {
     const refs = refsOf(event);
     this.id.push(id);
     this.type.push(event.type);
     this.topic.push(topic);
     this.timestamp.push(timestamp);
     this.key.push(event.key ?? null);
+    this.keyOwner.push(keyOwner);
     this.source.push(event.source ?? null);
     this.correlationId.push(event.correlationId ?? null);
     this.agentId.push(refs.agentId);
@@ -52,6 +54,7 @@ export class EventColumns {
       this.topic,
       this.timestamp,
       this.key,
+      this.keyOwner,
       this.source,
       this.correlationId,
       this.agentId,
@@ -65,10 +68,11 @@ export class EventColumns {
 }
 
 const insertEvents = `
-  INSERT INTO events (id, type, topic, timestamp, key, source, correlation_id, agent_id, workflow_id, step_id,
-                      task_id, data, received_at)
+  INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, workflow_id,
+                      step_id, task_id, data, received_at)
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])`;
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                       $14::bigint[])`;
 
 const upsertAgent = `
   INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)

@@ -29,6 +29,7 @@ import { compileFilter, type EventFilter } from '../core/filter.js';
 import type { PgDb } from './postgres-open.js';
 import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
 import type {
+  AppendBatch,
   AppendResult,
   EventStore,
   GroupOutcome,
@@ -39,7 +40,23 @@ import type {
 } from './types.js';
 import { isConnectionError, StoreUnavailableError } from './unavailable.js';
 
-type Batches = readonly (readonly ValidEvent[])[];
+type Batches = readonly AppendBatch[];
+
+/** Envelopes by owner, then key: what a group already holds under each idempotency key. */
+class KeyIndex {
+  private readonly owners = new Map<string, Map<string, EventEnvelope>>();
+  get(owner: string, key: string): EventEnvelope | undefined {
+    return this.owners.get(owner)?.get(key);
+  }
+  set(owner: string, key: string, envelope: EventEnvelope): void {
+    const keys = this.owners.get(owner) ?? new Map<string, EventEnvelope>();
+    this.owners.set(owner, keys);
+    keys.set(key, envelope);
+  }
+  delete(owner: string, key: string): void {
+    this.owners.get(owner)?.delete(key);
+  }
+}
 
 const envelopeColumns = {
   id: events.id,
@@ -103,8 +120,8 @@ class PostgresStore implements EventStore {
 
   // ── Append ──
 
-  async append(input: readonly ValidEvent[]): Promise<AppendResult> {
-    const [outcome] = await this.appendGroup([input]);
+  async append(input: readonly ValidEvent[], keyOwner = ''): Promise<AppendResult> {
+    const [outcome] = await this.appendGroup([{ events: input, keyOwner }]);
     if (!outcome) throw new Error('append produced no outcome');
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
@@ -152,7 +169,7 @@ class PostgresStore implements EventStore {
         if (isConnectionError(error)) throw error;
         await client.query('ROLLBACK TO SAVEPOINT batch');
         next = before;
-        for (const key of prepared.newKeys) known.delete(key);
+        for (const key of prepared.newKeys) known.delete(batch.keyOwner, key);
         outcomes.push({ ok: false, error });
       }
     }
@@ -163,32 +180,39 @@ class PostgresStore implements EventStore {
   }
 
   /** The envelopes already stored under any key of the group (read under the head lock, so none can race in). */
-  private async existingKeys(client: pg.PoolClient, batches: Batches): Promise<Map<string, EventEnvelope>> {
-    const keys = new Set<string>();
-    for (const batch of batches) for (const event of batch) if (event.key !== undefined) keys.add(event.key);
-    const known = new Map<string, EventEnvelope>();
-    if (keys.size === 0) return known;
-    const found = await client.query<EnvelopeRow & { id: string }>(
-      `SELECT id, type, topic, timestamp, key, source, correlation_id AS "correlationId", data
-       FROM events WHERE key = ANY($1::text[])`,
-      [[...keys]],
+  private async existingKeys(client: pg.PoolClient, batches: Batches): Promise<KeyIndex> {
+    const owners: string[] = [];
+    const keys: string[] = [];
+    for (const { events, keyOwner } of batches) {
+      for (const event of events) {
+        if (event.key === undefined) continue;
+        owners.push(keyOwner);
+        keys.push(event.key);
+      }
+    }
+    const known = new KeyIndex();
+    if (keys.length === 0) return known;
+    const found = await client.query<EnvelopeRow & { id: string; keyOwner: string }>(
+      `SELECT id, type, topic, timestamp, key, key_owner AS "keyOwner", source, correlation_id AS "correlationId", data
+       FROM events WHERE (key_owner, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [owners, keys],
     );
-    for (const row of found.rows) {
-      if (row.key !== null) known.set(row.key, envelopeOfRow({ ...row, id: Number(row.id) }));
+    for (const { keyOwner, ...row } of found.rows) {
+      if (row.key !== null) known.set(keyOwner, row.key, envelopeOfRow({ ...row, id: Number(row.id) }));
     }
     return known;
   }
 
   private prepareBatch(
-    batch: readonly ValidEvent[],
+    { events: batch, keyOwner }: AppendBatch,
     nextId: () => number,
-    known: Map<string, EventEnvelope>,
+    known: KeyIndex,
     receivedAt: Date,
     into: { rows: EventColumns; changes: FoldedChanges },
   ): PreparedBatch {
     const prepared: PreparedBatch = { result: { envelopes: [], stored: [] }, ...into, newKeys: [] };
     for (const event of batch) {
-      const repeated = event.key === undefined ? undefined : known.get(event.key);
+      const repeated = event.key === undefined ? undefined : known.get(keyOwner, event.key);
       if (repeated) {
         prepared.result.envelopes.push(repeated);
         continue;
@@ -196,12 +220,12 @@ class PostgresStore implements EventStore {
       const id = nextId();
       const timestamp = event.timestamp ?? receivedAt;
       const topic = (this.options.catalogue ?? builtinCatalogue).topicOf(event);
-      prepared.rows.push(event, id, topic, timestamp, receivedAt.getTime());
+      prepared.rows.push(event, keyOwner, id, topic, timestamp, receivedAt.getTime());
       const change = stateChangeOf(event, id, timestamp.getTime());
       if (change) prepared.changes.add(change);
       const envelope = envelopeOfEvent(event, id, topic, timestamp);
       if (event.key !== undefined) {
-        known.set(event.key, envelope);
+        known.set(keyOwner, event.key, envelope);
         prepared.newKeys.push(event.key);
       }
       prepared.result.envelopes.push(envelope);

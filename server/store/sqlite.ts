@@ -22,6 +22,7 @@ import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '..
 import type { Db } from './sqlite-db.js';
 import { compileFilter, refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type {
+  AppendBatch,
   AppendResult,
   EventStore,
   GroupOutcome,
@@ -31,7 +32,7 @@ import type {
   WorkflowState,
 } from './types.js';
 
-type Batches = readonly (readonly ValidEvent[])[];
+type Batches = readonly AppendBatch[];
 
 /** The columns an envelope is made of (the *_id copies and received_at stay in the database). */
 const envelopeColumns = {
@@ -83,6 +84,7 @@ type EventInsert = EventRefs & {
   topic: string;
   timestamp: number;
   key: string | null;
+  keyOwner: string;
   source: string | null;
   correlationId: string | null;
   data: string;
@@ -98,12 +100,13 @@ type Flags<T> = { [K in keyof T]: number };
 function prepareStatements(sqlite: Database.Database) {
   return {
     insertEvent: sqlite.prepare<EventInsert>(`
-      INSERT INTO events (type, topic, timestamp, key, source, correlation_id, agent_id, workflow_id, step_id,
-                          task_id, data, received_at)
-      VALUES (:type, :topic, :timestamp, :key, :source, :correlationId, :agentId, :workflowId, :stepId, :taskId,
-              :data, :receivedAt)`),
-    selectByKey: sqlite.prepare<[string], EnvelopeRow & { timestamp: number }>(
-      'SELECT id, type, topic, timestamp, key, source, correlation_id AS correlationId, data FROM events WHERE key = ?',
+      INSERT INTO events (type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, workflow_id,
+                          step_id, task_id, data, received_at)
+      VALUES (:type, :topic, :timestamp, :key, :keyOwner, :source, :correlationId, :agentId, :workflowId, :stepId,
+              :taskId, :data, :receivedAt)`),
+    selectByKey: sqlite.prepare<[string, string], EnvelopeRow & { timestamp: number }>(
+      `SELECT id, type, topic, timestamp, key, source, correlation_id AS correlationId, data FROM events
+       WHERE key_owner = ? AND key = ?`,
     ),
     head: sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
     storedTypes: sqlite.prepare<[], { type: string }>('SELECT DISTINCT type FROM events'),
@@ -188,8 +191,8 @@ class SqliteStore implements EventStore {
 
   // ── Append ──
 
-  append(input: readonly ValidEvent[]): Promise<AppendResult> {
-    return now(() => this.appendAlone(input));
+  append(input: readonly ValidEvent[], keyOwner = ''): Promise<AppendResult> {
+    return now(() => this.appendAlone({ events: input, keyOwner }));
   }
 
   appendGroup(batches: Batches): Promise<GroupOutcome[]> {
@@ -207,7 +210,7 @@ class SqliteStore implements EventStore {
   }
 
   // better-sqlite3 rolls the whole transaction back if the function throws: a failed batch stores nothing.
-  private appendAlone(input: readonly ValidEvent[]): AppendResult {
+  private appendAlone(input: AppendBatch): AppendResult {
     return this.inTransaction(() => {
       const touches = new AgentTouches();
       const result = this.appendBatch(input, touches);
@@ -227,7 +230,7 @@ class SqliteStore implements EventStore {
 
   // Inside a transaction, a nested one is a savepoint: a batch that throws is rolled back to it (its touches
   // with it), and the rest still commit.
-  private appendSavepoint(batch: readonly ValidEvent[], touches: AgentTouches): AppendResult {
+  private appendSavepoint(batch: AppendBatch, touches: AgentTouches): AppendResult {
     return this.inTransaction(() => this.appendBatch(batch, touches));
   }
 
@@ -249,23 +252,23 @@ class SqliteStore implements EventStore {
     });
   }
 
-  private appendBatch(input: readonly ValidEvent[], touches: AgentTouches): AppendResult {
+  private appendBatch({ events: input, keyOwner }: AppendBatch, touches: AgentTouches): AppendResult {
     const receivedAt = new Date();
     const result: AppendResult = { envelopes: [], stored: [] };
     for (const event of input) {
-      const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(event.key);
+      const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(keyOwner, event.key);
       if (existing) {
         result.envelopes.push(envelopeOfRow({ ...existing, timestamp: new Date(existing.timestamp) }));
         continue;
       }
-      const envelope = this.insert(event, receivedAt, touches);
+      const envelope = this.insert(event, keyOwner, receivedAt, touches);
       result.envelopes.push(envelope);
       result.stored.push(envelope);
     }
     return result;
   }
 
-  private insert(event: ValidEvent, receivedAt: Date, touches: AgentTouches): EventEnvelope {
+  private insert(event: ValidEvent, keyOwner: string, receivedAt: Date, touches: AgentTouches): EventEnvelope {
     const timestamp = event.timestamp ?? receivedAt;
     const topic = this.catalogue.topicOf(event);
     const { lastInsertRowid } = this.statements.insertEvent.run({
@@ -273,6 +276,7 @@ class SqliteStore implements EventStore {
       topic,
       timestamp: timestamp.getTime(),
       key: event.key ?? null,
+      keyOwner,
       source: event.source ?? null,
       correlationId: event.correlationId ?? null,
       data: JSON.stringify(event.data),

@@ -43,18 +43,28 @@ export interface WorkflowState {
   lastEventId: string;
 }
 
+/**
+ * One publisher's batch. Idempotency keys are unique per `keyOwner`: a repeated key returns that owner's own
+ * earlier event, never another's, and the same key from two owners stores two events. The server passes the
+ * caller's identity (server/security/auth.ts `keyOwnerOf`); '' when there are no tokens (keys are global).
+ */
+export interface AppendBatch {
+  events: readonly ValidEvent[];
+  keyOwner: string;
+}
+
 /** One batch's result within a group commit: stored, or refused on its own without touching the others. */
 export type GroupOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
 export interface EventStore {
   /** Stores the events in one transaction with the current-state updates: all of them or, on error, none. */
-  append(events: readonly ValidEvent[]): Promise<AppendResult>;
+  append(events: readonly ValidEvent[], keyOwner?: string): Promise<AppendResult>;
   /**
    * Group commit: several independent batches in one durable commit, each all-or-nothing on its own (a failing
    * batch is rolled back alone and reported in its outcome). Outcomes come in batch order. Rejects, storing
    * nothing, only when the commit itself fails.
    */
-  appendGroup(batches: readonly (readonly ValidEvent[])[]): Promise<GroupOutcome[]>;
+  appendGroup(batches: readonly AppendBatch[]): Promise<GroupOutcome[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
   /** Events with `after` < id < `before` that pass the filter, at most `limit`, oldest or newest first. */

@@ -8,6 +8,7 @@
  * the events after it: the stream is rebuilt from the start and everything up to the cursor is skipped.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventType } from '@ag-ui/core';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { bearerToken } from '../security/auth.js';
@@ -33,6 +34,11 @@ function parseCursor(raw: string | undefined): Cursor | undefined {
     });
   }
   return { event: Number(match[1]), index: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+/** A stream's last message when it fails after it began: AG-UI's RUN_ERROR. */
+function runErrorFrame(message: string, code: string): string {
+  return `data: ${JSON.stringify({ type: EventType.RUN_ERROR, message, code })}\n\n`;
 }
 
 /** As the plain HTTP endpoints answer: a status, and JSON naming the problem (with zod's issues for bad input). */
@@ -79,10 +85,10 @@ export async function serveAgUi(
       return text;
     },
     refuse(shape, error) {
-      // Before the stream: an HTTP status, as for every plain HTTP endpoint. During it: end it; the reader
-      // reconnects and resumes.
+      // Before the stream: an HTTP status, as for every plain HTTP endpoint. During it: AG-UI's RUN_ERROR with
+      // the reason (no `id:`, so a reader that reconnects resumes after the last event it had), then the end.
       if (!res.headersSent) sendError(res, error, shape);
-      else res.end();
+      else res.end(runErrorFrame(shape.message, shape.data.reason ?? shape.data.code));
     },
   };
   await sse.stream(req, res, format, 'workflowEvents', () => ({

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
-import { admit, IngestError, readBody } from './ingest.js';
+import { admit, anyCaller, IngestError, readBody, type IngestCaller } from './ingest.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
 import { sendJson } from './json-response.js';
@@ -20,8 +20,7 @@ export async function handleClaudeCodeHook(
   res: ServerResponse,
   hub: Hub,
   connectionLimits: ConnectionLimits,
-  /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
-  authorize: (events: readonly ValidEvent[]) => void = () => undefined,
+  caller: IngestCaller = anyCaller,
 ): Promise<void> {
   const answer = (status: number, body: unknown) => {
     sendJson(res, status, body);
@@ -43,8 +42,10 @@ export async function handleClaudeCodeHook(
     const events: ValidEvent[] = mapHookEvent(parsed.data).map((event, i) =>
       builtinCatalogue.publishInputSchema.parse(key === undefined ? event : { ...event, key: `${key}:${i}` }),
     );
-    admit(events, authorize, connectionLimits);
-    await hub.append(events);
+    admit(events, caller, connectionLimits);
+    // Keys come from the session and tool ids, and are looked up among this caller's own: a token that
+    // publishes under another session's key stores an event of its own and never hides the session's.
+    await hub.append(events, caller.keyOwner);
     // An empty object: no decision, no added context. Claude Code goes on as if the hook were not there.
     answer(200, {});
   } catch (error) {

@@ -22,7 +22,7 @@ import { checkPublish } from '../security/scopes.js';
 import { agUiPath, serveAgUi } from './ag-ui.js';
 import { handleClaudeCodeHook } from './claude-code.js';
 import type { Dashboard } from './dashboard.js';
-import { handleIngest } from './ingest.js';
+import { handleIngest, type IngestCaller } from './ingest.js';
 import { sendJson } from './json-response.js';
 import { schemaResponder } from './schema.js';
 import { SseTransport } from './sse.js';
@@ -68,7 +68,11 @@ export class HttpTransport {
     this.sse = new SseTransport({
       router,
       basePath: trpcPath,
-      createContext: async (req, token) => contexts.forRequest(await access.authenticate(token), req),
+      authenticate: (token) => access.authenticate(token),
+      createContext: (req, auth) => contexts.forRequest(auth, req),
+      follow: (auth, connection) => {
+        access.follow(auth, connection);
+      },
       onError,
       metrics,
       pingMs: config.ssePingMs,
@@ -110,15 +114,11 @@ export class HttpTransport {
     } else if (path === '/ingest/claude-code') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req), (events) => {
-        checkPublish(principal, events, (event) => catalogue.topicOf(event));
-      });
+      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req), this.ingestCaller(principal));
     } else if (path === '/ingest') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleIngest(req, res, hub, contexts.limitsFor(req), catalogue, (events) => {
-        checkPublish(principal, events, (event) => catalogue.topicOf(event));
-      });
+      await handleIngest(req, res, hub, contexts.limitsFor(req), catalogue, this.ingestCaller(principal));
     } else if (req.method === 'GET' && this.sse.procedureAt(path) !== undefined) {
       await this.sse.serve(req, res, path.slice(trpcPath.length + 1));
     } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
@@ -148,6 +148,17 @@ export class HttpTransport {
       ...engines,
     };
     sendJson(res, 200, body);
+  }
+
+  /** A publisher on an ingest route: its keys, and its publish scopes checked on every event. */
+  private ingestCaller(principal: Principal): IngestCaller {
+    const { catalogue } = this.options;
+    return {
+      keyOwner: principal.keyOwner,
+      authorize: (events) => {
+        checkPublish(principal, events, (event) => catalogue.topicOf(event));
+      },
+    };
   }
 
   /** For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused. */

@@ -105,17 +105,24 @@ function validate(
   return events;
 }
 
+/** Who is publishing through an HTTP ingest route, as far as the route needs to know. */
+export interface IngestCaller {
+  /** Whose idempotency keys the events' keys are (`Principal.keyOwner`). */
+  keyOwner: string;
+  /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
+  authorize(events: readonly ValidEvent[]): void;
+}
+
+/** Without tokens: keys in the one shared namespace, every topic allowed. */
+export const anyCaller: IngestCaller = { keyOwner: '', authorize: () => undefined };
+
 /**
  * The checks between validation and the append, for every HTTP ingest route: the caller's publish scopes (403)
  * and its publish rate (429). Nothing is stored when either refuses.
  */
-export function admit(
-  events: readonly ValidEvent[],
-  authorize: (events: readonly ValidEvent[]) => void,
-  limits: ConnectionLimits,
-): void {
+export function admit(events: readonly ValidEvent[], caller: IngestCaller, limits: ConnectionLimits): void {
   try {
-    authorize(events);
+    caller.authorize(events);
   } catch (error) {
     if (error instanceof ScopeError) throw new IngestError(403, error.message);
     throw error;
@@ -133,15 +140,14 @@ export async function handleIngest(
   hub: Hub,
   limits: ConnectionLimits,
   catalogue: Pick<AnyCatalogue, 'publishInputSchema'> = builtinCatalogue,
-  /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
-  authorize: (events: readonly ValidEvent[]) => void = () => undefined,
+  caller: IngestCaller = anyCaller,
 ): Promise<void> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with a JSON body');
     const items = parseBody(await readBody(req), req.headers['content-type'] ?? '');
     const events = validate(items, catalogue.publishInputSchema);
-    admit(events, authorize, limits);
-    const envelopes = await hub.append(events);
+    admit(events, caller, limits);
+    const envelopes = await hub.append(events, caller.keyOwner);
     sendJson(res, 200, { ids: envelopes.map((e) => e.id) });
   } catch (error) {
     if (error instanceof IngestError) {

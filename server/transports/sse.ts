@@ -24,8 +24,11 @@ import {
 } from '@trpc/server';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
-import type { StreamItem } from '@switchboard/shared';
+import { errorReasons, type StreamItem } from '@switchboard/shared';
+import { ReasonedError } from '../core/errors.js';
 import { bearerToken } from '../security/auth.js';
+import type { Authentication } from '../security/gate.js';
+import type { Followed } from '../security/sessions.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ServedRouter } from '../routers/_app.js';
@@ -37,8 +40,12 @@ export interface SseOptions {
   router: ServedRouter;
   /** `/trpc`: a subscription is served at `<base>/<procedure>`. */
   basePath: string;
-  /** The context of one stream; `token` from the bearer header or the connection params. */
-  createContext(req: IncomingMessage, token: string | undefined): Context | Promise<Context>;
+  /** Who a stream's token is (from the bearer header or the connection params). */
+  authenticate(token: string | undefined): Promise<Authentication>;
+  /** The context of one stream. */
+  createContext(req: IncomingMessage, auth: Authentication): Context;
+  /** Ends an open stream when its token expires, is revoked or changes. */
+  follow(auth: Authentication, connection: Followed): void;
   onError(info: { error: TRPCError; path: string | undefined }): void;
   metrics: Metrics;
   /** A ping after this long without a message. */
@@ -157,7 +164,8 @@ export class SseTransport {
     try {
       const prepared = prepare();
       input = prepared.input;
-      ctx = await this.options.createContext(req, prepared.token);
+      const auth = await this.options.authenticate(prepared.token);
+      ctx = this.options.createContext(req, auth);
       const result: unknown = await callTRPCProcedure({
         router,
         path,
@@ -175,6 +183,7 @@ export class SseTransport {
       stream.write(format.opening);
       this.streams.add(stream);
       this.open(stream, result, path, ctx, format);
+      this.options.follow(auth, this.followed(stream, format, path, ctx));
     } catch (cause) {
       this.fail(stream, format, cause, path, input, ctx);
     }
@@ -207,6 +216,24 @@ export class SseTransport {
         // acknowledgement for a reader to wait on, and its `id:` lines carry the resume point from the first item.
       },
     });
+  }
+
+  /** The stream as its token's connection: ended with a last error message naming why, like a WebSocket's close. */
+  private followed(stream: SseStream, format: StreamFormat, path: string, ctx: Context): Followed {
+    const { res } = stream;
+    return {
+      end: ({ kind, message }) => {
+        stream.end();
+        this.streams.delete(stream);
+        const reason = kind === 'expired' ? errorReasons.tokenExpired : errorReasons.tokenRevoked;
+        const cause = new ReasonedError(reason, message);
+        this.fail(stream, format, new TRPCError({ code: 'UNAUTHORIZED', message, cause }), path, undefined, ctx);
+      },
+      onEnd: (listener) => res.once('close', listener),
+      get ended() {
+        return res.writableEnded || res.destroyed;
+      },
+    };
   }
 
   private fail(
