@@ -1,6 +1,7 @@
 /**
- * The body of `GET /healthz`: what the server answers and what the CLI's `status` and `emit` read. Open to all,
- * so it says nothing about events beyond the newest id.
+ * The body of `GET /healthz`: what the server answers and what the CLI's `status` and `emit` read. Open to all
+ * while the server has no tokens. With tokens, a caller without a valid one gets only `status` (up or down is
+ * what a load balancer's probe needs); the detail, the newest id included, is for an authenticated caller.
  */
 import { z } from 'zod';
 
@@ -26,3 +27,11 @@ export const healthSchema = z.object({
   bus: engineHealthSchema,
 });
 export type Health = z.output<typeof healthSchema>;
+
+/** What `/healthz` tells a caller without a valid token while the server has tokens. */
+export const healthSummarySchema = healthSchema.pick({ status: true });
+export type HealthSummary = z.output<typeof healthSummarySchema>;
+
+/** Either answer: the whole body, or the summary. */
+export const healthAnswerSchema = z.union([healthSchema, healthSummarySchema]);
+export type HealthAnswer = z.output<typeof healthAnswerSchema>;

@@ -21,6 +21,8 @@ export const limits = {
   topicLength: 144,
   /** `*` wildcards in one topic pattern: with the length, what bounds the cost of matching it. */
   patternStars: 8,
+  /** Levels of nesting in any JSON a client sends (objects and arrays): deeper input is refused before validation. */
+  jsonDepth: 64,
   /** Events in one `history` page. */
   historyPage: 1_000,
 } as const;
@@ -38,3 +40,22 @@ export function utf8Bytes(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * True when `value` nests objects or arrays more than `max` levels deep. Walks with an explicit stack, never
+ * recursion, so a hostile input of any depth cannot overflow the call stack here (where a recursive validator
+ * would, with a RangeError instead of an answer).
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (typeof top.value !== 'object' || top.value === null) continue;
+    const depth = top.depth + 1;
+    if (depth > max) return true;
+    for (const child of Object.values(top.value)) stack.push({ value: child, depth });
+  }
+  return false;
+}
+
+/** The refusal for input nested deeper than `limits.jsonDepth`, worded once for every edge. */
+export const jsonDepthMessage = `JSON nested more than ${limits.jsonDepth} levels deep (limits.jsonDepth); flatten the payload or send deep structures as a string`;

@@ -8,8 +8,9 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { loadConfig } from '../server/ops/config.js';
 import type { AppRouter } from '../server/routers/_app.js';
-import { covers, narrowTopics } from '../server/security/scopes.js';
-import { transformer } from '@switchboard/shared';
+import { intersects } from '../server/security/scopes.js';
+import fc from 'fast-check';
+import { topicMatcher, transformer } from '@switchboard/shared';
 import {
   agentStatus,
   systemNotification,
@@ -56,22 +57,40 @@ const seed = [
 ];
 
 describe('topic scopes', () => {
-  it('decides pattern containment and narrows requested topics', () => {
-    expect(covers('workflow:*', 'workflow:team-a-*')).toBe(true);
-    expect(covers('workflow:team-a-*', 'workflow:*')).toBe(false);
-    expect(covers('*', '*')).toBe(true);
-    expect(covers('a*b', 'a*c*b')).toBe(true);
-    expect(covers('a*c*b', 'a*b')).toBe(false);
-    expect(covers('system', 'system')).toBe(true);
-    expect(covers('agent:a', 'agent:*')).toBe(false);
-    expect(narrowTopics(undefined, ['agent:a-*'])).toEqual(['agent:a-*']);
-    expect(narrowTopics(['agent:*', 'workflow:team-a-1'], ['agent:a-*', 'workflow:team-a-*'])).toEqual([
-      'agent:a-*',
-      'workflow:team-a-1',
-    ]);
-    // Partial overlap is dropped: it can withhold events, never leak them.
-    expect(narrowTopics(['agent:*'], ['*:a'])).toEqual([]);
-    expect(narrowTopics(['x'], undefined)).toEqual(['x']);
+  it('matches topics as the grammar says: equal literals, any run for each "*"', () => {
+    // The reference: the grammar read as a regular expression (backtracking, so only for these short inputs).
+    const reference = (pattern: string, topic: string) =>
+      new RegExp(
+        `^${pattern
+          .split('*')
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+        's',
+      ).test(topic);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab:*]{0,8}$/), fc.stringMatching(/^[ab:]{0,10}$/), (pattern, topic) => {
+        expect(topicMatcher(pattern)(topic)).toBe(reference(pattern, topic));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('decides whether two patterns share a topic, as a brute-force search over short topics does', () => {
+    expect(intersects('workflow:*', 'workflow:team-a-*')).toBe(true);
+    expect(intersects('agent:*', '*:team-a')).toBe(true);
+    expect(intersects('agent:*', 'workflow:*')).toBe(false);
+    expect(intersects('a*c*b', 'a*d')).toBe(false);
+    // Every pair over a two-letter alphabet: a shared topic, if any, is no longer than both patterns together.
+    const all: string[] = [''];
+    for (let i = 0; all.length < 2 ** 11 - 1; i++) all.push(`${all[i] ?? ''}a`, `${all[i] ?? ''}b`);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab*]{0,5}$/), fc.stringMatching(/^[ab*]{0,5}$/), (a, b) => {
+        const [ma, mb] = [topicMatcher(a), topicMatcher(b)];
+        const witness = all.some((t) => t.length <= a.length + b.length && ma(t) && mb(t));
+        expect(intersects(a, b)).toBe(witness);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('reads scopes from SWITCHBOARD_TOKENS and the tokens file', () => {

@@ -8,11 +8,11 @@ import WebSocket from 'ws';
 import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
 import {
   describeIssues,
-  healthSchema,
+  healthAnswerSchema,
   summariesFrom,
   type AnyCatalogue,
   type AnyEnvelope,
-  type Health,
+  type HealthAnswer,
 } from '@switchboard/shared';
 import type { AppRouterFor } from '../routers/_app.js';
 import { secondsFlag } from './args.js';
@@ -138,8 +138,16 @@ export function healthUrl(values: ConnectionValues, io: Io): URL {
   return new URL('/healthz', serverUrl(values, io).replace(/^ws/, 'http'));
 }
 
-/** `GET /healthz`, within `timeoutMs` and ended by the run's signal. */
-export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<Health> {
+/**
+ * `GET /healthz`, within `timeoutMs` and ended by the run's signal. With `token`, a server that has tokens
+ * answers the whole body; without, only its status.
+ */
+export async function fetchHealth(
+  url: URL,
+  timeoutMs: number,
+  io: Io,
+  token: string | undefined,
+): Promise<HealthAnswer> {
   const timeout = new AbortController();
   const timer = setTimeout(() => {
     timeout.abort();
@@ -147,7 +155,8 @@ export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<
   const signal = io.signal ? AbortSignal.any([io.signal, timeout.signal]) : timeout.signal;
   let body: unknown;
   try {
-    const res = await fetch(url, { signal });
+    const headers = token === undefined ? undefined : { authorization: `Bearer ${token}` };
+    const res = await fetch(url, { signal, headers });
     body = await res.json();
   } catch (error) {
     if (io.signal?.aborted)
@@ -161,7 +170,7 @@ export async function fetchHealth(url: URL, timeoutMs: number, io: Io): Promise<
   } finally {
     clearTimeout(timer);
   }
-  const health = healthSchema.safeParse(body);
+  const health = healthAnswerSchema.safeParse(body);
   if (!health.success)
     throw new UnreachableError(
       `${url.href} did not answer as a Switchboard server: ${describeIssues(health.error.issues)}`,

@@ -14,9 +14,9 @@ export interface EventFilter {
   readonly agentIds?: readonly string[] | undefined;
   readonly stepIds?: readonly string[] | undefined;
   /**
-   * The caller's read scope (topic patterns), when it has one. `topics` is already narrowed to it, which is what
-   * a store's query uses; this is checked again in code on every event that leaves the server, whatever a store
-   * matched, so that a store's matcher can never widen what a token reads.
+   * The caller's read scope (topic patterns), when it has one: an event must match `topics` (if given) and the
+   * scope. Stores select by both; it is checked again in code on every event that leaves the server, whatever a
+   * store matched, so that a store's matcher can never widen what a token reads.
    */
   readonly scope?: readonly string[] | undefined;
 }

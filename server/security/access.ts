@@ -7,13 +7,7 @@ import { isLoopback, readTokensFile, type Config } from '../ops/config.js';
 import type { Logger } from '../ops/log.js';
 import { Gate, type Authentication } from './gate.js';
 import { createJwtVerifier } from './jwt.js';
-import {
-  Sessions,
-  tokenExpiredCloseCode,
-  tokenRevokedCloseCode,
-  type Followed,
-  type TokenEnd,
-} from './sessions.js';
+import { Sessions, tokenExpiredCloseCode, tokenRevokedCloseCode, type Followed, type TokenEnd } from './sessions.js';
 import { TokensFile, type ReloadResult } from './tokens-file.js';
 
 export class AccessControl {

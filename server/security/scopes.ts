@@ -2,11 +2,11 @@
  * Topic scopes: which topics a token may read and which it may publish to, as topic patterns in the grammar of
  * `shared/topics.ts`. A direction without scopes is unrestricted (the role alone decides).
  *
- * Reads are narrowed where a request's filter is built, so the store's SQL and the live predicate both see the
- * narrowed topics and nothing outside the scopes is ever read, counted or sent. Narrowing keeps a requested
- * pattern that lies inside a scope, or a scope that lies inside a requested pattern; a pair that only partly
- * overlaps (`agent:*` against `*:team-a`) cannot be written as one pattern and is dropped, which can only ever
- * withhold events, never leak them.
+ * Reads carry the scope in the request's filter: a store selects events that match the requested topics AND
+ * the scope, and the same predicate is checked again in code on every event before it leaves the server, so a
+ * scoped reader gets exactly the events its scope and its request both match, whatever a store's matcher does.
+ * A request none of whose patterns can match any topic in the scope is refused (FORBIDDEN) rather than answered
+ * with nothing.
  */
 import { z } from 'zod';
 import { topicMatcher, topicPatternSchema } from '@switchboard/shared';
@@ -32,54 +32,40 @@ export class ScopeError extends Error {
 }
 
 /**
- * True when every topic `inner` matches is also matched by `outer`. With `*` as the only wildcard this holds
- * exactly when `outer` matches `inner` read as text in which each `*` can be consumed only by a `*` of `outer`.
+ * True when some topic matches both patterns. With `*` as the only wildcard, walk both at once: equal literals
+ * advance together, and a `*` on either side may match nothing (skip it) or swallow the other side's next
+ * symbol (a literal, or a run of the other's `*`). Memoised over positions, so it costs at most the product of
+ * the lengths, which `limits.topicLength` bounds.
  */
-export function covers(outer: string, inner: string): boolean {
-  const width = inner.length + 1;
+export function intersects(a: string, b: string): boolean {
+  const width = b.length + 1;
   const memo = new Map<number, boolean>();
-  const match = (i: number, j: number): boolean => {
+  const walk = (i: number, j: number): boolean => {
     const key = i * width + j;
     const known = memo.get(key);
     if (known !== undefined) return known;
     let result: boolean;
-    if (i === outer.length) result = j === inner.length;
-    else if (outer[i] === '*') result = match(i + 1, j) || (j < inner.length && match(i, j + 1));
-    else result = j < inner.length && inner[j] !== '*' && inner[j] === outer[i] && match(i + 1, j + 1);
+    if (i === a.length && j === b.length) result = true;
+    else if (a[i] === '*') result = walk(i + 1, j) || (j < b.length && walk(i, j + 1));
+    else if (b[j] === '*') result = walk(i, j + 1) || (i < a.length && walk(i + 1, j));
+    else result = i < a.length && j < b.length && a[i] === b[j] && walk(i + 1, j + 1);
     memo.set(key, result);
     return result;
   };
-  return match(0, 0);
+  return walk(0, 0);
 }
 
-/** The requested topic patterns narrowed to `scope`; undefined means "every topic". */
-export function narrowTopics(
-  requested: readonly string[] | undefined,
-  scope: readonly string[] | undefined,
-): readonly string[] | undefined {
-  if (scope === undefined) return requested;
-  if (requested === undefined) return scope;
-  const narrowed = new Set<string>();
-  for (const want of requested) {
-    for (const allowed of scope) {
-      if (covers(allowed, want)) narrowed.add(want);
-      else if (covers(want, allowed)) narrowed.add(allowed);
-    }
-  }
-  return [...narrowed];
-}
-
-/** The filter with its topics narrowed to what `who` may read; ScopeError when nothing is left. */
+/** The filter with `who`'s read scope added; ScopeError when no requested pattern can meet the scope. */
 export function readableFilter(who: Scoped, filter: EventFilter): EventFilter {
   const scope = who.scopes?.read;
   if (scope === undefined) return filter;
-  const topics = narrowTopics(filter.topics, scope);
-  if (topics?.length === 0) {
+  const requested = filter.topics;
+  if (requested !== undefined && !requested.some((want) => scope.some((allowed) => intersects(want, allowed)))) {
     throw new ScopeError(
-      `topics ${(filter.topics ?? []).join(', ')} are outside the read scopes of token "${who.name}" (${scope.join(', ')})`,
+      `topics ${requested.join(', ')} are outside the read scopes of token "${who.name}" (${scope.join(', ')})`,
     );
   }
-  return { ...filter, topics, scope };
+  return { ...filter, scope };
 }
 
 /** A predicate for results that carry a topic (current-state queries). */

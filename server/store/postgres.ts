@@ -80,13 +80,20 @@ function toLike(pattern: string): string {
   return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
 }
 
-function whereOf(filter: EventFilter): SQL | undefined {
-  const topicConditions = filter.topics?.map((p) =>
-    p.includes('*') ? sql`${events.topic} LIKE ${toLike(p)} ESCAPE '\\'` : eq(events.topic, p),
+/** The topic matches one of the patterns. */
+function anyTopic(patterns: readonly string[]): SQL | undefined {
+  return or(
+    ...patterns.map((p) =>
+      p.includes('*') ? sql`${events.topic} LIKE ${toLike(p)} ESCAPE '\\'` : eq(events.topic, p),
+    ),
   );
+}
+
+function whereOf(filter: EventFilter): SQL | undefined {
   return and(
     filter.types && inArray(events.type, [...filter.types]),
-    topicConditions && or(...topicConditions),
+    filter.topics && anyTopic(filter.topics),
+    filter.scope && anyTopic(filter.scope),
     filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
     filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
   );

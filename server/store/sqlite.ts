@@ -60,13 +60,16 @@ function toGlob(pattern: string): string {
   return pattern.replace(/[?[]/g, (c) => `[${c}]`);
 }
 
+/** The topic matches one of the patterns. */
+function anyTopic(patterns: readonly string[]): SQL | undefined {
+  return or(...patterns.map((p) => (p.includes('*') ? sql`${events.topic} GLOB ${toGlob(p)}` : eq(events.topic, p))));
+}
+
 function whereOf(filter: EventFilter): SQL | undefined {
-  const topicConditions = filter.topics?.map((p) =>
-    p.includes('*') ? sql`${events.topic} GLOB ${toGlob(p)}` : eq(events.topic, p),
-  );
   return and(
     filter.types && inArray(events.type, [...filter.types]),
-    topicConditions && or(...topicConditions),
+    filter.topics && anyTopic(filter.topics),
+    filter.scope && anyTopic(filter.scope),
     filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
     filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
   );

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
-import { admit, anyCaller, IngestError, readBody, type IngestCaller } from './ingest.js';
+import { admit, anyCaller, IngestError, parseJson, readBody, type IngestCaller } from './ingest.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
 import { sendJson } from './json-response.js';
@@ -27,13 +27,7 @@ export async function handleClaudeCodeHook(
   };
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with the hook event as JSON');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readBody(req)) as unknown;
-    } catch (error) {
-      if (error instanceof IngestError) throw error;
-      throw new IngestError(400, `body is not JSON: ${(error as Error).message}`);
-    }
+    const raw = parseJson(await readBody(req), 'body');
     const parsed = hookPayloadSchema.safeParse(raw);
     if (!parsed.success) {
       throw new IngestError(400, `not a Claude Code hook event: ${describeIssues(parsed.error.issues)}`);

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { TRPCError } from '@trpc/server';
-import { errorReasons, type AnyCatalogue, type Health } from '@switchboard/shared';
+import { errorReasons, type AnyCatalogue, type Health, type HealthSummary } from '@switchboard/shared';
 import type { ContextFactory } from '../context.js';
 import type { Hub } from '../core/hub.js';
 import type { Config } from '../ops/config.js';
@@ -102,7 +102,7 @@ export class HttpTransport {
   private async route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const { hub, catalogue, metrics, contexts, dashboard, config } = this.options;
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      await this.serveHealth(res);
+      await this.serveHealth(req, res);
     } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
       // Open to all, like the contract in docs/: it describes event shapes, never events.
       this.serveSchema(res);
@@ -132,15 +132,23 @@ export class HttpTransport {
     }
   }
 
-  private async serveHealth(res: ServerResponse): Promise<void> {
-    const { hub, topology, connections } = this.options;
-    // Open to all: a liveness probe needs no token, and this reveals nothing about the events themselves.
-    // A node whose store or bus is down still serves (reads what it can): it says "degraded", still 200.
+  private async serveHealth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { hub, topology, connections, access } = this.options;
+    // Open to all: a liveness probe needs no token. A node whose store or bus is down still serves (reads
+    // what it can): it says "degraded", still 200.
     const head = await hub.headId().catch(() => undefined);
     const engines = topology.health();
     const degraded = head === undefined || engines.store.state === 'down' || engines.bus.state === 'down';
+    const status = degraded ? 'degraded' : 'ok';
+    // With tokens, the rest (the newest id says how much is published; counts say who is connected) is for a
+    // caller with a valid token only.
+    if (access.required && (await access.authenticate(bearerToken(req.headers.authorization))).principal === null) {
+      const summary: HealthSummary = { status };
+      sendJson(res, 200, summary);
+      return;
+    }
     const body: Health = {
-      status: degraded ? 'degraded' : 'ok',
+      status,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       connections: connections(),
       subscriptions: hub.subscriptions,

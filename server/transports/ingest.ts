@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   builtinCatalogue,
   issuePath,
+  jsonDepthMessage,
   limits,
+  nestedDeeperThan,
   parseNdjson,
   type AnyCatalogue,
   type ValidEvent,
@@ -65,19 +67,27 @@ function parseBody(body: string, contentType: string): { value: unknown; at: Pic
   if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
     return parseNdjson(body).map((parsed) => {
       if (!parsed.ok) throw new IngestError(400, `line ${parsed.line} is not JSON: ${parsed.error}`);
+      if (nestedDeeperThan(parsed.value, limits.jsonDepth)) {
+        throw new IngestError(400, `line ${parsed.line}: ${jsonDepthMessage}`);
+      }
       return { value: parsed.value, at: { line: parsed.line } };
     });
   }
+  const value = parseJson(body, 'body (send one event, an array, or NDJSON with content-type application/x-ndjson)');
+  return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
+}
+
+/** JSON.parse, then the depth limit; IngestError (400) naming which, before anything validates the value. */
+export function parseJson(text: string, what: string): unknown {
   let value: unknown;
   try {
-    value = JSON.parse(body) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
-    throw new IngestError(
-      400,
-      `body is not JSON: ${(error as Error).message} (send one event, an array, or NDJSON with content-type application/x-ndjson)`,
-    );
+    throw new IngestError(400, `${what} is not JSON: ${(error as Error).message}`);
   }
-  return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
+  // One level more for an array of events around the deepest event.
+  if (nestedDeeperThan(value, limits.jsonDepth + 1)) throw new IngestError(400, jsonDepthMessage);
+  return value;
 }
 
 type PublishSchema = AnyCatalogue['publishInputSchema'];

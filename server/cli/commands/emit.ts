@@ -12,7 +12,15 @@ import {
   type PublishInput,
 } from '@switchboard/shared';
 import { parse } from '../args.js';
-import { connectTimeoutMs, connectWithin, fetchHealth, healthUrl, request, type ConnectionValues } from '../connect.js';
+import {
+  connectTimeoutMs,
+  connectWithin,
+  fetchHealth,
+  healthUrl,
+  request,
+  tokenOf,
+  type ConnectionValues,
+} from '../connect.js';
 import { UsageError } from '../errors.js';
 import { exitCodes, type Io } from '../io.js';
 
@@ -92,8 +100,8 @@ function validate(candidates: Candidate[]): { events: PublishInput[]; problems: 
 async function headBefore(events: PublishInput[], values: ConnectionValues, io: Io): Promise<bigint | undefined> {
   if (!events.some((event) => event.key !== undefined)) return undefined;
   try {
-    const { headEventId } = await fetchHealth(healthUrl(values, io), connectTimeoutMs(values), io);
-    return headEventId === null ? undefined : BigInt(headEventId);
+    const health = await fetchHealth(healthUrl(values, io), connectTimeoutMs(values), io, tokenOf(values, io));
+    return !('headEventId' in health) || health.headEventId === null ? undefined : BigInt(health.headEventId);
   } catch {
     // The WebSocket decides whether the hub is reachable; without /healthz, stored events are not told apart.
     return undefined;

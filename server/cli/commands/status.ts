@@ -2,17 +2,19 @@
  * `switchboard status`: the server's `/healthz`, in one line.
  */
 import { parse } from '../args.js';
-import { connectTimeoutMs, fetchHealth, healthUrl } from '../connect.js';
+import { connectTimeoutMs, fetchHealth, healthUrl, tokenOf } from '../connect.js';
 import { exitCodes, type Io } from '../io.js';
 
 export async function status(args: readonly string[], io: Io): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   const url = healthUrl(values, io);
-  const body = await fetchHealth(url, connectTimeoutMs(values), io);
+  const body = await fetchHealth(url, connectTimeoutMs(values), io, tokenOf(values, io));
   io.say(
     values.json
       ? JSON.stringify(body)
-      : `${body.status} · ${url.origin} · head #${body.headEventId} · ${body.connections} connections · ${body.subscriptions} subscriptions · up ${body.uptime}s`,
+      : 'headEventId' in body
+        ? `${body.status} · ${url.origin} · head #${body.headEventId} · ${body.connections} connections · ${body.subscriptions} subscriptions · up ${body.uptime}s`
+        : `${body.status} · ${url.origin} · the server has tokens: pass --token or set SWITCHBOARD_TOKEN for the details`,
   );
   return body.status === 'ok' ? exitCodes.ok : exitCodes.failed;
 }
