@@ -4,14 +4,15 @@
  * sends every item with its event id, so an EventSource that reconnects on its own resumes with
  * `Last-Event-ID`; a subscription whose EventSource gave up (an HTTP error page from a proxy) is resubscribed
  * by `retryLink` with backoff, from the last id it received. An error the server answered (a refused token, a
- * bad input) ends the subscription.
+ * bad input) ends the subscription, except a token that expired or was revoked while the stream was open when
+ * `token` is a function: the subscription is resumed with a fresh one.
  */
 import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../server/routers/_app.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './client.js';
-import { transformer } from '@switchboard/shared';
+import { errorReasons, transformer } from '@switchboard/shared';
 
 /** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */
 export type EventSourceClass = new (
@@ -107,14 +108,19 @@ export function createSseTransport<TRouter extends AnyTRPCRouter>(options: SseLi
     else states.set(opId, state);
     changed();
   };
+  const renewable = typeof token === 'function';
   const links: TRPCLink<AppRouter>[] = [
     splitLink({
       condition: (op) => op.type === 'subscription',
       true: [
         // Above the retries, so a subscription keeps its state across them and leaves it only when it ends.
         stateLink(onState, running),
-        // Only failures without an answer from the server are retried: a refused token or a bad input stays refused.
-        retryLink({ retry: ({ error }) => !closed && error.data === undefined, retryDelayMs: options.retryDelayMs }),
+        // Failures without an answer from the server are retried; so is a stream the server ended because its token
+        // expired or was revoked, when `token` is a function that can give a fresh one. A bad input stays refused.
+        retryLink({
+          retry: ({ error }) => !closed && (error.data === undefined || (renewable && tokenEnded(error.data))),
+          retryDelayMs: options.retryDelayMs,
+        }),
         httpSubscriptionLink({
           url,
           transformer,
@@ -155,4 +161,10 @@ export function createSseTransport<TRouter extends AnyTRPCRouter>(options: SseLi
       return Promise.resolve();
     },
   };
+}
+
+/** The server ended a stream because its token expired or was revoked (`error.data.reason`). */
+function tokenEnded(data: unknown): boolean {
+  const reason = typeof data === 'object' && data !== null && 'reason' in data ? data.reason : undefined;
+  return reason === errorReasons.tokenExpired || reason === errorReasons.tokenRevoked;
 }
