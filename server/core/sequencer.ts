@@ -24,7 +24,21 @@ export interface SequencerOptions {
   log: Logger;
   /** How often the store's head is compared with what was delivered; about a second by default. */
   headCheckMs?: number;
+  /** What runs the head check every `headCheckMs`: real timers by default; a test drives a fake clock. */
+  every?: Every;
 }
+
+/** Calls `tick` every `ms` until the returned function is called. */
+export type Every = (ms: number, tick: () => void) => () => void;
+
+/** The real clock: an interval that does not keep the process alive. */
+const everyInterval: Every = (ms, tick) => {
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+};
 
 export interface SequencerStats {
   /** Events read from the store because the transport did not bring them. */
@@ -41,7 +55,7 @@ export class Sequencer implements EventBus {
   private known = 0;
   private readonly held = new Map<number, EventEnvelope>();
   private filling: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   private closed = false;
   private everUp = false;
   readonly stats: SequencerStats = { gapFilled: 0, lag: 0, transport: 'down' };
@@ -60,10 +74,10 @@ export class Sequencer implements EventBus {
         this.onTransportState(state);
       },
     );
-    this.timer = setInterval(() => {
+    const every = this.options.every ?? everyInterval;
+    this.stopTimer = every(this.options.headCheckMs ?? 1_000, () => {
       void this.checkHead();
-    }, this.options.headCheckMs ?? 1_000);
-    this.timer.unref();
+    });
   }
 
   /** This node's own commits: delivered here at once (in order, as the hub publishes them), and announced. */
@@ -84,7 +98,7 @@ export class Sequencer implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopTimer?.();
     await this.filling;
     await this.options.transport.close();
   }
@@ -120,9 +134,13 @@ export class Sequencer implements EventBus {
     this.flush();
   }
 
+  /**
+   * A head from the head check or a doorbell. One no newer than `known` still flushes: after a failed fill,
+   * `known` is ahead of what was delivered and nothing else would read for it until more traffic came; this is
+   * the retry. (A flush with nothing missing does nothing, and one while a fill runs waits for it.)
+   */
   private noteHead(head: number): void {
-    if (head <= this.known) return;
-    this.known = head;
+    this.known = Math.max(this.known, head);
     this.flush();
   }
 
