@@ -200,7 +200,15 @@ export class Sequencer implements EventBus {
   }
 
   private emit(events: EventEnvelope[]): void {
-    for (const listener of this.listeners) listener(events);
+    // These ids count as delivered whatever a listener does: one that throws must neither keep them from the
+    // others nor, thrown into a fill, make them go out a second time.
+    for (const listener of this.listeners) {
+      try {
+        listener(events);
+      } catch (error) {
+        this.options.log.error({ err: error }, 'a bus listener failed');
+      }
+    }
   }
 
   private async checkHead(): Promise<void> {

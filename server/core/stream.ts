@@ -140,6 +140,13 @@ export class EventStream {
     return true;
   }
 
+  /** Ends the stream with `error` (its sink threw): nothing follows. */
+  fail(error: unknown): void {
+    if (this.state === 'closed') return;
+    this.close();
+    this.sink.fail(error);
+  }
+
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -158,9 +165,7 @@ export class EventStream {
       await start;
       await this.catchUp();
     } catch (error) {
-      if (this.state === 'closed') return;
-      this.close();
-      this.sink.fail(error);
+      this.fail(error);
     }
   }
 
@@ -264,7 +269,16 @@ export class Dispatcher {
 
   constructor(private readonly bus: EventBus) {
     bus.subscribe((events) => {
-      for (const event of events) for (const stream of this.streams) stream.offer(event);
+      for (const event of events) {
+        for (const stream of this.streams) {
+          // A sink that throws fails its own stream, not the others nor the append that published the event.
+          try {
+            stream.offer(event);
+          } catch (error) {
+            stream.fail(error);
+          }
+        }
+      }
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);
     });
