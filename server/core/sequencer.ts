@@ -4,7 +4,8 @@
  * were assigned (what the stores guarantee), so:
  * - the next event to deliver is always `delivered + 1`; anything else arriving is held;
  * - seeing id n+k (k > 1) means n+1 … n+k-1 are committed: they are read from the store before n+k goes out;
- * - a lost last message is caught by a periodic head check (`store.headId()` ahead of what was delivered);
+ * - a lost last message is caught by a periodic head check (`store.headId()` ahead of what was delivered), which
+ *   also retries a gap fill whose read failed, whether or not any message follows;
  * - a repeated or late message is dropped by id.
  * Ids the store no longer has (retention deleted them) are skipped once the store has been read past them.
  */

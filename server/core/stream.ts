@@ -13,7 +13,7 @@
  * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
  * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
- * replay goes at the pace the subscriber drains, however far behind it is.
+ * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large.
  */
 import { StoreUnavailableError } from '../store/unavailable.js';
 import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
