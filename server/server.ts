@@ -83,6 +83,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       metrics.appended.inc(stored);
       metrics.publishSeconds.observe(seconds);
     },
+    onListenerError: (error) => {
+      log.error({ err: error }, 'a bus listener failed on stored events');
+    },
   });
   const guard = new OriginGuard({ ...options, loopback: isLoopback(options.host) }, metrics, log);
   const dashboard = loadDashboard(options.dashboardDir);

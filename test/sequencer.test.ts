@@ -1,11 +1,12 @@
 /**
  * The sequencer's rules where a transport fails on purpose: a transport double that loses whatever it is told
- * while "down" (a fault injected on purpose), over a real SQLite store. Gaps over events retention deleted, and
- * serving through the head check while the transport is down.
+ * while "down" (a fault injected on purpose), over a real SQLite store. Gaps over events retention deleted,
+ * serving through the head check while the transport is down, and a failed gap fill retried by the next head
+ * check (store reads failing on purpose, head checks driven by a fake clock).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BusMessage, BusTransport, TransportState } from '../server/bus/types.js';
-import { Sequencer } from '../server/core/sequencer.js';
+import { Sequencer, type Every } from '../server/core/sequencer.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createLogger } from '../server/ops/log.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
@@ -38,6 +39,42 @@ function faultyTransport() {
   return transport;
 }
 
+/** A store whose next `failures` reads of events fail, as a networked store's do while it is unreachable. */
+function failingReads(store: EventStore, failures: number): EventStore {
+  let left = failures;
+  const readAfter: EventStore['readAfter'] = (after, filter, limit) => {
+    if (left > 0) {
+      left--;
+      return Promise.reject(new Error('injected read fault'));
+    }
+    return store.readAfter(after, filter, limit);
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'readAfter') return readAfter;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** A fake clock for the head check: `tick()` runs it once, as the interval would, and lets its reads finish. */
+function fakeClock() {
+  const ticks = new Set<() => void>();
+  const every: Every = (_ms, tick) => {
+    ticks.add(tick);
+    return () => ticks.delete(tick);
+  };
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  return {
+    every,
+    async tick() {
+      for (const tick of ticks) tick();
+      await settle();
+    },
+  };
+}
+
 const logs = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => publishInputSchema.parse(agentLog('a-1', `${tag} ${i}`)));
 
@@ -49,11 +86,12 @@ describe('sequencer', () => {
     await store?.close();
   });
 
-  async function start(headCheckMs: number) {
+  async function start(headCheckMs: number, options: { readFailures?: number; every?: Every } = {}) {
     store = createSqliteStore(openDatabase(':memory:'));
     const transport = faultyTransport();
     const log = createLogger({ logLevel: 'silent', logFormat: 'json' });
-    sequencer = new Sequencer({ store, transport, log, headCheckMs });
+    const reads = failingReads(store, options.readFailures ?? 0);
+    sequencer = new Sequencer({ store: reads, transport, log, headCheckMs, every: options.every });
     await sequencer.start();
     const ids: number[] = [];
     sequencer.subscribe((events) => {
@@ -93,5 +131,33 @@ describe('sequencer', () => {
     );
     transport.set('up');
     expect(sequencer.stats).toMatchObject({ transport: 'up', lag: 0 });
+  });
+
+  it('retries a failed gap fill on the next head check, also while traffic is quiet', async () => {
+    const clock = fakeClock();
+    const { store, sequencer, transport, ids } = await start(1_000, { readFailures: 1, every: clock.every });
+    transport.set('down');
+    // Another node's commits, whose messages were lost: the head check finds them, and the read for them fails.
+    await store.append(logs(3, 'lost'));
+    await clock.tick();
+    expect(ids).toEqual([]);
+    expect(sequencer.stats.lag).toBe(3);
+    // No traffic follows: healthy head checks alone must deliver them.
+    for (let i = 0; i < 5 && ids.length < 3; i++) await clock.tick();
+    expect(ids).toEqual([1, 2, 3]);
+    expect(sequencer.stats).toMatchObject({ lag: 0, gapFilled: 3 });
+  });
+
+  it('gives a filled gap to every listener once when one of them throws', async () => {
+    const clock = fakeClock();
+    const { store, sequencer, ids } = await start(1_000, { every: clock.every });
+    sequencer.subscribe(() => {
+      throw new Error('listener fault');
+    });
+    const { stored } = await store.append(logs(3, 'gap'));
+    // Only the last is announced: 1 and 2 come from a fill, whose listeners run inside the read's try.
+    sequencer.publish(stored.slice(2));
+    for (let i = 0; i < 3; i++) await clock.tick();
+    expect(ids).toEqual([1, 2, 3]);
   });
 });

@@ -2,7 +2,7 @@
  * Fast tests through `createCaller` on a fresh `:memory:` database with the real migrations: the append path,
  * idempotency, atomic batches, current state and history.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createHub } from '../server/core/hub.js';
@@ -139,6 +139,67 @@ describe('group commit', () => {
     ]);
     expect(published).toEqual(['1', '2', '3']);
     expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);
+    await hub.drained();
+    await store.close();
+  });
+
+  it('settles every append of a group when a bus listener throws, and the other listeners still get every event', async () => {
+    const store = createSqliteStore(openDatabase(':memory:'));
+    const bus = createMemoryBus();
+    const before: string[] = [];
+    const after: string[] = [];
+    bus.subscribe((envelopes) => {
+      for (const e of envelopes) before.push(e.id);
+    });
+    bus.subscribe(() => {
+      throw new Error('listener fault');
+    });
+    bus.subscribe((envelopes) => {
+      for (const e of envelopes) after.push(e.id);
+    });
+    const reported: unknown[] = [];
+    const hub = createHub({ store, bus, onListenerError: (error) => reported.push(error) });
+    // A subscriber whose sink throws on its first live event fails alone.
+    const broken: unknown[] = [];
+    hub.open(
+      { filter: {} },
+      {
+        push: () => {
+          throw new Error('sink fault');
+        },
+        fail: (error) => broken.push(error),
+      },
+    );
+    // A live subscriber on the hub's own dispatcher, which must not miss the second batch either.
+    const live: string[] = [];
+    hub.open(
+      { filter: {}, lastEventId: '0' },
+      {
+        push: (item) => live.push(item.id) > 0,
+        fail: (error) => {
+          throw error;
+        },
+      },
+    );
+    const outcomes: string[] = [];
+    const appends = [[agentStatus('a-1')], [agentStatus('a-2'), agentStatus('a-3')]].map((events, i) =>
+      hub.append(events.map((e) => publishInputSchema.parse(e))).then(
+        (envelopes) => outcomes.push(`${i} stored ${envelopes.map((e) => e.id).join(',')}`),
+        (error: unknown) => outcomes.push(`${i} refused ${String(error)}`),
+      ),
+    );
+    await vi.waitFor(
+      () => {
+        expect(outcomes.sort()).toEqual(['0 stored 1', '1 stored 2,3']);
+      },
+      { timeout: 2_000, interval: 5 },
+    );
+    await Promise.all(appends);
+    expect(before).toEqual(['1', '2', '3']);
+    expect(after).toEqual(['1', '2', '3']);
+    expect(live).toEqual(['1', '2', '3']);
+    expect(broken).toEqual([new Error('sink fault')]);
+    expect(reported).toEqual([new Error('listener fault'), new Error('listener fault')]);
     await hub.drained();
     await store.close();
   });

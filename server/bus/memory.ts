@@ -7,7 +7,17 @@ export function createMemoryBus(): EventBus {
   return {
     publish(events) {
       if (events.length === 0) return;
-      for (const listener of listeners) listener(events);
+      // A listener that throws does not keep the events from the others (the guarantee is per listener); the
+      // first error goes back to the publisher once every listener has had them.
+      let failure: { error: unknown } | undefined;
+      for (const listener of listeners) {
+        try {
+          listener(events);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure) throw failure.error;
     },
     subscribe(listener) {
       listeners.add(listener);

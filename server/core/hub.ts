@@ -16,6 +16,11 @@ export interface HubOptions {
   subscriberBufferLimit?: number;
   /** Told after every append that stored something: how many events, and how long the append took. */
   onAppend?: (stored: number, seconds: number) => void;
+  /**
+   * Told when publishing stored events threw (a bus listener's fault; the bus still gives them to its other
+   * listeners). The events are stored, so the append is still answered with them. Default: a process warning.
+   */
+  onListenerError?: (error: unknown) => void;
 }
 
 export interface StreamRequest {
@@ -41,7 +46,17 @@ interface PendingAppend extends AppendBatch {
 /** Events per group commit, at most: bounds one transaction's size and the time the store is held. */
 const maxGroupEvents = 10_000;
 
-export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend }: HubOptions) {
+const warnListenerError = (error: unknown) => {
+  process.emitWarning(error instanceof Error ? error : String(error), 'BusListenerWarning');
+};
+
+export function createHub({
+  store,
+  bus,
+  subscriberBufferLimit = 1_000,
+  onAppend,
+  onListenerError = warnListenerError,
+}: HubOptions) {
   const dispatcher = new Dispatcher(bus);
   // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
   // envelope object itself, which the bus hands to every subscriber, so it costs nothing per subscriber.
@@ -49,7 +64,8 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
   // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
   // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
-  // store, including one whose append is truly asynchronous. A failed group does not stall the ones behind it.
+  // store, including one whose append is truly asynchronous. A failed group does not stall the ones behind it,
+  // and every append of a group is answered whatever the store or the bus's listeners do.
   const queue: PendingAppend[] = [];
   let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
@@ -74,16 +90,25 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
       return;
     }
     const now = performance.now();
-    outcomes.forEach((outcome, i) => {
-      const pending = group[i];
-      if (!pending) return;
+    group.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (!outcome) {
+        pending.reject(new Error(`the store answered ${outcomes.length} of ${group.length} batches of a group commit`));
+        return;
+      }
       if (!outcome.ok) {
         pending.reject(outcome.error);
         return;
       }
       const { stored, envelopes } = outcome.result;
       for (const envelope of stored) committed.set(envelope, now);
-      bus.publish(stored);
+      // The events are durable: a listener that throws must not leave this caller, or the rest of the group,
+      // without an answer (they would wait forever, and a retry without a key would store them twice).
+      try {
+        bus.publish(stored);
+      } catch (error) {
+        onListenerError(error);
+      }
       onAppend?.(stored.length, (now - started) / 1000);
       pending.resolve(envelopes);
     });
@@ -96,7 +121,8 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
     tail = tail
       .then(() => new Promise((resolve) => setImmediate(resolve)))
       .then(commitGroup)
-      .catch(() => undefined);
+      // commitGroup answers every caller itself; anything else thrown there is a fault worth hearing about.
+      .catch(onListenerError);
   }
 
   /** Opens a stream that pushes to `sink` until closed: the WebSocket handler's path. */

@@ -4,7 +4,8 @@
  * were assigned (what the stores guarantee), so:
  * - the next event to deliver is always `delivered + 1`; anything else arriving is held;
  * - seeing id n+k (k > 1) means n+1 … n+k-1 are committed: they are read from the store before n+k goes out;
- * - a lost last message is caught by a periodic head check (`store.headId()` ahead of what was delivered);
+ * - a lost last message is caught by a periodic head check (`store.headId()` ahead of what was delivered), which
+ *   also retries a gap fill whose read failed, whether or not any message follows;
  * - a repeated or late message is dropped by id.
  * Ids the store no longer has (retention deleted them) are skipped once the store has been read past them.
  */
@@ -24,7 +25,21 @@ export interface SequencerOptions {
   log: Logger;
   /** How often the store's head is compared with what was delivered; about a second by default. */
   headCheckMs?: number;
+  /** What runs the head check every `headCheckMs`: real timers by default; a test drives a fake clock. */
+  every?: Every;
 }
+
+/** Calls `tick` every `ms` until the returned function is called. */
+export type Every = (ms: number, tick: () => void) => () => void;
+
+/** The real clock: an interval that does not keep the process alive. */
+const everyInterval: Every = (ms, tick) => {
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+};
 
 export interface SequencerStats {
   /** Events read from the store because the transport did not bring them. */
@@ -41,7 +56,7 @@ export class Sequencer implements EventBus {
   private known = 0;
   private readonly held = new Map<number, EventEnvelope>();
   private filling: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   private closed = false;
   private everUp = false;
   readonly stats: SequencerStats = { gapFilled: 0, lag: 0, transport: 'down' };
@@ -60,10 +75,10 @@ export class Sequencer implements EventBus {
         this.onTransportState(state);
       },
     );
-    this.timer = setInterval(() => {
+    const every = this.options.every ?? everyInterval;
+    this.stopTimer = every(this.options.headCheckMs ?? 1_000, () => {
       void this.checkHead();
-    }, this.options.headCheckMs ?? 1_000);
-    this.timer.unref();
+    });
   }
 
   /** This node's own commits: delivered here at once (in order, as the hub publishes them), and announced. */
@@ -84,7 +99,7 @@ export class Sequencer implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopTimer?.();
     await this.filling;
     await this.options.transport.close();
   }
@@ -120,9 +135,13 @@ export class Sequencer implements EventBus {
     this.flush();
   }
 
+  /**
+   * A head from the head check or a doorbell. One no newer than `known` still flushes: after a failed fill,
+   * `known` is ahead of what was delivered and nothing else would read for it until more traffic came; this is
+   * the retry. (A flush with nothing missing does nothing, and one while a fill runs waits for it.)
+   */
   private noteHead(head: number): void {
-    if (head <= this.known) return;
-    this.known = head;
+    this.known = Math.max(this.known, head);
     this.flush();
   }
 
@@ -182,7 +201,15 @@ export class Sequencer implements EventBus {
   }
 
   private emit(events: EventEnvelope[]): void {
-    for (const listener of this.listeners) listener(events);
+    // These ids count as delivered whatever a listener does: one that throws must neither keep them from the
+    // others nor, thrown into a fill, make them go out a second time.
+    for (const listener of this.listeners) {
+      try {
+        listener(events);
+      } catch (error) {
+        this.options.log.error({ err: error }, 'a bus listener failed');
+      }
+    }
   }
 
   private async checkHead(): Promise<void> {

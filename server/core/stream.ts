@@ -13,7 +13,7 @@
  * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
  * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
- * replay goes at the pace the subscriber drains, however far behind it is.
+ * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large.
  */
 import { StoreUnavailableError } from '../store/unavailable.js';
 import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
@@ -73,8 +73,12 @@ export class EventStream {
   private cursor = 0;
   private buffer: EventEnvelope[] = [];
   private overflowed = false;
-  /** Read from the store but not yet pushed when the sink asked to wait: at most one page. */
+  /**
+   * Read from the store but not yet pushed when the sink asked to wait: at most one page of a replay, or what is
+   * left of a snapshot (which, unlike a replay, cannot be read again from the cursor).
+   */
   private unsent: EventEnvelope[] = [];
+  private unsentIsSnapshot = false;
   private readonly matches: (event: EventEnvelope) => boolean;
 
   constructor(
@@ -121,10 +125,13 @@ export class EventStream {
     void this.run(Promise.resolve());
   }
 
-  /** Pushes `events` (in id order, after the cursor) until the sink asks to wait; false if it did. */
-  private pushPage(events: readonly EventEnvelope[]): boolean {
+  /**
+   * Pushes `events` (in id order, after the cursor; or snapshot items, at or below it) until the sink asks to
+   * wait; false if it did.
+   */
+  private pushPage(events: readonly EventEnvelope[], snapshot = false): boolean {
     for (const [i, event] of events.entries()) {
-      this.cursor = Number(event.id);
+      if (!snapshot) this.cursor = Number(event.id);
       const full = !this.sink.push(event, false);
       // A sink may close the stream from inside push (its connection was cut).
       if (!this.is('catching-up')) return false;
@@ -133,11 +140,20 @@ export class EventStream {
         this.buffer = [];
         this.overflowed = false;
         // Only a sink that waits for room keeps the rest of the page; one that overflowed reads it back later.
-        this.unsent = full ? [] : events.slice(i + 1);
+        // The rest of a snapshot is kept either way: the cursor is already past it.
+        this.unsent = full && !snapshot ? [] : events.slice(i + 1);
+        this.unsentIsSnapshot = snapshot;
         return false;
       }
     }
     return true;
+  }
+
+  /** Ends the stream with `error` (its sink threw): nothing follows. */
+  fail(error: unknown): void {
+    if (this.state === 'closed') return;
+    this.close();
+    this.sink.fail(error);
   }
 
   close(): void {
@@ -163,9 +179,7 @@ export class EventStream {
       await start;
       await this.catchUp();
     } catch (error) {
-      if (this.state === 'closed') return;
-      this.close();
-      this.sink.fail(error);
+      this.fail(error);
     }
   }
 
@@ -204,14 +218,16 @@ export class EventStream {
       return;
     }
     if (options.snapshot) {
-      // A snapshot holds one event per entity; it is pushed whole, whatever the sink says, then the stream
-      // continues from the snapshot's head.
+      // A snapshot holds one event per entity, all at or below its head, which is where the stream continues.
+      // Its items go out as a replay does (`catchUp` pushes them first), at the pace the sink drains: a state of
+      // many thousands of entities must not land in a socket's buffer at once, past the slow-consumer bound.
       const snapshot = await options.snapshot();
       if (this.state === 'closed') return;
       this.cursor = snapshot.headId;
       // After a reset notice the subscription was acknowledged already.
       if (options.lastEventId === undefined) sink.started?.();
-      for (const item of this.checked(snapshot.items)) sink.push(item, false);
+      this.unsent = this.checked(snapshot.items);
+      this.unsentIsSnapshot = true;
     }
   }
 
@@ -237,7 +253,7 @@ export class EventStream {
     if (this.unsent.length > 0) {
       const unsent = this.unsent;
       this.unsent = [];
-      if (!this.pushPage(unsent)) return;
+      if (!this.pushPage(unsent, this.unsentIsSnapshot)) return;
     }
     while (this.state === 'catching-up') {
       const page = await this.readPage();
@@ -273,7 +289,16 @@ export class Dispatcher {
 
   constructor(private readonly bus: EventBus) {
     bus.subscribe((events) => {
-      for (const event of events) for (const stream of this.streams) stream.offer(event);
+      for (const event of events) {
+        for (const stream of this.streams) {
+          // A sink that throws fails its own stream, not the others nor the append that published the event.
+          try {
+            stream.offer(event);
+          } catch (error) {
+            stream.fail(error);
+          }
+        }
+      }
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);
     });
