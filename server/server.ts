@@ -69,12 +69,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const catalogue: AnyCatalogue =
     options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
   const appRouter = createAppRouter(catalogue);
+  // Its sources are read only when scraped, once everything below exists.
+  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   // SQLite and the in-process bus, or PostgreSQL with Redis or NOTIFY, from the configuration alone.
-  const topology = await openTopology(options, log, options, catalogue);
+  const topology = await openTopology(
+    options,
+    log,
+    { store: options.store, bus: options.bus, busDropped: metrics.busDropped },
+    catalogue,
+  );
   const { store, bus } = topology;
   // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
-  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   topology.registerMetrics(metrics.registry);
   const hub = createHub({
     store,

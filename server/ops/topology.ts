@@ -39,7 +39,12 @@ export interface Topology {
 export async function openTopology(
   config: TopologyConfig,
   log: Logger,
-  given: { store?: EventStore | undefined; bus?: EventBus | undefined } = {},
+  given: {
+    store?: EventStore | undefined;
+    bus?: EventBus | undefined;
+    /** Counts malformed messages received on the bus channel (`switchboard_bus_messages_dropped_total`). */
+    busDropped?: { inc(): void } | undefined;
+  } = {},
   /** Derives each event's topic, for the store. */
   catalogue: Pick<Catalogue, 'topicOf'> = builtinCatalogue,
 ): Promise<Topology> {
@@ -63,9 +68,25 @@ export async function openTopology(
       }
     },
   });
+  // One warning, then only the counter: a flood of garbage must not become a flood of log lines.
+  let warned = false;
+  const onMalformed = (problem: string) => {
+    given.busDropped?.inc();
+    if (warned) return;
+    warned = true;
+    log.warn(
+      { problem },
+      'dropped a malformed message on the bus channel (not sent by a node); the bus stays up; further ones are counted in switchboard_bus_messages_dropped_total, not logged',
+    );
+  };
   const transport = config.redisUrl
-    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name })
-    : createNotifyTransport({ url: config.db, channel: `${config.busChannel}_events`, applicationName: name });
+    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name, onMalformed })
+    : createNotifyTransport({
+        url: config.db,
+        channel: `${config.busChannel}_events`,
+        applicationName: name,
+        onMalformed,
+      });
   const sequencer = new Sequencer({ store, transport, log, headCheckMs: config.headCheckMs });
   try {
     await sequencer.start();
