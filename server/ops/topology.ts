@@ -14,7 +14,7 @@ import { createRedisTransport } from '../bus/redis.js';
 import type { EventBus } from '../bus/types.js';
 import { isPostgresUrl, type Config } from './config.js';
 import { Sequencer } from '../core/sequencer.js';
-import { openDatabase } from '../store/sqlite-db.js';
+import { lockDatabaseFile, openDatabase, type DatabaseLock } from '../store/sqlite-db.js';
 import type { Logger } from './log.js';
 import { createPostgresStore } from '../store/postgres.js';
 import { openPostgres } from '../store/postgres-open.js';
@@ -48,9 +48,17 @@ export async function openTopology(
   /** Derives each event's topic, for the store. */
   catalogue: Pick<Catalogue, 'topicOf'> = builtinCatalogue,
 ): Promise<Topology> {
-  if (given.store || !isPostgresUrl(config.db)) {
-    const store = given.store ?? createSqliteStore(openDatabase(config.db, config.durability), catalogue);
-    return embedded(store, given.bus ?? createMemoryBus(), config.db);
+  if (given.store) return embedded(given.store, given.bus ?? createMemoryBus(), config.db);
+  if (!isPostgresUrl(config.db)) {
+    // One process per file: a second would never see the first's live events (docs/deploy.md).
+    const lock = config.db === ':memory:' ? undefined : lockDatabaseFile(config.db);
+    try {
+      const store = createSqliteStore(openDatabase(config.db, config.durability), catalogue);
+      return embedded(store, given.bus ?? createMemoryBus(), config.db, lock);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
   }
   let storeUp = true;
   let storeErrors = 0;
@@ -137,13 +145,19 @@ export async function openTopology(
   };
 }
 
-function embedded(store: EventStore, bus: EventBus, db: string): Topology {
+function embedded(store: EventStore, bus: EventBus, db: string, lock?: DatabaseLock): Topology {
   return {
     store,
     bus,
     describeDb: db,
     health: () => ({ store: { engine: 'sqlite', state: 'up' }, bus: { engine: 'memory', state: 'up' } }),
     registerMetrics: () => undefined,
-    close: () => store.close(),
+    async close() {
+      try {
+        await store.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
