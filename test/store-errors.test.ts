@@ -3,8 +3,10 @@
  * INTERNAL_SERVER_ERROR, the store left up, and only the batch that hit it refused). The bug is a fault injected
  * on purpose into a real store: a topic rule (the catalogue's plug point) that throws a plain Error for one agent.
  */
+import { Writable } from 'node:stream';
+import { TRPCClientError } from '@trpc/client';
 import Database from 'better-sqlite3';
-import { builtinCatalogue } from '@switchboard/shared';
+import { builtinCatalogue, healthSchema } from '@switchboard/shared';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { createHub } from '../server/core/hub.js';
@@ -13,9 +15,11 @@ import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import type { EventStore } from '../server/store/types.js';
 import { isConnectionError, StoreUnavailableError } from '../server/store/unavailable.js';
-import { describeWith, pgSchema } from './engines.js';
+import { describeWith, pgSchema, pgUrl } from './engines.js';
+import { createLogger } from '../server/ops/log.js';
+import type { AppRouter } from '../server/routers/_app.js';
 import { agentLog } from './fixtures.js';
-import { tempDir } from './harness.js';
+import { connect, startTestServer, tempDir } from './harness.js';
 
 /** A topic rule with a bug: it throws a plain Error (no code) for agent `bug`. */
 const faultyCatalogue = {
@@ -146,5 +150,37 @@ describe('a SQLite file another process holds locked', () => {
       other.close();
       await store.close();
     }
+  });
+});
+
+describeWith(['postgres'], 'a bug in a publish on a PostgreSQL server', () => {
+  it('is answered INTERNAL_SERVER_ERROR (500), logged at error, and the store stays up', async () => {
+    await using schema = pgSchema();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    // The real catalogue, but with the faulty topic rule (which only the store asks, for a token without scopes).
+    const catalogue = Object.assign(Object.create(builtinCatalogue) as typeof builtinCatalogue, faultyCatalogue);
+    await using server = await startTestServer({
+      db: pgUrl,
+      pgSchema: schema.schema,
+      catalogue,
+      logger: createLogger({ logLevel: 'error', logFormat: 'json' }, sink),
+    });
+    await using client = connect(server.url);
+    const error: unknown = await client.publish.mutate(agentLog('bug', 'boom')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<AppRouter>).data).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      httpStatus: 500,
+    });
+    expect(lines.filter((line) => line.includes('"msg":"procedure failed"'))).toHaveLength(1);
+    const health = healthSchema.parse(await (await fetch(`${server.url}/healthz`)).json());
+    expect(health).toMatchObject({ status: 'ok', store: { state: 'up' } });
+    expect((await client.publish.mutate(agentLog('a-1', 'fine'))).id).toBe('1');
   });
 });
