@@ -3,7 +3,7 @@
  * on one port (HTTP routes in transports/http.ts, the WebSocket upgrade in transports/ws/upgrade.ts), and closes
  * it all in order.
  */
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { EventBus } from './bus/types.js';
@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
 import { openTopology } from './ops/topology.js';
 import { startRetention } from './ops/retention.js';
+import { ResourceStack } from './ops/resources.js';
 import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
 import { createAppRouter } from './routers/_app.js';
@@ -60,21 +61,50 @@ export class ListenError extends Error {
 /** How long shutdown waits for WebSocket peers to answer the close handshake. */
 const closeHandshakeMs = 2_000;
 
+/**
+ * Opens everything in order, each resource pushed on one owned stack as it is opened. A step that fails closes
+ * what was opened before it (the tokens file watcher, the store, the listening socket...), so a failed start
+ * leaves nothing that keeps the process alive, and rejects with the step's own error. Once every step succeeded,
+ * the stack belongs to the running server: `close()` disposes it, newest first.
+ */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? createLogger(options);
+  const stack = new ResourceStack();
+  try {
+    return await open(options, log, stack);
+  } catch (error) {
+    await stack.disposeAsync().catch((closeError: unknown) => {
+      log.error({ err: closeError }, 'closing after a failed start-up failed');
+    });
+    log.flush();
+    throw error;
+  }
+}
+
+async function open(options: ServerOptions, log: Logger, stack: ResourceStack): Promise<RunningServer> {
   const access = await AccessControl.create(options, log).catch((error: unknown) => {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`cannot load the JWT keys: ${error instanceof Error ? error.message : String(error)}`);
   });
+  stack.adopt(access, (a) => {
+    a.close();
+  });
   const catalogue: AnyCatalogue =
     options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
   const appRouter = createAppRouter(catalogue);
+  // Its sources are read only when scraped, once everything below exists.
+  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   // SQLite and the in-process bus, or PostgreSQL with Redis or NOTIFY, from the configuration alone.
-  const topology = await openTopology(options, log, options, catalogue);
+  const topology = await openTopology(
+    options,
+    log,
+    { store: options.store, bus: options.bus, busDropped: metrics.busDropped },
+    catalogue,
+  );
+  stack.adopt(topology, (t) => t.close());
   const { store, bus } = topology;
   // No compression: event frames are prebuilt once for every socket (server/transports/ws/socket-writer.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
-  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
   topology.registerMetrics(metrics.registry);
   const hub = createHub({
     store,
@@ -87,6 +117,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log.error({ err: error }, 'a bus listener failed on stored events');
     },
   });
+  // Appends already queued commit before the store closes (disposed after everything pushed below).
+  stack.defer(() => hub.drained());
   const guard = new OriginGuard({ ...options, loopback: isLoopback(options.host) }, metrics, log);
   const dashboard = loadDashboard(options.dashboardDir);
   const contexts = createContextFactory({ hub, limits: options, metrics, log });
@@ -121,32 +153,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onError,
   });
   const http = createServer(httpTransport.handle);
+  stack.defer(() => closeConnections({ http, wss, wsHandler, httpTransport }));
 
   acceptUpgrades(http, { wss, guard, metrics, path: trpcPath, maxConnections: options.maxConnections });
-
-  await new Promise<void>((resolve, reject) => {
-    const onListenError = (error: NodeJS.ErrnoException) => {
-      const where = `${options.host}:${options.port}`;
-      const why =
-        error.code === 'EADDRINUSE'
-          ? 'the port is already in use (stop the other process or choose another --port / SWITCHBOARD_PORT)'
-          : error.code === 'EADDRNOTAVAIL'
-            ? 'that address is not on this machine (check --host / SWITCHBOARD_HOST)'
-            : error.message;
-      reject(new ListenError(`cannot listen on ${where}: ${why}`));
-    };
-    http.once('error', onListenError);
-    http.listen(options.port, options.host, () => {
-      http.off('error', onListenError);
-      resolve();
-    });
-  }).catch(async (error: unknown) => {
-    access.close();
-    wsHandler.close();
-    wss.close();
-    await topology.close();
-    throw error;
-  });
+  await listen(http, options);
 
   const retention = startRetention({
     store,
@@ -155,6 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     intervalMs: options.retentionIntervalMs ?? 60_000,
     log,
   });
+  stack.defer(() => retention.stop());
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
@@ -166,37 +177,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log.warn({ types: unknownTypes }, 'stored events of types the catalogue does not define; replayed as stored');
   }
   if (!dashboard.built) log.warn({ dir: dashboard.dir }, 'dashboard not built: run npm run build:web');
-  let closing: Promise<void> | undefined;
 
+  // Every step succeeded: from here on the running server owns what was opened.
+  const owned = stack.move();
+  let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      await retention.stop();
-      access.close();
-      const stopped = new Promise<void>((resolve) => {
-        http.close(() => {
-          resolve();
-        });
-      });
-      // Clients reconnect (to this address, once a server is back) and resume from their cursors.
-      wsHandler.reconnectAll();
-      wsHandler.close();
-      httpTransport.close();
-      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-      http.closeIdleConnections();
-      // A peer that never answers the close handshake is cut off after a bounded wait.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, closeHandshakeMs);
-        wss.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      for (const ws of wss.clients) ws.terminate();
-      http.closeAllConnections();
-      await stopped;
-      // Appends already queued commit before the database closes.
-      await hub.drained();
-      await topology.close();
+      await owned.disposeAsync();
       log.info('closed');
       log.flush();
     })();
@@ -213,4 +200,61 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Binds the port; its failure is one line naming the address and what to do. */
+async function listen(http: Server, options: Pick<Config, 'host' | 'port'>): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onListenError = (error: NodeJS.ErrnoException) => {
+      const where = `${options.host}:${options.port}`;
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'the port is already in use (stop the other process or choose another --port / SWITCHBOARD_PORT)'
+          : error.code === 'EADDRNOTAVAIL'
+            ? 'that address is not on this machine (check --host / SWITCHBOARD_HOST)'
+            : error.message;
+      reject(new ListenError(`cannot listen on ${where}: ${why}`));
+    };
+    http.once('error', onListenError);
+    http.listen(options.port, options.host, () => {
+      http.off('error', onListenError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Stops accepting, tells WebSocket clients to reconnect (to this address, once a server is back; they resume
+ * from their cursors), closes every connection, and waits for the HTTP server to close. Also right for a server
+ * that never listened (its listen failed).
+ */
+async function closeConnections(parts: {
+  http: Server;
+  wss: WebSocketServer;
+  wsHandler: { reconnectAll(): void; close(): void };
+  httpTransport: HttpTransport;
+}): Promise<void> {
+  const { http, wss, wsHandler, httpTransport } = parts;
+  const stopped = new Promise<void>((resolve) => {
+    // Not listening (a failed listen) is an error here, and as good as closed.
+    http.close(() => {
+      resolve();
+    });
+  });
+  wsHandler.reconnectAll();
+  wsHandler.close();
+  httpTransport.close();
+  for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+  http.closeIdleConnections();
+  // A peer that never answers the close handshake is cut off after a bounded wait.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, closeHandshakeMs);
+    wss.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  for (const ws of wss.clients) ws.terminate();
+  http.closeAllConnections();
+  await stopped;
 }

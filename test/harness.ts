@@ -217,6 +217,62 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
   };
 }
 
+/**
+ * The real entry point (`npm start`) in a child process with these arguments, for tests of how it starts or fails
+ * to: resolves once it listens or exits, whichever comes first, within `timeoutMs` (else it is killed and the
+ * promise rejects). A process still running is SIGKILLed on dispose.
+ */
+export async function startProcess(argv: readonly string[], timeoutMs = 15_000) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/entry/main.ts', ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+  });
+  const started = Date.now();
+  try {
+    await waitUntil(
+      () => `the server to listen or exit within ${timeoutMs} ms (stderr: ${output.stderr})`,
+      () => output.stdout.includes('listening on') || child.exitCode !== null,
+      timeoutMs,
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+  return {
+    output,
+    exited,
+    /** The exit code, if it exited (null while it runs), and how long after its start it ended. */
+    get code() {
+      return child.exitCode;
+    },
+    elapsedMs: Date.now() - started,
+    listening: () => output.stdout.includes('listening on'),
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    [Symbol.asyncDispose]: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
 /** Every stored event, oldest first, read page by page through `history`. */
 export async function storedEvents(url: string): Promise<EventEnvelope[]> {
   await using client = connect(url);

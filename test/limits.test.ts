@@ -7,7 +7,7 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { TokenBucket } from '../server/ops/limits.js';
-import { agentStatus } from './fixtures.js';
+import { agentLog, agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, waitUntil } from './harness.js';
 import { healthSchema } from '@switchboard/shared';
 
@@ -93,6 +93,38 @@ describe('limits', () => {
     // The server keeps serving.
     await using client = connect(server.url);
     expect((await client.publish.mutate(agentStatus('a'))).id).toBe('1');
+  });
+
+  it('answers a tRPC HTTP body over the limit with 413 naming it, declared or sent chunked, storing nothing', async () => {
+    await using server = await startTestServer();
+    // 100 events of 15,000 characters: a valid batch, but 1.5 MB as one body.
+    const batch = Array.from({ length: 100 }, (_, i) => agentLog(`a-${i}`, 'x'.repeat(15_000)));
+    const body = JSON.stringify({ json: batch });
+    const post = (init: RequestInit) =>
+      fetch(`${server.url}/trpc/publishBatch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        ...init,
+      });
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(body);
+        for (let at = 0; at < bytes.length; at += 64 * 1024) controller.enqueue(bytes.subarray(at, at + 64 * 1024));
+        controller.close();
+      },
+    });
+    for (const response of [await post({ body }), await post({ body: chunked, duplex: 'half' } as RequestInit)]) {
+      expect(response.status).toBe(413);
+      const answer = (await response.json()) as { error: { json: { message: string; data: { code: string } } } };
+      expect(answer.error.json.data.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(answer.error.json.message).toMatch(/the limit is 1048576 bytes per request/);
+      expect(answer.error.json.message).toMatch(/publishBatch in smaller batches/);
+    }
+    await using client = connect(server.url);
+    expect((await client.history.query({})).events).toEqual([]);
+    // A body under the limit goes through as before.
+    const small = await post({ body: JSON.stringify({ json: batch.slice(0, 10) }) });
+    expect(small.status).toBe(200);
   });
 
   it('limits the publish rate per connection with TOO_MANY_REQUESTS naming the limit', async () => {

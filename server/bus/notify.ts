@@ -8,6 +8,7 @@ import pg from 'pg';
 import { redactUrl } from '../ops/redact.js';
 import { BusOpenError } from './errors.js';
 import type { BusMessage, BusTransport, TransportState } from './types.js';
+import { decodeHead, type OnMalformed } from './wire.js';
 
 export interface NotifyTransportOptions {
   url: string;
@@ -15,6 +16,8 @@ export interface NotifyTransportOptions {
   channel?: string | undefined;
   /** `application_name` of its connections (pg_stat_activity). */
   applicationName?: string | undefined;
+  /** Told of each notification on the channel that is not what a node sends; it is dropped. */
+  onMalformed?: OnMalformed | undefined;
 }
 
 const maxBackoffMs = 1_000;
@@ -23,6 +26,7 @@ export function createNotifyTransport({
   url,
   channel = 'switchboard_events',
   applicationName = 'switchboard',
+  onMalformed,
 }: NotifyTransportOptions): BusTransport {
   // Two connections: NOTIFY goes out on a small pool; LISTEN holds one connection of its own.
   const senders = new pg.Pool({
@@ -56,8 +60,9 @@ export function createNotifyTransport({
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (n) => {
-      const head = Number(n.payload);
-      if (Number.isSafeInteger(head)) onMessage({ head });
+      const decoded = decodeHead(n.payload);
+      if (decoded.ok) onMessage(decoded.message);
+      else onMalformed?.(decoded.problem);
     });
     listener = client;
     try {

@@ -5,10 +5,10 @@
  * again; this file only reports up/down and never lets a Redis error reach a publisher.
  */
 import { createClient } from 'redis';
-import type { EventEnvelope } from '@switchboard/shared';
 import { BusOpenError } from './errors.js';
 import { redactUrl } from '../ops/redact.js';
 import type { BusMessage, BusTransport, TransportState } from './types.js';
+import { decodeEvents, encodeEvents, type OnMalformed } from './wire.js';
 
 export interface RedisTransportOptions {
   url: string;
@@ -16,14 +16,19 @@ export interface RedisTransportOptions {
   prefix?: string | undefined;
   /** Client name every connection of this node carries (`CLIENT LIST`), for operators and tests. */
   clientName?: string | undefined;
+  /** Told of each message on the channel that is not what a node sends; it is dropped. */
+  onMalformed?: OnMalformed | undefined;
 }
 
 /** Back off up to a second between reconnect attempts: a restarted Redis is found again quickly. */
 const backoff = (retries: number) => Math.min(50 * 2 ** retries, 1_000);
 
-type WireEnvelope = Omit<EventEnvelope, 'timestamp'> & { timestamp: number };
-
-export function createRedisTransport({ url, prefix = 'switchboard', clientName }: RedisTransportOptions): BusTransport {
+export function createRedisTransport({
+  url,
+  prefix = 'switchboard',
+  clientName,
+  onMalformed,
+}: RedisTransportOptions): BusTransport {
   const channel = `${prefix}:events`;
   let connected = false;
   const options = {
@@ -45,9 +50,8 @@ export function createRedisTransport({ url, prefix = 'switchboard', clientName }
     name: 'redis',
     publish(events) {
       if (!publisher.isReady) return;
-      const wire = events.map((e) => ({ ...e, timestamp: e.timestamp.getTime() }));
       // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
-      publisher.publish(channel, JSON.stringify(wire)).catch(() => undefined);
+      publisher.publish(channel, encodeEvents(events)).catch(() => undefined);
     },
     async start(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
       const ready = () => {
@@ -73,8 +77,10 @@ export function createRedisTransport({ url, prefix = 'switchboard', clientName }
       }
       connected = true;
       await subscriber.subscribe(channel, (text) => {
-        const wire = JSON.parse(text) as WireEnvelope[];
-        onMessage({ events: wire.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }) as EventEnvelope) });
+        // Nothing may throw here: node-redis would reset its reader, and the subscription would never be ready again.
+        const decoded = decodeEvents(text);
+        if (decoded.ok) onMessage(decoded.message);
+        else onMalformed?.(decoded.problem);
       });
       ready();
     },

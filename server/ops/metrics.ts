@@ -47,6 +47,11 @@ export function createMetrics(sources: { connections: () => number; databaseByte
     noteUnsent(bytes: number): void {
       if (bytes > unsentPeak) unsentPeak = bytes;
     },
+    busDropped: new Counter({
+      name: 'switchboard_bus_messages_dropped_total',
+      help: 'Messages on the bus channel that are not what a node sends (not JSON, not events, not an id): dropped, the bus kept up',
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: 'switchboard_rejected_requests_total',
       help: 'Requests refused, by reason',

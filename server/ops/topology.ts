@@ -14,7 +14,7 @@ import { createRedisTransport } from '../bus/redis.js';
 import type { EventBus } from '../bus/types.js';
 import { isPostgresUrl, type Config } from './config.js';
 import { Sequencer } from '../core/sequencer.js';
-import { openDatabase } from '../store/sqlite-db.js';
+import { lockDatabaseFile, openDatabase, type DatabaseLock } from '../store/sqlite-db.js';
 import type { Logger } from './log.js';
 import { createPostgresStore } from '../store/postgres.js';
 import { openPostgres } from '../store/postgres-open.js';
@@ -39,13 +39,26 @@ export interface Topology {
 export async function openTopology(
   config: TopologyConfig,
   log: Logger,
-  given: { store?: EventStore | undefined; bus?: EventBus | undefined } = {},
+  given: {
+    store?: EventStore | undefined;
+    bus?: EventBus | undefined;
+    /** Counts malformed messages received on the bus channel (`switchboard_bus_messages_dropped_total`). */
+    busDropped?: { inc(): void } | undefined;
+  } = {},
   /** Derives each event's topic, for the store. */
   catalogue: Pick<Catalogue, 'topicOf'> = builtinCatalogue,
 ): Promise<Topology> {
-  if (given.store || !isPostgresUrl(config.db)) {
-    const store = given.store ?? createSqliteStore(openDatabase(config.db, config.durability), catalogue);
-    return embedded(store, given.bus ?? createMemoryBus(), config.db);
+  if (given.store) return embedded(given.store, given.bus ?? createMemoryBus(), config.db);
+  if (!isPostgresUrl(config.db)) {
+    // One process per file: a second would never see the first's live events (docs/deploy.md).
+    const lock = config.db === ':memory:' ? undefined : lockDatabaseFile(config.db);
+    try {
+      const store = createSqliteStore(openDatabase(config.db, config.durability), catalogue);
+      return embedded(store, given.bus ?? createMemoryBus(), config.db, lock);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
   }
   let storeUp = true;
   let storeErrors = 0;
@@ -63,9 +76,25 @@ export async function openTopology(
       }
     },
   });
+  // One warning, then only the counter: a flood of garbage must not become a flood of log lines.
+  let warned = false;
+  const onMalformed = (problem: string) => {
+    given.busDropped?.inc();
+    if (warned) return;
+    warned = true;
+    log.warn(
+      { problem },
+      'dropped a malformed message on the bus channel (not sent by a node); the bus stays up; further ones are counted in switchboard_bus_messages_dropped_total, not logged',
+    );
+  };
   const transport = config.redisUrl
-    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name })
-    : createNotifyTransport({ url: config.db, channel: `${config.busChannel}_events`, applicationName: name });
+    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name, onMalformed })
+    : createNotifyTransport({
+        url: config.db,
+        channel: `${config.busChannel}_events`,
+        applicationName: name,
+        onMalformed,
+      });
   const sequencer = new Sequencer({ store, transport, log, headCheckMs: config.headCheckMs });
   try {
     await sequencer.start();
@@ -116,13 +145,19 @@ export async function openTopology(
   };
 }
 
-function embedded(store: EventStore, bus: EventBus, db: string): Topology {
+function embedded(store: EventStore, bus: EventBus, db: string, lock?: DatabaseLock): Topology {
   return {
     store,
     bus,
     describeDb: db,
     health: () => ({ store: { engine: 'sqlite', state: 'up' }, bus: { engine: 'memory', state: 'up' } }),
     registerMetrics: () => undefined,
-    close: () => store.close(),
+    async close() {
+      try {
+        await store.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }

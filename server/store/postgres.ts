@@ -162,12 +162,16 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: true, result: prepared.result });
         continue;
       }
-      const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, {
-        rows: new EventColumns(),
-        changes: new FoldedChanges(),
-      });
+      // Preparing is inside the savepoint's try too: a bug there (a topic rule that throws) refuses this batch
+      // alone. Only a lost connection fails the group, since the transaction is gone with it.
+      const newKeys: string[] = [];
       await client.query('SAVEPOINT batch');
       try {
+        const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, {
+          rows: new EventColumns(),
+          changes: new FoldedChanges(),
+          newKeys,
+        });
         await writeRows(client, prepared.rows, prepared.changes);
         await client.query('RELEASE SAVEPOINT batch');
         all.touches.merge(prepared.changes.touches);
@@ -176,7 +180,7 @@ class PostgresStore implements EventStore {
         if (isConnectionError(error)) throw error;
         await client.query('ROLLBACK TO SAVEPOINT batch');
         next = before;
-        for (const key of prepared.newKeys) known.delete(batch.keyOwner, key);
+        for (const key of newKeys) known.delete(batch.keyOwner, key);
         outcomes.push({ ok: false, error });
       }
     }
@@ -215,9 +219,9 @@ class PostgresStore implements EventStore {
     nextId: () => number,
     known: KeyIndex,
     receivedAt: Date,
-    into: { rows: EventColumns; changes: FoldedChanges },
+    into: { rows: EventColumns; changes: FoldedChanges; newKeys?: string[] },
   ): PreparedBatch {
-    const prepared: PreparedBatch = { result: { envelopes: [], stored: [] }, ...into, newKeys: [] };
+    const prepared: PreparedBatch = { result: { envelopes: [], stored: [] }, newKeys: [], ...into };
     for (const event of batch) {
       const repeated = event.key === undefined ? undefined : known.get(keyOwner, event.key);
       if (repeated) {

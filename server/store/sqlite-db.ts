@@ -18,6 +18,55 @@ export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
 }
 
+/** What holds a database file for this process; `release` lets the next process have it. */
+export interface DatabaseLock {
+  release(): void;
+}
+
+/**
+ * Holds `<path>.lock` for as long as this process serves the database at `path`, so a second server on the same
+ * file refuses to start: it would store events the first never delivers live (the in-process bus reaches only
+ * its own process). The lock is SQLite's own exclusive file lock, taken through better-sqlite3 on a side file:
+ * the operating system releases it when the process ends in any way, SIGKILL included, so nothing stale (a PID
+ * that may be reused) can block the next start. A side file, because the database itself must stay readable by
+ * other connections (a backup, `sqlite3` for a look). The file stays behind when released: deleting it would let
+ * a process that opened it just before hold a lock on a file the next one no longer sees.
+ */
+export function lockDatabaseFile(path: string): DatabaseLock {
+  const lockPath = `${path}.lock`;
+  let lock: Database.Database;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    // No busy timeout: a lock someone else holds is an answer now, not something to wait for.
+    lock = new Database(lockPath, { timeout: 0 });
+  } catch (error) {
+    // Whatever stops the lock file being created (no such folder, no permission) stops the database too.
+    throw new DatabaseOpenError(
+      `cannot open database ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  try {
+    lock.pragma('journal_mode = OFF');
+    // In exclusive locking mode the lock a write takes is kept until the connection closes.
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (error) {
+    lock.close();
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) {
+      throw new DatabaseOpenError(
+        `database ${path} is in use by another process (it holds ${lockPath}); a SQLite file serves one server process: run several nodes on PostgreSQL (see docs/deploy.md)`,
+      );
+    }
+    throw new DatabaseOpenError(`cannot lock ${lockPath}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return {
+    release: () => {
+      lock.close();
+    },
+  };
+}
+
 export function openDatabase(path: string, durability: 'full' | 'normal' = 'full'): Db {
   let sqlite: Database.Database;
   try {

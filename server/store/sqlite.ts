@@ -20,6 +20,7 @@ import {
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
 import type { Db } from './sqlite-db.js';
+import { isConnectionError, StoreUnavailableError } from './unavailable.js';
 import { compileFilter, refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type {
   AppendBatch,
@@ -206,7 +207,10 @@ class SqliteStore implements EventStore {
       // savepoints, refusing that batch alone.
       try {
         return this.appendGroupTogether(batches);
-      } catch {
+      } catch (error) {
+        // The file locked by another process past the busy timeout, or unwritable: no batch is at fault, and
+        // redoing the group cannot help now; a publisher retrying later (same keys) can.
+        if (isConnectionError(error)) throw new StoreUnavailableError('append', error);
         return this.appendGroupIsolated(batches);
       }
     });

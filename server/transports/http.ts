@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import type { TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { errorReasons, type AnyCatalogue, type Health, type HealthSummary } from '@switchboard/shared';
 import type { ContextFactory } from '../context.js';
 import type { Hub } from '../core/hub.js';
@@ -20,6 +20,7 @@ import { admitRequest } from '../security/guard.js';
 import type { OriginGuard } from '../security/origin.js';
 import { checkPublish } from '../security/scopes.js';
 import { agUiPath, serveAgUi } from './ag-ui.js';
+import { BodyTooLargeError, readBody } from './body.js';
 import { handleClaudeCodeHook } from './claude-code.js';
 import type { Dashboard } from './dashboard.js';
 import { handleIngest, type IngestCaller } from './ingest.js';
@@ -50,6 +51,31 @@ export interface HttpOptions {
   onError: ErrorHandler;
 }
 
+/**
+ * Reads a tRPC call's body under the HTTP body limit before tRPC sees it. tRPC reads bodies without a limit unless
+ * given `maxBodySize`, and then answers PAYLOAD_TOO_LARGE without saying which limit or what to do instead.
+ */
+function limitBody(req: IncomingMessage & { body?: unknown }, _res: ServerResponse, next: (error?: unknown) => void) {
+  if (req.method !== 'POST') {
+    next();
+    return;
+  }
+  readBody(req, 'send publishBatch in smaller batches').then(
+    (text) => {
+      // tRPC takes a string `body` as the request's body instead of reading the stream again.
+      req.body = text;
+      next();
+    },
+    (error: unknown) => {
+      next(
+        error instanceof BodyTooLargeError
+          ? new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: error.message })
+          : error,
+      );
+    },
+  );
+}
+
 export class HttpTransport {
   private readonly startedAt = Date.now();
   private readonly trpcHttp: ReturnType<typeof createHTTPHandler>;
@@ -62,6 +88,7 @@ export class HttpTransport {
       router,
       basePath: `${trpcPath}/`,
       onError,
+      middleware: limitBody,
       createContext: async ({ req }) =>
         contexts.forRequest(await access.authenticate(bearerToken(req.headers.authorization)), req),
     });

@@ -18,10 +18,8 @@ import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
 import { StoreUnavailableError } from '../store/unavailable.js';
+import { BodyTooLargeError, readBody as readLimitedBody } from './body.js';
 import { sendJson } from './json-response.js';
-
-/** Largest accepted body, the same bound as one WebSocket message. */
-export const ingestBodyLimit = 1024 * 1024;
 
 interface Problem {
   /** 1-based line for NDJSON, 0-based index for an array, absent for a single object. */
@@ -42,24 +40,14 @@ export class IngestError extends Error {
   }
 }
 
+/** The body under the HTTP body limit; over it, a 413 saying to send fewer events per request. */
 export async function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > ingestBodyLimit) {
-    throw new IngestError(
-      413,
-      `body is ${declared} bytes; the limit is ${ingestBodyLimit} bytes (send fewer events per request)`,
-    );
+  try {
+    return await readLimitedBody(req, 'send fewer events per request');
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new IngestError(413, error.message);
+    throw error;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > ingestBodyLimit) {
-      throw new IngestError(413, `body exceeds the limit of ${ingestBodyLimit} bytes (send fewer events per request)`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Splits the body into candidate events, each with where it came from for error messages. */

@@ -11,7 +11,7 @@
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 import { envelopeOfEvent } from '../../server/core/envelope.js';
 import { compileFilter, type EventFilter } from '../../server/core/filter.js';
-import type { EventStore, GroupOutcome, Snapshot, SnapshotKind } from '../../server/store/types.js';
+import type { AppendBatch, EventStore, GroupOutcome, Snapshot, SnapshotKind } from '../../server/store/types.js';
 
 /** A call waiting for the schedule: `settle(true)` answers it, `settle(false)` fails it. */
 export interface PendingCall {
@@ -64,9 +64,11 @@ export class ModelStore implements EventStore {
     });
   }
 
-  appendGroup(batches: readonly (readonly ValidEvent[])[]): Promise<GroupOutcome[]> {
+  appendGroup(batches: readonly AppendBatch[]): Promise<GroupOutcome[]> {
     if (!this.controlled) {
-      return Promise.resolve(batches.map((b) => ({ ok: true, result: { envelopes: [], stored: this.commit(b) } })));
+      return Promise.resolve(
+        batches.map((b) => ({ ok: true, result: { envelopes: [], stored: this.commit(b.events) } })),
+      );
     }
     return new Promise((resolve, reject) => {
       this.pending.push({
@@ -77,7 +79,7 @@ export class ModelStore implements EventStore {
             return;
           }
           const outcomes: GroupOutcome[] = batches.map((batch) => {
-            const stored = this.commit(batch);
+            const stored = this.commit(batch.events);
             return { ok: true, result: { envelopes: stored, stored } };
           });
           this.pending.push({
@@ -95,7 +97,7 @@ export class ModelStore implements EventStore {
   }
 
   async append(events: readonly ValidEvent[]): Promise<{ envelopes: EventEnvelope[]; stored: EventEnvelope[] }> {
-    const [outcome] = await this.appendGroup([events]);
+    const [outcome] = await this.appendGroup([{ events, keyOwner: '' }]);
     if (!outcome?.ok) throw new Error('append failed');
     return outcome.result;
   }
