@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
  */
 const measuresMemory = ['test/slow-consumer.test.ts'];
 
+/** Tests that force a garbage collection to check what stays reachable; their workers get `global.gc`. */
+const collectsGarbage = ['test/adapter-memory.test.ts'];
+
 export default defineConfig({
   // Tests run the packages' sources through tsconfig.json `paths`, never a dist/ that may be stale.
   resolve: { tsconfigPaths: true },
@@ -16,7 +19,11 @@ export default defineConfig({
     // Two cores: more workers only add contention to the timing-sensitive integration tests.
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: measuresMemory } },
+      {
+        extends: true,
+        test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...measuresMemory, ...collectsGarbage] },
+      },
+      { extends: true, test: { name: 'gc', include: collectsGarbage, execArgv: ['--expose-gc'] } },
       { extends: true, test: { name: 'memory', include: measuresMemory, sequence: { groupOrder: 1 } } },
     ],
   },

@@ -156,20 +156,15 @@ export class Subscription implements PushSink<TrackedItem> {
     let completed = false;
     try {
       for (;;) {
-        const next = await nextUnlessStopped(iterator, this.signal, (cause) => {
+        // Each item is sent inside the step, so that this frame never holds it: between items (which may be
+        // hours apart) nothing here keeps the last one reachable (the leak tRPC fixed in trpc/trpc#6156).
+        const step = await nextUnlessStopped(iterator, this.signal, this.send, (cause) => {
           this.host.report(this.call, cause);
         });
-        if (next === 'stopped') break;
-        if (next.done === true) {
+        if (step === 'stopped') break;
+        if (step === 'done') {
           completed = true;
           break;
-        }
-        const value: unknown = next.value;
-        if (isTrackedEnvelope(value)) {
-          const [id, data] = value;
-          this.host.respond(this.call, { type: 'data', id, data: { id, data } });
-        } else {
-          this.host.respond(this.call, { type: 'data', data: value });
         }
       }
     } catch (cause) {
@@ -183,6 +178,16 @@ export class Subscription implements PushSink<TrackedItem> {
     if (failure) this.host.respondError(this.call, failure.cause);
     this.end();
   }
+
+  /** One pulled item's reply; a `tracked` item carries its id at the result level too. */
+  private readonly send = (value: unknown): void => {
+    if (isTrackedEnvelope(value)) {
+      const [id, data] = value;
+      this.host.respond(this.call, { type: 'data', id, data: { id, data } });
+    } else {
+      this.host.respond(this.call, { type: 'data', data: value });
+    }
+  };
 
   private async dispose(iterator: AsyncIterator<unknown>): Promise<{ cause: unknown } | undefined> {
     try {
@@ -213,16 +218,20 @@ function isAbortError(cause: unknown): boolean {
 }
 
 /**
- * The iterator's next item, or 'stopped' as soon as the signal aborts, without waiting for the iterator. A
- * rejection after the stop goes to `onErrorAfterStop` unless it is the AbortError a stop is expected to cause.
- * One listener per step, removed when the step settles: nothing accumulates on a long-lived signal (a
- * `Promise.race` against one abort promise would keep a reaction per step until the subscription ends).
+ * Takes the iterator's next item and hands it to `send` as soon as it arrives: 'sent', or 'done' when the
+ * iterator has completed, or 'stopped' as soon as the signal aborts, without waiting for the iterator. The
+ * item never becomes the value of a promise that outlives the step: whoever awaits the step cannot keep it.
+ * A rejection, or a `send` that throws, rejects the step; a rejection after the stop goes to
+ * `onErrorAfterStop` unless it is the AbortError a stop is expected to cause. One listener per step, removed
+ * when the step settles: nothing accumulates on a long-lived signal (a `Promise.race` against one abort promise
+ * would keep a reaction per step until the subscription ends).
  */
 function nextUnlessStopped(
   iterator: AsyncIterator<unknown>,
   signal: AbortSignal,
+  send: (value: unknown) => void,
   onErrorAfterStop: (cause: unknown) => void,
-): Promise<IteratorResult<unknown> | 'stopped'> {
+): Promise<'sent' | 'done' | 'stopped'> {
   if (signal.aborted) return Promise.resolve('stopped');
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -232,7 +241,18 @@ function nextUnlessStopped(
     iterator.next().then(
       (result) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(result);
+        // Stopped while the iterator worked: the item is dropped, as the stop has been answered.
+        if (signal.aborted) return;
+        if (result.done === true) {
+          resolve('done');
+          return;
+        }
+        try {
+          send(result.value);
+          resolve('sent');
+        } catch (cause) {
+          reject(getTRPCErrorFromUnknown(cause));
+        }
       },
       (cause: unknown) => {
         signal.removeEventListener('abort', onAbort);
