@@ -1,7 +1,12 @@
 /**
  * One WebSocket connection: frames in (checked at the edge), calls run through tRPC once the connection's
  * context exists, replies out through one helper and the socket writer. Subscriptions are `Subscription`s;
- * the connection holds them by request id until each has ended.
+ * the connection holds them by request id until each has ended, and queries and mutations by their signals.
+ *
+ * Every call is answered, whatever fails in the router's own hooks: an `errorFormatter` that throws gets the
+ * fallback error shape sent instead, an `onError` that throws or rejects is logged, and a reply that cannot be
+ * encoded at all closes the socket (1011), which the client reads as the end of every call on it. Nothing the
+ * handler starts is left to reject unhandled.
  */
 import type { IncomingMessage } from 'node:http';
 import {
@@ -24,6 +29,7 @@ import {
   clientMessage,
   configOf,
   connectionParamsMessage,
+  fallbackErrorShape,
   requestId,
   replyFrame,
   type ClientMessage,
@@ -41,6 +47,9 @@ interface ErrorTarget {
   path: string | undefined;
   input: unknown;
 }
+
+/** Close code for a reply the router's transformer cannot encode, even as the fallback error (RFC 6455). */
+const internalErrorCloseCode = 1011;
 
 const connectionTarget: ErrorTarget = {
   id: null,
@@ -66,6 +75,8 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   readonly writer: SocketWriter;
   private state: ContextState<inferRouterContext<TRouter>>;
   private readonly subscriptions = new Map<RequestId, Subscription>();
+  /** One per query or mutation running: each is aborted when the socket closes, as tRPC's adapter does. */
+  private readonly calls = new Set<AbortController>();
   private closed = false;
 
   constructor(
@@ -97,11 +108,18 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       this.report(connectionTarget, cause);
     });
     socket.once('close', () => {
-      this.closed = true;
       keepAlive.delete(this);
-      for (const subscription of this.subscriptions.values()) subscription.stop();
-      this.subscriptions.clear();
+      this.end();
     });
+  }
+
+  /** The connection is done: nothing more runs, and everything running is stopped. Idempotent. */
+  private end(): void {
+    this.closed = true;
+    for (const subscription of this.subscriptions.values()) subscription.stop();
+    this.subscriptions.clear();
+    for (const call of this.calls) call.abort();
+    this.calls.clear();
   }
 
   // ── KeptAlive ───────────────────────────────────────────────────────────────────────────────────────────
@@ -126,20 +144,65 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
   }
 
+  /** Reports the error and answers it; never throws. */
   respondError(target: ErrorTarget, cause: unknown): void {
-    const error = this.report(target, cause);
-    const { type, path, input } = target;
-    // Typed `any` by tRPC for any router: the shape is whatever the router's error formatter makes of it.
-    const config = configOf(this.options.router);
-    const shape = getErrorShape({ config, error, type, path, input, ctx: this.ctx }) as TRPCErrorShape;
-    this.reply({ id: target.id, jsonrpc: target.jsonrpc, error: shape });
+    this.replyError(target, this.report(target, cause));
   }
 
+  /** Tells `onError`, if any; a failure of its own is logged, never thrown or left to reject. */
   report(target: ErrorTarget, cause: unknown): TRPCError {
     const error = getTRPCErrorFromUnknown(cause);
+    if (this.options.onError === undefined) return error;
     const { type, path, input } = target;
-    this.options.onError?.({ error, type, path, input, ctx: this.ctx });
+    try {
+      const result = this.options.onError({ error, type, path, input, ctx: this.ctx });
+      if (isPromiseLike(result)) result.then(undefined, logOnErrorFailure);
+    } catch (failure) {
+      logOnErrorFailure(failure);
+    }
     return error;
+  }
+
+  /**
+   * A failure of the handler's own error path (the router's `errorFormatter` or transformer): reported as an
+   * INTERNAL_SERVER_ERROR, and logged when there is no `onError` to tell, so that it is never silent.
+   */
+  private reportInternal(target: ErrorTarget, what: string, cause: unknown): void {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const error = new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${what}: ${why}`, cause });
+    if (this.options.onError) this.report(target, error);
+    else console.error('WebSocket handler:', error);
+  }
+
+  /**
+   * Answers `error` to `target` in the router's error shape. When the `errorFormatter` throws, or the reply
+   * cannot be encoded, the fallback shape goes instead (it says nothing the formatter might have hidden);
+   * when not even that can be encoded, the socket is closed, so that no call waits for an answer forever.
+   */
+  private replyError(target: ErrorTarget, error: TRPCError): void {
+    const { id, jsonrpc, type, path, input } = target;
+    let shape: TRPCErrorShape;
+    try {
+      // Typed `any` by tRPC for any router: the shape is whatever the router's error formatter makes of it.
+      const config = configOf(this.options.router);
+      shape = getErrorShape({ config, error, type, path, input, ctx: this.ctx }) as TRPCErrorShape;
+    } catch (cause) {
+      this.reportInternal(target, 'the errorFormatter threw', cause);
+      shape = fallbackErrorShape;
+    }
+    try {
+      this.reply({ id, jsonrpc, error: shape });
+      return;
+    } catch (cause) {
+      this.reportInternal(target, 'the error reply could not be encoded', cause);
+    }
+    try {
+      this.reply({ id, jsonrpc, error: fallbackErrorShape });
+    } catch (cause) {
+      this.reportInternal(target, 'not even the fallback error could be encoded', cause);
+      this.socket.close(internalErrorCloseCode, 'the server could not encode a reply');
+      this.end();
+    }
   }
 
   release(call: Call, subscription: Subscription): void {
@@ -199,12 +262,10 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   // ── Incoming frames ─────────────────────────────────────────────────────────────────────────────────────
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    // Closed for a reply it could not be sent: what the peer still sends is not read.
+    if (this.closed) return;
     if (isBinary || !Buffer.isBuffer(data)) {
-      const error = new TRPCError({
-        code: 'PARSE_ERROR',
-        message: 'send JSON in text frames; binary frames are not part of the protocol',
-      });
-      this.respondError(connectionTarget, error);
+      this.malformed('send JSON in text frames; binary frames are not part of the protocol');
       return;
     }
     const text = data.toString('utf8');
@@ -219,7 +280,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       parsed = JSON.parse(text);
     } catch {
       // The parser's own message would only repeat the frame back; the reply says what was expected.
-      this.respondError(connectionTarget, new TRPCError({ code: 'PARSE_ERROR', message: 'the frame is not JSON' }));
+      this.malformed('the frame is not JSON');
       return;
     }
     if (this.state.kind === 'awaiting-params') {
@@ -233,22 +294,29 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
         this.accept(message.data, batchIndex);
         return;
       }
-      const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
       const problems = describeIssues(message.error.issues, '(message)');
       const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems}` });
-      this.respondError({ ...connectionTarget, id: id.success ? id.data : null }, error);
+      this.respondError({ ...connectionTarget, id: idOf(raw) }, error);
     });
+  }
+
+  /**
+   * A frame that cannot be read is answered with a PARSE_ERROR. On a connection still waiting for its params
+   * it is also the end: without params there is no context to serve anything with, so the connection is
+   * refused and closed, as tRPC's adapter does.
+   */
+  private malformed(message: string): void {
+    if (this.state.kind === 'awaiting-params') {
+      this.refuse(paramsExpected());
+      return;
+    }
+    this.respondError(connectionTarget, new TRPCError({ code: 'PARSE_ERROR', message }));
   }
 
   private onConnectionParams(req: IncomingMessage, parsed: unknown): void {
     const message = connectionParamsMessage.safeParse(parsed);
     if (!message.success) {
-      this.refuse(
-        new TRPCError({
-          code: 'PARSE_ERROR',
-          message: 'the first frame must be { method: "connectionParams", data: { …string values } }',
-        }),
-      );
+      this.refuse(paramsExpected());
       return;
     }
     this.createContext(req, message.data.data ?? null);
@@ -298,6 +366,10 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   }
 
   private async callOnce(call: Call, batchIndex: number): Promise<void> {
+    // A call queued behind an async context may run after the close: its signal is aborted from the start.
+    const controller = new AbortController();
+    if (this.closed) controller.abort();
+    else this.calls.add(controller);
     try {
       const data: unknown = await callTRPCProcedure({
         router: this.options.router,
@@ -305,8 +377,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
         getRawInput: () => Promise.resolve(call.input),
         ctx: this.ctx,
         type: call.type,
-        // tRPC's own adapter never aborts a query's or a mutation's signal either.
-        signal: undefined,
+        signal: controller.signal,
         batchIndex,
       });
       if (isObservable(data) || (typeof data === 'object' && data !== null && Symbol.asyncIterator in data)) {
@@ -318,6 +389,8 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       this.respond(call, { type: 'data', data });
     } catch (cause) {
       this.respondError(call, cause);
+    } finally {
+      this.calls.delete(controller);
     }
   }
 
@@ -350,6 +423,25 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   }
 }
 
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+/** The first frame of a connection opened with `?connectionParams=1` was not its params. */
+function paramsExpected(): TRPCError {
+  return new TRPCError({
+    code: 'PARSE_ERROR',
+    message: 'the first frame must be { method: "connectionParams", data: { …string values } }',
+  });
+}
+
+/** A request's id, when it has a valid one: an error about it is answered to that id. */
+function idOf(raw: unknown): RequestId | null {
+  const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
+  return id.success ? id.data : null;
+}
+
+/** What an `onError` that threw or rejected leaves: a line in the log; the connection carries on. */
+function logOnErrorFailure(cause: unknown): void {
+  console.error('WebSocket handler: onError failed:', cause);
+}
+
+function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -49,7 +49,12 @@ export interface WebSocketHandlerOptions<TRouter extends AnyRouter> {
   createContext(
     opts: CreateWebSocketContextOptions,
   ): inferRouterContext<TRouter> | PromiseLike<inferRouterContext<TRouter>>;
-  onError?(info: WebSocketErrorInfo<TRouter>): void;
+  /**
+   * Told every error, including the handler's own (an `errorFormatter` that threw). What it returns is
+   * ignored, except that it may be async: if it throws or rejects, the failure is logged (console.error) and
+   * the connection carries on.
+   */
+  onError?(info: WebSocketErrorInfo<TRouter>): unknown;
   keepAlive: KeepAliveOptions;
 }
 

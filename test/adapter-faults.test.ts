@@ -1,0 +1,159 @@
+/**
+ * The WebSocket handler under faults of the router's own making and of the peer's: an error formatter or an
+ * `onError` that fails, a socket that closes mid-call, a malformed first frame. Every call is answered (or its socket closed), and nothing rejects into nothing.
+ */
+import { EventEmitter, once } from 'node:events';
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { transformer } from '@switchboard/shared';
+import { rawSocket, serveRouter, type RawReply } from './adapter-harness.js';
+import { waitUntil } from './harness.js';
+
+/** What the procedures saw and did. */
+function createRecorder() {
+  return {
+    calls: [] as string[],
+    signals: [] as ('none' | 'open' | 'aborted')[],
+    yielded: 0,
+    finalized: 0,
+  };
+}
+type Recorder = ReturnType<typeof createRecorder>;
+
+function createRouter(recorder: Recorder, options: { formatterThrows?: boolean } = {}) {
+  const t = initTRPC.create({
+    transformer,
+    errorFormatter: ({ shape }) => {
+      if (options.formatterThrows === true) throw new Error('the formatter broke');
+      return shape;
+    },
+  });
+  return t.router({
+    echo: t.procedure.input(z.string()).query(({ input }) => {
+      recorder.calls.push(input);
+      return input;
+    }),
+    refuse: t.procedure.query(() => {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'not today' });
+    }),
+    refuseStream: t.procedure.subscription(async function* () {
+      await Promise.resolve();
+      yield 1;
+      throw new TRPCError({ code: 'CONFLICT', message: 'the stream broke' });
+    }),
+    /** Runs until its signal aborts, recording whether it had one. */
+    wait: t.procedure.mutation(async ({ signal }) => {
+      recorder.signals.push(signal === undefined ? 'none' : 'open');
+      try {
+        await once(new EventEmitter(), 'never', { signal });
+      } finally {
+        if (signal?.aborted === true) recorder.signals.push('aborted');
+      }
+    }),
+    /** As fast as it is pulled: `count` strings of `bytes` each. */
+    flood: t.procedure.input(z.object({ count: z.number(), bytes: z.number() })).subscription(async function* ({
+      input,
+    }) {
+      try {
+        for (let n = 0; n < input.count; n++) {
+          await Promise.resolve();
+          recorder.yielded++;
+          yield 'x'.repeat(input.bytes);
+        }
+      } finally {
+        recorder.finalized++;
+      }
+    }),
+  });
+}
+
+const request = (id: number, path: string, input?: unknown, method = 'query') => ({
+  id,
+  method,
+  params: { path, ...(input !== undefined && { input: superjson.serialize(input) }) },
+});
+
+/** The error of the reply to `id`, deserialized as the client would. */
+function errorOf(replies: RawReply[], id: number | null): unknown {
+  const reply = replies.find((r) => r.id === id && r.error !== undefined);
+  return reply === undefined ? undefined : superjson.deserialize(reply.error as never);
+}
+
+const fallback = { message: 'Internal server error', code: -32603, data: { code: 'INTERNAL_SERVER_ERROR' } };
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('the WebSocket handler under faults', () => {
+  it('answers with a fallback error when the errorFormatter throws, and reports the formatter', async () => {
+    const recorder = createRecorder();
+    const reported: string[] = [];
+    await using server = await serveRouter({
+      router: createRouter(recorder, { formatterThrows: true }),
+      createContext: () => ({}),
+      onError: ({ error }) => reported.push(`${error.code}: ${error.message}`),
+    });
+    using ws = await rawSocket(server.url);
+    ws.send([request(1, 'refuse'), request(2, 'refuseStream', undefined, 'subscription')]);
+    await waitUntil('both errors', () => ws.replies().filter((r) => r.error !== undefined).length === 2, 5_000);
+    expect(errorOf(ws.replies(), 1)).toMatchObject(fallback);
+    expect(errorOf(ws.replies(), 2)).toMatchObject(fallback);
+    await waitUntil('the stream to stop', () => ws.replies().some((r) => r.id === 2 && r.result?.type === 'stopped'));
+    expect(reported).toEqual(
+      expect.arrayContaining([
+        'BAD_REQUEST: not today',
+        'CONFLICT: the stream broke',
+        'INTERNAL_SERVER_ERROR: the errorFormatter threw: the formatter broke',
+      ]),
+    );
+  });
+
+  it('answers every call when onError throws or rejects, and logs the failure', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const recorder = createRecorder();
+    let calls = 0;
+    await using server = await serveRouter({
+      router: createRouter(recorder),
+      createContext: () => ({}),
+      onError: () => {
+        calls++;
+        if (calls === 1) throw new Error('onError threw');
+        return Promise.reject(new Error('onError rejected'));
+      },
+    });
+    using ws = await rawSocket(server.url);
+    ws.send(request(1, 'refuse'));
+    await waitUntil('the first answer', () => ws.replies().some((r) => r.id === 1), 5_000);
+    ws.send(request(2, 'refuse'));
+    await waitUntil('the second answer', () => ws.replies().some((r) => r.id === 2), 5_000);
+    for (const id of [1, 2]) expect(errorOf(ws.replies(), id)).toMatchObject({ message: 'not today' });
+    await waitUntil('both failures logged', () => logged.mock.calls.length === 2, 5_000);
+    const causes = logged.mock.calls.map((args) => (args.at(-1) as Error).message);
+    expect(causes).toEqual(['onError threw', 'onError rejected']);
+  });
+
+  it('passes queries and mutations a signal, aborted when the socket closes', async () => {
+    const recorder = createRecorder();
+    await using server = await serveRouter({ router: createRouter(recorder), createContext: () => ({}) });
+    using ws = await rawSocket(server.url);
+    ws.send(request(1, 'wait', undefined, 'mutation'));
+    await waitUntil('the mutation to run', () => recorder.signals.length === 1, 5_000);
+    expect(recorder.signals).toEqual(['open']);
+    ws.socket.terminate();
+    await waitUntil('the signal to abort', () => recorder.signals.includes('aborted'), 5_000);
+  });
+
+  it.each([
+    ['a frame that is not JSON', 'hello'],
+    ['a binary frame', Buffer.from('{"method":"connectionParams","data":{}}')],
+  ])('refuses a connection whose params frame is %s: an error, then the close', async (_what, frame) => {
+    await using server = await serveRouter({ router: createRouter(createRecorder()), createContext: () => ({}) });
+    using ws = await rawSocket(`${server.url}?connectionParams=1`);
+    ws.socket.send(frame);
+    await waitUntil('the close', () => ws.closed.code !== undefined, 5_000);
+    expect(errorOf(ws.replies(), null)).toMatchObject({ code: -32700, data: { code: 'PARSE_ERROR' } });
+  });
+});
