@@ -101,6 +101,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createContext: async ({ connectionParams, socket }) =>
       contexts.forSocket(await access.authenticateSocket(connectionParams?.token, socket), socket),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
+    // The project's own subscriptions keep this bound themselves (ConnectionLimits); any other is held to it here.
+    slowConsumerBytes: options.slowConsumerBytes,
   });
   const httpTransport = new HttpTransport({
     router: appRouter,

@@ -1,6 +1,7 @@
 /**
  * The WebSocket handler under faults of the router's own making and of the peer's: an error formatter or an
- * `onError` that fails, a socket that closes mid-call, a malformed first frame. Every call is answered (or its socket closed), and nothing rejects into nothing.
+ * `onError` that fails, a socket that closes mid-call, a subscriber that stops reading, a malformed first
+ * frame. Every call is answered (or its socket closed), and nothing rejects into nothing.
  */
 import { EventEmitter, once } from 'node:events';
 import { initTRPC, TRPCError } from '@trpc/server';
@@ -144,6 +145,34 @@ describe('the WebSocket handler under faults', () => {
     expect(recorder.signals).toEqual(['open']);
     ws.socket.terminate();
     await waitUntil('the signal to abort', () => recorder.signals.includes('aborted'), 5_000);
+  });
+
+  it('cuts a subscriber that stops reading a pulled subscription (4008), and stops the generator', async () => {
+    const recorder = createRecorder();
+    const limit = 256 * 1024;
+    const bytes = 16 * 1024;
+    const count = 2_000;
+    await using server = await serveRouter({
+      router: createRouter(recorder),
+      createContext: () => ({}),
+      slowConsumerBytes: limit,
+    });
+    using ws = await rawSocket(server.url);
+    ws.socket.pause();
+    ws.send(request(1, 'flood', { count, bytes }, 'subscription'));
+    await waitUntil('the generator to be stopped', () => recorder.finalized === 1, 10_000);
+    // Cut once its unsent bytes passed the limit, not pulled to its end (32 MB) into the server's memory. What
+    // the server holds for the socket is at most the limit plus the item that crossed it and the close frame;
+    // the kernel's socket buffers, a few MB on loopback, took what the generator yielded before.
+    expect(recorder.yielded).toBeLessThan(count);
+    const [held] = [...server.wss.clients].map((socket) => socket.bufferedAmount);
+    expect(held).toBeLessThan(limit + bytes + 256);
+    ws.socket.resume();
+    await waitUntil('the close', () => ws.closed.code !== undefined, 10_000);
+    expect(ws.closed).toEqual({
+      code: 4008,
+      reason: `slow consumer: over ${limit} bytes unsent; reconnect and resume from your last id`,
+    });
   });
 
   it.each([

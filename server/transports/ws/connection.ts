@@ -23,6 +23,7 @@ import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
 import { describeIssues } from '@switchboard/shared';
+import { slowConsumerCloseCode, slowConsumerReason } from '../../ops/limits.js';
 import type { WebSocketHandlerOptions } from './handler.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
@@ -205,6 +206,20 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     }
   }
 
+  /**
+   * True while the socket keeps up with what pulled subscriptions write. Past `slowConsumerBytes` unsent it is
+   * closed with 4008 and everything on it stops at once: a peer that does not read would not take the close
+   * frame either, and `ws` waits 30 s for it before dropping the socket.
+   */
+  keepsUp(): boolean {
+    if (this.closed) return false;
+    const limit = this.options.slowConsumerBytes;
+    if (limit === undefined || this.socket.bufferedAmount <= limit) return true;
+    this.socket.close(slowConsumerCloseCode, slowConsumerReason(limit));
+    this.end();
+    return false;
+  }
+
   release(call: Call, subscription: Subscription): void {
     if (this.subscriptions.get(call.id) === subscription) this.subscriptions.delete(call.id);
   }
@@ -262,7 +277,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   // ── Incoming frames ─────────────────────────────────────────────────────────────────────────────────────
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    // Closed for a reply it could not be sent: what the peer still sends is not read.
+    // Cut as a slow consumer or refused: what the peer still sends is not read.
     if (this.closed) return;
     if (isBinary || !Buffer.isBuffer(data)) {
       this.malformed('send JSON in text frames; binary frames are not part of the protocol');

@@ -18,6 +18,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { AnyRouter, inferRouterContext, ProcedureType, TRPCError } from '@trpc/server';
 import { WebSocket, type WebSocketServer } from 'ws';
+import { z } from 'zod';
+import { describeIssues } from '@switchboard/shared';
 import { Connection } from './connection.js';
 import { KeepAlive, type KeepAliveOptions } from './keepalive.js';
 import { EventFrames, reconnectFrame } from './protocol.js';
@@ -56,7 +58,17 @@ export interface WebSocketHandlerOptions<TRouter extends AnyRouter> {
    */
   onError?(info: WebSocketErrorInfo<TRouter>): unknown;
   keepAlive: KeepAliveOptions;
+  /**
+   * Unsent bytes a socket may hold before it is closed with 4008 as a slow consumer, checked after every item
+   * of a pulled subscription (a push source keeps its own bound: EventSubscription). No bound when absent.
+   */
+  slowConsumerBytes?: number;
 }
+
+/** The options that are numbers and strings, checked once: a mistake fails at start-up, saying which rule. */
+const settings = z.object({
+  slowConsumerBytes: z.int().positive('must be a whole number of bytes, at least 1').optional(),
+});
 
 export interface WebSocketHandler {
   /** Tells every client to reconnect (before a shutdown); each resubscribes with its cursors. */
@@ -68,6 +80,10 @@ export interface WebSocketHandler {
 export function serveWebSockets<TRouter extends AnyRouter>(
   options: WebSocketHandlerOptions<TRouter>,
 ): WebSocketHandler {
+  const checked = settings.safeParse(options);
+  if (!checked.success) {
+    throw new TypeError(`serveWebSockets: ${describeIssues(checked.error.issues, '(options)')}`);
+  }
   const frames = new EventFrames(options.router);
   const keepAlive = new KeepAlive(options.keepAlive);
   options.wss.on('connection', (socket, req) => {

@@ -39,6 +39,11 @@ export interface SubscriptionHost {
   report(call: Call, cause: unknown): void;
   /** The subscription has ended: its id may be used again. */
   release(call: Call, subscription: Subscription): void;
+  /**
+   * False once the socket holds more unsent bytes than the connection allows: the connection has then been
+   * cut as a slow consumer (4008), and this subscription stopped with everything else on it.
+   */
+  keepsUp(): boolean;
 }
 
 type Phase = 'calling' | 'pushing' | 'pulling' | 'ended';
@@ -166,6 +171,8 @@ export class Subscription implements PushSink<TrackedItem> {
           completed = true;
           break;
         }
+        // A generator or an observable pushes as fast as it is pulled; only the socket's backlog can bound it.
+        if (!this.host.keepsUp()) break;
       }
     } catch (cause) {
       failure = { cause };
