@@ -1,14 +1,17 @@
 /**
  * The WebSocket handler under faults of the router's own making and of the peer's: an error formatter or an
  * `onError` that fails, a socket that closes mid-call, a subscriber that stops reading, a malformed first
- * frame. Every call is answered (or its socket closed), and nothing rejects into nothing.
+ * frame; and the stock adapter's `prefix` and `maxBatchSize` options. Every call is answered (or its socket
+ * closed), and nothing rejects into nothing.
  */
 import { EventEmitter, once } from 'node:events';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { transformer } from '@switchboard/shared';
+import { serveWebSockets } from '../server/transports/ws/handler.js';
 import { rawSocket, serveRouter, type RawReply } from './adapter-harness.js';
 import { waitUntil } from './harness.js';
 
@@ -81,6 +84,8 @@ function errorOf(replies: RawReply[], id: number | null): unknown {
   const reply = replies.find((r) => r.id === id && r.error !== undefined);
   return reply === undefined ? undefined : superjson.deserialize(reply.error as never);
 }
+
+const quiet = { pingMs: 30_000, pongWaitMs: 10_000 };
 
 const fallback = { message: 'Internal server error', code: -32603, data: { code: 'INTERNAL_SERVER_ERROR' } };
 
@@ -184,5 +189,69 @@ describe('the WebSocket handler under faults', () => {
     ws.socket.send(frame);
     await waitUntil('the close', () => ws.closed.code !== undefined, 5_000);
     expect(errorOf(ws.replies(), null)).toMatchObject({ code: -32700, data: { code: 'PARSE_ERROR' } });
+  });
+});
+
+describe("the stock adapter's options", () => {
+  it('maxBatchSize: a larger batch is answered with an error naming the limit, and none of it runs', async () => {
+    const recorder = createRecorder();
+    await using server = await serveRouter({
+      router: createRouter(recorder),
+      createContext: () => ({}),
+      maxBatchSize: 2,
+    });
+    using ws = await rawSocket(server.url);
+    ws.send([request(1, 'echo', 'a'), request(2, 'echo', 'b'), request(3, 'echo', 'c')]);
+    await waitUntil('three answers', () => ws.replies().length === 3, 5_000);
+    for (const id of [1, 2, 3]) {
+      expect(errorOf(ws.replies(), id)).toMatchObject({
+        message: 'a batch of 3 requests is over the limit of 2 (maxBatchSize); send fewer requests per frame',
+        data: { code: 'BAD_REQUEST' },
+      });
+    }
+    expect(recorder.calls).toEqual([]);
+    ws.send([request(4, 'echo', 'd'), request(5, 'echo', 'e')]);
+    await waitUntil('two more answers', () => ws.replies().length === 5, 5_000);
+    expect(recorder.calls).toEqual(['d', 'e']);
+  });
+
+  it('refuses options that break their rule, naming the option and the rule', () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const base = { wss, router: createRouter(createRecorder()), createContext: () => ({}), keepAlive: quiet };
+    expect(() => serveWebSockets({ ...base, maxBatchSize: 0 })).toThrow(
+      'serveWebSockets: maxBatchSize: must be a whole number, at least 1',
+    );
+    expect(() => serveWebSockets({ ...base, prefix: 'trpc' })).toThrow(
+      'serveWebSockets: prefix: must start with "/", as a request URL does',
+    );
+    expect(() => serveWebSockets({ ...base, slowConsumerBytes: 1.5 })).toThrow(
+      'serveWebSockets: slowConsumerBytes: must be a whole number of bytes, at least 1',
+    );
+  });
+
+  it('prefix: each handler serves only the connections whose URL starts with its prefix', async () => {
+    const t = initTRPC.create({ transformer });
+    const router = (name: string) => t.router({ name: t.procedure.query(() => name) });
+    await using server = await serveRouter({ router: router('a'), createContext: () => ({}), prefix: '/a' });
+    // A second handler on the same server, as the stock adapter's `prefix` is meant for.
+    const b = serveWebSockets({
+      wss: server.wss,
+      router: router('b'),
+      createContext: () => ({}),
+      keepAlive: quiet,
+      prefix: '/b',
+    });
+    using onA = await rawSocket(`${server.url}/a`);
+    using onB = await rawSocket(`${server.url}/b`);
+    onA.send(request(1, 'name'));
+    onB.send(request(1, 'name'));
+    await waitUntil('both answers', () => onA.replies().length === 1 && onB.replies().length === 1, 5_000);
+    const data = (replies: RawReply[]) => superjson.deserialize(replies[0]?.result?.data as never);
+    expect([data(onA.replies()), data(onB.replies())]).toEqual(['a', 'b']);
+    // A second answer to the same id would mean both handlers served the socket; PING is answered in order.
+    onA.send('PING');
+    await waitUntil('PONG', () => onA.frames.includes('PONG'), 5_000);
+    expect(onA.replies()).toHaveLength(1);
+    b.close();
   });
 });

@@ -302,6 +302,11 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       this.onConnectionParams(this.state.req, parsed);
       return;
     }
+    const { maxBatchSize } = this.options;
+    if (Array.isArray(parsed) && maxBatchSize !== undefined && parsed.length > maxBatchSize) {
+      this.refuseBatch(parsed, maxBatchSize);
+      return;
+    }
     const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
     messages.forEach((raw, batchIndex) => {
       const message = clientMessage.safeParse(raw);
@@ -326,6 +331,31 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       return;
     }
     this.respondError(connectionTarget, new TRPCError({ code: 'PARSE_ERROR', message }));
+  }
+
+  /**
+   * None of an oversized batch runs. Each request in it with an id is answered with the one error (reported
+   * once); a batch with no id to answer gets it as `{ id: null }`.
+   */
+  private refuseBatch(batch: unknown[], maxBatchSize: number): void {
+    const error = this.report(
+      connectionTarget,
+      new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `a batch of ${batch.length} requests is over the limit of ${maxBatchSize} (maxBatchSize); send fewer requests per frame`,
+      }),
+    );
+    const answered = batch.filter(
+      (raw) => idOf(raw) !== null && (raw as { method?: unknown }).method !== 'subscription.stop',
+    );
+    if (answered.length === 0) {
+      this.replyError(connectionTarget, error);
+      return;
+    }
+    for (const raw of answered) {
+      const jsonrpc = (raw as { jsonrpc?: unknown }).jsonrpc === '2.0' ? '2.0' : undefined;
+      this.replyError({ ...connectionTarget, id: idOf(raw), jsonrpc }, error);
+    }
   }
 
   private onConnectionParams(req: IncomingMessage, parsed: unknown): void {
