@@ -2,7 +2,8 @@
  * The WebSocket handler under faults of the router's own making and of the peer's: an error formatter or an
  * `onError` that fails, a socket that closes mid-call, a subscriber that stops reading, a malformed first
  * frame; and the stock adapter's `prefix` and `maxBatchSize` options. Every call is answered (or its socket
- * closed), and nothing rejects into nothing.
+ * closed), and nothing rejects into nothing: the test workers run with `--unhandled-rejections=strict`
+ * (vitest.config.ts), so a rejection no one handles fails the run.
  */
 import { EventEmitter, once } from 'node:events';
 import { initTRPC, TRPCError } from '@trpc/server';
