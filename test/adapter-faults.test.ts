@@ -118,6 +118,45 @@ describe('the WebSocket handler under faults', () => {
     );
   });
 
+  it('answers a result the transformer cannot encode with the error, and closes (1011) when nothing encodes', async () => {
+    // The project's transformer, failing on a top-level `poison` key, and on everything once `broken`.
+    const state = { broken: false };
+    const fragile = {
+      serialize: (value: unknown) => {
+        if (state.broken || (typeof value === 'object' && value !== null && 'poison' in value)) {
+          throw new Error('cannot encode this');
+        }
+        return transformer.serialize(value);
+      },
+      deserialize: transformer.deserialize,
+    };
+    const t = initTRPC.create({ transformer: fragile });
+    const router = t.router({
+      poison: t.procedure.query(() => ({ poison: true })),
+      breakAll: t.procedure.mutation(() => {
+        state.broken = true;
+        return 'broken';
+      }),
+    });
+    const reported: string[] = [];
+    await using server = await serveRouter({
+      router,
+      createContext: () => ({}),
+      onError: ({ error }) => reported.push(error.message),
+    });
+    using ws = await rawSocket(server.url);
+    ws.send(request(1, 'poison'));
+    await waitUntil('the answer', () => ws.replies().some((r) => r.id === 1), 5_000);
+    expect(errorOf(ws.replies(), 1)).toMatchObject({
+      message: 'cannot encode this',
+      data: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+    ws.send(request(2, 'breakAll', undefined, 'mutation'));
+    await waitUntil('the close', () => ws.closed.code !== undefined, 5_000);
+    expect(ws.closed).toEqual({ code: 1011, reason: 'the server could not encode a reply' });
+    expect(reported).toContain('not even the fallback error could be encoded: cannot encode this');
+  });
+
   it('answers every call when onError throws or rejects, and logs the failure', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const recorder = createRecorder();

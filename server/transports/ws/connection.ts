@@ -141,8 +141,21 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     this.writer.writeText(replyFrame(this.options.router, message));
   }
 
+  /**
+   * A result reply. One with data throws when the transformer cannot encode it: the caller answers that as the
+   * call's error. `started` and `stopped` never throw (they are sent from places that could not answer): a
+   * failure to encode one is answered as the call's error right here.
+   */
   respond(call: Call, result: TRPCResultMessage<unknown>['result']): void {
-    this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+    if (result.type === 'data') {
+      this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+      return;
+    }
+    try {
+      this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+    } catch (cause) {
+      this.respondError(call, cause);
+    }
   }
 
   /** Reports the error and answers it; never throws. */

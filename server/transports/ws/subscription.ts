@@ -31,9 +31,12 @@ export interface Call {
 export interface SubscriptionHost {
   readonly writer: SocketWriter;
   readonly frames: EventFrames;
-  /** Replies through the transformer; dropped once the socket is closing. */
+  /**
+   * Replies through the transformer; dropped once the socket is closing. Throws only for `data` the
+   * transformer cannot encode.
+   */
   respond(call: Call, result: TRPCResultMessage<unknown>['result']): void;
-  /** Reports the error and answers it to the client. */
+  /** Reports the error and answers it to the client; never throws. */
   respondError(call: Call, cause: unknown): void;
   /** Reports an error the client is not told about (a teardown that failed after a stop). */
   report(call: Call, cause: unknown): void;
