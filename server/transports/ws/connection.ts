@@ -2,35 +2,29 @@
  * One WebSocket connection: frames in (checked at the edge), calls run through tRPC once the connection's
  * context exists, replies out through one helper and the socket writer. Subscriptions are `Subscription`s;
  * the connection holds them by request id until each has ended, and queries and mutations by their signals.
- *
- * Every call is answered, whatever fails in the router's own hooks: an `errorFormatter` that throws gets the
- * fallback error shape sent instead, an `onError` that throws or rejects is logged, and a reply that cannot be
- * encoded at all closes the socket (1011), which the client reads as the end of every call on it. Nothing the
- * handler starts is left to reject unhandled.
+ * Errors are reported and answered through `ErrorReplies` (errors.ts), which answers every call whatever fails
+ * in the router's own hooks; nothing the connection starts is left to reject unhandled.
  */
 import type { IncomingMessage } from 'node:http';
 import {
   callTRPCProcedure,
-  getErrorShape,
   getTRPCErrorFromUnknown,
   TRPCError,
   type AnyRouter,
   type inferRouterContext,
-  type ProcedureType,
-  type TRPCErrorShape,
 } from '@trpc/server';
 import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
 import { describeIssues } from '@switchboard/shared';
 import { slowConsumerCloseCode, slowConsumerReason } from '../../ops/limits.js';
+import { connectionTarget, ErrorReplies, isPromiseLike, type ErrorChannel, type ErrorTarget } from './errors.js';
 import type { WebSocketHandlerOptions } from './handler.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
   clientMessage,
   configOf,
   connectionParamsMessage,
-  fallbackErrorShape,
   requestId,
   replyFrame,
   type ClientMessage,
@@ -40,25 +34,8 @@ import {
 import { SocketWriter } from './socket-writer.js';
 import { Subscription, type Call, type SubscriptionHost } from './subscription.js';
 
-/** Who an error reply goes to: a call, or the connection itself (`id: null`). */
-interface ErrorTarget {
-  id: RequestId | null;
-  jsonrpc: '2.0' | undefined;
-  type: ProcedureType | 'unknown';
-  path: string | undefined;
-  input: unknown;
-}
-
 /** Close code for a reply the router's transformer cannot encode, even as the fallback error (RFC 6455). */
 const internalErrorCloseCode = 1011;
-
-const connectionTarget: ErrorTarget = {
-  id: null,
-  jsonrpc: undefined,
-  type: 'unknown',
-  path: undefined,
-  input: undefined,
-};
 
 /**
  * The context's progress: requests that arrive before it exists wait, in order, and run once it does; after a
@@ -70,10 +47,13 @@ type ContextState<C> =
   | { kind: 'ready'; ctx: C }
   | { kind: 'refused'; error: TRPCError };
 
-export class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHost {
+export class Connection<TRouter extends AnyRouter>
+  implements KeptAlive, SubscriptionHost, ErrorChannel<inferRouterContext<TRouter>>
+{
   lastSeen = performance.now();
   pingedAt: number | undefined;
   readonly writer: SocketWriter;
+  private readonly errors: ErrorReplies<TRouter>;
   private state: ContextState<inferRouterContext<TRouter>>;
   private readonly subscriptions = new Map<RequestId, Subscription>();
   /** One per query or mutation running: each is aborted when the socket closes, as tRPC's adapter does. */
@@ -87,6 +67,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     readonly frames: EventFrames,
   ) {
     this.writer = new SocketWriter(socket);
+    this.errors = new ErrorReplies(options, this);
     const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
     // The upgrade request is kept only until the context is made from it: nothing needs it after, and a
     // connection can live for days.
@@ -94,7 +75,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     if (!expectsParams) this.createContext(req, null);
   }
 
-  private get ctx(): inferRouterContext<TRouter> | undefined {
+  get ctx(): inferRouterContext<TRouter> | undefined {
     return this.state.kind === 'ready' ? this.state.ctx : undefined;
   }
 
@@ -136,7 +117,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   // ── Replies ─────────────────────────────────────────────────────────────────────────────────────────────
 
   /** Every reply but PONG and pushed events: through the transformer; dropped once the socket is closing. */
-  private reply(message: TRPCResponseMessage): void {
+  reply(message: TRPCResponseMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.writer.writeText(replyFrame(this.options.router, message));
   }
@@ -160,63 +141,16 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
 
   /** Reports the error and answers it; never throws. */
   respondError(target: ErrorTarget, cause: unknown): void {
-    this.replyError(target, this.report(target, cause));
+    this.errors.reply(target, this.errors.report(target, cause));
   }
 
-  /** Tells `onError`, if any; a failure of its own is logged, never thrown or left to reject. */
-  report(target: ErrorTarget, cause: unknown): TRPCError {
-    const error = getTRPCErrorFromUnknown(cause);
-    if (this.options.onError === undefined) return error;
-    const { type, path, input } = target;
-    try {
-      const result = this.options.onError({ error, type, path, input, ctx: this.ctx });
-      if (isPromiseLike(result)) result.then(undefined, logOnErrorFailure);
-    } catch (failure) {
-      logOnErrorFailure(failure);
-    }
-    return error;
+  report(target: ErrorTarget, cause: unknown): void {
+    this.errors.report(target, cause);
   }
 
-  /**
-   * A failure of the handler's own error path (the router's `errorFormatter` or transformer): reported as an
-   * INTERNAL_SERVER_ERROR, and logged when there is no `onError` to tell, so that it is never silent.
-   */
-  private reportInternal(target: ErrorTarget, what: string, cause: unknown): void {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    const error = new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${what}: ${why}`, cause });
-    if (this.options.onError) this.report(target, error);
-    else console.error('WebSocket handler:', error);
-  }
-
-  /**
-   * Answers `error` to `target` in the router's error shape. When the `errorFormatter` throws, or the reply
-   * cannot be encoded, the fallback shape goes instead (it says nothing the formatter might have hidden);
-   * when not even that can be encoded, the socket is closed, so that no call waits for an answer forever.
-   */
-  private replyError(target: ErrorTarget, error: TRPCError): void {
-    const { id, jsonrpc, type, path, input } = target;
-    let shape: TRPCErrorShape;
-    try {
-      // Typed `any` by tRPC for any router: the shape is whatever the router's error formatter makes of it.
-      const config = configOf(this.options.router);
-      shape = getErrorShape({ config, error, type, path, input, ctx: this.ctx }) as TRPCErrorShape;
-    } catch (cause) {
-      this.reportInternal(target, 'the errorFormatter threw', cause);
-      shape = fallbackErrorShape;
-    }
-    try {
-      this.reply({ id, jsonrpc, error: shape });
-      return;
-    } catch (cause) {
-      this.reportInternal(target, 'the error reply could not be encoded', cause);
-    }
-    try {
-      this.reply({ id, jsonrpc, error: fallbackErrorShape });
-    } catch (cause) {
-      this.reportInternal(target, 'not even the fallback error could be encoded', cause);
-      this.socket.close(internalErrorCloseCode, 'the server could not encode a reply');
-      this.end();
-    }
+  abandon(): void {
+    this.socket.close(internalErrorCloseCode, 'the server could not encode a reply');
+    this.end();
   }
 
   /**
@@ -351,7 +285,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
    * once); a batch with no id to answer gets it as `{ id: null }`.
    */
   private refuseBatch(batch: unknown[], maxBatchSize: number): void {
-    const error = this.report(
+    const error = this.errors.report(
       connectionTarget,
       new TRPCError({
         code: 'BAD_REQUEST',
@@ -362,12 +296,12 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       (raw) => idOf(raw) !== null && (raw as { method?: unknown }).method !== 'subscription.stop',
     );
     if (answered.length === 0) {
-      this.replyError(connectionTarget, error);
+      this.errors.reply(connectionTarget, error);
       return;
     }
     for (const raw of answered) {
       const jsonrpc = (raw as { jsonrpc?: unknown }).jsonrpc === '2.0' ? '2.0' : undefined;
-      this.replyError({ ...connectionTarget, id: idOf(raw), jsonrpc }, error);
+      this.errors.reply({ ...connectionTarget, id: idOf(raw), jsonrpc }, error);
     }
   }
 
@@ -493,13 +427,4 @@ function paramsExpected(): TRPCError {
 function idOf(raw: unknown): RequestId | null {
   const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
   return id.success ? id.data : null;
-}
-
-/** What an `onError` that threw or rejected leaves: a line in the log; the connection carries on. */
-function logOnErrorFailure(cause: unknown): void {
-  console.error('WebSocket handler: onError failed:', cause);
-}
-
-function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
