@@ -7,7 +7,8 @@
  *   one call and one socket write: no promise, no iterator step, no per-subscriber serialization.
  * - Any other async iterable, or an observable, is pulled as tRPC's own adapter pulls it: `started`, one reply
  *   per item through the transformer (`tracked` items carry their id at the result level), `stopped` once it
- *   completes or is stopped, an error (then `stopped`) when it throws.
+ *   completes or is stopped, an error (then `stopped`) when it throws. Unlike there, it is held to the
+ *   connection's slow-consumer bound, and holds no item once it is sent.
  *
  * Either way the request id stays taken until the subscription has ended, and `stopped` is sent then.
  */
@@ -166,7 +167,7 @@ export class Subscription implements PushSink<TrackedItem> {
       for (;;) {
         // Each item is sent inside the step, so that this frame never holds it: between items (which may be
         // hours apart) nothing here keeps the last one reachable (the leak tRPC fixed in trpc/trpc#6156).
-        const step = await nextUnlessStopped(iterator, this.signal, this.send, (cause) => {
+        const step = await sendNextUnlessStopped(iterator, this.signal, this.send, (cause) => {
           this.host.report(this.call, cause);
         });
         if (step === 'stopped') break;
@@ -236,7 +237,7 @@ function isAbortError(cause: unknown): boolean {
  * when the step settles: nothing accumulates on a long-lived signal (a `Promise.race` against one abort promise
  * would keep a reaction per step until the subscription ends).
  */
-function nextUnlessStopped(
+function sendNextUnlessStopped(
   iterator: AsyncIterator<unknown>,
   signal: AbortSignal,
   send: (value: unknown) => void,
