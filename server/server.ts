@@ -136,6 +136,8 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     createContext: async ({ connectionParams, socket }) =>
       contexts.forSocket(await access.authenticateSocket(connectionParams?.token, socket), socket),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
+    // The project's own subscriptions keep this bound themselves (ConnectionLimits); any other is held to it here.
+    slowConsumerBytes: options.slowConsumerBytes,
   });
   const httpTransport = new HttpTransport({
     router: appRouter,

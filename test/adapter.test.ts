@@ -7,14 +7,15 @@
 import { EventEmitter, on, once } from 'node:events';
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import { initTRPC, tracked, TRPCError } from '@trpc/server';
-import { observable, type Observable } from '@trpc/server/observable';
+import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { z } from 'zod';
 import { pushSource, type PushSink, type PushSource } from '../server/core/push-source.js';
-import { serveWebSockets, type CreateWebSocketContextOptions } from '../server/transports/ws/handler.js';
+import type { CreateWebSocketContextOptions } from '../server/transports/ws/handler.js';
 import { transformer } from '@switchboard/shared';
+import { legacy, serveRouter } from './adapter-harness.js';
 import { waitUntil } from './harness.js';
 
 interface Ctx {
@@ -69,15 +70,6 @@ class TestPush implements PushSource<Item> {
     const item: Item = { id: '1', n: 1 };
     yield tracked(item.id, item);
   }
-}
-
-/**
- * tRPC 11 still serves observable subscriptions but has deprecated their builder signature, steering types to
- * async iterables; this types an observable as the iterable the client will see, so that the tests exercise
- * the runtime path users of the older style depend on without calling a deprecated signature.
- */
-function legacy<T>(source: Observable<T, unknown>): AsyncIterable<T, void> {
-  return source as unknown as AsyncIterable<T, void>;
 }
 
 function createTestRouter(recorder: Recorder) {
@@ -171,29 +163,8 @@ type TestRouter = ReturnType<typeof createTestRouter>;
 /** The test router behind the project's handler on 127.0.0.1, port 0. */
 async function serve(createContext: (opts: CreateWebSocketContextOptions) => Ctx | Promise<Ctx>) {
   const recorder = createRecorder();
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(wss, 'listening');
-  const handler = serveWebSockets({
-    wss,
-    router: createTestRouter(recorder),
-    createContext,
-    keepAlive: { pingMs: 30_000, pongWaitMs: 10_000 },
-  });
-  const address = wss.address();
-  if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
-  return {
-    url: `ws://127.0.0.1:${address.port}`,
-    wss,
-    handler,
-    recorder,
-    [Symbol.asyncDispose]: async () => {
-      handler.close();
-      for (const socket of wss.clients) socket.terminate();
-      await new Promise((resolve) => {
-        wss.close(resolve);
-      });
-    },
-  };
+  const server = await serveRouter({ router: createTestRouter(recorder), createContext });
+  return Object.assign(server, { recorder });
 }
 
 /** The unmodified tRPC client over `ws`, reconnecting at once. */

@@ -161,6 +161,8 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
   const child = spawn(
     process.execPath,
     [
+      // As the test workers run (vitest.config.ts): a rejection nothing handles ends the server, and the test.
+      '--unhandled-rejections=strict',
       '--import',
       'tsx',
       'server/entry/main.ts',

@@ -11,6 +11,11 @@ import type { Metrics } from './metrics.js';
 /** Close code for a consumer too slow to keep up; it may reconnect and resume from its cursor. */
 export const slowConsumerCloseCode = 4008;
 
+/** The close reason that goes with 4008; a close reason holds at most 123 bytes. */
+export function slowConsumerReason(limitBytes: number): string {
+  return `slow consumer: over ${limitBytes} bytes unsent; reconnect and resume from your last id`;
+}
+
 /** Unsent bytes a replay may leave on a socket, at most: enough to keep a link busy (see `replayWindowBytes`). */
 export const replayWindowCapBytes = 256 * 1024;
 
@@ -118,11 +123,7 @@ export class ConnectionLimits {
     if (unsent <= this.settings.slowConsumerBytes) return true;
     this.cut = true;
     this.metrics.slowConsumers.inc();
-    // A close reason holds at most 123 bytes.
-    this.socket.close(
-      slowConsumerCloseCode,
-      `slow consumer: over ${this.settings.slowConsumerBytes} bytes unsent; reconnect and resume from your last id`,
-    );
+    this.socket.close(slowConsumerCloseCode, slowConsumerReason(this.settings.slowConsumerBytes));
     return false;
   }
 }

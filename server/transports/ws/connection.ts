@@ -1,23 +1,24 @@
 /**
  * One WebSocket connection: frames in (checked at the edge), calls run through tRPC once the connection's
  * context exists, replies out through one helper and the socket writer. Subscriptions are `Subscription`s;
- * the connection holds them by request id until each has ended.
+ * the connection holds them by request id until each has ended, and queries and mutations by their signals.
+ * Errors are reported and answered through `ErrorReplies` (errors.ts), which answers every call whatever fails
+ * in the router's own hooks; nothing the connection starts is left to reject unhandled.
  */
 import type { IncomingMessage } from 'node:http';
 import {
   callTRPCProcedure,
-  getErrorShape,
   getTRPCErrorFromUnknown,
   TRPCError,
   type AnyRouter,
   type inferRouterContext,
-  type ProcedureType,
-  type TRPCErrorShape,
 } from '@trpc/server';
 import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
 import { describeIssues } from '@switchboard/shared';
+import { slowConsumerCloseCode, slowConsumerReason } from '../../ops/limits.js';
+import { connectionTarget, ErrorReplies, isPromiseLike, type ErrorChannel, type ErrorTarget } from './errors.js';
 import type { WebSocketHandlerOptions } from './handler.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
@@ -33,22 +34,8 @@ import {
 import { SocketWriter } from './socket-writer.js';
 import { Subscription, type Call, type SubscriptionHost } from './subscription.js';
 
-/** Who an error reply goes to: a call, or the connection itself (`id: null`). */
-interface ErrorTarget {
-  id: RequestId | null;
-  jsonrpc: '2.0' | undefined;
-  type: ProcedureType | 'unknown';
-  path: string | undefined;
-  input: unknown;
-}
-
-const connectionTarget: ErrorTarget = {
-  id: null,
-  jsonrpc: undefined,
-  type: 'unknown',
-  path: undefined,
-  input: undefined,
-};
+/** Close code for a reply the router's transformer cannot encode, even as the fallback error (RFC 6455). */
+const internalErrorCloseCode = 1011;
 
 /**
  * The context's progress: requests that arrive before it exists wait, in order, and run once it does; after a
@@ -60,12 +47,17 @@ type ContextState<C> =
   | { kind: 'ready'; ctx: C }
   | { kind: 'refused'; error: TRPCError };
 
-export class Connection<TRouter extends AnyRouter> implements KeptAlive, SubscriptionHost {
+export class Connection<TRouter extends AnyRouter>
+  implements KeptAlive, SubscriptionHost, ErrorChannel<inferRouterContext<TRouter>>
+{
   lastSeen = performance.now();
   pingedAt: number | undefined;
   readonly writer: SocketWriter;
+  private readonly errors: ErrorReplies<TRouter>;
   private state: ContextState<inferRouterContext<TRouter>>;
   private readonly subscriptions = new Map<RequestId, Subscription>();
+  /** One per query or mutation running: each is aborted when the socket closes, as tRPC's adapter does. */
+  private readonly calls = new Set<AbortController>();
   private closed = false;
 
   constructor(
@@ -75,6 +67,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     readonly frames: EventFrames,
   ) {
     this.writer = new SocketWriter(socket);
+    this.errors = new ErrorReplies(options, this);
     const expectsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
     // The upgrade request is kept only until the context is made from it: nothing needs it after, and a
     // connection can live for days.
@@ -82,7 +75,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
     if (!expectsParams) this.createContext(req, null);
   }
 
-  private get ctx(): inferRouterContext<TRouter> | undefined {
+  get ctx(): inferRouterContext<TRouter> | undefined {
     return this.state.kind === 'ready' ? this.state.ctx : undefined;
   }
 
@@ -97,11 +90,18 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       this.report(connectionTarget, cause);
     });
     socket.once('close', () => {
-      this.closed = true;
       keepAlive.delete(this);
-      for (const subscription of this.subscriptions.values()) subscription.stop();
-      this.subscriptions.clear();
+      this.end();
     });
+  }
+
+  /** The connection is done: nothing more runs, and everything running is stopped. Idempotent. */
+  private end(): void {
+    this.closed = true;
+    for (const subscription of this.subscriptions.values()) subscription.stop();
+    this.subscriptions.clear();
+    for (const call of this.calls) call.abort();
+    this.calls.clear();
   }
 
   // ── KeptAlive ───────────────────────────────────────────────────────────────────────────────────────────
@@ -117,29 +117,54 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   // ── Replies ─────────────────────────────────────────────────────────────────────────────────────────────
 
   /** Every reply but PONG and pushed events: through the transformer; dropped once the socket is closing. */
-  private reply(message: TRPCResponseMessage): void {
+  reply(message: TRPCResponseMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     this.writer.writeText(replyFrame(this.options.router, message));
   }
 
+  /**
+   * A result reply. One with data throws when the transformer cannot encode it: the caller answers that as the
+   * call's error. `started` and `stopped` never throw (they are sent from places that could not answer): a
+   * failure to encode one is answered as the call's error right here.
+   */
   respond(call: Call, result: TRPCResultMessage<unknown>['result']): void {
-    this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+    if (result.type === 'data') {
+      this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+      return;
+    }
+    try {
+      this.reply({ id: call.id, jsonrpc: call.jsonrpc, result });
+    } catch (cause) {
+      this.respondError(call, cause);
+    }
   }
 
+  /** Reports the error and answers it; never throws. */
   respondError(target: ErrorTarget, cause: unknown): void {
-    const error = this.report(target, cause);
-    const { type, path, input } = target;
-    // Typed `any` by tRPC for any router: the shape is whatever the router's error formatter makes of it.
-    const config = configOf(this.options.router);
-    const shape = getErrorShape({ config, error, type, path, input, ctx: this.ctx }) as TRPCErrorShape;
-    this.reply({ id: target.id, jsonrpc: target.jsonrpc, error: shape });
+    this.errors.reply(target, this.errors.report(target, cause));
   }
 
-  report(target: ErrorTarget, cause: unknown): TRPCError {
-    const error = getTRPCErrorFromUnknown(cause);
-    const { type, path, input } = target;
-    this.options.onError?.({ error, type, path, input, ctx: this.ctx });
-    return error;
+  report(target: ErrorTarget, cause: unknown): void {
+    this.errors.report(target, cause);
+  }
+
+  abandon(): void {
+    this.socket.close(internalErrorCloseCode, 'the server could not encode a reply');
+    this.end();
+  }
+
+  /**
+   * True while the socket keeps up with what pulled subscriptions write. Past `slowConsumerBytes` unsent it is
+   * closed with 4008 and everything on it stops at once: a peer that does not read would not take the close
+   * frame either, and `ws` waits 30 s for it before dropping the socket.
+   */
+  keepsUp(): boolean {
+    if (this.closed) return false;
+    const limit = this.options.slowConsumerBytes;
+    if (limit === undefined || this.socket.bufferedAmount <= limit) return true;
+    this.socket.close(slowConsumerCloseCode, slowConsumerReason(limit));
+    this.end();
+    return false;
   }
 
   release(call: Call, subscription: Subscription): void {
@@ -199,12 +224,10 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   // ── Incoming frames ─────────────────────────────────────────────────────────────────────────────────────
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    // Cut as a slow consumer or refused: what the peer still sends is not read.
+    if (this.closed) return;
     if (isBinary || !Buffer.isBuffer(data)) {
-      const error = new TRPCError({
-        code: 'PARSE_ERROR',
-        message: 'send JSON in text frames; binary frames are not part of the protocol',
-      });
-      this.respondError(connectionTarget, error);
+      this.malformed('send JSON in text frames; binary frames are not part of the protocol');
       return;
     }
     const text = data.toString('utf8');
@@ -219,11 +242,16 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       parsed = JSON.parse(text);
     } catch {
       // The parser's own message would only repeat the frame back; the reply says what was expected.
-      this.respondError(connectionTarget, new TRPCError({ code: 'PARSE_ERROR', message: 'the frame is not JSON' }));
+      this.malformed('the frame is not JSON');
       return;
     }
     if (this.state.kind === 'awaiting-params') {
       this.onConnectionParams(this.state.req, parsed);
+      return;
+    }
+    const { maxBatchSize } = this.options;
+    if (Array.isArray(parsed) && maxBatchSize !== undefined && parsed.length > maxBatchSize) {
+      this.refuseBatch(parsed, maxBatchSize);
       return;
     }
     const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
@@ -233,22 +261,54 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
         this.accept(message.data, batchIndex);
         return;
       }
-      const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
       const problems = describeIssues(message.error.issues, '(message)');
       const error = new TRPCError({ code: 'PARSE_ERROR', message: `not a tRPC request: ${problems}` });
-      this.respondError({ ...connectionTarget, id: id.success ? id.data : null }, error);
+      this.respondError({ ...connectionTarget, id: idOf(raw) }, error);
     });
+  }
+
+  /**
+   * A frame that cannot be read is answered with a PARSE_ERROR. On a connection still waiting for its params
+   * it is also the end: without params there is no context to serve anything with, so the connection is
+   * refused and closed, as tRPC's adapter does.
+   */
+  private malformed(message: string): void {
+    if (this.state.kind === 'awaiting-params') {
+      this.refuse(paramsExpected());
+      return;
+    }
+    this.respondError(connectionTarget, new TRPCError({ code: 'PARSE_ERROR', message }));
+  }
+
+  /**
+   * None of an oversized batch runs. Each request in it with an id is answered with the one error (reported
+   * once); a batch with no id to answer gets it as `{ id: null }`.
+   */
+  private refuseBatch(batch: unknown[], maxBatchSize: number): void {
+    const error = this.errors.report(
+      connectionTarget,
+      new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `a batch of ${batch.length} requests is over the limit of ${maxBatchSize} (maxBatchSize); send fewer requests per frame`,
+      }),
+    );
+    const answered = batch.filter(
+      (raw) => idOf(raw) !== null && (raw as { method?: unknown }).method !== 'subscription.stop',
+    );
+    if (answered.length === 0) {
+      this.errors.reply(connectionTarget, error);
+      return;
+    }
+    for (const raw of answered) {
+      const jsonrpc = (raw as { jsonrpc?: unknown }).jsonrpc === '2.0' ? '2.0' : undefined;
+      this.errors.reply({ ...connectionTarget, id: idOf(raw), jsonrpc }, error);
+    }
   }
 
   private onConnectionParams(req: IncomingMessage, parsed: unknown): void {
     const message = connectionParamsMessage.safeParse(parsed);
     if (!message.success) {
-      this.refuse(
-        new TRPCError({
-          code: 'PARSE_ERROR',
-          message: 'the first frame must be { method: "connectionParams", data: { …string values } }',
-        }),
-      );
+      this.refuse(paramsExpected());
       return;
     }
     this.createContext(req, message.data.data ?? null);
@@ -298,6 +358,10 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   }
 
   private async callOnce(call: Call, batchIndex: number): Promise<void> {
+    // A call queued behind an async context may run after the close: its signal is aborted from the start.
+    const controller = new AbortController();
+    if (this.closed) controller.abort();
+    else this.calls.add(controller);
     try {
       const data: unknown = await callTRPCProcedure({
         router: this.options.router,
@@ -305,8 +369,7 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
         getRawInput: () => Promise.resolve(call.input),
         ctx: this.ctx,
         type: call.type,
-        // tRPC's own adapter never aborts a query's or a mutation's signal either.
-        signal: undefined,
+        signal: controller.signal,
         batchIndex,
       });
       if (isObservable(data) || (typeof data === 'object' && data !== null && Symbol.asyncIterator in data)) {
@@ -318,6 +381,8 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
       this.respond(call, { type: 'data', data });
     } catch (cause) {
       this.respondError(call, cause);
+    } finally {
+      this.calls.delete(controller);
     }
   }
 
@@ -350,6 +415,16 @@ export class Connection<TRouter extends AnyRouter> implements KeptAlive, Subscri
   }
 }
 
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+/** The first frame of a connection opened with `?connectionParams=1` was not its params. */
+function paramsExpected(): TRPCError {
+  return new TRPCError({
+    code: 'PARSE_ERROR',
+    message: 'the first frame must be { method: "connectionParams", data: { …string values } }',
+  });
+}
+
+/** A request's id, when it has a valid one: an error about it is answered to that id. */
+function idOf(raw: unknown): RequestId | null {
+  const id = requestId.safeParse((raw as { id?: unknown } | null)?.id);
+  return id.success ? id.data : null;
 }

@@ -5,8 +5,14 @@
  * Every reply body goes through the router's transformer (superjson), errors included. An event's data frame
  * is built from a payload serialized once per event, however many subscribers it goes to.
  */
-import { transformTRPCResponse, type AnyRouter, type AnyTRPCRootTypes, type TRPCRootConfig } from '@trpc/server';
-import type { TRPCResponseMessage } from '@trpc/server/rpc';
+import {
+  transformTRPCResponse,
+  type AnyRouter,
+  type AnyTRPCRootTypes,
+  type TRPCErrorShape,
+  type TRPCRootConfig,
+} from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
 import type { TrackedItem } from '../../core/push-source.js';
 import { textFrame } from './socket-writer.js';
@@ -41,6 +47,16 @@ export const connectionParamsMessage = z.object({
 
 /** Sent to every client before the server goes away: the client reconnects and resubscribes with its cursors. */
 export const reconnectFrame = JSON.stringify({ id: null, method: 'reconnect' });
+
+/**
+ * The error a call gets when the router's `errorFormatter` throws or its shape cannot be encoded: the one tRPC's
+ * own adapter sends then. It says nothing about the error, which is what the formatter might have hidden.
+ */
+export const fallbackErrorShape: TRPCErrorShape = {
+  code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
+  message: 'Internal server error',
+  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+};
 
 /** `{"id":…,` (with `"jsonrpc":"2.0",` when the request had it): the start of every reply to a request. */
 export function replyHead(id: RequestId, jsonrpc: '2.0' | undefined): string {

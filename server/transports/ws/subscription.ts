@@ -7,7 +7,8 @@
  *   one call and one socket write: no promise, no iterator step, no per-subscriber serialization.
  * - Any other async iterable, or an observable, is pulled as tRPC's own adapter pulls it: `started`, one reply
  *   per item through the transformer (`tracked` items carry their id at the result level), `stopped` once it
- *   completes or is stopped, an error (then `stopped`) when it throws.
+ *   completes or is stopped, an error (then `stopped`) when it throws. Unlike there, it is held to the
+ *   connection's slow-consumer bound, and holds no item once it is sent.
  *
  * Either way the request id stays taken until the subscription has ended, and `stopped` is sent then.
  */
@@ -31,14 +32,22 @@ export interface Call {
 export interface SubscriptionHost {
   readonly writer: SocketWriter;
   readonly frames: EventFrames;
-  /** Replies through the transformer; dropped once the socket is closing. */
+  /**
+   * Replies through the transformer; dropped once the socket is closing. Throws only for `data` the
+   * transformer cannot encode.
+   */
   respond(call: Call, result: TRPCResultMessage<unknown>['result']): void;
-  /** Reports the error and answers it to the client. */
+  /** Reports the error and answers it to the client; never throws. */
   respondError(call: Call, cause: unknown): void;
   /** Reports an error the client is not told about (a teardown that failed after a stop). */
   report(call: Call, cause: unknown): void;
   /** The subscription has ended: its id may be used again. */
   release(call: Call, subscription: Subscription): void;
+  /**
+   * False once the socket holds more unsent bytes than the connection allows: the connection has then been
+   * cut as a slow consumer (4008), and this subscription stopped with everything else on it.
+   */
+  keepsUp(): boolean;
 }
 
 type Phase = 'calling' | 'pushing' | 'pulling' | 'ended';
@@ -156,21 +165,18 @@ export class Subscription implements PushSink<TrackedItem> {
     let completed = false;
     try {
       for (;;) {
-        const next = await nextUnlessStopped(iterator, this.signal, (cause) => {
+        // Each item is sent inside the step, so that this frame never holds it: between items (which may be
+        // hours apart) nothing here keeps the last one reachable (the leak tRPC fixed in trpc/trpc#6156).
+        const step = await sendNextUnlessStopped(iterator, this.signal, this.send, (cause) => {
           this.host.report(this.call, cause);
         });
-        if (next === 'stopped') break;
-        if (next.done === true) {
+        if (step === 'stopped') break;
+        if (step === 'done') {
           completed = true;
           break;
         }
-        const value: unknown = next.value;
-        if (isTrackedEnvelope(value)) {
-          const [id, data] = value;
-          this.host.respond(this.call, { type: 'data', id, data: { id, data } });
-        } else {
-          this.host.respond(this.call, { type: 'data', data: value });
-        }
+        // A generator or an observable pushes as fast as it is pulled; only the socket's backlog can bound it.
+        if (!this.host.keepsUp()) break;
       }
     } catch (cause) {
       failure = { cause };
@@ -183,6 +189,16 @@ export class Subscription implements PushSink<TrackedItem> {
     if (failure) this.host.respondError(this.call, failure.cause);
     this.end();
   }
+
+  /** One pulled item's reply; a `tracked` item carries its id at the result level too. */
+  private readonly send = (value: unknown): void => {
+    if (isTrackedEnvelope(value)) {
+      const [id, data] = value;
+      this.host.respond(this.call, { type: 'data', id, data: { id, data } });
+    } else {
+      this.host.respond(this.call, { type: 'data', data: value });
+    }
+  };
 
   private async dispose(iterator: AsyncIterator<unknown>): Promise<{ cause: unknown } | undefined> {
     try {
@@ -213,16 +229,20 @@ function isAbortError(cause: unknown): boolean {
 }
 
 /**
- * The iterator's next item, or 'stopped' as soon as the signal aborts, without waiting for the iterator. A
- * rejection after the stop goes to `onErrorAfterStop` unless it is the AbortError a stop is expected to cause.
- * One listener per step, removed when the step settles: nothing accumulates on a long-lived signal (a
- * `Promise.race` against one abort promise would keep a reaction per step until the subscription ends).
+ * Takes the iterator's next item and hands it to `send` as soon as it arrives: 'sent', or 'done' when the
+ * iterator has completed, or 'stopped' as soon as the signal aborts, without waiting for the iterator. The
+ * item never becomes the value of a promise that outlives the step: whoever awaits the step cannot keep it.
+ * A rejection, or a `send` that throws, rejects the step; a rejection after the stop goes to
+ * `onErrorAfterStop` unless it is the AbortError a stop is expected to cause. One listener per step, removed
+ * when the step settles: nothing accumulates on a long-lived signal (a `Promise.race` against one abort promise
+ * would keep a reaction per step until the subscription ends).
  */
-function nextUnlessStopped(
+function sendNextUnlessStopped(
   iterator: AsyncIterator<unknown>,
   signal: AbortSignal,
+  send: (value: unknown) => void,
   onErrorAfterStop: (cause: unknown) => void,
-): Promise<IteratorResult<unknown> | 'stopped'> {
+): Promise<'sent' | 'done' | 'stopped'> {
   if (signal.aborted) return Promise.resolve('stopped');
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -232,7 +252,18 @@ function nextUnlessStopped(
     iterator.next().then(
       (result) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(result);
+        // Stopped while the iterator worked: the item is dropped, as the stop has been answered.
+        if (signal.aborted) return;
+        if (result.done === true) {
+          resolve('done');
+          return;
+        }
+        try {
+          send(result.value);
+          resolve('sent');
+        } catch (cause) {
+          reject(getTRPCErrorFromUnknown(cause));
+        }
       },
       (cause: unknown) => {
         signal.removeEventListener('abort', onAbort);
