@@ -5,11 +5,11 @@
  * publish cut mid-commit ends in bounded time and is stored once when retried under its key, and under latency
  * and resets on both links every subscriber on every node sees exactly the committed sequence.
  */
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { cluster, event, expectExactlyOnceInOrder } from './cluster-harness.js';
-import { describeWith } from './engines.js';
+import { describeWith, pgUrl } from './engines.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { collect, connect } from './harness.js';
+import { collect, connect, storedEvents } from './harness.js';
 
 /** The URL of an engine reached through `proxy` instead of directly. */
 function via(proxy: FaultProxy, url: string): string {
@@ -79,6 +79,68 @@ describeWith(['postgres', 'redis'], 'a Redis link black-holed', () => {
         stream.items.map((e) => e.id),
         published,
       );
+    },
+  );
+});
+
+/** `promise`, or a failure naming `what` once `ms` have passed: a hang is a finding here, not a stalled run. */
+async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} did not settle within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long node a waits on a silent PostgreSQL link. */
+const pgTimeout = ['--pg-timeout-ms', '2000'];
+
+describeWith(['postgres', 'redis'], 'a PostgreSQL link black-holed mid-commit', () => {
+  it(
+    'ends the publish in bounded time, does not hold the other nodes up, and a retry under its key stores it once',
+    { timeout: 60_000 },
+    async () => {
+      await using pg = await startFaultProxy({ port: 5432 });
+      // Node a reaches PostgreSQL through the proxy and gives up on a silent link after 2 s; node b directly.
+      await using c = await cluster(2, true, (i) => (i === 0 ? { db: via(pg, pgUrl), flags: pgTimeout } : {}));
+      const [a, b] = c.nodes;
+      if (!a || !b) throw new Error('two nodes expected');
+      await using onA = connect(a.url);
+      await using onB = connect(b.url);
+      // Closed first, whatever happens: a publish or transaction still held in the black hole would keep the
+      // clients and the schema from closing.
+      await using _cut = { [Symbol.asyncDispose]: () => pg.close() };
+      await onA.publish.mutate(event('warm', 0));
+
+      const cut = pg.blackHoleOn('COMMIT');
+      const started = performance.now();
+      const outcome = onA.publish.mutate(event('cut', 0)).then(
+        () => 'stored',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      await within('the COMMIT reaching the proxy', 10_000, cut);
+      // Node a's transaction holds the cluster's head lock and cannot end it: the server must give it up, or no
+      // node could append again.
+      await within('a publish on another node', 10_000, onB.publish.mutate(event('other', 0)));
+      const result = await within('the cut publish', 10_000, outcome);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      // Either is allowed: a refusal that says to retry, or success.
+      if (result !== 'stored') expect(result).toMatch(/store is unavailable.*retry/);
+
+      pg.heal();
+      // Node a may still be replacing its dropped connections: the retry is repeated, bounded, until it is taken.
+      await vi.waitFor(() => within('a retry', 5_000, onA.publish.mutate(event('cut', 0))), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      const stored = await storedEvents(b.url);
+      expect(stored.map((e) => e.key).sort()).toEqual(['cut-0', 'other-0', 'warm-0']);
     },
   );
 });
