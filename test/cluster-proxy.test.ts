@@ -6,10 +6,12 @@
  * and resets on both links every subscriber on every node sees exactly the committed sequence.
  */
 import { expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { createPublisher } from '../client/index.js';
 import { cluster, event, expectExactlyOnceInOrder } from './cluster-harness.js';
 import { describeWith, pgUrl } from './engines.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { collect, connect, storedEvents } from './harness.js';
+import { collect, connect, storedEvents, waitUntil } from './harness.js';
 
 /** The URL of an engine reached through `proxy` instead of directly. */
 function via(proxy: FaultProxy, url: string): string {
@@ -143,4 +145,74 @@ describeWith(['postgres', 'redis'], 'a PostgreSQL link black-holed mid-commit', 
       expect(stored.map((e) => e.key).sort()).toEqual(['cut-0', 'other-0', 'warm-0']);
     },
   );
+});
+
+describeWith(['postgres', 'redis'], 'latency and connection resets on both links', () => {
+  it('gives every subscriber on every node exactly the committed sequence', { timeout: 60_000 }, async () => {
+    await using pg = await startFaultProxy({ port: 5432 });
+    await using redis = await startFaultProxy({ port: 6379 });
+    // Every node reaches both engines through the proxies.
+    await using c = await cluster(3, true, () => ({
+      db: via(pg, pgUrl),
+      redisUrl: via(redis, 'redis://127.0.0.1:6379'),
+      flags: pgTimeout,
+    }));
+    const clients = c.nodes.map((node) => connect(node.url));
+    try {
+      const subscribers = clients.map((client) => collect(client.events, {}));
+      await Promise.all(subscribers.map((s) => s.started()));
+      // A few milliseconds each way on every chunk: every statement and every bus message is slower.
+      pg.latency(5);
+      redis.latency(5);
+      const perLane = 400;
+      const publishers = c.nodes.map((node) =>
+        createPublisher({
+          url: node.url,
+          WebSocket,
+          batchSize: 50,
+          outboxLimit: perLane,
+          retry: { initialMs: 20, maxMs: 200 },
+        }),
+      );
+      try {
+        publishers.forEach((publisher, lane) => {
+          for (let i = 0; i < perLane; i++) expect(publisher.publish(event(`lane${lane}`, i)).accepted).toBe(true);
+        });
+        const sent = () => publishers.reduce((sum, p) => sum + p.stats().sent, 0);
+        // Resets while the publishers are busy: both links, then each alone; commits are cut mid-flight.
+        const resets: { after: number; proxies: FaultProxy[] }[] = [
+          { after: 150, proxies: [pg, redis] },
+          { after: 450, proxies: [pg] },
+          { after: 750, proxies: [redis] },
+          { after: 900, proxies: [pg, redis] },
+        ];
+        let cut = 0;
+        for (const { after, proxies } of resets) {
+          await waitUntil(`${after} acknowledged`, () => sent() >= after, 30_000);
+          for (const proxy of proxies) cut += proxy.reset();
+        }
+        expect(cut).toBeGreaterThan(0);
+        for (const publisher of publishers) await publisher.flush(30_000);
+        for (const publisher of publishers) expect(publisher.stats()).toMatchObject({ sent: perLane, dropped: 0 });
+      } finally {
+        for (const publisher of publishers) await publisher.close();
+      }
+      pg.heal();
+      redis.heal();
+      const total = perLane * publishers.length;
+      const stored = await storedEvents(c.nodes[0]?.url ?? '');
+      // Every key once: nothing acknowledged is missing, and no retry stored a second copy.
+      expect(stored.map((e) => e.key).sort()).toEqual(
+        publishers.flatMap((_, lane) => Array.from({ length: perLane }, (_, i) => `lane${lane}-${i}`)).sort(),
+      );
+      await Promise.all(subscribers.map((s) => s.atLeast(total, 20_000)));
+      for (const s of subscribers)
+        expectExactlyOnceInOrder(
+          s.items.map((e) => e.id),
+          total,
+        );
+    } finally {
+      for (const client of clients) await client.close();
+    }
+  });
 });
