@@ -120,9 +120,12 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
       if (this.bytes <= highWater && this.source.isPaused() && !this.source.destroyed) this.source.resume();
       const next = this.queue[0];
       if (next) {
-        this.timer = setTimeout(() => {
-          this.pump();
-        }, Math.max(0, next.due - now));
+        this.timer = setTimeout(
+          () => {
+            this.pump();
+          },
+          Math.max(0, next.due - now),
+        );
       }
     }
 
@@ -180,8 +183,8 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     reset() {
       const open = [...sockets];
       for (const socket of open) if (!socket.destroyed) socket.resetAndDestroy();
-      // Two sockets per connection.
-      return open.length / 2;
+      // Two sockets per connection (one may be gone already).
+      return Math.ceil(open.length / 2);
     },
     blackHole() {
       holding = true;
