@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
 import { cell, median, rateCell } from './format.js';
 import { next, runScript, start, waitLimitMs } from './ipc.js';
+import { runSoak } from './soak.js';
 import { variants, type FanOutSamples, type Variant } from './shared.js';
 
 const quick = process.argv.includes('--quick');
@@ -18,7 +19,10 @@ const flag = (name: string) => {
 };
 const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
-/** `--only ingest` runs the ingest and resume cases alone; `--only cluster` the PostgreSQL + Redis cases alone. */
+/**
+ * `--only ingest` runs the ingest and resume cases alone; `--only cluster` the PostgreSQL + Redis cases alone;
+ * `--only soak --minutes N [--seed S]` the soak with its history checker (bench/soak.ts) and nothing else.
+ */
 const ingestOnly = only?.includes('ingest') ?? false;
 const clusterOnly = only?.includes('cluster') ?? false;
 const skipFanOut = ingestOnly || clusterOnly;
@@ -170,6 +174,11 @@ async function ingestAndResume(durability: 'full' | 'normal') {
 }
 
 async function main() {
+  if (only?.includes('soak')) {
+    const pass = await runSoak({ minutes: Number(flag('--minutes') ?? 2), seed: Number(flag('--seed') ?? 1) });
+    if (!pass) process.exitCode = 1;
+    return;
+  }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(
     `Switchboard bench · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version}`,

@@ -9,17 +9,31 @@ import { connect, spawnServer } from './harness.js';
 
 export type Node = Awaited<ReturnType<typeof spawnServer>>;
 
-/** Node processes on one fresh schema; `redis` selects the Redis bus, else NOTIFY. */
-export async function cluster(count: number, redis: boolean) {
+/** Where one node finds its engines (e.g. through a fault proxy), and flags of its own. */
+export interface NodeLinks {
+  db?: string;
+  redisUrl?: string;
+  flags?: readonly string[];
+}
+
+/**
+ * Node processes on one fresh schema; `redis` selects the Redis bus, else NOTIFY. `links(i)` can route node i's
+ * engine connections elsewhere (a fault proxy) and add flags.
+ */
+export async function cluster(count: number, redis: boolean, links: (index: number) => NodeLinks = () => ({})) {
   const schema = pgSchema();
   const channel = uniqueName('sb_bus');
-  const flags = ['--pg-schema', schema.schema, '--bus-channel', channel, '--head-check-ms', '200'];
-  if (redis) flags.push('--redis-url', redisUrl);
+  const spawn = (index: number) => {
+    const own = links(index);
+    const flags = ['--pg-schema', schema.schema, '--bus-channel', channel, '--head-check-ms', '200'];
+    if (redis) flags.push('--redis-url', own.redisUrl ?? redisUrl);
+    return spawnServer({ db: own.db ?? pgUrl, flags: [...flags, ...(own.flags ?? [])] });
+  };
   const nodes: Node[] = [];
   try {
     // One node first, so the others find the schema migrated; the rest start together.
-    nodes.push(await spawnServer({ db: pgUrl, flags }));
-    nodes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => spawnServer({ db: pgUrl, flags })))));
+    nodes.push(await spawn(0));
+    nodes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawn(i + 1)))));
   } catch (error) {
     for (const node of nodes) await node[Symbol.asyncDispose]();
     await schema[Symbol.asyncDispose]();

@@ -97,6 +97,7 @@ describe('configuration', () => {
       pgSchema: 'public',
       busChannel: 'switchboard',
       headCheckMs: 1_000,
+      pgTimeoutMs: 10_000,
       tokens: [],
       maxConnections: 1_000,
       maxSubscriptions: 100,

@@ -53,6 +53,9 @@ const settings = {
   pgSchema: { env: 'SWITCHBOARD_PG_SCHEMA', schema: identifier.default('public') },
   busChannel: { env: 'SWITCHBOARD_BUS_CHANNEL', schema: identifier.default('switchboard') },
   headCheckMs: { env: 'SWITCHBOARD_HEAD_CHECK_MS', schema: whole(10, 600_000, '10 to 600000').default(1_000) },
+  // A PostgreSQL link silent this long is given up on (postgres-open.ts): a cut link must not hang a publish,
+  // nor leave the cluster's head lock held by a transaction that can never end.
+  pgTimeoutMs: { env: 'SWITCHBOARD_PG_TIMEOUT_MS', schema: whole(200, 600_000, '200 to 600000').default(10_000) },
   tokensFile: { env: 'SWITCHBOARD_TOKENS_FILE', schema: z.string().min(1).optional() },
   /** A module exporting the event catalogue (`defineCatalogue`); the built-in families without it. */
   events: { env: 'SWITCHBOARD_EVENTS', schema: z.string().min(1).optional() },

@@ -22,7 +22,10 @@ import { redactUrl } from './redact.js';
 import { createSqliteStore } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 
-type TopologyConfig = Pick<Config, 'db' | 'durability' | 'redisUrl' | 'pgSchema' | 'busChannel' | 'headCheckMs'>;
+type TopologyConfig = Pick<
+  Config,
+  'db' | 'durability' | 'redisUrl' | 'pgSchema' | 'busChannel' | 'headCheckMs' | 'pgTimeoutMs'
+>;
 
 export interface Topology {
   store: EventStore;
@@ -64,7 +67,12 @@ export async function openTopology(
   let storeErrors = 0;
   // Every connection of this node is named after its cluster's channel, in pg_stat_activity and CLIENT LIST.
   const name = `${config.busChannel}-node`;
-  const db = await openPostgres({ url: config.db, schema: config.pgSchema, applicationName: name });
+  const db = await openPostgres({
+    url: config.db,
+    schema: config.pgSchema,
+    applicationName: name,
+    timeoutMs: config.pgTimeoutMs,
+  });
   const store = createPostgresStore(db, {
     catalogue,
     onHealth: (ok) => {

@@ -23,6 +23,14 @@ export interface PostgresOptions {
   poolSize?: number | undefined;
   /** `application_name` of every connection (pg_stat_activity), for operators to tell nodes apart. */
   applicationName?: string | undefined;
+  /**
+   * How long a link may stay silent. A query without a reply by then fails (as a lost connection, and the
+   * connection is dropped), and the server rolls back a transaction of ours left idle half as long. Without
+   * either, a black-holed link (sockets open, nothing arriving: a partition, not a crash) hangs the query for
+   * as long as TCP takes to notice (hours), and a transaction cut after taking the head row lock holds every
+   * node's appends for as long.
+   */
+  timeoutMs?: number | undefined;
 }
 
 /**
@@ -44,6 +52,7 @@ export async function openPostgres({
   schema: schemaName,
   poolSize = 10,
   applicationName = 'switchboard',
+  timeoutMs = 10_000,
 }: PostgresOptions): Promise<PgDb> {
   if (migrationsFolder === undefined)
     throw new DatabaseOpenError('PostgreSQL migrations not found (drizzle/pg-migrations)');
@@ -53,8 +62,11 @@ export async function openPostgres({
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     application_name: applicationName,
-    // Every connection of this pool works in the one schema, so queries name tables without a schema.
-    options: `-c search_path=${quoteIdent(searchPath)}`,
+    query_timeout: timeoutMs,
+    // Every connection of this pool works in the one schema, so queries name tables without a schema. The
+    // server ends a transaction idle for half the timeout, so one whose client was cut off releases its locks
+    // (the head row above all) before another node's statement waiting on them times out itself.
+    options: `-c search_path=${quoteIdent(searchPath)} -c idle_in_transaction_session_timeout=${Math.ceil(timeoutMs / 2)}`,
   });
   // An idle connection that dies (a restarted server, pg_terminate_backend) is reported here; without a
   // listener it would crash the process. The pool drops it and the next query opens a fresh one.
