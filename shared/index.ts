@@ -1,3 +1,4 @@
+export * from './cursor.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './health.js';

@@ -125,6 +125,8 @@ export function createHub({ store, bus, subscriberBufferLimit = 1_000, onAppend 
 
   return {
     ...reads,
+    /** The log's epoch (shared/cursor.ts), read once: every cursor this hub sends carries it. */
+    epoch: store.epoch(),
     /** Validated events in; stored envelopes out, in input order, once they are durable and published. */
     append(events: readonly ValidEvent[]): Promise<EventEnvelope[]> {
       return new Promise((resolve, reject) => {
