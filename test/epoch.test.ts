@@ -7,11 +7,12 @@
  */
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { formatCursor, parseCursor } from '@switchboard/shared';
 import { run } from '../server/cli/run.js';
 import type { RunningServer, ServerOptions } from '../server/server.js';
 import { available, pgQuery, pgUrl, requireEngine, uniqueName } from './engines.js';
 import { agentLog, workflowBlock, workflowStarted } from './fixtures.js';
-import { collect, connect, startTestServer, tempDir } from './harness.js';
+import { collect, connect, createTestHub, startTestServer, tempDir } from './harness.js';
 import { readSse, subscriptionUrl } from './sse-reader.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 
@@ -207,5 +208,26 @@ describe('a cursor from a replaced SQLite file', () => {
     ]);
     // The first watch told its user the cursor to pass to --from next time.
     expect(held.hint).toContain(`--from ${held.cursor}`);
+  });
+});
+
+describe('the cursor form', () => {
+  it('parses and formats <id>@<epoch> and a bare id, and refuses anything else', () => {
+    expect(parseCursor('42@3f9a1c0e5b7d')).toEqual({ after: 42, epoch: '3f9a1c0e5b7d' });
+    expect(parseCursor('0')).toEqual({ after: 0, epoch: undefined });
+    expect(formatCursor('42', '3f9a1c0e5b7d')).toBe('42@3f9a1c0e5b7d');
+    for (const bad of ['', '01', '4@', '@ab', '4@AB', '4@a@b', '4:1@ab', ' 4', '4@a-b'])
+      expect([bad, parseCursor(bad)]).toEqual([bad, undefined]);
+  });
+
+  it('history refuses a cursor of another epoch, and pages with cursors of its own', async () => {
+    await using t = createTestHub();
+    await t.caller.publishBatch([agentLog('a-1', 'one'), agentLog('a-1', 'two')]);
+    const page = await t.caller.history({ limit: 1 });
+    expect(page.nextCursor).toBe(`1@${t.hub.epoch}`);
+    expect((await t.caller.history({ after: page.nextCursor })).events.map((e) => e.id)).toEqual(['2']);
+    const foreign = await t.caller.history({ after: '1@0000ffff0000' }).catch((e: unknown) => e);
+    expect(foreign).toMatchObject({ code: 'BAD_REQUEST' });
+    expect((foreign as Error).message).toContain('from another log');
   });
 });
