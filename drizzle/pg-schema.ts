@@ -7,7 +7,8 @@
  * (holes) and that commit out of order. The store takes them from the `head` row of `store_meta`, locked inside
  * the append transaction, so ids are contiguous and become visible in the order they were assigned.
  */
-import { bigint, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { workflowStatusValues } from '../shared/events.js';
 
 const id = (name: string) => bigint(name, { mode: 'number' });
@@ -50,6 +51,20 @@ export const storeMeta = pgTable('store_meta', {
   key: text('key').primaryKey(),
   value: bigint('value', { mode: 'number' }).notNull(),
 });
+
+/**
+ * The log's epoch: one row, written when the store is first opened on this schema and never changed, so a
+ * cursor can say which log its id belongs to (shared/cursor.ts). A recreated schema gets a new one.
+ */
+export const logEpoch = pgTable(
+  'log_epoch',
+  {
+    id: integer('id').primaryKey(),
+    epoch: text('epoch').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+  },
+  (t) => [check('log_epoch_one_row', sql`${t.id} = 1`)],
+);
 
 export const agents = pgTable('agents', {
   agentId: text('agent_id').primaryKey(),

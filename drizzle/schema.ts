@@ -3,7 +3,8 @@
  * it inside the append transaction. Migrations in drizzle/migrations are generated from this file by
  * `npm run db:generate` and applied at start-up.
  */
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { workflowStatusValues } from '../shared/events.js';
 
 /**
@@ -46,6 +47,20 @@ export const storeMeta = sqliteTable('store_meta', {
   key: text('key').primaryKey(),
   value: integer('value').notNull(),
 });
+
+/**
+ * The log's epoch: one row, written when the store is first opened on this file and never changed, so a cursor
+ * can say which log its id belongs to (shared/cursor.ts). A new file gets a new one.
+ */
+export const logEpoch = sqliteTable(
+  'log_epoch',
+  {
+    id: integer('id').primaryKey(),
+    epoch: text('epoch').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [check('log_epoch_one_row', sql`${t.id} = 1`)],
+);
 
 /** One row per agent: its latest `agent.status` event (the snapshot `agentStatus` starts with). */
 export const agents = sqliteTable('agents', {

@@ -13,10 +13,10 @@ const subscription = client.agentStatus.subscribe(
   { agentIds: ['coder-001'] },
   {
     onStarted: started,
-    onData: ({ id, data: event }) => {
+    onData: ({ data: event }) => {
       if (event.type === 'stream.reset') return; // retention trimmed history; the current state follows
       const task = event.data.currentTask ? ` on ${event.data.currentTask.taskId}` : '';
-      console.log(`#${id} ${event.data.agentId} is ${event.data.status}${task}`);
+      console.log(`#${event.id} ${event.data.agentId} is ${event.data.status}${task}`);
       if (event.data.status === 'idle') finished();
     },
   },

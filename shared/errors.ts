@@ -5,7 +5,7 @@
 export const errorReasons = {
   /** The input failed its zod schema; `error.data.issues` lists every problem with its path. */
   invalidInput: 'invalid_input',
-  /** A `lastEventId` or `after` cursor that is not a decimal event id. */
+  /** A `lastEventId`, `after` or `before` cursor that is not a cursor (`shared/cursor.ts`), or that this store never issued. */
   invalidCursor: 'invalid_cursor',
   /** A `publishBatch` with more events than `limits.batchSize`. */
   batchTooLarge: 'batch_too_large',

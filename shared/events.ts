@@ -321,9 +321,12 @@ export function isEventOf<const T extends EventType>(
 }
 
 /**
- * Sent to a subscriber whose `lastEventId` is older than what retention kept: events after its cursor were
- * deleted, so instead of a silent gap it gets this, then the current state (for `agentStatus`,
- * `workflowEvents` and `tddPhase`), then everything after. Its `id` is the retention watermark.
+ * Sent to a subscriber whose `lastEventId` this log cannot continue: the events after it were deleted by
+ * retention (`reason: 'retention'`), or the cursor belongs to another log (`reason: 'epoch'`: its epoch is not
+ * this store's, so its ids mean nothing here). Instead of a silent gap or a silent jump it gets this, then what
+ * follows: after retention the current state (for `agentStatus`, `workflowEvents` and `tddPhase`) and everything
+ * after; after an epoch reset what a subscriber from `"0"` gets, which is everything this log holds (or, once
+ * retention has deleted some, the current state and everything after). Its `id` is the retention watermark.
  */
 export interface StreamReset {
   id: string;
@@ -331,13 +334,13 @@ export interface StreamReset {
   topic: 'system';
   timestamp: Date;
   data: {
-    reason: 'retention';
-    /** The cursor the subscriber asked to resume after. */
+    reason: 'retention' | 'epoch';
+    /** The cursor the subscriber asked to resume after, as it sent it. */
     requestedAfter: string;
     /** Every event up to this id that is not someone's current state has been deleted. */
     retainedAfter: string;
   };
 }
 
-/** What a subscription yields: stored events, and a reset notice when its cursor is past retention. */
+/** What a subscription yields: stored events, and a reset notice when this log cannot continue its cursor. */
 export type StreamItem = EventEnvelope | StreamReset;

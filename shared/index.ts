@@ -1,4 +1,5 @@
 export * from './alphabet.js';
+export * from './cursor.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './health.js';

@@ -3,16 +3,10 @@
  * takes `lastEventId`, which the tRPC client also fills in by itself when it resubscribes after a reconnect.
  */
 import { z } from 'zod';
-import { errorReasons } from './errors.js';
+import { cursorSchema } from './cursor.js';
 import { entityIdSchema, eventTypeSchema, workflowStatusValues } from './events.js';
 import { limits } from './limits.js';
 import { topicPatternSchema } from './topics.js';
-
-/** A decimal event id. `'0'` is before the first event. Anything else is refused, never read as "from the start". */
-export const cursorSchema = z.string().refine((s) => /^(0|[1-9][0-9]{0,15})$/.test(s), {
-  error: 'must be a decimal event id such as "42" ("0" means before the first event)',
-  params: { reason: errorReasons.invalidCursor },
-});
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(limits.filterValues);
 

@@ -64,11 +64,14 @@ class TestPush implements PushSource<Item> {
       },
     };
   }
+  trackedId(item: Item): string {
+    return item.id;
+  }
   /** The pulled form: the same items as tracked envelopes; here, one. */
   async *[Symbol.asyncIterator]() {
     await Promise.resolve();
     const item: Item = { id: '1', n: 1 };
-    yield tracked(item.id, item);
+    yield tracked(this.trackedId(item), item);
   }
 }
 

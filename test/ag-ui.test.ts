@@ -87,9 +87,11 @@ describe('AG-UI stream', () => {
     expect(all[12]?.event).toMatchObject({ toolCallId: 'call-6', toolCallName: 'bash' });
     expect(all[15]?.event).toMatchObject({ toolCallId: 'call-6', content: '{"exitCode":0}' });
     expect(all[20]?.event).toMatchObject({ snapshot: { status: 'completed', completedSteps: ['plan'] } });
-    // Ids: the event id on the last of each group, `<id>:<index>` before it.
-    expect(all.slice(0, 4).map((e) => e.id)).toEqual(['1:0', '1', '2:0', '2']);
-    expect(all.at(-1)?.id).toBe('9');
+    // Ids: the event id on the last of each group, `<id>:<index>` before it, each with the log's epoch.
+    const epoch = all[0]?.id?.split('@')[1] ?? '';
+    expect(epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(all.slice(0, 4).map((e) => e.id)).toEqual(['1:0', '1', '2:0', '2'].map((id) => `${id}@${epoch}`));
+    expect(all.at(-1)?.id).toBe(`9@${epoch}`);
 
     const raw = stream.data();
     for (const cut of [1, 5, 11, 17, raw.length - 1]) {
@@ -98,6 +100,10 @@ describe('AG-UI stream', () => {
       await resumed.atLeast(raw.length - cut);
       expect(resumed.data(), `resuming after ${lastSeen}`).toEqual(raw.slice(cut));
     }
+    // An id kept from before ids carried the epoch resumes the same way.
+    await using legacy = readSse(url, { 'last-event-id': '6:1' });
+    await legacy.atLeast(raw.length - 14);
+    expect(legacy.data()).toEqual(raw.slice(14));
   });
 
   it('answers a missing token, a bad cursor and a bad id with an HTTP error', async () => {

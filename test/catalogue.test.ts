@@ -117,7 +117,7 @@ describe('a server with a catalogue', () => {
 
     await pools.atLeast(2);
     await deploys.atLeast(1);
-    expect(pools.items.map((i) => [i.id, i.data.type, i.data.topic])).toEqual([
+    expect(pools.items.map((i) => [i.data.id, i.data.type, i.data.topic])).toEqual([
       ['1', 'pool.scaled', 'pool:gpu'],
       ['3', 'pool.worker_lost', 'pool:gpu'],
     ]);
@@ -128,7 +128,7 @@ describe('a server with a catalogue', () => {
 
     using replay = collect(client.events, { types: ['pool.scaled', 'deploy.started'], lastEventId: '0' });
     await replay.atLeast(2);
-    expect(replay.items.map((i) => i.id)).toEqual(['1', '2']);
+    expect(replay.items.map((i) => i.data.id)).toEqual(['1', '2']);
     const page = await client.history.query({ topics: ['deploy:*', 'pool:gpu'], order: 'desc' });
     expect(page.events.map((e) => e.type)).toEqual(['pool.worker_lost', 'deploy.started', 'pool.scaled']);
 

@@ -23,7 +23,7 @@ function failover(redis: boolean) {
       await publishing;
       await stream.atLeast(total, 20_000);
       expectExactlyOnceInOrder(
-        stream.items.map((e) => e.id),
+        stream.items.map((e) => e.data.id),
         total,
       );
       // It was acknowledged again after the kill: by another node, the killed one being gone.

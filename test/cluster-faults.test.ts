@@ -46,7 +46,7 @@ describeWith(['postgres', 'redis'], 'Redis connections killed mid-stream', () =>
     await publishing;
     await stream.atLeast(total, 20_000);
     expectExactlyOnceInOrder(
-      stream.items.map((e) => e.id),
+      stream.items.map((e) => e.data.id),
       total,
     );
     for (const node of [a, b]) await waitHealthy(node.url);
@@ -79,7 +79,7 @@ describeWith(['postgres'], 'PostgreSQL connections terminated mid-publish', () =
     expect(publisher.stats()).toMatchObject({ sent: total, dropped: 0, rejected: 0 });
     await stream.atLeast(total, 20_000);
     expectExactlyOnceInOrder(
-      stream.items.map((e) => e.id),
+      stream.items.map((e) => e.data.id),
       total,
     );
     const stored = await storedEvents(node.url);

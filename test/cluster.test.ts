@@ -20,7 +20,7 @@ describeWith(['postgres', 'redis'], 'three nodes on PostgreSQL and Redis', () =>
         publish(c.nodes[1]?.url ?? '', 'lane-b', total / 2),
       ]);
       await Promise.all(subscribers.map((s) => s.atLeast(total, 20_000)));
-      const orders = subscribers.map((s) => s.items.map((e) => e.id));
+      const orders = subscribers.map((s) => s.items.map((e) => e.data.id));
       for (const ids of orders) expectExactlyOnceInOrder(ids, total);
       expect(orders[1]).toEqual(orders[0]);
       expect(orders[2]).toEqual(orders[0]);

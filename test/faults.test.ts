@@ -50,7 +50,7 @@ describe('crash safety', () => {
         const storedMessages = new Set(stored.map((e) => (e.type === 'agent.log' ? e.data.message : '')));
         expect(acked.filter((m) => !storedMessages.has(m))).toEqual([]);
         await stream.atLeast(stored.length, 20_000);
-        expect(stream.items.map((i) => i.id)).toEqual(stored.map((e) => e.id));
+        expect(stream.items.map((i) => i.data.id)).toEqual(stored.map((e) => e.id));
       } finally {
         await server[Symbol.asyncDispose]();
       }

@@ -80,23 +80,28 @@ describe('WebSocket protocol', () => {
       call(2, 'query', 'history', {}),
     ]);
     const history = await peer.reply('history', (r) => r.id === 2);
-    expect(superjson.deserialize<{ events: EventEnvelope[] }>(history.result?.data as never).events).toHaveLength(2);
-    await peer.reply('2 events', (r) => r.id === 1 && r.result?.id === '2');
+    const page = superjson.deserialize<{ events: EventEnvelope[]; nextCursor: string }>(history.result?.data as never);
+    expect(page.events).toHaveLength(2);
+    // Tracked ids are cursors: the event id and the log's epoch, as history's nextCursor has it.
+    const epoch = page.nextCursor.split('@')[1] ?? '';
+    expect(page.nextCursor).toBe(`2@${epoch}`);
+    expect(epoch).toMatch(/^[0-9a-f]{12}$/);
+    await peer.reply('2 events', (r) => r.id === 1 && r.result?.id === `2@${epoch}`);
     const forOne = peer.replies().filter((r) => r.id === 1);
     expect(forOne.map((r) => [r.result?.type, r.result?.id])).toEqual([
       ['started', undefined],
-      ['data', '1'],
-      ['data', '2'],
+      ['data', `1@${epoch}`],
+      ['data', `2@${epoch}`],
     ]);
     // The data is superjson of { id, data: envelope }: the timestamp comes back as a Date.
     const first = superjson.deserialize<{ id: string; data: EventEnvelope }>(forOne[1]?.result?.data as never);
-    expect(first.id).toBe('1');
+    expect(first.id).toBe(`1@${epoch}`);
     expect(first.data).toMatchObject({ id: '1', type: 'agent.status', data: { agentId: 'a-1', status: 'idle' } });
     expect(first.data.timestamp).toBeInstanceOf(Date);
 
     // Live: a new event arrives with its id.
     await publisher.publish.mutate(agentStatus('a-3'));
-    await peer.reply('live event', (r) => r.id === 1 && r.result?.id === '3');
+    await peer.reply('live event', (r) => r.id === 1 && r.result?.id === `3@${epoch}`);
 
     peer.send({ id: 1, method: 'subscription.stop' });
     await peer.reply('stopped', (r) => r.id === 1 && r.result?.type === 'stopped');

@@ -48,6 +48,7 @@ describe('the Python client', () => {
       'test_invalid_events_are_dropped_counted_and_reported_not_retried',
       'test_a_lost_answer_is_retried_under_the_same_key_and_stored_once',
       'test_filters_apply_and_items_are_typed_with_dates',
+      'test_a_saved_cursor_gets_a_reset_from_a_replaced_database_and_a_bare_id_resumes_as_before',
     ]) {
       expect(run.output).toMatch(new RegExp(`${name} \\(.*\\) \\.\\.\\. ok`));
     }

@@ -27,11 +27,11 @@ describe('replay', () => {
     await using reader = connect(server.url);
     using replay = collect(reader.events, { lastEventId: '0' });
     await replay.atLeast(total, 45_000);
-    expect(replay.items.map((e) => e.id)).toEqual(Array.from({ length: total }, (_, i) => String(i + 1)));
+    expect(replay.items.map((e) => e.data.id)).toEqual(Array.from({ length: total }, (_, i) => String(i + 1)));
     expect(await metric(server.url, 'switchboard_slow_consumer_disconnects_total')).toBe(0);
     // And it is live afterwards.
     await publisher.publish.mutate(agentLog('agent-0', 'after the replay'));
     await replay.atLeast(total + 1);
-    expect(replay.items.at(-1)?.id).toBe(String(total + 1));
+    expect(replay.items.at(-1)?.data.id).toBe(String(total + 1));
   });
 });

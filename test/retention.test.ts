@@ -57,10 +57,10 @@ describe('retention', () => {
       id: '85',
       data: { reason: 'retention', requestedAfter: '3', retainedAfter: '85' },
     });
-    expect(state.map((s) => s.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(state.map((s) => s.data.id)).toEqual(['1', '2', '3', '4', '5']);
     await client.publish.mutate(agentStatus('a-0', 'idle'));
     await agents.atLeast(7);
-    expect(agents.items.at(-1)?.id).toBe('106');
+    expect(agents.items.at(-1)?.data.id).toBe('106');
 
     // The firehose has no state to give: reset, then everything kept after the watermark. Retention keeps
     // running, and #106 pushed #86 past the row limit too, so the watermark is 85 or 86 by now.
@@ -68,10 +68,10 @@ describe('retention', () => {
     await firehose.atLeast(1);
     const [notice] = firehose.items;
     expect(notice?.data.type).toBe('stream.reset');
-    const watermark = Number(notice?.id);
+    const watermark = Number(notice?.data.id);
     expect([85, 86]).toContain(watermark);
     await firehose.atLeast(1 + 106 - watermark);
-    expect(firehose.items.map((i) => Number(i.id))).toEqual([
+    expect(firehose.items.map((i) => Number(i.data.id))).toEqual([
       watermark,
       ...Array.from({ length: 106 - watermark }, (_, i) => watermark + 1 + i),
     ]);

@@ -57,11 +57,12 @@ describe('typed round trip', () => {
     expect(typesOf(nobody.items)).toEqual(['tdd.phase_changed@tdd:task-2']);
     expect(typesOf(system.items)).toEqual(['system.notification@system']);
     expect(typesOf(logs.items)).toEqual(['agent.log@agent:coder-001']);
-    expect(everything.items.map((i) => i.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(everything.items.map((i) => i.data.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
 
-    // The tracked id is the envelope id; the payload round-trips with its Date and nested data intact.
+    // The tracked id is the envelope id with the log's epoch (the resume cursor); the payload round-trips with
+    // its Date and nested data intact.
     const [status] = agent1.items;
-    expect(status?.id).toBe(status?.data.id);
+    expect(status?.id).toMatch(new RegExp(`^${status?.data.id}@[0-9a-f]{12}$`));
     expect(status?.data.timestamp).toBeInstanceOf(Date);
     expect(status?.data.data).toMatchObject({ agentId: 'coder-001', status: 'busy', currentTask: { progress: 40 } });
 
@@ -97,21 +98,21 @@ describe('snapshot on subscribe', () => {
     await tdd.atLeast(1);
     expect(
       agents.items.map((i) =>
-        i.data.type === 'agent.status' ? [i.id, i.data.data.agentId, i.data.data.status] : i.data.type,
+        i.data.type === 'agent.status' ? [i.data.id, i.data.data.agentId, i.data.data.status] : i.data.type,
       ),
     ).toEqual([
       ['2', 'a-2', 'busy'],
       ['3', 'a-1', 'busy'],
     ]);
-    expect(tdd.items.map((i) => i.id)).toEqual(['6']);
+    expect(tdd.items.map((i) => i.data.id)).toEqual(['6']);
 
     await client.publish.mutate(agentStatus('a-3', 'error'));
     await client.publish.mutate(agentStatus('a-1', 'offline'));
     await client.publish.mutate(tddPhaseChanged('task-1', 'refactor'));
     await agents.atLeast(3);
     await tdd.atLeast(2);
-    expect(agents.items.map((i) => i.id)).toEqual(['2', '3', '8']);
-    expect(tdd.items.map((i) => i.id)).toEqual(['6', '9']);
+    expect(agents.items.map((i) => i.data.id)).toEqual(['2', '3', '8']);
+    expect(tdd.items.map((i) => i.data.id)).toEqual(['6', '9']);
   });
 });
 
@@ -144,7 +145,7 @@ describe('client connection state', () => {
     ]);
     using workflows = collect(client.workflowEvents, {});
     await workflows.atLeast(2);
-    expect(workflows.items.map((i) => [i.id, i.data.type])).toEqual([
+    expect(workflows.items.map((i) => [i.data.id, i.data.type])).toEqual([
       ['3', 'workflow.started'],
       ['4', 'workflow.completed'],
     ]);

@@ -107,7 +107,7 @@ describe('slow consumers', () => {
       // Everyone else got everything, in order, while the slow one was stuck.
       await steady.atLeast(total, 60_000);
       expect(steady.items).toHaveLength(total);
-      expect(steady.items.every((item, i) => item.id === String(i + 1))).toBe(true);
+      expect(steady.items.every((item, i) => item.data.id === String(i + 1))).toBe(true);
       // No connection ever held more than the limit plus the frame that crossed it (one event, well under 64 KiB);
       // the stuck one did cross it, which is what cut it. Without the cut it would have held the 30 MB backlog.
       const peakUnsent = await metric(server.url, 'switchboard_unsent_bytes_peak');
@@ -119,7 +119,7 @@ describe('slow consumers', () => {
       using resumed = collect(back.events, { lastEventId: '0' });
       await resumed.atLeast(total, 60_000);
       expect(resumed.items).toHaveLength(total);
-      expect(resumed.items.every((item, i) => item.id === String(i + 1))).toBe(true);
+      expect(resumed.items.every((item, i) => item.data.id === String(i + 1))).toBe(true);
       slow.destroy();
     },
   );

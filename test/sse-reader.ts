@@ -42,6 +42,11 @@ export function parseSse(text: string): { messages: SseMessage[]; comments: numb
   return { messages, comments, rest };
 }
 
+/** The event id a cursor (`42@3f9a1c0e5b7d`, or a bare `42`) names. */
+export function eventIdOf(cursor: string): string {
+  return cursor.split('@')[0] ?? cursor;
+}
+
 /** A `fetch` of an event stream, read in the background; `close()` aborts it. */
 export function readSse(url: string, headers: Record<string, string> = {}) {
   const controller = new AbortController();
@@ -74,7 +79,10 @@ export function readSse(url: string, headers: Record<string, string> = {}) {
     messages,
     /** The messages carrying events (no `connected`, `ping` or errors). */
     data,
-    ids: () => data().map((m) => m.id ?? ''),
+    /** The event ids of the messages: their `id:` lines (cursors, `<id>@<epoch>`) without the epoch. */
+    ids: () => data().map((m) => eventIdOf(m.id ?? '')),
+    /** The `id:` lines as sent: what a reader sends back as `Last-Event-ID`. */
+    cursors: () => data().map((m) => m.id ?? ''),
     get status() {
       return status;
     },

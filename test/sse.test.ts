@@ -9,7 +9,7 @@ import { createSwitchboardClient, type ConnectionState } from '../client/index.j
 import type { RunningServer } from '../server/server.js';
 import { agentLog, agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from './harness.js';
-import { readSse, subscriptionUrl } from './sse-reader.js';
+import { eventIdOf, readSse, subscriptionUrl } from './sse-reader.js';
 
 /** Ids of messages, as numbers: each exactly once and in order is `1..n`. */
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -23,7 +23,7 @@ function listen(source: EventSource) {
   source.addEventListener('serialized-error', (message) => {
     errors.push(String(message.data));
   });
-  return { received, errors, ids: () => received.map((r) => r.id) };
+  return { received, errors, ids: () => received.map((r) => eventIdOf(r.id)) };
 }
 
 describe('SSE subscriptions', () => {
@@ -75,6 +75,8 @@ describe('SSE subscriptions', () => {
     expect(first.messages[0]?.event).toBe('connected');
     expect(JSON.parse(first.messages[0]?.data ?? '')).toEqual({ reconnectAfterInactivityMs: 45_000 });
     expect(first.ids()).toEqual(['1', '3']);
+    // Each `id:` line is the event's cursor, with the log's epoch: what a reconnect sends back.
+    for (const cursor of first.cursors()) expect(cursor).toMatch(/^[13]@[0-9a-f]{12}$/);
     expect(JSON.parse(first.data()[1]?.data ?? '')).toMatchObject({
       json: { id: '3', data: { message: 'three' } },
       meta: { values: { timestamp: ['Date'] } },
@@ -110,7 +112,7 @@ describe('SSE subscriptions', () => {
       using watch = collect(client.agentStatus, { agentIds: ['coder-1'] });
       await watch.atLeast(1);
       // The snapshot: the agent's current status, with its original id.
-      expect(watch.items[0]).toMatchObject({ id: '1', data: { type: 'agent.status', data: { status: 'idle' } } });
+      expect(watch.items[0]).toMatchObject({ data: { id: '1', type: 'agent.status', data: { status: 'idle' } } });
       await client.publish.mutate(agentStatus('coder-1', 'busy'));
       await watch.atLeast(2);
       expect(client.connection.current.state).toBe('open');
@@ -126,7 +128,7 @@ describe('SSE subscriptions', () => {
       await watch.atLeast(3);
       await client.publish.mutate(agentStatus('coder-1', 'idle'));
       await watch.atLeast(4);
-      expect(watch.items.map((i) => i.id)).toEqual(['1', '2', '4', '5']);
+      expect(watch.items.map((i) => i.data.id)).toEqual(['1', '2', '4', '5']);
       const last = watch.items[3];
       if (last?.data.type !== 'agent.status') expect.fail('expected an agent.status');
       // Typed end to end: a `Date` through superjson, `status` from the schema's union.

@@ -8,7 +8,7 @@ import { createPostgresStore } from '../server/store/postgres.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import type { EventStore } from '../server/store/types.js';
-import { publishInputSchema, type PublishInput, type ValidEvent } from '@switchboard/shared';
+import { epochSchema, publishInputSchema, type PublishInput, type ValidEvent } from '@switchboard/shared';
 import { available, pgQuery, pgSchema, requireEngine } from './engines.js';
 import {
   agentLog,
@@ -123,6 +123,26 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(await store.readAfter(0, {}, 10)).toEqual(envelopes);
     expect(await store.headId()).toBe(2);
   });
+
+  it.skipIf(skip)(
+    'has an epoch made with its database: the same on every open of it, another for a new one',
+    async () => {
+      const { store, second } = await setUp();
+      const epoch = store.epoch();
+      expect(epochSchema.safeParse(epoch).success).toBe(true);
+      await store.append(valid([agentStatus('a-1')]));
+      // Another store on the same database (a restarted process, a second node) reads the same epoch.
+      expect((await second()).epoch()).toBe(epoch);
+      // A new database starts another log, whose ids (from 1 again) must not pass for this one's.
+      const other = await open();
+      try {
+        expect(other.store.epoch()).not.toBe(epoch);
+        expect(epochSchema.safeParse(other.store.epoch()).success).toBe(true);
+      } finally {
+        await other.dispose();
+      }
+    },
+  );
 
   it.skipIf(skip)('stores a repeated key once: sequentially, within a batch, and from two stores at once', async () => {
     const { store, second } = await setUp();

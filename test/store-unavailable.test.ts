@@ -32,9 +32,12 @@ describe('store unavailable', () => {
       connectionTimeoutMillis: 2_000,
     });
     const health: boolean[] = [];
-    const store = createPostgresStore(Object.assign(drizzle(pool, { schema }), { $client: pool }), {
-      onHealth: (ok) => health.push(ok),
-    });
+    const store = createPostgresStore(
+      Object.assign(drizzle(pool, { schema }), { $client: pool, epoch: 'unreachable' }),
+      {
+        onHealth: (ok) => health.push(ok),
+      },
+    );
     const hub = createHub({ store, bus: createMemoryBus() });
     const metrics = createMetrics({ connections: () => 0, databaseBytes: () => Promise.resolve(0) });
     const caller = appRouter.createCaller({

@@ -267,7 +267,7 @@ describe('history', () => {
     await t.caller.publishBatch(Array.from({ length: 30 }, (_, i) => agentStatus(`a-${i % 3}`)));
     const first = await t.caller.history({ order: 'desc', limit: 12 });
     expect(first.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 12 }, (_, i) => 30 - i));
-    expect(first).toMatchObject({ nextCursor: '19', hasMore: true });
+    expect(first).toMatchObject({ nextCursor: `19@${t.hub.epoch}`, hasMore: true });
     const ids = first.events.map((e) => e.id);
     for (let before = first.nextCursor, more = first.hasMore; more;) {
       const page = await t.caller.history({ order: 'desc', before, limit: 12 });

@@ -123,6 +123,6 @@ describe('bad input', () => {
     // The connection still serves a good subscription.
     using good = collect(client.events, { lastEventId: '0' });
     await good.atLeast(1);
-    expect(good.items.map((i) => i.id)).toEqual(['1']);
+    expect(good.items.map((i) => i.data.id)).toEqual(['1']);
   });
 });

@@ -65,7 +65,7 @@ Examples:
   switchboard demo
   switchboard demo --agents 12 --rate 200 --duration 60`,
 
-  watch: `Usage: switchboard watch <agentStatus|workflowEvents|tddPhase|events> [filters] [--from ID] [--json]
+  watch: `Usage: switchboard watch <agentStatus|workflowEvents|tddPhase|events> [filters] [--from CURSOR] [--json]
 
 Tails a subscription: one line per event for people (coloured on a terminal), or NDJSON with --json.
 Reconnects by itself and resumes after the last event shown, with no gap; reconnects are reported on stderr.
@@ -80,7 +80,8 @@ Filters:
   --task ID         tddPhase
   --type TYPE       workflowEvents and events, repeatable (e.g. agent.status, workflow.block)
   --topic PATTERN   events, repeatable; * matches any run of characters (agent:*, workflow:wf-4*)
-  --from ID         resume after this event id; 0 replays everything kept
+  --from CURSOR     resume after this cursor (what watch prints when it stops, such as 42@3f9a1c0e5b7d, or
+                    an event id); 0 replays everything kept
   --limit N         exit after N events
   --no-retry        fail like emit rather than wait for the server
 

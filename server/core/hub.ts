@@ -150,6 +150,8 @@ export function createHub({
 
   return {
     ...reads,
+    /** The log's epoch (shared/cursor.ts), read once: every cursor this hub sends carries it. */
+    epoch: store.epoch(),
     /**
      * Validated events in; stored envelopes out, in input order, once they are durable and published. Keys are
      * looked up among `keyOwner`'s own ('' without tokens: one namespace for everyone).

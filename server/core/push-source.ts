@@ -14,7 +14,7 @@
 /** Present, and true, on every push source; checked by `isPushSource`. */
 export const pushSource: unique symbol = Symbol('switchboard.pushSource');
 
-/** An item a push source delivers: the transport sends it as `tracked(item.id, item)`. */
+/** An item a push source delivers: the transport sends it as `tracked(source.trackedId(item), item)`. */
 export interface TrackedItem {
   readonly id: string;
 }
@@ -54,8 +54,8 @@ export interface OpenPush {
 /**
  * A subscription's result that can be opened in push mode. Invariants every implementation keeps (and: it calls
  * `sink.started()` once it has fixed where it starts, before its first item, possibly inside `open`):
- * - Pulled (`Symbol.asyncIterator`) it yields `tracked(item.id, item)` for exactly the items it would push, so a
- *   transport may use either form and the client cannot tell.
+ * - Pulled (`Symbol.asyncIterator`) it yields `tracked(trackedId(item), item)` for exactly the items it would
+ *   push, so a transport may use either form and the client cannot tell.
  * - `open` takes what the subscription holds (a slot, a stream) only when called, and may throw (a limit) before
  *   anything is delivered; nothing is pushed synchronously inside `open`.
  * - It never completes on its own: it ends by `stop()` or by `fail`.
@@ -63,6 +63,12 @@ export interface OpenPush {
 export interface PushSource<T extends TrackedItem> extends AsyncIterable<unknown> {
   readonly [pushSource]: true;
   open(sink: PushSink<T>): OpenPush;
+  /**
+   * The id a transport sends with an item, which the client keeps and sends back to resume: the item's resume
+   * cursor. A pure function of the item, the same for every subscriber of the source's server, so a frame built
+   * once for an item may be shared by all of them.
+   */
+  trackedId(item: T): string;
 }
 
 /** True for a value a resolver returned that can be opened in push mode. */

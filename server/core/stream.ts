@@ -16,7 +16,7 @@
  * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large.
  */
 import { StoreUnavailableError } from '../store/unavailable.js';
-import { errorReasons, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
+import { errorReasons, parseCursor, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 import type { EventBus } from '../bus/types.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';
@@ -51,14 +51,17 @@ export interface StreamSink {
 
 export interface StreamOptions {
   filter: EventFilter;
-  /** Resume after this id; the caller has validated it as a decimal id. */
+  /** Resume after this cursor (shared/cursor.ts); the caller has validated it. */
   lastEventId?: string | undefined;
   /** Without a cursor: yield this current state first. Absent: live only. */
   snapshot?: (() => Promise<Snapshot>) | undefined;
   bufferLimit: number;
 }
 
-/** Thrown when a cursor is ahead of the store: this server never issued it (a replaced or reset database). */
+/**
+ * Thrown when a cursor is ahead of the store: this server never issued it (a replaced or reset database whose
+ * cursor carries no epoch, or a restored backup, which keeps its epoch).
+ */
 export class CursorAheadError extends ReasonedError {
   constructor(message: string) {
     super(errorReasons.invalidCursor, message);
@@ -187,25 +190,36 @@ export class EventStream {
   private async begin(): Promise<void> {
     const { store, options, sink } = this;
     if (options.lastEventId !== undefined) {
-      const cursor = Number(options.lastEventId);
+      const requested = options.lastEventId;
+      const cursor = parseCursor(requested);
+      // Validated by the caller's input schema; a cursor that still does not parse is refused the same way.
+      if (cursor === undefined)
+        throw new CursorAheadError(`lastEventId "${requested}" is not a cursor this server sent`);
+      // A cursor from another log (its epoch is not this store's): its id means nothing here, so it resumes as
+      // "0" does, told so by a reset notice rather than served this log's events as if they followed its own.
+      const foreign = cursor.epoch !== undefined && cursor.epoch !== store.epoch();
+      const after = foreign ? 0 : cursor.after;
       const head = await store.headId();
-      if (cursor > head) {
+      if (after > head) {
         throw new CursorAheadError(
-          `lastEventId ${cursor} is ahead of the newest stored event ${head}; this server has no such history ` +
+          `lastEventId ${requested} is ahead of the newest stored event ${head}; this server has no such history ` +
             '(was the database replaced?). Subscribe without lastEventId, or with "0" to replay everything kept.',
         );
       }
       const watermark = await store.retentionWatermark();
       if (this.state === 'closed') return;
-      if (cursor >= watermark) {
-        this.cursor = cursor;
+      if (!foreign && after >= watermark) {
+        this.cursor = after;
         sink.started?.();
         return;
       }
-      // Retention deleted events after this cursor: say so, then give the current state, never a silent gap.
-      this.cursor = watermark;
+      // Retention deleted events after this cursor, or it is another log's: say so, then give what follows
+      // (the current state once anything was deleted), never a silent gap.
+      this.cursor = Math.max(after, watermark);
       sink.started?.();
-      sink.push(resetNotice(cursor, watermark), false);
+      sink.push(resetNotice(foreign ? 'epoch' : 'retention', requested, watermark), false);
+      // Nothing of this log was deleted: a foreign cursor gets all of it, from the first event.
+      if (after >= watermark) return;
     } else if (!options.snapshot) {
       // Live only: from the newest event this process has dispatched. The store's head can be ahead of it (a
       // commit whose bus message has not reached this process yet: another node's, or this one's in the moment
@@ -322,13 +336,13 @@ export class Dispatcher {
   }
 }
 
-function resetNotice(requestedAfter: number, watermark: number): StreamReset {
+function resetNotice(reason: StreamReset['data']['reason'], requestedAfter: string, watermark: number): StreamReset {
   return {
     id: String(watermark),
     type: 'stream.reset',
     topic: 'system',
     timestamp: new Date(),
-    data: { reason: 'retention', requestedAfter: String(requestedAfter), retainedAfter: String(watermark) },
+    data: { reason, requestedAfter, retainedAfter: String(watermark) },
   };
 }
 

@@ -1,5 +1,12 @@
 import { TRPCError } from '@trpc/server';
-import type { AnyEnvelope, Catalogue, DataSchemas, EnvelopeFor } from '@switchboard/shared';
+import {
+  formatCursor,
+  parseCursor,
+  type AnyEnvelope,
+  type Catalogue,
+  type DataSchemas,
+  type EnvelopeFor,
+} from '@switchboard/shared';
 import { compileFilter } from '../core/filter.js';
 import { CursorAheadError } from '../core/stream.js';
 import { readableFilter } from '../security/scopes.js';
@@ -32,18 +39,17 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
      * when the page is full, so more may follow (the next page can still be empty).
      */
     history: viewerProcedure.input(catalogue.historyInput).query(async ({ ctx, input }) => {
+      const { epoch } = ctx.hub;
+      const after = pageCursor('after', input.after, epoch);
+      const before = input.before === undefined ? undefined : pageCursor('before', input.before, epoch);
       // The same rule as a subscription's lastEventId: a cursor this store never issued is refused, not answered
       // with an empty page that looks like "nothing new".
       const head = await ctx.hub.headId();
-      if (Number(input.after) > head) {
+      if (after > head) {
         const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
         throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
       }
-      const range = {
-        after: Number(input.after),
-        before: input.before === undefined ? Number.MAX_SAFE_INTEGER : Number(input.before),
-        order: input.order,
-      };
+      const range = { after, before: before ?? Number.MAX_SAFE_INTEGER, order: input.order };
       const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
       const stored = await ctx.hub.readRange(range, filter, input.limit);
       // The store selected by the narrowed topics; the scope is checked again here, whatever it matched.
@@ -52,10 +58,11 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
       const last = stored.at(-1)?.id;
       // Events at or below the watermark may have been deleted by retention (current-state events are kept).
       const retainedAfter = String(await ctx.hub.retentionWatermark());
-      const fallback = input.order === 'asc' ? input.after : (input.before ?? '0');
+      const fallback = input.order === 'asc' ? after : (before ?? 0);
       return {
         events,
-        nextCursor: last ?? fallback,
+        // With the epoch, so that the next page is checked against this log like a subscription's cursor.
+        nextCursor: formatCursor(last ?? fallback, epoch),
         hasMore: stored.length === input.limit,
         retainedAfter,
       };
@@ -64,4 +71,18 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
     /** Every event type the server knows, with its topic and summary templates (functions are left out). */
     catalogue: viewerProcedure.query(() => catalogue.describe()),
   });
+}
+
+/**
+ * The id a history cursor stands for. A page has no stream to put a reset notice in, so a cursor from another
+ * log (its epoch is not this store's) is refused: its ids mean nothing here.
+ */
+function pageCursor(name: 'after' | 'before', raw: string, epoch: string): number {
+  const cursor = parseCursor(raw);
+  if (cursor !== undefined && (cursor.epoch === undefined || cursor.epoch === epoch)) return cursor.after;
+  const message =
+    cursor === undefined
+      ? `${name} "${raw}" is not a cursor this server sent`
+      : `${name} ${raw} is from another log (epoch ${cursor.epoch}; this store's is ${epoch}): the database was replaced. Read from "0" for everything this log holds.`;
+  throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
 }

@@ -1,5 +1,5 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
-import type { AnyEnvelope, StreamItem, StreamReset } from '@switchboard/shared';
+import { formatCursor, type AnyEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 import type { Context } from '../context.js';
 import { pushSource, type OpenPush, type PushSink, type PushSource } from '../core/push-source.js';
 import type { StreamRequest } from '../core/hub.js';
@@ -16,8 +16,9 @@ type Tracked<E extends AnyEnvelope> = TrackedEnvelope<E | StreamReset>;
 export type EventStreamOf<E extends AnyEnvelope> = AsyncIterable<Tracked<E>>;
 
 /**
- * What every subscription procedure returns: the hub's events for one request, each as `tracked(id, envelope)`.
- * The id is the client's resume cursor; a single untracked item would reset it, so nothing else is sent.
+ * What every subscription procedure returns: the hub's events for one request, each as `tracked(cursor, envelope)`.
+ * The cursor (`<id>@<epoch>`, shared/cursor.ts) is what the client sends back to resume, so a resume is checked
+ * against this log; a single untracked item would reset it, so nothing else is sent.
  *
  * It can be pulled as an async iterable (`createCaller`, tRPC's own adapters) or, being a `PushSource`, opened
  * in push mode by the project's WebSocket handler, which recognises it on the procedure's result. Either way
@@ -33,6 +34,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
    * a copy tRPC's middlewares made for this call; holding it would keep one more object per subscription.
    */
   private readonly ctx: Pick<Context, 'hub' | 'limits' | 'metrics'>;
+  private readonly epoch: string;
 
   constructor(
     { hub, limits, metrics }: Context,
@@ -42,6 +44,11 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
     private readonly signal: AbortSignal,
   ) {
     this.ctx = { hub, limits, metrics };
+    this.epoch = hub.epoch;
+  }
+
+  trackedId(item: E | StreamReset): string {
+    return formatCursor(item.id, this.epoch);
   }
 
   /**
@@ -81,7 +88,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
     using _slot = this.ctx.limits.openSubscription(this.procedure);
     const items = pullStream((sink) => this.start(sink), this.ctx.hub.bufferLimit, this.signal);
     try {
-      for await (const item of items) yield tracked(item.id, item as E | StreamReset);
+      for await (const item of items) yield tracked(this.trackedId(item as E | StreamReset), item as E | StreamReset);
     } catch (error) {
       throw toTRPCError(error);
     }

@@ -11,8 +11,10 @@ import pg from 'pg';
 import * as schema from '../../drizzle/pg-schema.js';
 import { DatabaseOpenError } from './sqlite-db.js';
 import { redactUrl } from '../ops/redact.js';
+import { newEpoch } from './epoch.js';
 
-export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+/** The database, and its log's epoch, read once when it was opened (it never changes). */
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool; epoch: string };
 
 export interface PostgresOptions {
   /** `postgres://user@host:port/database` */
@@ -78,6 +80,7 @@ export async function openPostgres({
   });
   const db = drizzle(pool, { schema });
   let client: pg.PoolClient;
+  let epoch: string | undefined;
   try {
     client = await pool.connect();
   } catch (error) {
@@ -90,16 +93,21 @@ export async function openPostgres({
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(searchPath)}`);
       await migrate(drizzle(client), { migrationsFolder, migrationsSchema: searchPath });
       await client.query("INSERT INTO store_meta (key, value) VALUES ('head', 0) ON CONFLICT (key) DO NOTHING");
+      // The first node to open this schema gives its log an epoch; the rest, and every restart, read that one.
+      await client.query('INSERT INTO log_epoch (id, epoch) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [newEpoch()]);
+      const row = await client.query<{ epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1');
+      epoch = row.rows[0]?.epoch;
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName + searchPath]);
     }
+    if (epoch === undefined) throw new Error('the log_epoch row is missing after migration');
     client.release();
   } catch (error) {
     client.release(true);
     await pool.end();
     throw new DatabaseOpenError(`cannot use PostgreSQL at ${redactUrl(url)}: ${messageOf(error)}`);
   }
-  return Object.assign(db, { $client: pool });
+  return Object.assign(db, { $client: pool, epoch });
 }
 
 export function quoteIdent(name: string): string {

@@ -274,6 +274,10 @@ class PostgresStore implements EventStore {
     return result.rows.map((row) => row.type);
   }
 
+  epoch(): string {
+    return this.db.epoch;
+  }
+
   async headId(): Promise<number> {
     const result = await this.guard('read', () =>
       this.pool.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'head'"),

@@ -8,6 +8,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from '../../drizzle/schema.js';
 import { fromPackageRoot } from '../ops/package-root.js';
+import { newEpoch } from './epoch.js';
 
 /** Resolved from this module, not the working directory, so the server starts from any folder. */
 const migrationsFolder = fromPackageRoot('drizzle', 'migrations');
@@ -86,6 +87,10 @@ export function openDatabase(path: string, durability: 'full' | 'normal' = 'full
     // A migration that rebuilds a table must not cascade or fail on foreign keys half-way; check them after.
     sqlite.pragma('foreign_keys = OFF');
     migrate(db, { migrationsFolder });
+    // The log's epoch is written once, by the first open of this file; every later open finds it.
+    sqlite
+      .prepare('INSERT OR IGNORE INTO log_epoch (id, epoch, created_at) VALUES (1, ?, ?)')
+      .run(newEpoch(), Date.now());
     sqlite.pragma('foreign_keys = ON');
     const violations = sqlite.pragma('foreign_key_check') as unknown[];
     if (violations.length > 0)

@@ -183,6 +183,7 @@ function prepareStatements(sqlite: Database.Database) {
 class SqliteStore implements EventStore {
   private readonly sqlite: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly logEpoch: string;
 
   constructor(
     private readonly db: Db,
@@ -191,6 +192,14 @@ class SqliteStore implements EventStore {
   ) {
     this.sqlite = db.$client;
     this.statements = prepareStatements(this.sqlite);
+    // Written by openDatabase when the file was first opened; it never changes.
+    const row = this.sqlite.prepare<[], { epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1').get();
+    if (!row) throw new Error('the log_epoch row is missing: open the database with openDatabase');
+    this.logEpoch = row.epoch;
+  }
+
+  epoch(): string {
+    return this.logEpoch;
   }
 
   // ── Append ──

@@ -73,6 +73,12 @@ export interface EventStore {
     filter: EventFilter,
     limit: number,
   ): Promise<EventEnvelope[]>;
+  /**
+   * The log's epoch (shared/cursor.ts): created with the store's schema, the same on every open of the same
+   * database and on every node sharing it, different for any other log (a new file, a recreated schema). Read
+   * once at open, so it costs nothing per call. Ids are only comparable within one epoch.
+   */
+  epoch(): string;
   /** The newest event id, 0 when empty. */
   headId(): Promise<number>;
   /** Every event type the store holds events of (the server names those its catalogue does not define). */

@@ -4,13 +4,16 @@
  * the workflow's first event and maps each item with `AgUiMapper`.
  *
  * Every AG-UI event has an `id:` line. One workflow event may become several AG-UI events: all but the last
- * carry `<event id>:<index>`, the last the plain event id. A reader resuming with either form gets exactly
- * the events after it: the stream is rebuilt from the start and everything up to the cursor is skipped.
+ * carry `<event id>:<index>@<epoch>`, the last `<event id>@<epoch>` (the log's epoch, shared/cursor.ts). A reader
+ * resuming with either form gets exactly the events after it: the stream is rebuilt from the start and
+ * everything up to the cursor is skipped. A cursor from another log skips nothing: the subscription is asked
+ * with that epoch, so it starts with a `stream.reset` notice, and the reader gets the workflow of this log whole.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventType } from '@ag-ui/core';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { epochSchema, epochSeparator, formatCursor, splitEpoch } from '@switchboard/shared';
 import { bearerToken } from '../security/auth.js';
 import { AgUiMapper } from './ag-ui-events.js';
 import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
@@ -18,22 +21,27 @@ import { sendJson } from './json-response.js';
 
 export const agUiPath = '/ag-ui';
 
-/** A resume cursor: after event `event`, and within it after AG-UI event `index` (all of it when undefined). */
+/**
+ * A resume cursor: after event `event`, and within it after AG-UI event `index` (all of it when undefined), of
+ * the log `epoch` (undefined for an id sent without one, which is checked against no epoch).
+ */
 interface Cursor {
   event: number;
   index: number | undefined;
+  epoch: string | undefined;
 }
 
 function parseCursor(raw: string | undefined): Cursor | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const match = /^(\d{1,16})(?::(\d{1,4}))?$/.exec(raw);
-  if (!match) {
+  const { position, epoch } = splitEpoch(raw);
+  const match = /^(\d{1,16})(?::(\d{1,4}))?$/.exec(position);
+  if (!match || (epoch !== undefined && !epochSchema.safeParse(epoch).success)) {
     throw new TRPCError({
       code: 'BAD_REQUEST',
-      message: `Last-Event-ID "${raw}" is not an id this stream sent: send back the last id you received (e.g. 42 or 42:1)`,
+      message: `Last-Event-ID "${raw}" is not an id this stream sent: send back the last id you received (e.g. 42@3f9a1c0e5b7d or 42:1@3f9a1c0e5b7d)`,
     });
   }
-  return { event: Number(match[1]), index: match[2] === undefined ? undefined : Number(match[2]) };
+  return { event: Number(match[1]), index: match[2] === undefined ? undefined : Number(match[2]), epoch };
 }
 
 /** A stream's last message when it fails after it began: AG-UI's RUN_ERROR. */
@@ -72,14 +80,18 @@ export async function serveAgUi(
     opening: `retry: ${retryMs}\n\n`,
     // A comment: AG-UI readers parse every `data:` as an event, and skip comments.
     ping: ': ping\n\n',
-    item(item) {
+    item(item, _shared, trackedId) {
+      // A cursor from another log means nothing in this one: everything of this log is new to the reader.
+      if (item.type === 'stream.reset' && item.data.reason === 'epoch') cursor = undefined;
       const events = mapper.map(item);
       const id = Number(item.id);
       if (cursor !== undefined && id < cursor.event) return '';
       const from = cursor?.event === id ? (cursor.index ?? events.length - 1) + 1 : 0;
+      const { epoch } = splitEpoch(trackedId(item));
+      const at = epoch === undefined ? '' : `${epochSeparator}${epoch}`;
       let text = '';
       for (let i = from; i < events.length; i++) {
-        const eventId = i === events.length - 1 ? item.id : `${item.id}:${i}`;
+        const eventId = i === events.length - 1 ? `${item.id}${at}` : `${item.id}:${i}${at}`;
         text += `id: ${eventId}\ndata: ${JSON.stringify(events[i])}\n\n`;
       }
       return text;
@@ -92,7 +104,8 @@ export async function serveAgUi(
     },
   };
   await sse.stream(req, res, format, 'workflowEvents', () => ({
-    input: { workflowId, lastEventId: '0' },
+    // From the workflow's first event; with the reader's epoch, so that another log's cursor gets its reset.
+    input: { workflowId, lastEventId: cursor?.epoch === undefined ? '0' : formatCursor(0, cursor.epoch) },
     token: bearerToken(req.headers.authorization),
   }));
 }

@@ -33,24 +33,25 @@ export function errorFrame(router: ServedRouter, shape: unknown): string {
 }
 
 /**
- * One message per item: `id: <event id>` and the envelope. A live item is the same object for every
- * subscriber, so its message is built once and kept as long as the item lives.
+ * One message per item: `id: <cursor>` (`<event id>@<epoch>`) and the envelope. A live item is the same object
+ * for every subscriber, and its cursor the same for all of them, so its message is built once and kept as long
+ * as the item lives.
  */
 export class ItemFrames {
   private readonly cache = new WeakMap<StreamItem, string>();
 
   constructor(private readonly router: ServedRouter) {}
 
-  private build(item: StreamItem): string {
-    // Ids are decimal strings, so nothing in them can break the line.
-    return `id: ${item.id}\ndata: ${JSON.stringify(this.router._def._config.transformer.output.serialize(item))}\n\n`;
+  private build(item: StreamItem, id: string): string {
+    // Cursors are digits, lowercase letters and `@` (shared/cursor.ts), so nothing in them can break the line.
+    return `id: ${id}\ndata: ${JSON.stringify(this.router._def._config.transformer.output.serialize(item))}\n\n`;
   }
 
-  frame(item: StreamItem, shared: boolean): string {
-    if (!shared) return this.build(item);
+  frame(item: StreamItem, shared: boolean, trackedId: (item: StreamItem) => string): string {
+    if (!shared) return this.build(item, trackedId(item));
     let frame = this.cache.get(item);
     if (frame === undefined) {
-      frame = this.build(item);
+      frame = this.build(item, trackedId(item));
       this.cache.set(item, frame);
     }
     return frame;

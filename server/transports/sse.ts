@@ -67,7 +67,8 @@ export interface StreamFormat {
   opening: string;
   /** Written after `pingMs` without a message. */
   ping: string;
-  item(item: StreamItem, shared: boolean): string;
+  /** One item's message; `trackedId` gives its resume cursor (the source's, see `PushSource.trackedId`). */
+  item(item: StreamItem, shared: boolean, trackedId: (item: StreamItem) => string): string;
   /** The call was refused or the stream failed: answer (headers may or may not have been sent) and end. */
   refuse(shape: ErrorShape, error: TRPCError): void;
 }
@@ -123,7 +124,7 @@ export class SseTransport {
     const format: StreamFormat = {
       opening,
       ping: pingFrame,
-      item: (item, shared) => this.frames.frame(item, shared),
+      item: (item, shared, trackedId) => this.frames.frame(item, shared, trackedId),
       refuse: (shape) => {
         if (!res.headersSent) res.writeHead(200, sseHeaders).write(opening);
         res.end(errorFrame(router, shape));
@@ -201,9 +202,10 @@ export class SseTransport {
     const resume = () => {
       stream.open?.resume();
     };
+    const trackedId = (item: StreamItem) => source.trackedId(item);
     stream.open = source.open({
       push: (item, shared) => {
-        stream.write(format.item(item as StreamItem, shared));
+        stream.write(format.item(item as StreamItem, shared, trackedId));
         // Full: the stream skips live events until `resume`, then reads them back from the store.
         return stream.roomFor(resume);
       },

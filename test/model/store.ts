@@ -102,6 +102,11 @@ export class ModelStore implements EventStore {
     return outcome.result;
   }
 
+  /** One log for the whole run: subscribers resume with bare ids, which no epoch check applies to. */
+  epoch(): string {
+    return 'model';
+  }
+
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
     const matches = compileFilter(filter);
     return this.call(`read after ${after}`, () =>

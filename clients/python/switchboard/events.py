@@ -17,7 +17,8 @@ D = TypeVar("D")
 
 @dataclass(frozen=True)
 class Event(Generic[D]):
-    """A stored event. `id` is the resume cursor: a decimal string, strictly increasing across all events."""
+    """A stored event. `id` is a decimal string, strictly increasing across all events; the resume cursor is that
+    id with the log's epoch (`42@3f9a1c0e5b7d`), kept by `Subscription.last_event_id`."""
 
     id: str
     type: str
@@ -300,8 +301,10 @@ class SystemEvent(Event[SystemData]):
 
 
 class StreamResetData(TypedDict):
-    reason: Literal["retention"]
-    #: The cursor the subscriber asked to resume after.
+    #: `retention`: events after the cursor were deleted; `epoch`: the cursor is from another log (a replaced
+    #: database), whose ids mean nothing in this one.
+    reason: Literal["retention", "epoch"]
+    #: The cursor the subscriber asked to resume after, as it sent it.
     requestedAfter: str
     #: Every event up to this id that is not someone's current state has been deleted.
     retainedAfter: str
@@ -309,7 +312,8 @@ class StreamResetData(TypedDict):
 
 @dataclass(frozen=True)
 class StreamReset(Event[StreamResetData]):
-    """The cursor was older than retention kept: the current state follows, then everything after `id`."""
+    """This log cannot continue the cursor: it was older than retention kept (the current state follows, then
+    everything after `id`), or it was another log's (what a subscriber from "0" gets follows)."""
 
 
 _FAMILIES = {"agent": AgentEvent, "workflow": WorkflowEvent, "tdd": TddEvent, "system": SystemEvent}

@@ -30,6 +30,7 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
   const colour = wantsColour(io);
   const custom = values.json ? undefined : await customSummaries(client);
   for (const event of page.events) io.say(values.json ? JSON.stringify(event) : formatEvent(event, colour, custom));
-  if (!values.json && page.hasMore) io.complain(`more after #${page.nextCursor}: --after ${page.nextCursor}`);
+  if (!values.json && page.hasMore)
+    io.complain(`more after #${page.events.at(-1)?.id ?? ''}: --after ${page.nextCursor}`);
   return exitCodes.ok;
 }

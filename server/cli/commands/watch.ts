@@ -25,7 +25,8 @@ const flags = {
 
 type Values = ReturnType<typeof parse<typeof flags>>['values'];
 interface Handlers {
-  onData: (item: { data: StreamItem | AnyEnvelope }) => void;
+  /** `id` is the item's cursor (`<id>@<epoch>`), what `--from` takes to resume after it. */
+  onData: (item: { id: string; data: StreamItem | AnyEnvelope }) => void;
   onError: (error: unknown) => void;
 }
 
@@ -128,6 +129,7 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
 
   let seen = 0;
   let lastId: string | undefined;
+  let lastCursor: string | undefined;
   let end: (code: number | Error) => void = () => undefined;
   const ended = new Promise<number>((resolve, reject) => {
     end = (code) => {
@@ -136,10 +138,11 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
     };
   });
   const subscription = subscribe(client, procedure, values, {
-    onData: ({ data }) => {
+    onData: ({ id, data }) => {
       // A replay arrives many events per turn: past the limit, the rest of the turn's events are not shown.
       if (seen >= limit) return;
       lastId = data.id;
+      lastCursor = id;
       io.say(values.json ? JSON.stringify(data) : formatEvent(data, colour, custom));
       if (++seen >= limit) end(exitCodes.ok);
     },
@@ -168,7 +171,11 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
     fail: end,
   });
   try {
-    return await ended;
+    const code = await ended;
+    // The cursor carries the log's epoch, so a later --from is checked against this log (a replaced database
+    // answers it with a reset notice); the event id alone could not be.
+    if (lastCursor !== undefined) io.complain(`to resume after #${lastId ?? ''}: --from ${lastCursor}`);
+    return code;
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
     subscription.unsubscribe();

@@ -74,43 +74,51 @@ export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): strin
 }
 
 /**
- * Each pushed item's data frame for its subscribers: `{ id, data: item }` (how `tracked(item.id, item)` goes on
- * the wire) through the transformer once per event, then per subscriber one string concatenation, or one
- * prebuilt WebSocket frame shared by every subscriber whose request id is the same (clients number their
- * requests alike, so most are). The tracked id sits at the result level too: the client takes its resume cursor
- * from there.
+ * Each pushed item's data frame for its subscribers: `{ id, data: item }` (how `tracked(id, item)` goes on the
+ * wire, the id being the source's `trackedId(item)`) through the transformer once per event, then per subscriber
+ * one string concatenation, or one prebuilt WebSocket frame shared by every subscriber whose request id is the
+ * same (clients number their requests alike, so most are). The tracked id sits at the result level too: the
+ * client takes its resume cursor from there. A shared item's frames are kept by the item alone, which is right
+ * because a source's tracked id is the same for every subscriber of the server (see `PushSource.trackedId`).
  */
 export class EventFrames<T extends TrackedItem = TrackedItem> {
-  private readonly cache = new WeakMap<T, { payload: string; wire: Map<string, Buffer> }>();
+  private readonly cache = new WeakMap<T, { id: string; payload: string; wire: Map<string, Buffer> }>();
 
   constructor(private readonly router: AnyRouter) {}
 
-  private payload(item: T): string {
-    return JSON.stringify(configOf(this.router).transformer.output.serialize({ id: item.id, data: item }));
+  private payload(item: T, id: string): string {
+    return JSON.stringify(configOf(this.router).transformer.output.serialize({ id, data: item }));
   }
 
-  private entry(item: T) {
+  private entry(item: T, trackedId: (item: T) => string) {
     let entry = this.cache.get(item);
     if (entry === undefined) {
-      entry = { payload: this.payload(item), wire: new Map() };
+      const id = trackedId(item);
+      entry = { id, payload: this.payload(item, id), wire: new Map() };
       this.cache.set(item, entry);
     }
     return entry;
   }
 
   /** The reply's text. Only a shared item's payload is kept for the next subscriber. */
-  text(head: string, item: T, shared: boolean): string {
-    const payload = shared ? this.entry(item).payload : this.payload(item);
-    return `${head}"result":{"type":"data","id":${JSON.stringify(item.id)},"data":${payload}}}`;
+  text(head: string, item: T, shared: boolean, trackedId: (item: T) => string = (i) => i.id): string {
+    let id: string;
+    let payload: string;
+    if (shared) ({ id, payload } = this.entry(item, trackedId));
+    else {
+      id = trackedId(item);
+      payload = this.payload(item, id);
+    }
+    return `${head}"result":{"type":"data","id":${JSON.stringify(id)},"data":${payload}}}`;
   }
 
   /** The reply as a complete WebSocket frame; a shared item's is built once per request id. */
-  wire(head: string, item: T, shared: boolean): Buffer {
-    if (!shared) return textFrame(this.text(head, item, false));
-    const { wire } = this.entry(item);
+  wire(head: string, item: T, shared: boolean, trackedId: (item: T) => string = (i) => i.id): Buffer {
+    if (!shared) return textFrame(this.text(head, item, false, trackedId));
+    const { wire } = this.entry(item, trackedId);
     let frame = wire.get(head);
     if (frame === undefined) {
-      frame = textFrame(this.text(head, item, true));
+      frame = textFrame(this.text(head, item, true, trackedId));
       wire.set(head, frame);
     }
     return frame;

@@ -17,7 +17,7 @@ import { isObservable, observableToAsyncIterable } from '@trpc/server/observable
 import type { TRPCResultMessage } from '@trpc/server/rpc';
 import { isPushSource, type OpenPush, type PushSink, type TrackedItem } from '../../core/push-source.js';
 import { replyHead, type EventFrames, type RequestId } from './protocol.js';
-import type { SocketWriter } from './socket-writer.js';
+import type { FrameSource, SocketWriter } from './socket-writer.js';
 
 /** One request as the client sent it, with its input deserialized and `lastEventId` merged in. */
 export interface Call {
@@ -59,6 +59,8 @@ export class Subscription implements PushSink<TrackedItem> {
   // The fast path's per-event state, held directly so that `push` reaches it without an indirection.
   private readonly writer: SocketWriter;
   private readonly frames: EventFrames;
+  /** The pushed items' frames, with the tracked ids their source gives (set when a push source is opened). */
+  private tracked: FrameSource<TrackedItem> | undefined;
   private readonly head: string;
 
   constructor(
@@ -92,6 +94,12 @@ export class Subscription implements PushSink<TrackedItem> {
       // `started` is sent when the source says it has fixed its start (see PushSink.started), so every event
       // committed after the client hears it is delivered.
       this.phase = 'pushing';
+      const { frames } = this;
+      const trackedId = (item: TrackedItem) => result.trackedId(item);
+      this.tracked = {
+        text: (head, item, shared) => frames.text(head, item, shared, trackedId),
+        wire: (head, item, shared) => frames.wire(head, item, shared, trackedId),
+      };
       try {
         this.open = result.open(this);
       } catch (cause) {
@@ -140,7 +148,7 @@ export class Subscription implements PushSink<TrackedItem> {
   // ── PushSink: the fast path ─────────────────────────────────────────────────────────────────────────────
 
   push(item: TrackedItem, shared: boolean): boolean {
-    this.writer.write(this.frames, this.head, item, shared);
+    if (this.tracked) this.writer.write(this.tracked, this.head, item, shared);
     return true;
   }
 
