@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
 import { cell, median, rateCell } from './format.js';
 import { next, runScript, start, waitLimitMs } from './ipc.js';
+import { runPatterns } from './patterns.js';
 import { runSoak } from './soak.js';
 import { variants, type FanOutSamples, type Variant } from './shared.js';
 
@@ -21,7 +22,8 @@ const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
 /**
  * `--only ingest` runs the ingest and resume cases alone; `--only cluster` the PostgreSQL + Redis cases alone;
- * `--only soak --minutes N [--seed S]` the soak with its history checker (bench/soak.ts) and nothing else.
+ * `--only soak --minutes N [--seed S]` the soak with its history checker (bench/soak.ts) and nothing else;
+ * `--only patterns` what hostile topic patterns cost the dispatcher (bench/patterns.ts).
  */
 const ingestOnly = only?.includes('ingest') ?? false;
 const clusterOnly = only?.includes('cluster') ?? false;
@@ -174,6 +176,10 @@ async function ingestAndResume(durability: 'full' | 'normal') {
 }
 
 async function main() {
+  if (only?.includes('patterns')) {
+    await runPatterns();
+    return;
+  }
   if (only?.includes('soak')) {
     const pass = await runSoak({ minutes: Number(flag('--minutes') ?? 2), seed: Number(flag('--seed') ?? 1) });
     if (!pass) process.exitCode = 1;

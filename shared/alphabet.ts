@@ -8,6 +8,12 @@
 /** Any character outside the alphabet of topics: whitespace, control, format, surrogate, private use. */
 export const outsideAlphabet = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}]/u;
 
+/** A topic pattern: one or more characters of the alphabet, `*` included (JSON Schema carries this one). */
+export const patternAlphabet = /^[^\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}]+$/u;
+
+/** An id or a topic: the alphabet without `*`. */
+export const idAlphabet = /^[^\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}*]+$/u;
+
 /**
  * Why `text` cannot be part of a topic, naming the first character outside the alphabet and where it is;
  * undefined when every character is allowed. For ids, topics and patterns alike.

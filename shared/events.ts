@@ -6,7 +6,7 @@
  * once that the server does not know what it sent.
  */
 import { z } from 'zod';
-import { alphabetProblem } from './alphabet.js';
+import { alphabetProblem, idAlphabet } from './alphabet.js';
 import { limits } from './limits.js';
 
 // ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
@@ -19,11 +19,11 @@ export const entityIdSchema = z
   .string()
   .min(1)
   .max(limits.idLength)
-  .superRefine((id, ctx) => {
-    const problem = alphabetProblem(id);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `id ${problem}` });
-    else if (id.includes('*'))
-      ctx.addIssue({ code: 'custom', message: 'ids may not contain "*" (the topic wildcard)' });
+  .regex(idAlphabet, {
+    error: (issue) => {
+      const problem = alphabetProblem(String(issue.input));
+      return problem === undefined ? 'ids may not contain "*" (the topic wildcard)' : `id ${problem}`;
+    },
   });
 
 /** Keys and correlation ids: identifiers, so no control characters (which no store should hold in a column). */

@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import type { ValidEvent } from './events.js';
-import { alphabetProblem } from './alphabet.js';
+import { alphabetProblem, patternAlphabet } from './alphabet.js';
 import { limits } from './limits.js';
 
 /** How the built-in families derive topics, as templates (see `compileTemplate`). */
@@ -107,9 +107,8 @@ export const topicPatternSchema = z
   .string()
   .min(1)
   .max(limits.topicLength)
+  .regex(patternAlphabet, { error: (issue) => `topic pattern ${alphabetProblem(String(issue.input)) ?? 'is empty'}` })
   .superRefine((pattern, ctx) => {
-    const problem = alphabetProblem(pattern);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `topic pattern ${problem}` });
     const stars = countStars(pattern);
     if (stars > limits.patternStars) {
       ctx.addIssue({

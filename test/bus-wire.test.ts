@@ -75,7 +75,7 @@ async function expectGarbageDroppedAndBusUp(nodes: Awaited<ReturnType<typeof two
   await using publisher = connect(nodes.a.url);
   const stored = await publisher.publish.mutate(agentLog('a-1', 'after the garbage'));
   await live.atLeast(1, 10_000);
-  expect(live.items.map((e) => e.id)).toEqual([stored.id]);
+  expect(live.items.map((e) => e.data.id)).toEqual([stored.id]);
   expect((await health(nodes.b.url)).bus.state).toBe('up');
 }
 

@@ -80,7 +80,7 @@ describeWith(['postgres', 'redis'], 'a Redis link black-holed', () => {
       expect((await gapFilled(a.url)) - filledHealed).toBeLessThan(15);
 
       expectExactlyOnceInOrder(
-        stream.items.map((e) => e.id),
+        stream.items.map((e) => e.data.id),
         published,
       );
     },
@@ -210,7 +210,7 @@ describeWith(['postgres', 'redis'], 'latency and connection resets on both links
       await Promise.all(subscribers.map((s) => s.atLeast(total, 20_000)));
       for (const s of subscribers)
         expectExactlyOnceInOrder(
-          s.items.map((e) => e.id),
+          s.items.map((e) => e.data.id),
           total,
         );
     } finally {

@@ -28,13 +28,14 @@ const secret = 'a-secret-of-at-least-32-characters-for-hs256';
 // Few characters, so that generated topics and patterns meet often; half of them special to some store's matcher.
 const alphabet = ['a', 'b', ':', '?', '[', '%', '_', '\\'];
 
-const topic = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 3 }).map((c) => c.join(''));
+const characters = fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 3 });
+const topic = characters.map((c) => c.join(''));
 /** A pattern: random, or a topic with some characters turned into stars (which it then matches). */
 const pattern = fc.oneof(
   fc.array(fc.constantFrom(...alphabet, '*', '*'), { minLength: 1, maxLength: 4 }).map((c) => c.join('')),
   fc
-    .tuple(topic, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }))
-    .map(([t, stars]) => [...t].map((c, i) => (stars[i] === true ? '*' : c)).join('')),
+    .tuple(characters, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }))
+    .map(([chars, stars]) => chars.map((c, i) => (stars[i] === true ? '*' : c)).join('')),
 );
 const run = fc.record({
   published: fc.array(topic, { minLength: 1, maxLength: 6 }),

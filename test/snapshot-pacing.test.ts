@@ -102,6 +102,6 @@ describe('snapshot pacing', () => {
     expect(value('switchboard_slow_consumer_disconnects_total')).toBe(0);
     expect(value('switchboard_unsent_bytes_peak')).toBeLessThanOrEqual(limit);
     expect(snapshot.starts).toBe(1);
-    expect(snapshot.items.map((item) => Number(item.id))).toEqual(Array.from({ length: agents }, (_, i) => i + 1));
+    expect(snapshot.items.map((item) => Number(item.data.id))).toEqual(Array.from({ length: agents }, (_, i) => i + 1));
   });
 });

@@ -238,7 +238,7 @@ describe('streams follow their token', () => {
     await waitUntil('a second token', () => signedTokens >= 2);
     await writer.publish.mutate(workflowStarted('wf-2'));
     await watching.atLeast(2);
-    expect(watching.items.map((item) => item.id)).toEqual(['1', '2']);
+    expect(watching.items.map((item) => item.data.id)).toEqual(['1', '2']);
     expect(watching.errors).toEqual([]);
   });
 });

@@ -61,17 +61,21 @@ function parseBody(body: string, contentType: string): { value: unknown; at: Pic
       return { value: parsed.value, at: { line: parsed.line } };
     });
   }
-  const value = parseJson(body, 'body (send one event, an array, or NDJSON with content-type application/x-ndjson)');
+  const value = parseJson(
+    body,
+    'body',
+    ' (send one event, an array, or NDJSON with content-type application/x-ndjson)',
+  );
   return Array.isArray(value) ? value.map((v: unknown, index) => ({ value: v, at: { index } })) : [{ value, at: {} }];
 }
 
 /** JSON.parse, then the depth limit; IngestError (400) naming which, before anything validates the value. */
-export function parseJson(text: string, what: string): unknown {
+export function parseJson(text: string, what: string, hint = ''): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
   } catch (error) {
-    throw new IngestError(400, `${what} is not JSON: ${(error as Error).message}`);
+    throw new IngestError(400, `${what} is not JSON: ${(error as Error).message}${hint}`);
   }
   // One level more for an array of events around the deepest event.
   if (nestedDeeperThan(value, limits.jsonDepth + 1)) throw new IngestError(400, jsonDepthMessage);
