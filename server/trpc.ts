@@ -75,6 +75,9 @@ const t = initTRPC.context<Context>().create({
       reason = cause.reason;
     } else if (error.code === 'NOT_FOUND') {
       reason = errorReasons.notFound;
+    } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+      // A fault, not an answer: its message may hold SQL, parameters or paths, which stay in the server's log.
+      message = 'internal server error; the server logged the details';
     }
     return { ...shape, message, data: { ...shape.data, reason, issues } };
   },

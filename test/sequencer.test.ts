@@ -148,6 +148,21 @@ describe('sequencer', () => {
     expect(sequencer.stats).toMatchObject({ lag: 0, gapFilled: 3 });
   });
 
+  it('believes a bus message only as far as the store goes: a forged id past the head skips nothing', async () => {
+    const clock = fakeClock();
+    const { store, sequencer, transport, ids } = await start(1_000, { every: clock.every });
+    const [real] = (await store.append(logs(1, 'real'))).stored;
+    if (!real) throw new Error('nothing stored');
+    // Anyone who can publish on the bus channel can say that event 1000 exists.
+    transport.publish([{ ...real, id: '1000' }]);
+    for (let i = 0; i < 3; i++) await clock.tick();
+    const { stored } = await store.append(logs(2, 'after'));
+    sequencer.publish(stored);
+    for (let i = 0; i < 3 && ids.length < 3; i++) await clock.tick();
+    expect(ids).toEqual([1, 2, 3]);
+    expect(sequencer.stats.lag).toBe(0);
+  });
+
   it('gives a filled gap to every listener once when one of them throws', async () => {
     const clock = fakeClock();
     const { store, sequencer, ids } = await start(1_000, { every: clock.every });

@@ -165,6 +165,15 @@ export class Sequencer implements EventBus {
       let failed = false;
       try {
         while (!this.closed && this.known > this.deliveredId) {
+          // A message is believed only as far as the store goes: every real id was committed before it was
+          // announced, so it is at most the head read now. An id past it (a forged or corrupt message from
+          // whoever can publish on the bus) would otherwise count as committed and skip every real id up to it.
+          const head = await this.options.store.headId();
+          if (this.known > head) {
+            this.known = head;
+            for (const id of this.held.keys()) if (id > head) this.held.delete(id);
+            if (this.known <= this.deliveredId) break;
+          }
           // The target is fixed before the read: every id up to it was committed before we heard of it, so the
           // read sees it; an id heard of during the read may be newer than what the read saw.
           const target = this.known;
