@@ -7,7 +7,8 @@
  *   events with larger ids, in order, once.
  * - After a cursor this log does not hold: a `stream.reset` first, then exactly the matching events after the
  *   reset's id. Below the watermark that is the only answer; past the head the stream may instead be refused
- *   (`CursorAheadError`) with nothing delivered. (A cursor from another log's epoch belongs here too.)
+ *   (`CursorAheadError`) with nothing delivered. A cursor from another log's epoch, whatever its id, gets a reset
+ *   to the watermark (never a refusal) and everything after it.
  * - A snapshot: the agents' latest statuses at some head h, then exactly the matching events after h.
  * - Live only: a run of consecutive matching events that includes every one after what its node had delivered
  *   when the stream said it had started (what a live stream starts from; see `EventStream.begin`).
@@ -23,6 +24,8 @@ export interface Session {
   readonly name: string;
   /** The `lastEventId` it sent, if any. */
   readonly cursor: number | undefined;
+  /** The cursor was another log's (its epoch not the store's): whatever its id, it is not in this log. */
+  readonly foreign: boolean;
   readonly mode: 'cursor' | 'live' | 'snapshot';
   readonly matches: (event: EventEnvelope) => boolean;
   readonly headAtConnect: number;
@@ -51,7 +54,12 @@ export function checkSession(session: Session, log: Log, complete: boolean): str
   const { ended } = session;
   if (ended === undefined || ended === 'closed') return undefined;
   const { error } = ended;
-  if (error instanceof CursorAheadError && session.cursor !== undefined && session.cursor > session.headAtConnect) {
+  if (
+    error instanceof CursorAheadError &&
+    !session.foreign &&
+    session.cursor !== undefined &&
+    session.cursor > session.headAtConnect
+  ) {
     return undefined;
   }
   if (error instanceof Error && error.message.startsWith(injected)) return undefined;
@@ -72,10 +80,11 @@ function checkItems(session: Session, log: Log, complete: boolean): string | und
   };
   const first = items[0];
   if (session.mode === 'cursor' && cursor !== undefined) {
-    const inLog = cursor >= log.watermark && cursor <= session.headAtConnect;
+    const inLog = !session.foreign && cursor >= log.watermark && cursor <= session.headAtConnect;
     if (inLog) return tail(cursor, items);
     if (first?.type === 'stream.reset') {
-      if (cursor < log.watermark && Number(first.id) !== log.watermark) {
+      // Below the watermark, or from another log: the reset is to the watermark, and everything after it follows.
+      if ((cursor < log.watermark || session.foreign) && Number(first.id) !== log.watermark) {
         return `a reset to ${first.id}, expected one to the watermark ${log.watermark}`;
       }
       return tail(Number(first.id), items.slice(1));

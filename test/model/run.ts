@@ -38,6 +38,8 @@ const turnsPerStep = 2;
 /** Steps at most while the world quiets down (each answers a call or delivers a message). */
 const maxQuietSteps = 20_000;
 
+/** The epoch of a log that is not the model's (`ModelStore.epoch()`): a cursor from a replaced database. */
+const otherEpoch = 'elsewhere';
 const silent = createLogger({ logLevel: 'silent', logFormat: 'json' });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -207,16 +209,24 @@ class World {
     const node = this.node(n);
     const head = this.store.head;
     const cursor =
-      start.at === 'last' ? subscriber.cursor : start.at === 'head' ? Math.max(0, head + start.offset) : undefined;
+      start.at === 'last'
+        ? subscriber.cursor
+        : start.at === 'head'
+          ? Math.max(0, head + start.offset)
+          : start.at === 'elsewhere'
+            ? start.id
+            : undefined;
+    const foreign = start.at === 'elsewhere';
     const mode = start.at === 'snapshot' ? 'snapshot' : cursor === undefined ? 'live' : 'cursor';
     const { filter: which, sink } = subscriber.spec;
     const filter = which === 'all' ? {} : { topics: ['agent:a'] };
     const index = subscriber.sessions.length;
     const session: Session = {
       name: `s${this.subscribers.indexOf(subscriber)}#${index} on n${n % this.nodes.length} (${
-        mode === 'cursor' ? `after ${cursor}` : mode
+        mode === 'cursor' ? `after ${cursor}${foreign ? ' of another epoch' : ''}` : mode
       }, ${which}, ${sink} sink)`,
       cursor,
+      foreign,
       mode,
       matches: which === 'all' ? () => true : (e) => e.topic === 'agent:a',
       headAtConnect: head,
@@ -231,7 +241,7 @@ class World {
     const stream = node.hub.open(
       {
         filter,
-        lastEventId: mode === 'cursor' ? String(cursor) : undefined,
+        lastEventId: mode === 'cursor' ? `${cursor}${foreign ? `@${otherEpoch}` : ''}` : undefined,
         snapshot: mode === 'snapshot' ? 'agents' : undefined,
       },
       {

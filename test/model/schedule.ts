@@ -20,8 +20,16 @@ export interface SubscriberSpec {
   sink: SinkKind;
 }
 
-/** Where a connection starts: after its last cursor, an id relative to the head (maybe past it), live, or a snapshot. */
-export type Start = { at: 'last' } | { at: 'head'; offset: number } | { at: 'live' } | { at: 'snapshot' };
+/**
+ * Where a connection starts: after its last cursor, an id relative to the head (maybe past it), an id of another
+ * log (a cursor whose epoch is not the store's, as after the database was replaced), live, or a snapshot.
+ */
+export type Start =
+  | { at: 'last' }
+  | { at: 'head'; offset: number }
+  | { at: 'elsewhere'; id: number }
+  | { at: 'live' }
+  | { at: 'snapshot' };
 
 export type Step =
   | { do: 'commit'; node: number; agent: Agent; type: EventKind; count: number }
@@ -61,8 +69,8 @@ export function describeStep(step: Step): string {
       const from =
         start.at === 'head'
           ? `head${start.offset >= 0 ? '+' : ''}${start.offset}`
-          : start.at === 'last'
-            ? 'last'
+          : start.at === 'elsewhere'
+            ? `${start.id}@another-epoch`
             : start.at;
       return `connect s${step.sub} n${step.node} ${from}`;
     }
@@ -94,6 +102,7 @@ const sub = fc.nat(2);
 const start: fc.Arbitrary<Start> = fc.oneof(
   fc.constant({ at: 'last' as const }),
   fc.record({ at: fc.constant('head' as const), offset: fc.integer({ min: -8, max: 2 }) }),
+  fc.record({ at: fc.constant('elsewhere' as const), id: fc.nat(12) }),
   fc.constant({ at: 'live' as const }),
   fc.constant({ at: 'snapshot' as const }),
 );
