@@ -61,6 +61,9 @@ const t = initTRPC.context<Context>().create({
   transformer,
   // Stack traces stay in the server's log; clients get the code, message and reason.
   isDev: false,
+  // Subscriptions over HTTP are the project's own SSE transport (server/transports/sse.ts), which follows each
+  // stream's token and paces it; tRPC's HTTP adapter would serve them too on any spelling of the path.
+  sse: { enabled: false },
   errorFormatter({ shape, error }): ErrorShape {
     const { cause } = error;
     let { message } = shape;

@@ -1,4 +1,5 @@
 import superjson, { type SuperJSONResult } from 'superjson';
+import { jsonDepthMessage, limits, nestedDeeperThan } from './limits.js';
 
 /**
  * The wire transformer of every tRPC call, on both ends: superjson, which keeps `Date` timestamps as dates.
@@ -74,7 +75,55 @@ export function encode(value: unknown): SuperJSONResult {
   return { json: json as SuperJSONResult['json'] };
 }
 
+/** What a client may annotate in what it sends: dates, and fields left undefined. */
+const inputAnnotations = new Set(['Date', 'undefined']);
+
+/**
+ * Refuses what a client has no reason to send and what would make decoding expensive: shared references
+ * (`referentialEqualities`, which let a 1 KB input point at one object from many places and so double the paths
+ * a validator walks at every level), annotations other than `Date` and `undefined`, and JSON nested past
+ * `limits.jsonDepth` (checked without recursion before superjson's own recursive walk).
+ */
+function checkInput(payload: SuperJSONResult): void {
+  const meta: unknown = payload.meta;
+  if (meta === undefined) {
+    if (nestedDeeperThan(payload.json, limits.jsonDepth + 2)) throw new Error(jsonDepthMessage);
+    return;
+  }
+  if (typeof meta !== 'object' || meta === null) throw new Error('superjson meta must be an object');
+  if ('referentialEqualities' in meta) {
+    throw new Error('input may not hold shared references (superjson referentialEqualities): send plain JSON');
+  }
+  if (nestedDeeperThan(payload.json, limits.jsonDepth + 2) || nestedDeeperThan(meta, limits.jsonDepth + 3)) {
+    throw new Error(jsonDepthMessage);
+  }
+  const values = 'values' in meta ? meta.values : undefined;
+  const stack: unknown[] = [values];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (Array.isArray(top) && top.length === 1 && typeof top[0] === 'string') {
+      if (!inputAnnotations.has(top[0])) {
+        throw new Error(`input may annotate only Date and undefined values, not ${top[0]}: send plain JSON`);
+      }
+    } else if (typeof top === 'object' && top !== null) {
+      stack.push(...(Object.values(top) as unknown[]));
+    }
+  }
+}
+
+/** Decodes a payload in place (see above). */
+const decode = (payload: SuperJSONResult): unknown => superjson.deserialize(payload, { inPlace: true });
+
+/**
+ * The transformer of both ends. A server decodes what clients send with `input.deserialize`, which checks it
+ * first (`checkInput`); a client decodes what the server sends, which it trusts, with `output.deserialize`.
+ */
 export const transformer = {
-  serialize: encode,
-  deserialize: (payload: SuperJSONResult): unknown => superjson.deserialize(payload, { inPlace: true }),
+  input: {
+    serialize: encode,
+    deserialize: (payload: SuperJSONResult): unknown => {
+      checkInput(payload);
+      return decode(payload);
+    },
+  },
+  output: { serialize: encode, deserialize: decode },
 };

@@ -126,9 +126,9 @@ describe('the WebSocket handler under faults', () => {
         if (state.broken || (typeof value === 'object' && value !== null && 'poison' in value)) {
           throw new Error('cannot encode this');
         }
-        return transformer.serialize(value);
+        return transformer.output.serialize(value);
       },
-      deserialize: transformer.deserialize,
+      deserialize: transformer.input.deserialize,
     };
     const t = initTRPC.create({ transformer: fragile });
     const router = t.router({

@@ -194,7 +194,7 @@ describe('event frames', () => {
       timestamp: new Date('2026-01-01T00:00:00Z'),
       data: { agentId: 'a-1', agentType: 'coder', status: 'busy' },
     };
-    const spy = vi.spyOn(transformer, 'serialize');
+    const spy = vi.spyOn(transformer.output, 'serialize');
     const heads = ['{"id":1,', '{"id":"x","jsonrpc":"2.0",', '{"id":1,'];
     const decoded = heads.map((head) => JSON.parse(frames.text(head, event, true)) as Reply);
     expect(spy).toHaveBeenCalledTimes(1);
@@ -210,7 +210,7 @@ describe('event frames', () => {
     }
     // An item read for one subscriber alone (a replay) is encoded for it and not kept.
     const own = { ...event };
-    const again = vi.spyOn(transformer, 'serialize');
+    const again = vi.spyOn(transformer.output, 'serialize');
     const text = frames.text('{"id":1,', own, false);
     expect(frames.text('{"id":1,', own, false)).toBe(text);
     expect(frames.wire('{"id":1,', own, false).subarray(4).toString()).toBe(text);

@@ -299,12 +299,38 @@ describe('cheap to match, bounded to parse', () => {
         data: { agentId: 'a', level: 'info', message: 'm', context: nested },
       }),
     );
-    expect(overWs).toMatchObject({ code: 'BAD_REQUEST' });
+    // Refused as the input is decoded, before any schema: a parse error (400), naming the limit.
+    expect(overWs).toMatchObject({ code: 'PARSE_ERROR' });
     expect(overWs.message).toContain('limits.jsonDepth');
     // A payload as deep as the limit allows is stored.
     const fits = await post(server.url, '/ingest', event(limits.jsonDepth - 4), admin.token);
     expect(fits.status).toBe(200);
     expect(lines.filter((line) => line.includes('"level":50'))).toEqual([]);
+  });
+
+  it('refuses input with shared references before any validator walks it, without a token', async () => {
+    await using server = await startTestServer({ tokens: [...tokens] });
+    // superjson's way of saying "the same object as": each level pointing twice at the next doubles the paths.
+    const aliased = {
+      json: { topics: ['agent:*'], types: ['agent.status'] },
+      meta: { referentialEqualities: { topics: ['types'] }, v: 1 },
+    };
+    const res = await fetch(`${server.url}/trpc/history?input=${encodeURIComponent(JSON.stringify(aliased))}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('shared references');
+  });
+
+  it('serves subscriptions over HTTP only through the SSE transport that follows tokens', async () => {
+    await using server = await startTestServer({ tokens: [...tokens] });
+    const input = encodeURIComponent(JSON.stringify({ json: { lastEventId: '0' } }));
+    for (const spelling of ['/trpc/events/', '/trpc/%65vents']) {
+      const res = await fetch(`${server.url}${spelling}?input=${input}`, {
+        headers: { authorization: `Bearer ${admin.token}` },
+      });
+      const text = await res.text();
+      expect(text).toContain('METHOD_NOT_SUPPORTED');
+      expect(text).not.toContain('"type"');
+    }
   });
 
   it('tells a caller without a token only whether the server is up while tokens are configured', async () => {

@@ -4,7 +4,7 @@
  */
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { encode, transformer } from '@switchboard/shared';
+import { encode, limits, transformer } from '@switchboard/shared';
 
 const envelope = (id: number) => ({
   id: String(id),
@@ -44,7 +44,7 @@ describe('wire transformer', () => {
   it.each(direct)('writes exactly what superjson writes for %s', (_, value) => {
     expect(encode(value)).toEqual(superjson.serialize(value));
     expect(JSON.stringify(encode(value))).toBe(JSON.stringify(superjson.serialize(value)));
-    expect(transformer.deserialize(JSON.parse(JSON.stringify(encode(value))) as never)).toEqual(value);
+    expect(transformer.output.deserialize(JSON.parse(JSON.stringify(encode(value))) as never)).toEqual(value);
   });
 
   it.each(general)('hands %s to superjson', (_, value) => {
@@ -54,7 +54,7 @@ describe('wire transformer', () => {
   it('decodes a shared reference to equal values, without marking it', () => {
     const at = new Date(0);
     const value = [{ at }, { at }];
-    const decoded = transformer.deserialize(JSON.parse(JSON.stringify(encode(value))) as never);
+    const decoded = transformer.output.deserialize(JSON.parse(JSON.stringify(encode(value))) as never);
     expect(decoded).toEqual(value);
     expect(encode(value).meta?.referentialEqualities).toBeUndefined();
   });
@@ -64,5 +64,18 @@ describe('wire transformer', () => {
     expect(() => superjson.serialize(value)).toThrow(/prototype pollution/);
     expect(() => encode(value)).toThrow(/prototype pollution/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses, in what a client sends, shared references, annotations other than Date and undefined, and deep JSON', () => {
+    const decodeInput = (payload: unknown) => () => transformer.input.deserialize(payload as never);
+    const shared = { a: [1], b: [1] };
+    const aliased = { json: shared, meta: { referentialEqualities: { a: ['b'] }, v: 1 } };
+    expect(decodeInput(aliased)).toThrow('shared references');
+    expect(decodeInput({ json: { re: '/x/' }, meta: { values: { re: ['regexp'] }, v: 1 } })).toThrow('not regexp');
+    const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+    expect(decodeInput({ json: { x: deep(limits.jsonDepth + 10) } })).toThrow('limits.jsonDepth');
+    const at = new Date(0);
+    const sent = JSON.parse(JSON.stringify(superjson.serialize({ at, gone: undefined }))) as unknown;
+    expect(decodeInput(sent)()).toEqual({ at, gone: undefined });
   });
 });

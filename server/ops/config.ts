@@ -158,7 +158,7 @@ export function isLoopback(host: string): boolean {
 
 /** Validates raw token entries; the message names the entry and never echoes a token. */
 function validTokens(raw: readonly unknown[], where: string): TokenEntry[] {
-  return raw.map((entry, i) => {
+  const tokens = raw.map((entry, i) => {
     const result = tokenEntrySchema.safeParse(entry);
     if (!result.success) {
       // The token itself is never echoed.
@@ -166,6 +166,20 @@ function validTokens(raw: readonly unknown[], where: string): TokenEntry[] {
     }
     return result.data;
   });
+  uniqueNames(tokens, where);
+  return tokens;
+}
+
+/** A token's name is whose idempotency keys its events carry: two tokens of one name would share them. */
+function uniqueNames(tokens: readonly TokenEntry[], where: string): void {
+  const seen = new Set<string>();
+  for (const { name } of tokens) {
+    if (name === undefined) continue;
+    if (seen.has(name)) {
+      throw new ConfigError(`two tokens are named "${name}" (${where}): give each token a name of its own`);
+    }
+    seen.add(name);
+  }
 }
 
 /** The tokens file's entries; ConfigError when it cannot be read or holds an invalid entry. */

@@ -18,7 +18,12 @@ export const tokenEntrySchema = z.strictObject({
   role: z.enum(roles),
   token: z.string().min(16, 'tokens must be at least 16 characters'),
   /** Shown in logs and errors instead of the token. */
-  name: z.string().min(1).max(64).optional(),
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((n) => !n.startsWith('#'), 'names may not start with "#" (the server names unnamed tokens so)')
+    .optional(),
   /** Topic patterns this token may read and publish; absent: every topic its role allows. */
   scopes: scopesSchema.optional(),
 });

@@ -20,10 +20,11 @@ export const scopesSchema = z.strictObject({
 });
 export type Scopes = z.output<typeof scopesSchema>;
 
-/** Who holds the scopes, for messages: a token's name and its scopes. */
+/** Who holds the scopes, for messages: a token's name and its scopes (and whose keys it writes). */
 export interface Scoped {
   name: string;
   scopes?: Scopes | undefined;
+  keyOwner?: string;
 }
 
 /** A read or a publish outside the caller's scopes; the message names the topic and the token. */
@@ -38,21 +39,21 @@ export class ScopeError extends Error {
  * the lengths, which `limits.topicLength` bounds.
  */
 export function intersects(a: string, b: string): boolean {
+  // Bottom-up over suffixes: meets(i, j) says a[i..] and b[j..] share a topic. One byte per pair of positions.
   const width = b.length + 1;
-  const memo = new Map<number, boolean>();
-  const walk = (i: number, j: number): boolean => {
-    const key = i * width + j;
-    const known = memo.get(key);
-    if (known !== undefined) return known;
-    let result: boolean;
-    if (i === a.length && j === b.length) result = true;
-    else if (a[i] === '*') result = walk(i + 1, j) || (j < b.length && walk(i, j + 1));
-    else if (b[j] === '*') result = walk(i, j + 1) || (i < a.length && walk(i + 1, j));
-    else result = i < a.length && j < b.length && a[i] === b[j] && walk(i + 1, j + 1);
-    memo.set(key, result);
-    return result;
-  };
-  return walk(0, 0);
+  const table = new Uint8Array((a.length + 1) * width);
+  const meets = (i: number, j: number): boolean => table[i * width + j] === 1;
+  for (let i = a.length; i >= 0; i--) {
+    for (let j = b.length; j >= 0; j--) {
+      let result: boolean;
+      if (i === a.length && j === b.length) result = true;
+      else if (a[i] === '*') result = meets(i + 1, j) || (j < b.length && meets(i, j + 1));
+      else if (b[j] === '*') result = meets(i, j + 1) || (i < a.length && meets(i + 1, j));
+      else result = i < a.length && j < b.length && a[i] === b[j] && meets(i + 1, j + 1);
+      if (result) table[i * width + j] = 1;
+    }
+  }
+  return meets(0, 0);
 }
 
 /** The filter with `who`'s read scope added; ScopeError when no requested pattern can meet the scope. */
@@ -77,9 +78,16 @@ export function canRead(who: Scoped): (topic: string) => boolean {
 /** Throws ScopeError naming the first event whose topic lies outside `who`'s publish scopes. */
 export function checkPublish(
   who: Scoped,
-  events: readonly { type: string; data: unknown }[],
+  events: readonly { type: string; data: unknown; key?: string | undefined }[],
   topicOf: (event: { type: string; data: unknown }) => string,
 ): void {
+  // Every JWT without a subject writes keys into one namespace, where a repeat would answer with another
+  // holder's event: such a token publishes without keys, or gets a `sub`.
+  if (who.keyOwner === 'jwt:' && events.some((event) => event.key !== undefined)) {
+    throw new ScopeError(
+      `token "${who.name}" is a JWT without "sub" and cannot publish with idempotency keys (they would be shared with every such token); give it a subject`,
+    );
+  }
   const scope = who.scopes?.publish;
   if (scope === undefined) return;
   const matchers = scope.map(topicMatcher);

@@ -84,6 +84,7 @@ export class Sessions {
       if (
         now !== null &&
         now.role === principal.role &&
+        now.keyOwner === principal.keyOwner &&
         JSON.stringify(now.scopes) === JSON.stringify(principal.scopes)
       )
         continue;

@@ -33,9 +33,17 @@ export async function handleClaudeCodeHook(
       throw new IngestError(400, `not a Claude Code hook event: ${describeIssues(parsed.error.issues)}`);
     }
     const key = keyOf(parsed.data);
-    const events: ValidEvent[] = mapHookEvent(parsed.data).map((event, i) =>
-      builtinCatalogue.publishInputSchema.parse(key === undefined ? event : { ...event, key: `${key}:${i}` }),
-    );
+    const events: ValidEvent[] = mapHookEvent(parsed.data).map((event, i) => {
+      const checked = builtinCatalogue.publishInputSchema.safeParse(
+        key === undefined ? event : { ...event, key: `${key}:${i}` },
+      );
+      // The hook's ids become ids and keys: one the contract refuses (too long, outside the alphabet) is the
+      // sender's to fix, answered 400 with what is wrong, never a fault of the server.
+      if (!checked.success) {
+        throw new IngestError(400, `the hook event maps to an invalid event: ${describeIssues(checked.error.issues)}`);
+      }
+      return checked.data;
+    });
     admit(events, caller, connectionLimits);
     // Keys come from the session and tool ids, and are looked up among this caller's own: a token that
     // publishes under another session's key stores an event of its own and never hides the session's.

@@ -224,8 +224,9 @@ export class Connection<TRouter extends AnyRouter>
   // ── Incoming frames ─────────────────────────────────────────────────────────────────────────────────────
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    // Cut as a slow consumer or refused: what the peer still sends is not read.
-    if (this.closed) return;
+    // Cut as a slow consumer, refused, or closing (a revoked token's socket): what the peer still sends is not
+    // read. \`ws\` goes on emitting messages while it waits for the peer's close frame, up to its 30 s timeout.
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
     if (isBinary || !Buffer.isBuffer(data)) {
       this.malformed('send JSON in text frames; binary frames are not part of the protocol');
       return;
@@ -345,7 +346,12 @@ export class Connection<TRouter extends AnyRouter>
           ? undefined
           : configOf(this.options.router).transformer.input.deserialize(params.input);
     } catch (cause) {
-      const error = new TRPCError({ code: 'PARSE_ERROR', message: "the input is not in the router's format", cause });
+      const why = cause instanceof Error ? `: ${cause.message}` : '';
+      const error = new TRPCError({
+        code: 'PARSE_ERROR',
+        message: `the input is not in the router's format${why}`,
+        cause,
+      });
       this.respondError({ id, jsonrpc, type, path, input: undefined }, error);
       return;
     }
