@@ -8,8 +8,7 @@ import {
   errorReasons,
   issuePath,
   jsonDepthMessage,
-  limits,
-  nestedDeeperThan,
+  tooDeep,
   transformer,
   type ErrorReason,
 } from '@switchboard/shared';
@@ -96,7 +95,7 @@ export const mergeRouters = t.mergeRouters;
  * JSON is recursive, and a hostile depth would end in a RangeError instead of an answer. Every procedure has it.
  */
 const boundedInput = t.middleware(async ({ getRawInput, next }) => {
-  if (nestedDeeperThan(await getRawInput(), limits.jsonDepth + 1)) {
+  if (tooDeep(await getRawInput())) {
     throw new TRPCError({
       code: 'BAD_REQUEST',
       message: jsonDepthMessage,

@@ -57,5 +57,13 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * The one depth rule of every edge: a value may nest `limits.jsonDepth` levels, and an array of such values (a
+ * batch of events) one more.
+ */
+export function tooDeep(value: unknown): boolean {
+  return nestedDeeperThan(value, Array.isArray(value) ? limits.jsonDepth + 1 : limits.jsonDepth);
+}
+
 /** The refusal for input nested deeper than `limits.jsonDepth`, worded once for every edge. */
 export const jsonDepthMessage = `JSON nested more than ${limits.jsonDepth} levels deep (limits.jsonDepth); flatten the payload or send deep structures as a string`;

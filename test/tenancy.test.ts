@@ -302,9 +302,19 @@ describe('cheap to match, bounded to parse', () => {
     // Refused as the input is decoded, before any schema: a parse error (400), naming the limit.
     expect(overWs).toMatchObject({ code: 'PARSE_ERROR' });
     expect(overWs.message).toContain('limits.jsonDepth');
-    // A payload as deep as the limit allows is stored.
-    const fits = await post(server.url, '/ingest', event(limits.jsonDepth - 4), admin.token);
-    expect(fits.status).toBe(200);
+    // An event as deep as the limit allows (the event object, data, context and x are four of its levels) is
+    // stored on every edge, alone or in a batch; one level more is refused on every edge alike.
+    const edge = limits.jsonDepth - 3;
+    expect((await post(server.url, '/ingest', event(edge), admin.token)).status).toBe(200);
+    expect((await post(server.url, '/ingest', `[${event(edge)}]`, admin.token)).status).toBe(200);
+    expect((await post(server.url, '/trpc/publish', `{"json":${event(edge)}}`, admin.token)).status).toBe(200);
+    expect((await post(server.url, '/trpc/publishBatch', `{"json":[${event(edge)}]}`, admin.token)).status).toBe(200);
+    expect((await post(server.url, '/ingest', event(edge + 1), admin.token)).status).toBe(400);
+    expect((await post(server.url, '/ingest', `[${event(edge + 1)}]`, admin.token)).status).toBe(400);
+    expect((await post(server.url, '/trpc/publish', `{"json":${event(edge + 1)}}`, admin.token)).status).toBe(400);
+    expect((await post(server.url, '/trpc/publishBatch', `{"json":[${event(edge + 1)}]}`, admin.token)).status).toBe(
+      400,
+    );
     expect(lines.filter((line) => line.includes('"level":50'))).toEqual([]);
   });
 

@@ -96,6 +96,26 @@ describe('tokens file reload', () => {
     expect(await admin.agents.query()).toHaveLength(1);
   });
 
+  it('ends the connections that came in without a token once a reload brings the first tokens', async () => {
+    using dir = tempDir();
+    const file = dir.file('tokens.json');
+    writeFileSync(file, '[]');
+    const config = loadConfig(['--tokens-file', file], {});
+    await using server = await startTestServer({
+      tokens: config.tokens,
+      tokensFile: config.tokensFile,
+      logLevel: 'silent',
+    });
+    // No tokens yet: anyone on loopback is an admin, whatever it sends.
+    using anonymous = rawConnection(server.url, 'anything-at-all-0123');
+    await anonymous.answered;
+    writeFileSync(file, JSON.stringify([keep]));
+    expect(await anonymous.closed).toEqual({
+      code: tokenRevokedCloseCode,
+      reason: 'tokens are now required: reconnect with one',
+    });
+  });
+
   it('rereads the file on SIGHUP in the real server process', async () => {
     using dir = tempDir();
     const file = dir.file('tokens.json');

@@ -29,7 +29,7 @@ export class AccessControl {
         fixed: options.tokens.filter((t) => !fromFile.has(t.token)),
         apply: (tokens) => {
           access.gate.replaceTokens(tokens);
-          return access.sessions.revoke((token) => access.gate.staticPrincipal(token));
+          return access.sessions.revoke((token) => access.gate.staticPrincipal(token), access.gate.required);
         },
         mustKeepOne: jwt === undefined && !isLoopback(options.host),
         log,
@@ -57,7 +57,7 @@ export class AccessControl {
 
   /** Ends `connection` when the token it authenticated with expires, is revoked or changes (an event stream's). */
   follow(auth: Authentication, connection: Followed): void {
-    this.sessions.track(connection, auth.principal, auth.staticToken);
+    this.sessions.track(connection, auth.principal, auth.staticToken, !this.gate.required);
   }
 
   /** Rereads the tokens file now (SIGHUP). */

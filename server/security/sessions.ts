@@ -35,6 +35,8 @@ const maxTimerMs = 2 ** 31 - 1;
 interface Session {
   principal: Principal;
   token: string | undefined;
+  /** Authenticated while the server had no tokens at all: it ends once a reload brings some. */
+  anonymous: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -45,10 +47,10 @@ export class Sessions {
    * Follows `connection` until it ends: ends it at its principal's expiry. `staticToken` is the token when it
    * is one of the configured static tokens (undefined for a JWT), so that a reload can revoke it.
    */
-  track(connection: Followed, principal: Principal | null, staticToken: string | undefined): void {
+  track(connection: Followed, principal: Principal | null, staticToken: string | undefined, anonymous = false): void {
     // Authentication is asynchronous (JWT): the peer may have gone already, and an ended connection never ends again.
     if (principal === null || connection.ended) return;
-    const session: Session = { principal, token: staticToken, timer: undefined };
+    const session: Session = { principal, token: staticToken, anonymous, timer: undefined };
     this.open.set(connection, session);
     this.arm(connection, session);
     connection.onEnd(() => {
@@ -73,12 +75,19 @@ export class Sessions {
   }
 
   /**
-   * Ends every connection whose static token `current` no longer knows, or knows with another role or other
-   * scopes (its calls were authorised under the old ones). Returns how many were ended.
+   * Ends every connection whose static token `current` no longer knows, or knows with another role, other
+   * scopes or another name (its calls were authorised, and its keys owned, under the old ones), and, once
+   * `tokensRequired`, every connection that came in without a token. Returns how many were ended.
    */
-  revoke(current: (token: string) => Principal | null): number {
+  revoke(current: (token: string) => Principal | null, tokensRequired: boolean): number {
     let ended = 0;
-    for (const [connection, { principal, token }] of this.open) {
+    for (const [connection, { principal, token, anonymous }] of this.open) {
+      if (anonymous && tokensRequired) {
+        // It came in as an admin because there were no tokens; now there are, and it holds none.
+        connection.end({ kind: 'revoked', message: 'tokens are now required: reconnect with one' });
+        ended++;
+        continue;
+      }
       if (token === undefined) continue;
       const now = current(token);
       if (

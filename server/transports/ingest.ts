@@ -9,7 +9,7 @@ import {
   issuePath,
   jsonDepthMessage,
   limits,
-  nestedDeeperThan,
+  tooDeep,
   parseNdjson,
   type AnyCatalogue,
   type ValidEvent,
@@ -55,7 +55,7 @@ function parseBody(body: string, contentType: string): { value: unknown; at: Pic
   if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
     return parseNdjson(body).map((parsed) => {
       if (!parsed.ok) throw new IngestError(400, `line ${parsed.line} is not JSON: ${parsed.error}`);
-      if (nestedDeeperThan(parsed.value, limits.jsonDepth)) {
+      if (tooDeep(parsed.value)) {
         throw new IngestError(400, `line ${parsed.line}: ${jsonDepthMessage}`);
       }
       return { value: parsed.value, at: { line: parsed.line } };
@@ -77,8 +77,7 @@ export function parseJson(text: string, what: string, hint = ''): unknown {
   } catch (error) {
     throw new IngestError(400, `${what} is not JSON: ${(error as Error).message}${hint}`);
   }
-  // One level more for an array of events around the deepest event.
-  if (nestedDeeperThan(value, limits.jsonDepth + 1)) throw new IngestError(400, jsonDepthMessage);
+  if (tooDeep(value)) throw new IngestError(400, jsonDepthMessage);
   return value;
 }
 
