@@ -176,7 +176,7 @@ export async function runSoak({ minutes, seed }: SoakOptions): Promise<boolean> 
         const order = urls.map((_, k) => urls[(node.index + k) % urls.length] ?? node.url);
         const client = createSwitchboardClient({ url: order, WebSocket, reconnect: { initialMs: 50, maxMs: 1_000 } });
         const ids: number[] = [];
-        client.events.subscribe({ lastEventId: '0' }, { onData: ({ id }) => ids.push(Number(id)) });
+        client.events.subscribe({ lastEventId: '0' }, { onData: ({ data }) => ids.push(Number(data.id)) });
         subscribers.push({ node: node.index, ids, client, last: () => ids.at(-1) ?? 0 });
       }
     }
