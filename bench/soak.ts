@@ -16,6 +16,7 @@ import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient, type Publisher, type SwitchboardClient } from '../client/index.js';
 import type { PublishInput } from '@switchboard/shared';
+import { random } from '../server/cli/demo-traffic.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { startFaultProxy, type FaultProxy } from '../test/fault-proxy.js';
 import { pgUrl, redisUrl } from '../test/engine-addresses.js';
@@ -33,18 +34,6 @@ const ratePerPublisher = 50;
 /** How long a node waits on a silent PostgreSQL link; short, so black holes of a few seconds cross it. */
 const pgTimeoutMs = 3_000;
 const headCheckMs = 500;
-
-/** mulberry32: a small seeded generator, so a schedule can be replayed with the same `--seed`. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,6 +2,8 @@
  * Test harness: real servers on port 0 over real SQLite (files or `:memory:`, real migrations), real tRPC
  * clients over `ws`. Everything is disposable with `await using`.
  */
+import type { ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,18 +180,7 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const output = { stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => {
-    output.stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output.stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      resolve(code);
-    });
-  });
+  const { output, exited } = watchChild(child);
   const address = () => /listening on (http:\/\/\S+) /.exec(output.stdout)?.[1];
   await waitUntil(
     `the server to listen (${output.stderr})`,
@@ -229,18 +220,7 @@ export async function startProcess(argv: readonly string[], timeoutMs = 15_000) 
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/entry/main.ts', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const output = { stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => {
-    output.stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output.stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      resolve(code);
-    });
-  });
+  const { output, exited } = watchChild(child);
   const started = Date.now();
   try {
     await waitUntil(
@@ -287,4 +267,21 @@ export async function storedEvents(url: string): Promise<EventEnvelope[]> {
     if (!res.hasMore) break;
   }
   return all;
+}
+
+/** What a child process prints, kept as it arrives, and its exit code once it exits. */
+function watchChild(child: ChildProcessByStdio<null, Readable, Readable>) {
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+  });
+  return { output, exited };
 }

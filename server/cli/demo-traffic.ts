@@ -5,8 +5,8 @@
  */
 import type { PublishInput } from '@switchboard/shared';
 
-/** mulberry32: a small seeded PRNG, so a given --seed replays the same story. */
-function random(seed: number) {
+/** mulberry32: a small seeded PRNG, so a given --seed replays the same story (the soak's schedule too). */
+export function random(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
