@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
+import { loadConfig } from '../server/ops/config.js';
 import { createLogger } from '../server/ops/log.js';
 import type { TokenEntry } from '../server/security/auth.js';
 import type { ServerOptions } from '../server/server.js';
@@ -66,23 +67,44 @@ async function post(url: string, path: string, body: unknown, token: string) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** The same cases on each store: a SQLite file, and a PostgreSQL schema of the test's own. */
+/**
+ * The same cases on each store: a SQLite file, and a PostgreSQL schema of the test's own; the tokens come from a
+ * real tokens file, read as the server reads it at start.
+ */
 function onEachStore(title: string, body: (start: (extra?: Partial<ServerOptions>) => Promise<Server>) => void) {
+  const serve = async (store: (dir: ReturnType<typeof tempDir>) => Partial<ServerOptions> & AsyncDisposable) => {
+    const dir = tempDir();
+    const file = dir.file('tokens.json');
+    writeFileSync(file, JSON.stringify(tokens));
+    const config = loadConfig(['--tokens-file', file], {});
+    const engine = store(dir);
+    const server = await startTestServer({ tokens: config.tokens, tokensFile: config.tokensFile, ...engine });
+    return {
+      url: server.url,
+      [Symbol.asyncDispose]: async () => {
+        await server[Symbol.asyncDispose]();
+        await engine[Symbol.asyncDispose]();
+        dir[Symbol.dispose]();
+      },
+    };
+  };
   describe(`${title} (SQLite)`, () => {
-    body((extra) => startTestServer({ tokens: [...tokens], ...extra }));
+    body((extra) =>
+      serve((dir) => ({ db: dir.file('hub.db'), ...extra, [Symbol.asyncDispose]: () => Promise.resolve() })),
+    );
   });
   describeWith(['postgres'], `${title} (PostgreSQL)`, () => {
-    body(async (extra) => {
-      const schema = pgSchema();
-      const server = await startTestServer({ tokens: [...tokens], db: pgUrl, pgSchema: schema.schema, ...extra });
-      return {
-        url: server.url,
-        [Symbol.asyncDispose]: async () => {
-          await server[Symbol.asyncDispose]();
-          await schema[Symbol.asyncDispose]();
-        },
-      };
-    });
+    body((extra) =>
+      serve(() => {
+        const schema = pgSchema();
+        return {
+          db: pgUrl,
+          pgSchema: schema.schema,
+          ...extra,
+          [Symbol.asyncDispose]: () => schema[Symbol.asyncDispose](),
+        };
+      }),
+    );
   });
 }
 type Server = { url: string } & AsyncDisposable;
