@@ -136,7 +136,8 @@ export const workflowStepCompletedData = z.strictObject({
   stepId: entityIdSchema,
   stepType: name,
   result: json.optional(),
-  duration: milliseconds,
+  /** Absent when the producer cannot tell (Claude Code's hooks carry no times; the events' timestamps do). */
+  duration: milliseconds.optional(),
   nextStep: entityIdSchema.nullable().optional(),
 });
 
@@ -169,6 +170,11 @@ export const workflowBlockData = z.discriminatedUnion('blockType', [
     blockType: z.literal('tool_use'),
     payload: z.strictObject({
       toolName: name,
+      /**
+       * The call this block belongs to: a call's start and its result are two blocks with the same id (Claude
+       * Code's PreToolUse and PostToolUse), which readers pair; the duration is the difference of their timestamps.
+       */
+      callId: entityIdSchema.optional(),
       inputPreview: text.optional(),
       output: json.optional(),
       isError: z.boolean().optional(),

@@ -155,8 +155,8 @@ onEachStore('idempotency keys', (start) => {
 
     await using reader = client(server.url, admin.token);
     const { events } = await reader.history.query({ topics: [`agent:${session}`, `workflow:${session}`] });
-    expect(events.map((e) => e.type)).toEqual(['agent.status', 'workflow.completed']);
-    expect(events.map((e) => e.key)).toEqual([`cc:${session}:SessionEnd:0`, `cc:${session}:SessionEnd:1`]);
+    expect(events.map((e) => e.type)).toEqual(['agent.status', 'workflow.step_completed', 'workflow.completed']);
+    expect(events.map((e) => e.key)).toEqual([0, 1, 2].map((i) => `cc:${session}:SessionEnd:${i}`));
   });
 });
 
