@@ -164,7 +164,12 @@ const blockBase = {
 
 /** Agent output inside a workflow step: prose, a tool call, or reasoning. */
 export const workflowBlockData = z.discriminatedUnion('blockType', [
-  z.strictObject({ ...blockBase, blockType: z.literal('text'), payload: z.strictObject({ text }) }),
+  z.strictObject({
+    ...blockBase,
+    blockType: z.literal('text'),
+    /** `role`: who wrote it, `user` for a prompt; absent, the agent (`assistant`). */
+    payload: z.strictObject({ text, role: z.enum(['user', 'assistant']).optional() }),
+  }),
   z.strictObject({
     ...blockBase,
     blockType: z.literal('tool_use'),

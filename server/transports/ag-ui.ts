@@ -14,6 +14,7 @@ import { EventType } from '@ag-ui/core';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { epochSchema, epochSeparator, formatCursor, splitEpoch } from '@switchboard/shared';
+import { CursorAheadError } from '../core/stream.js';
 import { bearerToken } from '../security/auth.js';
 import { AgUiMapper } from './ag-ui-events.js';
 import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
@@ -103,9 +104,34 @@ export async function serveAgUi(
       else res.end(runErrorFrame(shape.message, shape.data.reason ?? shape.data.code));
     },
   };
-  await sse.stream(req, res, format, 'workflowEvents', () => ({
-    // From the workflow's first event; with the reader's epoch, so that another log's cursor gets its reset.
-    input: { workflowId, lastEventId: cursor?.epoch === undefined ? '0' : formatCursor(0, cursor.epoch) },
-    token: bearerToken(req.headers.authorization),
-  }));
+  await sse.stream(
+    req,
+    res,
+    format,
+    'workflowEvents',
+    () => ({
+      // From the workflow's first event; with the reader's epoch, so that another log's cursor gets its reset.
+      input: { workflowId, lastEventId: cursor?.epoch === undefined ? '0' : formatCursor(0, cursor.epoch) },
+      token: bearerToken(req.headers.authorization),
+    }),
+    // After auth, so a stranger learns nothing of which workflows exist.
+    async ({ hub }) => {
+      if ((await hub.workflow(workflowId)) === undefined) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `workflow "${workflowId}" has no events here: check the id, or publish its workflow.started first`,
+        });
+      }
+      // The stream is read from the start and skips to the cursor, so the subscription never sees the cursor:
+      // checked here as every other stream checks it, an error answer rather than a stream that stays silent.
+      if (cursor === undefined || (cursor.epoch !== undefined && cursor.epoch !== hub.epoch)) return;
+      const head = await hub.headId();
+      if (cursor.event > head) {
+        const message =
+          `Last-Event-ID names event ${cursor.event}, ahead of the newest stored event ${head}; ` +
+          'this server has no such history (was the database replaced?). Connect without Last-Event-ID to read the workflow from its start.';
+        throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
+      }
+    },
+  );
 }

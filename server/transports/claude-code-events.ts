@@ -115,7 +115,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const block = (
     summary: string,
     body:
-      | { blockType: 'text'; payload: { text: string } }
+      | { blockType: 'text'; payload: { text: string; role: 'user' } }
       | {
           blockType: 'tool_use';
           payload: {
@@ -179,7 +179,10 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
       return [
         status(agentId, 'busy', 'working on a prompt'),
         stepStarted(stepId, 'session', agentId),
-        block(hook.prompt ?? '', { blockType: 'text', payload: { text: cut(hook.prompt ?? '', promptChars) } }),
+        block(hook.prompt ?? '', {
+          blockType: 'text',
+          payload: { text: cut(hook.prompt ?? '', promptChars), role: 'user' },
+        }),
       ];
     case 'PreToolUse':
       // A tool call means the session is working again: a permission it waited for (blocked) was answered.

@@ -144,7 +144,9 @@ export class SseTransport {
 
   /**
    * Runs the subscription `path` with what `prepare` returns (it may throw a TRPCError for bad input) and
-   * streams its items to `res` in `format`, paced by the socket, with pings and the stall bound.
+   * streams its items to `res` in `format`, paced by the socket, with pings and the stall bound. `check` runs
+   * once the call is accepted (auth and input passed) and before anything is written: a TRPCError it throws is
+   * the answer, and the subscription, never opened, holds nothing.
    */
   async stream(
     req: IncomingMessage,
@@ -152,6 +154,7 @@ export class SseTransport {
     format: StreamFormat,
     path: string,
     prepare: () => { input: unknown; token: string | undefined },
+    check?: (ctx: Context) => Promise<void>,
   ): Promise<void> {
     const { router } = this.options;
     const controller = new AbortController();
@@ -180,6 +183,9 @@ export class SseTransport {
       // Only the project's event streams are served here: they are paced by the socket, which a pulled iterator is not.
       if (!isPushSource(result))
         throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${path} did not return an event subscription` });
+      await check?.(ctx);
+      // The reader may have gone while the check read the store: then nothing is opened for it.
+      if (stream.res.destroyed) return;
       res.writeHead(200, sseHeaders);
       stream.write(format.opening);
       this.streams.add(stream);
