@@ -262,6 +262,12 @@ describe('POST /ingest/claude-code', () => {
     expect(await post(server.url, next)).toEqual({ status: 200, body: {} });
     const again = await client.history.query({ types: ['workflow.block'], topics: ['workflow:other-session'] });
     expect(again.events).toHaveLength(1);
+
+    // Ids at the limit still make a key (its digest), so a retry of such a call is stored once too.
+    const long = { ...turn[3], session_id: 's'.repeat(limits.idLength), tool_use_id: 't'.repeat(limits.idLength) };
+    for (const _ of [0, 1]) expect(await post(server.url, long)).toEqual({ status: 200, body: {} });
+    const longs = await client.history.query({ topics: [`workflow:${long.session_id}`] });
+    expect(longs.events).toHaveLength(1);
   });
 
   it('takes a publisher token from the hook headers and refuses others', async () => {
