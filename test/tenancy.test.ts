@@ -112,6 +112,15 @@ onEachStore('patterns outside the alphabet', (start) => {
 
     const { events } = await reader.history.query({ topics: ['workflow:*'] });
     expect(events.map((e) => e.topic)).toEqual(['workflow:build-team-a']);
+    // Over AG-UI, a workflow outside the scope is refused as one that does not exist is (its existence is itself
+    // something the token may not learn: no 404 for one and 403 for the other), and one inside it streams.
+    const agUi = (id: string) =>
+      fetch(`${server.url}/ag-ui/${id}`, { headers: { authorization: `Bearer ${teamA.token}` } });
+    const [outside, missing] = await Promise.all([agUi('build-team-b'), agUi('nothing-team-b')]);
+    expect([outside.status, missing.status]).toEqual([403, 403]);
+    expect(await outside.text()).toBe((await missing.text()).replaceAll('nothing-team-b', 'build-team-b'));
+    await using inside = readSse(`${server.url}/ag-ui/build-team-a`, { authorization: `Bearer ${teamA.token}` });
+    await inside.atLeast(1);
   });
 });
 
