@@ -125,8 +125,11 @@ export function createSseTransport<TRouter extends AnyTRPCRouter>(options: SseLi
           url,
           transformer,
           EventSource: options.EventSource,
-          // An EventSource cannot send headers; tRPC puts these in the URL, where the server reads the token.
-          ...(token !== undefined && { connectionParams: async () => ({ token: await readToken(token) }) }),
+          // An EventSource cannot send headers; tRPC puts these in the URL, where the server reads the token. Sent
+          // even without a token: they tell the server this reader takes refusals as tRPC's error messages, not
+          // as an HTTP status an EventSource cannot read (server/transports/sse.ts).
+          connectionParams: async (): Promise<Record<string, string>> =>
+            token === undefined ? {} : { token: await readToken(token) },
         }),
       ],
       false: httpBatchLink({

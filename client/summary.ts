@@ -45,7 +45,7 @@ function summarizeBuiltin(event: StreamItem, paint: (word: string) => string): s
     case 'workflow.step_started':
       return `step ${event.data.stepId} (${event.data.stepType}) started`;
     case 'workflow.step_completed':
-      return `step ${event.data.stepId} done in ${event.data.duration} ms${event.data.nextStep ? ` → ${event.data.nextStep}` : ''}`;
+      return `step ${event.data.stepId} done${event.data.duration === undefined ? '' : ` in ${event.data.duration} ms`}${event.data.nextStep ? ` → ${event.data.nextStep}` : ''}`;
     case 'workflow.completed':
       return `${paint('completed')}${event.data.duration === undefined ? '' : ` in ${event.data.duration} ms`}`;
     case 'workflow.failed':

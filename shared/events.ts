@@ -136,7 +136,8 @@ export const workflowStepCompletedData = z.strictObject({
   stepId: entityIdSchema,
   stepType: name,
   result: json.optional(),
-  duration: milliseconds,
+  /** Absent when the producer cannot tell (Claude Code's hooks carry no times; the events' timestamps do). */
+  duration: milliseconds.optional(),
   nextStep: entityIdSchema.nullable().optional(),
 });
 
@@ -163,12 +164,22 @@ const blockBase = {
 
 /** Agent output inside a workflow step: prose, a tool call, or reasoning. */
 export const workflowBlockData = z.discriminatedUnion('blockType', [
-  z.strictObject({ ...blockBase, blockType: z.literal('text'), payload: z.strictObject({ text }) }),
+  z.strictObject({
+    ...blockBase,
+    blockType: z.literal('text'),
+    /** `role`: who wrote it, `user` for a prompt; absent, the agent (`assistant`). */
+    payload: z.strictObject({ text, role: z.enum(['user', 'assistant']).optional() }),
+  }),
   z.strictObject({
     ...blockBase,
     blockType: z.literal('tool_use'),
     payload: z.strictObject({
       toolName: name,
+      /**
+       * The call this block belongs to: a call's start and its result are two blocks with the same id (Claude
+       * Code's PreToolUse and PostToolUse), which readers pair; the duration is the difference of their timestamps.
+       */
+      callId: entityIdSchema.optional(),
       inputPreview: text.optional(),
       output: json.optional(),
       isError: z.boolean().optional(),

@@ -110,6 +110,10 @@ function checkInput(payload: SuperJSONResult): void {
   }
 }
 
+/** superjson's wrapper (`{"json": …, "meta"?: …}`), as tRPC clients send every input. */
+const isWrapped = (payload: unknown): payload is SuperJSONResult =>
+  typeof payload === 'object' && payload !== null && !Array.isArray(payload) && Object.hasOwn(payload, 'json');
+
 /** Decodes a payload in place (see above). */
 const decode = (payload: SuperJSONResult): unknown => superjson.deserialize(payload, { inPlace: true });
 
@@ -120,7 +124,13 @@ const decode = (payload: SuperJSONResult): unknown => superjson.deserialize(payl
 export const transformer = {
   input: {
     serialize: encode,
-    deserialize: (payload: SuperJSONResult): unknown => {
+    deserialize: (payload: unknown): unknown => {
+      // Plain JSON, from a client that knows nothing of superjson (`curl '/trpc/workflow?input={"workflowId":"wf-1"}'`):
+      // taken as it is. No input of this API has a top-level `json` field, so the wrapper is never mistaken for one.
+      if (!isWrapped(payload)) {
+        if (nestedDeeperThan(payload, limits.jsonDepth + 1)) throw new Error(jsonDepthMessage);
+        return payload;
+      }
       checkInput(payload);
       return decode(payload);
     },

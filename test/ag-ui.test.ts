@@ -108,7 +108,13 @@ describe('AG-UI stream', () => {
 
   it('answers a missing token, a bad cursor and a bad id with an HTTP error', async () => {
     const viewer = 'viewer-token-0123456789';
-    await using server = await startTestServer({ tokens: [{ role: 'viewer', token: viewer }] });
+    const publisher = 'publisher-token-0123456789';
+    await using server = await startTestServer({
+      tokens: [
+        { role: 'viewer', token: viewer },
+        { role: 'publisher', token: publisher },
+      ],
+    });
     const unauthorized = await fetch(`${server.url}/ag-ui/wf-1`);
     expect(unauthorized.status).toBe(401);
     expect(await unauthorized.json()).toMatchObject({ code: 'UNAUTHORIZED' });
@@ -118,7 +124,68 @@ describe('AG-UI stream', () => {
     const badId = await fetch(`${server.url}/ag-ui/${encodeURIComponent('wf 1')}`, { headers: auth });
     expect(badId.status).toBe(400);
 
+    // Authorized, an unknown workflow is a 404; once it has events, its stream opens.
+    expect((await fetch(`${server.url}/ag-ui/wf-1`, { headers: auth })).status).toBe(404);
+    const published = await fetch(`${server.url}/ingest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${publisher}` },
+      body: JSON.stringify(workflowStarted('wf-1')),
+    });
+    expect(published.status).toBe(200);
     await using stream = readSse(`${server.url}/ag-ui/wf-1`, auth);
     await waitUntil('the stream to open', () => stream.status === 200);
+  });
+
+  it('makes a Claude Code call one tool call with its result, a prompt a user message, and refuses what it cannot serve', async () => {
+    await using server = await startTestServer();
+    const common = { session_id: 'sess-1', cwd: '/p', transcript_path: '/t.jsonl' };
+    const edit = { tool_name: 'Edit', tool_input: { file_path: '/p/a.ts' }, tool_use_id: 'toolu_1' };
+    const hooks = [
+      { ...common, hook_event_name: 'SessionStart', source: 'startup' },
+      { ...common, hook_event_name: 'UserPromptSubmit', prompt: 'Fix the test' },
+      { ...common, ...edit, hook_event_name: 'PreToolUse' },
+      { ...common, ...edit, hook_event_name: 'PostToolUse', tool_response: { success: true } },
+    ];
+    for (const hook of hooks) {
+      const res = await fetch(`${server.url}/ingest/claude-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(hook),
+      });
+      expect(res.status).toBe(200);
+    }
+    await using stream = readSse(`${server.url}/ag-ui/sess-1`);
+    await stream.atLeast(11);
+    const all = validated(stream.messages).map((e) => e.event);
+    const calls = all.filter((e) => e.type.startsWith('TOOL_CALL_'));
+    expect(calls.map((e) => e.type)).toEqual([
+      EventType.TOOL_CALL_START,
+      EventType.TOOL_CALL_ARGS,
+      EventType.TOOL_CALL_END,
+      EventType.TOOL_CALL_RESULT,
+    ]);
+    const ids = new Set(calls.map((e) => ('toolCallId' in e ? e.toolCallId : undefined)));
+    expect(ids.size).toBe(1);
+    expect(calls[3]).toMatchObject({ content: '{"success":true}', metadata: { switchboard: { isError: false } } });
+    const result = calls[3];
+    const metadata = result?.type === EventType.TOOL_CALL_RESULT ? result.metadata : undefined;
+    expect(metadata).toMatchObject({ switchboard: { callId: 'toolu_1' } });
+    // Timed by the two blocks' timestamps.
+    expect(JSON.stringify(metadata)).toMatch(/"durationMs":\d+[,}]/);
+    expect(all.find((e) => e.type === EventType.TEXT_MESSAGE_START)).toMatchObject({ role: 'user' });
+
+    // An id past the newest event is an error answer, as on every stream; an unknown workflow is a 404.
+    const epoch = stream.messages[0]?.id?.split('@')[1] ?? '';
+    for (const ahead of [`999@${epoch}`, '999', '999:1']) {
+      const res = await fetch(`${server.url}/ag-ui/sess-1`, { headers: { 'last-event-id': ahead } });
+      expect(res.status, ahead).toBe(400);
+      expect(await res.json()).toMatchObject({
+        code: 'BAD_REQUEST',
+        error: expect.stringContaining('ahead') as string,
+      });
+    }
+    const unknown = await fetch(`${server.url}/ag-ui/no-such-workflow`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { limits } from '@switchboard/shared';
+import { summarizeEvent } from '../client/summary.js';
 import { collect, connect, startTestServer } from './harness.js';
 
 const common = {
@@ -102,10 +103,15 @@ describe('POST /ingest/claude-code', () => {
     });
     expect(workflow.items.map((i) => i.data.type)).toEqual([
       'workflow.started',
+      'workflow.step_started',
       'workflow.block',
       'workflow.block',
       'workflow.block',
       'workflow.block',
+      'workflow.step_started',
+      'workflow.step_completed',
+      'workflow.step_completed',
+      'workflow.step_completed',
       'workflow.completed',
     ]);
     expect(await client.workflow.query({ workflowId: 'abc123' })).toMatchObject({
@@ -113,7 +119,7 @@ describe('POST /ingest/claude-code', () => {
       status: 'completed',
     });
 
-    await agents.atLeast(7);
+    await agents.atLeast(8);
     const statuses = agents.items.flatMap((i) =>
       i.data.type === 'agent.status'
         ? [`${i.data.data.agentId} ${i.data.data.status} ${i.data.data.reason ?? ''}`]
@@ -122,6 +128,7 @@ describe('POST /ingest/claude-code', () => {
     expect(statuses).toEqual([
       'abc123 idle session startup',
       'abc123 busy working on a prompt',
+      'abc123 busy running Bash',
       'agent-def456 busy subagent of abc123',
       'agent-def456 offline subagent finished',
       'abc123 blocked Claude needs your permission to use Bash',
@@ -173,6 +180,94 @@ describe('POST /ingest/claude-code', () => {
 
     expect((await post(server.url, '{"session_id":')).status).toBe(400);
     expect(await post(server.url, { hook_event_name: 'Stop' })).toMatchObject({ status: 400 });
+  });
+
+  it('follows a session as it goes: blocked ends with the next call, steps run and finish, calls pair up', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+    const tool = (name: string, tool_name: string, tool_input: object, tool_use_id: string, extra: object = {}) => ({
+      ...common,
+      hook_event_name: name,
+      tool_name,
+      tool_input,
+      tool_use_id,
+      ...extra,
+    });
+    const turn = [
+      session[0],
+      session[1],
+      {
+        ...common,
+        hook_event_name: 'Notification',
+        message: 'Claude needs your permission to use Edit',
+        notification_type: 'permission_prompt',
+      },
+      tool('PreToolUse', 'Edit', { file_path: '/p/a.ts', old_string: 'a', new_string: 'b' }, 'toolu_e'),
+      tool('PostToolUse', 'Edit', { file_path: '/p/a.ts' }, 'toolu_e', { tool_response: { success: true } }),
+      tool('PreToolUse', 'Grep', { pattern: 'TODO', path: 'src', output_mode: 'content' }, 'toolu_g'),
+      tool('PreToolUse', 'Glob', { pattern: '**/*.ts' }, 'toolu_gl'),
+      tool('PreToolUse', 'Read', { file_path: '/p/b.ts', limit: 10 }, 'toolu_r'),
+      tool('PreToolUse', 'WebFetch', { url: 'https://example.com/x', prompt: 'sum it up' }, 'toolu_w'),
+      tool(
+        'PreToolUse',
+        'Task',
+        { description: 'Find callers', prompt: 'long...', subagent_type: 'Explore' },
+        'toolu_t',
+      ),
+      { ...common, hook_event_name: 'SubagentStart', agent_id: 'agent-1', agent_type: 'Explore' },
+      { ...common, hook_event_name: 'SubagentStop', agent_id: 'agent-1', agent_type: 'Explore' },
+      { ...common, hook_event_name: 'Notification', message: 'Claude needs your permission to use Bash' },
+      { ...common, hook_event_name: 'Stop', stop_hook_active: false },
+    ];
+    for (const payload of turn) expect(await post(server.url, payload)).toEqual({ status: 200, body: {} });
+
+    const { events } = await client.history.query({});
+    const statuses = events.flatMap((e) =>
+      e.type === 'agent.status' && e.data.agentId === 'abc123' ? [e.data.status] : [],
+    );
+    // Blocked ends with the next tool call, and with the end of the turn.
+    expect(statuses).toEqual(['idle', 'busy', 'blocked', ...Array<string>(6).fill('busy'), 'blocked', 'idle']);
+
+    const blocks = events.flatMap((e) =>
+      e.type === 'workflow.block' && e.data.blockType === 'tool_use' ? [e.data] : [],
+    );
+    expect(blocks.map((b) => b.summary)).toEqual([
+      'Edit called: /p/a.ts',
+      'Edit done: /p/a.ts',
+      'Grep called: TODO in src',
+      'Glob called: **/*.ts',
+      'Read called: /p/b.ts',
+      'WebFetch called: https://example.com/x',
+      'Task called: Find callers',
+    ]);
+    // The call's start and its result carry the same call id, so a reader pairs them (and times the call).
+    expect(blocks.slice(0, 2).map((b) => b.payload.callId)).toEqual(['toolu_e', 'toolu_e']);
+
+    // Steps run while the session and the subagent run, and are done when they stop.
+    const steps = events.flatMap((e) =>
+      e.type === 'workflow.step_started' || e.type === 'workflow.step_completed' ? [`${e.type} ${e.data.stepId}`] : [],
+    );
+    expect(steps).toEqual([
+      'workflow.step_started main',
+      'workflow.step_started agent-1',
+      'workflow.step_completed agent-1',
+      'workflow.step_completed main',
+    ]);
+    // The hooks carry no times, so a step's end has no duration, and the one-line summary says none.
+    const done = events.find((e) => e.type === 'workflow.step_completed');
+    expect(done && summarizeEvent(done)).toBe('step agent-1 done');
+
+    // The same tool call id in another session is another call: stored, not taken for a retry.
+    const next = { ...turn[3], session_id: 'other-session' };
+    expect(await post(server.url, next)).toEqual({ status: 200, body: {} });
+    const again = await client.history.query({ types: ['workflow.block'], topics: ['workflow:other-session'] });
+    expect(again.events).toHaveLength(1);
+
+    // Ids at the limit still make a key (its digest), so a retry of such a call is stored once too.
+    const long = { ...turn[3], session_id: 's'.repeat(limits.idLength), tool_use_id: 't'.repeat(limits.idLength) };
+    for (const _ of [0, 1]) expect(await post(server.url, long)).toEqual({ status: 200, body: {} });
+    const longs = await client.history.query({ topics: [`workflow:${long.session_id}`] });
+    expect(longs.events).toHaveLength(1);
   });
 
   it('takes a publisher token from the hook headers and refuses others', async () => {

@@ -401,11 +401,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       data: { deployId: 'd-1', service: 'api', outcome: 'succeeded', durationMs: 42_000 },
     });
 
-    await waitForText(page, '[data-testid="log-status"]', /^11 events · newest #11/);
-    await waitForText(page, '[data-event-id="10"] .summary', 'gpu scaled 2 → 6 workers');
+    // The hooks are 12 events: with prompts and subagents, steps start; with each tool call, the session is busy.
+    await waitForText(page, '[data-testid="log-status"]', /^14 events · newest #14/);
+    await waitForText(page, '[data-event-id="13"] .summary', 'gpu scaled 2 → 6 workers');
     // A summary written as a function stays in the module: the row shows the type and topic alone.
-    await waitForText(page, '[data-event-id="11"] .topic', 'deploy:api');
-    await expect(page.locator('[data-event-id="11"] .summary').innerText()).resolves.toBe('');
+    await waitForText(page, '[data-event-id="14"] .topic', 'deploy:api');
+    await expect(page.locator('[data-event-id="14"] .summary').innerText()).resolves.toBe('');
     await waitForText(page, '[data-agent="abc123"] [data-testid="agent-status"]', 'blocked');
     await waitForText(page, '[data-agent="agent-def456"] [data-testid="agent-status"]', 'busy');
     await waitForText(page, '[data-workflow="abc123"] li.block', /Bash failed: npm test/);

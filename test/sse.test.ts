@@ -224,15 +224,24 @@ describe('SSE auth', () => {
     expect(bearer.ids()).toEqual(['1']);
     expect(params.ids()).toEqual(['1']);
 
-    await using anonymous = readSse(url);
-    await using wrongRole = readSse(url, { authorization: `Bearer ${publisherToken}` });
-    const [refused, forbidden] = await Promise.all([
-      anonymous.waitFor('serialized-error'),
-      wrongRole.waitFor('serialized-error'),
-    ]);
-    expect(JSON.parse(refused.data)).toMatchObject({ json: { data: { code: 'UNAUTHORIZED' } } });
-    expect(JSON.parse(forbidden.data)).toMatchObject({ json: { data: { code: 'FORBIDDEN' } } });
-    expect(anonymous.data()).toEqual([]);
+    // A reader that knows nothing of tRPC gets the refusal as an HTTP status, before any stream.
+    const anonymous = await fetch(url);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    const wrongRole = await fetch(url, { headers: { authorization: `Bearer ${publisherToken}` } });
+    expect(wrongRole.status).toBe(403);
+
+    // tRPC's link (connection params) gets tRPC's error message, which ends its subscription with the code.
+    for (const [token, code] of [
+      [undefined, 'UNAUTHORIZED'],
+      [publisherToken, 'FORBIDDEN'],
+    ] as const) {
+      await using refused = createSwitchboardClient({ url: server.url, transport: 'sse', EventSource, token });
+      using failing = collect(refused.events, { lastEventId: '0' });
+      await failing.failed();
+      expect(failing.errors[0]).toMatchObject({ data: { code } });
+      expect(failing.items).toEqual([]);
+    }
 
     await using reader = createSwitchboardClient({ url: server.url, transport: 'sse', EventSource, token: viewer });
     using typed = collect(reader.events, { lastEventId: '0' });

@@ -67,7 +67,7 @@ describe('wire transformer', () => {
   });
 
   it('refuses, in what a client sends, shared references, annotations other than Date and undefined, and deep JSON', () => {
-    const decodeInput = (payload: unknown) => () => transformer.input.deserialize(payload as never);
+    const decodeInput = (payload: unknown) => () => transformer.input.deserialize(payload);
     const shared = { a: [1], b: [1] };
     const aliased = { json: shared, meta: { referentialEqualities: { a: ['b'] }, v: 1 } };
     expect(decodeInput(aliased)).toThrow('shared references');
@@ -77,5 +77,12 @@ describe('wire transformer', () => {
     const at = new Date(0);
     const sent = JSON.parse(JSON.stringify(superjson.serialize({ at, gone: undefined }))) as unknown;
     expect(decodeInput(sent)()).toEqual({ at, gone: undefined });
+    // Plain JSON, from a client without superjson, is taken as it is, within the same depth bound.
+    expect(decodeInput({ workflowId: 'wf-1', at: '1970-01-01T00:00:00.000Z' })()).toEqual({
+      workflowId: 'wf-1',
+      at: '1970-01-01T00:00:00.000Z',
+    });
+    expect(decodeInput(undefined)()).toBeUndefined();
+    expect(decodeInput({ x: deep(limits.jsonDepth + 10) })).toThrow('limits.jsonDepth');
   });
 });

@@ -25,8 +25,19 @@ export interface AgUiWorkflowState {
   lastEventId: string;
 }
 
+/** A tool call whose start went out and whose result has not: its AG-UI id and when it started (ms). */
+interface OpenCall {
+  toolCallId: string;
+  startedAt: number;
+}
+
+/** Calls awaiting their result, at most: a workflow that never posts results does not grow the mapper for ever. */
+const maxOpenCalls = 1_000;
+
 export class AgUiMapper {
   private state: AgUiWorkflowState;
+  /** By `callId`: a call's start block opened it; its result block (same `callId`) closes it. */
+  private readonly openCalls = new Map<string, OpenCall>();
 
   constructor(readonly workflowId: string) {
     this.state = {
@@ -68,7 +79,8 @@ export class AgUiMapper {
         this.state = {
           ...this.state,
           currentStepId: item.data.nextStep ?? null,
-          completedSteps: [...this.state.completedSteps, item.data.stepId],
+          // A step may run more than once (Claude Code's `main`, once per turn): listed once.
+          completedSteps: [...this.state.completedSteps.filter((step) => step !== item.data.stepId), item.data.stepId],
         };
         return [{ type: EventType.STEP_FINISHED, stepName: item.data.stepId }, this.snapshot(id)];
       case 'workflow.completed':
@@ -80,8 +92,46 @@ export class AgUiMapper {
         return [this.snapshot(id), { type: EventType.RUN_ERROR, message, ...(code !== undefined && { code }) }];
       }
       case 'workflow.block':
-        return block(item);
+        return this.block(item);
     }
+  }
+
+  private block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
+    const { data } = item;
+    if (data.blockType !== 'tool_use' || data.payload.callId === undefined) return block(item);
+    const { callId, output, isError } = data.payload;
+    const at = item.timestamp.getTime();
+    const open = this.openCalls.get(callId);
+    const isResult = output !== undefined || isError !== undefined;
+    if (open === undefined || !isResult) {
+      // A start (or a result whose start this workflow never had): the call in full, open until its result.
+      const events = block(item);
+      if (!isResult) {
+        if (this.openCalls.size >= maxOpenCalls) this.openCalls.delete(this.openCalls.keys().next().value ?? '');
+        this.openCalls.set(callId, { toolCallId: `call-${item.id}`, startedAt: at });
+      }
+      return events;
+    }
+    // The result of a call whose start went out: only TOOL_CALL_RESULT, under the start's tool call id, timed
+    // by the two events' timestamps.
+    this.openCalls.delete(callId);
+    return [
+      {
+        type: EventType.TOOL_CALL_RESULT,
+        messageId: `result-${item.id}`,
+        toolCallId: open.toolCallId,
+        content: output === undefined ? '' : typeof output === 'string' ? output : JSON.stringify(output),
+        role: 'tool',
+        metadata: {
+          switchboard: {
+            eventId: item.id,
+            callId,
+            durationMs: Math.max(0, at - open.startedAt),
+            ...(isError !== undefined && { isError }),
+          },
+        },
+      },
+    ];
   }
 }
 
@@ -92,7 +142,9 @@ function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGU
   const metadata = { switchboard: { eventId: item.id, stepId: data.stepId, agentId: data.agentId ?? null } };
   switch (data.blockType) {
     case 'text': {
-      const events: AGUIEvent[] = [{ type: EventType.TEXT_MESSAGE_START, messageId, role: 'assistant', metadata }];
+      // A prompt is the user's message; every other text is the agent's.
+      const role = data.payload.role ?? 'assistant';
+      const events: AGUIEvent[] = [{ type: EventType.TEXT_MESSAGE_START, messageId, role, metadata }];
       // AG-UI refuses an empty delta; an empty block is a message with no content.
       if (data.payload.text !== '')
         events.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta: data.payload.text });

@@ -12,12 +12,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventType } from '@ag-ui/core';
 import { TRPCError } from '@trpc/server';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { epochSchema, epochSeparator, formatCursor, splitEpoch } from '@switchboard/shared';
+import { CursorAheadError } from '../core/stream.js';
 import { bearerToken } from '../security/auth.js';
 import { AgUiMapper } from './ag-ui-events.js';
-import type { ErrorShape, SseTransport, StreamFormat } from './sse.js';
-import { sendJson } from './json-response.js';
+import { sendRefusal, type SseTransport, type StreamFormat } from './sse.js';
 
 export const agUiPath = '/ag-ui';
 
@@ -49,14 +48,6 @@ function runErrorFrame(message: string, code: string): string {
   return `data: ${JSON.stringify({ type: EventType.RUN_ERROR, message, code })}\n\n`;
 }
 
-/** As the plain HTTP endpoints answer: a status, and JSON naming the problem (with zod's issues for bad input). */
-function sendError(res: ServerResponse, error: TRPCError, shape?: ErrorShape): void {
-  const body = shape
-    ? { error: shape.message, code: shape.data.code, reason: shape.data.reason, issues: shape.data.issues }
-    : { error: error.message, code: error.code };
-  sendJson(res, getHTTPStatusCodeFromError(error), body);
-}
-
 export async function serveAgUi(
   sse: SseTransport,
   retryMs: number,
@@ -72,7 +63,7 @@ export async function serveAgUi(
     cursor = parseCursor(typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined));
     workflowId = decodeURIComponent(rest);
   } catch (cause) {
-    sendError(res, cause instanceof TRPCError ? cause : new TRPCError({ code: 'BAD_REQUEST', message: 'bad path' }));
+    sendRefusal(res, cause instanceof TRPCError ? cause : new TRPCError({ code: 'BAD_REQUEST', message: 'bad path' }));
     return;
   }
   const mapper = new AgUiMapper(workflowId);
@@ -99,13 +90,38 @@ export async function serveAgUi(
     refuse(shape, error) {
       // Before the stream: an HTTP status, as for every plain HTTP endpoint. During it: AG-UI's RUN_ERROR with
       // the reason (no `id:`, so a reader that reconnects resumes after the last event it had), then the end.
-      if (!res.headersSent) sendError(res, error, shape);
+      if (!res.headersSent) sendRefusal(res, error, shape);
       else res.end(runErrorFrame(shape.message, shape.data.reason ?? shape.data.code));
     },
   };
-  await sse.stream(req, res, format, 'workflowEvents', () => ({
-    // From the workflow's first event; with the reader's epoch, so that another log's cursor gets its reset.
-    input: { workflowId, lastEventId: cursor?.epoch === undefined ? '0' : formatCursor(0, cursor.epoch) },
-    token: bearerToken(req.headers.authorization),
-  }));
+  await sse.stream(
+    req,
+    res,
+    format,
+    'workflowEvents',
+    () => ({
+      // From the workflow's first event; with the reader's epoch, so that another log's cursor gets its reset.
+      input: { workflowId, lastEventId: cursor?.epoch === undefined ? '0' : formatCursor(0, cursor.epoch) },
+      token: bearerToken(req.headers.authorization),
+    }),
+    // After auth, so a stranger learns nothing of which workflows exist.
+    async ({ hub }) => {
+      if ((await hub.workflow(workflowId)) === undefined) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `workflow "${workflowId}" has no events here: check the id, or publish its workflow.started first`,
+        });
+      }
+      // The stream is read from the start and skips to the cursor, so the subscription never sees the cursor:
+      // checked here as every other stream checks it, an error answer rather than a stream that stays silent.
+      if (cursor === undefined || (cursor.epoch !== undefined && cursor.epoch !== hub.epoch)) return;
+      const head = await hub.headId();
+      if (cursor.event > head) {
+        const message =
+          `Last-Event-ID names event ${cursor.event}, ahead of the newest stored event ${head}; ` +
+          'this server has no such history (was the database replaced?). Connect without Last-Event-ID to read the workflow from its start.';
+        throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
+      }
+    },
+  );
 }

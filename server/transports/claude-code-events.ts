@@ -2,6 +2,7 @@
  * How Claude Code's hook events become built-in events (docs/claude-code.md has the table): the payload's
  * schema, the mapping, the size bounds and the idempotency keys. No I/O here; claude-code.ts serves it.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { limits, type PublishInput } from '@switchboard/shared';
 
@@ -52,14 +53,34 @@ function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}… (${byteLength(text)} bytes in all)` : text;
 }
 
-/** What a tool call is about, in a few words: the command, the file, the pattern, or its input as JSON. */
-function gist(input: unknown): string {
-  if (typeof input === 'object' && input !== null) {
-    const fields = input as Record<string, unknown>;
-    for (const name of ['command', 'file_path', 'path', 'pattern', 'url', 'query', 'description', 'prompt']) {
-      const value = fields[name];
-      if (typeof value === 'string' && value !== '') return value;
-    }
+/** A string field of a tool's input, or undefined. */
+function field(input: unknown, name: string): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const value = (input as Record<string, unknown>)[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * What a tool call is about, in a few words: per tool what a reader looks for (Bash's command, Grep's pattern
+ * and path, the file of Read/Edit/Write, WebFetch's URL, Task's description); for any other tool the first of
+ * the usual fields, or its input as JSON. The summary bounds it to one line.
+ */
+function gist(tool: string, input: unknown): string {
+  const path = field(input, 'path');
+  const pattern = field(input, 'pattern');
+  switch (tool) {
+    case 'Grep':
+    case 'Glob':
+      if (pattern !== undefined) return path === undefined ? pattern : `${pattern} in ${path}`;
+      break;
+    case 'Task':
+      return field(input, 'description') ?? field(input, 'subagent_type') ?? toJson(input);
+    default:
+      break;
+  }
+  for (const name of ['command', 'file_path', 'notebook_path', 'url', 'query', 'pattern', 'path', 'description']) {
+    const value = field(input, name);
+    if (value !== undefined) return value;
   }
   return toJson(input);
 }
@@ -94,10 +115,16 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const block = (
     summary: string,
     body:
-      | { blockType: 'text'; payload: { text: string } }
+      | { blockType: 'text'; payload: { text: string; role: 'user' } }
       | {
           blockType: 'tool_use';
-          payload: { toolName: string; inputPreview?: string; output?: z.core.util.JSONType; isError?: boolean };
+          payload: {
+            toolName: string;
+            callId?: string;
+            inputPreview?: string;
+            output?: z.core.util.JSONType;
+            isError?: boolean;
+          };
         },
   ): PublishInput => ({
     type: 'workflow.block',
@@ -108,11 +135,30 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const tool = (outcome: string, extra: { output?: z.core.util.JSONType; isError?: boolean }) => {
     const toolName = oneLine(hook.tool_name ?? 'tool', limits.nameLength);
     const input = toJson(hook.tool_input);
-    return block(`${toolName} ${outcome}: ${gist(hook.tool_input)}`, {
+    return block(`${toolName} ${outcome}: ${gist(toolName, hook.tool_input)}`, {
       blockType: 'tool_use',
-      payload: { toolName, inputPreview: cut(input, inputPreviewChars), ...extra },
+      payload: {
+        toolName,
+        // Pre and Post of one call share it: readers pair them, and time the call by their timestamps.
+        ...(hook.tool_use_id !== undefined && { callId: safeId(hook.tool_use_id) }),
+        inputPreview: cut(input, inputPreviewChars),
+        ...extra,
+      },
     });
   };
+  // The session's step `main` runs from a prompt to the turn's end; a subagent's step from its start to its stop.
+  // Stateless: each prompt starts it again and each stop (or the session's end) finishes it again.
+  const stepStarted = (step: string, type: string, agent: string): PublishInput => ({
+    type: 'workflow.step_started',
+    source,
+    data: { workflowId: session, stepId: step, stepType: type, agentId: agent },
+  });
+  const stepCompleted = (step: string, type: string): PublishInput => ({
+    type: 'workflow.step_completed',
+    source,
+    data: { workflowId: session, stepId: step, stepType: type },
+  });
+  const subagentType = oneLine(hook.agent_type ?? 'subagent', 100);
 
   switch (hook.hook_event_name) {
     case 'SessionStart':
@@ -132,10 +178,15 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
     case 'UserPromptSubmit':
       return [
         status(agentId, 'busy', 'working on a prompt'),
-        block(hook.prompt ?? '', { blockType: 'text', payload: { text: cut(hook.prompt ?? '', promptChars) } }),
+        stepStarted(stepId, 'session', agentId),
+        block(hook.prompt ?? '', {
+          blockType: 'text',
+          payload: { text: cut(hook.prompt ?? '', promptChars), role: 'user' },
+        }),
       ];
     case 'PreToolUse':
-      return [tool('called', {})];
+      // A tool call means the session is working again: a permission it waited for (blocked) was answered.
+      return [status(session, 'busy', `running ${oneLine(hook.tool_name ?? 'a tool', 100)}`), tool('called', {})];
     case 'PostToolUse':
       return [tool('done', { output: boundedOutput(hook.tool_response), isError: false })];
     case 'PostToolUseFailure':
@@ -151,14 +202,19 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
         },
       ];
     case 'Stop':
-      return [status(session, 'idle', 'turn finished')];
+      return [status(session, 'idle', 'turn finished'), stepCompleted('main', 'session')];
     case 'SubagentStart':
-      return [status(agentId, 'busy', `subagent of ${session}`, oneLine(hook.agent_type ?? 'subagent', 100))];
+      return [
+        status(agentId, 'busy', `subagent of ${session}`, subagentType),
+        stepStarted(stepId, subagentType, agentId),
+      ];
     case 'SubagentStop':
-      return [status(agentId, 'offline', 'subagent finished', oneLine(hook.agent_type ?? 'subagent', 100))];
+      return [status(agentId, 'offline', 'subagent finished', subagentType), stepCompleted(stepId, subagentType)];
     case 'SessionEnd':
       return [
         status(session, 'offline', `session ended (${hook.reason ?? 'other'})`),
+        // A session ended in the middle of a turn has had no Stop: its step is done all the same.
+        stepCompleted('main', 'session'),
         { type: 'workflow.completed', source, data: { workflowId: session } },
       ];
     default: {
@@ -183,15 +239,24 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
 
 /**
  * The idempotency key of each event, where the payload names what happened once: a tool call by its
- * `tool_use_id`, a subagent's start and stop by its `agent_id`, a session's end by the session. Prompts,
- * notifications and stops carry no such id; they are stored as often as they are posted.
+ * `tool_use_id`, a subagent's start and stop by its `agent_id`, a session's end by the session. Every key holds
+ * the session id: another session's call with the same id is another call. Prompts, notifications and stops carry
+ * no such id; they are stored as often as they are posted. `n` (the event's place in the mapping) follows.
  */
 export function keyOf(hook: HookPayload): string | undefined {
   const name = hook.hook_event_name;
-  if (hook.tool_use_id !== undefined) return `cc:${hook.tool_use_id}:${name}`;
-  if ((name === 'SubagentStart' || name === 'SubagentStop') && hook.agent_id !== undefined) {
-    return `cc:${hook.agent_id}:${name}`;
-  }
-  if (name === 'SessionEnd') return `cc:${hook.session_id}:${name}`;
-  return undefined;
+  const session = hook.session_id;
+  let key: string | undefined;
+  if (hook.tool_use_id !== undefined) key = `cc:${session}:${hook.tool_use_id}:${name}`;
+  else if ((name === 'SubagentStart' || name === 'SubagentStop') && hook.agent_id !== undefined) {
+    key = `cc:${session}:${hook.agent_id}:${name}`;
+  } else if (name === 'SessionEnd') key = `cc:${session}:${name}`;
+  if (key === undefined) return undefined;
+  // Two ids of up to 128 characters each do not fit in one key: a longer key is its digest, as unique in practice.
+  return key.length + keySuffixChars <= limits.idLength
+    ? key
+    : `cc:${createHash('sha256').update(key).digest('hex').slice(0, 64)}`;
 }
+
+/** Room kept in a key for `:<n>`. */
+const keySuffixChars = 4;

@@ -22,6 +22,7 @@ import {
   TRPCError,
   type inferRouterError,
 } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { errorReasons, type StreamItem } from '@switchboard/shared';
@@ -35,6 +36,7 @@ import type { ServedRouter } from '../routers/_app.js';
 import { isPushSource, type PushSource, type TrackedItem } from '../core/push-source.js';
 import { connectedFrame, errorFrame, ItemFrames, pingFrame, sseHeaders } from './sse-frames.js';
 import { SseStream } from './sse-stream.js';
+import { sendJson } from './json-response.js';
 
 export interface SseOptions {
   router: ServedRouter;
@@ -71,6 +73,17 @@ export interface StreamFormat {
   item(item: StreamItem, shared: boolean, trackedId: (item: StreamItem) => string): string;
   /** The call was refused or the stream failed: answer (headers may or may not have been sent) and end. */
   refuse(shape: ErrorShape, error: TRPCError): void;
+}
+
+/**
+ * A refusal before a stream starts, as the plain HTTP endpoints answer: the status (400, 401, 403, 404, 429),
+ * and JSON naming the problem (with zod's issues for bad input).
+ */
+export function sendRefusal(res: ServerResponse, error: TRPCError, shape?: ErrorShape): void {
+  const body = shape
+    ? { error: shape.message, code: shape.data.code, reason: shape.data.reason, issues: shape.data.issues }
+    : { error: error.message, code: error.code };
+  sendJson(res, getHTTPStatusCodeFromError(error), body);
 }
 
 export class SseTransport {
@@ -116,16 +129,28 @@ export class SseTransport {
     return this.subscriptions.has(name) ? name : undefined;
   }
 
-  /** tRPC's format for `GET /trpc/<procedure>`: errors, as tRPC sends them, are messages of a 200 stream. */
+  /**
+   * tRPC's format for `GET /trpc/<procedure>`. A refusal before the stream starts (a missing or refused token, a
+   * bad input, too many subscriptions) is an HTTP status with JSON, as `/ag-ui` and every plain endpoint answer
+   * it, except for tRPC's `httpSubscriptionLink`: an EventSource cannot read an error page, so the link gets
+   * tRPC's error message in a 200 stream, which it ends the subscription with. The link is told apart by its
+   * `connectionParams` query parameter, which the project's client always sends. Errors after the start are
+   * messages of the stream for every reader.
+   */
   serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const { router, retryMs, pingMs } = this.options;
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     const opening = connectedFrame(retryMs, pingMs * 3);
+    const speaksTrpc = query.has('connectionParams');
     const format: StreamFormat = {
       opening,
       ping: pingFrame,
       item: (item, shared, trackedId) => this.frames.frame(item, shared, trackedId),
-      refuse: (shape) => {
+      refuse: (shape, error) => {
+        if (!res.headersSent && !speaksTrpc) {
+          sendRefusal(res, error, shape);
+          return;
+        }
         if (!res.headersSent) res.writeHead(200, sseHeaders).write(opening);
         res.end(errorFrame(router, shape));
       },
@@ -144,7 +169,9 @@ export class SseTransport {
 
   /**
    * Runs the subscription `path` with what `prepare` returns (it may throw a TRPCError for bad input) and
-   * streams its items to `res` in `format`, paced by the socket, with pings and the stall bound.
+   * streams its items to `res` in `format`, paced by the socket, with pings and the stall bound. `check` runs
+   * once the call is accepted (auth and input passed) and before anything is written: a TRPCError it throws is
+   * the answer, and the subscription, never opened, holds nothing.
    */
   async stream(
     req: IncomingMessage,
@@ -152,6 +179,7 @@ export class SseTransport {
     format: StreamFormat,
     path: string,
     prepare: () => { input: unknown; token: string | undefined },
+    check?: (ctx: Context) => Promise<void>,
   ): Promise<void> {
     const { router } = this.options;
     const controller = new AbortController();
@@ -180,6 +208,9 @@ export class SseTransport {
       // Only the project's event streams are served here: they are paced by the socket, which a pulled iterator is not.
       if (!isPushSource(result))
         throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `${path} did not return an event subscription` });
+      await check?.(ctx);
+      // The reader may have gone while the check read the store: then nothing is opened for it.
+      if (stream.res.destroyed) return;
       res.writeHead(200, sseHeaders);
       stream.write(format.opening);
       this.streams.add(stream);
