@@ -11,7 +11,8 @@
  */
 import type { EventEnvelope } from '@switchboard/shared';
 import type { BusMessage, BusTransport, EventBus, TransportState } from '../bus/types.js';
-import type { Logger } from '../ops/log.js';
+// pino's type itself (ops/log.ts re-exports it): the core depends on no other folder of the server.
+import type { Logger } from 'pino';
 import type { EventStore } from '../store/types.js';
 
 /** Events read from the store per query when filling a gap. */

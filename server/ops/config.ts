@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describeIssues } from '@switchboard/shared';
 import { tokenEntrySchema, type TokenEntry } from '../security/auth.js';
 import { jwtConfigured } from '../security/jwt.js';
-import { hostName, normaliseOrigin } from '../security/origin.js';
+import { hostName, normaliseOrigin } from '../security/origin-names.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce

@@ -16,7 +16,7 @@ import type { Topology } from '../ops/topology.js';
 import type { ServedRouter } from '../routers/_app.js';
 import type { AccessControl } from '../security/access.js';
 import { bearerToken, roleRefusal, type Access, type Principal } from '../security/auth.js';
-import { admitRequest } from '../security/guard.js';
+import { admitRequest } from './guard.js';
 import type { OriginGuard } from '../security/origin.js';
 import { checkPublish } from '../security/scopes.js';
 import { agUiPath, serveAgUi } from './ag-ui.js';

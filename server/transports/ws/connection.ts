@@ -19,7 +19,7 @@ import { WebSocket, type RawData } from 'ws';
 import { describeIssues } from '@switchboard/shared';
 import { slowConsumerCloseCode, slowConsumerReason } from '../../ops/limits.js';
 import { connectionTarget, ErrorReplies, isPromiseLike, type ErrorChannel, type ErrorTarget } from './errors.js';
-import type { WebSocketHandlerOptions } from './handler.js';
+import type { WebSocketHandlerOptions } from './options.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
   clientMessage,
