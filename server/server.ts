@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import type { EventBus } from './bus/types.js';
+import type { EventBus } from './core/bus.js';
 import { ConfigError, isLoopback, type Config } from './ops/config.js';
 import { createContextFactory } from './context.js';
 import { loadDashboard } from './transports/dashboard.js';
@@ -22,7 +22,7 @@ import { createAppRouter } from './routers/_app.js';
 import { AccessControl } from './security/access.js';
 import type { ReloadResult } from './security/tokens-file.js';
 import { OriginGuard } from './security/origin.js';
-import type { EventStore } from './store/types.js';
+import type { EventStore } from './core/store.js';
 import { HttpTransport, trpcPath, type ErrorHandler } from './transports/http.js';
 import { serveWebSockets } from './transports/ws/handler.js';
 import { acceptUpgrades } from './transports/ws/upgrade.js';

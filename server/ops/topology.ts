@@ -11,7 +11,7 @@ import { Counter, Gauge } from 'prom-client';
 import { createMemoryBus } from '../bus/memory.js';
 import { createNotifyTransport } from '../bus/notify.js';
 import { createRedisTransport } from '../bus/redis.js';
-import type { EventBus } from '../bus/types.js';
+import type { EventBus } from '../core/bus.js';
 import { isPostgresUrl, type Config } from './config.js';
 import { Sequencer } from '../core/sequencer.js';
 import { lockDatabaseFile, openDatabase, type DatabaseLock } from '../store/sqlite-db.js';
@@ -20,7 +20,7 @@ import { createPostgresStore } from '../store/postgres.js';
 import { openPostgres } from '../store/postgres-open.js';
 import { redactUrl } from './redact.js';
 import { createSqliteStore } from '../store/sqlite.js';
-import type { EventStore } from '../store/types.js';
+import type { EventStore } from '../core/store.js';
 
 type TopologyConfig = Pick<
   Config,

@@ -17,7 +17,7 @@ import {
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../ops/limits.js';
 import { ScopeError } from '../security/scopes.js';
-import { StoreUnavailableError } from '../store/unavailable.js';
+import { StoreUnavailableError } from '../core/unavailable.js';
 import { BodyTooLargeError, readBody as readLimitedBody } from './body.js';
 import { sendJson } from './json-response.js';
 
