@@ -13,7 +13,7 @@ import { loadDashboard } from './transports/dashboard.js';
 import { createHub } from './core/hub.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
-import { openTopology } from './ops/topology.js';
+import { openTopology } from './topology.js';
 import { startRetention } from './ops/retention.js';
 import { ResourceStack } from './ops/resources.js';
 import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';

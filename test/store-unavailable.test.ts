@@ -12,7 +12,7 @@ import { createAuthenticator } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
 import { createHub } from '../server/core/hub.js';
-import { ConnectionLimits } from '../server/ops/limits.js';
+import { ConnectionLimits } from '../server/security/limits.js';
 import { createLogger } from '../server/ops/log.js';
 import { createMetrics } from '../server/ops/metrics.js';
 import { appRouter } from '../server/routers/_app.js';

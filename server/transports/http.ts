@@ -12,7 +12,7 @@ import type { Hub } from '../core/hub.js';
 import type { Config } from '../ops/config.js';
 import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { Topology } from '../ops/topology.js';
+import type { Topology } from '../topology.js';
 import type { ServedRouter } from '../routers/_app.js';
 import type { AccessControl } from '../security/access.js';
 import { bearerToken, roleRefusal, type Access, type Principal } from '../security/auth.js';
