@@ -16,12 +16,6 @@ const packages: Record<string, string> = {
   '@switchboard/client': 'client/index.ts',
 };
 
-/**
- * Folder imports that still close a cycle, until the move that removes it: the configuration reads token
- * entries and JWT settings through security/, which reads the configuration's values through ops/.
- */
-const pendingEdges = new Set(['ops -> security']);
-
 function sourceFiles(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
@@ -85,7 +79,7 @@ for (const [file, targets] of fileGraph) {
   folderGraph.set(from, edges);
   for (const target of targets) {
     const to = serverFolder(target);
-    if (to !== undefined && to !== from && !pendingEdges.has(`${from} -> ${to}`)) edges.add(to);
+    if (to !== undefined && to !== from) edges.add(to);
   }
 }
 

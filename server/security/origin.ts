@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { hostName, normaliseOrigin } from './origin-names.js';
+import { hostName, normaliseOrigin } from '../ops/origin-names.js';
 
 export interface OriginPolicy {
   /** The address the server is bound to: the Host check applies only when it is a loopback address. */

@@ -1,7 +1,7 @@
 /**
- * How a Host header and an Origin are compared: their normal forms. Pure and apart from the guard (origin.ts),
- * because the configuration (server/ops/config.ts) checks SWITCHBOARD_ALLOWED_ORIGINS and _HOSTS with them, and
- * the guard, which logs, must not be on the path the configuration's own module imports.
+ * How a Host header and an Origin are compared: their normal forms. Pure, and under ops/ beside the one reader
+ * of configuration, which checks SWITCHBOARD_ALLOWED_ORIGINS and _HOSTS with them; the guard that applies them
+ * to requests (server/security/origin.ts) imports them from here, so imports point one way.
  */
 
 /** `Host: name:port` or `[v6]:port` → the name (lowercase, IPv6 keeps its brackets). */
