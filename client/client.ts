@@ -8,20 +8,13 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
 import { describeConnectionError } from './connection-error.js';
+import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
-export type { AppRouter, EventSourceClass };
+export type { AppRouter, Connection, ConnectionState, EventSourceClass, TokenSource };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
-
-/** A token, or a function called on every connect (and every HTTP request) that returns a fresh one. */
-export type TokenSource = string | (() => string | Promise<string>);
-
-/** The token to send now. */
-export async function readToken(token: TokenSource): Promise<string> {
-  return typeof token === 'string' ? token : token();
-}
 
 export interface SwitchboardClientOptions {
   /**
@@ -45,20 +38,6 @@ export interface SwitchboardClientOptions {
   transport?: 'websocket' | 'sse';
   /** For `transport: 'sse'`: the `EventSource` class; Node 20 has none, so pass the `eventsource` package's there. */
   EventSource?: EventSourceClass;
-}
-
-export interface ConnectionState {
-  state: 'connecting' | 'open' | 'closed';
-  /** Why the last attempt failed or the socket closed, while reconnecting: "cannot reach …: connection refused". */
-  reason?: string;
-}
-
-export interface Connection {
-  /** The endpoint this client connects to: `ws(s)://host:port/trpc`, or `http(s)://…/trpc` over SSE. */
-  readonly url: string;
-  readonly current: ConnectionState;
-  /** Calls `listener` with the current state now and on every change; returns the unsubscribe function. */
-  subscribe(listener: (state: ConnectionState) => void): () => void;
 }
 
 /** A client of the built-in catalogue's router, or of `AppRouterFor<typeof catalogue>` for a team's own. */

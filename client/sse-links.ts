@@ -11,7 +11,7 @@ import { httpBatchLink, httpSubscriptionLink, retryLink, splitLink, type TRPCLin
 import { observable } from '@trpc/server/observable';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../server/routers/_app.js';
-import { readToken, type Connection, type ConnectionState, type TokenSource } from './client.js';
+import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { errorReasons, transformer } from '@switchboard/shared';
 
 /** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */

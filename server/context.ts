@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Principal } from './security/auth.js';
 import type { Authentication } from './security/gate.js';
 import type { Hub } from './core/hub.js';
-import { ConnectionLimits, type LimitedSocket, type LimitSettings } from './ops/limits.js';
+import { ConnectionLimits, type LimitedSocket, type LimitSettings } from './security/limits.js';
 import type { Logger } from './ops/log.js';
 import type { Metrics } from './ops/metrics.js';
 

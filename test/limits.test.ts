@@ -6,7 +6,7 @@ import { connect as tcpConnect } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { TokenBucket } from '../server/ops/limits.js';
+import { TokenBucket } from '../server/security/limits.js';
 import { agentLog, agentStatus } from './fixtures.js';
 import { collect, connect, startTestServer, waitUntil } from './harness.js';
 import { healthSchema } from '@switchboard/shared';

@@ -7,11 +7,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '@switchboard/shared';
 import { createMemoryBus } from '../server/bus/memory.js';
-import type { EventBus } from '../server/bus/types.js';
+import type { EventBus } from '../server/core/bus.js';
 import { createHub } from '../server/core/hub.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import type { EventStore } from '../server/store/types.js';
+import type { EventStore } from '../server/core/store.js';
 import { agentStatus, workflowStarted } from './fixtures.js';
 import { drain } from './harness.js';
 

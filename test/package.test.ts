@@ -24,6 +24,41 @@ const serverOnly = ['better-sqlite3', 'drizzle-orm', 'pino', 'prom-client', 'ws'
 /** What the packages' declarations may import. */
 const publicImports = /^(@trpc\/(client|server)(\/.+)?|zod|superjson|@switchboard\/shared)$/;
 
+/**
+ * Time for one tsc run over a consumer: a shared, loaded machine has taken past 30 s. A step that runs out of
+ * time fails as a timeout, never as a type error with an empty report.
+ */
+const typeCheckMs = 120_000;
+
+/** Runs a type check; a failure says which consumer does not type-check, with the compiler's report. */
+async function typeCheck(what: string, command: string, args: readonly string[], timeoutMs: number): Promise<void> {
+  await exec(command, args, { timeout: timeoutMs }).catch((error: unknown) => {
+    const { stdout = '', killed = false } = error as { stdout?: string; killed?: boolean };
+    // execFile kills the child at `timeout` and rejects with `killed` set and whatever it had printed so far.
+    if (killed) {
+      throw new Error(`${what}: tsc did not finish within ${timeoutMs / 1_000} s (timed out, not a type error)`);
+    }
+    throw new Error(`${what} does not type-check:\n${stdout}`);
+  });
+}
+
+describe('a type-check step', () => {
+  it('that runs out of time is reported as a timeout, naming the step and its limit', async () => {
+    // A child that outlives the step's limit stands for tsc on a loaded machine; it is killed at the limit.
+    const slow = ['-e', 'setTimeout(() => {}, 20_000)'];
+    await expect(typeCheck('the consumer', process.execPath, slow, 200)).rejects.toThrow(
+      'the consumer: tsc did not finish within 0.2 s (timed out, not a type error)',
+    );
+  });
+
+  it('that finds errors reports them', async () => {
+    const failing = ['-e', 'console.log("index.ts(1,7): error TS2322"); process.exit(2)'];
+    await expect(typeCheck('the consumer', process.execPath, failing, 20_000)).rejects.toThrow(
+      'the consumer does not type-check:\nindex.ts(1,7): error TS2322',
+    );
+  });
+});
+
 describe('published packages', () => {
   it('AppRouter is the router as clients see it: the same procedures and client types, no context', () => {
     // Checked by tsc: the erased root (trpc.ts `ClientRootTypes`) must keep what the server's root gives clients.
@@ -38,7 +73,8 @@ describe('published packages', () => {
 
   it(
     'install alone from their tarballs, type-check a consumer without Node types, and run against dist/bin.js',
-    { timeout: 120_000 },
+    // Room for every step's own limit (two type checks among them), so a slow step fails under its own name.
+    { timeout: 500_000 },
     async () => {
       await exec('npm', ['run', 'build', '--silent'], { timeout: 60_000 });
       // The declarations name only the contract and the client's own dependencies: nothing of the server.
@@ -47,11 +83,11 @@ describe('published packages', () => {
         expect(imported.filter((name) => !publicImports.test(name ?? ''))).toEqual([]);
       }
       // A consumer with a catalogue of its own, type-checked against the built client's declarations.
-      await exec('npx', ['tsc', '-p', 'test/consumer-catalogue/tsconfig.json'], { timeout: 60_000 }).catch(
-        (error: unknown) => {
-          const { stdout = '' } = error as { stdout?: string };
-          throw new Error(`the catalogue consumer does not type-check:\n${stdout}`);
-        },
+      await typeCheck(
+        'the catalogue consumer',
+        'npx',
+        ['tsc', '-p', 'test/consumer-catalogue/tsconfig.json'],
+        typeCheckMs,
       );
 
       using project = tempDir();
@@ -92,10 +128,7 @@ describe('published packages', () => {
 
       // The repository's compiler, but the project's own packages and tsconfig (`types: []`, `skipLibCheck: false`).
       const tsc = require.resolve('typescript/bin/tsc');
-      await exec(process.execPath, [tsc, '-p', project.path], { timeout: 30_000 }).catch((error: unknown) => {
-        const { stdout = '' } = error as { stdout?: string };
-        throw new Error(`the consumer does not type-check:\n${stdout}`);
-      });
+      await typeCheck('the consumer', process.execPath, [tsc, '-p', project.path], typeCheckMs);
 
       using data = tempDir();
       const server = spawn(process.execPath, ['dist/bin.js', 'serve', '--port', '0', '--db', data.file('pkg.db')]);

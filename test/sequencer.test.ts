@@ -5,12 +5,12 @@
  * check (store reads failing on purpose, head checks driven by a fake clock).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { BusMessage, BusTransport, TransportState } from '../server/bus/types.js';
+import type { BusMessage, BusTransport, TransportState } from '../server/core/bus.js';
 import { Sequencer, type Every } from '../server/core/sequencer.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createLogger } from '../server/ops/log.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import type { EventStore } from '../server/store/types.js';
+import type { EventStore } from '../server/core/store.js';
 import { publishInputSchema } from '@switchboard/shared';
 import { agentLog } from './fixtures.js';
 

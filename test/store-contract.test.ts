@@ -7,7 +7,7 @@ import { openDatabase } from '../server/store/sqlite-db.js';
 import { createPostgresStore } from '../server/store/postgres.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import type { EventStore } from '../server/store/types.js';
+import type { EventStore } from '../server/core/store.js';
 import { epochSchema, publishInputSchema, type PublishInput, type ValidEvent } from '@switchboard/shared';
 import { available, pgQuery, pgSchema, requireEngine } from './engines.js';
 import {

@@ -7,7 +7,7 @@ import { createMemoryBus } from '../server/bus/memory.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createHub } from '../server/core/hub.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import type { EventStore } from '../server/store/types.js';
+import type { EventStore } from '../server/core/store.js';
 import { publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { agentStatus, tddPhaseChanged, workflowBlock, workflowStarted, workflowStepCompleted } from './fixtures.js';
 import { createTestHub, drain, tempDir } from './harness.js';

@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@switchboard/shared';
-import type { EventBus } from './types.js';
+import type { EventBus } from '../core/bus.js';
 
 /** The embedded bus: synchronous fan-out to listeners in this process. */
 export function createMemoryBus(): EventBus {

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { redactUrl } from '../ops/redact.js';
 import { BusOpenError } from './errors.js';
-import type { BusMessage, BusTransport, TransportState } from './types.js';
+import type { BusMessage, BusTransport, TransportState } from '../core/bus.js';
 import { decodeHead, type OnMalformed } from './wire.js';
 
 export interface NotifyTransportOptions {

@@ -7,7 +7,7 @@
 import { createClient } from 'redis';
 import { BusOpenError } from './errors.js';
 import { redactUrl } from '../ops/redact.js';
-import type { BusMessage, BusTransport, TransportState } from './types.js';
+import type { BusMessage, BusTransport, TransportState } from '../core/bus.js';
 import { decodeEvents, encodeEvents, type OnMalformed } from './wire.js';
 
 export interface RedisTransportOptions {

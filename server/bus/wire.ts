@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { EventEnvelope } from '@switchboard/shared';
-import type { BusMessage } from './types.js';
+import type { BusMessage } from '../core/bus.js';
 
 /** Told of each malformed message with one line saying what was wrong with it. */
 export type OnMalformed = (problem: string) => void;

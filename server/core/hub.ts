@@ -4,9 +4,9 @@
  * else; the store itself stays with the composition root.
  */
 import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
-import type { EventBus } from '../bus/types.js';
+import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
-import type { AppendBatch, EventStore, SnapshotKind } from '../store/types.js';
+import type { AppendBatch, EventStore, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 
 export interface HubOptions {

@@ -10,9 +10,10 @@
  * Ids the store no longer has (retention deleted them) are skipped once the store has been read past them.
  */
 import type { EventEnvelope } from '@switchboard/shared';
-import type { BusMessage, BusTransport, EventBus, TransportState } from '../bus/types.js';
-import type { Logger } from '../ops/log.js';
-import type { EventStore } from '../store/types.js';
+import type { BusMessage, BusTransport, EventBus, TransportState } from './bus.js';
+// pino's type itself (ops/log.ts re-exports it): the core depends on no other folder of the server.
+import type { Logger } from 'pino';
+import type { EventStore } from './store.js';
 
 /** Events read from the store per query when filling a gap. */
 const fillPage = 1_000;

@@ -15,12 +15,12 @@
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
  * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large.
  */
-import { StoreUnavailableError } from '../store/unavailable.js';
+import { StoreUnavailableError } from './unavailable.js';
 import { errorReasons, parseCursor, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
-import type { EventBus } from '../bus/types.js';
+import type { EventBus } from './bus.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';
-import type { EventStore, Snapshot } from '../store/types.js';
+import type { EventStore, Snapshot } from './store.js';
 
 /** The longest pause between two reads of a store that cannot be reached. */
 const storeRetryMaxMs = 2_000;

@@ -3,7 +3,7 @@
  * The `switchboard` executable: the command line (server/cli/) wired to this process's streams and signals.
  */
 import { run } from '../cli/run.js';
-import { stopSignal } from './serve.js';
+import { stopSignal } from '../serve.js';
 
 // A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AnyCatalogue } from '@switchboard/shared';
-import type { EventStore } from '../store/types.js';
+import type { EventStore } from '../core/store.js';
 
 /** The module cannot be loaded, or exports no catalogue; the message names the setting and the file. */
 export class CatalogueLoadError extends Error {

@@ -7,9 +7,8 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { describeIssues } from '@switchboard/shared';
-import { tokenEntrySchema, type TokenEntry } from '../security/auth.js';
-import { jwtConfigured } from '../security/jwt.js';
-import { hostName, normaliseOrigin } from '../security/origin.js';
+import { hostName, normaliseOrigin } from './origin-names.js';
+import { tokenEntrySchema, type TokenEntry } from './token-entries.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce
@@ -148,6 +147,13 @@ export function describeSettings(): { flag: string; env: string; default: unknow
 /** A `db` setting naming PostgreSQL rather than a SQLite file. */
 export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//.test(db);
+}
+
+/** Whether any JWT key is configured: then tokens may come as JWTs, even with no static token. */
+export function jwtConfigured(settings: Pick<Config, 'jwtSecret' | 'jwtPublicKeyFile' | 'jwtJwksFile'>): boolean {
+  return (
+    settings.jwtSecret !== undefined || settings.jwtPublicKeyFile !== undefined || settings.jwtJwksFile !== undefined
+  );
 }
 
 export function isLoopback(host: string): boolean {

@@ -5,7 +5,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from './log.js';
-import type { EventStore } from '../store/types.js';
+import type { EventStore } from '../core/store.js';
 
 /** Events deleted per transaction. */
 const chunk = 1_000;

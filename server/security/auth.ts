@@ -8,26 +8,9 @@
  * logged; a principal carries only the role and the token's name.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
-import { scopesSchema, type Scopes } from './scopes.js';
+import type { Role, Scopes, TokenEntry } from '../ops/token-entries.js';
 
-export const roles = ['publisher', 'viewer', 'admin'] as const;
-export type Role = (typeof roles)[number];
-
-export const tokenEntrySchema = z.strictObject({
-  role: z.enum(roles),
-  token: z.string().min(16, 'tokens must be at least 16 characters'),
-  /** Shown in logs and errors instead of the token. */
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .refine((n) => !n.startsWith('#'), 'names may not start with "#" (the server names unnamed tokens so)')
-    .optional(),
-  /** Topic patterns this token may read and publish; absent: every topic its role allows. */
-  scopes: scopesSchema.optional(),
-});
-export type TokenEntry = z.output<typeof tokenEntrySchema>;
+export { roles, tokenEntrySchema, type Role, type TokenEntry } from '../ops/token-entries.js';
 
 export interface Principal {
   role: Role;

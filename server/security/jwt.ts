@@ -18,8 +18,9 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { z } from 'zod';
-import { roles, type Principal } from './auth.js';
-import { scopesSchema } from './scopes.js';
+import { jwtConfigured } from '../ops/config.js';
+import { roles, scopesSchema } from '../ops/token-entries.js';
+import type { Principal } from './auth.js';
 
 export interface JwtSettings {
   /** HS256 shared secret (from SWITCHBOARD_JWT_SECRET only: flags show in `ps`). */
@@ -51,12 +52,6 @@ export interface JwtVerifier {
 
 /** Three base64url parts: what a compact JWS looks like. */
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(token);
-
-export function jwtConfigured(settings: JwtSettings): boolean {
-  return (
-    settings.jwtSecret !== undefined || settings.jwtPublicKeyFile !== undefined || settings.jwtJwksFile !== undefined
-  );
-}
 
 async function publicKey(file: string): Promise<{ alg: 'RS256' | 'ES256'; key: CryptoKey }> {
   const pem = readFileSync(file, 'utf8');

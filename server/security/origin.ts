@@ -16,6 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { hostName, normaliseOrigin } from '../ops/origin-names.js';
 
 export interface OriginPolicy {
   /** The address the server is bound to: the Host check applies only when it is a loopback address. */
@@ -41,26 +42,6 @@ const loopbackNames = ['localhost', '127.0.0.1', '[::1]'];
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Bound on the remembered refused origins, so that a hostile page cannot grow it without limit. */
 const maxRemembered = 1_000;
-
-/** `Host: name:port` or `[v6]:port` → the name (lowercase, IPv6 keeps its brackets). */
-export function hostName(header: string): string {
-  const host = header.trim().toLowerCase();
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}
-
-/** `https://Example.com:443/` → `https://example.com`; undefined when it is not an http(s) origin. */
-export function normaliseOrigin(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-    return url.origin;
-  } catch {
-    // Not a URL at all (e.g. `null` from a sandboxed frame): it matches no allowed origin.
-    return undefined;
-  }
-}
 
 export class OriginGuard {
   private readonly hosts: Set<string>;

@@ -8,17 +8,11 @@
  * A request none of whose patterns can match any topic in the scope is refused (FORBIDDEN) rather than answered
  * with nothing.
  */
-import { z } from 'zod';
-import { topicMatcher, topicPatternSchema } from '@switchboard/shared';
+import { topicMatcher } from '@switchboard/shared';
 import type { EventFilter } from '../core/filter.js';
+import type { Scopes } from '../ops/token-entries.js';
 
-export const scopesSchema = z.strictObject({
-  /** Topics this token may subscribe to, query and read history of. */
-  read: z.array(topicPatternSchema).min(1, 'list at least one pattern, or leave read out').optional(),
-  /** Topics this token may publish to. */
-  publish: z.array(topicPatternSchema).min(1, 'list at least one pattern, or leave publish out').optional(),
-});
-export type Scopes = z.output<typeof scopesSchema>;
+export { scopesSchema, type Scopes } from '../ops/token-entries.js';
 
 /** Who holds the scopes, for messages: a token's name and its scopes (and whose keys it writes). */
 export interface Scoped {

@@ -37,8 +37,9 @@ import type {
   Snapshot,
   SnapshotKind,
   WorkflowState,
-} from './types.js';
-import { isConnectionError, StoreUnavailableError } from './unavailable.js';
+} from '../core/store.js';
+import { StoreUnavailableError } from '../core/unavailable.js';
+import { isConnectionError } from './connection-errors.js';
 
 type Batches = readonly AppendBatch[];
 

@@ -20,7 +20,8 @@ import {
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
 import type { Db } from './sqlite-db.js';
-import { isConnectionError, StoreUnavailableError } from './unavailable.js';
+import { StoreUnavailableError } from '../core/unavailable.js';
+import { isConnectionError } from './connection-errors.js';
 import { compileFilter, refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type {
   AppendBatch,
@@ -31,7 +32,7 @@ import type {
   Snapshot,
   SnapshotKind,
   WorkflowState,
-} from './types.js';
+} from '../core/store.js';
 
 type Batches = readonly AppendBatch[];
 

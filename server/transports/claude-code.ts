@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import { admit, anyCaller, IngestError, parseJson, readBody, type IngestCaller } from './ingest.js';
-import type { ConnectionLimits } from '../ops/limits.js';
+import type { ConnectionLimits } from '../security/limits.js';
 import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
 import { sendJson } from './json-response.js';
 

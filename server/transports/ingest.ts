@@ -15,9 +15,9 @@ import {
   type ValidEvent,
 } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
-import type { ConnectionLimits } from '../ops/limits.js';
+import type { ConnectionLimits } from '../security/limits.js';
 import { ScopeError } from '../security/scopes.js';
-import { StoreUnavailableError } from '../store/unavailable.js';
+import { StoreUnavailableError } from '../core/unavailable.js';
 import { BodyTooLargeError, readBody as readLimitedBody } from './body.js';
 import { sendJson } from './json-response.js';
 

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { OpenPush } from '../core/push-source.js';
-import { replayWindowCapBytes } from '../ops/limits.js';
+import { replayWindowCapBytes } from '../security/limits.js';
 
 export class SseStream {
   open: OpenPush | undefined;

@@ -4,7 +4,7 @@
  * are doubles of what the `BusTransport` contract allows (lost, repeated, reordered, late messages) and of
  * time, nothing else.
  */
-import type { BusMessage, BusTransport, TransportState } from '../../server/bus/types.js';
+import type { BusMessage, BusTransport, TransportState } from '../../server/core/bus.js';
 import type { Every } from '../../server/core/sequencer.js';
 
 /** What a node's transport sends: the events themselves (Redis), a doorbell with the head (NOTIFY), or either. */

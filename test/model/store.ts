@@ -11,7 +11,7 @@
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 import { envelopeOfEvent } from '../../server/core/envelope.js';
 import { compileFilter, type EventFilter } from '../../server/core/filter.js';
-import type { AppendBatch, EventStore, GroupOutcome, Snapshot, SnapshotKind } from '../../server/store/types.js';
+import type { AppendBatch, EventStore, GroupOutcome, Snapshot, SnapshotKind } from '../../server/core/store.js';
 
 /** A call waiting for the schedule: `settle(true)` answers it, `settle(false)` fails it. */
 export interface PendingCall {

@@ -17,9 +17,9 @@ import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
 import { describeIssues } from '@switchboard/shared';
-import { slowConsumerCloseCode, slowConsumerReason } from '../../ops/limits.js';
+import { slowConsumerCloseCode, slowConsumerReason } from '../../security/limits.js';
 import { connectionTarget, ErrorReplies, isPromiseLike, type ErrorChannel, type ErrorTarget } from './errors.js';
-import type { WebSocketHandlerOptions } from './handler.js';
+import type { WebSocketHandlerOptions } from './options.js';
 import type { KeepAlive, KeptAlive } from './keepalive.js';
 import {
   clientMessage,

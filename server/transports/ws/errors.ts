@@ -17,7 +17,7 @@ import {
   type TRPCErrorShape,
 } from '@trpc/server';
 import type { TRPCResponseMessage } from '@trpc/server/rpc';
-import type { WebSocketHandlerOptions } from './handler.js';
+import type { WebSocketHandlerOptions } from './options.js';
 import { configOf, fallbackErrorShape, type RequestId } from './protocol.js';
 
 /** Who an error reply goes to: a call, or the connection itself (`id: null`). */

@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { WebSocketServer } from 'ws';
 import type { Metrics } from '../../ops/metrics.js';
-import { admitUpgrade } from '../../security/guard.js';
+import { admitUpgrade } from '../guard.js';
 import type { OriginGuard } from '../../security/origin.js';
 
 /** Close code for a connection refused because the server holds its maximum (RFC 6455 "try again later"). */

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { builtinCatalogue } from '@switchboard/shared';
-import { catalogueSchema } from './schema.js';
+import { catalogueSchema } from '../transports/schema.js';
 
 writeFileSync(
   new URL('../../docs/schema.json', import.meta.url),

@@ -1,3 +1,9 @@
+/**
+ * The bus contracts, written where they are used: the hub publishes and the streams subscribe through an
+ * `EventBus`; the `Sequencer` (./sequencer.ts) builds one above a `BusTransport`. The in-process bus
+ * (server/bus/memory.ts) is an `EventBus` itself; Redis (server/bus/redis.ts) and PostgreSQL NOTIFY
+ * (server/bus/notify.ts) are transports. test/bus-contract.test.ts runs every one through the same suite.
+ */
 import type { EventEnvelope } from '@switchboard/shared';
 
 /**
@@ -33,6 +39,11 @@ export type TransportState = 'up' | 'down';
  * `EventBus` guarantee by reading the store: gaps are filled, a periodic head check catches a lost last
  * message, duplicates are dropped by id. A transport's own messages reach its own listeners too (or not: the
  * sequencer does not care).
+ *
+ * What a transport may do, then: lose, repeat, delay or reorder messages, and be down for any length of time
+ * (it says so through `onState`; the head check then carries delivery alone). What it must not do: announce
+ * an id its node has not committed, or hand on a message it did not validate (what crosses the network is
+ * parsed, server/bus/wire.ts). Even so, the sequencer believes a message only as far as the store's head.
  */
 export interface BusTransport {
   /** `redis` or `notify`: named in logs and /healthz. */

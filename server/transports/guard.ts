@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Metrics } from '../ops/metrics.js';
-import { ingestTypes, trpcTypes, unsupportedType } from './content-type.js';
-import type { OriginGuard } from './origin.js';
-import { sendJson } from '../transports/json-response.js';
+import { ingestTypes, trpcTypes, unsupportedType } from '../security/content-type.js';
+import type { OriginGuard } from '../security/origin.js';
+import { sendJson } from './json-response.js';
 
 function refuse(res: ServerResponse, status: number, error: string): false {
   sendJson(res, status, { error });

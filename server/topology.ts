@@ -8,19 +8,19 @@
 import { builtinCatalogue, type Catalogue, type EngineHealth } from '@switchboard/shared';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
-import { createMemoryBus } from '../bus/memory.js';
-import { createNotifyTransport } from '../bus/notify.js';
-import { createRedisTransport } from '../bus/redis.js';
-import type { EventBus } from '../bus/types.js';
-import { isPostgresUrl, type Config } from './config.js';
-import { Sequencer } from '../core/sequencer.js';
-import { lockDatabaseFile, openDatabase, type DatabaseLock } from '../store/sqlite-db.js';
-import type { Logger } from './log.js';
-import { createPostgresStore } from '../store/postgres.js';
-import { openPostgres } from '../store/postgres-open.js';
-import { redactUrl } from './redact.js';
-import { createSqliteStore } from '../store/sqlite.js';
-import type { EventStore } from '../store/types.js';
+import { createMemoryBus } from './bus/memory.js';
+import { createNotifyTransport } from './bus/notify.js';
+import { createRedisTransport } from './bus/redis.js';
+import type { EventBus } from './core/bus.js';
+import { isPostgresUrl, type Config } from './ops/config.js';
+import { Sequencer } from './core/sequencer.js';
+import { lockDatabaseFile, openDatabase, type DatabaseLock } from './store/sqlite-db.js';
+import type { Logger } from './ops/log.js';
+import { createPostgresStore } from './store/postgres.js';
+import { openPostgres } from './store/postgres-open.js';
+import { redactUrl } from './ops/redact.js';
+import { createSqliteStore } from './store/sqlite.js';
+import type { EventStore } from './core/store.js';
 
 type TopologyConfig = Pick<
   Config,

@@ -2,12 +2,12 @@
  * Runs the server until `signal` aborts: `npm start` and `switchboard serve` both come here.
  * Any start-up failure is one line on stderr and exit code 1.
  */
-import { BusOpenError } from '../bus/errors.js';
-import { ConfigError, loadConfig } from '../ops/config.js';
-import { DatabaseOpenError } from '../store/sqlite-db.js';
-import { CatalogueLoadError } from '../ops/catalogue.js';
-import { redactUrl } from '../ops/redact.js';
-import { ListenError, startServer } from '../server.js';
+import { BusOpenError } from './bus/errors.js';
+import { ConfigError, loadConfig } from './ops/config.js';
+import { DatabaseOpenError } from './store/sqlite-db.js';
+import { CatalogueLoadError } from './ops/catalogue.js';
+import { redactUrl } from './ops/redact.js';
+import { ListenError, startServer } from './server.js';
 
 interface Streams {
   stdout: { write(text: string): unknown };

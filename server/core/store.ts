@@ -1,10 +1,29 @@
 /**
- * The store interface. Routers and the hub talk to this, never to SQLite, so another store (PostgreSQL through
- * Drizzle, for several server processes) can take its place. Methods return promises for that reason, even
- * though the embedded SQLite store answers synchronously.
+ * The store contract, written where it is used: the core (hub, streams, sequencer) and the routers talk to this,
+ * never to an engine, and the SQLite (server/store/sqlite.ts) and PostgreSQL (server/store/postgres.ts) stores
+ * implement it. Methods return promises for the networked store's sake, even though SQLite answers synchronously.
+ * test/store-contract.test.ts runs every implementation through the same suite.
+ *
+ * Rules every implementation keeps, because the core is built on them (server/core/sequencer.ts,
+ * server/core/stream.ts, docs/guarantees.md):
+ * - One log, one sequence of ids: strictly increasing, never reused, and contiguous (a failed or rolled-back
+ *   append leaves no hole, so an event that is missing is one not yet read, never one that will not come).
+ * - Ids become visible in the order they were assigned: once id n can be read, every id below n that was
+ *   ever assigned can be read too (or was deleted by retention). On several nodes this takes appends that
+ *   serialize on one lock held until commit (PostgreSQL: the `head` row of `store_meta`). The sequencer reads a
+ *   gap n+1 … n+k-1 as soon as it sees n+k, and a stream's replay turns live at a head, on this rule alone.
+ * - `headId()` is the newest committed id at some moment during the call: every id up to it is readable (or
+ *   retained away), and no id past it is committed yet as far as the caller can tell. Never an id that has not
+ *   committed: the sequencer believes a bus message only as far as the head it reads.
+ * - An event is readable before its append resolves, and an append resolves only once it is durable as the
+ *   store's settings say: the hub publishes to the bus only after that, so nothing is streamed that is not stored.
+ * - A failed write leaves the store as it was (all of a batch or none of it, current state included).
+ * - The epoch names the log: ids are comparable only within one epoch (see `epoch()`).
+ * - A lost or refused connection to the database is a `StoreUnavailableError` (./unavailable.ts), whatever the
+ *   engine; anything else thrown is a refused query or a bug.
  */
 import type { EnvelopeOf, EventEnvelope, ValidEvent, WorkflowStatus } from '@switchboard/shared';
-import type { EventFilter } from '../core/filter.js';
+import type { EventFilter } from './filter.js';
 
 export interface AppendResult {
   /** One envelope per input, in input order; a repeated idempotency key yields the original event. */
@@ -79,7 +98,7 @@ export interface EventStore {
    * once at open, so it costs nothing per call. Ids are only comparable within one epoch.
    */
   epoch(): string;
-  /** The newest event id, 0 when empty. */
+  /** The newest committed event id, 0 when empty; every id up to it is readable (the rules above). */
   headId(): Promise<number>;
   /** Every event type the store holds events of (the server names those its catalogue does not define). */
   storedTypes(): Promise<string[]>;

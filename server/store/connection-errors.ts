@@ -1,24 +1,7 @@
 /**
- * The store's database cannot be reached. Thrown by a networked store (PostgreSQL) for any operation that failed
- * because the connection was lost or refused, as opposed to a query the database itself refused.
+ * Which of an engine's errors mean the database is away (and become a `StoreUnavailableError`, the contract's
+ * server/core/unavailable.ts) rather than a query it refused. Engine knowledge, so it stays beside the stores.
  */
-import { TRPCError } from '@trpc/server';
-import { errorReasons } from '@switchboard/shared';
-import { ReasonedError } from '../core/errors.js';
-
-/**
- * SERVICE_UNAVAILABLE with reason `store_unavailable`: retryable. For a write, the outcome may be unknown (the
- * connection dropped during COMMIT), which is why publishers retry under the same idempotency keys: a write that
- * did commit returns its original events, one that did not is stored then.
- */
-export class StoreUnavailableError extends TRPCError {
-  constructor(what: string, cause: unknown) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    const message = `the store is unavailable (${what}: ${detail}); retry with the same idempotency keys`;
-    super({ code: 'SERVICE_UNAVAILABLE', message, cause: new ReasonedError(errorReasons.storeUnavailable, message) });
-    this.name = 'StoreUnavailableError';
-  }
-}
 
 /** Node's socket errors: the peer refused, reset or never answered, or the network had no way to it. */
 const socketCodes = new Set([

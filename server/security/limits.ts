@@ -4,9 +4,9 @@
  */
 import { TRPCError } from '@trpc/server';
 import { errorReasons, limits } from '@switchboard/shared';
-import type { Config } from './config.js';
+import type { Config } from '../ops/config.js';
 import { ReasonedError } from '../core/errors.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 
 /** Close code for a consumer too slow to keep up; it may reconnect and resume from its cursor. */
 export const slowConsumerCloseCode = 4008;
