@@ -285,7 +285,8 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       const rendered = await page.locator('[data-event-id]').count();
       expect(rendered).toBeGreaterThan(10);
       expect(rendered).toBeLessThan(80);
-      await expect(page.locator('[data-agent]').count()).resolves.toBe(12);
+      // The agents panel fills from its own subscription, which can land after the log's page: wait for it.
+      await vi.waitFor(async () => expect(await page.locator('[data-agent]').count()).toBe(12), { timeout: 15_000 });
       // Scrolling to the end of the log loads the next page from history.
       await page.locator('[data-testid="log-scroll"]').evaluate((el) => {
         el.scrollTop = el.scrollHeight;
