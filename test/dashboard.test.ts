@@ -286,7 +286,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       expect(rendered).toBeGreaterThan(10);
       expect(rendered).toBeLessThan(80);
       // The agents panel fills from its own subscription, which can land after the log's page: wait for it.
-      await vi.waitFor(async () => expect(await page.locator('[data-agent]').count()).toBe(12), { timeout: 15_000 });
+      await vi.waitFor(
+        async () => {
+          expect(await page.locator('[data-agent]').count()).toBe(12);
+        },
+        { timeout: 15_000 },
+      );
       // Scrolling to the end of the log loads the next page from history.
       await page.locator('[data-testid="log-scroll"]').evaluate((el) => {
         el.scrollTop = el.scrollHeight;
