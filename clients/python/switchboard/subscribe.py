@@ -282,7 +282,11 @@ def history(
 
 
 def _error_shape(body: Any) -> Any:
-    """tRPC's error shape from an HTTP error body (`{"error": superjson}`) or a decoded `serialized-error`."""
+    """tRPC's error shape from an HTTP error body (`{"error": superjson}`), a decoded `serialized-error`, or the
+    plain JSON a stream refused before it starts answers with (`{"error": message, "code", "reason", "issues"}`)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        data = {key: body[key] for key in ("code", "reason", "issues") if body.get(key) is not None}
+        return {"message": body["error"], "data": data}
     if isinstance(body, dict) and "error" in body:
         body = superjson.decode(body["error"])
     return body if isinstance(body, dict) else {}
