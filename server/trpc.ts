@@ -3,15 +3,7 @@
  */
 import { initTRPC, TRPCError, type TRPCDefaultErrorShape } from '@trpc/server';
 import { ZodError, type z } from 'zod';
-import {
-  describeIssues,
-  errorReasons,
-  issuePath,
-  jsonDepthMessage,
-  tooDeep,
-  transformer,
-  type ErrorReason,
-} from '@switchboard/shared';
+import { describeIssues, errorReasons, issuePath, transformer, type ErrorReason } from '@switchboard/shared';
 import { roleRefusal, type Access } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
@@ -90,21 +82,6 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const mergeRouters = t.mergeRouters;
 
-/**
- * Refuses input nested deeper than `limits.jsonDepth` before any schema walks it: zod's validation of free-form
- * JSON is recursive, and a hostile depth would end in a RangeError instead of an answer. Every procedure has it.
- */
-const boundedInput = t.middleware(async ({ getRawInput, next }) => {
-  if (tooDeep(await getRawInput())) {
-    throw new TRPCError({
-      code: 'BAD_REQUEST',
-      message: jsonDepthMessage,
-      cause: new ReasonedError(errorReasons.invalidInput, jsonDepthMessage),
-    });
-  }
-  return next();
-});
-
 /** Checks the caller's role: UNAUTHORIZED without a known token, FORBIDDEN when the role does not allow it. */
 const requires = (need: Access) =>
   t.middleware(async ({ ctx, next }) => {
@@ -142,6 +119,6 @@ const requires = (need: Access) =>
   });
 
 /** Writes: `publisher` or `admin`. */
-export const publisherProcedure = t.procedure.use(boundedInput).use(requires('write'));
+export const publisherProcedure = t.procedure.use(requires('write'));
 /** Subscriptions and queries: `viewer` or `admin`. */
-export const viewerProcedure = t.procedure.use(boundedInput).use(requires('read'));
+export const viewerProcedure = t.procedure.use(requires('read'));

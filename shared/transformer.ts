@@ -1,5 +1,5 @@
 import superjson, { type SuperJSONResult } from 'superjson';
-import { jsonDepthMessage, limits, nestedDeeperThan } from './limits.js';
+import { jsonDepthMessage, limits, nestedDeeperThan, tooDeep } from './limits.js';
 
 /**
  * The wire transformer of every tRPC call, on both ends: superjson, which keeps `Date` timestamps as dates.
@@ -87,14 +87,15 @@ const inputAnnotations = new Set(['Date', 'undefined']);
 function checkInput(payload: SuperJSONResult): void {
   const meta: unknown = payload.meta;
   if (meta === undefined) {
-    if (nestedDeeperThan(payload.json, limits.jsonDepth + 2)) throw new Error(jsonDepthMessage);
+    if (tooDeep(payload.json)) throw new Error(jsonDepthMessage);
     return;
   }
   if (typeof meta !== 'object' || meta === null) throw new Error('superjson meta must be an object');
   if ('referentialEqualities' in meta) {
     throw new Error('input may not hold shared references (superjson referentialEqualities): send plain JSON');
   }
-  if (nestedDeeperThan(payload.json, limits.jsonDepth + 2) || nestedDeeperThan(meta, limits.jsonDepth + 3)) {
+  // meta.values mirrors the input's shape, one level deeper at most for the annotation itself.
+  if (tooDeep(payload.json) || nestedDeeperThan(meta, limits.jsonDepth + 3)) {
     throw new Error(jsonDepthMessage);
   }
   const values = 'values' in meta ? meta.values : undefined;
@@ -128,7 +129,7 @@ export const transformer = {
       // Plain JSON, from a client that knows nothing of superjson (`curl '/trpc/workflow?input={"workflowId":"wf-1"}'`):
       // taken as it is. No input of this API has a top-level `json` field, so the wrapper is never mistaken for one.
       if (!isWrapped(payload)) {
-        if (nestedDeeperThan(payload, limits.jsonDepth + 1)) throw new Error(jsonDepthMessage);
+        if (tooDeep(payload)) throw new Error(jsonDepthMessage);
         return payload;
       }
       checkInput(payload);

@@ -180,7 +180,7 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const { output, exited } = watchChild(child);
+  const { output, exited, kill, stop } = watchChild(child);
   const address = () => /listening on (http:\/\/\S+) /.exec(output.stdout)?.[1];
   await waitUntil(
     `the server to listen (${output.stderr})`,
@@ -197,16 +197,8 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
     /** Sends a signal (e.g. SIGHUP) to the server process. */
     signal: (name: NodeJS.Signals) => child.kill(name),
     /** SIGKILL: no shutdown, no flush; only what SQLite committed survives. */
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    [Symbol.asyncDispose]: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
+    kill,
+    [Symbol.asyncDispose]: stop,
   };
 }
 
@@ -220,7 +212,7 @@ export async function startProcess(argv: readonly string[], timeoutMs = 15_000) 
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/entry/main.ts', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const { output, exited } = watchChild(child);
+  const { output, exited, kill, stop } = watchChild(child);
   const started = Date.now();
   try {
     await waitUntil(
@@ -242,16 +234,8 @@ export async function startProcess(argv: readonly string[], timeoutMs = 15_000) 
     },
     elapsedMs: Date.now() - started,
     listening: () => output.stdout.includes('listening on'),
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    [Symbol.asyncDispose]: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
+    kill,
+    [Symbol.asyncDispose]: stop,
   };
 }
 
@@ -283,5 +267,14 @@ function watchChild(child: ChildProcessByStdio<null, Readable, Readable>) {
       resolve(code);
     });
   });
-  return { output, exited };
+  /** SIGKILL, and its exit. */
+  const kill = async () => {
+    child.kill('SIGKILL');
+    await exited;
+  };
+  /** Kills it unless it has ended already. */
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) await kill();
+  };
+  return { output, exited, kill, stop };
 }

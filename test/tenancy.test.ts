@@ -348,14 +348,17 @@ describe('cheap to match, bounded to parse', () => {
     expect(lines.filter((line) => line.includes('"level":50'))).toEqual([]);
   });
 
-  it('refuses input with shared references before any validator walks it, without a token', async () => {
+  it('refuses input with shared references before any validator walks it, and decodes nothing without a token', async () => {
     await using server = await startTestServer({ tokens: [...tokens] });
     // superjson's way of saying "the same object as": each level pointing twice at the next doubles the paths.
     const aliased = {
       json: { topics: ['agent:*'], types: ['agent.status'] },
       meta: { referentialEqualities: { topics: ['types'] }, v: 1 },
     };
-    const res = await fetch(`${server.url}/trpc/history?input=${encodeURIComponent(JSON.stringify(aliased))}`);
+    const url = `${server.url}/trpc/history?input=${encodeURIComponent(JSON.stringify(aliased))}`;
+    // The role is checked before the input is read: a caller without a token never gets it decoded.
+    expect((await fetch(url)).status).toBe(401);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${teamA.token}` } });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('shared references');
   });
