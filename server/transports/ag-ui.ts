@@ -15,7 +15,7 @@ import { TRPCError } from '@trpc/server';
 import { epochSchema, epochSeparator, formatCursor, splitEpoch } from '@switchboard/shared';
 import { CursorAheadError } from '../core/stream.js';
 import { bearerToken } from '../security/auth.js';
-import { AgUiMapper } from './ag-ui-events.js';
+import { AgUiMapper } from '../mappers/ag-ui.js';
 import { sendRefusal, type SseTransport, type StreamFormat } from './sse.js';
 
 export const agUiPath = '/ag-ui';

@@ -12,7 +12,7 @@ import { builtinCatalogue, describeIssues, type ValidEvent } from '@switchboard/
 import type { Hub } from '../core/hub.js';
 import { admit, anyCaller, IngestError, parseJson, readBody, type IngestCaller } from './ingest.js';
 import type { ConnectionLimits } from '../security/limits.js';
-import { hookPayloadSchema, keyOf, mapHookEvent } from './claude-code-events.js';
+import { hookPayloadSchema, keyOf, mapHookEvent } from '../mappers/claude-code.js';
 import { sendJson } from './json-response.js';
 
 export async function handleClaudeCodeHook(
