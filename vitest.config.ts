@@ -4,10 +4,10 @@ import { defineConfig } from 'vitest/config';
  * Tests that measure the server's memory run after all the others, alone: under the parallel load of the rest
  * of the suite, a process's resident memory says more about the machine than about the server.
  */
-const measuresMemory = ['test/slow-consumer.test.ts'];
+const measuresMemory = ['test/transports/slow-consumer.test.ts'];
 
 /** Tests that force a garbage collection to check what stays reachable; their workers get `global.gc`. */
-const collectsGarbage = ['test/adapter-memory.test.ts'];
+const collectsGarbage = ['test/transports/adapter-memory.test.ts'];
 
 /**
  * A rejection nothing handles fails the test run in the worker that made it, as it would end a server under

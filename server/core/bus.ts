@@ -2,7 +2,7 @@
  * The bus contracts, written where they are used: the hub publishes and the streams subscribe through an
  * `EventBus`; the `Sequencer` (./sequencer.ts) builds one above a `BusTransport`. The in-process bus
  * (server/bus/memory.ts) is an `EventBus` itself; Redis (server/bus/redis.ts) and PostgreSQL NOTIFY
- * (server/bus/notify.ts) are transports. test/bus-contract.test.ts runs every one through the same suite.
+ * (server/bus/notify.ts) are transports. test/buses/bus-contract.test.ts runs every one through the same suite.
  */
 import type { EventEnvelope } from '@switchboard/shared';
 

@@ -2,7 +2,7 @@
  * The store contract, written where it is used: the core (hub, streams, sequencer) and the routers talk to this,
  * never to an engine, and the SQLite (server/store/sqlite.ts) and PostgreSQL (server/store/postgres.ts) stores
  * implement it. Methods return promises for the networked store's sake, even though SQLite answers synchronously.
- * test/store-contract.test.ts runs every implementation through the same suite.
+ * test/stores/store-contract.test.ts runs every implementation through the same suite.
  *
  * Rules every implementation keeps, because the core is built on them (server/core/sequencer.ts,
  * server/core/stream.ts, docs/guarantees.md):

@@ -1,5 +1,5 @@
 /**
- * `npm run schema`: writes docs/schema.json, the JSON Schema of the built-in catalogue (test/schema.test.ts
+ * `npm run schema`: writes docs/schema.json, the JSON Schema of the built-in catalogue (test/core/schema.test.ts
  * checks it is current).
  */
 import { writeFileSync } from 'node:fs';

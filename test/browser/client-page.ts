@@ -1,5 +1,5 @@
 /**
- * The page test/browser-client.test.ts loads in Chromium: `@switchboard/client` bundled for the browser, with
+ * The page test/page/browser-client.test.ts loads in Chromium: `@switchboard/client` bundled for the browser, with
  * the browser's own WebSocket (no `WebSocket` option) against the server that serves the page.
  */
 import { createPublisher, createSwitchboardClient } from '@switchboard/client';

@@ -1,6 +1,6 @@
 /**
  * A team's own event family, as a project that installed the package defines it: only `@switchboard/shared`
- * and zod. test/package.test.ts starts the built server with `--events` pointing here.
+ * and zod. test/packages/package.test.ts starts the built server with `--events` pointing here.
  */
 import { defineCatalogue, defineFamily, entityIdSchema } from '@switchboard/shared';
 import { z } from 'zod';

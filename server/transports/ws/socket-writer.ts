@@ -10,7 +10,7 @@
  * Both rely on `ws` internals, as engine.io does: `socket._sender.sendFrame(list)` (the sender's raw write) and
  * `socket._socket` (the net.Socket). They are only used when present and when a raw frame is valid for the
  * socket: no compression negotiated and no send queued inside the sender. Otherwise the writer falls back to
- * `send`, which is always correct. `ws` is pinned; test/socket-writer.test.ts checks both paths.
+ * `send`, which is always correct. `ws` is pinned; test/transports/socket-writer.test.ts checks both paths.
  */
 import { WebSocket } from 'ws';
 

@@ -1,0 +1,116 @@
+/**
+ * What crosses the bus between nodes is validated like any other input. Malformed messages (a stray or hostile
+ * publisher on the Redis channel, a NOTIFY on the channel's name) are dropped and counted, and the bus stays up.
+ * Two real servers on real PostgreSQL and Redis; the garbage is sent with raw clients. The head check is made
+ * slow, so an event that arrives in time came over the bus, not from the store.
+ */
+import { Writable } from 'node:stream';
+import { healthSchema } from '@switchboard/shared';
+import { createClient } from 'redis';
+import { expect, it, vi } from 'vitest';
+import { createLogger } from '../../server/ops/log.js';
+import { describeWith, pgQuery, pgSchema, pgUrl, redisUrl, uniqueName } from '../engines.js';
+import { agentLog } from '../fixtures.js';
+import { collect, connect, startTestServer } from '../harness.js';
+
+async function health(url: string) {
+  return healthSchema.parse(await (await fetch(`${url}/healthz`)).json());
+}
+
+async function dropped(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^switchboard_bus_messages_dropped_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Two nodes on one fresh schema and bus channel; an event published on the first reaches the second. */
+async function twoNodes(redis: boolean) {
+  const schema = pgSchema();
+  const channel = uniqueName('sb_bus');
+  const options = {
+    db: pgUrl,
+    pgSchema: schema.schema,
+    busChannel: channel,
+    headCheckMs: 60_000,
+    ...(redis && { redisUrl }),
+  };
+  // Node b's warnings, as JSON lines.
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const a = await startTestServer(options);
+  const b = await startTestServer({ ...options, logger: createLogger({ logLevel: 'warn', logFormat: 'json' }, sink) });
+  return {
+    a,
+    b,
+    channel,
+    warnings: () => lines,
+    async [Symbol.asyncDispose]() {
+      await a.close();
+      await b.close();
+      await schema[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Subscribes on node b, sends the garbage, then publishes a real event on node a: it must arrive on b. */
+async function expectGarbageDroppedAndBusUp(nodes: Awaited<ReturnType<typeof twoNodes>>, send: () => Promise<number>) {
+  await using subscriber = connect(nodes.b.url);
+  const live = collect(subscriber.events, {});
+  await live.started();
+  const sent = await send();
+  // Counted once each, on the node that received them.
+  await vi.waitFor(
+    async () => {
+      expect(await dropped(nodes.b.url)).toBe(sent);
+    },
+    { timeout: 10_000, interval: 20 },
+  );
+  // One warning for all of them, not one per message.
+  expect(nodes.warnings().filter((w) => w.includes('malformed message on the bus channel'))).toHaveLength(1);
+  expect((await health(nodes.b.url)).bus.state).toBe('up');
+  await using publisher = connect(nodes.a.url);
+  const stored = await publisher.publish.mutate(agentLog('a-1', 'after the garbage'));
+  await live.atLeast(1, 10_000);
+  expect(live.items.map((e) => e.data.id)).toEqual([stored.id]);
+  expect((await health(nodes.b.url)).bus.state).toBe('up');
+}
+
+describeWith(['postgres', 'redis'], 'malformed messages on the Redis bus', () => {
+  it('are dropped and counted, the bus stays up, and a real event still arrives live', async () => {
+    await using nodes = await twoNodes(true);
+    const raw = createClient({ url: redisUrl });
+    await raw.connect();
+    try {
+      await expectGarbageDroppedAndBusUp(nodes, async () => {
+        const garbage = [
+          'not json',
+          '{"events":1}',
+          'null',
+          '[]',
+          JSON.stringify([{ id: 'x', type: 'agent.log', topic: 'agent:a', timestamp: 0, data: {} }]),
+          JSON.stringify([{ id: '5', type: 'agent.log', topic: 'agent:a', timestamp: 'soon', data: {} }]),
+          JSON.stringify([{ id: '5', type: 'agent.log', timestamp: 0, data: {} }]),
+        ];
+        for (const message of garbage) await raw.publish(`${nodes.channel}:events`, message);
+        return garbage.length;
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
+  it('are dropped and counted, and the doorbell still rings for a real event', async () => {
+    await using nodes = await twoNodes(false);
+    await expectGarbageDroppedAndBusUp(nodes, async () => {
+      const garbage = ['not a number', '-3', '1.5', '', '99999999999999999999'];
+      for (const payload of garbage) await pgQuery('SELECT pg_notify($1, $2)', [`${nodes.channel}_events`, payload]);
+      return garbage.length;
+    });
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The Publisher against the real server process, killed with SIGKILL and restarted on the same file while it
+ * writes: every accepted event is stored exactly once and in publish order; overflow is counted exactly.
+ */
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createPublisher, type DropReason } from '../../client/index.js';
+import type { EventEnvelope } from '@switchboard/shared';
+import { agentStatus } from '../fixtures.js';
+import { spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from '../harness.js';
+
+const event = (i: number) => ({
+  type: 'agent.log' as const,
+  source: 'publisher-test',
+  data: { agentId: `agent-${i % 7}`, level: 'info' as const, message: `event ${i}` },
+});
+
+const messages = (events: EventEnvelope[]) => events.map((e) => (e.type === 'agent.log' ? e.data.message : e.type));
+
+describe('Publisher', () => {
+  it(
+    'stores every accepted event exactly once, in order, across a SIGKILL and restart',
+    { timeout: 60_000 },
+    async () => {
+      using dir = tempDir();
+      const db = dir.file('publisher.db');
+      let server = await spawnServer({ db });
+      const { port } = server;
+      const publisher = createPublisher({
+        url: server.url,
+        WebSocket,
+        outboxLimit: 10_000,
+        batchSize: 50,
+        retry: { initialMs: 20, maxMs: 200 },
+        reconnect: { initialMs: 20, maxMs: 200 },
+        requestTimeoutMs: 2_000,
+      });
+      try {
+        const total = 3_000;
+        let published = 0;
+        const publishUpTo = (n: number) => {
+          for (; published < n; published++) expect(publisher.publish(event(published)).accepted).toBe(true);
+        };
+
+        publishUpTo(1_000);
+        await waitUntil('some events to be acknowledged', () => publisher.stats().sent >= 300, 20_000);
+        await server.kill();
+        // While the server is down, publish() still accepts at once.
+        publishUpTo(2_000);
+        expect(publisher.stats().queued).toBeGreaterThan(0);
+        server = await spawnServer({ db, port });
+        publishUpTo(total);
+        await publisher.flush(30_000);
+
+        const stats = publisher.stats();
+        expect(stats).toMatchObject({ queued: 0, sent: total, dropped: 0, rejected: 0 });
+        expect(stats.retried).toBeGreaterThan(0);
+        const stored = await storedEvents(server.url);
+        expect(messages(stored)).toEqual(Array.from({ length: total }, (_, i) => `event ${i}`));
+        expect(new Set(stored.map((e) => e.key)).size).toBe(total);
+      } finally {
+        await publisher.close(1_000);
+        await server[Symbol.asyncDispose]();
+      }
+    },
+  );
+
+  it(
+    'drops the newest events of a full outbox, counts them exactly, and stores the rest',
+    { timeout: 60_000 },
+    async () => {
+      using dir = tempDir();
+      const db = dir.file('overflow.db');
+      let server = await spawnServer({ db });
+      const { port } = server;
+      const drops: DropReason[] = [];
+      const publisher = createPublisher({
+        url: server.url,
+        WebSocket,
+        outboxLimit: 100,
+        retry: { initialMs: 20, maxMs: 200 },
+        reconnect: { initialMs: 20, maxMs: 200 },
+        requestTimeoutMs: 2_000,
+        onDrop: (_event, reason) => drops.push(reason),
+      });
+      try {
+        for (let i = 0; i < 50; i++) publisher.publish(event(i));
+        await publisher.flush(20_000);
+        await server.kill();
+
+        const results = Array.from({ length: 250 }, (_, i) => publisher.publish(event(50 + i)));
+        const accepted = results.filter((r) => r.accepted).length;
+        expect(accepted).toBe(100);
+        expect(results.slice(100).every((r) => !r.accepted && r.reason === 'outbox_full')).toBe(true);
+        expect(publisher.stats().dropped).toBe(150);
+        expect(drops).toEqual(Array.from({ length: 150 }, () => 'outbox_full'));
+
+        server = await spawnServer({ db, port });
+        await publisher.flush(30_000);
+        const stored = await storedEvents(server.url);
+        expect(messages(stored)).toEqual(Array.from({ length: 150 }, (_, i) => `event ${i}`));
+        expect(publisher.stats()).toMatchObject({ queued: 0, sent: 150, dropped: 150 });
+      } finally {
+        await publisher.close(1_000);
+        await server[Symbol.asyncDispose]();
+      }
+    },
+  );
+
+  it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
+    await using server = await startTestServer();
+    const publisher = createPublisher({ url: server.url, WebSocket, retry: { initialMs: 20, maxMs: 100 } });
+    const bad = publisher.publish({ type: 'agent.status', data: { agentId: '', agentType: 'x', status: 'idle' } });
+    expect(bad).toMatchObject({ accepted: false, reason: 'invalid' });
+    expect(publisher.publish(agentStatus('a'))).toMatchObject({ accepted: true });
+    await publisher.flush(5_000);
+    expect(publisher.stats()).toMatchObject({ sent: 1, rejected: 1 });
+    expect(await publisher.close()).toEqual({ unsent: 0 });
+    expect(publisher.publish(agentStatus('b'))).toMatchObject({ accepted: false, reason: 'closed' });
+
+    // Nothing listens on this port: close gives up after its timeout and says how many were left.
+    const orphan = createPublisher({ url: 'http://127.0.0.1:9', WebSocket, retry: { initialMs: 20, maxMs: 50 } });
+    orphan.publish(agentStatus('c'));
+    orphan.publish(agentStatus('d'));
+    expect(await orphan.close(200)).toEqual({ unsent: 2 });
+  });
+
+  it(
+    "splits batches that would exceed the server's frame limit, and stores them all",
+    { timeout: 30_000 },
+    async () => {
+      // 120 events of ~12 KB each: ~1.4 MB as one batch of 120, over the server's 1 MiB frame limit.
+      await using server = await startTestServer({ maxMessageBytes: 1024 * 1024, publishRate: 100_000 });
+      await using publisher = createPublisher({
+        url: server.url,
+        WebSocket,
+        batchSize: 1_000,
+        reconnect: { initialMs: 20, maxMs: 200 },
+        retry: { initialMs: 20, maxMs: 200 },
+      });
+      const total = 120;
+      for (let i = 0; i < total; i++) {
+        publisher.publish({
+          type: 'agent.log',
+          data: { agentId: 'big', level: 'info', message: `${i} ${'é'.repeat(6_000)}` },
+        });
+      }
+      await publisher.flush(20_000);
+      expect(publisher.stats()).toMatchObject({ sent: total, dropped: 0, rejected: 0 });
+      const stored = await storedEvents(server.url);
+      expect(stored.map((e) => (e.type === 'agent.log' ? e.data.message.split(' ')[0] : ''))).toEqual(
+        Array.from({ length: total }, (_, i) => String(i)),
+      );
+    },
+  );
+});

@@ -1,0 +1,233 @@
+/**
+ * A cursor from another log: the database is replaced (the SQLite file deleted, the PostgreSQL schema dropped)
+ * and the server restarted, so ids start from 1 again. A subscriber resuming with the cursor it held before gets
+ * a `stream.reset` notice (reason `epoch`) and then the new log from its start, over every way in: WebSocket,
+ * SSE (`Last-Event-ID`), AG-UI and the CLI's `--from`, never the new log's events as if they followed its own.
+ * A bare event id (a cursor stored before ids carried the epoch) resumes as it always did.
+ */
+import { rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formatCursor, parseCursor } from '@switchboard/shared';
+import { run } from '../../server/cli/run.js';
+import type { RunningServer, ServerOptions } from '../../server/server.js';
+import { available, pgQuery, pgUrl, requireEngine, uniqueName } from '../engines.js';
+import { agentLog, workflowBlock, workflowStarted } from '../fixtures.js';
+import { collect, connect, createTestHub, startTestServer, tempDir } from '../harness.js';
+import { readSse, subscriptionUrl } from '../sse-reader.js';
+import { quoteIdent } from '../../server/store/postgres-open.js';
+
+/** Five events in the first log (a workflow for AG-UI, then logs), seven in the one that replaces it. */
+const firstLog = [
+  workflowStarted('wf-1'),
+  workflowBlock('wf-1', 'plan'),
+  agentLog('a-1', 'old 3'),
+  agentLog('a-1', 'old 4'),
+  agentLog('a-1', 'old 5'),
+];
+const secondLog = [workflowStarted('wf-1'), ...Array.from({ length: 6 }, (_, i) => agentLog('a-1', `new ${i + 2}`))];
+
+interface Engine {
+  name: string;
+  skip: boolean;
+  /** Server options for this engine's database, and how to throw that database away. */
+  database: () => { options: Partial<ServerOptions>; replace: () => Promise<void> } & AsyncDisposable;
+}
+
+const engines: Engine[] = [
+  {
+    name: 'SQLite',
+    skip: false,
+    database: () => {
+      const dir = tempDir();
+      const db = dir.file('hub.db');
+      return {
+        options: { db },
+        replace: () => {
+          for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+          return Promise.resolve();
+        },
+        [Symbol.asyncDispose]: () => {
+          dir[Symbol.dispose]();
+          return Promise.resolve();
+        },
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: !available.postgres,
+    database: () => {
+      const schema = uniqueName('sb_epoch');
+      const drop = async () => {
+        await pgQuery(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+      };
+      return { options: { db: pgUrl, pgSchema: schema }, replace: drop, [Symbol.asyncDispose]: drop };
+    },
+  },
+];
+
+requireEngine('postgres', 'cursors across a recreated PostgreSQL schema');
+
+/**
+ * Runs the first log's server, lets `hold` take its cursors, then replaces the database and returns a server
+ * on the new log (same options), which holds the second log's events.
+ */
+async function replaceLog<T>(
+  options: Partial<ServerOptions>,
+  replace: () => Promise<void>,
+  hold: (server: RunningServer) => Promise<T>,
+): Promise<{ server: RunningServer; held: T }> {
+  let held: T;
+  {
+    await using first = await startTestServer(options);
+    await using publisher = connect(first.url);
+    await publisher.publishBatch.mutate(firstLog);
+    held = await hold(first);
+  }
+  await replace();
+  const server = await startTestServer(options);
+  await using publisher = connect(server.url);
+  await publisher.publishBatch.mutate(secondLog);
+  return { server, held };
+}
+
+/** The cursor the typed client holds after reading the first log over WebSocket. */
+async function wsCursor(server: RunningServer): Promise<string> {
+  await using client = connect(server.url);
+  using all = collect(client.events, { lastEventId: '0' });
+  await all.atLeast(firstLog.length);
+  return all.items.at(-1)?.id ?? '';
+}
+
+const newIds = secondLog.map((_, i) => String(i + 1));
+
+describe.each(engines)('a cursor from a replaced $name database', ({ database, skip }) => {
+  it.skipIf(skip)('gets a reset, then the new log from its start, over WebSocket and SSE', async () => {
+    await using db = database();
+    const { server, held } = await replaceLog(db.options, db.replace, async (first) => {
+      const sse = readSse(subscriptionUrl(first.url, 'events', { lastEventId: '0' }));
+      await sse.atLeast(firstLog.length);
+      await sse.close();
+      return { ws: await wsCursor(first), sse: sse.cursors().at(-1) ?? '' };
+    });
+    await using _server = server;
+    await using client = connect(server.url);
+    using resumed = collect(client.events, { lastEventId: held.ws });
+    await resumed.atLeast(1 + secondLog.length);
+    const [reset, ...events] = resumed.items;
+    expect(reset?.data).toMatchObject({
+      type: 'stream.reset',
+      id: '0',
+      data: { reason: 'epoch', requestedAfter: held.ws, retainedAfter: '0' },
+    });
+    expect(events.map((e) => e.data.id)).toEqual(newIds);
+    // What the clients held: the id and the first log's epoch, the same over either transport.
+    expect(held.ws).toMatch(/^5@[0-9a-z]+$/);
+    expect(held.sse).toBe(held.ws);
+    // The new log's cursors carry its own epoch: resuming from them continues this log, with no reset.
+    const epoch = reset?.id.split('@')[1];
+    expect(epoch).toBeDefined();
+    expect(held.ws.endsWith(`@${epoch}`)).toBe(false);
+    expect(events.at(-1)?.id).toBe(`7@${epoch}`);
+
+    await using stream = readSse(subscriptionUrl(server.url, 'events'), { 'last-event-id': held.sse });
+    await stream.atLeast(1 + secondLog.length);
+    const [notice, ...rest] = stream.data().map((m) => JSON.parse(m.data) as { json: { id: string; type: string } });
+    expect(notice?.json).toMatchObject({ type: 'stream.reset', data: { reason: 'epoch', requestedAfter: held.sse } });
+    expect(rest.map((m) => m.json.id)).toEqual(newIds);
+    expect(stream.cursors().at(-1)).toBe(`7@${epoch}`);
+  });
+
+  it.skipIf(skip)('still resumes a bare event id, as before ids carried the epoch', async () => {
+    await using db = database();
+    const { server } = await replaceLog(db.options, db.replace, () => Promise.resolve());
+    await using _server = server;
+    await using client = connect(server.url);
+    // A bare id is checked against nothing but the head and retention: it cannot be told apart.
+    using legacy = collect(client.events, { lastEventId: '5' });
+    await legacy.atLeast(2);
+    expect(legacy.items.map((i) => [i.data.type, i.data.id])).toEqual([
+      ['agent.log', '6'],
+      ['agent.log', '7'],
+    ]);
+  });
+});
+
+describe('a cursor from a replaced SQLite file', () => {
+  it('gets a reset over AG-UI, then the workflow of the new log whole', async () => {
+    await using db = engines[0]?.database() ?? expect.fail('no SQLite engine');
+    const { server, held } = await replaceLog(db.options, db.replace, async (first) => {
+      const stream = readSse(`${first.url}/ag-ui/wf-1`);
+      await stream.atLeast(2);
+      await stream.close();
+      // After the workflow's start (RUN_STARTED, then STATE_SNAPSHOT with the event's own cursor).
+      return stream.cursors()[1] ?? '';
+    });
+    await using _server = server;
+    await using resumed = readSse(`${server.url}/ag-ui/wf-1`, { 'last-event-id': held });
+    await resumed.atLeast(3);
+    const events = resumed.data().map((m) => JSON.parse(m.data) as { type: string; name?: string; value?: unknown });
+    expect(events[0]).toMatchObject({ type: 'CUSTOM', name: 'stream.reset', value: { reason: 'epoch' } });
+    // The new log's workflow from its first event: nothing skipped for the old cursor's sake.
+    expect(events.slice(1, 3).map((e) => e.type)).toEqual(['RUN_STARTED', 'STATE_SNAPSHOT']);
+    expect(held).toMatch(/^1@[0-9a-z]+$/);
+  });
+
+  it("gets a reset through the CLI's --from, which shows the cursor to resume from", async () => {
+    await using db = engines[0]?.database() ?? expect.fail('no SQLite engine');
+    const { server, held } = await replaceLog(db.options, db.replace, async (first) => {
+      const stderr = { text: '', write: (t: string) => (stderr.text += t) };
+      const code = await run({
+        argv: ['watch', 'events', '--from', '0', '--limit', String(firstLog.length), '--json', '--url', first.url],
+        stdout: { write: () => undefined },
+        stderr,
+        env: {},
+      });
+      expect(code).toBe(0);
+      return { hint: stderr.text, cursor: await wsCursor(first) };
+    });
+    await using _server = server;
+    const stdout = { text: '', write: (t: string) => (stdout.text += t) };
+    const code = await run({
+      argv: ['watch', 'events', '--from', held.cursor, '--limit', '3', '--json', '--url', server.url],
+      stdout,
+      stderr: { write: () => undefined },
+      env: {},
+      // Bounded: a watch that is given fewer events than its limit would wait for more.
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(code).toBe(0);
+    const lines = stdout.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; type: string });
+    expect(lines.map((l) => [l.type, l.id])).toEqual([
+      ['stream.reset', '0'],
+      ['workflow.started', '1'],
+      ['agent.log', '2'],
+    ]);
+    // The first watch told its user the cursor to pass to --from next time.
+    expect(held.hint).toContain(`--from ${held.cursor}`);
+  });
+});
+
+describe('the cursor form', () => {
+  it('parses and formats <id>@<epoch> and a bare id, and refuses anything else', () => {
+    expect(parseCursor('42@3f9a1c0e5b7d')).toEqual({ after: 42, epoch: '3f9a1c0e5b7d' });
+    expect(parseCursor('0')).toEqual({ after: 0, epoch: undefined });
+    expect(formatCursor('42', '3f9a1c0e5b7d')).toBe('42@3f9a1c0e5b7d');
+    for (const bad of ['', '01', '4@', '@ab', '4@AB', '4@a@b', '4:1@ab', ' 4', '4@a-b'])
+      expect([bad, parseCursor(bad)]).toEqual([bad, undefined]);
+  });
+
+  it('history refuses a cursor of another epoch, and pages with cursors of its own', async () => {
+    await using t = createTestHub();
+    await t.caller.publishBatch([agentLog('a-1', 'one'), agentLog('a-1', 'two')]);
+    const page = await t.caller.history({ limit: 1 });
+    expect(page.nextCursor).toBe(`1@${t.hub.epoch}`);
+    expect((await t.caller.history({ after: page.nextCursor })).events.map((e) => e.id)).toEqual(['2']);
+    const foreign = await t.caller.history({ after: '1@0000ffff0000' }).catch((e: unknown) => e);
+    expect(foreign).toMatchObject({ code: 'BAD_REQUEST' });
+    expect((foreign as Error).message).toContain('from another log');
+  });
+});

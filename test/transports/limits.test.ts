@@ -1,0 +1,201 @@
+/**
+ * Limits against the real server, each with an error that names it: connections, subscriptions per
+ * connection, message size, publish rate; and keepalive dropping a peer that stops answering.
+ */
+import { connect as tcpConnect } from 'node:net';
+import { TRPCClientError } from '@trpc/client';
+import { describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { TokenBucket } from '../../server/security/limits.js';
+import { agentLog, agentStatus } from '../fixtures.js';
+import { collect, connect, startTestServer, waitUntil } from '../harness.js';
+import { healthSchema } from '@switchboard/shared';
+
+const wsUrl = (url: string) => `${url.replace('http', 'ws')}/trpc`;
+
+/** A raw WebSocket, open, with what closed it once it closes. */
+async function rawSocket(url: string) {
+  const ws = new WebSocket(wsUrl(url));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return { ws, closed };
+}
+
+async function health(url: string) {
+  return healthSchema.parse(await (await fetch(`${url}/healthz`)).json());
+}
+
+const dataOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error.data as { code: string; reason?: string }) : undefined;
+
+describe('limits', () => {
+  it('closes connections past the maximum with 1013 and a reason, leaving the others working', async () => {
+    await using server = await startTestServer({ maxConnections: 2 });
+    const first = await rawSocket(server.url);
+    const second = await rawSocket(server.url);
+    const third = await rawSocket(server.url);
+    expect(await third.closed).toEqual({
+      code: 1013,
+      reason: 'connection limit 2 reached (SWITCHBOARD_MAX_CONNECTIONS)',
+    });
+    // The first two still answer.
+    for (const { ws } of [first, second]) {
+      const pong = new Promise<string>((resolve) => {
+        ws.once('message', (m: Buffer) => {
+          resolve(m.toString());
+        });
+      });
+      ws.send('PING');
+      expect(await pong).toBe('PONG');
+      ws.close();
+    }
+  });
+
+  it('refuses a subscription past the per-connection limit until one ends', async () => {
+    await using server = await startTestServer({ maxSubscriptions: 2 });
+    await using client = connect(server.url);
+    using a = collect(client.events, {});
+    const b = collect(client.agentStatus, {});
+    await Promise.all([a.started(), b.started()]);
+    using c = collect(client.tddPhase, {});
+    await c.failed();
+    expect(dataOf(c.errors[0])).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'too_many_subscriptions' });
+    expect((c.errors[0] as Error).message).toContain(
+      'subscription limit: 2 per connection (SWITCHBOARD_MAX_SUBSCRIPTIONS)',
+    );
+    b[Symbol.dispose]();
+    await vi.waitFor(
+      async () => {
+        expect(await health(server.url)).toMatchObject({ subscriptions: 1 });
+      },
+      {
+        interval: 10,
+      },
+    );
+    using d = collect(client.tddPhase, {});
+    await d.started();
+    await client.publish.mutate(agentStatus('x'));
+    await a.atLeast(1);
+  });
+
+  it('closes a socket that sends a frame over the message limit with 1009', async () => {
+    await using server = await startTestServer({ maxMessageBytes: 4096 });
+    const { ws, closed } = await rawSocket(server.url);
+    ws.send('x'.repeat(5000));
+    expect((await closed).code).toBe(1009);
+    // The server keeps serving.
+    await using client = connect(server.url);
+    expect((await client.publish.mutate(agentStatus('a'))).id).toBe('1');
+  });
+
+  it('answers a tRPC HTTP body over the limit with 413 naming it, declared or sent chunked, storing nothing', async () => {
+    await using server = await startTestServer();
+    // 100 events of 15,000 characters: a valid batch, but 1.5 MB as one body.
+    const batch = Array.from({ length: 100 }, (_, i) => agentLog(`a-${i}`, 'x'.repeat(15_000)));
+    const body = JSON.stringify({ json: batch });
+    const post = (init: RequestInit) =>
+      fetch(`${server.url}/trpc/publishBatch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        ...init,
+      });
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(body);
+        for (let at = 0; at < bytes.length; at += 64 * 1024) controller.enqueue(bytes.subarray(at, at + 64 * 1024));
+        controller.close();
+      },
+    });
+    for (const response of [await post({ body }), await post({ body: chunked, duplex: 'half' } as RequestInit)]) {
+      expect(response.status).toBe(413);
+      const answer = (await response.json()) as { error: { json: { message: string; data: { code: string } } } };
+      expect(answer.error.json.data.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(answer.error.json.message).toMatch(/the limit is 1048576 bytes per request/);
+      expect(answer.error.json.message).toMatch(/publishBatch in smaller batches/);
+    }
+    await using client = connect(server.url);
+    expect((await client.history.query({})).events).toEqual([]);
+    // A body under the limit goes through as before.
+    const small = await post({ body: JSON.stringify({ json: batch.slice(0, 10) }) });
+    expect(small.status).toBe(200);
+  });
+
+  it('limits the publish rate per connection with TOO_MANY_REQUESTS naming the limit', async () => {
+    await using server = await startTestServer({ publishRate: 10 });
+    await using client = connect(server.url);
+    // The burst allows one full batch at once.
+    const batch = Array.from({ length: 1_000 }, (_, i) => agentStatus(`a-${i}`));
+    expect(await client.publishBatch.mutate(batch)).toHaveLength(1_000);
+    // 500 more would take 50 s to refill at 10/s: refused, however slowly this test runs.
+    const error: unknown = await client.publishBatch.mutate(batch.slice(0, 500)).catch((e: unknown) => e);
+    expect(dataOf(error)).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'rate_limited' });
+    expect((error as Error).message).toMatch(
+      /^publish rate limit: 10 events\/s per connection \(SWITCHBOARD_PUBLISH_RATE\); retry in \d+ ms/,
+    );
+    // Another connection has its own bucket.
+    await using other = connect(server.url);
+    expect((await other.publish.mutate(agentStatus('other'))).id).toBe('1001');
+  });
+
+  it('refills the token bucket at its rate', () => {
+    let now = 0;
+    const bucket = new TokenBucket(100, 100, () => now);
+    expect(bucket.take(100)).toBe(0);
+    expect(bucket.take(1)).toBe(10);
+    now += 500;
+    expect(bucket.take(50)).toBe(0);
+    expect(bucket.take(1)).toBe(10);
+    now += 10_000;
+    expect(bucket.take(101)).toBe(10);
+    expect(bucket.take(100)).toBe(0);
+  });
+
+  it('keeps a peer that answers its pings, however many intervals pass', async () => {
+    await using server = await startTestServer({ pingMs: 50, pongWaitMs: 50 });
+    const { ws } = await rawSocket(server.url);
+    let pings = 0;
+    ws.on('message', (m: Buffer) => {
+      if (m.toString() !== 'PING') return;
+      pings++;
+      ws.send('PONG');
+    });
+    // Ten pings answered: ten times the interval after which an unanswering peer would be gone.
+    await waitUntil('ten pings', () => pings >= 10, 10_000);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect(await health(server.url)).toMatchObject({ connections: 1 });
+    ws.close();
+  });
+
+  it('drops a peer that stops answering pings within ping + pong wait', async () => {
+    await using server = await startTestServer({ pingMs: 100, pongWaitMs: 100 });
+    // A hand-made WebSocket handshake on a socket that then never writes: it never answers a ping.
+    const socket = tcpConnect(server.port, '127.0.0.1');
+    const ended = new Promise<void>((resolve) => {
+      socket.on('close', () => {
+        resolve();
+      });
+    });
+    socket.write(
+      'GET /trpc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise<void>((resolve) => {
+      socket.once('data', () => {
+        resolve();
+      });
+    });
+    expect(await health(server.url)).toMatchObject({ connections: 1 });
+    const started = performance.now();
+    await ended;
+    // Dropped after one ping interval and one pong wait (100 + 100 ms), give or take timer slack.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await health(server.url)).toMatchObject({ connections: 0 });
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The socket writer against real `ws` sockets: prebuilt frames when the socket allows them, `send` when it
+ * does not (compression negotiated), and in both cases every message intact and in order, within one turn and
+ * across turns, for each of the three frame-length encodings.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { SocketWriter, textFrame, type FrameSource } from '../../server/transports/ws/socket-writer.js';
+import { waitUntil } from '../harness.js';
+
+const frames: FrameSource<string> = {
+  text: (head, body) => head + body,
+  wire: (head, body) => textFrame(head + body),
+};
+
+async function pair(perMessageDeflate: boolean) {
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, perMessageDeflate });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`, { perMessageDeflate });
+  const received: string[] = [];
+  client.on('message', (data: Buffer) => received.push(data.toString()));
+  const server = await accepted;
+  if (client.readyState !== WebSocket.OPEN) {
+    await new Promise<void>((resolve) => {
+      client.once('open', () => {
+        resolve();
+      });
+    });
+  }
+  return {
+    server,
+    received,
+    [Symbol.asyncDispose]: async () => {
+      client.terminate();
+      await new Promise<void>((resolve) => {
+        wss.close(() => {
+          http.close(() => {
+            resolve();
+          });
+        });
+      });
+    },
+  };
+}
+
+// One message per length encoding: 7-bit, 16-bit and 64-bit.
+const bodies = ['x'.repeat(10), 'é'.repeat(200), 'y'.repeat(70_000)];
+
+describe('socket writer', () => {
+  for (const compressed of [false, true]) {
+    it(`delivers every frame intact and in order ${compressed ? 'through send when compression is on' : 'as prebuilt frames'}`, async () => {
+      await using sockets = await pair(compressed);
+      const writer = new SocketWriter(sockets.server);
+      expect(writer.prebuilt).toBe(!compressed);
+      // One turn: the first frame goes at once, the rest are coalesced.
+      for (const body of bodies) writer.write(frames, '{"n":1}', body, true);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // A later turn, and a plain send in between: order holds across both paths.
+      sockets.server.send('plain');
+      writer.writeText('reply');
+      for (const body of bodies) writer.write(frames, '{"n":2}', body, false);
+      const expected = [...bodies.map((b) => `{"n":1}${b}`), 'plain', 'reply', ...bodies.map((b) => `{"n":2}${b}`)];
+      await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
+      expect(sockets.received).toEqual(expected);
+    });
+  }
+
+  it('lays out frame headers as RFC 6455 does for each length', () => {
+    expect([...textFrame('hi')]).toEqual([0x81, 2, 0x68, 0x69]);
+    const medium = textFrame('a'.repeat(300));
+    expect([medium[0], medium[1], medium.readUInt16BE(2), medium.length]).toEqual([0x81, 126, 300, 304]);
+    const large = textFrame('b'.repeat(70_000));
+    expect([large[0], large[1], large.readBigUInt64BE(2), large.length]).toEqual([0x81, 127, 70_000n, 70_010]);
+  });
+});
