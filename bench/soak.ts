@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient, type Publisher, type SwitchboardClient } from '../client/index.js';
 import type { PublishInput } from '@switchboard/shared';
-import { random } from '../server/cli/demo-traffic.js';
+import { random } from '../client/cli/demo-traffic.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { startFaultProxy, type FaultProxy } from '../test/fault-proxy.js';
 import { pgUrl, redisUrl } from '../test/engine-addresses.js';

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` executable: the command line (server/cli/) wired to this process's streams and signals.
+ * The `switchboard` executable: the command line (cli.ts: client/cli/ and serve) wired to this process's streams and signals.
  */
-import { run } from '../cli/run.js';
+import { run } from './cli.js';
 import { stopSignal } from '../serve.js';
 
 // A reader that goes away (`switchboard watch events | head`) ends the command quietly, as for any Unix tool.

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createPublisher } from '../../client/publisher.js';
-import { run } from '../../server/cli/run.js';
+import { run } from '../../server/entry/cli.js';
 import { systemNotification } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
 import { healthSchema } from '@switchboard/shared';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../server/cli/run.js';
+import { run } from '../../server/entry/cli.js';
 import { agentStatus, systemNotification } from '../fixtures.js';
 import { connect, startTestServer, tempDir, waitUntil } from '../harness.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import catalogue, { deployments, pools } from '../../examples/custom-events.js';
-import { run } from '../../server/cli/run.js';
+import { run } from '../../server/entry/cli.js';
 import { createPublisher, createSwitchboardClient } from '../../client/index.js';
 import type { AppRouterFor } from '../../server/routers/_app.js';
 import { summarizeEvent } from '../../client/summary.js';

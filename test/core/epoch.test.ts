@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatCursor, parseCursor } from '@switchboard/shared';
-import { run } from '../../server/cli/run.js';
+import { run } from '../../server/entry/cli.js';
 import type { RunningServer, ServerOptions } from '../../server/server.js';
 import { available, pgQuery, pgUrl, requireEngine, uniqueName } from '../engines.js';
 import { agentLog, workflowBlock, workflowStarted } from '../fixtures.js';

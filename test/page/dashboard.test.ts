@@ -9,7 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { demoTraffic } from '../../server/cli/demo-traffic.js';
+import { demoTraffic } from '../../client/cli/demo-traffic.js';
 import { createPublisher, type Publisher } from '../../client/index.js';
 import { openDatabase } from '../../server/store/sqlite-db.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';

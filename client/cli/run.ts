@@ -1,12 +1,12 @@
 /**
  * The `switchboard` command line, as a pure function: arguments, streams and environment in, exit code out.
- * The executable (server/entry/bin.ts) passes the process's own; tests pass their own and run in-process.
- * One file per command under commands/; this file only dispatches and maps errors to exit codes.
+ * Every command here is a client of a running hub, one file per command under commands/; this file only
+ * dispatches and maps errors to exit codes. `serve`, which runs the server itself, is the server's to give
+ * (server/entry/cli.ts composes the two, and the executable server/entry/bin.ts runs that).
  */
 import { demo } from './commands/demo.js';
 import { emit } from './commands/emit.js';
 import { history } from './commands/history.js';
-import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
 import { describeError, exitCodeOf, UsageError } from './errors.js';
@@ -16,8 +16,16 @@ import { createIo, exitCodes, type Io, type RunOptions } from './io.js';
 
 export { exitCodes, type Output, type RunOptions } from './io.js';
 
-const commands: Record<string, (args: readonly string[], io: Io) => Promise<number>> = {
-  serve,
+/** One command: its arguments and the run's streams in, an exit code out. */
+export type Command = (args: readonly string[], io: Io) => Promise<number>;
+
+/** `serve`, given by the server: it runs the server in this process, and its help lists the server's settings. */
+export interface ServerCommand {
+  readonly run: Command;
+  readonly help: string;
+}
+
+const clientCommands: Record<string, Command> = {
   watch,
   emit,
   history,
@@ -25,13 +33,15 @@ const commands: Record<string, (args: readonly string[], io: Io) => Promise<numb
   demo,
 };
 
-export async function run(options: RunOptions): Promise<number> {
+export async function run(options: RunOptions, server?: ServerCommand): Promise<number> {
   const io = createIo(options);
+  const commands: Record<string, Command> = server ? { serve: server.run, ...clientCommands } : clientCommands;
+  const help: Record<string, string> = server ? { serve: server.help, ...commandHelp } : commandHelp;
   const [command, ...rest] = options.argv;
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       const topic = command === 'help' ? rest[0] : undefined;
-      io.say(topic ? (commandHelp[topic] ?? mainHelp) : mainHelp);
+      io.say(topic ? (help[topic] ?? mainHelp) : mainHelp);
       return exitCodes.ok;
     }
     if (command === '--version' || command === '-v') {
@@ -41,7 +51,7 @@ export async function run(options: RunOptions): Promise<number> {
     const handler = commands[command];
     if (!handler) throw new UsageError(`unknown command "${command}"; see switchboard --help`);
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.say(commandHelp[command] ?? mainHelp);
+      io.say(help[command] ?? mainHelp);
       return exitCodes.ok;
     }
     return await handler(rest, io);

@@ -14,7 +14,7 @@ import {
   type AnyEnvelope,
   type HealthAnswer,
 } from '@switchboard/shared';
-import type { AppRouterFor } from '../routers/_app.js';
+import type { AppRouterFor } from '../../server/routers/_app.js';
 import { secondsFlag } from './args.js';
 import { StoppedError, UnreachableError } from './errors.js';
 import type { Io } from './io.js';

@@ -1,18 +1,5 @@
 /** The text of `switchboard --help` and `switchboard <command> --help`. */
-import { describeSettings } from '../ops/config.js';
 import { defaultConnectTimeoutSeconds } from './connect.js';
-
-/** The server's flags, variables and defaults, as the configuration module defines them. */
-function settingsTable(): string {
-  const rows = describeSettings().map((s) => ({
-    ...s,
-    default: s.default === undefined ? 'none' : typeof s.default === 'string' ? s.default : JSON.stringify(s.default),
-  }));
-  const flagWidth = Math.max(...rows.map((r) => r.flag.length));
-  const envWidth = Math.max(...rows.map((r) => r.env.length));
-  const lines = rows.map((r) => `  ${r.flag.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ${r.default}`);
-  return [`  ${'Flag'.padEnd(flagWidth)}  ${'Variable'.padEnd(envWidth)}  Default`, ...lines].join('\n');
-}
 
 const connection = `Connection (every command but serve):
   --url URL                   server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
@@ -40,19 +27,6 @@ First steps:
   switchboard watch events`;
 
 export const commandHelp: Record<string, string> = {
-  serve: `Usage: switchboard serve [--flag value]...
-
-Runs the server: the dashboard at /, tRPC over HTTP and WebSocket at /trpc, POST /ingest, GET /healthz and
-/metrics, all on one port. Every flag has an environment variable; a flag wins over its variable, which wins
-over the default. Tokens come from SWITCHBOARD_TOKENS (role:token,...) or --tokens-file, never from a flag.
-
-${settingsTable()}
-
-Examples:
-  switchboard serve
-  switchboard serve --port 0 --db /tmp/switchboard.db
-  switchboard serve --db postgres://switchboard@db:5432/switchboard --redis-url redis://cache:6379`,
-
   demo: `Usage: switchboard demo [--agents N] [--rate EVENTS_PER_SECOND] [--duration SECONDS] [--seed N]
 
 Simulates an orchestrator: N agents (default 4) take tasks and run TDD red/green/refactor cycles inside

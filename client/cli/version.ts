@@ -1,12 +1,12 @@
 /**
  * The package's version for `switchboard --version`, read from its package.json. This file runs from
- * server/cli/ in a clone and from dist/ once built, so the file is looked for upwards rather than at one path.
+ * client/cli/ in a clone and from dist/ once built, so the file is looked for upwards rather than at one path.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Folders above this module that may hold the package.json: dist/ is one below the root, server/cli/ two. */
+/** Folders above this module that may hold the package.json: dist/ is one below the root, client/cli/ two. */
 const maxLevels = 4;
 
 export function packageVersion(): string {

@@ -1,0 +1,13 @@
+/**
+ * The `switchboard` command line as the executable runs it: the hub's clients (client/cli/) plus `serve`, the
+ * server in this process. The executable (bin.ts) passes the process's streams and signals; tests call it with
+ * their own.
+ */
+import { run as runClients, type RunOptions } from '../../client/cli/run.js';
+import { serveCommand } from './serve-command.js';
+
+export { exitCodes, type Output, type RunOptions } from '../../client/cli/run.js';
+
+export function run(options: RunOptions): Promise<number> {
+  return runClients(options, serveCommand);
+}
