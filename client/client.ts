@@ -56,9 +56,32 @@ export function toHttpUrl(url: string): string {
   return u.toString().replace(/\/$/, '');
 }
 
-/** `http(s)://host:port[/trpc]` or `ws(s)://...` → the WebSocket endpoint. */
+/** The schemes a hub's address may have. */
+const hubSchemes = ['http:', 'https:', 'ws:', 'wss:'];
+
+/**
+ * A hub's address as a URL: `localhost:8765` or `127.0.0.1:8765/trpc` (no scheme) means `http://`; any scheme
+ * but http, https, ws and wss, or no address at all, is a `TypeError` that shows the expected form.
+ */
+export function hubUrl(url: string): URL {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new TypeError(`"${url}" is not a hub address; expected the form http://127.0.0.1:8765 or localhost:8765`);
+  }
+  if (!hubSchemes.includes(u.protocol) || u.hostname === '') {
+    throw new TypeError(
+      `"${url}" is not a hub address: use http://, https://, ws:// or wss:// (or none), e.g. http://127.0.0.1:8765`,
+    );
+  }
+  return u;
+}
+
+/** `http(s)://host:port[/trpc]`, `ws(s)://...` or `host:port` → the WebSocket endpoint. */
 export function toWebSocketUrl(url: string): string {
-  const u = new URL(url);
+  const u = hubUrl(url);
   if (u.protocol === 'http:') u.protocol = 'ws:';
   if (u.protocol === 'https:') u.protocol = 'wss:';
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/trpc';

@@ -5,6 +5,7 @@
 export {
   backoff,
   createSwitchboardClient,
+  hubUrl,
   toWebSocketUrl,
   type AppRouter,
   type Connection,

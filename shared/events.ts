@@ -239,14 +239,43 @@ export const systemAlertData = z.strictObject({
 
 // ── 6. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
 
+/** The form a timestamp takes over plain JSON, shown by every refusal of one. */
+const timestampForm =
+  'an ISO 8601 date-time with its UTC offset, such as 2026-12-04T10:15:00Z or 2026-12-04T11:15:00.250+01:00';
+
+/** Why a timestamp too far ahead is refused, how far ahead it is, and what to do. */
+function aheadOfClock(date: Date): string {
+  const minutes = (date.getTime() - Date.now()) / 60_000;
+  const ahead =
+    minutes < 120
+      ? `${Math.ceil(minutes)} min`
+      : minutes < 2_880
+        ? `${Math.round(minutes / 60)} h`
+        : `${Math.round(minutes / 1_440)} days`;
+  return (
+    `${date.toISOString()} is ${ahead} ahead of the server's clock; at most ${limits.clockSkewMs / 60_000} min ` +
+    `ahead is accepted (limits.clockSkewMs): fix the producer's clock, or leave timestamp out and the server sets it`
+  );
+}
+
 /** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
 export const producerFields = {
   /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
   key: identifier.optional(),
   source: name.optional(),
   correlationId: identifier.optional(),
-  /** When the event happened. Over superjson a `Date`; over plain JSON an ISO-8601 string with offset. */
-  timestamp: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
+  /**
+   * When the event happened. Over superjson a `Date`; over plain JSON an ISO-8601 string with its offset. At most
+   * `limits.clockSkewMs` ahead of the server's clock.
+   */
+  timestamp: z
+    .union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))], {
+      error: (issue) => `must be ${timestampForm}; got ${JSON.stringify(issue.input)}`,
+    })
+    .refine((date) => date.getTime() - Date.now() <= limits.clockSkewMs, {
+      error: (issue) => aheadOfClock(issue.input as Date),
+    })
+    .optional(),
 };
 
 /** One event type's publish input: its `type` literal, its data schema and the producer's envelope fields. */

@@ -25,6 +25,11 @@ export const limits = {
   jsonDepth: 64,
   /** Events in one `history` page. */
   historyPage: 1_000,
+  /**
+   * Milliseconds a producer's `timestamp` may be ahead of the server's clock (clocks drift; a day ahead is a bug
+   * that would sort the event before everything after it). Any time in the past is accepted.
+   */
+  clockSkewMs: 300_000,
 } as const;
 
 /**

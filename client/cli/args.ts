@@ -26,6 +26,9 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: r
   }
 }
 
+/** `--events FILE`: the catalogue module the server loads, so that its summary functions print here too. */
+export const eventsFlag = { events: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
+
 /** Checks --type values here, so a typo is a usage error that lists what is valid. */
 export function typesFlag<T extends string>(values: string[] | undefined, allowed: z.ZodType<T>): T[] | undefined {
   if (values === undefined) return undefined;

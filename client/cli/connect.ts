@@ -5,7 +5,7 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import WebSocket from 'ws';
-import { createSwitchboardClient, describeConnectionError, type SwitchboardClient } from '@switchboard/client';
+import { createSwitchboardClient, describeConnectionError, hubUrl, type SwitchboardClient } from '@switchboard/client';
 import {
   describeIssues,
   healthAnswerSchema,
@@ -14,9 +14,10 @@ import {
   type AnyEnvelope,
   type HealthAnswer,
 } from '@switchboard/shared';
+import { loadCatalogue } from '../../server/ops/catalogue.js';
 import type { AppRouterFor } from '../../server/routers/_app.js';
 import { secondsFlag } from './args.js';
-import { StoppedError, UnreachableError } from './errors.js';
+import { StoppedError, UnreachableError, UsageError } from './errors.js';
 import type { Io } from './io.js';
 
 /** Seconds a command waits for the hub by default: long enough for a server starting beside it, short for a hook. */
@@ -28,8 +29,16 @@ export interface ConnectionValues {
   'connect-timeout'?: string | undefined;
 }
 
+/** The hub's address from `--url`, else `SWITCHBOARD_URL`, else the default; `host:port` alone means http://. */
 export function serverUrl(values: ConnectionValues, io: Io): string {
-  return values.url ?? io.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:8765';
+  const given = values.url ?? io.env.SWITCHBOARD_URL;
+  if (given === undefined) return 'http://127.0.0.1:8765';
+  try {
+    return hubUrl(given).toString().replace(/\/$/, '');
+  } catch (error) {
+    const setting = values.url === undefined ? 'SWITCHBOARD_URL' : '--url';
+    throw new UsageError(`${setting}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export function tokenOf(values: ConnectionValues, io: Io): string | undefined {
@@ -59,9 +68,32 @@ export function connect(values: ConnectionValues, io: Io): CliClient {
   });
 }
 
-/** The summaries of the server's own event families (its catalogue), to format their events. */
-export async function customSummaries(client: CliClient): Promise<(event: AnyEnvelope) => string | undefined> {
-  return summariesFrom(await client.catalogue.query());
+/**
+ * `--events FILE` (or `SWITCHBOARD_EVENTS`, as for the server): the catalogue module the server loads. The
+ * server lists its template summaries; a summary that is a function runs only where the module is loaded. A
+ * module that cannot be loaded is a usage error, before anything connects.
+ */
+export async function localCatalogue(
+  values: { events?: string | undefined },
+  io: Io,
+): Promise<AnyCatalogue | undefined> {
+  const path = values.events ?? io.env.SWITCHBOARD_EVENTS;
+  if (path === undefined) return undefined;
+  return loadCatalogue(path).catch((error: unknown) => {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  });
+}
+
+/** The summaries of the server's own event families, to format their events: the local module's first. */
+export async function customSummaries(
+  client: CliClient,
+  local: AnyCatalogue | undefined,
+): Promise<(event: AnyEnvelope) => string | undefined> {
+  const listed = await client.catalogue.query().then(summariesFrom, (error: unknown) => {
+    if (local) return () => undefined; // a server too old to list its catalogue: the module says it all
+    throw error;
+  });
+  return local ? (event) => local.summaryOf(event) ?? listed(event) : listed;
 }
 
 /** Resolves when the client's socket is open; rejects after `timeoutMs`, or when `signal` fires. */

@@ -42,5 +42,18 @@ export function formatEvent(
   };
   const time = event.timestamp.toISOString().slice(11, 19);
   const text = summarizeEvent(event, paint, custom);
-  return `#${event.id.padEnd(6)} ${time}  ${event.type.padEnd(23)} ${event.topic.padEnd(22)} ${text}`;
+  return `${column(`#${event.id}`, widths.id)} ${time}  ${column(event.type, widths.type)} ${column(event.topic, widths.topic)} ${text}`;
+}
+
+/** Column widths: the longest built-in type fits; a longer type or topic is shortened in the middle. */
+const widths = { id: 8, type: 23, topic: 28 } as const;
+
+/**
+ * `text` in exactly `width` characters, so the columns after it stay aligned: padded when shorter; when longer,
+ * its start and its end (where ids differ: `workflow:cc:3f2a…e19b`) with `…` between them.
+ */
+export function column(text: string, width: number): string {
+  if (text.length <= width) return text.padEnd(width);
+  const tail = Math.floor((width - 1) / 2);
+  return `${text.slice(0, width - 1 - tail)}…${text.slice(text.length - tail)}`;
 }

@@ -58,6 +58,7 @@ Filters:
                     an event id); 0 replays everything kept
   --limit N         exit after N events
   --no-retry        fail like emit rather than wait for the server
+  --events FILE     the server's catalogue module (env SWITCHBOARD_EVENTS), to print its function summaries
 
 ${connection}
 
@@ -84,6 +85,7 @@ Examples:
 
 Prints stored events with an id greater than --after (default 0), oldest first, at most --limit (default 100,
 up to 1000). When more remain, stderr says which --after reads the next page.
+  --events FILE     the server's catalogue module (env SWITCHBOARD_EVENTS), to print its function summaries
 
 ${connection}
 

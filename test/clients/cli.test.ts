@@ -204,6 +204,29 @@ describe('switchboard CLI', () => {
     expect(human.stdout).toMatch(/^#3 +\d\d:\d\d:\d\d {2}agent\.status +agent:a-3 +busy · task-1 40%\n$/);
   });
 
+  it('takes an address without a scheme, refuses one it cannot use, and keeps columns aligned for long topics', async () => {
+    await using server = await startTestServer();
+    const hostPort = server.url.replace(/^http:\/\//, '');
+    const long = 'agent-with-a-very-long-name-0123456789-abcdefghij';
+    await using client = connect(server.url);
+    await client.publishBatch.mutate([agentStatus('a-1'), agentStatus(long)]);
+
+    const watched = await cli(['watch', 'events', '--from', '0', '--limit', '2', '--url', hostPort]);
+    expect(watched.code).toBe(0);
+    const lines = watched.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    // The summary starts at the same column on both lines; the long topic keeps its start and its end.
+    expect(lines.map((l) => l.indexOf('busy'))).toEqual([lines[0]?.indexOf('busy'), lines[0]?.indexOf('busy')]);
+    expect(lines[1]).toContain('agent:agent-wi…89-abcdefghij busy');
+    expect((await cli(['status', '--url', hostPort])).code).toBe(0);
+
+    const bad = await cli(['status', '--url', 'ftp://127.0.0.1:1']);
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(bad.stderr).toBe(
+      'switchboard: --url: "ftp://127.0.0.1:1" is not a hub address: use http://, https://, ws:// or wss:// (or none), e.g. http://127.0.0.1:8765\n',
+    );
+  });
+
   it('reports status, and fails clearly when the server is away', async () => {
     await using server = await startTestServer();
     const status = await cli(['status'], { url: server.url });

@@ -208,5 +208,22 @@ describe('a server with a catalogue', () => {
     };
     expect(summarizeEvent(finished, undefined, (e) => catalogue.summaryOf(e))).toBe('web rolled back in 61 s');
     expect(summarizeEvent(finished)).toBe('');
+
+    // A summary that is a function runs where the catalogue module is loaded: the CLI loads it with --events.
+    const { deployId, service, outcome, durationMs } = finished.data;
+    const done = JSON.stringify({ deployId, service, outcome, durationMs });
+    expect(await cli('emit', 'deploy.finished', '--data', done)).toBe(0);
+    lines.length = 0;
+    expect(await cli('history', '--type', 'deploy.finished')).toBe(0);
+    expect(lines.join('')).toMatch(/#3 .* deploy\.finished +deploy:web +\n$/);
+    lines.length = 0;
+    expect(await cli('history', '--type', 'deploy.finished', '--events', 'examples/custom-events.ts')).toBe(0);
+    expect(await cli('watch', 'events', '--from', '2', '--limit', '1', '--events', 'examples/custom-events.ts')).toBe(
+      0,
+    );
+    expect(lines.join('').match(/^#3 .* deploy:web +web rolled back in 61 s$/gm)).toHaveLength(2);
+    lines.length = 0;
+    expect(await cli('history', '--events', 'examples/no-such-file.ts')).toBe(2);
+    expect(lines.join('')).toContain('cannot load --events / SWITCHBOARD_EVENTS examples/no-such-file.ts');
   });
 });

@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { agentStatus, systemNotification, workflowStarted } from '../fixtures.js';
-import { collect, connect, startTestServer } from '../harness.js';
+import { limits } from '@switchboard/shared';
+import { collect, connect, startTestServer, storedEvents } from '../harness.js';
 
 async function post(url: string, body: string, contentType = 'application/json') {
   const res = await fetch(`${url}/ingest`, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -69,5 +70,44 @@ describe('POST /ingest', () => {
     expect((await fetch(`${server.url}/ingest`)).status).toBe(405);
 
     expect((await client.history.query({})).events).toEqual([]);
+  });
+
+  it('refuses a timestamp without its offset, or too far ahead of the clock, showing the form and the limit', async () => {
+    await using server = await startTestServer();
+    const noOffset = await post(
+      server.url,
+      JSON.stringify({ ...systemNotification('t'), timestamp: '2026-12-04T10:00:00' }),
+    );
+    expect(noOffset.status).toBe(400);
+    expect(noOffset.body.issues).toEqual([
+      expect.objectContaining({
+        path: 'timestamp',
+        message: expect.stringContaining(
+          'ISO 8601 date-time with its UTC offset, such as 2026-12-04T10:15:00Z',
+        ) as string,
+      }),
+    ]);
+    const ahead = new Date(Date.now() + limits.clockSkewMs + 3_600_000).toISOString();
+    const future = await post(server.url, JSON.stringify({ ...systemNotification('t'), timestamp: ahead }));
+    expect(future.status).toBe(400);
+    expect(future.body.issues).toEqual([
+      expect.objectContaining({
+        path: 'timestamp',
+        message: expect.stringMatching(
+          /ahead of the server's clock; at most 5 min ahead is accepted \(limits\.clockSkewMs\)/,
+        ) as string,
+      }),
+    ]);
+    // Within the skew, and any time in the past, is stored as given.
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    expect((await post(server.url, JSON.stringify({ ...systemNotification('t'), timestamp: soon }))).status).toBe(200);
+    expect(
+      (await post(server.url, JSON.stringify({ ...systemNotification('t'), timestamp: '1999-01-01T00:00:00+02:00' })))
+        .body,
+    ).toEqual({ ids: ['2'] });
+    expect((await storedEvents(server.url)).map((e) => e.timestamp.toISOString())).toEqual([
+      soon,
+      '1998-12-31T22:00:00.000Z',
+    ]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * `switchboard history`: stored events after a cursor, a page at a time.
  */
-import { parse, typeNameSchema, typesFlag } from '../args.js';
-import { connectWithin, customSummaries, request } from '../connect.js';
+import { eventsFlag, parse, typeNameSchema, typesFlag } from '../args.js';
+import { connectWithin, customSummaries, localCatalogue, request } from '../connect.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
 
@@ -13,6 +13,7 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
     after: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
+    ...eventsFlag,
   });
   const input = {
     topics: values.topic,
@@ -20,6 +21,7 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
     after: values.after,
     limit: values.limit === undefined ? undefined : Number(values.limit),
   };
+  const local = values.json === true ? undefined : await localCatalogue(values, io);
   await using client = await connectWithin(values, io);
   const page = await request(
     client,
@@ -28,7 +30,7 @@ export async function history(args: readonly string[], io: Io): Promise<number> 
     'before the hub answered',
   );
   const colour = wantsColour(io);
-  const custom = values.json ? undefined : await customSummaries(client);
+  const custom = values.json ? undefined : await customSummaries(client, local);
   for (const event of page.events) io.say(values.json ? JSON.stringify(event) : formatEvent(event, colour, custom));
   if (!values.json && page.hasMore)
     io.complain(`more after #${page.events.at(-1)?.id ?? ''}: --after ${page.nextCursor}`);

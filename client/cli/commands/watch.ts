@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { workflowEventTypes, type AnyEnvelope, type StreamItem } from '@switchboard/shared';
-import { parse, typeNameSchema, typesFlag } from '../args.js';
-import { connect, connectTimeoutMs, customSummaries, opened, type CliClient } from '../connect.js';
+import { eventsFlag, parse, typeNameSchema, typesFlag } from '../args.js';
+import { connect, connectTimeoutMs, customSummaries, localCatalogue, opened, type CliClient } from '../connect.js';
 import { describeError, UnreachableError, UsageError } from '../errors.js';
 import { formatEvent } from '../format.js';
 import { exitCodes, wantsColour, type Io } from '../io.js';
@@ -21,6 +21,7 @@ const flags = {
   limit: { type: 'string' },
   json: { type: 'boolean' },
   'no-retry': { type: 'boolean' },
+  ...eventsFlag,
 } as const;
 
 type Values = ReturnType<typeof parse<typeof flags>>['values'];
@@ -116,13 +117,15 @@ export async function watch(args: readonly string[], io: Io): Promise<number> {
   const retry = values['no-retry'] !== true;
   const timeoutMs = connectTimeoutMs(values);
   const colour = wantsColour(io);
+  const local = values.json === true ? undefined : await localCatalogue(values, io);
   await using client = connect(values, io);
   // Only the firehose carries events of the server's own families. Their summaries are asked for beside the
   // subscription, not before it, so that a hub that is away is still waited for visibly (below); the query is
   // sent first on the same socket, so its answer comes before the events. Without it, type and topic still show.
-  let custom: ((event: AnyEnvelope) => string | undefined) | undefined;
+  // The local module's summaries apply from the first event; the server's templates join them when listed.
+  let custom: ((event: AnyEnvelope) => string | undefined) | undefined = local && ((event) => local.summaryOf(event));
   if (procedure === 'events' && values.json !== true)
-    customSummaries(client).then(
+    customSummaries(client, local).then(
       (summaries) => (custom = summaries),
       () => undefined, // a server too old to list its catalogue: its events are all built-in, summarised anyway
     );
