@@ -6,7 +6,6 @@
  * appends serialized, and placeholders (`?`, `$1`).
  */
 import { and, eq, inArray, or, type Column, type SQL } from 'drizzle-orm';
-import type { WorkflowStatus } from '@switchboard/shared';
 import { envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { compileFilter, type EventFilter } from '../core/filter.js';
 import type { RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
@@ -75,17 +74,8 @@ export function whereOfFilter(
     );
 }
 
-/** A `workflows` row as either schema reads it. */
-interface WorkflowRead {
-  workflowId: string;
-  workflowType: string | null;
-  status: WorkflowStatus;
-  currentStepId: string | null;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  lastEventId: number;
-  updatedAt: Date;
-}
+/** A `workflows` row as either schema reads it: the state, with the last event's id still a number. */
+type WorkflowRead = Omit<WorkflowState, 'lastEventId'> & { lastEventId: number };
 
 export function toWorkflowState(row: WorkflowRead): WorkflowState {
   return {
