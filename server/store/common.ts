@@ -6,6 +6,7 @@
  * appends serialized, and placeholders (`?`, `$1`).
  */
 import { and, eq, inArray, or, type Column, type SQL } from 'drizzle-orm';
+import { entityTopic } from '@switchboard/shared';
 import { envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { compileFilter, type EventFilter } from '../core/filter.js';
 import type { RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
@@ -52,6 +53,14 @@ export function snapshotSourcesOf<
 export function snapshotOf(rows: readonly EnvelopeRow[], filter: EventFilter, headId: number): Snapshot {
   const matches = compileFilter(filter);
   return { items: rows.map(envelopeOfRow).filter(matches), headId };
+}
+
+/** The filter of the `tddTasks` query: one agent's tasks, one task, or all. */
+export function tddTasksFilter({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
+  return {
+    agentIds: agentId === undefined ? undefined : [agentId],
+    topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
+  } satisfies EventFilter;
 }
 
 /**

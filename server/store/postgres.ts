@@ -17,7 +17,6 @@ import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {
   builtinCatalogue,
-  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
@@ -35,6 +34,7 @@ import {
   snapshotOf,
   snapshotSourcesOf,
   sweptTo,
+  tddTasksFilter,
   toWorkflowState,
   whereOfFilter,
 } from './common.js';
@@ -293,12 +293,8 @@ class PostgresStore implements EventStore {
     return (await this.snapshot('agents', { agentIds })).items as EnvelopeOf<'agent.status'>[];
   }
 
-  async tddTasks({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
-    const { items } = await this.snapshot('tddTasks', {
-      agentIds: agentId === undefined ? undefined : [agentId],
-      topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
-    });
-    return items as EnvelopeOf<'tdd.phase_changed'>[];
+  async tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {
+    return (await this.snapshot('tddTasks', tddTasksFilter(query))).items as EnvelopeOf<'tdd.phase_changed'>[];
   }
 
   async workflow(workflowId: string): Promise<WorkflowState | undefined> {

@@ -11,7 +11,6 @@ import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
-  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
@@ -27,6 +26,7 @@ import {
   snapshotOf,
   snapshotSourcesOf,
   sweptTo,
+  tddTasksFilter,
   toWorkflowState,
   whereOfFilter,
 } from './common.js';
@@ -388,14 +388,8 @@ class SqliteStore implements EventStore {
     return now(() => this.snapshotNow('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]);
   }
 
-  tddTasks({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
-    return now(
-      () =>
-        this.snapshotNow('tddTasks', {
-          agentIds: agentId === undefined ? undefined : [agentId],
-          topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
-        }).items as EnvelopeOf<'tdd.phase_changed'>[],
-    );
+  tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {
+    return now(() => this.snapshotNow('tddTasks', tddTasksFilter(query)).items as EnvelopeOf<'tdd.phase_changed'>[]);
   }
 
   workflow(workflowId: string): Promise<WorkflowState | undefined> {
