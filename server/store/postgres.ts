@@ -12,12 +12,11 @@
  * retention, errors. What an
  * event does to current state is decided in `server/core/state.ts`; this file only writes the rows it computes.
  */
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {
   builtinCatalogue,
-  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
@@ -25,7 +24,20 @@ import {
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import { FoldedChanges, stateChangeOf } from '../core/state.js';
-import { compileFilter, type EventFilter } from '../core/filter.js';
+import type { EventFilter } from '../core/filter.js';
+import {
+  envelopeColumnsOf,
+  envelopeSelectList,
+  retentionCutoff,
+  retentionFactsParams,
+  retentionStatements,
+  snapshotOf,
+  snapshotSourcesOf,
+  sweptTo,
+  tddTasksFilter,
+  toWorkflowState,
+  whereOfFilter,
+} from './common.js';
 import type { PgDb } from './postgres-open.js';
 import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
 import type {
@@ -59,46 +71,18 @@ class KeyIndex {
   }
 }
 
-const envelopeColumns = {
-  id: events.id,
-  type: events.type,
-  topic: events.topic,
-  timestamp: events.timestamp,
-  key: events.key,
-  source: events.source,
-  correlationId: events.correlationId,
-  data: events.data,
-};
-
-const snapshotSources = {
-  agents: { table: agents, eventId: agents.statusEventId },
-  workflows: { table: workflows, eventId: workflows.lifecycleEventId },
-  tddTasks: { table: tddTasks, eventId: tddTasks.phaseEventId },
-} as const;
+const envelopeColumns = envelopeColumnsOf(events);
+const snapshotSources = snapshotSourcesOf({ agents, workflows, tddTasks });
+const retention = retentionStatements((n) => `$${n}`);
+/** The last id handed out. */
+const readHead = "SELECT value FROM store_meta WHERE key = 'head'";
 
 /** `*` is the only wildcard of our grammar; LIKE's own `%`, `_` and the escape character match themselves. */
 function toLike(pattern: string): string {
   return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
 }
 
-/** The topic matches one of the patterns. */
-function anyTopic(patterns: readonly string[]): SQL | undefined {
-  return or(
-    ...patterns.map((p) =>
-      p.includes('*') ? sql`${events.topic} LIKE ${toLike(p)} ESCAPE '\\'` : eq(events.topic, p),
-    ),
-  );
-}
-
-function whereOf(filter: EventFilter): SQL | undefined {
-  return and(
-    filter.types && inArray(events.type, [...filter.types]),
-    filter.topics && anyTopic(filter.topics),
-    filter.scope && anyTopic(filter.scope),
-    filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
-    filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
-  );
-}
+const whereOf = whereOfFilter(events, (pattern) => sql`${events.topic} LIKE ${toLike(pattern)} ESCAPE '\\'`);
 
 /** One batch prepared for writing: its outcome, and the rows and changes it was added to. */
 interface PreparedBatch {
@@ -205,7 +189,7 @@ class PostgresStore implements EventStore {
     const known = new KeyIndex();
     if (keys.length === 0) return known;
     const found = await client.query<EnvelopeRow & { id: string; keyOwner: string }>(
-      `SELECT id, type, topic, timestamp, key, key_owner AS "keyOwner", source, correlation_id AS "correlationId", data
+      `SELECT ${envelopeSelectList(envelopeColumns)}, key_owner AS "keyOwner"
        FROM events WHERE (key_owner, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [owners, keys],
     );
@@ -280,9 +264,7 @@ class PostgresStore implements EventStore {
   }
 
   async headId(): Promise<number> {
-    const result = await this.guard('read', () =>
-      this.pool.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'head'"),
-    );
+    const result = await this.guard('read', () => this.pool.query<{ value: string }>(readHead));
     return Number(result.rows[0]?.value ?? 0);
   }
 
@@ -298,26 +280,21 @@ class PostgresStore implements EventStore {
             .innerJoin(events, eq(events.id, source.eventId))
             .where(whereOf(filter))
             .orderBy(asc(events.id));
-          const head = await tx.execute<{ value: string }>(sql`SELECT value FROM store_meta WHERE key = 'head'`);
+          const head = await tx.execute<{ value: string }>(sql.raw(readHead));
           return { rows, head: Number(head.rows[0]?.value ?? 0) };
         },
         { isolationLevel: 'repeatable read', accessMode: 'read only' },
       ),
     );
-    const matches = compileFilter(filter);
-    return { items: rows.map(envelopeOfRow).filter(matches), headId: head };
+    return snapshotOf(rows, filter, head);
   }
 
   async agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]> {
     return (await this.snapshot('agents', { agentIds })).items as EnvelopeOf<'agent.status'>[];
   }
 
-  async tddTasks({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
-    const { items } = await this.snapshot('tddTasks', {
-      agentIds: agentId === undefined ? undefined : [agentId],
-      topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
-    });
-    return items as EnvelopeOf<'tdd.phase_changed'>[];
+  async tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {
+    return (await this.snapshot('tddTasks', tddTasksFilter(query))).items as EnvelopeOf<'tdd.phase_changed'>[];
   }
 
   async workflow(workflowId: string): Promise<WorkflowState | undefined> {
@@ -353,56 +330,39 @@ class PostgresStore implements EventStore {
   // ── Retention ──
 
   async retentionWatermark(): Promise<number> {
-    const result = await this.guard('read', () =>
-      this.pool.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'retention_watermark'"),
-    );
+    const result = await this.guard('read', () => this.pool.query<{ value: string }>(retention.readWatermark));
     return Number(result.rows[0]?.value ?? 0);
   }
 
   prune(policy: RetentionPolicy): Promise<{ deleted: number; watermark: number; more: boolean }> {
     return this.transaction('retention', async (client) => {
-      const value = async (text: string, params: unknown[]) =>
-        (await client.query<{ v: string | null }>(text, params)).rows[0]?.v ?? null;
+      const first = async <Row extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
+        (await client.query<Row>(text, params)).rows[0];
       // Every node runs retention; one at a time sweeps, the others find nothing left to do.
-      const locked = await value("SELECT pg_try_advisory_xact_lock(hashtext('switchboard.retention')) AS v", []);
-      const from = Number(
-        (await value("SELECT value AS v FROM store_meta WHERE key = 'retention_watermark'", [])) ?? 0,
+      const lock = await first<{ locked: boolean }>(
+        "SELECT pg_try_advisory_xact_lock(hashtext('switchboard.retention')) AS locked",
       );
-      if (String(locked) !== 'true') return { deleted: 0, watermark: from, more: false };
-      let cutoff = 0;
-      if (policy.maxAgeMs > 0) {
-        const young = await value('SELECT id AS v FROM events WHERE received_at >= $1 ORDER BY id LIMIT 1', [
-          policy.now - policy.maxAgeMs,
-        ]);
-        const head = await value("SELECT value AS v FROM store_meta WHERE key = 'head'", []);
-        cutoff = young !== null ? Number(young) - 1 : Number(head ?? 0);
-      }
-      if (policy.maxRows > 0) {
-        const beyond = await value('SELECT id AS v FROM events ORDER BY id DESC LIMIT 1 OFFSET $1', [policy.maxRows]);
-        cutoff = Math.max(cutoff, Number(beyond ?? 0));
-      }
+      const from = Number((await first<{ value: string }>(retention.readWatermark))?.value ?? 0);
+      if (lock?.locked !== true) return { deleted: 0, watermark: from, more: false };
+      const facts = await first<{ firstYoungId: string | null; beyondRowsId: string | null }>(
+        retention.facts,
+        retentionFactsParams(policy),
+      );
+      const head = await first<{ value: string }>(readHead);
+      const cutoff = retentionCutoff(policy, {
+        firstYoungId: numberOrNull(facts?.firstYoungId),
+        beyondRowsId: numberOrNull(facts?.beyondRowsId),
+        head: Number(head?.value ?? 0),
+      });
       if (cutoff <= from) return { deleted: 0, watermark: from, more: false };
-      // Events that hold an entity's current state are kept, so snapshots stay complete after retention.
-      const deleted = await client.query<{ id: string }>(
-        `DELETE FROM events WHERE id IN (
-           SELECT id FROM events
-           WHERE id > $1 AND id <= $2
-             AND id NOT IN (SELECT status_event_id FROM agents)
-             AND id NOT IN (SELECT lifecycle_event_id FROM workflows WHERE lifecycle_event_id IS NOT NULL)
-             AND id NOT IN (SELECT phase_event_id FROM tdd_tasks WHERE phase_event_id IS NOT NULL)
-           ORDER BY id LIMIT $3)
-         RETURNING id`,
-        [from, cutoff, policy.limit],
+      const deleted = await client.query<{ id: string }>(retention.deleteOld, [from, cutoff, policy.limit]);
+      const swept = sweptTo(
+        deleted.rows.map((d) => Number(d.id)),
+        cutoff,
+        policy.limit,
       );
-      // A full chunk may have stopped short of the cutoff: the watermark moves only as far as was really swept.
-      const more = deleted.rows.length === policy.limit;
-      const reached = more ? Math.max(...deleted.rows.map((d) => Number(d.id))) : cutoff;
-      await client.query(
-        `INSERT INTO store_meta (key, value) VALUES ('retention_watermark', $1)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-        [reached],
-      );
-      return { deleted: deleted.rows.length, watermark: reached, more };
+      await client.query(retention.writeWatermark, [swept.watermark]);
+      return swept;
     });
   }
 
@@ -450,17 +410,9 @@ class PostgresStore implements EventStore {
   }
 }
 
-function toWorkflowState(row: typeof workflows.$inferSelect): WorkflowState {
-  return {
-    workflowId: row.workflowId,
-    workflowType: row.workflowType,
-    status: row.status,
-    currentStepId: row.currentStepId,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    updatedAt: row.updatedAt,
-    lastEventId: String(row.lastEventId),
-  };
+/** A bigint column as node-postgres returns it (a string), as a number. */
+function numberOrNull(value: string | null | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value);
 }
 
 export function createPostgresStore(db: PgDb, options: PostgresStoreOptions = {}): EventStore {

@@ -7,22 +7,34 @@
  * `server/core/state.ts`; this file only writes the rows it computes.
  */
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
-  entityTopic,
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
   type ValidEvent,
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
+import {
+  envelopeColumnsOf,
+  envelopeSelectList,
+  retentionCutoff,
+  retentionFactsParams,
+  retentionStatements,
+  snapshotOf,
+  snapshotSourcesOf,
+  sweptTo,
+  tddTasksFilter,
+  toWorkflowState,
+  whereOfFilter,
+} from './common.js';
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
 import type { Db } from './sqlite-db.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
-import { compileFilter, refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
+import { refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type {
   AppendBatch,
   AppendResult,
@@ -36,46 +48,15 @@ import type {
 
 type Batches = readonly AppendBatch[];
 
-/** The columns an envelope is made of (the *_id copies and received_at stay in the database). */
-const envelopeColumns = {
-  id: events.id,
-  type: events.type,
-  topic: events.topic,
-  timestamp: events.timestamp,
-  key: events.key,
-  source: events.source,
-  correlationId: events.correlationId,
-  data: events.data,
-};
-
-/** Which state table holds the snapshot of each kind, and the column pointing at its latest event. */
-const snapshotSources = {
-  agents: { table: agents, eventId: agents.statusEventId },
-  workflows: { table: workflows, eventId: workflows.lifecycleEventId },
-  tddTasks: { table: tddTasks, eventId: tddTasks.phaseEventId },
-} as const;
-
-const watermarkKey = 'retention_watermark';
+const envelopeColumns = envelopeColumnsOf(events);
+const snapshotSources = snapshotSourcesOf({ agents, workflows, tddTasks });
 
 /** `*` is the only wildcard of our grammar; GLOB's own `?` and `[` must match themselves. */
 function toGlob(pattern: string): string {
   return pattern.replace(/[?[]/g, (c) => `[${c}]`);
 }
 
-/** The topic matches one of the patterns. */
-function anyTopic(patterns: readonly string[]): SQL | undefined {
-  return or(...patterns.map((p) => (p.includes('*') ? sql`${events.topic} GLOB ${toGlob(p)}` : eq(events.topic, p))));
-}
-
-function whereOf(filter: EventFilter): SQL | undefined {
-  return and(
-    filter.types && inArray(events.type, [...filter.types]),
-    filter.topics && anyTopic(filter.topics),
-    filter.scope && anyTopic(filter.scope),
-    filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
-    filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
-  );
-}
+const whereOf = whereOfFilter(events, (pattern) => sql`${events.topic} GLOB ${toGlob(pattern)}`);
 
 /** Runs a synchronous read or write now, as a promise: a throw becomes a rejection, as callers of a store expect. */
 function now<T>(fn: () => T): Promise<T> {
@@ -103,6 +84,7 @@ type Flags<T> = { [K in keyof T]: number };
  * new id is the insert's lastInsertRowid. Times are epoch ms, as the schema's timestamp_ms mode stores them.
  */
 function prepareStatements(sqlite: Database.Database) {
+  const retention = retentionStatements(() => '?');
   return {
     insertEvent: sqlite.prepare<EventInsert>(`
       INSERT INTO events (type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, workflow_id,
@@ -110,8 +92,7 @@ function prepareStatements(sqlite: Database.Database) {
       VALUES (:type, :topic, :timestamp, :key, :keyOwner, :source, :correlationId, :agentId, :workflowId, :stepId,
               :taskId, :data, :receivedAt)`),
     selectByKey: sqlite.prepare<[string, string], EnvelopeRow & { timestamp: number }>(
-      `SELECT id, type, topic, timestamp, key, source, correlation_id AS correlationId, data FROM events
-       WHERE key_owner = ? AND key = ?`,
+      `SELECT ${envelopeSelectList(envelopeColumns)} FROM events WHERE key_owner = ? AND key = ?`,
     ),
     head: sqlite.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
     storedTypes: sqlite.prepare<[], { type: string }>('SELECT DISTINCT type FROM events'),
@@ -154,27 +135,12 @@ function prepareStatements(sqlite: Database.Database) {
         phase_event_id = CASE WHEN :set_phaseEventId THEN excluded.phase_event_id ELSE phase_event_id END,
         last_event_id = excluded.last_event_id,
         updated_at = excluded.updated_at`),
-    readWatermark: sqlite.prepare<[], { value: number }>(`SELECT value FROM store_meta WHERE key = '${watermarkKey}'`),
-    writeWatermark: sqlite.prepare<[number]>(
-      `INSERT INTO store_meta (key, value) VALUES ('${watermarkKey}', ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    readWatermark: sqlite.prepare<[], { value: number }>(retention.readWatermark),
+    writeWatermark: sqlite.prepare<[number]>(retention.writeWatermark),
+    retentionFacts: sqlite.prepare<[number, number], { firstYoungId: number | null; beyondRowsId: number | null }>(
+      retention.facts,
     ),
-    /** The first event received at or after a time: the one after the newest old enough to go by age. */
-    firstYoungId: sqlite.prepare<[number], { id: number }>(
-      'SELECT id FROM events WHERE received_at >= ? ORDER BY id LIMIT 1',
-    ),
-    /** The newest id beyond the row limit: the (maxRows+1)-th newest. */
-    beyondRowsId: sqlite.prepare<[number], { id: number }>('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?'),
-    // Events that hold an entity's current state are kept, so snapshots stay complete after retention.
-    deleteOld: sqlite.prepare<[number, number, number], { id: number }>(`
-      DELETE FROM events WHERE id IN (
-        SELECT id FROM events
-        WHERE id > ? AND id <= ?
-          AND id NOT IN (SELECT status_event_id FROM agents)
-          AND id NOT IN (SELECT lifecycle_event_id FROM workflows WHERE lifecycle_event_id IS NOT NULL)
-          AND id NOT IN (SELECT phase_event_id FROM tdd_tasks WHERE phase_event_id IS NOT NULL)
-        ORDER BY id LIMIT ?)
-      RETURNING id`),
+    deleteOld: sqlite.prepare<[number, number, number], { id: number }>(retention.deleteOld),
     sizeBytes: sqlite.prepare<[], { n: number }>(
       'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
     ),
@@ -414,8 +380,7 @@ class SqliteStore implements EventStore {
         .where(whereOf(filter))
         .orderBy(asc(events.id))
         .all();
-      const matches = compileFilter(filter);
-      return { items: rows.map(envelopeOfRow).filter(matches), headId: this.head() };
+      return snapshotOf(rows, filter, this.head());
     });
   }
 
@@ -423,14 +388,8 @@ class SqliteStore implements EventStore {
     return now(() => this.snapshotNow('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]);
   }
 
-  tddTasks({ agentId, taskId }: { agentId?: string | undefined; taskId?: string | undefined }) {
-    return now(
-      () =>
-        this.snapshotNow('tddTasks', {
-          agentIds: agentId === undefined ? undefined : [agentId],
-          topics: taskId === undefined ? undefined : [entityTopic('tdd', taskId)],
-        }).items as EnvelopeOf<'tdd.phase_changed'>[],
-    );
+  tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {
+    return now(() => this.snapshotNow('tddTasks', tddTasksFilter(query)).items as EnvelopeOf<'tdd.phase_changed'>[]);
   }
 
   workflow(workflowId: string): Promise<WorkflowState | undefined> {
@@ -475,19 +434,21 @@ class SqliteStore implements EventStore {
     return this.inTransaction(() => {
       const { statements } = this;
       const from = this.watermark();
-      let cutoff = 0;
-      if (policy.maxAgeMs > 0) {
-        const young = statements.firstYoungId.get(policy.now - policy.maxAgeMs);
-        cutoff = young ? young.id - 1 : this.head();
-      }
-      if (policy.maxRows > 0) cutoff = Math.max(cutoff, statements.beyondRowsId.get(policy.maxRows)?.id ?? 0);
+      const facts = statements.retentionFacts.get(...retentionFactsParams(policy));
+      const cutoff = retentionCutoff(policy, {
+        firstYoungId: facts?.firstYoungId ?? null,
+        beyondRowsId: facts?.beyondRowsId ?? null,
+        head: this.head(),
+      });
       if (cutoff <= from) return { deleted: 0, watermark: from, more: false };
       const deleted = statements.deleteOld.all(from, cutoff, policy.limit);
-      // A full chunk may have stopped short of the cutoff: the watermark moves only as far as was really swept.
-      const more = deleted.length === policy.limit;
-      const reached = more ? Math.max(...deleted.map((d) => d.id)) : cutoff;
-      statements.writeWatermark.run(reached);
-      return { deleted: deleted.length, watermark: reached, more };
+      const swept = sweptTo(
+        deleted.map((d) => d.id),
+        cutoff,
+        policy.limit,
+      );
+      statements.writeWatermark.run(swept.watermark);
+      return swept;
     });
   }
 
@@ -504,19 +465,6 @@ class SqliteStore implements EventStore {
   private inTransaction<R>(fn: () => R): R {
     return this.sqlite.transaction(fn)();
   }
-}
-
-function toWorkflowState(row: typeof workflows.$inferSelect): WorkflowState {
-  return {
-    workflowId: row.workflowId,
-    workflowType: row.workflowType,
-    status: row.status,
-    currentStepId: row.currentStepId,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    updatedAt: row.updatedAt,
-    lastEventId: String(row.lastEventId),
-  };
 }
 
 /** `catalogue` derives each event's topic; events of custom families are stored like the built-in ones. */

@@ -121,6 +121,12 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(stored).toEqual(envelopes);
     expect(envelopes[0]).toMatchObject({ topic: 'agent:a-1', source: 'orch', correlationId: 'run-1', timestamp: at });
     expect(await store.readAfter(0, {}, 10)).toEqual(envelopes);
+    // Fields the producer left out are absent, not null, in the envelope stored and in the one read back.
+    const [read] = await store.readAfter(1, {}, 1);
+    for (const envelope of [envelopes[1], read]) {
+      expect(envelope).toMatchObject({ id: '2', topic: 'workflow:wf-1' });
+      expect(Object.keys(envelope ?? {}).sort()).toEqual(['data', 'id', 'timestamp', 'topic', 'type']);
+    }
     expect(await store.headId()).toBe(2);
   });
 

@@ -1,6 +1,7 @@
 /**
- * Fast tests through `createCaller` on a fresh `:memory:` database with the real migrations: the append path,
- * idempotency, atomic batches, current state and history.
+ * The SQLite store in the process around it, on real migrations (a file or `:memory:`): the file's settings,
+ * group commit through the hub, history pages through `createCaller`, and streams. What every store must do is
+ * specified once, for SQLite and PostgreSQL alike, in store-contract.test.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { createMemoryBus } from '../../server/bus/memory.js';
@@ -9,7 +10,7 @@ import { createHub } from '../../server/core/hub.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
 import type { EventStore } from '../../server/core/store.js';
 import { publishInputSchema, type PublishInput } from '@switchboard/shared';
-import { agentStatus, tddPhaseChanged, workflowBlock, workflowStarted, workflowStepCompleted } from '../fixtures.js';
+import { agentStatus, workflowStarted } from '../fixtures.js';
 import { createTestHub, drain, tempDir } from '../harness.js';
 
 describe('migrations', () => {
@@ -29,78 +30,9 @@ describe('migrations', () => {
   });
 });
 
-describe('append path', () => {
-  it('assigns increasing ids, derives topics and echoes producer fields', async () => {
-    await using t = createTestHub();
-    const at = new Date('2026-01-02T03:04:05.000Z');
-    const first = await t.caller.publish({
-      ...agentStatus('coder-001'),
-      source: 'orchestrator',
-      correlationId: 'run-7',
-      timestamp: at,
-    });
-    const second = await t.caller.publish(workflowStarted('wf-1'));
-    expect(first).toMatchObject({
-      id: '1',
-      topic: 'agent:coder-001',
-      source: 'orchestrator',
-      correlationId: 'run-7',
-      timestamp: at,
-    });
-    expect(second).toMatchObject({ id: '2', topic: 'workflow:wf-1' });
-    expect(second.timestamp).toBeInstanceOf(Date);
-    expect('key' in second).toBe(false);
-  });
-
-  it('stores a repeated idempotency key once, sequentially, concurrently and within a batch', async () => {
-    await using t = createTestHub();
-    const event = agentStatus('coder-001', 'busy', { key: 'k-1' });
-    const a = await t.caller.publish(event);
-    const b = await t.caller.publish({ ...event, data: { ...event.data, status: 'idle' } });
-    expect(b).toEqual(a);
-
-    const concurrent = await Promise.all([
-      t.caller.publish(agentStatus('coder-002', 'busy', { key: 'k-2' })),
-      t.caller.publish(agentStatus('coder-002', 'busy', { key: 'k-2' })),
-    ]);
-    expect(concurrent[1]).toEqual(concurrent[0]);
-
-    const batch = await t.caller.publishBatch([
-      agentStatus('coder-003', 'busy', { key: 'k-3' }),
-      agentStatus('coder-003', 'busy', { key: 'k-3' }),
-      agentStatus('coder-001', 'busy', { key: 'k-1' }),
-    ]);
-    expect(batch.map((e) => e.id)).toEqual(['3', '3', '1']);
-
-    const history = await t.caller.history({});
-    expect(history.events.map((e) => e.key)).toEqual(['k-1', 'k-2', 'k-3']);
-  });
-
-  it('stores nothing of a batch that fails part-way, and keeps serving', async () => {
-    await using t = createTestHub();
-    await t.caller.publish(agentStatus('coder-001', 'idle'));
-    // A fault injected on purpose: the store refuses one particular row half-way through the transaction.
-    const faulty = openDatabase(':memory:');
-    faulty.$client.exec(
-      "CREATE TRIGGER explode BEFORE INSERT ON events WHEN NEW.source = 'explode' BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
-    );
-    const store = createSqliteStore(faulty);
-    await store.append([agentStatus('coder-001', 'idle')]);
-    await expect(
-      store.append([agentStatus('coder-001', 'busy'), { ...workflowStarted('wf-1'), source: 'explode' }]),
-    ).rejects.toThrow('injected fault');
-    expect(await store.headId()).toBe(1);
-    expect((await store.agents()).map((e) => e.data.status)).toEqual(['idle']);
-    expect(await store.workflow('wf-1')).toBeUndefined();
-    await store.append([workflowStarted('wf-2')]);
-    expect(await store.headId()).toBe(2);
-    await store.close();
-  });
-});
-
 describe('group commit', () => {
   it('stores concurrent appends in one commit, each all or nothing on its own, in order', async () => {
-    // The same injected fault as above: a trigger refuses any row whose source is 'explode'.
+    // A fault injected on purpose: a trigger refuses any row whose source is 'explode'.
     const db = openDatabase(':memory:');
     db.$client.exec(
       "CREATE TRIGGER explode BEFORE INSERT ON events WHEN NEW.source = 'explode' BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
@@ -205,43 +137,6 @@ describe('group commit', () => {
   });
 });
 
-describe('current state', () => {
-  it('keeps agents, workflows and TDD tasks in step with the log', async () => {
-    await using t = createTestHub();
-    await t.caller.publishBatch([
-      agentStatus('coder-001', 'busy'),
-      agentStatus('coder-002', 'idle'),
-      agentStatus('coder-001', 'blocked'),
-      workflowStarted('wf-1'),
-      workflowBlock('wf-1', 'plan'),
-      workflowStepCompleted('wf-1', 'plan', 'build'),
-      tddPhaseChanged('task-1', 'red'),
-      tddPhaseChanged('task-1', 'green'),
-      tddPhaseChanged('task-2', 'red', 'coder-002'),
-    ]);
-    const agents = await t.caller.agents();
-    expect(agents.map((a) => [a.id, a.data.agentId, a.data.status])).toEqual([
-      ['2', 'coder-002', 'idle'],
-      ['3', 'coder-001', 'blocked'],
-    ]);
-    expect(await t.caller.agents({ agentIds: ['coder-001'] })).toHaveLength(1);
-
-    const wf = await t.caller.workflow({ workflowId: 'wf-1' });
-    expect(wf).toMatchObject({ workflowType: 'feature', status: 'running', currentStepId: 'build', lastEventId: '6' });
-    await t.caller.publish({ type: 'workflow.completed', data: { workflowId: 'wf-1', duration: 10 } });
-    expect(await t.caller.workflow({ workflowId: 'wf-1' })).toMatchObject({ status: 'completed', currentStepId: null });
-    expect((await t.caller.workflows({ status: 'completed' })).map((w) => w.workflowId)).toEqual(['wf-1']);
-    await expect(t.caller.workflow({ workflowId: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-
-    const tasks = await t.caller.tddTasks();
-    expect(tasks.map((e) => [e.data.taskId, e.data.currentPhase])).toEqual([
-      ['task-1', 'green'],
-      ['task-2', 'red'],
-    ]);
-    expect(await t.caller.tddTasks({ agentId: 'coder-002' })).toHaveLength(1);
-  });
-});
-
 describe('history', () => {
   it('pages through filtered events with a cursor', async () => {
     await using t = createTestHub();
@@ -288,18 +183,6 @@ describe('history', () => {
     const agentOne = await t.caller.history({ ...window, order: 'desc', topics: ['agent:a-1'] });
     expect(agentOne.events.map((e) => e.id)).toEqual(['14', '11']);
     expect(await t.caller.history({ order: 'desc', before: '1' })).toMatchObject({ events: [], hasMore: false });
-  });
-
-  it('matches topic patterns literally except for *', async () => {
-    await using t = createTestHub();
-    await t.caller.publishBatch([agentStatus('a?b'), agentStatus('axb'), agentStatus('a[1]'), agentStatus('ab')]);
-    const topics = async (pattern: string) =>
-      (await t.caller.history({ topics: [pattern] })).events.map((e) => e.topic);
-    expect(await topics('agent:a?b')).toEqual(['agent:a?b']);
-    expect(await topics('agent:a?*')).toEqual(['agent:a?b']);
-    expect(await topics('agent:a[*')).toEqual(['agent:a[1]']);
-    expect(await topics('agent:a*b')).toEqual(['agent:a?b', 'agent:axb', 'agent:ab']);
-    expect(await topics('*')).toHaveLength(4);
   });
 });
 
