@@ -14,8 +14,9 @@ export default tseslint.config(
       'web/dist/',
       'drizzle/migrations/',
       'coverage/',
-      'test/consumer/',
-      'test/consumer-catalogue/',
+      'test/packages/consumer/',
+      // CommonJS on purpose (as a project without `"type": "module"`), which verbatimModuleSyntax refuses.
+      'test/catalogues/commonjs/',
     ],
   },
   js.configs.recommended,

@@ -5,13 +5,13 @@
  */
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
-import type { AppRouter } from '../server/routers/_app.js';
+import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
 import { describeConnectionError } from './connection-error.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
-export type { AppRouter, Connection, ConnectionState, EventSourceClass, TokenSource };
+export type { AppRouter, AppRouterFor, Connection, ConnectionState, EventSourceClass, TokenSource };
 
 /** The browser's `WebSocket` or `ws`'s: any class constructed as `new WebSocket(url, protocols?)`. */
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => object;
@@ -110,8 +110,7 @@ export function backoff({ initialMs = 1_000, maxMs = 30_000 }: RetryOptions = {}
 
 /**
  * For a server started with a catalogue of one's own, name its router type:
- * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })`, with `AppRouterFor` imported as a type from the
- * server (`server/routers/_app.ts`); no server code is loaded.
+ * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })`, with `AppRouterFor` from this package.
  */
 export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRouter>(
   options: SwitchboardClientOptions,

@@ -1,6 +1,6 @@
 /**
  * `@switchboard/client`: the typed client, the Publisher and the one-line event summary. Types come from the
- * server's `AppRouter` alone.
+ * server's `AppRouter` alone, or `AppRouterFor<typeof catalogue>` for a server started with a catalogue of one's own.
  */
 export {
   backoff,
@@ -8,6 +8,7 @@ export {
   hubUrl,
   toWebSocketUrl,
   type AppRouter,
+  type AppRouterFor,
   type Connection,
   type ConnectionState,
   type EventSourceClass,

@@ -30,8 +30,11 @@ export async function loadCatalogue(path: string): Promise<AnyCatalogue> {
     throw new CatalogueLoadError(`cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const exports = (loaded ?? {}) as Record<string, unknown>;
-  const candidate = exports.default ?? exports.catalogue;
-  if (!isCatalogue(candidate)) {
+  // A module compiled as CommonJS (a project whose package.json is not `"type": "module"`, as `npm install`
+  // leaves a new one) arrives with its exports under `default`.
+  const commonjs = (exports.default ?? {}) as Record<string, unknown>;
+  const candidate = [exports.default, exports.catalogue, commonjs.default, commonjs.catalogue].find(isCatalogue);
+  if (candidate === undefined) {
     throw new CatalogueLoadError(
       `${where} must export a catalogue made by defineCatalogue({ families: [...] }) as its default export`,
     );

@@ -28,20 +28,25 @@ export const appRouter = createAppRouter(builtinCatalogue);
 export type ServedRouter = ReturnType<typeof createAppRouter<DataSchemas>>;
 
 /**
- * The router's type as clients import it: every procedure as `appRouter` has it (a procedure's type carries its
- * input, output and meta, never the context), under the root types with the context erased (`ClientRootTypes`).
- * `_procedures` is a value so that declaration emit spells its type out instead of naming `appRouter`, whose type
- * names the server's `Context`.
+ * The procedures of a server started with a catalogue of `M`, as clients see them. Never called: it is a function
+ * so that declaration emit spells its return type out in terms of `M` and `@switchboard/shared`'s types. A
+ * procedure's type carries its input, output and meta, never the context; only the router around them names the
+ * server's `Context`, so a type written as `ReturnType<typeof createAppRouter<M>>` would bring the server's
+ * modules into the client package's declarations.
  */
-const _procedures = appRouter._def.record;
-export type AppRouter = TRPCBuiltRouter<ClientRootTypes, typeof _procedures>;
+function _clientProcedures<M extends DataSchemas>(catalogue: Catalogue<M>) {
+  return createAppRouter(catalogue)._def.record;
+}
 
 /**
- * The router type of a server started with `catalogue`: `createSwitchboardClient<AppRouterFor<typeof catalogue>>`,
- * imported as a type from the server's sources (the client package carries `AppRouter`, the built-in one only:
- * a type derived from `createAppRouter` names the server's `Context`).
+ * The router type of a server started with `catalogue`, as clients import it from `@switchboard/client`:
+ * `createSwitchboardClient<AppRouterFor<typeof catalogue>>({ url })`. Every procedure as the server has it, under
+ * the root types with the context erased (`ClientRootTypes`).
  */
 export type AppRouterFor<C extends AnyCatalogue> = TRPCBuiltRouter<
   ClientRootTypes,
-  ReturnType<typeof createAppRouter<NonNullable<C['~schemas']>>>['_def']['record']
+  ReturnType<typeof _clientProcedures<NonNullable<C['~schemas']>>>
 >;
+
+/** The router type of a server with the built-in catalogue: the client's default. */
+export type AppRouter = AppRouterFor<typeof builtinCatalogue>;

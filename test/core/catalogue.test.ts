@@ -75,6 +75,8 @@ describe('defining a catalogue', () => {
   it('loads a module by path, and says why one cannot be used', async () => {
     const loaded = await loadCatalogue('examples/custom-events.ts');
     expect(loaded.types).toContain('deploy.started');
+    const commonjs = await loadCatalogue('test/catalogues/commonjs/events.ts');
+    expect(commonjs.types).toContain('build.finished');
     await expect(loadCatalogue('examples/nope.ts')).rejects.toThrow(CatalogueLoadError);
     await expect(loadCatalogue('examples/quickstart-missing.ts')).rejects.toThrow(
       /cannot load --events \/ SWITCHBOARD_EVENTS examples\/quickstart-missing.ts/,

@@ -3,23 +3,28 @@
 - `Publisher`: publish events from an orchestrator over `POST /ingest`, buffered, batched, retried, never twice.
 - `subscribe`: iterate a subscription over Server-Sent Events, resuming from the last id after any disconnect.
 - `history`: read stored events page by page.
+- `switchboard.aio`: the same three for asyncio, without threads (`async for`, `await publisher.flush()`).
+
+What they yield is a `StreamItem`: one class per event type, narrowed by `type` (`switchboard.events`, generated
+from the catalogue's JSON Schema).
 """
 
+from ._stream import to_event
+from .envelope import Event, StreamReset, UnknownEvent
 from .events import (
+    EVENT_CLASSES,
     AgentEvent,
-    Event,
     StreamItem,
-    StreamReset,
     SystemEvent,
     TddEvent,
     WorkflowEvent,
-    to_event,
 )
 from .publisher import Publisher, PublisherStats
 from .subscribe import Subscription, SubscriptionError, history, subscribe
 
 __all__ = [
     "AgentEvent",
+    "EVENT_CLASSES",
     "Event",
     "Publisher",
     "PublisherStats",
@@ -29,6 +34,7 @@ __all__ = [
     "SubscriptionError",
     "SystemEvent",
     "TddEvent",
+    "UnknownEvent",
     "WorkflowEvent",
     "history",
     "subscribe",

@@ -27,15 +27,24 @@ def headers(token: Optional[str], extra: Optional[dict[str, str]] = None) -> dic
 def read_error(error: urllib.error.HTTPError) -> tuple[str, Any]:
     """The message and JSON body of an error answer; the server answers errors as JSON with an `error` field."""
     try:
-        body: Any = json.loads(error.read().decode("utf-8", "replace") or "null")
-    except (OSError, ValueError):
+        raw = error.read()
+    except OSError:
+        raw = b""
+    return error_answer(error.code, str(error.reason), raw)
+
+
+def error_answer(status: int, reason: str, raw: bytes) -> tuple[str, Any]:
+    """The message and JSON body of an error answer with this status and body."""
+    try:
+        body: Any = json.loads(raw.decode("utf-8", "replace") or "null")
+    except ValueError:
         body = None
     message = body.get("error") if isinstance(body, dict) else None
     if isinstance(message, dict):
         # tRPC's HTTP error shape: {"error": superjson({"message", "code", "data"})}.
         inner = message.get("json", message)
         message = inner.get("message") if isinstance(inner, dict) else None
-    return (message if isinstance(message, str) else f"HTTP {error.code} {error.reason}"), body
+    return (message if isinstance(message, str) else f"HTTP {status} {reason}"), body
 
 
 def backoff(attempt: int, initial: float, maximum: float) -> float:

@@ -17,34 +17,47 @@ class ServerSentEvent:
     last_event_id: Optional[str]
 
 
-def parse(readline: Callable[[], bytes], last_event_id: Optional[str] = None) -> Iterator[ServerSentEvent]:
-    """The events of a stream read line by line; ends when `readline` returns b"" (the connection closed).
+class Parser:
+    """The event stream format, one line at a time: `feed` returns an event at the blank line that ends it.
 
-    An event is dispatched only at the blank line that ends it, so one cut off by a disconnect is never seen,
-    and the id it carried is not taken as read.
+    An event is dispatched only at that blank line, so one cut off by a disconnect is never seen, and the id it
+    carried is not taken as read.
     """
-    event = ""
-    data: list[str] = []
-    pending_id = last_event_id
-    while True:
-        raw = readline()
-        if not raw:
-            return
+
+    def __init__(self, last_event_id: Optional[str] = None) -> None:
+        self.last_event_id = last_event_id
+        self._pending_id = last_event_id
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, raw: bytes) -> Optional[ServerSentEvent]:
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if line == "":
-            last_event_id = pending_id
-            if data:
-                yield ServerSentEvent(event or "message", "\n".join(data), last_event_id)
-            event, data = "", []
-            continue
+            self.last_event_id = self._pending_id
+            event, data = self._event, self._data
+            self._event, self._data = "", []
+            return ServerSentEvent(event or "message", "\n".join(data), self.last_event_id) if data else None
         if line.startswith(":"):
-            continue
+            return None
         name, _, value = line.partition(":")
         if value.startswith(" "):
             value = value[1:]
         if name == "data":
-            data.append(value)
+            self._data.append(value)
         elif name == "event":
-            event = value
+            self._event = value
         elif name == "id" and "\0" not in value:
-            pending_id = value
+            self._pending_id = value
+        return None
+
+
+def parse(readline: Callable[[], bytes], last_event_id: Optional[str] = None) -> Iterator[ServerSentEvent]:
+    """The events of a stream read line by line; ends when `readline` returns b"" (the connection closed)."""
+    parser = Parser(last_event_id)
+    while True:
+        raw = readline()
+        if not raw:
+            return
+        event = parser.feed(raw)
+        if event is not None:
+            yield event

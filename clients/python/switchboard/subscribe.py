@@ -1,62 +1,36 @@
-"""Subscriptions over Server-Sent Events, as tRPC v11's `httpSubscriptionLink` receives them.
+"""Subscriptions over Server-Sent Events and `history`, blocking: an iterator to use from a thread.
 
-`GET /trpc/<procedure>?input=<superjson>` answers with an event stream: a `connected` event (its data may carry
-`reconnectAfterInactivityMs`), then one unnamed event per item, `data` the superjson envelope and `id` the event
-id. `serialized-error` carries a tRPC error and ends the stream; `return` ends it cleanly; `ping` and any event
-this client does not know are ignored. A reconnect sends the last id as `Last-Event-ID`, which the server merges
-into the input as `lastEventId`: it replays what was missed from the store and continues live, with no gap and
-no duplicate.
+The stream's format and meaning are in `_stream.py`, shared with the asyncio forms (`switchboard.aio`).
 """
 
 import http.client
-import json
 import logging
 import socket
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from . import superjson
-from ._http import backoff, endpoint, headers, open_url, read_error
-from .events import StreamItem, to_event
+from ._http import backoff, open_url
+from ._stream import (
+    End,
+    History,
+    IdleTimeout,
+    OnReconnect,
+    OnUnknown,
+    Retry,
+    Stream,
+    SubscriptionError,
+    UnknownTypes,
+    unreachable,
+)
+from .events import StreamItem
 from .sse import parse
 
+__all__ = ["Subscription", "SubscriptionError", "history", "subscribe"]
+
 log = logging.getLogger("switchboard")
-
-#: tRPC error codes that a retry cannot fix: the stream ends with SubscriptionError instead of reconnecting.
-FATAL_CODES = frozenset(
-    {"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "PARSE_ERROR", "METHOD_NOT_SUPPORTED"}
-)
-_FATAL_STATUS = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_SUPPORTED",
-}
-
-
-class SubscriptionError(Exception):
-    """The server refused the subscription in a way a retry cannot fix (bad input, bad token, no such procedure).
-
-    `code` is tRPC's error code (`BAD_REQUEST`, ...); `data` the error's data, e.g. `{"reason": "invalid_cursor",
-    "issues": [...]}`.
-    """
-
-    def __init__(self, code: str, message: str, data: Optional[Mapping[str, Any]] = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.data = data or {}
-
-
-class _Retry(Exception):
-    """The stream ended or failed in a way a reconnect can fix."""
-
-
-OnReconnect = Callable[[str, int, Optional[str]], None]
 
 
 class Subscription:
@@ -80,26 +54,22 @@ class Subscription:
         idle_timeout: Optional[float] = None,
         connect_timeout: float = 10.0,
         on_reconnect: Optional[OnReconnect] = None,
+        on_unknown: Optional[OnUnknown] = None,
     ) -> None:
-        if not procedure or "/" in procedure or "?" in procedure:
-            raise ValueError(f"procedure must be a name such as 'events', got {procedure!r}")
-        self._url = endpoint(url, f"/trpc/{procedure}")
-        self._procedure = procedure
-        params: dict[str, Any] = dict(input or {})
-        # One cursor: the input's lastEventId is where the first connection starts; after that the header says.
-        start = params.pop("lastEventId", None)
-        self.last_event_id: Optional[str] = last_event_id if last_event_id is not None else start
-        self._input = params
-        self._token = token
+        self._stream = Stream(url, procedure, input, last_event_id, token, idle_timeout, on_unknown)
         self._retry = (retry_initial, retry_max)
         self._max_retries = max_retries
-        self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self._on_reconnect = on_reconnect
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._response: Any = None
         self._items = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[str]:
+        """The cursor: the `id:` the server sent with the last item yielded (the event id and the log's epoch)."""
+        return self._stream.last_event_id
 
     def __iter__(self) -> "Subscription":
         return self
@@ -121,13 +91,6 @@ class Subscription:
         if response is not None:
             _shutdown(response)
 
-    def _request(self) -> urllib.request.Request:
-        query = {"input": json.dumps(superjson.encode(self._input), separators=(",", ":"))}
-        extra = {"accept": "text/event-stream", "cache-control": "no-cache"}
-        if self.last_event_id:
-            extra["last-event-id"] = self.last_event_id
-        return urllib.request.Request(endpoint(self._url, "", query), headers=headers(self._token, extra))
-
     def _run(self) -> Iterator[StreamItem]:
         attempt = 0
         while not self._closed.is_set():
@@ -137,7 +100,7 @@ class Subscription:
                     yield item
                 # The stream ended normally (`return`, or the server closed it): resume from the cursor.
                 reason = "the stream ended"
-            except _Retry as error:
+            except Retry as error:
                 reason = str(error)
             except urllib.error.URLError as error:
                 reason = str(error.reason)
@@ -151,7 +114,7 @@ class Subscription:
             delay = backoff(attempt, *self._retry)
             log.info(
                 "subscription %s interrupted (%s); reconnect %d in %.1f s after id %s",
-                self._procedure,
+                self._stream.procedure,
                 reason,
                 attempt,
                 delay,
@@ -162,71 +125,32 @@ class Subscription:
             self._closed.wait(delay)
 
     def _connect_and_read(self) -> Iterator[StreamItem]:
+        url, headers = self._stream.request()
         try:
-            response = open_url(self._request(), self._connect_timeout)
+            response = open_url(urllib.request.Request(url, headers=headers), self._connect_timeout)
         except urllib.error.HTTPError as error:
-            message, body = read_error(error)
-            code = _error_code(body) or _FATAL_STATUS.get(error.code)
-            if code in FATAL_CODES:
-                raise SubscriptionError(str(code), message, _error_data(body)) from None
-            raise _Retry(message) from None
+            raise self._stream.refused(error.code, str(error.reason), _body(error)) from None
         with self._lock:
             self._response = response
         try:
             if self._closed.is_set():
                 return
-            kind = response.headers.get_content_type()
-            if kind != "text/event-stream":
-                # A query or mutation answers once, as JSON: reconnecting would only ask again.
-                raise SubscriptionError(
-                    "BAD_REQUEST", f"{self._procedure} answered {kind}, not an event stream: is it a subscription?"
-                )
-            _set_read_timeout(response, self._idle_timeout)
+            self._stream.check_content_type(response.headers.get_content_type())
+            _set_read_timeout(response, self._stream.idle_timeout)
             for sse in parse(response.readline, self.last_event_id):
-                if sse.event == "message":
-                    item = to_event(superjson.decode(json.loads(sse.data)))
-                    # The cursor moves as the item is handed over: a caller that saves it after handling the
-                    # item resumes after it.
-                    self.last_event_id = sse.last_event_id
-                    yield item
-                elif sse.event == "connected":
-                    self._apply_server_options(response, sse.data)
-                elif sse.event == "serialized-error":
-                    self._raise_serialized_error(sse.data)
-                elif sse.event == "return":
+                step = self._stream.step(sse)
+                if isinstance(step, End):
                     return
-                elif sse.last_event_id is not None and sse.event == "restore-id":
-                    self.last_event_id = sse.last_event_id
+                if isinstance(step, IdleTimeout):
+                    _set_read_timeout(response, step.seconds)
+                elif step is not None:
+                    yield step
         except (socket.timeout, TimeoutError):
-            raise _Retry("no data within the inactivity timeout") from None
+            raise Retry("no data within the inactivity timeout") from None
         finally:
             with self._lock:
                 self._response = None
             response.close()
-
-    def _apply_server_options(self, response: Any, data: str) -> None:
-        """tRPC's `connected` event may set the inactivity timeout after which a client reconnects."""
-        if self._idle_timeout is not None:
-            return
-        try:
-            options = json.loads(data or "{}")
-        except ValueError:
-            return
-        inactivity = options.get("reconnectAfterInactivityMs") if isinstance(options, dict) else None
-        if isinstance(inactivity, (int, float)) and inactivity > 0:
-            _set_read_timeout(response, inactivity / 1000)
-
-    @staticmethod
-    def _raise_serialized_error(data: str) -> None:
-        try:
-            error = superjson.decode(json.loads(data))
-        except ValueError:
-            raise _Retry(f"an unreadable error from the server: {data[:200]}") from None
-        message = error.get("message", "error") if isinstance(error, dict) else "error"
-        code = _error_code(error)
-        if code in FATAL_CODES:
-            raise SubscriptionError(str(code), str(message), _error_data(error))
-        raise _Retry(f"{code}: {message}")
 
 
 def subscribe(
@@ -246,9 +170,11 @@ def subscribe(
     options: retry_initial, retry_max (seconds of backoff between reconnects), max_retries (reconnects in a
         row without an item before raising ConnectionError; None: forever), idle_timeout (seconds without data
         before reconnecting; default: what the server's `connected` event says, else none), connect_timeout,
-        on_reconnect(reason, attempt, last_event_id).
+        on_reconnect(reason, attempt, last_event_id), on_unknown(event) for events of a type this client has no
+        class for (else each such type is logged once and its events skipped).
 
-    Raises SubscriptionError when the server refuses the subscription for good (bad input or token).
+    Yields `StreamItem`s, narrowed by `type`. Raises SubscriptionError when the server refuses the subscription
+    for good (bad input or token), ConnectionError when `max_retries` reconnects in a row failed.
     """
     return Subscription(url, procedure, input, last_event_id, token, **options)
 
@@ -258,52 +184,33 @@ def history(
     input: Optional[Mapping[str, Any]] = None,
     token: Optional[str] = None,
     timeout: float = 10.0,
+    on_unknown: Optional[OnUnknown] = None,
 ) -> Iterator[StreamItem]:
     """Every stored event after `input["after"]` (default "0"), oldest first, page by page via `history`.
 
     input: the `history` query's filters (`topics`, `types`, `after`, `before`, `limit` per page).
+    Raises what a subscription does: SubscriptionError when the server refuses the query for good, and
+    ConnectionError when the server cannot be reached or answers with a failure asking again may fix.
     """
-    query: dict[str, Any] = {"after": "0", "limit": 1000}
-    query.update(input or {})
-    while True:
-        params = {"input": json.dumps(superjson.encode(query), separators=(",", ":"))}
-        request = urllib.request.Request(endpoint(url, "/trpc/history", params), headers=headers(token))
+    pages = History(url, input, token)
+    unknown = UnknownTypes(on_unknown)
+    while not pages.done:
+        address, headers = pages.request()
         try:
-            with open_url(request, timeout) as response:
-                page = superjson.decode(json.loads(response.read())["result"]["data"])
+            with open_url(urllib.request.Request(address, headers=headers), timeout) as response:
+                raw = response.read()
         except urllib.error.HTTPError as error:
-            message, body = read_error(error)
-            raise SubscriptionError(_error_code(body) or f"HTTP {error.code}", message, _error_data(body)) from None
-        for envelope in page["events"]:
-            yield to_event(envelope)
-        if not page["hasMore"]:
-            return
-        query["after"] = page["nextCursor"]
+            raise pages.refused(error.code, str(error.reason), _body(error)) from None
+        except (OSError, http.client.HTTPException) as error:
+            raise unreachable(url, error) from None
+        yield from pages.page(raw, unknown)
 
 
-def _error_shape(body: Any) -> Any:
-    """tRPC's error shape from an HTTP error body (`{"error": superjson}`), a decoded `serialized-error`, or the
-    plain JSON a stream refused before it starts answers with (`{"error": message, "code", "reason", "issues"}`)."""
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        data = {key: body[key] for key in ("code", "reason", "issues") if body.get(key) is not None}
-        return {"message": body["error"], "data": data}
-    if isinstance(body, dict) and "error" in body:
-        body = superjson.decode(body["error"])
-    return body if isinstance(body, dict) else {}
-
-
-def _error_code(body: Any) -> Optional[str]:
-    data = _error_shape(body).get("data")
-    code = data.get("code") if isinstance(data, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def _error_data(body: Any) -> dict[str, Any]:
-    shape = _error_shape(body)
-    data = shape.get("data")
-    if isinstance(data, dict):
-        return data
-    return {"issues": shape["issues"]} if isinstance(shape.get("issues"), list) else {}
+def _body(error: urllib.error.HTTPError) -> bytes:
+    try:
+        return error.read()
+    except OSError:
+        return b""
 
 
 def _socket_of(response: Any) -> Optional[socket.socket]:

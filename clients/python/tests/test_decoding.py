@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from support import switchboard
 
-from switchboard import superjson
+from switchboard import events, superjson
 from switchboard.sse import parse
 
 
@@ -59,15 +59,16 @@ class Envelopes(unittest.TestCase):
     def test_built_in_families_unknown_types_and_reset_notices(self) -> None:
         base = {"id": "5", "topic": "t", "timestamp": "2026-01-02T00:00:00.000Z", "data": {"x": 1}}
         kinds = {
-            "agent.log": switchboard.AgentEvent,
-            "workflow.block": switchboard.WorkflowEvent,
-            "tdd.test_result": switchboard.TddEvent,
-            "system.alert": switchboard.SystemEvent,
-            "stream.reset": switchboard.StreamReset,
-            "team.deploy_started": switchboard.Event,
+            "agent.log": (events.AgentLogEvent, switchboard.AgentEvent),
+            "workflow.block": (events.WorkflowBlockEvent, switchboard.WorkflowEvent),
+            "tdd.test_result": (events.TddTestResultEvent, switchboard.TddEvent),
+            "system.alert": (events.SystemAlertEvent, switchboard.SystemEvent),
+            "stream.reset": (switchboard.StreamReset, switchboard.Event),
+            "team.deploy_started": (switchboard.UnknownEvent, switchboard.Event),
         }
-        for kind, cls in kinds.items():
+        for kind, (cls, family) in kinds.items():
             item = switchboard.to_event({**base, "type": kind, "correlationId": "c-1"})
             self.assertIs(type(item), cls)
+            self.assertIsInstance(item, family)
             self.assertEqual((item.id, item.type, item.data, item.correlation_id), ("5", kind, {"x": 1}, "c-1"))
             self.assertEqual(item.timestamp, datetime(2026, 1, 2, tzinfo=timezone.utc))

@@ -1,8 +1,8 @@
 /**
- * A consumer of the published packages: test/packages/package.test.ts copies it into a fresh project where only the
- * packed `@switchboard/client` and `@switchboard/shared` are installed, type-checks it with `types: []` (no
- * `@types/node`) and `skipLibCheck: false`, builds it and runs `main` against the built server. Node 20 has no
- * global WebSocket, so the runner passes `ws`'s; the project itself never installs it.
+ * A consumer of the published packages: test/packages/install.test.ts copies it into a fresh project where only
+ * the packed `@switchboard/client` and `@switchboard/shared` are installed, type-checks it with `types: []` (no
+ * `@types/node`) and `skipLibCheck: false`, builds it and runs `main` against the server installed from its
+ * tarball. Node 20 has no global WebSocket, so the runner passes `ws`'s; the project itself never installs it.
  */
 import {
   createPublisher,

@@ -1,6 +1,7 @@
 /**
- * A team's own event family, as a project that installed the package defines it: only `@switchboard/shared`
- * and zod. test/packages/package.test.ts starts the built server with `--events` pointing here.
+ * A team's own event family, as a project that installed the packages defines it: only `@switchboard/shared`
+ * and zod. test/packages/install.test.ts starts the installed server with `--events` pointing at a copy of it,
+ * and catalogue.ts types its client from it.
  */
 import { defineCatalogue, defineFamily, entityIdSchema } from '@switchboard/shared';
 import { z } from 'zod';
