@@ -5,7 +5,13 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import WebSocket from 'ws';
-import { createSwitchboardClient, describeConnectionError, hubUrl, type SwitchboardClient } from '@switchboard/client';
+import {
+  createSwitchboardClient,
+  describeConnectionError,
+  hubUrl,
+  type AppRouterFor,
+  type SwitchboardClient,
+} from '@switchboard/client';
 import {
   describeIssues,
   healthAnswerSchema,
@@ -15,7 +21,6 @@ import {
   type HealthAnswer,
 } from '@switchboard/shared';
 import { loadCatalogue } from '../../server/ops/catalogue.js';
-import type { AppRouterFor } from '../../server/routers/_app.js';
 import { secondsFlag } from './args.js';
 import { StoppedError, UnreachableError, UsageError } from './errors.js';
 import type { Io } from './io.js';
