@@ -73,6 +73,8 @@ export const agents = pgTable('agents', {
   statusEventId: id('status_event_id').notNull(),
   lastEventId: id('last_event_id').notNull(),
   updatedAt: at('updated_at').notNull(),
+  /** When the hub last heard of the agent, epoch ms by the storing node's clock (drizzle/schema.ts). */
+  seenAt: bigint('seen_at', { mode: 'number' }).notNull().default(0),
 });
 
 export const workflows = pgTable(
@@ -82,6 +84,7 @@ export const workflows = pgTable(
     workflowType: text('workflow_type'),
     status: text('status', { enum: workflowStatusValues }).notNull(),
     currentStepId: text('current_step_id'),
+    agentId: text('agent_id'),
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
     lifecycleEventId: id('lifecycle_event_id'),

@@ -71,6 +71,11 @@ export const agents = sqliteTable('agents', {
   /** Latest agent.* event of any type. */
   lastEventId: integer('last_event_id').notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  /**
+   * When the hub last heard of the agent, by the storing node's clock (epoch ms): any event naming it, or a
+   * heartbeat. Presence goes by this (server/core/presence.ts), never by a producer's timestamp.
+   */
+  seenAt: integer('seen_at').notNull().default(0),
 });
 
 /** One row per workflow, created by its first event of any type. */
@@ -81,6 +86,8 @@ export const workflows = sqliteTable(
     workflowType: text('workflow_type'),
     status: text('status', { enum: workflowStatusValues }).notNull(),
     currentStepId: text('current_step_id'),
+    /** The agent named by its latest step start or block that names one: whose presence the workflow shows. */
+    agentId: text('agent_id'),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
     /** Latest lifecycle event (started, step_*, completed, failed): the snapshot `workflowEvents` starts with. */
