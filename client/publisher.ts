@@ -51,6 +51,13 @@ export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOpt
   onDrop?: (event: E, reason: DropReason) => void;
   /** Called when a send fails and will be retried (the server is down or unreachable). */
   onRetry?: (error: Error, attempt: number) => void;
+  /**
+   * Say goodbye on `close()`: publish `agent.status` offline (with this reason, or "publisher closed" for
+   * `true`) for every agent this Publisher published a status for and did not already turn offline, before
+   * draining. Off by default: a Publisher often reports for agents that outlive it (a hook, a script), which
+   * must not go offline when it ends. Without a goodbye an agent goes offline after the hub's presence TTL.
+   */
+  goodbye?: boolean | string;
 }
 
 export type DropReason = 'outbox_full' | 'invalid' | 'rejected_by_server' | 'closed';
@@ -74,7 +81,10 @@ export interface Publisher<E = PublishInput> extends AsyncDisposable {
   publish(event: E): PublishResult;
   /** Resolves when every accepted event is acknowledged; rejects after `timeoutMs` saying how many are left. */
   flush(timeoutMs?: number): Promise<void>;
-  /** Stops accepting, tries to drain within `timeoutMs`, closes the connection; says how many were left unsent. */
+  /**
+   * Stops accepting (after queueing the goodbye, with the `goodbye` option), tries to drain within `timeoutMs`,
+   * closes the connection; says how many were left unsent.
+   */
   close(timeoutMs?: number): Promise<{ unsent: number }>;
   stats(): PublisherStats;
 }
@@ -143,6 +153,8 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     return count;
   };
   const stats = { sent: 0, retried: 0, dropped: 0, rejected: 0 };
+  /** Each agent this Publisher gave a status, with its type and whether that status was offline. */
+  const agents = new Map<string, { agentType: string; offline: boolean }>();
   let accepting = true;
   let sending = false;
   /** Aborted when close gives up: the sender stops at once. */
@@ -242,6 +254,25 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     });
   }
 
+  function enqueue(event: PublishInput): string {
+    const key = event.key ?? `${keyPrefix}:${nextKey++}`;
+    const queued = { ...event, key };
+    outbox.push(queued);
+    sizes.push(utf8Bytes(JSON.stringify(queued)));
+    void send();
+    return key;
+  }
+
+  /** The goodbye: queued past the outbox limit, since it is the last thing this Publisher sends. */
+  function sayGoodbye(): void {
+    if (options.goodbye === undefined || options.goodbye === false) return;
+    const reason = options.goodbye === true ? 'publisher closed' : options.goodbye;
+    for (const [agentId, { agentType, offline }] of agents) {
+      if (!offline) enqueue({ type: 'agent.status', data: { agentId, agentType, status: 'offline', reason } });
+    }
+    agents.clear();
+  }
+
   const publisher: Publisher = {
     publish(event) {
       if (!accepting) return drop(event, 'closed', 'the publisher is closed');
@@ -252,15 +283,15 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
       if (outbox.length >= outboxLimit) {
         return drop(event, 'outbox_full', `the outbox holds ${outboxLimit} events (outboxLimit); this one was dropped`);
       }
-      const key = event.key ?? `${keyPrefix}:${nextKey++}`;
-      const queued = { ...event, key };
-      outbox.push(queued);
-      sizes.push(utf8Bytes(JSON.stringify(queued)));
-      void send();
-      return { accepted: true, key };
+      if (event.type === 'agent.status') {
+        const { agentId, agentType, status } = event.data;
+        agents.set(agentId, { agentType, offline: status === 'offline' });
+      }
+      return { accepted: true, key: enqueue(event) };
     },
     flush: (timeoutMs) => whenIdle(timeoutMs),
     async close(timeoutMs = 5_000) {
+      if (accepting) sayGoodbye();
       accepting = false;
       wake.abort();
       wake = new AbortController();

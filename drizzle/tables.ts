@@ -99,6 +99,11 @@ export function columnsOf<
       /** Latest agent.* event of any type. */
       lastEventId: k.long('last_event_id').notNull(),
       updatedAt: k.at('updated_at').notNull(),
+      /**
+       * When the hub last heard of the agent, by the storing node's clock (epoch ms): any event naming it, or a
+       * heartbeat. Presence goes by this (server/core/presence.ts), never by a producer's timestamp.
+       */
+      seenAt: withDefault(k.long('seen_at').notNull(), 0),
     },
     /** One row per workflow, created by its first event of any type. */
     workflows: {
@@ -106,6 +111,8 @@ export function columnsOf<
       workflowType: k.text('workflow_type'),
       status: k.workflowStatus('status').notNull(),
       currentStepId: k.text('current_step_id'),
+      /** The agent named by its latest step start or block that names one: whose presence the workflow shows. */
+      agentId: k.text('agent_id'),
       startedAt: k.at('started_at'),
       finishedAt: k.at('finished_at'),
       /** Latest lifecycle event (started, step_*, completed, failed): the snapshot `workflowEvents` starts with. */

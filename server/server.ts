@@ -10,11 +10,13 @@ import type { EventBus } from './core/bus.js';
 import { ConfigError, isLoopback, type Config } from './ops/config.js';
 import { createContextFactory } from './context.js';
 import { loadDashboard } from './transports/dashboard.js';
-import { createHub } from './core/hub.js';
+import { createHub, type Hub } from './core/hub.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { createMetrics } from './ops/metrics.js';
 import { openTopology } from './topology.js';
 import { startRetention } from './ops/retention.js';
+import { formatDuration, PresenceSweeper } from './core/presence.js';
+import { StoreUnavailableError } from './core/unavailable.js';
 import { ResourceStack } from './ops/resources.js';
 import { builtinCatalogue, type AnyCatalogue } from '@switchboard/shared';
 import { loadCatalogue, unknownStoredTypes } from './ops/catalogue.js';
@@ -168,6 +170,7 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     log,
   });
   stack.defer(() => retention.stop());
+  startPresence(options.presenceTtlMs, hub, log, stack);
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
@@ -202,6 +205,30 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * Every node sweeps for silent agents; the store lets one write each offline event (server/core/presence.ts).
+ * A store that is down is said once by the topology; the sweep simply tries again.
+ */
+function startPresence(ttlMs: number, hub: Hub, log: Logger, stack: ResourceStack): void {
+  if (ttlMs === 0) return;
+  const sweeper = new PresenceSweeper({
+    hub,
+    ttlMs,
+    onOffline: (stored) => {
+      const agents = stored.flatMap((event) => (event.type === 'agent.status' ? [event.data.agentId] : []));
+      log.info(
+        { agents, ttl: formatDuration(ttlMs) },
+        'agents went offline: nothing heard of them for the presence TTL',
+      );
+    },
+    onError: (error) => {
+      if (!(error instanceof StoreUnavailableError)) log.error({ err: error }, 'presence sweep failed');
+    },
+  });
+  sweeper.start();
+  stack.defer(() => sweeper.stop());
 }
 
 /** Binds the port; its failure is one line naming the address and what to do. */

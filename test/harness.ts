@@ -11,7 +11,7 @@ import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient, type SwitchboardClient } from '../client/index.js';
 import { limits, type EventEnvelope } from '@switchboard/shared';
-import { createAuthenticator } from '../server/security/auth.js';
+import { createAuthenticator, type Principal } from '../server/security/auth.js';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
 import { createContextFactory } from '../server/context.js';
@@ -19,6 +19,7 @@ import { createLogger } from '../server/ops/log.js';
 import { createMetrics } from '../server/ops/metrics.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createHub, type Hub } from '../server/core/hub.js';
+import type { EventStore } from '../server/core/store.js';
 import { appRouter } from '../server/routers/_app.js';
 import { startServer, type RunningServer, type ServerOptions } from '../server/server.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
@@ -53,10 +54,21 @@ export function connect(url: string | readonly string[], retryDelayMs = 20): Swi
   return createSwitchboardClient({ url, WebSocket, reconnect: { initialMs: retryDelayMs, maxMs: retryDelayMs } });
 }
 
-/** A hub over a fresh `:memory:` database with the real migrations, and a caller for fast router tests. */
-export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter.createCaller> } & AsyncDisposable {
-  const store = createSqliteStore(openDatabase(':memory:'));
-  const hub = createHub({ store, bus: createMemoryBus() });
+/**
+ * A hub over a fresh `:memory:` database with the real migrations (or over `store`, closed on dispose), and a
+ * caller for fast router tests. `now` is the hub's clock (a test double for time).
+ */
+export function createTestHub(options: { store?: EventStore; now?: () => number } = {}): {
+  hub: Hub;
+  caller: ReturnType<typeof appRouter.createCaller>;
+  /**
+   * A caller acting as this principal (a scoped token, say; the open server's admin when undefined). Its
+   * subscriptions end when `signal` aborts (tRPC hands it to every procedure the caller calls).
+   */
+  callerAs: (principal?: Principal | null, signal?: AbortSignal) => ReturnType<typeof appRouter.createCaller>;
+} & AsyncDisposable {
+  const store = options.store ?? createSqliteStore(openDatabase(':memory:'));
+  const hub = createHub({ store, bus: createMemoryBus(), ...(options.now && { now: options.now }) });
   const auth = createAuthenticator([]);
   const metrics = createMetrics({ connections: () => 0, databaseBytes: () => store.sizeBytes() });
   const contexts = createContextFactory({
@@ -65,8 +77,14 @@ export function createTestHub(): { hub: Hub; caller: ReturnType<typeof appRouter
     metrics,
     log: createLogger({ logLevel: 'silent', logFormat: 'json' }),
   });
-  const context = contexts.forCaller({ principal: auth.authenticate(undefined) });
-  return { hub, caller: appRouter.createCaller(context), [Symbol.asyncDispose]: () => store.close() };
+  const callerAs = (principal: Principal | null = auth.authenticate(undefined), signal?: AbortSignal) =>
+    appRouter.createCaller(contexts.forCaller({ principal }), signal && { signal });
+  return {
+    hub,
+    caller: callerAs(),
+    callerAs,
+    [Symbol.asyncDispose]: () => store.close(),
+  };
 }
 
 /** Iterates an async iterable (a `createCaller` subscription) in the background and records what it yields. */

@@ -14,7 +14,7 @@ Usage: switchboard <command> [options]
 Commands:
   serve      run the server (same as npm start)
   demo       publish a simulated orchestrator's traffic: agents, TDD cycles, workflows
-  watch      tail a subscription live: agentStatus, workflowEvents, tddPhase or events
+  watch      tail a subscription live: agentStatus, presenceChanges, workflowEvents, tddPhase or events
   emit       publish one event, or NDJSON from standard input
   history    read stored events after a cursor
   status     show the server's health, head event id and connections
@@ -31,7 +31,8 @@ export const commandHelp: Record<string, string> = {
 
 Simulates an orchestrator: N agents (default 4) take tasks and run TDD red/green/refactor cycles inside
 workflows whose steps emit thinking, tool-use and text blocks; now and then a step fails. Publishes about
-RATE events per second (default 20) until Ctrl-C, or for --duration seconds.
+RATE events per second (default 20) until Ctrl-C, or for --duration seconds. When it stops, its agents say
+goodbye: each goes offline with the reason "demo stopped".
 
 ${connection}
 
@@ -39,16 +40,17 @@ Examples:
   switchboard demo
   switchboard demo --agents 12 --rate 200 --duration 60`,
 
-  watch: `Usage: switchboard watch <agentStatus|workflowEvents|tddPhase|events> [filters] [--from CURSOR] [--json]
+  watch: `Usage: switchboard watch <agentStatus|presenceChanges|workflowEvents|tddPhase|events> [filters] [--from CURSOR] [--json]
 
 Tails a subscription: one line per event for people (coloured on a terminal), or NDJSON with --json.
 Reconnects by itself and resumes after the last event shown, with no gap; reconnects are reported on stderr.
 While the server is away it says what it waits for and keeps trying, until Ctrl-C; with --no-retry it exits 1
 instead, after --connect-timeout or when the connection is lost.
-Without --from it starts with the current state (agentStatus, workflowEvents, tddPhase) or live (events).
+Without --from it starts with the current state (agentStatus, workflowEvents, tddPhase; presenceChanges: the
+live agents, then who arrives and who leaves) or live (events).
 
 Filters:
-  --agent ID        agentStatus: repeatable; tddPhase: one agent
+  --agent ID        agentStatus, presenceChanges: repeatable; tddPhase: one agent
   --workflow ID     workflowEvents
   --step ID         workflowEvents, repeatable
   --task ID         tddPhase
@@ -64,6 +66,7 @@ ${connection}
 
 Examples:
   switchboard watch agentStatus --agent coder-001
+  switchboard watch presenceChanges
   switchboard watch events --topic 'workflow:*' --type workflow.block
   switchboard watch events --from 0 --json | jq .type`,
 

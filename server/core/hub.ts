@@ -6,7 +6,7 @@
 import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
-import type { AppendBatch, EventStore, SnapshotKind } from './store.js';
+import type { AppendBatch, EventStore, SilenceCondition, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 
 export interface HubOptions {
@@ -21,6 +21,11 @@ export interface HubOptions {
    * listeners). The events are stored, so the append is still answered with them. Default: a process warning.
    */
   onListenerError?: (error: unknown) => void;
+  /**
+   * The server's clock, epoch ms: when appends and heartbeats are taken (an agent's last-seen time, events'
+   * default timestamp, retention's age). The presence sweeper must read the same one; tests pass a double.
+   */
+  now?: () => number;
 }
 
 export interface StreamRequest {
@@ -33,7 +38,7 @@ export interface StreamRequest {
 /** The store's reads that queries need (`history`, state queries, `/healthz`), passed through as they are. */
 export type HubReads = Pick<
   EventStore,
-  'headId' | 'readRange' | 'retentionWatermark' | 'agents' | 'tddTasks' | 'workflow' | 'workflows'
+  'headId' | 'readRange' | 'retentionWatermark' | 'agents' | 'presence' | 'tddTasks' | 'workflow' | 'workflows'
 >;
 
 export type Hub = ReturnType<typeof createHub>;
@@ -56,6 +61,7 @@ export function createHub({
   subscriberBufferLimit = 1_000,
   onAppend,
   onListenerError = warnListenerError,
+  now = Date.now,
 }: HubOptions) {
   const dispatcher = new Dispatcher(bus);
   // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
@@ -84,12 +90,12 @@ export function createHub({
     const started = performance.now();
     let outcomes;
     try {
-      outcomes = await store.appendGroup(group);
+      outcomes = await store.appendGroup(group, new Date(now()));
     } catch (error) {
       for (const p of group) p.reject(error);
       return;
     }
-    const now = performance.now();
+    const done = performance.now();
     group.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (!outcome) {
@@ -101,7 +107,7 @@ export function createHub({
         return;
       }
       const { stored, envelopes } = outcome.result;
-      for (const envelope of stored) committed.set(envelope, now);
+      for (const envelope of stored) committed.set(envelope, done);
       // The events are durable: a listener that throws must not leave this caller, or the rest of the group,
       // without an answer (they would wait forever, and a retry without a key would store them twice).
       try {
@@ -109,7 +115,7 @@ export function createHub({
       } catch (error) {
         onListenerError(error);
       }
-      onAppend?.(stored.length, (now - started) / 1000);
+      onAppend?.(stored.length, (done - started) / 1000);
       pending.resolve(envelopes);
     });
   }
@@ -143,6 +149,7 @@ export function createHub({
     readRange: (range, filter, limit) => store.readRange(range, filter, limit),
     retentionWatermark: () => store.retentionWatermark(),
     agents: (agentIds) => store.agents(agentIds),
+    presence: (filter) => store.presence(filter),
     tddTasks: (filter) => store.tddTasks(filter),
     workflow: (workflowId) => store.workflow(workflowId),
     workflows: (filter) => store.workflows(filter),
@@ -156,11 +163,16 @@ export function createHub({
      * Validated events in; stored envelopes out, in input order, once they are durable and published. Keys are
      * looked up among `keyOwner`'s own ('' without tokens: one namespace for everyone).
      */
-    append(events: readonly ValidEvent[], keyOwner = ''): Promise<EventEnvelope[]> {
+    append(events: readonly ValidEvent[], keyOwner = '', ifSilent?: SilenceCondition): Promise<EventEnvelope[]> {
+      // `ifSilent`: the presence sweep's offline event, stored (one envelope) or not (none) as the store decides.
       return new Promise((resolve, reject) => {
-        queue.push({ events, keyOwner, resolve, reject });
+        queue.push({ events, keyOwner, ifSilent, resolve, reject });
         schedule();
       });
+    },
+    /** Marks these agents seen now without storing an event; answers the known ones with their status. */
+    heartbeat(agentIds: readonly string[]): Promise<{ agentId: string; status: string }[]> {
+      return store.heartbeat(agentIds, now());
     },
     /** When a live envelope was committed (`performance.now()`); undefined for events read from the store. */
     committedAt(envelope: EventEnvelope): number | undefined {

@@ -22,6 +22,7 @@ export interface WorkflowRow {
   workflowType: string | null;
   status: WorkflowStatus;
   currentStepId: string | null;
+  agentId: string | null;
   startedAt: number | null;
   finishedAt: number | null;
   /** Latest lifecycle event (all but `workflow.block`): the snapshot `workflowEvents` starts with. */
@@ -41,7 +42,7 @@ export interface TddTaskRow {
 
 /** Which columns of an existing row an event overwrites with its own row's values; the rest are kept. */
 export type WorkflowSet = Record<
-  'workflowType' | 'status' | 'currentStepId' | 'startedAt' | 'finishedAt' | 'lifecycleEventId',
+  'workflowType' | 'status' | 'currentStepId' | 'agentId' | 'startedAt' | 'finishedAt' | 'lifecycleEventId',
   boolean
 >;
 export type TddTaskSet = Record<'phase' | 'phaseEventId', boolean>;
@@ -61,6 +62,7 @@ const keepAll: WorkflowSet = {
   workflowType: false,
   status: false,
   currentStepId: false,
+  agentId: false,
   startedAt: false,
   finishedAt: false,
   lifecycleEventId: false,
@@ -99,6 +101,7 @@ export function stateChangeOf(event: ValidEvent, id: number, at: number): StateC
       return workflowChange(event.data.workflowId, id, at, {
         status: ['running'],
         currentStepId: [event.data.stepId],
+        ...(event.data.agentId !== undefined && { agentId: [event.data.agentId] }),
       });
     case 'workflow.step_completed':
       return workflowChange(event.data.workflowId, id, at, { currentStepId: [event.data.nextStep ?? null] });
@@ -112,7 +115,12 @@ export function stateChangeOf(event: ValidEvent, id: number, at: number): StateC
       return workflowChange(event.data.workflowId, id, at, { status: ['failed'], finishedAt: [at] });
     case 'workflow.block': {
       // A block is not a lifecycle event: it creates the workflow if new, and moves only its last event.
-      const change = workflowChange(event.data.workflowId, id, at, {});
+      const change = workflowChange(
+        event.data.workflowId,
+        id,
+        at,
+        event.data.agentId === undefined ? {} : { agentId: [event.data.agentId] },
+      );
       change.row.lifecycleEventId = null;
       change.set.lifecycleEventId = false;
       return change;
@@ -167,6 +175,7 @@ function workflowChange(
     workflowType: values.workflowType?.[0] ?? null,
     status: values.status?.[0] ?? 'running',
     currentStepId: values.currentStepId?.[0] ?? null,
+    agentId: values.agentId?.[0] ?? null,
     startedAt: values.startedAt?.[0] ?? null,
     finishedAt: values.finishedAt?.[0] ?? null,
     lifecycleEventId: id,
@@ -178,23 +187,58 @@ function workflowChange(
   return { kind: 'workflow', row, set };
 }
 
+/** What one commit does to an agent's row besides its status: its last agent event, and when it was last seen. */
+interface Touch {
+  /** The latest agent.* event's id (0: none in this commit) and timestamp. */
+  id: number;
+  at: number;
+  /** When the server took the latest event naming the agent (epoch ms; 0: none). */
+  seenAt: number;
+}
+
 /**
  * The latest touch of each agent within one commit: a store applies them once per agent at the end of the
- * commit instead of once per event (most events of a busy agent are touches).
+ * commit instead of once per event (most events of a busy agent are touches). Every event that names an agent
+ * (`data.agentId`, of any family) marks it seen: presence counts any event about an agent as a heartbeat.
  */
 export class AgentTouches {
-  private readonly latest = new Map<string, { id: number; at: number }>();
+  private readonly latest = new Map<string, Touch>();
+
+  private touch(agentId: string): Touch {
+    let touch = this.latest.get(agentId);
+    if (!touch) this.latest.set(agentId, (touch = { id: 0, at: 0, seenAt: 0 }));
+    return touch;
+  }
 
   add(agentId: string, id: number, at: number): void {
-    this.latest.set(agentId, { id, at });
+    const touch = this.touch(agentId);
+    touch.id = id;
+    touch.at = at;
+  }
+
+  /**
+   * An event of this commit names the agent; it was heard of at `receivedAt` (0: the event is no sign of life,
+   * the presence sweep's own offline event, which leaves its last-seen time as it was).
+   */
+  seen(agentId: string, receivedAt: number): void {
+    const touch = this.touch(agentId);
+    touch.seenAt = Math.max(touch.seenAt, receivedAt);
+  }
+
+  /** Whether this commit so far holds an event naming the agent. */
+  has(agentId: string): boolean {
+    return this.latest.has(agentId);
   }
 
   /** Takes over another commit part's touches (a batch that committed inside a group). */
   merge(other: AgentTouches): void {
-    for (const [agentId, touch] of other.latest) this.latest.set(agentId, touch);
+    for (const [agentId, { id, at, seenAt }] of other.latest) {
+      if (id > 0) this.add(agentId, id, at);
+      this.seen(agentId, seenAt);
+    }
   }
 
-  entries(): IterableIterator<[string, { id: number; at: number }]> {
+  entries(): IterableIterator<[string, Touch]> {
     return this.latest.entries();
   }
 }

@@ -56,6 +56,8 @@ export interface WorkflowState {
   workflowType: string | null;
   status: WorkflowStatus;
   currentStepId: string | null;
+  /** The agent named by its latest step start or block that names one. */
+  agentId: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
@@ -70,6 +72,26 @@ export interface WorkflowState {
 export interface AppendBatch {
   events: readonly ValidEvent[];
   keyOwner: string;
+  /**
+   * Store the batch only while this agent is still silent, decided inside the append transaction (the presence
+   * rule's one-writer guarantee, server/core/presence.ts): it has a status other than `offline` and nothing was
+   * heard of it after `seenBefore`, neither in the store nor earlier in the same commit. Otherwise the batch
+   * stores nothing and succeeds with no envelopes.
+   */
+  ifSilent?: SilenceCondition | undefined;
+}
+
+export interface SilenceCondition {
+  agentId: string;
+  /** Epoch ms: the agent's last-seen time must still be at or before this. */
+  seenBefore: number;
+}
+
+/** An agent's current status with when the hub last heard of it (any event naming it, or a heartbeat). */
+export interface AgentPresenceRow {
+  status: EnvelopeOf<'agent.status'>;
+  /** Epoch ms, by the clock of the node that stored the event or took the heartbeat. */
+  seenAt: number;
 }
 
 /** One batch's result within a group commit: stored, or refused on its own without touching the others. */
@@ -81,9 +103,23 @@ export interface EventStore {
   /**
    * Group commit: several independent batches in one durable commit, each all-or-nothing on its own (a failing
    * batch is rolled back alone and reported in its outcome). Outcomes come in batch order. Rejects, storing
-   * nothing, only when the commit itself fails.
+   * nothing, only when the commit itself fails. `receivedAt` is when the server took them (now by default): the
+   * events' default timestamp, what retention ages by, and the agents' last-seen time.
    */
-  appendGroup(batches: readonly AppendBatch[]): Promise<GroupOutcome[]>;
+  appendGroup(batches: readonly AppendBatch[], receivedAt?: Date): Promise<GroupOutcome[]>;
+  /**
+   * Moves the last-seen time of these agents to `at` (never back) without storing an event; answers the agents
+   * it knows, each with its current status. Takes no lock an append waits on for long: one agent row at a time.
+   */
+  heartbeat(agentIds: readonly string[], at: number): Promise<{ agentId: string; status: string }[]>;
+  /**
+   * Each matching agent's current status and last-seen time, by agent id. `seenBefore`: only agents whose status
+   * is not `offline` and that were last seen at or before it (the presence sweep's candidates).
+   */
+  presence(filter: {
+    agentIds?: readonly string[] | undefined;
+    seenBefore?: number | undefined;
+  }): Promise<AgentPresenceRow[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
   /** Events with `after` < id < `before` that pass the filter, at most `limit`, oldest or newest first. */

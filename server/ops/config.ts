@@ -74,6 +74,13 @@ const settings = {
   ssePingMs: { env: 'SWITCHBOARD_SSE_PING_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(15_000) },
   sseStallMs: { env: 'SWITCHBOARD_SSE_STALL_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(30_000) },
   sseRetryMs: { env: 'SWITCHBOARD_SSE_RETRY_MS', schema: whole(100, 3_600_000, '100 to 3600000').default(1_000) },
+  // An agent silent this long goes offline (server/core/presence.ts); 0 turns the sweep off.
+  presenceTtlMs: {
+    env: 'SWITCHBOARD_PRESENCE_TTL_MS',
+    schema: whole(0, 86_400_000, '0 (presence off) or 100 to 86400000 ms')
+      .refine((ms) => ms === 0 || ms >= 100, 'must be 0 (presence off) or 100 to 86400000 ms')
+      .default(60_000),
+  },
   retentionDays: {
     env: 'SWITCHBOARD_RETENTION_DAYS',
     schema: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 (keep forever) or more').default(30),

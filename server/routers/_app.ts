@@ -3,6 +3,7 @@ import { builtinCatalogue, type AnyCatalogue, type Catalogue, type DataSchemas }
 import { mergeRouters, type ClientRootTypes } from '../trpc.js';
 import { agentsRouter } from './agents.js';
 import { createEventsRouter } from './events.js';
+import { presenceRouter } from './presence.js';
 import { createPublishRouter } from './publish.js';
 import { tddRouter } from './tdd.js';
 import { workflowsRouter } from './workflows.js';
@@ -15,6 +16,7 @@ export function createAppRouter<M extends DataSchemas>(catalogue: Catalogue<M>) 
   return mergeRouters(
     createPublishRouter(catalogue),
     agentsRouter,
+    presenceRouter,
     workflowsRouter,
     tddRouter,
     createEventsRouter(catalogue),

@@ -9,6 +9,13 @@ import { readableFilter } from '../security/scopes.js';
 type Tracked<E extends AnyEnvelope> = TrackedEnvelope<E | StreamReset>;
 
 /**
+ * Which stored events a subscription yields, narrowing their type. It may keep state across a subscription's
+ * events (the presence stream yields only changes); `reset` is then told of every `stream.reset` notice, after
+ * which the current state follows afresh.
+ */
+export type Accepts<E extends AnyEnvelope> = ((event: AnyEnvelope) => event is E) & { reset?: () => void };
+
+/**
  * What a subscription procedure declares it returns. The value is an `EventSubscription`, which the WebSocket
  * transport recognises at run time (`isPushSource`); the declared type is made of `shared/` types alone because
  * it becomes part of `AppRouter`, and the client packages' declarations must not reach the server's context.
@@ -40,7 +47,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
     { hub, limits, metrics }: Context,
     readonly procedure: string,
     private readonly request: StreamRequest,
-    private readonly accepts: (event: AnyEnvelope) => event is E,
+    private readonly accepts: Accepts<E>,
     private readonly signal: AbortSignal,
   ) {
     this.ctx = { hub, limits, metrics };
@@ -103,7 +110,8 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
       push(item: StreamItem, shared: boolean): boolean {
         // The connection is being closed as a slow consumer; its close ends this stream.
         if (!ctx.limits.keepsUp()) return true;
-        if (item.type !== 'stream.reset') {
+        if (item.type === 'stream.reset') accepts.reset?.();
+        else {
           if (!accepts(item)) return true;
           const committedAt = ctx.hub.committedAt(item);
           if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
@@ -137,7 +145,7 @@ export function subscribeEvents<E extends AnyEnvelope>(
   ctx: Context,
   procedure: string,
   request: StreamRequest,
-  accepts: (event: AnyEnvelope) => event is E,
+  accepts: Accepts<E>,
   signal: AbortSignal | undefined,
 ): EventStreamOf<E> {
   // Every subscription passes here: the one place its filter is narrowed to the caller's read scopes.

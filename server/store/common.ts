@@ -92,6 +92,7 @@ export function toWorkflowState(row: WorkflowRead): WorkflowState {
     workflowType: row.workflowType,
     status: row.status,
     currentStepId: row.currentStepId,
+    agentId: row.agentId,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     updatedAt: row.updatedAt,

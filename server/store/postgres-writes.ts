@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
-import { refsOf } from '../core/filter.js';
+import { refsOf, type EventRefs } from '../core/filter.js';
 
 /** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
 export class EventColumns {
@@ -25,7 +25,8 @@ export class EventColumns {
   readonly data: string[] = [];
   readonly receivedAt: number[] = [];
 
-  push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): void {
+  /** Adds one event; returns the ids it refers to. */
+  push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): EventRefs {
     const refs = refsOf(event);
     this.id.push(id);
     this.type.push(event.type);
@@ -41,6 +42,7 @@ export class EventColumns {
     this.taskId.push(refs.taskId);
     this.data.push(JSON.stringify(event.data));
     this.receivedAt.push(receivedAt);
+    return refs;
   }
 
   get length(): number {
@@ -83,8 +85,10 @@ const upsertAgent = `
 
 // Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
 const touchAgent = `
-  UPDATE agents SET last_event_id = $2, updated_at = to_timestamp($3::double precision / 1000)
-  WHERE agent_id = $1 AND last_event_id < $2`;
+  UPDATE agents SET last_event_id = GREATEST(last_event_id, $2),
+    updated_at = CASE WHEN $2 > last_event_id THEN to_timestamp($3::double precision / 1000) ELSE updated_at END,
+    seen_at = GREATEST(seen_at, $4)
+  WHERE agent_id = $1`;
 
 const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
 const keepUnless = (flag: number, column: string, table: string) =>
@@ -92,13 +96,13 @@ const keepUnless = (flag: number, column: string, table: string) =>
 
 const upsertWorkflow = `
   INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
-                         lifecycle_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)})
+                         lifecycle_event_id, last_event_id, updated_at, agent_id)
+  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)}, $16)
   ON CONFLICT (workflow_id) DO UPDATE SET
     ${keepUnless(10, 'workflow_type', 'workflows')}, ${keepUnless(11, 'status', 'workflows')},
     ${keepUnless(12, 'current_step_id', 'workflows')}, ${keepUnless(13, 'started_at', 'workflows')},
     ${keepUnless(14, 'finished_at', 'workflows')}, ${keepUnless(15, 'lifecycle_event_id', 'workflows')},
-    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
+    ${keepUnless(17, 'agent_id', 'workflows')}, last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
 
 const upsertTddTask = `
   INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
@@ -141,6 +145,8 @@ export async function writeRows(client: pg.PoolClient, rows: EventColumns, chang
           s.startedAt,
           s.finishedAt,
           s.lifecycleEventId,
+          r.agentId,
+          s.agentId,
         ]);
         break;
       }
@@ -163,5 +169,7 @@ export async function writeRows(client: pg.PoolClient, rows: EventColumns, chang
 }
 
 export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
-  for (const [agentId, { id, at }] of changes.touches.entries()) await client.query(touchAgent, [agentId, id, at]);
+  for (const [agentId, { id, at, seenAt }] of changes.touches.entries()) {
+    await client.query(touchAgent, [agentId, id, at, seenAt]);
+  }
 }

@@ -12,7 +12,7 @@
  * retention, errors. What an
  * event does to current state is decided in `server/core/state.ts`; this file only writes the rows it computes.
  */
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {
@@ -23,7 +23,8 @@ import {
   type ValidEvent,
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
-import { FoldedChanges, stateChangeOf } from '../core/state.js';
+import { FoldedChanges, stateChangeOf, type AgentTouches } from '../core/state.js';
+import { isStillSilent } from '../core/presence.js';
 import type { EventFilter } from '../core/filter.js';
 import {
   envelopeColumnsOf,
@@ -41,6 +42,7 @@ import {
 import type { PgDb } from './postgres-open.js';
 import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
 import type {
+  AgentPresenceRow,
   AppendBatch,
   AppendResult,
   EventStore,
@@ -119,28 +121,36 @@ class PostgresStore implements EventStore {
     return outcome.result;
   }
 
-  async appendGroup(batches: Batches): Promise<GroupOutcome[]> {
+  async appendGroup(batches: Batches, receivedAt = new Date()): Promise<GroupOutcome[]> {
     // As on SQLite: the whole group in one go; if a batch fails, redo the group with a savepoint per batch so
     // that batch alone is refused. Nothing of the first attempt is kept (its transaction rolled back).
     try {
-      return await this.transaction('append', (client) => this.writeGroup(client, batches, false));
+      return await this.transaction('append', (client) => this.writeGroup(client, batches, false, receivedAt));
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      return this.transaction('append', (client) => this.writeGroup(client, batches, true));
+      return this.transaction('append', (client) => this.writeGroup(client, batches, true, receivedAt));
     }
   }
 
-  private async writeGroup(client: pg.PoolClient, batches: Batches, isolated: boolean): Promise<GroupOutcome[]> {
+  private async writeGroup(
+    client: pg.PoolClient,
+    batches: Batches,
+    isolated: boolean,
+    receivedAt: Date,
+  ): Promise<GroupOutcome[]> {
     // The lock every append in the cluster waits on, held until COMMIT.
     const head = await client.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'head' FOR UPDATE");
     let next = Number(head.rows[0]?.value ?? 0);
     const known = await this.existingKeys(client, batches);
-    const receivedAt = new Date();
     const all = new FoldedChanges();
     const rows = new EventColumns();
     const outcomes: GroupOutcome[] = [];
     for (const batch of batches) {
       const before = next;
+      if (batch.ifSilent && !(await this.stillSilent(client, batch.ifSilent, all.touches))) {
+        outcomes.push({ ok: true, result: { envelopes: [], stored: [] } });
+        continue;
+      }
       if (!isolated) {
         // Together: every batch adds to the group's rows and changes, written once below.
         const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
@@ -175,6 +185,23 @@ class PostgresStore implements EventStore {
     return outcomes;
   }
 
+  /**
+   * The presence condition, read under the head lock (no append can change the agent meanwhile) and with the
+   * agent's row locked (a heartbeat that got there first has committed; one that comes later waits for us).
+   */
+  private async stillSilent(
+    client: pg.PoolClient,
+    condition: NonNullable<AppendBatch['ifSilent']>,
+    touches: AgentTouches,
+  ): Promise<boolean> {
+    const found = await client.query<{ status: string; seenAt: string }>(
+      'SELECT status, seen_at AS "seenAt" FROM agents WHERE agent_id = $1 FOR UPDATE',
+      [condition.agentId],
+    );
+    const row = found.rows[0];
+    return isStillSilent(row && { status: row.status, seenAt: Number(row.seenAt) }, condition, touches);
+  }
+
   /** The envelopes already stored under any key of the group (read under the head lock, so none can race in). */
   private async existingKeys(client: pg.PoolClient, batches: Batches): Promise<KeyIndex> {
     const owners: string[] = [];
@@ -200,7 +227,7 @@ class PostgresStore implements EventStore {
   }
 
   private prepareBatch(
-    { events: batch, keyOwner }: AppendBatch,
+    { events: batch, keyOwner, ifSilent }: AppendBatch,
     nextId: () => number,
     known: KeyIndex,
     receivedAt: Date,
@@ -216,9 +243,11 @@ class PostgresStore implements EventStore {
       const id = nextId();
       const timestamp = event.timestamp ?? receivedAt;
       const topic = (this.options.catalogue ?? builtinCatalogue).topicOf(event);
-      prepared.rows.push(event, keyOwner, id, topic, timestamp, receivedAt.getTime());
+      const refs = prepared.rows.push(event, keyOwner, id, topic, timestamp, receivedAt.getTime());
       const change = stateChangeOf(event, id, timestamp.getTime());
       if (change) prepared.changes.add(change);
+      // The presence sweep's own offline event is no sign of life: the agent keeps its last-seen time.
+      if (refs.agentId !== null) prepared.changes.touches.seen(refs.agentId, ifSilent ? 0 : receivedAt.getTime());
       const envelope = envelopeOfEvent(event, id, topic, timestamp);
       if (event.key !== undefined) {
         known.set(keyOwner, event.key, envelope);
@@ -291,6 +320,47 @@ class PostgresStore implements EventStore {
 
   async agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]> {
     return (await this.snapshot('agents', { agentIds })).items as EnvelopeOf<'agent.status'>[];
+  }
+
+  async presence({
+    agentIds,
+    seenBefore,
+  }: {
+    agentIds?: readonly string[] | undefined;
+    seenBefore?: number | undefined;
+  }): Promise<AgentPresenceRow[]> {
+    const rows = await this.guard('read', () =>
+      this.db
+        .select({ ...envelopeColumns, seenAt: agents.seenAt })
+        .from(agents)
+        .innerJoin(events, eq(events.id, agents.statusEventId))
+        .where(
+          and(
+            agentIds && inArray(agents.agentId, [...agentIds]),
+            seenBefore === undefined ? undefined : and(ne(agents.status, 'offline'), lte(agents.seenAt, seenBefore)),
+          ),
+        )
+        .orderBy(asc(agents.agentId)),
+    );
+    return rows.map(({ seenAt, ...row }) => ({
+      status: envelopeOfRow(row) as EnvelopeOf<'agent.status'>,
+      seenAt,
+    }));
+  }
+
+  /** One statement per agent, each its own transaction: it holds one agent row at a time, so it never deadlocks. */
+  async heartbeat(agentIds: readonly string[], at: number): Promise<{ agentId: string; status: string }[]> {
+    const answers = await Promise.all(
+      agentIds.map((agentId) =>
+        this.guard('heartbeat', () =>
+          this.pool.query<{ agentId: string; status: string }>(
+            'UPDATE agents SET seen_at = GREATEST(seen_at, $2) WHERE agent_id = $1 RETURNING agent_id AS "agentId", status',
+            [agentId, at],
+          ),
+        ),
+      ),
+    );
+    return answers.flatMap((answer) => answer.rows);
   }
 
   async tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {

@@ -7,7 +7,7 @@
  * `server/core/state.ts`; this file only writes the rows it computes.
  */
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
@@ -31,11 +31,13 @@ import {
   whereOfFilter,
 } from './common.js';
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
+import { isStillSilent } from '../core/presence.js';
 import type { Db } from './sqlite-db.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
 import { refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type {
+  AgentPresenceRow,
   AppendBatch,
   AppendResult,
   EventStore,
@@ -103,21 +105,29 @@ function prepareStatements(sqlite: Database.Database) {
         status_event_id = excluded.status_event_id, last_event_id = excluded.last_event_id,
         updated_at = excluded.updated_at`),
     // Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
-    touchAgent: sqlite.prepare<{ agentId: string; id: number; at: number }>(
-      'UPDATE agents SET last_event_id = :id, updated_at = :at WHERE agent_id = :agentId AND last_event_id < :id',
+    touchAgent: sqlite.prepare<{ agentId: string; id: number; at: number; seenAt: number }>(`
+      UPDATE agents SET last_event_id = MAX(last_event_id, :id),
+        updated_at = CASE WHEN :id > last_event_id THEN :at ELSE updated_at END, seen_at = MAX(seen_at, :seenAt)
+      WHERE agent_id = :agentId`),
+    agentSeen: sqlite.prepare<[string], { status: string; seenAt: number }>(
+      'SELECT status, seen_at AS seenAt FROM agents WHERE agent_id = ?',
+    ),
+    heartbeat: sqlite.prepare<[number, string], { agentId: string; status: string }>(
+      'UPDATE agents SET seen_at = MAX(seen_at, ?) WHERE agent_id = ? RETURNING agent_id AS agentId, status',
     ),
     upsertWorkflow: sqlite.prepare<
       Extract<StateChange, { kind: 'workflow' }>['row'] &
         Flags<{ [K in keyof Extract<StateChange, { kind: 'workflow' }>['set'] as `set_${K}`]: boolean }>
     >(`
-      INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
+      INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, agent_id, started_at, finished_at,
                              lifecycle_event_id, last_event_id, updated_at)
-      VALUES (:workflowId, :workflowType, :status, :currentStepId, :startedAt, :finishedAt, :lifecycleEventId,
-              :lastEventId, :updatedAt)
+      VALUES (:workflowId, :workflowType, :status, :currentStepId, :agentId, :startedAt, :finishedAt,
+              :lifecycleEventId, :lastEventId, :updatedAt)
       ON CONFLICT (workflow_id) DO UPDATE SET
         workflow_type = CASE WHEN :set_workflowType THEN excluded.workflow_type ELSE workflow_type END,
         status = CASE WHEN :set_status THEN excluded.status ELSE status END,
         current_step_id = CASE WHEN :set_currentStepId THEN excluded.current_step_id ELSE current_step_id END,
+        agent_id = CASE WHEN :set_agentId THEN excluded.agent_id ELSE agent_id END,
         started_at = CASE WHEN :set_startedAt THEN excluded.started_at ELSE started_at END,
         finished_at = CASE WHEN :set_finishedAt THEN excluded.finished_at ELSE finished_at END,
         lifecycle_event_id = CASE WHEN :set_lifecycleEventId THEN excluded.lifecycle_event_id
@@ -175,19 +185,19 @@ class SqliteStore implements EventStore {
     return now(() => this.appendAlone({ events: input, keyOwner }));
   }
 
-  appendGroup(batches: Batches): Promise<GroupOutcome[]> {
+  appendGroup(batches: Batches, receivedAt = new Date()): Promise<GroupOutcome[]> {
     return now(() => {
       // Batches arrive validated, so one failing is rare (an I/O fault, a constraint). The group first goes
       // without a savepoint per batch (they cost a fifth of a small group's time); if any batch throws, nothing
       // of that attempt is kept (the transaction rolls back, ids included) and the group is done again with
       // savepoints, refusing that batch alone.
       try {
-        return this.appendGroupTogether(batches);
+        return this.appendGroupTogether(batches, receivedAt);
       } catch (error) {
         // The file locked by another process past the busy timeout, or unwritable: no batch is at fault, and
         // redoing the group cannot help now; a publisher retrying later (same keys) can.
         if (isConnectionError(error)) throw new StoreUnavailableError('append', error);
-        return this.appendGroupIsolated(batches);
+        return this.appendGroupIsolated(batches, receivedAt);
       }
     });
   }
@@ -196,16 +206,19 @@ class SqliteStore implements EventStore {
   private appendAlone(input: AppendBatch): AppendResult {
     return this.inTransaction(() => {
       const touches = new AgentTouches();
-      const result = this.appendBatch(input, touches);
+      const result = this.appendBatch(input, touches, new Date());
       this.applyTouches(touches);
       return result;
     });
   }
 
-  private appendGroupTogether(batches: Batches): GroupOutcome[] {
+  private appendGroupTogether(batches: Batches, receivedAt: Date): GroupOutcome[] {
     return this.inTransaction(() => {
       const touches = new AgentTouches();
-      const outcomes = batches.map((batch): GroupOutcome => ({ ok: true, result: this.appendBatch(batch, touches) }));
+      const outcomes = batches.map((batch): GroupOutcome => ({
+        ok: true,
+        result: this.appendBatch(batch, touches, receivedAt),
+      }));
       this.applyTouches(touches);
       return outcomes;
     });
@@ -213,17 +226,23 @@ class SqliteStore implements EventStore {
 
   // Inside a transaction, a nested one is a savepoint: a batch that throws is rolled back to it (its touches
   // with it), and the rest still commit.
-  private appendSavepoint(batch: AppendBatch, touches: AgentTouches): AppendResult {
-    return this.inTransaction(() => this.appendBatch(batch, touches));
+  private appendSavepoint(
+    batch: AppendBatch,
+    touches: AgentTouches,
+    receivedAt: Date,
+    committed: AgentTouches,
+  ): AppendResult {
+    return this.inTransaction(() => this.appendBatch(batch, touches, receivedAt, committed));
   }
 
-  private appendGroupIsolated(batches: Batches): GroupOutcome[] {
+  private appendGroupIsolated(batches: Batches, receivedAt: Date): GroupOutcome[] {
     return this.inTransaction(() => {
       const touches = new AgentTouches();
       const outcomes = batches.map((batch): GroupOutcome => {
         const batchTouches = new AgentTouches();
         try {
-          const result = this.appendSavepoint(batch, batchTouches);
+          // Earlier batches' touches count for a condition: they are part of this commit.
+          const result = this.appendSavepoint(batch, batchTouches, receivedAt, touches);
           touches.merge(batchTouches);
           return { ok: true, result };
         } catch (error) {
@@ -235,25 +254,39 @@ class SqliteStore implements EventStore {
     });
   }
 
-  private appendBatch({ events: input, keyOwner }: AppendBatch, touches: AgentTouches): AppendResult {
-    const receivedAt = new Date();
+  /** `committed`: the touches of the commit so far, which a presence condition counts (`touches` by default). */
+  private appendBatch(
+    { events: input, keyOwner, ifSilent }: AppendBatch,
+    touches: AgentTouches,
+    receivedAt: Date,
+    committed = touches,
+  ): AppendResult {
     const result: AppendResult = { envelopes: [], stored: [] };
+    if (ifSilent && !isStillSilent(this.statements.agentSeen.get(ifSilent.agentId), ifSilent, committed)) return result;
     for (const event of input) {
       const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(keyOwner, event.key);
       if (existing) {
         result.envelopes.push(envelopeOfRow({ ...existing, timestamp: new Date(existing.timestamp) }));
         continue;
       }
-      const envelope = this.insert(event, keyOwner, receivedAt, touches);
+      const envelope = this.insert(event, keyOwner, receivedAt, touches, ifSilent === undefined);
       result.envelopes.push(envelope);
       result.stored.push(envelope);
     }
     return result;
   }
 
-  private insert(event: ValidEvent, keyOwner: string, receivedAt: Date, touches: AgentTouches): EventEnvelope {
+  /** `heard`: the event is a sign of life of the agent it names (all but the presence sweep's own). */
+  private insert(
+    event: ValidEvent,
+    keyOwner: string,
+    receivedAt: Date,
+    touches: AgentTouches,
+    heard: boolean,
+  ): EventEnvelope {
     const timestamp = event.timestamp ?? receivedAt;
     const topic = this.catalogue.topicOf(event);
+    const refs = refsOf(event);
     const { lastInsertRowid } = this.statements.insertEvent.run({
       type: event.type,
       topic,
@@ -264,11 +297,12 @@ class SqliteStore implements EventStore {
       correlationId: event.correlationId ?? null,
       data: JSON.stringify(event.data),
       receivedAt: receivedAt.getTime(),
-      ...refsOf(event),
+      ...refs,
     });
     const id = Number(lastInsertRowid);
     const change = stateChangeOf(event, id, timestamp.getTime());
     if (change) this.applyChange(change, touches);
+    if (refs.agentId !== null) touches.seen(refs.agentId, heard ? receivedAt.getTime() : 0);
     return envelopeOfEvent(event, id, topic, timestamp);
   }
 
@@ -289,6 +323,7 @@ class SqliteStore implements EventStore {
           workflowType: row.workflowType,
           status: row.status,
           currentStepId: row.currentStepId,
+          agentId: row.agentId,
           startedAt: row.startedAt,
           finishedAt: row.finishedAt,
           lifecycleEventId: row.lifecycleEventId,
@@ -297,6 +332,7 @@ class SqliteStore implements EventStore {
           set_workflowType: +set.workflowType,
           set_status: +set.status,
           set_currentStepId: +set.currentStepId,
+          set_agentId: +set.agentId,
           set_startedAt: +set.startedAt,
           set_finishedAt: +set.finishedAt,
           set_lifecycleEventId: +set.lifecycleEventId,
@@ -321,7 +357,15 @@ class SqliteStore implements EventStore {
   }
 
   private applyTouches(touches: AgentTouches): void {
-    for (const [agentId, { id, at }] of touches.entries()) this.statements.touchAgent.run({ agentId, id, at });
+    for (const [agentId, { id, at, seenAt }] of touches.entries()) {
+      this.statements.touchAgent.run({ agentId, id, at, seenAt });
+    }
+  }
+
+  heartbeat(agentIds: readonly string[], at: number): Promise<{ agentId: string; status: string }[]> {
+    return now(() =>
+      this.inTransaction(() => agentIds.flatMap((agentId) => this.statements.heartbeat.all(at, agentId))),
+    );
   }
 
   // ── Reads ──
@@ -386,6 +430,27 @@ class SqliteStore implements EventStore {
 
   agents(agentIds?: readonly string[]): Promise<EnvelopeOf<'agent.status'>[]> {
     return now(() => this.snapshotNow('agents', { agentIds }).items as EnvelopeOf<'agent.status'>[]);
+  }
+
+  presence({ agentIds, seenBefore }: { agentIds?: readonly string[] | undefined; seenBefore?: number | undefined }) {
+    return now(() =>
+      this.db
+        .select({ ...envelopeColumns, seenAt: agents.seenAt })
+        .from(agents)
+        .innerJoin(events, eq(events.id, agents.statusEventId))
+        .where(
+          and(
+            agentIds && inArray(agents.agentId, [...agentIds]),
+            seenBefore === undefined ? undefined : and(ne(agents.status, 'offline'), lte(agents.seenAt, seenBefore)),
+          ),
+        )
+        .orderBy(asc(agents.agentId))
+        .all()
+        .map(({ seenAt, ...row }): AgentPresenceRow => ({
+          status: envelopeOfRow(row) as EnvelopeOf<'agent.status'>,
+          seenAt,
+        })),
+    );
   }
 
   tddTasks(query: Parameters<EventStore['tddTasks']>[0]) {

@@ -131,7 +131,7 @@ export class ModelStore implements EventStore {
     }));
   }
 
-  // Not used by the delivery core: the model has no state queries, history pages or retention passes.
+  // Not used by the delivery core: the model has no state queries, presence, history pages or retention passes.
   readRange(): never {
     throw new Error('not modelled');
   }
@@ -139,6 +139,12 @@ export class ModelStore implements EventStore {
     throw new Error('not modelled');
   }
   agents(): never {
+    throw new Error('not modelled');
+  }
+  presence(): never {
+    throw new Error('not modelled');
+  }
+  heartbeat(): never {
     throw new Error('not modelled');
   }
   tddTasks(): never {

@@ -273,7 +273,14 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     ]);
     expect(await store.agents(['coder-001'])).toHaveLength(1);
     const wf = await store.workflow('wf-1');
-    expect(wf).toMatchObject({ workflowType: 'feature', status: 'running', currentStepId: 'build', lastEventId: '7' });
+    // The block named its agent; the step_completed after it (which names none) kept it.
+    expect(wf).toMatchObject({
+      workflowType: 'feature',
+      status: 'running',
+      currentStepId: 'build',
+      agentId: 'coder-001',
+      lastEventId: '7',
+    });
     expect(wf?.startedAt).toBeInstanceOf(Date);
     expect(wf?.finishedAt).toBeNull();
     // The lifecycle snapshot skips the block: it is the step_completed (7), not the block (6).
@@ -286,7 +293,12 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(failed).toMatchObject({ status: 'failed', currentStepId: 'build' });
     expect(failed?.finishedAt).toBeInstanceOf(Date);
     await store.append(valid([workflowStarted('wf-1')]));
-    expect(await store.workflow('wf-1')).toMatchObject({ status: 'running', currentStepId: null, finishedAt: null });
+    expect(await store.workflow('wf-1')).toMatchObject({
+      status: 'running',
+      currentStepId: null,
+      agentId: 'coder-001',
+      finishedAt: null,
+    });
     await store.append(valid([{ type: 'workflow.completed', data: { workflowId: 'wf-1', duration: 10 } }]));
     await store.append(valid([workflowBlock('wf-2', 'plan')]));
     expect(await store.workflow('wf-2')).toMatchObject({ status: 'running', workflowType: null });

@@ -3,6 +3,7 @@ import type { SwitchboardClient } from '../../client/client.js';
 import { Agents } from './Agents.js';
 import { EventLog, type SyncState } from './EventLog.js';
 import { useConnectionState, useNow } from './hooks.js';
+import { AgentStatusesProvider } from './presence.js';
 import { Tdd } from './Tdd.js';
 import { Workflows } from './Workflows.js';
 
@@ -56,12 +57,14 @@ export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOu
           </button>
         )}
       </header>
-      <main className="grid">
-        <Agents now={now} />
-        <Workflows now={now} />
-        <Tdd now={now} />
-        <EventLog connection={connection} onSync={setSync} />
-      </main>
+      <AgentStatusesProvider>
+        <main className="grid">
+          <Agents now={now} />
+          <Workflows now={now} />
+          <Tdd now={now} />
+          <EventLog connection={connection} onSync={setSync} />
+        </main>
+      </AgentStatusesProvider>
     </div>
   );
 }

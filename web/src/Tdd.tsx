@@ -2,6 +2,7 @@ import { useSubscription } from '@trpc/tanstack-react-query';
 import { tddPhaseValues, type EnvelopeOf, type EventEnvelope } from '@switchboard/shared';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, clock, duration } from './format.js';
+import { AgentGone } from './presence.js';
 import { useTRPC } from './trpc.js';
 
 type PhaseChanged = EnvelopeOf<'tdd.phase_changed'>;
@@ -119,7 +120,7 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
           {task.taskId}
         </strong>
         <span className="muted small" title={task.agentId}>
-          {task.agentId} · {ago(task.lastAt, now)}
+          {task.agentId} <AgentGone agentId={task.agentId} label="offline" /> · {ago(task.lastAt, now)}
         </span>
       </div>
       <span className={`phase phase-${task.phase ?? 'none'}`} data-testid="tdd-phase">

@@ -9,6 +9,7 @@ import {
 } from '@switchboard/shared';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, duration } from './format.js';
+import { AgentGone } from './presence.js';
 import { useTRPC } from './trpc.js';
 
 type Block = EnvelopeOf<'workflow.block'>;
@@ -34,6 +35,8 @@ interface WorkflowView extends EntityView {
   error?: string;
   steps: StepView[];
   lastAt: Date;
+  /** The agent named by its latest step start or block that names one. */
+  agentId?: string;
 }
 
 /** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
@@ -70,6 +73,7 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
         for (const s of e.data.steps ?? []) step(s.stepId).label = s.name ?? s.stepId;
         break;
       case 'workflow.step_started': {
+        view.agentId = e.data.agentId ?? view.agentId;
         const s = step(e.data.stepId);
         s.state = 'running';
         s.startedAt = e.timestamp;
@@ -96,6 +100,7 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
         }
         break;
       case 'workflow.block': {
+        view.agentId = e.data.agentId ?? view.agentId;
         const s = step(e.data.stepId);
         s.blocks.push(e);
         if (s.blocks.length > blocksPerStep) s.blocks.shift();
@@ -178,6 +183,7 @@ function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
         <span className={`chip wf-${lane.status}`} data-testid="workflow-status">
           {lane.status}
         </span>
+        {lane.status === 'running' && <AgentGone agentId={lane.agentId} />}
         {elapsed !== undefined && <span className="muted small">{duration(elapsed)}</span>}
         <span className="muted small grow-left">{ago(lane.lastAt, now)}</span>
       </div>

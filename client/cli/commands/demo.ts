@@ -38,6 +38,8 @@ export async function demo(args: readonly string[], io: Io): Promise<number> {
     url,
     // The demo publishes built-in events only, which every server's catalogue includes.
     client: client as unknown as SwitchboardClient,
+    // Ctrl-C ends the simulated agents: they say so, rather than stay busy until the hub's presence TTL.
+    goodbye: 'demo stopped',
     onRetry: (error, attempt) => {
       if (attempt === 1) io.complain(`cannot publish (${error.message}); retrying`);
     },
@@ -58,5 +60,6 @@ export async function demo(args: readonly string[], io: Io): Promise<number> {
   await client.close();
   const stats = publisher.stats();
   io.say(`demo: published ${stats.sent} events (${stats.dropped} dropped, ${unsent} unsent)`);
+  if (unsent === 0) io.say('demo: said goodbye: its agents are offline ("demo stopped")');
   return unsent === 0 ? exitCodes.ok : exitCodes.failed;
 }

@@ -36,6 +36,8 @@ function subscribe(client: CliClient, procedure: string | undefined, values: Val
   switch (procedure) {
     case 'agentStatus':
       return client.agentStatus.subscribe({ agentIds: values.agent, lastEventId }, handlers);
+    case 'presenceChanges':
+      return client.presenceChanges.subscribe({ agentIds: values.agent, lastEventId }, handlers);
     case 'workflowEvents':
       return client.workflowEvents.subscribe(
         {
@@ -55,7 +57,7 @@ function subscribe(client: CliClient, procedure: string | undefined, values: Val
       );
     default:
       throw new UsageError(
-        `watch takes one of agentStatus, workflowEvents, tddPhase, events (got ${procedure ?? 'nothing'})`,
+        `watch takes one of agentStatus, presenceChanges, workflowEvents, tddPhase, events (got ${procedure ?? 'nothing'})`,
       );
   }
 }
