@@ -12,7 +12,7 @@
  * retention, errors. What an
  * event does to current state is decided in `server/core/state.ts`; this file only writes the rows it computes.
  */
-import { and, asc, desc, eq, gt, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {

@@ -7,7 +7,7 @@
  * `server/core/state.ts`; this file only writes the rows it computes.
  */
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
