@@ -200,11 +200,17 @@ export async function spawnServer(args: { db: string; port?: number; flags?: str
   );
   const { output, exited, kill, stop } = watchChild(child);
   const address = () => /listening on (http:\/\/\S+) /.exec(output.stdout)?.[1];
-  await waitUntil(
-    `the server to listen (${output.stderr})`,
-    () => address() !== undefined || child.exitCode !== null,
-    15_000,
-  );
+  try {
+    await waitUntil(
+      `the server to listen (${output.stderr})`,
+      () => address() !== undefined || child.exitCode !== null,
+      15_000,
+    );
+  } catch (error) {
+    // A server that did not listen in time is stopped here: no one else holds it, and it would run on.
+    await stop();
+    throw error;
+  }
   const url = address();
   if (url === undefined) throw new Error(`server did not start: ${output.stderr}`);
   return {

@@ -5,10 +5,17 @@
  * sweeper share a clock the test moves by hand, and each sweep is called directly. The integration tests at the
  * end run a real server with a TTL of 300 ms over real sockets and HTTP, and wait on conditions.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createPublisher } from '@switchboard/client';
-import { isEventOf, publishInputSchema, type AnyEnvelope, type EnvelopeOf, type StreamItem } from '@switchboard/shared';
+import {
+  isEventOf,
+  publishInputSchema,
+  type AgentPresence,
+  type AnyEnvelope,
+  type EnvelopeOf,
+  type StreamItem,
+} from '@switchboard/shared';
 import { presenceSource, PresenceSweeper } from '../../server/core/presence.js';
 import type { EventStore } from '../../server/core/store.js';
 import type { Hub } from '../../server/core/hub.js';
@@ -487,6 +494,19 @@ describe('presence on a real server', () => {
     ]);
     // One goodbye each, none for the agent that was offline already.
     expect(offlineOf(await storedEvents(server.url))).toHaveLength(3);
+    // Typed for the client from the router.
+    expectTypeOf(presence).toEqualTypeOf<AgentPresence[]>();
+
+    // The command line's tail of the presence stream starts with who is live: the quiet Publisher's agent alone.
+    const out = { text: '', write: (t: string) => (out.text += t) };
+    const watched = await run({
+      argv: ['watch', 'presenceChanges', '--limit', '1', '--url', server.url],
+      stdout: out,
+      stderr: { write: () => true },
+      env: {},
+    });
+    expect(watched).toBe(0);
+    expect(out.text).toMatch(/^#\d+ +\d\d:\d\d:\d\d {2}agent\.status +agent:quiet-1 +busy · task-1 40%\n$/);
   });
 
   it("turns the demo's agents offline when it is stopped", { timeout: 20_000 }, async () => {
