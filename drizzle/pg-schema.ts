@@ -8,7 +8,7 @@
  * the append transaction, so ids are contiguous and become visible in the order they were assigned.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { workflowStatusValues } from '../shared/events.js';
 
 const id = (name: string) => bigint(name, { mode: 'number' });
@@ -102,4 +102,22 @@ export const tddTasks = pgTable(
     updatedAt: at('updated_at').notNull(),
   },
   (t) => [index('tdd_tasks_agent').on(t.agentId)],
+);
+
+/** Usage totals per agent, per workflow and per model, as in drizzle/schema.ts. */
+export const usageTotals = pgTable(
+  'usage_totals',
+  {
+    scope: text('scope', { enum: ['agent', 'workflow', 'model'] }).notNull(),
+    id: text('id').notNull(),
+    inputTokens: id('input_tokens').notNull(),
+    outputTokens: id('output_tokens').notNull(),
+    cacheReadTokens: id('cache_read_tokens').notNull(),
+    cacheCreationTokens: id('cache_creation_tokens').notNull(),
+    costMicros: id('cost_micros').notNull(),
+    requests: id('requests').notNull(),
+    lastEventId: id('last_event_id').notNull(),
+    updatedAt: at('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.id] }), index('usage_totals_recent').on(t.scope, t.lastEventId)],
 );

@@ -4,7 +4,7 @@
  * `npm run db:generate` and applied at start-up.
  */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { workflowStatusValues } from '../shared/events.js';
 
 /**
@@ -103,4 +103,26 @@ export const tddTasks = sqliteTable(
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [index('tdd_tasks_agent').on(t.agentId)],
+);
+
+/**
+ * Usage totals (`usage.recorded` events summed) per agent, per workflow and per model, added to inside the
+ * append transaction. Kept beside the log, so retention never lowers a total. Cost is in millionths of a dollar.
+ */
+export const usageTotals = sqliteTable(
+  'usage_totals',
+  {
+    scope: text('scope', { enum: ['agent', 'workflow', 'model'] }).notNull(),
+    id: text('id').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    cacheCreationTokens: integer('cache_creation_tokens').notNull(),
+    costMicros: integer('cost_micros').notNull(),
+    requests: integer('requests').notNull(),
+    /** The newest event counted. */
+    lastEventId: integer('last_event_id').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.id] }), index('usage_totals_recent').on(t.scope, t.lastEventId)],
 );

@@ -5,6 +5,7 @@ import { agentsRouter } from './agents.js';
 import { createEventsRouter } from './events.js';
 import { createPublishRouter } from './publish.js';
 import { tddRouter } from './tdd.js';
+import { usageRouter } from './usage.js';
 import { workflowsRouter } from './workflows.js';
 
 /**
@@ -17,6 +18,7 @@ export function createAppRouter<M extends DataSchemas>(catalogue: Catalogue<M>) 
     agentsRouter,
     workflowsRouter,
     tddRouter,
+    usageRouter,
     createEventsRouter(catalogue),
   );
 }

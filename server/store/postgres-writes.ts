@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
 import { refsOf } from '../core/filter.js';
+import { writeUsage } from './postgres-usage.js';
 
 /** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
 export class EventColumns {
@@ -164,4 +165,5 @@ export async function writeRows(client: pg.PoolClient, rows: EventColumns, chang
 
 export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
   for (const [agentId, { id, at }] of changes.touches.entries()) await client.query(touchAgent, [agentId, id, at]);
+  await writeUsage(client, changes.touches.usageRows());
 }
