@@ -82,10 +82,20 @@ describe('OTLP from the OpenTelemetry JS SDK', () => {
       new JsonLogExporter({ url: `${server.url}/v1/logs` }),
       claudeCodeRecords('sess-json'),
     );
-    await send<ReadableLogRecord[]>(
-      new ProtoLogExporter({ url: `${server.url}/v1/logs`, compression: 'gzip' as never }),
-      claudeCodeRecords('sess-proto'),
-    );
+    const protoRecords = claudeCodeRecords('sess-proto');
+    // Compressed, as OTEL_EXPORTER_OTLP_COMPRESSION=gzip asks of every exporter.
+    vi.stubEnv('OTEL_EXPORTER_OTLP_COMPRESSION', 'gzip');
+    const sendProto = () =>
+      send<ReadableLogRecord[]>(new ProtoLogExporter({ url: `${server.url}/v1/logs` }), protoRecords);
+    try {
+      await sendProto();
+      // The exporter's retry of the same records stores nothing.
+      const head = (await client.history.query({ order: 'desc', limit: 1 })).events[0]?.id;
+      await sendProto();
+      expect((await client.history.query({ order: 'desc', limit: 1 })).events[0]?.id).toBe(head);
+    } finally {
+      vi.unstubAllEnvs();
+    }
 
     for (const session of ['sess-json', 'sess-proto']) {
       const [agent] = await client.agents.query({ agentIds: [session] });
