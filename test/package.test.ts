@@ -159,6 +159,10 @@ console.log(await main(${JSON.stringify(url)}, WebSocket));`;
         const [listing] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
         const shipped = listing.files.map((f) => f.path);
         expect(shipped).toContain('dist/bin.js');
+        // The OTLP definitions the server loads at run time (server/transports/otlp/decode.ts).
+        expect(shipped).toContain(
+          'server/transports/otlp/proto/opentelemetry/proto/collector/logs/v1/logs_service.proto',
+        );
         expect(shipped.filter((path) => path.endsWith('.map'))).toEqual([]);
       } finally {
         server.kill('SIGTERM');
