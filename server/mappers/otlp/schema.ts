@@ -18,33 +18,26 @@ const hexId = (digits: number) => z.string().regex(new RegExp(`^([0-9a-fA-F]{${d
 /** An enum as its number, or as its name (`SPAN_KIND_SERVER`), which some encoders write. */
 const enumValue = z.union([z.int(), z.string().max(64)]);
 
-export interface AnyValue {
-  stringValue?: string | undefined;
-  boolValue?: boolean | undefined;
-  intValue?: string | number | undefined;
-  doubleValue?: number | 'NaN' | 'Infinity' | '-Infinity' | undefined;
-  arrayValue?: { values?: AnyValue[] | undefined } | undefined;
-  kvlistValue?: { values?: KeyValue[] | undefined } | undefined;
-  bytesValue?: string | undefined;
-}
-
-export interface KeyValue {
-  key: string;
-  value?: AnyValue | undefined;
-}
-
-const anyValue: z.ZodType<AnyValue> = z.lazy(() =>
-  z.object({
-    stringValue: z.string().optional(),
-    boolValue: z.boolean().optional(),
-    intValue: int64.optional(),
-    doubleValue: double.optional(),
-    arrayValue: z.object({ values: z.array(anyValue).optional() }).optional(),
-    kvlistValue: z.object({ values: z.array(keyValue).optional() }).optional(),
-    bytesValue: z.string().optional(),
-  }),
-);
-const keyValue: z.ZodType<KeyValue> = z.lazy(() => z.object({ key: z.string(), value: anyValue.optional() }));
+// Recursive through getters (zod's way for recursive objects, which it validates faster than through z.lazy).
+const anyValue = z.object({
+  stringValue: z.string().optional(),
+  boolValue: z.boolean().optional(),
+  intValue: int64.optional(),
+  doubleValue: double.optional(),
+  get arrayValue() {
+    return z.object({ values: z.array(anyValue).optional() }).optional();
+  },
+  get kvlistValue() {
+    return z.object({ values: z.array(keyValue).optional() }).optional();
+  },
+  bytesValue: z.string().optional(),
+});
+const keyValue = z.object({
+  key: z.string(),
+  get value() {
+    return anyValue.optional();
+  },
+});
 const attributes = z.array(keyValue).optional();
 
 const resource = z.object({ attributes }).optional();
@@ -156,6 +149,8 @@ export const otlpMetricsSchema = z.object({
 export type OtlpLogs = z.output<typeof otlpLogsSchema>;
 export type OtlpTraces = z.output<typeof otlpTracesSchema>;
 export type OtlpMetrics = z.output<typeof otlpMetricsSchema>;
+export type AnyValue = z.output<typeof anyValue>;
+export type KeyValue = z.output<typeof keyValue>;
 export type LogRecord = z.output<typeof logRecord>;
 export type Span = z.output<typeof span>;
 export type Metric = z.output<typeof metric>;
