@@ -8,10 +8,12 @@
 from .events import (
     AgentEvent,
     Event,
+    OtelEvent,
     StreamItem,
     StreamReset,
     SystemEvent,
     TddEvent,
+    UsageEvent,
     WorkflowEvent,
     to_event,
 )
@@ -21,6 +23,7 @@ from .subscribe import Subscription, SubscriptionError, history, subscribe
 __all__ = [
     "AgentEvent",
     "Event",
+    "OtelEvent",
     "Publisher",
     "PublisherStats",
     "StreamItem",
@@ -29,6 +32,7 @@ __all__ = [
     "SubscriptionError",
     "SystemEvent",
     "TddEvent",
+    "UsageEvent",
     "WorkflowEvent",
     "history",
     "subscribe",

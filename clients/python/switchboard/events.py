@@ -297,6 +297,54 @@ class SystemEvent(Event[SystemData]):
     """`system.notification`, `system.alert`; topic `system`."""
 
 
+# ── Usage and OpenTelemetry records ─────────────────────────────────────────────────────────────────────────
+
+
+class _UsageRecordedRequired(TypedDict):
+    agentId: str
+
+
+class UsageRecordedData(_UsageRecordedRequired, total=False):
+    #: What one model request used; an absent count is 0. `inputTokens` excludes tokens read from a cache.
+    workflowId: str
+    model: str
+    inputTokens: int
+    outputTokens: int
+    cacheReadTokens: int
+    cacheCreationTokens: int
+    costUsd: float
+    durationMs: float
+    operation: str
+    traceId: str
+    spanId: str
+
+
+@dataclass(frozen=True)
+class UsageEvent(Event[UsageRecordedData]):
+    """`usage.recorded`; topic `agent:{agentId}`."""
+
+
+class _OtelRecordRequired(TypedDict):
+    signal: Literal["log", "span", "metric"]
+    name: str
+    service: str
+
+
+class OtelRecordData(_OtelRecordRequired, total=False):
+    agentId: str
+    workflowId: str
+    traceId: str
+    spanId: str
+    body: str
+    attributes: dict[str, Any]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class OtelEvent(Event[OtelRecordData]):
+    """`otel.record`: an OpenTelemetry record no mapping claims; topic `otel:{service}`."""
+
+
 # ── The reset notice ──────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -316,9 +364,16 @@ class StreamReset(Event[StreamResetData]):
     everything after `id`), or it was another log's (what a subscriber from "0" gets follows)."""
 
 
-_FAMILIES = {"agent": AgentEvent, "workflow": WorkflowEvent, "tdd": TddEvent, "system": SystemEvent}
+_FAMILIES = {
+    "agent": AgentEvent,
+    "workflow": WorkflowEvent,
+    "tdd": TddEvent,
+    "system": SystemEvent,
+    "usage": UsageEvent,
+    "otel": OtelEvent,
+}
 
-StreamItem = Union[AgentEvent, WorkflowEvent, TddEvent, SystemEvent, StreamReset, Event[Any]]
+StreamItem = Union[AgentEvent, WorkflowEvent, TddEvent, SystemEvent, UsageEvent, OtelEvent, StreamReset, Event[Any]]
 
 
 def to_event(envelope: Mapping[str, Any]) -> StreamItem:

@@ -63,6 +63,8 @@ class Envelopes(unittest.TestCase):
             "workflow.block": switchboard.WorkflowEvent,
             "tdd.test_result": switchboard.TddEvent,
             "system.alert": switchboard.SystemEvent,
+            "usage.recorded": switchboard.UsageEvent,
+            "otel.record": switchboard.OtelEvent,
             "stream.reset": switchboard.StreamReset,
             "team.deploy_started": switchboard.Event,
         }

@@ -11,8 +11,14 @@ import { z } from 'zod';
 const int64 = z.union([z.string().regex(/^-?\d{1,20}$/, 'a 64-bit integer as a decimal string'), z.int()]);
 /** Nanoseconds since the epoch; 0 or absent means unknown. */
 const nanos = z.union([z.string().regex(/^\d{1,20}$/, 'nanoseconds as a decimal string'), z.int().min(0)]);
-/** A double: proto3 JSON also writes NaN and the infinities as strings. */
-const double = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+/**
+ * A double: any number, NaN and the infinities included (a decoded protobuf holds them as numbers), or the
+ * strings proto3's JSON writes them as.
+ */
+const double = z.union([
+  z.custom<number>((value) => typeof value === 'number', 'a number'),
+  z.enum(['NaN', 'Infinity', '-Infinity']),
+]);
 /** Hex, as OTLP/JSON writes trace and span ids; empty means absent. */
 const hexId = (digits: number) => z.string().regex(new RegExp(`^([0-9a-fA-F]{${digits}})?$`), `${digits} hex digits`);
 /** An enum as its number, or as its name (`SPAN_KIND_SERVER`), which some encoders write. */
