@@ -285,6 +285,7 @@ describe('OTLP/HTTP', () => {
       publisher: 'otlp-publisher-012345',
       viewer: 'otlp-viewer-0123456789',
       scoped: 'otlp-scoped-0123456789',
+      scopedViewer: 'otlp-scoped-viewer-0123',
     };
     await using server = await startTestServer({
       publishRate: 1,
@@ -292,6 +293,7 @@ describe('OTLP/HTTP', () => {
         { role: 'publisher', token: tokens.publisher },
         { role: 'viewer', token: tokens.viewer },
         { role: 'publisher', token: tokens.scoped, scopes: { publish: ['agent:sess-a', 'workflow:sess-a'] } },
+        { role: 'viewer', token: tokens.scopedViewer, scopes: { read: ['agent:sess-c', 'workflow:sess-c'] } },
       ],
     });
     const turn = claudeCodeLogs('sess-a', claudeCodeTurn(), start);
@@ -321,6 +323,19 @@ describe('OTLP/HTTP', () => {
     });
     await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
     expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['sess-a']);
+
+    // A reader with read scopes gets the usage of what it may read, and totals over that alone.
+    const other = claudeCodeLogs('sess-c', claudeCodeTurn().slice(0, 2), start);
+    expect((await postOtlp(server.url, 'logs', other, { token: tokens.publisher })).status).toBe(200);
+    expect((await client.usage.query()).total.requests).toBe(2);
+    await using reader = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.scopedViewer });
+    const seen = await reader.usage.query();
+    expect([seen.agents.map((a) => a.id), seen.workflows.map((w) => w.id), seen.models, seen.total.requests]).toEqual([
+      ['sess-c'],
+      ['sess-c'],
+      [],
+      1,
+    ]);
   });
 
   it('keeps unknown records generically, with bounded previews', async () => {
