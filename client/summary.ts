@@ -65,5 +65,19 @@ function summarizeBuiltin(event: StreamItem, paint: (word: string) => string): s
       return `${paint(event.data.level)} ${event.data.title}: ${event.data.message}`;
     case 'system.alert':
       return `${paint(event.data.severity)} ${event.data.title}: ${event.data.message}`;
+    case 'usage.recorded': {
+      const { model, inputTokens, outputTokens, cacheReadTokens, cacheCreationTokens, costUsd } = event.data;
+      const cache = (cacheReadTokens ?? 0) + (cacheCreationTokens ?? 0);
+      const parts = [
+        model ?? 'model unknown',
+        `${inputTokens ?? 0} in`,
+        `${outputTokens ?? 0} out`,
+        ...(cache > 0 ? [`${cache} cache`] : []),
+        ...(costUsd === undefined ? [] : [`$${costUsd.toFixed(4)}`]),
+      ];
+      return parts.join(' · ');
+    }
+    case 'otel.record':
+      return `${event.data.signal} ${event.data.name}${event.data.body === undefined ? '' : `: ${event.data.body.replace(/\s+/g, ' ').slice(0, 120)}`}`;
   }
 }

@@ -8,7 +8,7 @@
  * the append transaction, so ids are contiguous and become visible in the order they were assigned. Times are
  * timestamptz to the millisecond; `received_at` stays epoch ms, as on SQLite.
  */
-import { bigint, check, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgTable, text, timestamp, uniqueIndex, primaryKey } from 'drizzle-orm/pg-core';
 import { tddPhaseValues, workflowStatusValues } from '@switchboard/shared';
 import { columnsOf, indexes, indexesOf, logEpochOneRow } from './tables.js';
 
@@ -38,3 +38,7 @@ export const workflows = pgTable('workflows', columns.workflows, (t) =>
   indexesOf(indexes.workflows, t, indexFunctions),
 );
 export const tddTasks = pgTable('tdd_tasks', columns.tddTasks, (t) => indexesOf(indexes.tddTasks, t, indexFunctions));
+export const usageTotals = pgTable('usage_totals', columns.usageTotals, (t) => [
+  primaryKey({ columns: [t.scope, t.id] }),
+  ...indexesOf(indexes.usageTotals, t, indexFunctions),
+]);

@@ -5,7 +5,7 @@
  * `events.id` is INTEGER PRIMARY KEY AUTOINCREMENT: SQLite guarantees an id is never handed out twice, even after
  * retention deletes the newest rows. Times are INTEGER epoch milliseconds.
  */
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, sqliteTable, text, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import { tddPhaseValues, workflowStatusValues } from '@switchboard/shared';
 import { columnsOf, indexes, indexesOf, logEpochOneRow } from './tables.js';
 
@@ -30,3 +30,7 @@ export const workflows = sqliteTable('workflows', columns.workflows, (t) =>
 export const tddTasks = sqliteTable('tdd_tasks', columns.tddTasks, (t) =>
   indexesOf(indexes.tddTasks, t, indexFunctions),
 );
+export const usageTotals = sqliteTable('usage_totals', columns.usageTotals, (t) => [
+  primaryKey({ columns: [t.scope, t.id] }),
+  ...indexesOf(indexes.usageTotals, t, indexFunctions),
+]);

@@ -129,6 +129,24 @@ export function columnsOf<
       lastEventId: k.long('last_event_id').notNull(),
       updatedAt: k.at('updated_at').notNull(),
     },
+    /**
+     * Usage totals (`usage.recorded` events summed) per agent, per workflow and per model (`scope`), added to
+     * inside the append transaction. Kept beside the log, so retention never lowers a total. Cost is in
+     * millionths of a dollar.
+     */
+    usageTotals: {
+      scope: k.text('scope').notNull(),
+      id: k.text('id').notNull(),
+      inputTokens: k.long('input_tokens').notNull(),
+      outputTokens: k.long('output_tokens').notNull(),
+      cacheReadTokens: k.long('cache_read_tokens').notNull(),
+      cacheCreationTokens: k.long('cache_creation_tokens').notNull(),
+      costMicros: k.long('cost_micros').notNull(),
+      requests: k.long('requests').notNull(),
+      /** The newest event counted. */
+      lastEventId: k.long('last_event_id').notNull(),
+      updatedAt: k.at('updated_at').notNull(),
+    },
   };
 }
 
@@ -151,6 +169,7 @@ export const indexes = {
   ],
   workflows: [{ name: 'workflows_status', on: ['status', 'lastEventId'] }],
   tddTasks: [{ name: 'tdd_tasks_agent', on: ['agentId'] }],
+  usageTotals: [{ name: 'usage_totals_recent', on: ['scope', 'lastEventId'] }],
 } as const satisfies { [Table in keyof Tables]?: readonly IndexOf<keyof Tables[Table] & string>[] };
 
 type Tables = ReturnType<typeof columnsOf>;

@@ -95,7 +95,11 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     options.catalogue ?? (options.events === undefined ? builtinCatalogue : await loadCatalogue(options.events));
   const appRouter = createAppRouter(catalogue);
   // Its sources are read only when scraped, once everything below exists.
-  const metrics = createMetrics({ connections: () => wss.clients.size, databaseBytes: () => store.sizeBytes() });
+  const metrics = createMetrics({
+    connections: () => wss.clients.size,
+    databaseBytes: () => store.sizeBytes(),
+    usageByModel: async () => (await store.usage({ agentIds: [], limit: 1 })).models,
+  });
   // SQLite and the in-process bus, or PostgreSQL with Redis or NOTIFY, from the configuration alone.
   const topology = await openTopology(
     options,

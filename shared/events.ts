@@ -48,6 +48,9 @@ const oneLine = z
 const percent = z.number().min(0).max(100);
 const count = z.int().min(0);
 const milliseconds = z.number().min(0);
+/** A W3C trace id and span id as OTLP's JSON writes them: lower-case hex, 32 and 16 digits. */
+const traceId = z.string().regex(/^[0-9a-f]{32}$/, 'a trace id is 32 lower-case hex digits');
+const spanId = z.string().regex(/^[0-9a-f]{16}$/, 'a span id is 16 lower-case hex digits');
 /** Free-form JSON (tool inputs, results, parameters): any JSON value, nothing superjson-only like Map or Date. */
 const json = z.json();
 const jsonObject = z.record(z.string(), json);
@@ -183,6 +186,14 @@ export const workflowBlockData = z.discriminatedUnion('blockType', [
       inputPreview: text.optional(),
       output: json.optional(),
       isError: z.boolean().optional(),
+      /** How long the call took, when the producer measured it (a block that carries it is the whole call). */
+      durationMs: milliseconds.optional(),
+      /** Whether the call was allowed to run, and who decided (Claude Code's `config`, `user_temporary`, ...). */
+      decision: z.enum(['accept', 'reject']).optional(),
+      decisionSource: name.optional(),
+      /** The span the call was reported in (OpenTelemetry), so that it can be followed in a tracing tool. */
+      traceId: traceId.optional(),
+      spanId: spanId.optional(),
     }),
   }),
   z.strictObject({ ...blockBase, blockType: z.literal('thinking'), payload: z.strictObject({ text }) }),
@@ -237,7 +248,56 @@ export const systemAlertData = z.strictObject({
   affectedComponents: z.array(name).max(100),
 });
 
-// ── 6. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
+// ── 6. Usage and OpenTelemetry records ──────────────────────────────────────────────────────────────────────
+
+/**
+ * What one model request used: tokens and cost, per event. Topic `agent:{agentId}`. Totals per agent, per
+ * workflow and per model are kept beside the log (shared/usage.ts); a field a producer does not know is absent,
+ * which counts as 0.
+ */
+export const usageRecordedData = z.strictObject({
+  agentId: entityIdSchema,
+  /** The session or run the request belongs to: its totals are kept per workflow too. */
+  workflowId: entityIdSchema.optional(),
+  model: name.optional(),
+  /** Input tokens not read from a cache. */
+  inputTokens: count.optional(),
+  outputTokens: count.optional(),
+  cacheReadTokens: count.optional(),
+  cacheCreationTokens: count.optional(),
+  /** As the producer estimated it (Claude Code reports it; most others do not). */
+  costUsd: z.number().min(0).max(1_000_000).optional(),
+  durationMs: milliseconds.optional(),
+  /** The request as its producer names it (`api_request`, `chat`, ...). */
+  operation: name.optional(),
+  traceId: traceId.optional(),
+  spanId: spanId.optional(),
+});
+
+/**
+ * An OpenTelemetry record (log record, span or metric point) that no mapping turns into another event: kept,
+ * never dropped, with bounded previews of its body and attributes. Topic `otel:{service}`.
+ */
+export const otelRecordData = z.strictObject({
+  signal: z.enum(['log', 'span', 'metric']),
+  /** The event name, span name or metric name. */
+  name,
+  /** The producer's `service.name`, made an id (whitespace and `*` replaced). */
+  service: entityIdSchema,
+  /** The agent and workflow the record belongs to, where the mapping can tell. */
+  agentId: entityIdSchema.optional(),
+  workflowId: entityIdSchema.optional(),
+  traceId: traceId.optional(),
+  spanId: spanId.optional(),
+  /** A log record's body or a metric point's value, as text, cut to a preview. */
+  body: text.optional(),
+  /** The record's attributes (and a span's or point's own fields), values cut to previews. */
+  attributes: jsonObject.optional(),
+  /** Something was cut: the preview is not the whole record. */
+  truncated: z.boolean().optional(),
+});
+
+// ── 7. The publish input: a discriminated union on `type` ───────────────────────────────────────────────────
 
 /** The form a timestamp takes over plain JSON, shown by every refusal of one. */
 const timestampForm =
@@ -318,6 +378,8 @@ export const publishInputSchema = z
     event('tdd.coverage_update', tddCoverageUpdateData),
     event('system.notification', systemNotificationData),
     event('system.alert', systemAlertData),
+    event('usage.recorded', usageRecordedData),
+    event('otel.record', otelRecordData),
   ])
   .superRefine(checkDataSize);
 
@@ -330,7 +392,7 @@ export type EventType = ValidEvent['type'];
 export const eventTypes = publishInputSchema.options.map((o) => o.shape.type.value) as readonly EventType[];
 export const eventTypeSchema = z.enum(eventTypes as [EventType, ...EventType[]]);
 
-// ── 7. The stored envelope ──────────────────────────────────────────────────────────────────────────────────
+// ── 8. The stored envelope ──────────────────────────────────────────────────────────────────────────────────
 
 export interface EnvelopeFields {
   /** Server-assigned, strictly increasing across all events (a decimal string): the resume cursor. */

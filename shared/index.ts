@@ -11,3 +11,4 @@ export * from './topics.js';
 export * from './transformer.js';
 export * from './catalogue.js';
 export * from './presence.js';
+export * from './usage.js';

@@ -4,6 +4,7 @@
  * The server derives every event's topic from its data; producers never set it:
  *   agent.*    → `agent:{agentId}`      workflow.* → `workflow:{workflowId}`
  *   tdd.*      → `tdd:{taskId}`         system.*   → `system`
+ *   usage.*    → `agent:{agentId}`      otel.*     → `otel:{service}`
  *
  * A pattern is a topic in which `*` matches any run of characters, the empty run included:
  * `agent:*`, `workflow:wf-4*`, `*` (everything). Every other character matches itself, case-sensitively.
@@ -25,6 +26,9 @@ export const builtinTopicRules = {
   workflow: 'workflow:{workflowId}',
   tdd: 'tdd:{taskId}',
   system: 'system',
+  // An agent's usage is part of what the agent did: read and publish scopes on `agent:` cover it.
+  usage: 'agent:{agentId}',
+  otel: 'otel:{service}',
 } as const;
 
 const builtinTopics = new Map(

@@ -72,3 +72,23 @@ export const tddPhaseChanged = (taskId: string, currentPhase: 'red' | 'green' | 
 
 export const systemNotification = (title: string) =>
   ({ type: 'system.notification', data: { level: 'info', title, message: 'hello' } }) satisfies PublishInput;
+
+export const usageRecorded = (
+  agentId: string,
+  tokens: { input: number; output: number; cacheRead?: number; cacheCreation?: number },
+  extra: { workflowId?: string; model?: string; costUsd?: number; key?: string } = {},
+) =>
+  ({
+    type: 'usage.recorded',
+    data: {
+      agentId,
+      ...(extra.workflowId !== undefined && { workflowId: extra.workflowId }),
+      ...(extra.model !== undefined && { model: extra.model }),
+      inputTokens: tokens.input,
+      outputTokens: tokens.output,
+      ...(tokens.cacheRead !== undefined && { cacheReadTokens: tokens.cacheRead }),
+      ...(tokens.cacheCreation !== undefined && { cacheCreationTokens: tokens.cacheCreation }),
+      ...(extra.costUsd !== undefined && { costUsd: extra.costUsd }),
+    },
+    ...(extra.key !== undefined && { key: extra.key }),
+  }) satisfies PublishInput;

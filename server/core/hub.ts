@@ -38,7 +38,15 @@ export interface StreamRequest {
 /** The store's reads that queries need (`history`, state queries, `/healthz`), passed through as they are. */
 export type HubReads = Pick<
   EventStore,
-  'headId' | 'readRange' | 'retentionWatermark' | 'agents' | 'presence' | 'tddTasks' | 'workflow' | 'workflows'
+  | 'headId'
+  | 'readRange'
+  | 'retentionWatermark'
+  | 'agents'
+  | 'presence'
+  | 'tddTasks'
+  | 'workflow'
+  | 'workflows'
+  | 'usage'
 >;
 
 export type Hub = ReturnType<typeof createHub>;
@@ -153,6 +161,7 @@ export function createHub({
     tddTasks: (filter) => store.tddTasks(filter),
     workflow: (workflowId) => store.workflow(workflowId),
     workflows: (filter) => store.workflows(filter),
+    usage: (query) => store.usage(query),
   };
 
   return {

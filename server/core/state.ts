@@ -6,7 +6,8 @@
  *
  * Times are epoch milliseconds, ids numbers: what both stores bind directly.
  */
-import type { TddPhase, ValidEvent, WorkflowStatus } from '@switchboard/shared';
+import { toMicroUsd, usageOf, type TddPhase, type ValidEvent, type WorkflowStatus } from '@switchboard/shared';
+import { addSums, type UsageRow, type UsageScope, type UsageSums } from './usage.js';
 
 export interface AgentRow {
   agentId: string;
@@ -50,11 +51,13 @@ export type TddTaskSet = Record<'phase' | 'phaseEventId', boolean>;
 /**
  * One event's effect. `agent` replaces the agent's row; `agentTouch` moves an existing agent's last event
  * (never backwards) and creates nothing; `workflow` and `tddTask` insert `row`, or on an existing row overwrite
- * the columns marked in `set` and always the last event and update time.
+ * the columns marked in `set` and always the last event and update time. `usage` touches the agent and adds to
+ * the usage totals of its agent, workflow and model.
  */
 export type StateChange =
   | { kind: 'agent'; row: AgentRow }
   | { kind: 'agentTouch'; agentId: string; id: number; at: number }
+  | { kind: 'usage'; agentId: string; rows: UsageRow[]; id: number; at: number }
   | { kind: 'workflow'; row: WorkflowRow; set: WorkflowSet }
   | { kind: 'tddTask'; row: TddTaskRow; set: TddTaskSet };
 
@@ -152,10 +155,26 @@ export function stateChangeOf(event: ValidEvent, id: number, at: number): StateC
         },
         set: { phase: false, phaseEventId: false },
       };
+    case 'usage.recorded':
+      return { kind: 'usage', agentId: event.data.agentId, rows: usageRows(event.data, id, at), id, at };
+    case 'otel.record':
+      return event.data.agentId === undefined ? undefined : { kind: 'agentTouch', agentId: event.data.agentId, id, at };
     case 'system.notification':
     case 'system.alert':
       return undefined;
   }
+}
+
+/** The rows one `usage.recorded` event adds to: its agent's, its workflow's (if it names one) and its model's. */
+function usageRows(data: Extract<ValidEvent, { type: 'usage.recorded' }>['data'], id: number, at: number): UsageRow[] {
+  const { costUsd, ...tokens } = usageOf(data);
+  const sums: UsageSums = { ...tokens, costMicros: toMicroUsd(costUsd) };
+  const row = (scope: UsageScope, key: string): UsageRow => ({ scope, id: key, sums, lastEventId: id, updatedAt: at });
+  return [
+    row('agent', data.agentId),
+    ...(data.workflowId === undefined ? [] : [row('workflow', data.workflowId)]),
+    row('model', data.model ?? ''),
+  ];
 }
 
 /**
@@ -199,10 +218,12 @@ interface Touch {
 /**
  * The latest touch of each agent within one commit: a store applies them once per agent at the end of the
  * commit instead of once per event (most events of a busy agent are touches). Every event that names an agent
- * (`data.agentId`, of any family) marks it seen: presence counts any event about an agent as a heartbeat.
+ * (`data.agentId`, of any family) marks it seen: presence counts any event about an agent as a heartbeat. The
+ * usage increments are summed per row, also written once at the end.
  */
 export class AgentTouches {
   private readonly latest = new Map<string, Touch>();
+  private readonly usage = new Map<string, UsageRow>();
 
   private touch(agentId: string): Touch {
     let touch = this.latest.get(agentId);
@@ -230,16 +251,34 @@ export class AgentTouches {
     return this.latest.has(agentId);
   }
 
-  /** Takes over another commit part's touches (a batch that committed inside a group). */
+  /** A `usage` change: the agent's touch, and its increments. */
+  addUsage(change: Extract<StateChange, { kind: 'usage' }>): void {
+    this.add(change.agentId, change.id, change.at);
+    for (const row of change.rows) this.addUsageRow(row);
+  }
+
+  private addUsageRow(row: UsageRow): void {
+    const key = `${row.scope}:${row.id}`;
+    const earlier = this.usage.get(key);
+    this.usage.set(key, earlier ? { ...row, sums: addSums(earlier.sums, row.sums) } : row);
+  }
+
+  /** Takes over another commit part's touches and increments (a batch that committed inside a group). */
   merge(other: AgentTouches): void {
     for (const [agentId, { id, at, seenAt }] of other.latest) {
       if (id > 0) this.add(agentId, id, at);
       this.seen(agentId, seenAt);
     }
+    for (const row of other.usage.values()) this.addUsageRow(row);
   }
 
   entries(): IterableIterator<[string, Touch]> {
     return this.latest.entries();
+  }
+
+  /** One increment per usage row touched by the commit, its last event the newest counted. */
+  usageRows(): IterableIterator<UsageRow> {
+    return this.usage.values();
   }
 }
 
@@ -258,13 +297,17 @@ export class FoldedChanges {
       this.touches.add(change.agentId, change.id, change.at);
       return;
     }
+    if (change.kind === 'usage') {
+      this.touches.addUsage(change);
+      return;
+    }
     const key = change.kind === 'agent' ? `a:${change.row.agentId}` : entityKey(change);
     const earlier = this.changes.get(key);
     this.changes.set(key, earlier ? fold(earlier, change) : change);
   }
 
-  values(): IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>> {
-    return this.changes.values() as IterableIterator<Exclude<StateChange, { kind: 'agentTouch' }>>;
+  values(): IterableIterator<Exclude<StateChange, { kind: 'agentTouch' | 'usage' }>> {
+    return this.changes.values() as IterableIterator<Exclude<StateChange, { kind: 'agentTouch' | 'usage' }>>;
   }
 }
 

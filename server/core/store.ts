@@ -22,8 +22,9 @@
  * - A lost or refused connection to the database is a `StoreUnavailableError` (./unavailable.ts), whatever the
  *   engine; anything else thrown is a refused query or a bug.
  */
-import type { EnvelopeOf, EventEnvelope, ValidEvent, WorkflowStatus } from '@switchboard/shared';
+import type { EnvelopeOf, EventEnvelope, UsageReport, ValidEvent, WorkflowStatus } from '@switchboard/shared';
 import type { EventFilter } from './filter.js';
+import type { UsageQuery } from './usage.js';
 
 export interface AppendResult {
   /** One envelope per input, in input order; a repeated idempotency key yields the original event. */
@@ -147,6 +148,11 @@ export interface EventStore {
   }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
   workflow(workflowId: string): Promise<WorkflowState | undefined>;
   workflows(filter: { status?: WorkflowStatus | undefined; limit: number }): Promise<WorkflowState[]>;
+  /**
+   * Usage totals (server/core/usage.ts) with the head id, in one consistent read: every `usage.recorded` event
+   * up to `headId` is counted and none after it. `total` covers every model row.
+   */
+  usage(query: UsageQuery): Promise<UsageReport>;
   /** Bytes the database occupies. */
   sizeBytes(): Promise<number>;
   /** Every event with an id up to this that is not an entity's current state has been deleted (0: none). */

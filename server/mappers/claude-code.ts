@@ -2,16 +2,16 @@
  * How Claude Code's hook events become built-in events (docs/claude-code.md has the table): the payload's
  * schema, the mapping, the size bounds and the idempotency keys. No I/O here; claude-code.ts serves it.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { limits, type PublishInput } from '@switchboard/shared';
+import { boundedJson, boundedKey, cut, oneLine, safeId, toJson } from './text.js';
 
 /** Characters of a tool input kept as its preview; the full size is recorded beside it. */
 export const inputPreviewChars = 2_000;
 /** Characters of JSON of a tool's output kept as is; a larger output is kept as a preview with its size. */
 export const outputPreviewChars = 8_000;
 /** Characters of a prompt kept in its text block. */
-const promptChars = 8_000;
+export const promptChars = 8_000;
 /** Characters of a stop or notification reason kept in the agent's status. */
 const reasonChars = 1_000;
 
@@ -39,20 +39,6 @@ export const hookPayloadSchema = z.looseObject({
 export type HookPayload = z.output<typeof hookPayloadSchema>;
 
 const agentType = 'claude-code';
-const byteLength = (text: string) => Buffer.byteLength(text);
-/** JSON of a hook field; an absent field is the empty string. */
-const toJson = (value: unknown): string => (value === undefined ? '' : JSON.stringify(value));
-
-/** One line of at most `max` characters. */
-function oneLine(text: string, max = 200): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line || '(empty)';
-}
-
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… (${byteLength(text)} bytes in all)` : text;
-}
-
 /** A string field of a tool's input, or undefined. */
 function field(input: unknown, name: string): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
@@ -65,7 +51,7 @@ function field(input: unknown, name: string): string | undefined {
  * and path, the file of Read/Edit/Write, WebFetch's URL, Task's description); for any other tool the first of
  * the usual fields, or its input as JSON. The summary bounds it to one line.
  */
-function gist(tool: string, input: unknown): string {
+export function gist(tool: string, input: unknown): string {
   const path = field(input, 'path');
   const pattern = field(input, 'pattern');
   switch (tool) {
@@ -78,7 +64,17 @@ function gist(tool: string, input: unknown): string {
     default:
       break;
   }
-  for (const name of ['command', 'file_path', 'notebook_path', 'url', 'query', 'pattern', 'path', 'description']) {
+  for (const name of [
+    'command',
+    'full_command',
+    'file_path',
+    'notebook_path',
+    'url',
+    'query',
+    'pattern',
+    'path',
+    'description',
+  ]) {
     const value = field(input, name);
     if (value !== undefined) return value;
   }
@@ -86,15 +82,7 @@ function gist(tool: string, input: unknown): string {
 }
 
 /** A tool's output as stored: itself when small, else a preview of its JSON with the full size recorded. */
-function boundedOutput(output: unknown): z.core.util.JSONType | undefined {
-  if (output === undefined) return undefined;
-  const json = JSON.stringify(output);
-  if (json.length <= outputPreviewChars) return JSON.parse(json) as z.core.util.JSONType;
-  return { preview: json.slice(0, outputPreviewChars), bytes: byteLength(json), truncated: true };
-}
-
-/** Ids must not hold whitespace or `*`; Claude Code's are UUIDs, but nothing stops a stranger. */
-const safeId = (id: string) => id.replace(/[\s*]/g, '_');
+const boundedOutput = (output: unknown) => boundedJson(output, outputPreviewChars);
 
 /** The built-in events one hook event becomes. */
 export function mapHookEvent(hook: HookPayload): PublishInput[] {
@@ -253,9 +241,7 @@ export function keyOf(hook: HookPayload): string | undefined {
   } else if (name === 'SessionEnd') key = `cc:${session}:${name}`;
   if (key === undefined) return undefined;
   // Two ids of up to 128 characters each do not fit in one key: a longer key is its digest, as unique in practice.
-  return key.length + keySuffixChars <= limits.idLength
-    ? key
-    : `cc:${createHash('sha256').update(key).digest('hex').slice(0, 64)}`;
+  return boundedKey(key, 'cc:', keySuffixChars);
 }
 
 /** Room kept in a key for `:<n>`. */

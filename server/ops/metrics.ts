@@ -3,10 +3,21 @@
  * in one process (tests) never share counters.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { addUsage, emptyUsage, type UsageEntry } from '@switchboard/shared';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(sources: { connections: () => number; databaseBytes: () => Promise<number> }) {
+export interface MetricSources {
+  connections: () => number;
+  databaseBytes: () => Promise<number>;
+  /** Usage totals by model (the store's, so the same on every node and after a restart). */
+  usageByModel?: () => Promise<readonly UsageEntry[]>;
+}
+
+/** Models exported with labels of their own at most, highest cost first; the rest are summed as `other`. */
+const usageModels = 50;
+
+export function createMetrics(sources: MetricSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   // Read before every live delivery, so it is a plain number here and becomes a gauge only when scraped.
@@ -58,7 +69,14 @@ export function createMetrics(sources: { connections: () => number; databaseByte
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    otlpRecords: new Counter({
+      name: 'switchboard_otlp_records_total',
+      help: 'OTLP log records, spans and data points received, by signal and outcome (accepted, or rejected in a partial success)',
+      labelNames: ['signal', 'outcome'] as const,
+      registers: [registry],
+    }),
   };
+  if (sources.usageByModel) registerUsage(registry, sources.usageByModel);
   new Gauge({
     name: 'switchboard_connections',
     help: 'Open WebSocket connections',
@@ -84,4 +102,56 @@ export function createMetrics(sources: { connections: () => number; databaseByte
     },
   });
   return metrics;
+}
+
+/**
+ * Token and cost totals by model, read from the store at each scrape: counters that never go down (retention
+ * keeps the totals) and agree on every node. At most `usageModels` models keep a label of their own.
+ */
+function registerUsage(registry: Registry, usageByModel: () => Promise<readonly UsageEntry[]>): void {
+  // Read for each of the three metrics: a few hundred rows at most, and each scrape sees the store as it is.
+  const byModel = async () => {
+    const entries = await usageByModel();
+    const top = entries.slice(0, usageModels).map((e) => ({ model: e.id === '' ? 'unknown' : e.id, usage: e.usage }));
+    const rest = entries.slice(usageModels).reduce((sum, e) => addUsage(sum, e.usage), { ...emptyUsage });
+    return rest.requests === 0 ? top : [...top, { model: 'other', usage: rest }];
+  };
+  const tokenTypes = [
+    ['input', 'inputTokens'],
+    ['output', 'outputTokens'],
+    ['cache_read', 'cacheReadTokens'],
+    ['cache_creation', 'cacheCreationTokens'],
+  ] as const;
+  new Counter({
+    name: 'switchboard_usage_tokens_total',
+    help: 'Tokens used, by type (input not read from a cache, output, cache read, cache creation) and model',
+    labelNames: ['type', 'model'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { model, usage } of await byModel()) {
+        for (const [type, field] of tokenTypes) this.inc({ type, model }, usage[field]);
+      }
+    },
+  });
+  new Counter({
+    name: 'switchboard_usage_cost_usd_total',
+    help: 'Cost in US dollars as the producers estimated it, by model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { model, usage } of await byModel()) this.inc({ model }, usage.costUsd);
+    },
+  });
+  new Counter({
+    name: 'switchboard_usage_requests_total',
+    help: 'Model requests reported (usage.recorded events), by model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { model, usage } of await byModel()) this.inc({ model }, usage.requests);
+    },
+  });
 }

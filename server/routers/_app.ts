@@ -6,6 +6,7 @@ import { createEventsRouter } from './events.js';
 import { presenceRouter } from './presence.js';
 import { createPublishRouter } from './publish.js';
 import { tddRouter } from './tdd.js';
+import { usageRouter } from './usage.js';
 import { workflowsRouter } from './workflows.js';
 
 /**
@@ -19,6 +20,7 @@ export function createAppRouter<M extends DataSchemas>(catalogue: Catalogue<M>) 
     presenceRouter,
     workflowsRouter,
     tddRouter,
+    usageRouter,
     createEventsRouter(catalogue),
   );
 }

@@ -8,6 +8,8 @@ import type { IncomingMessage } from 'node:http';
 
 export const ingestTypes = ['application/json', 'application/x-ndjson'] as const;
 export const trpcTypes = ['application/json'] as const;
+/** OTLP/HTTP's two encodings; a page can send neither without a preflight. */
+export const otlpTypes = ['application/x-protobuf', 'application/json'] as const;
 
 /** The media type without parameters (`application/json; charset=utf-8` → `application/json`). */
 export function mediaType(req: IncomingMessage): string {

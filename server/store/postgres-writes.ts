@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
 import { refsOf, type EventRefs } from '../core/filter.js';
+import { writeUsage } from './postgres-usage.js';
 
 /** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
 export class EventColumns {
@@ -172,4 +173,5 @@ export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges
   for (const [agentId, { id, at, seenAt }] of changes.touches.entries()) {
     await client.query(touchAgent, [agentId, id, at, seenAt]);
   }
+  await writeUsage(client, changes.touches.usageRows());
 }

@@ -20,6 +20,7 @@ import {
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
+  type UsageReport,
   type ValidEvent,
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
@@ -41,6 +42,8 @@ import {
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
 import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
+import { readUsage } from './postgres-usage.js';
+import type { UsageQuery } from '../core/usage.js';
 import type {
   AgentPresenceRow,
   AppendBatch,
@@ -384,6 +387,15 @@ class PostgresStore implements EventStore {
         .limit(limit),
     );
     return rows.map(toWorkflowState);
+  }
+
+  /** Totals and head from one REPEATABLE READ snapshot, so the pair is consistent. */
+  usage(query: UsageQuery): Promise<UsageReport> {
+    return this.transaction('read', async (client) => {
+      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const head = await client.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'head'");
+      return readUsage(client, query, Number(head.rows[0]?.value ?? 0));
+    });
   }
 
   async sizeBytes(): Promise<number> {

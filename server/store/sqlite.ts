@@ -14,6 +14,7 @@ import {
   type Catalogue,
   type EnvelopeOf,
   type EventEnvelope,
+  type UsageReport,
   type ValidEvent,
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
@@ -33,6 +34,7 @@ import {
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
 import { isStillSilent } from '../core/presence.js';
 import type { Db } from './sqlite-db.js';
+import { SqliteUsage } from './sqlite-usage.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
 import { refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
@@ -47,6 +49,7 @@ import type {
   SnapshotKind,
   WorkflowState,
 } from '../core/store.js';
+import type { UsageQuery } from '../core/usage.js';
 
 type Batches = readonly AppendBatch[];
 
@@ -160,6 +163,7 @@ function prepareStatements(sqlite: Database.Database) {
 class SqliteStore implements EventStore {
   private readonly sqlite: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly usageTotals: SqliteUsage;
   private readonly logEpoch: string;
 
   constructor(
@@ -169,6 +173,7 @@ class SqliteStore implements EventStore {
   ) {
     this.sqlite = db.$client;
     this.statements = prepareStatements(this.sqlite);
+    this.usageTotals = new SqliteUsage(this.sqlite);
     // Written by openDatabase when the file was first opened; it never changes.
     const row = this.sqlite.prepare<[], { epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1').get();
     if (!row) throw new Error('the log_epoch row is missing: open the database with openDatabase');
@@ -315,6 +320,9 @@ class SqliteStore implements EventStore {
       case 'agentTouch':
         touches.add(change.agentId, change.id, change.at);
         return;
+      case 'usage':
+        touches.addUsage(change);
+        return;
       case 'workflow': {
         // A literal with every parameter (no spread): better-sqlite3 binds it a few times faster.
         const { row, set } = change;
@@ -360,6 +368,7 @@ class SqliteStore implements EventStore {
     for (const [agentId, { id, at, seenAt }] of touches.entries()) {
       this.statements.touchAgent.run({ agentId, id, at, seenAt });
     }
+    this.usageTotals.add(touches.usageRows());
   }
 
   heartbeat(agentIds: readonly string[], at: number): Promise<{ agentId: string; status: string }[]> {
@@ -475,6 +484,10 @@ class SqliteStore implements EventStore {
         .all()
         .map(toWorkflowState),
     );
+  }
+
+  usage(query: UsageQuery): Promise<UsageReport> {
+    return now(() => this.inTransaction(() => this.usageTotals.read(query, this.head())));
   }
 
   sizeBytes(): Promise<number> {

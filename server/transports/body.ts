@@ -1,6 +1,6 @@
 /**
- * Request bodies on the routes that take one (`POST /ingest`, its Claude Code form, tRPC over HTTP): read whole,
- * under one limit, so no caller can make the server buffer more than that for a request.
+ * Request bodies on the routes that take one (`POST /ingest`, its Claude Code form, tRPC over HTTP, OTLP): read
+ * whole, under a limit, so no caller can make the server buffer more than that for a request.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -15,17 +15,22 @@ export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
+/** The body as text, under `httpBodyLimit` (see `readBytes`). */
+export async function readBody(req: IncomingMessage, advice: string): Promise<string> {
+  return (await readBytes(req, advice)).toString('utf8');
+}
+
 /**
- * The body as text, or a `BodyTooLargeError` as soon as it is known to be over the limit: from its declared
- * length before anything is read, or once that many bytes have arrived (a chunked body declares none). `advice`
- * says what to send instead. What is still coming is read and discarded, so the client reads the answer
- * instead of a reset connection.
+ * The body, or a `BodyTooLargeError` as soon as it is known to be over `limit`: from its declared length before
+ * anything is read, or once that many bytes have arrived (a chunked body declares none). `advice` says what to
+ * send instead. What is still coming is read and discarded, so the client reads the answer instead of a reset
+ * connection.
  */
-export function readBody(req: IncomingMessage, advice: string): Promise<string> {
+export function readBytes(req: IncomingMessage, advice: string, limit = httpBodyLimit): Promise<Buffer> {
   const tooLarge = (size: string) =>
-    new BodyTooLargeError(`body is ${size} bytes; the limit is ${httpBodyLimit} bytes per request (${advice})`);
+    new BodyTooLargeError(`body is ${size} bytes; the limit is ${limit} bytes per request (${advice})`);
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > httpBodyLimit) {
+  if (declared > limit) {
     req.resume();
     return Promise.reject(tooLarge(String(declared)));
   }
@@ -34,17 +39,17 @@ export function readBody(req: IncomingMessage, advice: string): Promise<string> 
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= httpBodyLimit) {
+      if (size <= limit) {
         chunks.push(chunk);
         return;
       }
       req.off('data', onData);
       req.off('end', onEnd);
       req.resume();
-      reject(tooLarge(`more than ${httpBodyLimit}`));
+      reject(tooLarge(`more than ${limit}`));
     };
     const onEnd = () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(Buffer.concat(chunks));
     };
     req.on('data', onData);
     req.once('end', onEnd);

@@ -5,9 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Metrics } from '../ops/metrics.js';
-import { ingestTypes, trpcTypes, unsupportedType } from '../security/content-type.js';
+import { ingestTypes, otlpTypes, trpcTypes, unsupportedType } from '../security/content-type.js';
 import type { OriginGuard } from '../security/origin.js';
 import { sendJson } from './json-response.js';
+import { otlpSignalAt } from './otlp/route.js';
 
 function refuse(res: ServerResponse, status: number, error: string): false {
   sendJson(res, status, { error });
@@ -26,14 +27,20 @@ export function admitRequest(
   if (refusal) return refuse(res, refusal.status, refusal.message);
   if (guard.cors(req, res) === 'answered') return false;
   if (req.method !== 'POST') return true;
-  // Every ingest route (plain and tool-specific ones under /ingest/) takes JSON only.
+  // Every ingest route (plain and tool-specific ones under /ingest/) takes JSON only; OTLP also protobuf.
   const ingest = path === '/ingest' || path.startsWith('/ingest/');
-  const accepted = ingest ? ingestTypes : path.startsWith('/trpc') ? trpcTypes : undefined;
+  const otlp = otlpSignalAt(path) !== undefined;
+  const accepted = ingest ? ingestTypes : otlp ? otlpTypes : path.startsWith('/trpc') ? trpcTypes : undefined;
   const problem = accepted && unsupportedType(req, accepted);
   if (problem === undefined) return true;
   metrics.rejected.inc({ reason: 'content_type' });
   // Drain the body so the client reads this answer rather than a reset connection.
   req.resume();
+  if (otlp) {
+    // OTLP answers every error with a google.rpc.Status; 3 is INVALID_ARGUMENT.
+    sendJson(res, 415, { code: 3, message: problem });
+    return false;
+  }
   return refuse(res, 415, problem);
 }
 

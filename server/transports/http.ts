@@ -1,6 +1,7 @@
 /**
  * Every HTTP request the server answers, on the one port: tRPC over HTTP and its SSE subscriptions at `/trpc`,
- * AG-UI, `POST /ingest` (and its Claude Code hook form), `/healthz`, `/metrics`, `/schema` and the dashboard at `/`.
+ * AG-UI, `POST /ingest` (and its Claude Code hook form), OTLP/HTTP at `/v1/{logs,traces,metrics}`, `/healthz`,
+ * `/metrics`, `/schema` and the dashboard at `/`.
  * The WebSocket upgrade is `server.ts`'s; both answer through the same context factory and role rule.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,6 +26,7 @@ import { handleClaudeCodeHook } from './claude-code.js';
 import type { Dashboard } from './dashboard.js';
 import { handleIngest, type IngestCaller } from './ingest.js';
 import { sendJson } from './json-response.js';
+import { handleOtlp, otlpSignalAt, sendOtlpError } from './otlp/route.js';
 import { schemaResponder } from './schema.js';
 import { SseTransport } from './sse.js';
 
@@ -128,6 +130,7 @@ export class HttpTransport {
 
   private async route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const { hub, catalogue, metrics, contexts, dashboard, config } = this.options;
+    const otlp = otlpSignalAt(path);
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       await this.serveHealth(req, res);
     } else if (path === '/schema' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -146,6 +149,23 @@ export class HttpTransport {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
       await handleIngest(req, res, hub, contexts.limitsFor(req), catalogue, this.ingestCaller(principal));
+    } else if (otlp !== undefined) {
+      const principal = await this.permitted(req, res, 'write', (status, message) => {
+        req.resume();
+        sendOtlpError(req, res, status, message);
+      });
+      if (!principal) return;
+      const limits = contexts.limitsFor(req);
+      const outcome = await handleOtlp(req, res, otlp, {
+        hub,
+        limits,
+        catalogue,
+        caller: this.ingestCaller(principal),
+      });
+      if (outcome) {
+        metrics.otlpRecords.inc({ signal: otlp, outcome: 'accepted' }, outcome.accepted);
+        metrics.otlpRecords.inc({ signal: otlp, outcome: 'rejected' }, outcome.rejected);
+      }
     } else if (req.method === 'GET' && this.sse.procedureAt(path) !== undefined) {
       await this.sse.serve(req, res, path.slice(trpcPath.length + 1));
     } else if (req.method === 'GET' && path.startsWith(`${agUiPath}/`)) {
@@ -154,7 +174,7 @@ export class HttpTransport {
       this.trpcHttp(req, res);
     } else if (!dashboard.serve(req, res, path)) {
       sendJson(res, 404, {
-        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, ${agUiPath}/<workflowId>, /healthz, /metrics, /schema`,
+        error: `no route ${path}; the dashboard is at /, tRPC at ${trpcPath}, also /ingest, /v1/{logs,traces,metrics}, ${agUiPath}/<workflowId>, /healthz, /metrics, /schema`,
       });
     }
   }
@@ -196,19 +216,29 @@ export class HttpTransport {
     };
   }
 
-  /** For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused. */
-  private async permitted(req: IncomingMessage, res: ServerResponse, need: Access): Promise<Principal | null> {
+  /**
+   * For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused.
+   * `refuse` writes the refusal in the route's own form (JSON `{ error }` unless given).
+   */
+  private async permitted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    need: Access,
+    refuse: (status: number, message: string) => void = (status, error) => {
+      sendJson(res, status, { error });
+    },
+  ): Promise<Principal | null> {
     const { access, metrics } = this.options;
     const { principal, problem } = await access.authenticate(bearerToken(req.headers.authorization));
     if (principal === null) {
       metrics.rejected.inc({ reason: errorReasons.unauthorized });
-      sendJson(res, 401, { error: problem ?? 'missing or unknown token: send Authorization: Bearer <token>' });
+      refuse(401, problem ?? 'missing or unknown token: send Authorization: Bearer <token>');
       return null;
     }
     const refused = roleRefusal(principal, need);
     if (refused !== undefined) {
       metrics.rejected.inc({ reason: errorReasons.forbidden });
-      sendJson(res, 403, { error: refused });
+      refuse(403, refused);
       return null;
     }
     return principal;

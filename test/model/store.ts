@@ -156,6 +156,9 @@ export class ModelStore implements EventStore {
   workflows(): never {
     throw new Error('not modelled');
   }
+  usage(): never {
+    throw new Error('not modelled');
+  }
   sizeBytes(): never {
     throw new Error('not modelled');
   }

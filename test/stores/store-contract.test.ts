@@ -14,6 +14,7 @@ import {
   agentLog,
   agentStatus,
   tddPhaseChanged,
+  usageRecorded,
   workflowBlock,
   workflowStarted,
   workflowStepCompleted,
@@ -349,6 +350,77 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(ids((await store.snapshot('agents', { topics: ['agent:a-2'] })).items)).toEqual([3]);
     expect(ids((await store.snapshot('tddTasks', {})).items)).toEqual([2]);
   });
+
+  it.skipIf(skip)(
+    'sums usage per agent, workflow and model in the commit, once per key, exactly, and past retention',
+    async () => {
+      const { store, injectFault, second } = await setUp();
+      const sonnet = { model: 'claude-sonnet', workflowId: 's-1' };
+      await store.append(
+        valid([
+          agentStatus('s-1'),
+          usageRecorded(
+            's-1',
+            { input: 10, output: 20, cacheRead: 300, cacheCreation: 40 },
+            { ...sonnet, costUsd: 0.1 },
+          ),
+          usageRecorded('s-1', { input: 1, output: 2 }, { ...sonnet, costUsd: 0.2, key: 'req-1' }),
+        ]),
+      );
+      // A repeated key adds nothing; a failing batch adds nothing; in a group the others still add.
+      await store.append(
+        valid([usageRecorded('s-1', { input: 1, output: 2 }, { ...sonnet, costUsd: 0.2, key: 'req-1' })]),
+      );
+      await injectFault();
+      const outcomes = await (
+        await second()
+      ).appendGroup(
+        [
+          valid([
+            usageRecorded('s-1', { input: 1000, output: 0 }, { ...sonnet, costUsd: 5 }),
+            { ...agentLog('s-1', 'x'), source: 'explode' },
+          ]),
+          valid([usageRecorded('g-1', { input: 5, output: 5 }, { costUsd: 0.25 })]),
+        ].map((events) => ({ events, keyOwner: '' })),
+      );
+      expect(outcomes.map((o) => o.ok)).toEqual([false, true]);
+
+      const report = await store.usage({ limit: 100 });
+      expect(report.headId).toBe(String(await store.headId()));
+      const s1 = { inputTokens: 11, outputTokens: 22, cacheReadTokens: 300, cacheCreationTokens: 40, requests: 2 };
+      // 0.1 + 0.2 as a double is 0.30000000000000004; summed in millionths it is 0.3.
+      expect(report.agents.map((a) => [a.id, a.usage])).toEqual([
+        [
+          'g-1',
+          { inputTokens: 5, outputTokens: 5, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0.25, requests: 1 },
+        ],
+        ['s-1', { ...s1, costUsd: 0.3 }],
+      ]);
+      expect(report.workflows.map((w) => [w.id, w.usage])).toEqual([['s-1', { ...s1, costUsd: 0.3 }]]);
+      expect(report.models.map((m) => [m.id, m.usage.costUsd])).toEqual([
+        ['claude-sonnet', 0.3],
+        ['', 0.25],
+      ]);
+      expect(report.total).toEqual({
+        inputTokens: 16,
+        outputTokens: 27,
+        cacheReadTokens: 300,
+        cacheCreationTokens: 40,
+        costUsd: 0.55,
+        requests: 3,
+      });
+      expect(report.agents[1]?.lastEventId).toBe('3');
+      expect((await store.usage({ agentIds: ['s-1'], limit: 100 })).agents.map((a) => a.id)).toEqual(['s-1']);
+      expect((await store.usage({ agentIds: ['s-1'], limit: 100 })).workflows).toEqual([]);
+
+      // Retention deletes the events; the totals stay.
+      await store.append(valid(Array.from({ length: 20 }, (_, i) => agentLog('s-1', `log ${i}`))));
+      let pruned = await store.prune({ maxAgeMs: 0, maxRows: 5, limit: 100, now: Date.now() });
+      while (pruned.more) pruned = await store.prune({ maxAgeMs: 0, maxRows: 5, limit: 100, now: Date.now() });
+      expect(await store.readAfter(0, { types: ['usage.recorded'] }, 10)).toEqual([]);
+      expect((await store.usage({ limit: 100 })).total).toEqual(report.total);
+    },
+  );
 
   it.skipIf(skip)('prunes the oldest events in chunks, keeps current state, and moves the watermark', async () => {
     const { store } = await setUp();

@@ -4,6 +4,7 @@ import { agentStatusValues, type EnvelopeOf, type StreamItem } from '@switchboar
 import { ago, duration } from './format.js';
 import { useBatched } from './hooks.js';
 import { useTRPC } from './trpc.js';
+import { UsageLine, useUsage } from './usage.js';
 
 type AgentStatus = EnvelopeOf<'agent.status'>;
 
@@ -96,6 +97,7 @@ export function Agents({ now }: { now: number }) {
 
 function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
   const { agentId, agentType, status, currentTask, metrics, reason } = agent.data;
+  const usage = useUsage().agents.get(agentId);
   return (
     <article className={`card status-${status}`} data-agent={agentId} aria-label={`agent ${agentId}`}>
       <div className="card-head">
@@ -130,6 +132,7 @@ function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
         </div>
       )}
       {reason && <div className="small reason">{reason}</div>}
+      <UsageLine usage={usage} testId="agent-usage" />
       {metrics && (
         <div className="metrics small">
           {metrics.cpu !== undefined && <Metric label="cpu" value={`${Math.round(metrics.cpu)}%`} />}

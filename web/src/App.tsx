@@ -5,6 +5,7 @@ import { EventLog, type SyncState } from './EventLog.js';
 import { useConnectionState, useNow } from './hooks.js';
 import { AgentStatusesProvider } from './presence.js';
 import { Tdd } from './Tdd.js';
+import { UsageLine, useUsage } from './usage.js';
 import { Workflows } from './Workflows.js';
 
 /** How long "caught up after reconnect" stays on screen. */
@@ -36,6 +37,7 @@ export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOu
           ? { label: 'catching up', tone: 'warn', detail: `replayed ${sync.replayed} events so far` }
           : { label: 'live', tone: 'good' };
   const caughtUp = sync.phase === 'caught-up' && now - sync.at < caughtUpShownMs && connection.state === 'open';
+  const usage = useUsage();
 
   return (
     <div className="app">
@@ -50,7 +52,10 @@ export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOu
           </span>
         )}
         {indicator.detail && indicator.label !== 'live' && <span className="muted small">{indicator.detail}</span>}
-        <span className="grow-left muted small">{location.host}</span>
+        <span className="grow-left">
+          <UsageLine usage={usage.total} testId="usage-total" />
+        </span>
+        <span className="muted small">{location.host}</span>
         {onSignOut && (
           <button type="button" onClick={onSignOut}>
             Forget token

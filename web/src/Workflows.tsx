@@ -11,6 +11,7 @@ import { useEntityViews, type EntityPanel, type EntityView } from './entities.js
 import { ago, duration } from './format.js';
 import { AgentGone } from './presence.js';
 import { useTRPC } from './trpc.js';
+import { UsageLine, useUsage } from './usage.js';
 
 type Block = EnvelopeOf<'workflow.block'>;
 /** A step is `pending` until its first event; then it goes through the same states as a workflow. */
@@ -168,6 +169,7 @@ export function Workflows({ now }: { now: number }) {
 }
 
 function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
+  const usage = useUsage().workflows.get(lane.workflowId);
   const elapsed =
     lane.duration ??
     (lane.status === 'running' && lane.startedAt ? Math.max(0, now - lane.startedAt.getTime()) : undefined);
@@ -185,6 +187,7 @@ function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
         </span>
         {lane.status === 'running' && <AgentGone agentId={lane.agentId} />}
         {elapsed !== undefined && <span className="muted small">{duration(elapsed)}</span>}
+        <UsageLine usage={usage} testId="workflow-usage" />
         <span className="muted small grow-left">{ago(lane.lastAt, now)}</span>
       </div>
       {lane.error && <div className="small reason">{lane.error}</div>}

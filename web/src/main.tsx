@@ -7,6 +7,7 @@ import { StrictMode, useState, type SyntheticEvent, type ReactNode } from 'react
 import { createRoot } from 'react-dom/client';
 import { createSwitchboardClient, type SwitchboardClient } from '../../client/client.js';
 import { App } from './App.js';
+import { UsageProvider } from './usage.js';
 import { TRPCProvider, useTRPC } from './trpc.js';
 import './styles.css';
 
@@ -68,15 +69,18 @@ function Gate({
       </Splash>
     );
   }
+  // The usage totals sit above the page: its header, agent cards and workflow lanes all read them.
   return (
-    <App
-      client={client}
-      {...(token !== undefined && {
-        onSignOut: () => {
-          onToken(undefined);
-        },
-      })}
-    />
+    <UsageProvider>
+      <App
+        client={client}
+        {...(token !== undefined && {
+          onSignOut: () => {
+            onToken(undefined);
+          },
+        })}
+      />
+    </UsageProvider>
   );
 }
 

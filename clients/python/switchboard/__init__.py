@@ -14,9 +14,11 @@ from .envelope import Event, StreamReset, UnknownEvent
 from .events import (
     EVENT_CLASSES,
     AgentEvent,
+    OtelEvent,
     StreamItem,
     SystemEvent,
     TddEvent,
+    UsageEvent,
     WorkflowEvent,
 )
 from .publisher import Publisher, PublisherStats
@@ -26,6 +28,7 @@ __all__ = [
     "AgentEvent",
     "EVENT_CLASSES",
     "Event",
+    "OtelEvent",
     "Publisher",
     "PublisherStats",
     "StreamItem",
@@ -35,6 +38,7 @@ __all__ = [
     "SystemEvent",
     "TddEvent",
     "UnknownEvent",
+    "UsageEvent",
     "WorkflowEvent",
     "history",
     "subscribe",

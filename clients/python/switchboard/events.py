@@ -238,6 +238,11 @@ class WorkflowBlockToolUsePayload(_WorkflowBlockToolUsePayloadRequired, total=Fa
     inputPreview: str
     output: Any
     isError: bool
+    durationMs: float
+    decision: Literal["accept", "reject"]
+    decisionSource: str
+    traceId: str
+    spanId: str
 
 
 class _WorkflowBlockToolUseDataRequired(TypedDict):
@@ -462,6 +467,78 @@ class SystemAlertEvent(SystemEvent):
     data: SystemAlertData
 
 
+# ── usage ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+class _UsageRecordedDataRequired(TypedDict):
+    agentId: str
+
+
+class UsageRecordedData(_UsageRecordedDataRequired, total=False):
+    workflowId: str
+    model: str
+    inputTokens: int
+    outputTokens: int
+    cacheReadTokens: int
+    cacheCreationTokens: int
+    costUsd: float
+    durationMs: float
+    operation: str
+    traceId: str
+    spanId: str
+
+
+UsageData = Union[UsageRecordedData]
+
+
+@dataclass(frozen=True)
+class UsageEvent(Event[UsageData]):
+    """The usage family: `usage.recorded`."""
+
+
+@dataclass(frozen=True)
+class UsageRecordedEvent(UsageEvent):
+    """`usage.recorded`, topic `agent:{agentId}`."""
+
+    type: Literal["usage.recorded"]
+    data: UsageRecordedData
+
+
+# ── otel ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+class _OtelRecordDataRequired(TypedDict):
+    signal: Literal["log", "span", "metric"]
+    name: str
+    service: str
+
+
+class OtelRecordData(_OtelRecordDataRequired, total=False):
+    agentId: str
+    workflowId: str
+    traceId: str
+    spanId: str
+    body: str
+    attributes: dict[str, Any]
+    truncated: bool
+
+
+OtelData = Union[OtelRecordData]
+
+
+@dataclass(frozen=True)
+class OtelEvent(Event[OtelData]):
+    """The otel family: `otel.record`."""
+
+
+@dataclass(frozen=True)
+class OtelRecordEvent(OtelEvent):
+    """`otel.record`, topic `otel:{service}`."""
+
+    type: Literal["otel.record"]
+    data: OtelRecordData
+
+
 #: What a subscription or `history` yields; `if item.type == ...` narrows it to one class.
 StreamItem = Union[
     AgentStatusEvent,
@@ -480,6 +557,8 @@ StreamItem = Union[
     TddCoverageUpdateEvent,
     SystemNotificationEvent,
     SystemAlertEvent,
+    UsageRecordedEvent,
+    OtelRecordEvent,
     StreamReset,
 ]
 
@@ -501,4 +580,6 @@ EVENT_CLASSES: dict[str, type[Event[Any]]] = {
     "tdd.coverage_update": TddCoverageUpdateEvent,
     "system.notification": SystemNotificationEvent,
     "system.alert": SystemAlertEvent,
+    "usage.recorded": UsageRecordedEvent,
+    "otel.record": OtelRecordEvent,
 }

@@ -63,6 +63,8 @@ class Envelopes(unittest.TestCase):
             "workflow.block": (events.WorkflowBlockEvent, switchboard.WorkflowEvent),
             "tdd.test_result": (events.TddTestResultEvent, switchboard.TddEvent),
             "system.alert": (events.SystemAlertEvent, switchboard.SystemEvent),
+            "usage.recorded": (events.UsageRecordedEvent, switchboard.UsageEvent),
+            "otel.record": (events.OtelRecordEvent, switchboard.OtelEvent),
             "stream.reset": (switchboard.StreamReset, switchboard.Event),
             "team.deploy_started": (switchboard.UnknownEvent, switchboard.Event),
         }

@@ -1,0 +1,178 @@
+/**
+ * OTLP/HTTP on the hub's port: `POST /v1/logs`, `/v1/traces` and `/v1/metrics`, so that pointing an exporter's
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` at the hub is all it takes. Each request is decoded (protobuf or JSON, gzip or
+ * not), checked against its signal's schema, mapped record by record (server/mappers/otlp/), and stored in one
+ * `hub.append`: one group commit, whatever the number of records.
+ *
+ * Answers as the OTLP specification says (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response): 200 with
+ * an empty export response, or with `partialSuccess` counting the records refused (those whose events the
+ * contract refuses: an id too long, say) and the first reason; 400 for a body that is not a request of its
+ * signal; 413 past the size limit; 415 for other media types or encodings; 429 past the publish rate, with
+ * Retry-After; 503 while the store is unavailable (retrying is safe: every event has a key). Errors carry a
+ * google.rpc.Status in the request's encoding.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { describeIssues, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
+import type { Hub } from '../../core/hub.js';
+import { StoreUnavailableError } from '../../core/unavailable.js';
+import { mapOtlp, parseOtlp, type OtlpSignal } from '../../mappers/otlp/index.js';
+import type { ConnectionLimits } from '../../security/limits.js';
+import { mediaType } from '../../security/content-type.js';
+import { BodyTooLargeError, readBytes } from '../body.js';
+import { admit, IngestError, type IngestCaller } from '../ingest.js';
+import {
+  contentTypes,
+  decodeRequest,
+  encodeResponse,
+  encodeStatus,
+  OtlpDecodeError,
+  type OtlpEncoding,
+} from './decode.js';
+
+const paths: Readonly<Record<string, OtlpSignal>> = {
+  '/v1/logs': 'logs',
+  '/v1/traces': 'traces',
+  '/v1/metrics': 'metrics',
+};
+
+/** The signal served at `path`, or undefined. */
+export function otlpSignalAt(path: string): OtlpSignal | undefined {
+  return Object.hasOwn(paths, path) ? paths[path] : undefined;
+}
+
+/**
+ * Bytes of one OTLP request body, at most, as sent and again after gzip: a thousand log records with their tool
+ * details fit, and a body that would decompress past it is refused without being inflated further.
+ */
+export const otlpBodyLimit = 4 * 1024 * 1024;
+
+const inflate = promisify(gunzip);
+
+/** google.rpc.Code of each HTTP status this route answers with. */
+const statusCodes: Record<number, number> = { 400: 3, 401: 16, 403: 7, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14 };
+
+/** What one answered request held: records taken (their events stored, or already stored) and refused. */
+export interface OtlpOutcome {
+  accepted: number;
+  rejected: number;
+}
+
+/** A refusal in OTLP's form: the status, the google.rpc.Status in the request's encoding, Retry-After if given. */
+export function sendOtlpError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  message: string,
+  retryAfterSeconds?: number,
+): void {
+  const encoding = encodingOf(req);
+  res.writeHead(status, {
+    'content-type': contentTypes[encoding],
+    'cache-control': 'no-store',
+    ...(retryAfterSeconds !== undefined && { 'retry-after': String(retryAfterSeconds) }),
+  });
+  res.end(encodeStatus(encoding, statusCodes[status] ?? 2, message));
+}
+
+function encodingOf(req: IncomingMessage): OtlpEncoding {
+  return mediaType(req) === contentTypes.protobuf ? 'protobuf' : 'json';
+}
+
+async function bodyOf(req: IncomingMessage): Promise<Buffer> {
+  const advice = 'export smaller batches: lower the batch size of the exporter';
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'gzip' && encoding !== 'identity') {
+    req.resume();
+    throw new IngestError(415, `content-encoding "${encoding}" is not accepted here; send gzip or none`);
+  }
+  try {
+    const raw = await readBytes(req, advice, otlpBodyLimit);
+    if (encoding === 'identity') return raw;
+    try {
+      return await inflate(raw, { maxOutputLength: otlpBodyLimit });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new BodyTooLargeError(
+          `the body inflates to more than ${otlpBodyLimit} bytes; the limit is ${otlpBodyLimit} bytes per request (${advice})`,
+        );
+      }
+      throw new IngestError(400, `the body is not gzip: ${(error as Error).message}`);
+    }
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new IngestError(413, error.message);
+    throw error;
+  }
+}
+
+/**
+ * Serves one export request; resolves with the records taken and refused once answered (undefined when the
+ * request itself was refused).
+ * `catalogue` validates the mapped events, `caller` says whose keys they are and checks its publish scopes.
+ */
+export async function handleOtlp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: OtlpSignal,
+  options: {
+    hub: Hub;
+    limits: ConnectionLimits;
+    catalogue: Pick<AnyCatalogue, 'publishInputSchema'>;
+    caller: IngestCaller;
+  },
+): Promise<OtlpOutcome | undefined> {
+  try {
+    if (req.method !== 'POST') throw new IngestError(405, `use POST with an OTLP export request (${signal})`);
+    const encoding = encodingOf(req);
+    const decoded = decodeRequest(signal, encoding, await bodyOf(req));
+    const parsed = parseOtlp(signal, decoded);
+    if (!parsed.success) {
+      throw new IngestError(400, `not an OTLP ${signal} export request: ${describeIssues(parsed.error.issues)}`);
+    }
+    const events: ValidEvent[] = [];
+    let accepted = 0;
+    let rejected = 0;
+    let firstProblem = '';
+    for (const record of mapOtlp(signal, parsed.data)) {
+      const valid: ValidEvent[] = [];
+      let problem: string | undefined;
+      for (const event of record.events) {
+        const result = options.catalogue.publishInputSchema.safeParse(event);
+        // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
+        if (result.success) valid.push(result.data as unknown as ValidEvent);
+        else problem ??= describeIssues(result.error.issues);
+      }
+      if (problem !== undefined) {
+        // The record's events are stored all or none: a record is what OTLP counts as rejected.
+        rejected++;
+        firstProblem ||= `${record.what}: ${problem}`;
+        continue;
+      }
+      events.push(...valid);
+      accepted++;
+    }
+    if (events.length > 0) {
+      admit(events, options.caller, options.limits);
+      await options.hub.append(events, options.caller.keyOwner);
+    }
+    const message = rejected === 0 ? '' : `${rejected} records refused; the first: ${firstProblem}`;
+    res.writeHead(200, { 'content-type': contentTypes[encoding], 'cache-control': 'no-store' });
+    res.end(encodeResponse(signal, encoding, rejected, message));
+    return { accepted, rejected };
+  } catch (error) {
+    if (error instanceof IngestError || error instanceof OtlpDecodeError) {
+      // Drain what the client is still sending so it reads our answer instead of a reset connection.
+      req.resume();
+      const status = error instanceof IngestError ? error.status : 400;
+      sendOtlpError(req, res, status, error.message, status === 429 ? 1 : undefined);
+      return undefined;
+    }
+    if (error instanceof StoreUnavailableError) {
+      // Nothing was stored, or the outcome is unknown: the exporter's retry is safe either way (keys).
+      sendOtlpError(req, res, 503, error.message, 1);
+      return undefined;
+    }
+    throw error;
+  }
+}
