@@ -3,8 +3,9 @@
  * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency. Usage:
  * `client.ts variant port n [lastEventId]`: Switchboard subscribers start from that cursor when it is given.
  *
- * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total } → { expecting } at once, then
- * { done: { received, seconds, first, last, p50, p99, cpuMicros } } (wall-clock ms; CPU time since `expect`).
+ * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total, report } → { expecting } at once, then
+ * { progress: received } every `report` deliveries (the closed loop's acknowledgements; none without `report`),
+ * then { done: { received, seconds, first, last, p50, p99, cpuMicros } } (wall-clock ms; CPU time since `expect`).
  */
 import { createTRPCUntypedClient, createWSClient, wsLink } from '@trpc/client';
 import { io } from 'socket.io-client';
@@ -18,6 +19,7 @@ const port = Number(portText);
 const n = Number(countText);
 
 let expected = 0;
+let report = 0;
 let received = 0;
 let first = 0;
 let last = 0;
@@ -30,6 +32,7 @@ function deliver(payload: unknown): void {
   if (received < latencies.length) latencies[received] = now - sentAtOf(payload);
   received++;
   last = now;
+  if (report > 0 && received % report === 0) process.send?.({ progress: received });
   if (received === expected) {
     const cpu = process.cpuUsage(cpuStart);
     const sorted = latencies.slice(0, Math.min(received, latencies.length)).sort();
@@ -106,9 +109,10 @@ async function connectAll(): Promise<void> {
   await Promise.all(opened);
 }
 
-process.on('message', (m: { cmd: string; total: number; latency?: boolean }) => {
+process.on('message', (m: { cmd: string; total: number; report?: number }) => {
   if (m.cmd === 'expect') {
     expected = m.total;
+    report = m.report ?? 0;
     received = 0;
     latencies = new Float64Array(Math.min(m.total, 2_000_000));
     cpuStart = process.cpuUsage();

@@ -1,9 +1,9 @@
 /**
  * The scale-out cases (`npm run bench -- --only cluster`): real `switchboard` server processes on PostgreSQL +
- * Redis, as a deployment runs them. Fan-out to N=1000 subscribers on one node and spread over two; `publish` and
- * `publishBatch` into PostgreSQL through a node next to the store's own append path and a raw `pg` insert loop
- * (bench/pg-ingest.ts); resume replay on the node that stored the events and on another one. Each cluster gets
- * its own schema and bus channel, dropped or left idle when its nodes stop; loopback only, every wait bounded.
+ * Redis, as a deployment runs them: fan-out to N=1000 subscribers on one node and spread over two. Ingest into
+ * PostgreSQL through nodes is in bench/ingest.ts and replay from it in bench/replay.ts, on clusters started here.
+ * Each cluster gets its own schema and bus channel, dropped when its nodes stop; loopback only, every wait
+ * bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { cell, median, rateCell } from './format.js';
-import { here, next, runScript, start, waitLimitMs } from './ipc.js';
+import { here, next, start, waitLimitMs } from './ipc.js';
 import { benchEvent, type FanOutSamples } from './shared.js';
 import { pgUrl, reachable, redisUrl } from '../test/engine-addresses.js';
 
@@ -27,14 +27,15 @@ export async function enginesReachable(): Promise<string | undefined> {
   return undefined;
 }
 
-interface Node {
+export interface Node {
   port: number;
   /** User + system CPU of the node process so far, in µs (from /proc: the node is not ours to ask over IPC). */
   cpuMicros: () => number;
   stop: () => Promise<void>;
 }
 
-async function startNode(schema: string, channel: string): Promise<Node> {
+/** A node on `schema` and `channel`; `limits` lifts the limits a saturation run outruns (else the defaults). */
+async function startNode(schema: string, channel: string, lifted: boolean): Promise<Node> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -45,12 +46,13 @@ async function startNode(schema: string, channel: string): Promise<Node> {
       ...['--log-level', 'error'],
     ],
     {
-      // The limits the single-node bench lifts too: saturation deliberately outruns the subscribers.
+      // The limits the single-node fan-out lifts too: saturation deliberately outruns the subscribers.
       env: {
         ...process.env,
-        SWITCHBOARD_MAX_CONNECTIONS: '100000',
-        SWITCHBOARD_PUBLISH_RATE: '10000000',
-        SWITCHBOARD_SLOW_CONSUMER_BYTES: String(1024 ** 3),
+        ...(lifted && {
+          SWITCHBOARD_MAX_CONNECTIONS: '100000',
+          SWITCHBOARD_SLOW_CONSUMER_BYTES: String(1024 ** 3),
+        }),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -96,8 +98,11 @@ async function startNode(schema: string, channel: string): Promise<Node> {
   };
 }
 
-/** `count` nodes on one fresh schema and channel; the first alone, so the others find the schema migrated. */
-async function startCluster(count: number) {
+/**
+ * `count` nodes on one fresh schema and channel; the first alone, so the others find the schema migrated.
+ * `lifted`: no slow-consumer cut-off and no connection limit (the fan-out runs); otherwise the defaults.
+ */
+export async function startCluster(count: number, lifted = false) {
   const name = `sb_bench_${process.pid}_${Date.now().toString(36)}`;
   const nodes: Node[] = [];
   const stop = async () => {
@@ -108,7 +113,7 @@ async function startCluster(count: number) {
     await admin.end();
   };
   try {
-    for (let i = 0; i < count; i++) nodes.push(await startNode(name, name));
+    for (let i = 0; i < count; i++) nodes.push(await startNode(name, name, lifted));
   } catch (error) {
     await stop();
     throw error;
@@ -132,7 +137,7 @@ interface Done {
  * published to the first node, so on two nodes half the deliveries cross Redis first.
  */
 async function fanOut(nodeCount: number, n: number, repeats: number): Promise<FanOut> {
-  const cluster = await startCluster(nodeCount);
+  const cluster = await startCluster(nodeCount, true);
   const clients: ChildProcess[] = [];
   const first = cluster.nodes[0];
   if (first === undefined) throw new Error('no node started');
@@ -197,25 +202,6 @@ async function fanOut(nodeCount: number, n: number, repeats: number): Promise<Fa
   }
 }
 
-/** Ingest through a node into PostgreSQL, then replay everything from id 0 on the other node and on the first. */
-async function ingestAndResume(singles: number, batched: number): Promise<Record<string, number>> {
-  const cluster = await startCluster(2);
-  try {
-    const [a, b] = cluster.nodes.map((node) => String(node.port));
-    if (a === undefined || b === undefined) throw new Error('two nodes did not start');
-    const rate = async (args: string[]) => (await runScript('./load.ts', args))[0]?.perSecond ?? NaN;
-    const stored = String(singles + batched);
-    return {
-      publish: await rate(['publish', a, String(singles)]),
-      publishBatch: await rate(['batch', a, String(batched)]),
-      resumeOther: await rate(['resume', b, stored]),
-      resumeSame: await rate(['resume', a, stored]),
-    };
-  } finally {
-    await cluster.stop();
-  }
-}
-
 export async function clusterCases(repeats: number): Promise<void> {
   const n = 1000;
   const fan = new Map<number, FanOut>();
@@ -234,35 +220,6 @@ export async function clusterCases(repeats: number): Promise<void> {
       `| ${nodeCount} | ${rateCell(r.rate)} | ${(median(r.rate) / one).toFixed(2)} | ${cell(r.cpuPerMsg)} | ` +
         `${cell(r.clientCpuPerMsg)} | ${median(r.p50).toFixed(2)} / ${median(r.p99).toFixed(2)} |`,
     );
-  }
-  console.log('');
-
-  const rows: Record<string, number[]> = {};
-  const add = (name: string, value: number) => (rows[name] ??= []).push(value);
-  const singles = repeats === 1 ? 2_000 : 5_000;
-  for (let r = 0; r < repeats; r++) {
-    process.stderr.write('  PostgreSQL ingest: raw pg and the store…\n');
-    for (const { mode, perSecond } of await runScript('./pg-ingest.ts', [pgUrl, String(singles)])) add(mode, perSecond);
-    process.stderr.write('  PostgreSQL ingest through a node, resume on both nodes…\n');
-    for (const [mode, perSecond] of Object.entries(await ingestAndResume(singles, singles * 10))) add(mode, perSecond);
-  }
-  const raw = median(rows['raw-batch'] ?? []);
-  const label: Record<string, string> = {
-    'raw-single': 'raw `pg`, one INSERT per event, autocommit',
-    'raw-batch': 'raw `pg`, 1,000 INSERTs per transaction',
-    'store-single': 'PostgreSQL store `append`, one event at a time (in process)',
-    'hub-concurrent-singles': 'hub `append`, 64 single events in flight (group commit, in process)',
-    'store-batch': 'PostgreSQL store `append` of 1,000 (in process)',
-    publish: 'node `publish`, 64 in flight on one connection',
-    publishBatch: 'node `publishBatch` of 1,000',
-    resumeOther: `resume replay on the other node (\`events\` from \`lastEventId: "0"\`, ${(singles * 11).toLocaleString('en-US')} behind)`,
-    resumeSame: 'resume replay on the node that stored them',
-  };
-  console.log('Ingest and resume, PostgreSQL (+ Redis bus), two nodes');
-  console.log('| path | events/s | × raw batched insert |');
-  console.log('|---|---|---|');
-  for (const [mode, values] of Object.entries(rows)) {
-    console.log(`| ${label[mode] ?? mode} | ${rateCell(values)} | ${(median(values) / raw).toFixed(2)} |`);
   }
   console.log('');
 }

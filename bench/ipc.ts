@@ -8,7 +8,7 @@ const flag = (name: string) => {
 };
 export const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 export const execArgv = ['--import', 'tsx', '--expose-gc'];
-/** `--profile DIR` writes a V8 CPU profile of every forked process (servers, subscribers) into DIR. */
+/** `--profile DIR` writes a V8 CPU profile of every process the bench starts (servers, clients, load) into DIR. */
 const profileDir = flag('--profile');
 const forkExecArgv = profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : execArgv;
 /** No wait in this suite may exceed this. */
@@ -38,10 +38,21 @@ export function next<T>(child: ChildProcess, key: string): Promise<T> {
   });
 }
 
+/** One measurement a script printed; `error` when the server refused it (a limit), then `perSecond` is absent. */
+export interface Measured {
+  mode: string;
+  perSecond?: number;
+  clientCpuPerEvent?: number;
+  error?: string;
+  [more: string]: unknown;
+}
+
 /** Runs a script that prints one JSON line per measurement, and returns those lines. */
-export function runScript(file: string, args: string[]): Promise<{ mode: string; perSecond: number }[]> {
+export function runScript(file: string, args: string[]): Promise<Measured[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, here(file), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...forkExecArgv, here(file), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const timer = setTimeout(() => child.kill(), waitLimitMs);
@@ -53,7 +64,7 @@ export function runScript(file: string, args: string[]): Promise<{ mode: string;
           out
             .trim()
             .split('\n')
-            .map((l) => JSON.parse(l) as { mode: string; perSecond: number }),
+            .map((l) => JSON.parse(l) as Measured),
         );
     });
   });

@@ -1,57 +1,101 @@
 /**
- * Ingest and resume load, in its own process: `publish` pipelined over one connection, `publishBatch`, and a
- * subscriber coming back 100,000 events behind. Prints one JSON line per measurement and exits.
+ * Ingest and replay load, in its own process. Prints one JSON line per measurement and exits: `{ mode, count,
+ * seconds, perSecond, clientCpuPerEvent }`, or `{ mode, error }` when the server refused a call (a limit).
+ *
+ *   load.ts publish PORT COUNT      `publish` pipelined: 64 calls in flight on one connection
+ *   load.ts batch PORT COUNT        `publishBatch` of 1,000, one call in flight
+ *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in, ordered batches out
+ *   load.ts ndjson PORT COUNT       `POST /ingest`, 1,000 events per NDJSON body, one request in flight
+ *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
+ *   load.ts resume-sse PORT COUNT   the same over SSE (tRPC's httpSubscriptionLink, the `eventsource` package)
  */
+import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient } from '../client/index.js';
 import type { PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
-const [mode, portText, countText] = process.argv.slice(2) as [
-  'publish' | 'batch' | 'publisher' | 'resume',
-  string,
-  string,
-];
+type Mode = 'publish' | 'batch' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse';
+const [mode, portText, countText] = process.argv.slice(2) as [Mode, string, string];
 const count = Number(countText);
-await using client = createSwitchboardClient({ url: `http://127.0.0.1:${portText}`, WebSocket });
+const url = `http://127.0.0.1:${portText}`;
+await using client = createSwitchboardClient(
+  mode === 'resume-sse' ? { url, transport: 'sse', EventSource } : { url, WebSocket },
+);
 const event = (i: number): PublishInput => benchEvent(i);
 /** No wait here may exceed this. */
 const waitLimitMs = 120_000;
+const batchSize = 1_000;
+
+async function run(): Promise<Record<string, unknown>> {
+  if (mode === 'publish') {
+    // Pipelined: 64 calls in flight on one socket, each a separate durable append.
+    let next = 0;
+    const worker = async () => {
+      while (next < count) await client.publish.mutate(event(next++));
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+  } else if (mode === 'publisher') {
+    // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
+    // ordered publishBatch calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
+    await using publisher = createPublisher({ url, client, outboxLimit: count });
+    for (let i = 0; i < count; i++) publisher.publish(event(i));
+    await publisher.flush(waitLimitMs);
+    const { sent, retried } = publisher.stats();
+    if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
+    // A retry means the server refused or dropped a batch: a limit, which the figure must not hide.
+    if (retried > 0) return { retried };
+  } else if (mode === 'batch') {
+    for (let i = 0; i < count; i += batchSize)
+      await client.publishBatch.mutate(Array.from({ length: batchSize }, (_, k) => event(i + k)));
+  } else if (mode === 'ndjson') {
+    for (let i = 0; i < count; i += batchSize) {
+      const body = Array.from({ length: batchSize }, (_, k) => JSON.stringify(event(i + k))).join('\n');
+      const response = await fetch(`${url}/ingest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body,
+      });
+      if (!response.ok) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
+      await response.arrayBuffer();
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      let seen = 0;
+      const timer = setTimeout(() => {
+        reject(new Error(`${seen} of ${count} events replayed within ${waitLimitMs} ms`));
+      }, waitLimitMs);
+      const sub = client.events.subscribe(
+        { lastEventId: '0' },
+        {
+          onData: () => {
+            if (++seen === count) {
+              clearTimeout(timer);
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+          onError: (error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        },
+      );
+    });
+  }
+  return {};
+}
 
 const started = performance.now();
-if (mode === 'publish') {
-  // Pipelined: 64 calls in flight on one socket, each a separate durable append.
-  let next = 0;
-  const worker = async () => {
-    while (next < count) await client.publish.mutate(event(next++));
-  };
-  await Promise.all(Array.from({ length: 64 }, worker));
-} else if (mode === 'publisher') {
-  // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
-  // ordered publishBatch calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
-  await using publisher = createPublisher({ url: `http://127.0.0.1:${portText}`, client, outboxLimit: count });
-  for (let i = 0; i < count; i++) publisher.publish(event(i));
-  await publisher.flush(waitLimitMs);
-  const { sent } = publisher.stats();
-  if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
-} else if (mode === 'batch') {
-  for (let i = 0; i < count; i += 1_000)
-    await client.publishBatch.mutate(Array.from({ length: 1_000 }, (_, k) => event(i + k)));
-} else {
-  await new Promise<void>((resolve) => {
-    let seen = 0;
-    const sub = client.events.subscribe(
-      { lastEventId: '0' },
-      {
-        onData: () => {
-          if (++seen === count) {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-      },
-    );
-  });
+const cpu0 = process.cpuUsage();
+try {
+  const extra = await run();
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const clientCpuPerEvent = (cpu.user + cpu.system) / count;
+  process.stdout.write(
+    `${JSON.stringify({ mode, count, seconds, perSecond: count / seconds, clientCpuPerEvent, ...extra })}\n`,
+  );
+} catch (error) {
+  process.stdout.write(`${JSON.stringify({ mode, error: error instanceof Error ? error.message : String(error) })}\n`);
 }
-const seconds = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ mode, count, seconds, perSecond: count / seconds })}\n`);

@@ -1,8 +1,10 @@
 /**
  * PostgreSQL ingest: the store's append path (single events one after another, concurrent singles through the
- * hub's group commit, and 1,000-event batches) next to a raw `pg` insert loop on the same schema with nothing
- * around it. Runs in a schema of its own on the given database, dropped at the end. Prints one JSON line per
- * measurement. Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; `npm run bench -- --only cluster` runs it.
+ * hub's group commit, and 1,000-event batches) next to raw `pg` inserts on the same schema with nothing around
+ * them: one INSERT per event, 1,000 awaited INSERTs per transaction, one multi-row INSERT of 1,000, and one
+ * INSERT … SELECT FROM unnest(…) of 1,000 (COPY needs a package the project does not ship). Runs in a schema of
+ * its own on the given database, dropped at the end. Prints one JSON line per measurement.
+ * Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; `npm run bench -- --only ingest` runs it.
  */
 import pg from 'pg';
 import { createMemoryBus } from '../server/bus/memory.js';
@@ -56,6 +58,45 @@ try {
       await raw.query('BEGIN');
       for (let k = 0; k < 1_000; k++) await insert(i + k);
       await raw.query('COMMIT');
+    }
+  });
+  const columns = ['id', 'type', 'topic', 'timestamp', 'source', 'correlation_id', 'agent_id', 'data', 'received_at'];
+  /** One event's values, in `columns` order. */
+  const values = (i: number): unknown[] => {
+    const e = benchEvent(i);
+    const at = new Date();
+    return [
+      rawId++,
+      e.type,
+      topicOf(e),
+      at,
+      e.source,
+      e.correlationId,
+      `bench-agent-${i % 100}`,
+      JSON.stringify(e.data),
+      at.getTime(),
+    ];
+  };
+  await measure('raw-multirow', batchTotal, async () => {
+    const placeholders = Array.from(
+      { length: 1_000 },
+      (_, row) => `(${columns.map((_, c) => `$${row * columns.length + c + 1}`).join(', ')})`,
+    ).join(', ');
+    const text = `INSERT INTO events (${columns.join(', ')}) VALUES ${placeholders}`;
+    for (let i = 0; i < batchTotal; i += 1_000) {
+      await raw.query(text, Array.from({ length: 1_000 }, (_, k) => values(i + k)).flat());
+    }
+  });
+  await measure('raw-unnest', batchTotal, async () => {
+    const text = `INSERT INTO events (${columns.join(', ')})
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+                           $7::text[], $8::text[], $9::bigint[])`;
+    for (let i = 0; i < batchTotal; i += 1_000) {
+      const rows = Array.from({ length: 1_000 }, (_, k) => values(i + k));
+      await raw.query(
+        text,
+        columns.map((_, c) => rows.map((row) => row[c])),
+      );
     }
   });
 

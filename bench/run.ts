@@ -1,181 +1,324 @@
 /**
- * `npm run bench`: Switchboard next to raw `ws`, Socket.IO 4 and tRPC as its docs show it, in one run, on the
- * same event, loopback only, servers and load in separate processes, every wait bounded. Prints tables with
- * ratios to raw `ws` (or to the raw SQLite insert loop, for ingest; PostgreSQL + Redis cases in bench/cluster.ts). `--quick` runs one repeat of each case.
+ * `npm run bench`: Switchboard next to raw `ws`, Socket.IO 4 and the storage engines, in one run, loopback only,
+ * servers and load in separate processes, every wait bounded. Prints a table per case and, at the end, the goals
+ * of issue #21 with what this run measured (bench/goals.ts).
+ *
+ *   --only fanout,latency,ingest,replay   the cases to run (default: all four, then the cluster cases)
+ *   --only ws,socketio,trpc,switchboard   narrow the fan-out and latency servers (naive tRPC only when named)
+ *   --only cluster | patterns | soak      PostgreSQL + Redis fan-out; hostile topic patterns; the soak
+ *   --n 1000                              one fan-out size instead of 100 and 1000
+ *   --durability normal                   the SQLite cases with synchronous=NORMAL (default: full, the server's)
+ *   --quick                               one repeat of each case and smaller counts: a few minutes
+ *   --profile DIR                         a V8 CPU profile of every process started (bench/ipc.ts)
  */
-import type { ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
+import { fanOut, fixedLoad, inFlight, type FanOutResult } from './fanout.js';
 import { cell, median, rateCell } from './format.js';
-import { next, runScript, start, waitLimitMs } from './ipc.js';
+import { perSecond, printGoals, ratio, type Goal } from './goals.js';
+import { postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
+import { postgresReplay, sqliteReplay, type ReplayRows } from './replay.js';
 import { runSoak } from './soak.js';
-import { variants, type FanOutSamples, type Variant } from './shared.js';
+import type { Variant } from './shared.js';
+import type { TraceSample } from './trace.js';
 
-const quick = process.argv.includes('--quick');
-/** `--only ws,switchboard` and `--n 100` narrow the fan-out cases while working on one of them. */
 const flag = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
+const quick = process.argv.includes('--quick');
 const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
-/**
- * `--only ingest` runs the ingest and resume cases alone; `--only cluster` the PostgreSQL + Redis cases alone;
- * `--only soak --minutes N [--seed S]` the soak with its history checker (bench/soak.ts) and nothing else;
- * `--only patterns` what hostile topic patterns cost the dispatcher (bench/patterns.ts).
- */
-const ingestOnly = only?.includes('ingest') ?? false;
-const clusterOnly = only?.includes('cluster') ?? false;
-const skipFanOut = ingestOnly || clusterOnly;
-const skipIngest = clusterOnly || (!ingestOnly && (only !== undefined || flag('--n') !== undefined));
-const skipCluster = !clusterOnly && only !== undefined;
+const durability = flag('--durability') === 'normal' ? 'normal' : 'full';
 const repeats = quick ? 1 : 3;
+const caseNames = ['fanout', 'latency', 'ingest', 'replay'] as const;
+type CaseName = (typeof caseNames)[number];
+const variantNames: readonly Variant[] = ['ws', 'socketio', 'trpc', 'switchboard'];
+const namedVariants = variantNames.filter((v) => only?.includes(v));
+const namedCases = caseNames.filter((c) => only?.includes(c));
+/** Naming only servers (`--only ws,switchboard`) runs fan-out and latency for them, as before. */
+const cases = new Set<CaseName>(
+  namedCases.length > 0 ? namedCases : namedVariants.length > 0 ? ['fanout', 'latency'] : caseNames,
+);
+const fanOutVariants: Variant[] = namedVariants.length > 0 ? namedVariants : ['ws', 'socketio', 'switchboard'];
+const runCluster = only === undefined || only.includes('cluster');
+const counts = quick ? { singles: 10_000, batched: 50_000 } : { singles: 20_000, batched: 100_000 };
+const backlog = 150_000;
+const goals: Goal[] = [];
 
-interface FanOut extends FanOutSamples {
-  rssPerConnection: number;
-}
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const kib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes / 1024).toFixed(1));
 
-async function fanOut(variant: Variant, n: number): Promise<FanOut> {
-  const server = start('./servers.ts', [variant]);
-  const client: { child?: ChildProcess } = {};
-  try {
-    const port = await next<number>(server, 'port');
-    // Warm-up: a few subscribers come and go first, so that what is paid once per process (code compiled on
-    // first use, the heap's first growth) is not counted against each of the N connections measured next.
-    const warm = start('./client.ts', [variant, String(port), '20']);
-    await next(warm, 'ready');
-    warm.kill();
-    const gone = performance.now();
-    for (;;) {
-      server.send({ cmd: 'connections' });
-      if ((await next<number>(server, 'connections')) === 0) break;
-      if (performance.now() - gone > waitLimitMs) throw new Error('warm-up connections did not close');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    server.send({ cmd: 'gc' });
-    const before = await next<number>(server, 'rss');
-    const subscribers = start('./client.ts', [variant, String(port), String(n)]);
-    client.child = subscribers;
-    await next(subscribers, 'ready');
-    server.send({ cmd: 'gc' });
-    const after = await next<number>(server, 'rss');
-
-    const run = async (events: number, rate: number) => {
-      const c = subscribers;
-      c.send({ cmd: 'expect', total: events * n });
-      await next(c, 'expecting');
-      const done = next<{ received: number; seconds: number; p50: number; p99: number; cpuMicros: number }>(c, 'done');
-      server.send({ cmd: 'emit', count: events, rate });
-      const result = await done;
-      server.send({ cmd: 'stats' });
-      const cpu = await next<number>(server, 'cpuMicros');
-      return { ...result, cpuPerMsg: cpu / result.received, clientCpuPerMsg: result.cpuMicros / result.received };
-    };
-    // Saturation: enough events for 200,000 deliveries, emitted as fast as the server can.
-    const saturation = Math.round(200_000 / n);
-    await run(Math.round(saturation / 4), 0); // warm-up
-    const out: FanOut = {
-      rate: [],
-      cpuPerMsg: [],
-      clientCpuPerMsg: [],
-      p50: [],
-      p99: [],
-      rssPerConnection: (after - before) / n,
-    };
-    for (let r = 0; r < repeats; r++) {
-      const result = await run(saturation, 0);
-      out.rate.push(result.received / result.seconds);
-      out.cpuPerMsg.push(result.cpuPerMsg);
-      out.clientCpuPerMsg.push(result.clientCpuPerMsg);
-    }
-    // Latency at a fixed offered load of 10,000 deliveries/s, for 3 s.
-    const perSecond = 10_000 / n;
-    for (let r = 0; r < repeats; r++) {
-      const result = await run(Math.round(perSecond * 3), perSecond);
-      out.p50.push(result.p50);
-      out.p99.push(result.p99);
-    }
-    return out;
-  } finally {
-    client.child?.kill();
-    server.kill();
-  }
-}
-
-interface Spread {
-  rate: number[];
-  cpuPerMsg: number[];
-  clientCpuPerMsg: number[];
-}
-
-/**
- * Saturation only, with the N subscribers split over `processes` subscriber processes: a measure of the server
- * when one subscriber process is no longer the ceiling (every fast case saturates one core there).
- */
-async function fanOutSpread(variant: Variant, n: number, processes: number): Promise<Spread> {
-  const server = start('./servers.ts', [variant]);
-  const clients: ChildProcess[] = [];
-  try {
-    const port = String(await next<number>(server, 'port'));
-    const each = Math.round(n / processes);
-    for (let i = 0; i < processes; i++) clients.push(start('./client.ts', [variant, port, String(each)]));
-    await Promise.all(clients.map((c) => next(c, 'ready')));
-    const run = async (events: number) => {
-      for (const c of clients) c.send({ cmd: 'expect', total: events * each });
-      await Promise.all(clients.map((c) => next(c, 'expecting')));
-      const done = Promise.all(
-        clients.map((c) => next<{ received: number; first: number; last: number; cpuMicros: number }>(c, 'done')),
+function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
+  const ws = results.get('ws');
+  const sio = results.get('socketio');
+  if (cases.has('fanout')) {
+    console.log(
+      `Fan-out at saturation, N=${n} subscribers in one process, at most ${inFlight.toLocaleString('en-US')} deliveries in flight, ~300-byte event`,
+    );
+    console.log(
+      '| server | delivered msg/s | × raw ws | × Socket.IO | server CPU µs/msg | subscribers CPU µs/msg | publisher CPU µs/msg | cores busy: server / subscribers / publisher | RSS KiB per idle subscriber |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const [variant, r] of results) {
+      const busy = [r.serverBusy, r.subscriberBusy, r.publisherBusy].map((b) => median(b).toFixed(2)).join(' / ');
+      console.log(
+        `| ${variant} | ${rateCell(r.rate)} | ${ws ? ratio(r.rate, ws.rate).toFixed(2) : '–'} | ` +
+          `${sio ? ratio(r.rate, sio.rate).toFixed(2) : '–'} | ${cell(r.serverCpu)} | ${cell(r.subscriberCpu)} | ` +
+          `${variant === 'switchboard' ? cell(r.publisherCpu) : '–'} | ${busy} | ${kib(r.rssPerConnection)} |`,
       );
-      server.send({ cmd: 'emit', count: events, rate: 0 });
-      const results = await done;
-      server.send({ cmd: 'stats' });
-      const cpu = await next<number>(server, 'cpuMicros');
-      const received = results.reduce((sum, r) => sum + r.received, 0);
-      const seconds = (Math.max(...results.map((r) => r.last)) - Math.min(...results.map((r) => r.first))) / 1000;
-      const clientCpu = results.reduce((sum, r) => sum + r.cpuMicros, 0);
-      return { rate: received / seconds, cpuPerMsg: cpu / received, clientCpuPerMsg: clientCpu / received };
-    };
-    const events = Math.round(200_000 / n);
-    await run(Math.round(events / 4)); // warm-up
-    const out: Spread = { rate: [], cpuPerMsg: [], clientCpuPerMsg: [] };
-    for (let r = 0; r < repeats; r++) {
-      const result = await run(events);
-      out.rate.push(result.rate);
-      out.cpuPerMsg.push(result.cpuPerMsg);
-      out.clientCpuPerMsg.push(result.clientCpuPerMsg);
     }
-    return out;
-  } finally {
-    for (const c of clients) c.kill();
-    server.kill();
+    console.log('');
+  }
+  if (cases.has('latency')) {
+    console.log(`Latency at ${fixedLoad.toLocaleString('en-US')} deliveries/s (${fixedLoad / n} events/s), N=${n}`);
+    console.log('| server | p50 ms | p99 ms | × raw ws p99 |');
+    console.log('|---|---|---|---|');
+    for (const [variant, r] of results) {
+      const p99 = ws ? ratio(r.p99, ws.p99).toFixed(2) : '–';
+      console.log(`| ${variant} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ${p99} |`);
+    }
+    console.log('');
+    const sb = results.get('switchboard');
+    if (sb && sb.trace.length > 0) breakdown(n, sb.trace);
   }
 }
 
-async function ingestAndResume(durability: 'full' | 'normal') {
-  const rows: Record<string, number[]> = {};
-  const add = (name: string, value: number) => (rows[name] ??= []).push(value);
-  for (let r = 0; r < repeats; r++) {
-    // With an fsync per commit, one-event transactions are slow: fewer of them keep the run short.
-    const singles = durability === 'full' ? '2000' : '20000';
-    for (const { mode, perSecond } of await runScript('./raw-insert.ts', [durability, singles])) add(mode, perSecond);
-    const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
-    try {
-      const port = String(await next<number>(server, 'port'));
-      add('publish', (await runScript('./load.ts', ['publish', port, singles]))[0]?.perSecond ?? NaN);
-      add('publishBatch', (await runScript('./load.ts', ['batch', port, '100000']))[0]?.perSecond ?? NaN);
-      add('publisher', (await runScript('./load.ts', ['publisher', port, '50000']))[0]?.perSecond ?? NaN);
-      // The subscriber comes back to everything stored above: the singles and the batches.
-      const stored = String(Number(singles) + 150_000);
-      add('resume', (await runScript('./load.ts', ['resume', port, stored]))[0]?.perSecond ?? NaN);
-    } finally {
-      server.kill();
-    }
+/** Where a Switchboard event's time goes, stage by stage, over the traced run's events. */
+function breakdown(n: number, samples: TraceSample[]): void {
+  const stages: [string, keyof TraceSample, keyof TraceSample][] = [
+    ['publisher to server: client encode, its send timer, loopback, wait for the event loop', 'sentAt', 'received'],
+    ['mutation decode: frame, JSON, message check, superjson', 'received', 'decoded'],
+    ['validation: tRPC middlewares, zod, scope and rate checks', 'decoded', 'queued'],
+    ['group-commit wait', 'queued', 'commitStart'],
+    ['commit: insert, state, commit (and its fsync)', 'commitStart', 'committed'],
+    ['dispatch: to the streams, up to the first frame', 'committed', 'frameStart'],
+    ['frame build (once per event)', 'frameStart', 'frameBuilt'],
+    [`socket writes: the frame handed to all ${n} sockets`, 'frameBuilt', 'dispatchEnd'],
+    ['in the server: frame in to last socket write', 'received', 'dispatchEnd'],
+  ];
+  console.log(`Where an event's time goes in Switchboard, N=${n} (${samples.length} events traced)`);
+  console.log('| stage | p50 ms | p99 ms |');
+  console.log('|---|---|---|');
+  for (const [label, from, to] of stages) {
+    const spans = samples
+      .map((s) => (s[to] ?? NaN) - (s[from] ?? NaN))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const at = (p: number) => spans[Math.min(spans.length - 1, Math.floor(p * spans.length))] ?? NaN;
+    console.log(`| ${label} | ${ms(at(0.5))} | ${ms(at(0.99))} |`);
   }
-  return rows;
+  console.log('');
 }
 
-async function main() {
+function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
+  const ws = results.get('ws');
+  const sio = results.get('socketio');
+  const sb = results.get('switchboard');
+  if (!ws || !sio || !sb) return;
+  if (cases.has('fanout')) {
+    goals.push(
+      {
+        goal: `fan-out N=${n}: delivered msg/s ≥ 1.5× Socket.IO`,
+        measured: `${perSecond(sb.rate)} vs ${perSecond(sio.rate)}`,
+        value: ratio(sb.rate, sio.rate),
+        target: { op: '≥', bound: 1.5 },
+      },
+      {
+        goal: `fan-out N=${n}: delivered msg/s ≥ 1.0× raw ws`,
+        measured: `${perSecond(sb.rate)} vs ${perSecond(ws.rate)}`,
+        value: ratio(sb.rate, ws.rate),
+        target: { op: '≥', bound: 1.0 },
+      },
+      {
+        goal: `fan-out N=${n}: server CPU per delivery the lowest`,
+        measured: `${cell(sb.serverCpu)} µs vs ${cell(ws.serverCpu)} (ws), ${cell(sio.serverCpu)} (Socket.IO)`,
+        value: median(sb.serverCpu) / Math.min(median(ws.serverCpu), median(sio.serverCpu)),
+        target: { op: '≤', bound: 1.0 },
+      },
+    );
+    const cores = cpus().length;
+    const busy = median(sb.serverBusy) + median(sb.subscriberBusy) + median(sb.publisherBusy);
+    goals.push({
+      goal: `fan-out N=${n}: saturation leaves no core idle (Switchboard's processes)`,
+      measured: `${busy.toFixed(2)} of ${cores} cores busy`,
+      value: busy / cores,
+      target: { op: '≥', bound: 0.9 },
+    });
+  }
+  if (cases.has('latency')) {
+    goals.push({
+      goal: `latency N=${n}: p99 at ${fixedLoad.toLocaleString('en-US')} deliveries/s ≤ 1.0× raw ws`,
+      measured: `${ms(median(sb.p99))} ms vs ${ms(median(ws.p99))} ms`,
+      value: ratio(sb.p99, ws.p99),
+      target: { op: '≤', bound: 1.0 },
+    });
+  }
+  if (sb.rssPerConnection !== undefined) {
+    goals.push({
+      goal: `memory: RSS per idle subscribed connection ≤ 12 KiB (N=${n})`,
+      measured: `${kib(sb.rssPerConnection)} KiB (Socket.IO ${kib(sio.rssPerConnection)})`,
+      value: sb.rssPerConnection / 1024,
+      target: { op: '≤', bound: 12 },
+      shown: kib(sb.rssPerConnection),
+    });
+  }
+}
+
+const ingestLabels: Record<string, string> = {
+  'raw-single': 'raw better-sqlite3, one transaction per event',
+  'raw-batch': 'raw better-sqlite3, 1,000 events per transaction',
+  'raw-batch-before': 'raw better-sqlite3, 1,000 events per transaction, the schema before #21',
+  publish: 'Switchboard `publish`, 64 in flight on one connection',
+  batch: 'Switchboard `publishBatch` of 1,000, one in flight',
+  publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, one in flight)',
+  ndjson: 'Switchboard `POST /ingest`, NDJSON of 1,000 events, one request in flight',
+  'pg raw-single': 'raw `pg`, one INSERT per event, autocommit',
+  'pg raw-batch': 'raw `pg`, 1,000 awaited INSERTs per transaction',
+  'pg raw-multirow': 'raw `pg`, one multi-row INSERT of 1,000',
+  'pg raw-unnest': 'raw `pg`, one INSERT … unnest of 1,000',
+  'pg store-single': 'PostgreSQL store `append`, one event at a time (in process)',
+  'pg hub-concurrent-singles': 'hub `append`, 64 single events in flight (group commit, in process)',
+  'pg store-batch': 'PostgreSQL store `append` of 1,000 (in process)',
+  'pg node-publish': 'node `publish`, 64 in flight on one connection',
+  'pg node-batch': 'node `publishBatch` of 1,000, one in flight',
+  'pg two-nodes': 'two nodes at once, `publish` with 64 in flight on each (sum)',
+};
+
+function ingestTable(title: string, rows: Rows, base: number, serverCpu: Record<string, number[]> = {}): void {
+  console.log(title);
+  console.log('| path | events/s | × raw batched | server CPU µs/event | client CPU µs/event |');
+  console.log('|---|---|---|---|---|');
+  for (const [mode, row] of Object.entries(rows)) {
+    const rate = row.errors.length > 0 ? `refused: ${row.errors[0] ?? ''}` : rateCell(row.rates);
+    const cpu = serverCpu[mode.replace(/^pg /, '')];
+    console.log(
+      `| ${ingestLabels[mode] ?? mode} | ${rate} | ${(median(row.rates) / base).toFixed(2)} | ` +
+        `${cpu ? cell(cpu) : '–'} | ${row.clientCpu.length > 0 ? cell(row.clientCpu) : '–'} |`,
+    );
+  }
+  console.log('');
+}
+
+async function ingest(): Promise<void> {
+  process.stderr.write(`  ingest, SQLite (synchronous=${durability.toUpperCase()})…\n`);
+  const { rows, serverCpu } = await sqliteIngest(durability, repeats, counts);
+  const raw = rows['raw-batch']?.rates ?? [];
+  ingestTable(`Ingest, SQLite WAL, synchronous=${durability.toUpperCase()}`, rows, median(raw), serverCpu);
+  const judged: [string, string, number][] = [
+    ['publish', '`publish`, 64 in flight on one connection', 0.5],
+    ['batch', '`publishBatch` of 1,000', 0.8],
+    ['publisher', 'the Publisher', 0.7],
+    ['ndjson', '`/ingest` NDJSON', 0.7],
+  ];
+  for (const [mode, label, bound] of judged) {
+    const row = rows[mode];
+    goals.push({
+      goal: `ingest SQLite: ${label} ≥ ${bound}× the raw batched loop`,
+      measured:
+        row?.errors.length === 0 ? `${perSecond(row.rates)} vs ${perSecond(raw)}` : `refused: ${row?.errors[0] ?? '?'}`,
+      value: ratio(row?.rates ?? [], raw),
+      target: { op: '≥', bound },
+    });
+  }
+  const before = rows['raw-batch-before']?.rates;
+  if (before) {
+    goals.push({
+      goal: 'ingest SQLite: the raw batched loop cheaper on this schema than on the one before',
+      measured: `${perSecond(raw)} vs ${perSecond(before)}`,
+      value: ratio(raw, before),
+      target: { op: '≥', bound: 1.0 },
+    });
+  }
+  const refused = Object.entries(rows).filter(([, row]) => row.errors.length > 0);
+  goals.push({
+    goal: 'defaults: no default limit refuses one orchestrator its ingest',
+    measured:
+      refused.length === 0 ? 'no call refused at the defaults' : `${refused.map(([m]) => m).join(', ')} refused`,
+    value: refused.length,
+    target: { op: '≤', bound: 0 },
+    shown: String(refused.length),
+  });
+
+  const missing = await enginesReachable();
+  if (missing !== undefined) {
+    console.log(`PostgreSQL ingest skipped: ${missing}.\n`);
+    return;
+  }
+  process.stderr.write('  ingest, PostgreSQL…\n');
+  const pgRows = Object.fromEntries(
+    Object.entries(await postgresIngest(repeats, counts)).map(([mode, row]) => [`pg ${mode}`, row]),
+  );
+  const batched = ['pg raw-batch', 'pg raw-multirow', 'pg raw-unnest'];
+  const fastest = batched.reduce((a, b) => (median(pgRows[a]?.rates ?? []) >= median(pgRows[b]?.rates ?? []) ? a : b));
+  const pgRaw = pgRows[fastest]?.rates ?? [];
+  ingestTable(
+    'Ingest, PostgreSQL (two nodes on Redis; ratios to the fastest raw batched insert)',
+    pgRows,
+    median(pgRaw),
+  );
+  const nodePublish = pgRows['pg node-publish']?.rates ?? [];
+  const nodeBatch = pgRows['pg node-batch']?.rates ?? [];
+  const twoNodes = pgRows['pg two-nodes']?.rates ?? [];
+  goals.push(
+    {
+      goal: 'ingest PostgreSQL: pipelined `publish` ≥ 10k/s per node',
+      measured: perSecond(nodePublish),
+      value: median(nodePublish),
+      target: { op: '≥', bound: 10_000 },
+      shown: perSecond(nodePublish),
+    },
+    {
+      goal: 'ingest PostgreSQL: `publishBatch` ≥ 0.8× the fastest raw batched insert',
+      measured: `${perSecond(nodeBatch)} vs ${perSecond(pgRaw)} (${ingestLabels[fastest] ?? fastest})`,
+      value: ratio(nodeBatch, pgRaw),
+      target: { op: '≥', bound: 0.8 },
+    },
+    {
+      goal: 'ingest PostgreSQL: two nodes publishing at once (aggregate; the head row is the ceiling)',
+      measured: `${perSecond(twoNodes)} vs ${perSecond(nodePublish)} on one`,
+      value: ratio(twoNodes, nodePublish),
+    },
+  );
+}
+
+function replayTable(rows: ReplayRows): void {
+  console.log(
+    `Replay: \`events\` from \`lastEventId: "0"\`, ${backlog.toLocaleString('en-US')} behind, default limits`,
+  );
+  console.log('| store and transport | events/s | client CPU µs/event | cut as slow consumers |');
+  console.log('|---|---|---|---|');
+  for (const [name, row] of Object.entries(rows)) {
+    const rate = row.errors.length > 0 ? `failed: ${row.errors[0] ?? ''}` : rateCell(row.rates);
+    console.log(`| ${name} | ${rate} | ${row.clientCpu.length > 0 ? cell(row.clientCpu) : '–'} | ${row.cut} |`);
+  }
+  console.log('');
+  for (const [name, row] of Object.entries(rows)) {
+    goals.push({
+      goal: `replay ${name}: ≥ 100k events/s, never cut as a slow consumer`,
+      measured: row.errors.length > 0 ? `failed: ${row.errors[0]}` : `${perSecond(row.rates)}, cut ${row.cut}×`,
+      value: row.cut > 0 ? 0 : median(row.rates),
+      target: { op: '≥', bound: 100_000 },
+      shown: perSecond(row.rates),
+    });
+  }
+}
+
+async function replay(): Promise<void> {
+  process.stderr.write('  replay, SQLite…\n');
+  const rows = await sqliteReplay(durability, repeats, backlog);
+  const missing = await enginesReachable();
+  if (missing === undefined) {
+    process.stderr.write('  replay, PostgreSQL…\n');
+    Object.assign(rows, await postgresReplay(repeats, backlog));
+  } else {
+    console.log(`PostgreSQL replay skipped: ${missing}.\n`);
+  }
+  replayTable(rows);
+}
+
+async function main(): Promise<void> {
   if (only?.includes('patterns')) {
     await runPatterns();
     return;
@@ -185,89 +328,49 @@ async function main() {
     if (!pass) process.exitCode = 1;
     return;
   }
+  const clusterOnly = only?.length === 1 && only[0] === 'cluster';
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(
-    `Switchboard bench · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version}`,
+    `Switchboard bench · ${cpus().length} × ${cpu} · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version} · SQLite synchronous=${durability.toUpperCase()}`,
   );
   console.log(
-    `${repeats} repeat(s) per case; median, with (min–max) across repeats; ratios against raw ws in the same run.\n`,
+    `${repeats} repeat(s) per case; median, with (min–max) across repeats. Load average at start: ${load()}\n`,
   );
 
-  for (const n of skipFanOut ? [] : sizes) {
-    const results = new Map<Variant, FanOut>();
-    for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
-      process.stderr.write(`  fan-out N=${n} ${variant}…\n`);
-      results.set(variant, await fanOut(variant, n));
+  if (!clusterOnly && (cases.has('fanout') || cases.has('latency'))) {
+    for (const n of sizes) {
+      const results = new Map<Variant, FanOutResult>();
+      for (const variant of fanOutVariants) {
+        process.stderr.write(`  fan-out and latency, N=${n}, ${variant}…\n`);
+        results.set(
+          variant,
+          await fanOut(variant, n, {
+            repeats,
+            saturation: cases.has('fanout'),
+            latency: cases.has('latency'),
+            durability,
+          }),
+        );
+      }
+      fanOutTables(n, results);
+      fanOutGoals(n, results);
     }
-    const base = results.get('ws');
-    console.log(`Fan-out, N=${n} subscribers, ~300-byte event`);
-    console.log(
-      '| server | delivered msg/s | × raw ws | server CPU µs/msg | subscriber process CPU µs/msg | latency p50 / p99 ms at 10k/s | × raw ws p99 | RSS KiB per idle subscriber |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|');
-    for (const [variant, r] of results) {
-      const rate = median(r.rate);
-      const p99 = median(r.p99);
-      console.log(
-        `| ${variant} | ${rateCell(r.rate)} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
-          `${cell(r.cpuPerMsg)} | ${cell(r.clientCpuPerMsg)} | ` +
-          `${median(r.p50).toFixed(2)} / ${p99.toFixed(2)} | ${(p99 / median(base?.p99 ?? [NaN])).toFixed(2)} | ` +
-          // A hundred connections change the process's RSS by less than its own noise: measured at 1,000 only.
-          `${n >= 1000 ? (r.rssPerConnection / 1024).toFixed(1) : '–'} |`,
-      );
-    }
-    console.log('');
   }
-
-  if (!skipFanOut && sizes.includes(1000)) {
-    const processes = 2;
-    const results = new Map<Variant, Spread>();
-    for (const variant of variants.filter((v) => only === undefined || only.includes(v))) {
-      process.stderr.write(`  fan-out N=1000 over ${processes} subscriber processes, ${variant}…\n`);
-      results.set(variant, await fanOutSpread(variant, 1000, processes));
-    }
-    const base = results.get('ws');
-    console.log(`Fan-out at saturation, N=1000 subscribers split over ${processes} subscriber processes`);
-    console.log('| server | delivered msg/s | × raw ws | server CPU µs/msg | subscriber processes CPU µs/msg |');
-    console.log('|---|---|---|---|---|');
-    for (const [variant, r] of results) {
-      const rate = median(r.rate);
-      console.log(
-        `| ${variant} | ${rateCell(r.rate)} | ${(rate / median(base?.rate ?? [NaN])).toFixed(2)} | ` +
-          `${cell(r.cpuPerMsg)} | ${cell(r.clientCpuPerMsg)} |`,
-      );
-    }
-    console.log('');
-  }
-
-  for (const durability of skipIngest ? [] : (['normal', 'full'] as const)) {
-    process.stderr.write(`  ingest and resume, durability ${durability}…\n`);
-    const rows = await ingestAndResume(durability);
-    const raw = median(rows['raw-batch'] ?? []);
-    console.log(`Ingest and resume, SQLite WAL, synchronous=${durability.toUpperCase()}`);
-    console.log('| path | events/s | × raw batched insert |');
-    console.log('|---|---|---|');
-    const label: Record<string, string> = {
-      'raw-single': 'raw better-sqlite3, one transaction per event',
-      'raw-batch': 'raw better-sqlite3, 1,000 events per transaction',
-      publish: 'Switchboard `publish`, 64 in flight on one connection',
-      publishBatch: 'Switchboard `publishBatch` of 1,000',
-      publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, one in flight)',
-      resume: 'Switchboard resume replay (`events` from `lastEventId: "0"`, 152,000–170,000 behind)',
-    };
-    for (const [mode, values] of Object.entries(rows)) {
-      console.log(`| ${label[mode] ?? mode} | ${rateCell(values)} | ${(median(values) / raw).toFixed(2)} |`);
-    }
-    console.log('');
-  }
-
-  if (!skipCluster) {
+  if (!clusterOnly && cases.has('ingest')) await ingest();
+  if (!clusterOnly && cases.has('replay')) await replay();
+  if (runCluster) {
     const missing = await enginesReachable();
     // The full run goes on without the engines; asking for the cluster cases alone and getting none is an error.
     if (missing === undefined) await clusterCases(repeats);
     else if (clusterOnly) throw new Error(`--only cluster: ${missing}`);
     else console.log(`Cluster cases skipped: ${missing}.\n`);
   }
+  printGoals(goals);
+  console.log(`Load average at end: ${load()}`);
 }
 
 await main();

@@ -1,11 +1,19 @@
 /**
- * The servers under test, one per process (forked by bench/run.ts). Each listens on 127.0.0.1:0 and, on
- * command, emits events to every subscriber: as one pre-serialized string over raw `ws`, as a Socket.IO room
- * broadcast, through tRPC as its docs show it (EventEmitter + async generator), or through Switchboard's full
- * path (validated, stored in SQLite, fanned out to tracked, filtered subscriptions).
+ * The servers under test, one per process (forked by the bench). Each listens on 127.0.0.1:0. Raw `ws`, Socket.IO
+ * and tRPC as its docs show it emit events themselves on command: one pre-serialized string to every socket, a
+ * room broadcast, an EventEmitter + async generator. Switchboard is the real server (`startServer`): its events
+ * come in through its API from a publisher process (bench/publisher.ts), are validated, stored in SQLite and
+ * fanned out to tracked, filtered subscriptions; `fill` stores a backlog through an in-process hub instead.
  *
- * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'emit', count, rate } → { emitted };
- * ← { cmd: 'stats' } → { cpuMicros, rss }; ← { cmd: 'gc' } → { rss }; ← { cmd: 'connections' } → { connections }.
+ * Environment: BENCH_DURABILITY (`full`, the server's default, or `normal`); BENCH_LIMITS (`fanout`: no
+ * slow-consumer cut-off and no connection limit, as the baselines have none; otherwise the server's defaults).
+ *
+ * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'emit', count,
+ * rate, window } → { emitted }: `rate` events a second, or with rate 0 a closed loop that keeps at most `window`
+ * events unacknowledged, acknowledged by ← { credit: events } (what every subscriber has received);
+ * ← { cmd: 'stats' } → { cpuMicros } (user + system since the process started); ← { cmd: 'gc' } → { rss };
+ * ← { cmd: 'connections' } → { connections }; ← { cmd: 'fill', count } → { filled };
+ * ← { cmd: 'trace', on } → { traced: samples } (Switchboard: the latency breakdown, bench/trace.ts).
  */
 import { EventEmitter, on } from 'node:events';
 import { createServer } from 'node:http';
@@ -20,20 +28,23 @@ import superjson from 'superjson';
 import { WebSocketServer } from 'ws';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
-import { openDatabase } from '../server/store/sqlite-db.js';
 import { createHub } from '../server/core/hub.js';
 import { startServer } from '../server/server.js';
+import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
 import { benchEvent, benchEnvelope, type Variant } from './shared.js';
+import { BenchTracer } from './trace.js';
 
 type Emit = (i: number) => void;
 interface Made {
   port: number;
-  emit: Emit;
+  /** Emits event `i` in process (the baselines); Switchboard's events come from a publisher process. */
+  emit?: Emit;
   /** Open connections, so the parent can wait for a warm-up client's to be gone. */
   connections: () => number | Promise<number>;
-  /** Stores events without waiting on subscribers (Switchboard only: the resume case needs a backlog). */
+  /** Stores events without waiting on subscribers (Switchboard only: the replay case needs a backlog). */
   emitBatch?: (from: number, n: number) => Promise<void>;
+  tracer?: BenchTracer;
 }
 
 async function rawWs(): Promise<Made> {
@@ -83,24 +94,27 @@ async function naiveTrpc(): Promise<Made> {
   };
 }
 
-/** The real server, with a second hub on the same store and bus acting as the in-process publisher. */
+/** The real server; a second hub on the same store and bus stores a backlog in process (`fill`). */
 async function switchboard(): Promise<Made> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
-  const durability = process.env.BENCH_DURABILITY === 'full' ? 'full' : 'normal';
+  const durability = process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full';
+  // As the server opens it (server/topology.ts); given to it so that a second hub can share it for `fill`.
   const store = createSqliteStore(openDatabase(join(dir, 'bench.db'), durability));
   const bus = createMemoryBus();
+  const tracer = new BenchTracer();
+  const lifted = process.env.BENCH_LIMITS === 'fanout';
   const server = await startServer({
     ...loadConfig([], {}),
     port: 0,
     db: join(dir, 'bench.db'),
     durability,
     logLevel: 'error',
-    maxConnections: 100_000,
-    publishRate: 10_000_000,
-    // Saturation deliberately outruns the subscribers; the baselines have no cut-off, so neither does this run.
-    slowConsumerBytes: 1024 ** 3,
+    // Saturation deliberately outruns the subscribers, and N=1000 is the default connection limit: the
+    // baselines have neither cut-off, so the fan-out runs lift both. Every other case runs with the defaults.
+    ...(lifted && { maxConnections: 100_000, slowConsumerBytes: 1024 ** 3 }),
     store,
     bus,
+    trace: tracer,
   });
   const hub = createHub({ store, bus });
   return {
@@ -109,43 +123,62 @@ async function switchboard(): Promise<Made> {
       const health = (await (await fetch(`${server.url}/healthz`)).json()) as { connections: number };
       return health.connections;
     },
-    emit: (i) => void hub.append([benchEvent(i)]),
     emitBatch: async (from, n) => {
       await hub.append(Array.from({ length: n }, (_, k) => benchEvent(from + k)));
     },
+    tracer,
   };
 }
 
+/** Emits `count` events with `emit`: `rate` a second, or (rate 0) keeping at most `window` unacknowledged. */
+function emitAll(emit: Emit, count: number, rate: number, window: number, done: () => void): void {
+  let i = 0;
+  if (rate > 0) {
+    const started = performance.now();
+    const tick = () => {
+      const due = Math.min(count, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+      for (; i < due; i++) emit(i);
+      if (i < count) setTimeout(tick, 1);
+      else done();
+    };
+    tick();
+    return;
+  }
+  // Closed loop: emit up to the window, then yield to the event loop (sockets flush, credit arrives).
+  const slice = () => {
+    const end = Math.min(count, acknowledged + window, i + 50);
+    for (; i < end; i++) emit(i);
+    if (i >= count) done();
+    else if (i < acknowledged + window) setImmediate(slice);
+    else waiting = slice;
+  };
+  acknowledged = 0;
+  slice();
+}
+let acknowledged = 0;
+let waiting: (() => void) | undefined;
+
 const variant = process.argv[2] as Variant;
 const made: Made = await { ws: rawWs, socketio: socketIo, trpc: naiveTrpc, switchboard }[variant]();
-let cpuStart = process.cpuUsage();
 
-process.on('message', (raw: { cmd: string; count?: number; rate?: number }) => {
+interface Command {
+  cmd?: string;
+  count?: number;
+  rate?: number;
+  window?: number;
+  credit?: number;
+  on?: boolean;
+}
+
+process.on('message', (raw: Command) => {
   const send = (m: unknown) => process.send?.(m);
-  if (raw.cmd === 'emit') {
-    const count = raw.count ?? 0;
-    const rate = raw.rate ?? 0;
-    cpuStart = process.cpuUsage();
-    let i = 0;
-    if (rate === 0) {
-      // Saturation: emit in slices, yielding to the event loop so sockets keep flushing.
-      const slice = () => {
-        const end = Math.min(count, i + 50);
-        for (; i < end; i++) made.emit(i);
-        if (i < count) setImmediate(slice);
-        else send({ emitted: count });
-      };
-      slice();
-    } else {
-      const started = performance.now();
-      const tick = () => {
-        const due = Math.min(count, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-        for (; i < due; i++) made.emit(i);
-        if (i < count) setTimeout(tick, 1);
-        else send({ emitted: count });
-      };
-      tick();
-    }
+  if (raw.credit !== undefined) {
+    acknowledged = Math.max(acknowledged, raw.credit);
+    const resume = waiting;
+    waiting = undefined;
+    resume?.();
+  } else if (raw.cmd === 'emit' && made.emit) {
+    emitAll(made.emit, raw.count ?? 0, raw.rate ?? 0, raw.window ?? Infinity, () => send({ emitted: raw.count }));
   } else if (raw.cmd === 'fill' && made.emitBatch) {
     const total = raw.count ?? 0;
     const emitBatch = made.emitBatch;
@@ -153,9 +186,11 @@ process.on('message', (raw: { cmd: string; count?: number; rate?: number }) => {
       for (let i = 0; i < total; i += 1_000) await emitBatch(i, Math.min(1_000, total - i));
       send({ filled: total });
     })();
+  } else if (raw.cmd === 'trace' && made.tracer) {
+    send({ traced: made.tracer.collect(raw.on === true) });
   } else if (raw.cmd === 'stats') {
-    const cpu = process.cpuUsage(cpuStart);
-    send({ cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+    const cpu = process.cpuUsage();
+    send({ cpuMicros: cpu.user + cpu.system });
   } else if (raw.cmd === 'connections') {
     void Promise.resolve(made.connections()).then((connections) => send({ connections }));
   } else if (raw.cmd === 'gc') {

@@ -25,6 +25,7 @@ import { AccessControl } from './security/access.js';
 import type { ReloadResult } from './security/tokens-file.js';
 import { OriginGuard } from './security/origin.js';
 import type { EventStore } from './core/store.js';
+import type { PathTracer } from './core/trace.js';
 import { HttpTransport, trpcPath, type ErrorHandler } from './transports/http.js';
 import { serveWebSockets } from './transports/ws/handler.js';
 import { acceptUpgrades } from './transports/ws/upgrade.js';
@@ -40,6 +41,8 @@ export type ServerOptions = Config & {
   dashboardDir?: string;
   /** The event catalogue (`defineCatalogue`); wins over `events`, the path of a module exporting one. */
   catalogue?: AnyCatalogue;
+  /** Times each event's path from frame to sockets (the bench's latency breakdown); nothing is timed without it. */
+  trace?: PathTracer;
 };
 
 export interface RunningServer {
@@ -115,6 +118,7 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
   const hub = createHub({
     store,
     bus,
+    trace: options.trace,
     onAppend: (stored, seconds) => {
       metrics.appended.inc(stored);
       metrics.publishSeconds.observe(seconds);
@@ -144,6 +148,7 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
     // The project's own subscriptions keep this bound themselves (ConnectionLimits); any other is held to it here.
     slowConsumerBytes: options.slowConsumerBytes,
+    trace: options.trace,
   });
   const httpTransport = new HttpTransport({
     router: appRouter,

@@ -8,6 +8,7 @@ import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
 import type { AppendBatch, EventStore, SilenceCondition, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
+import type { PathTracer } from './trace.js';
 
 export interface HubOptions {
   store: EventStore;
@@ -26,6 +27,8 @@ export interface HubOptions {
    * default timestamp, retention's age). The presence sweeper must read the same one; tests pass a double.
    */
   now?: () => number;
+  /** Bench-only timing of each event's path (./trace.ts); absent, nothing is timed. */
+  trace?: PathTracer | undefined;
 }
 
 export interface StreamRequest {
@@ -70,8 +73,9 @@ export function createHub({
   onAppend,
   onListenerError = warnListenerError,
   now = Date.now,
+  trace,
 }: HubOptions) {
-  const dispatcher = new Dispatcher(bus);
+  const dispatcher = new Dispatcher(bus, trace);
   // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
   // envelope object itself, which the bus hands to every subscriber, so it costs nothing per subscriber.
   const committed = new WeakMap<EventEnvelope, number>();
@@ -96,6 +100,7 @@ export function createHub({
     const group = queue.splice(0, take);
     if (queue.length > 0) schedule();
     const started = performance.now();
+    if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
     let outcomes;
     try {
       outcomes = await store.appendGroup(group, new Date(now()));
@@ -104,6 +109,9 @@ export function createHub({
       return;
     }
     const done = performance.now();
+    if (trace)
+      for (const outcome of outcomes)
+        if (outcome.ok) for (const e of outcome.result.stored) trace.event('committed', e);
     group.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (!outcome) {
@@ -174,6 +182,7 @@ export function createHub({
      */
     append(events: readonly ValidEvent[], keyOwner = '', ifSilent?: SilenceCondition): Promise<EventEnvelope[]> {
       // `ifSilent`: the presence sweep's offline event, stored (one envelope) or not (none) as the store decides.
+      if (trace) for (const event of events) trace.event('queued', event);
       return new Promise((resolve, reject) => {
         queue.push({ events, keyOwner, ifSilent, resolve, reject });
         schedule();

@@ -21,6 +21,7 @@ import type { EventBus } from './bus.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';
 import type { EventStore, Snapshot } from './store.js';
+import type { PathTracer } from './trace.js';
 
 /** The longest pause between two reads of a store that cannot be reached. */
 const storeRetryMaxMs = 2_000;
@@ -301,9 +302,13 @@ export class Dispatcher {
   /** The newest id dispatched, once anything has been (once per batch: not per event or subscriber). */
   private lastId: number | undefined;
 
-  constructor(private readonly bus: EventBus) {
+  constructor(
+    private readonly bus: EventBus,
+    trace?: PathTracer,
+  ) {
     bus.subscribe((events) => {
       for (const event of events) {
+        trace?.event('dispatchStart', event);
         for (const stream of this.streams) {
           // A sink that throws fails its own stream, not the others nor the append that published the event.
           try {
@@ -312,6 +317,7 @@ export class Dispatcher {
             stream.fail(error);
           }
         }
+        trace?.event('dispatchEnd', event);
       }
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);

@@ -227,6 +227,7 @@ export class Connection<TRouter extends AnyRouter>
     // Cut as a slow consumer, refused, or closing (a revoked token's socket): what the peer still sends is not
     // read. \`ws\` goes on emitting messages while it waits for the peer's close frame, up to its 30 s timeout.
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    this.options.trace?.frame('received');
     if (isBinary || !Buffer.isBuffer(data)) {
       this.malformed('send JSON in text frames; binary frames are not part of the protocol');
       return;
@@ -355,6 +356,7 @@ export class Connection<TRouter extends AnyRouter>
       this.respondError({ id, jsonrpc, type, path, input: undefined }, error);
       return;
     }
+    this.options.trace?.frame('decoded');
     if (typeof lastEventId === 'string') {
       input = typeof input === 'object' && input !== null ? { ...input, lastEventId } : (input ?? { lastEventId });
     }

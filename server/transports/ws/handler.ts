@@ -51,7 +51,7 @@ export function serveWebSockets<TRouter extends AnyRouter>(
     throw new TypeError(`serveWebSockets: ${describeIssues(checked.error.issues, '(options)')}`);
   }
   const { prefix } = checked.data;
-  const frames = new EventFrames(options.router);
+  const frames = new EventFrames(options.router, options.trace);
   const keepAlive = new KeepAlive(options.keepAlive);
   // This handler's own connections: another handler on the same server (another prefix) has its own.
   const served = new Set<WebSocket>();

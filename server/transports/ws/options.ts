@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AnyRouter, inferRouterContext, ProcedureType, TRPCError } from '@trpc/server';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { PathTracer } from '../../core/trace.js';
 import type { KeepAliveOptions } from './keepalive.js';
 
 /** What `createContext` gets, once per connection. */
@@ -51,4 +52,6 @@ export interface WebSocketHandlerOptions<TRouter extends AnyRouter> {
   prefix?: string;
   /** As in tRPC's `applyWSSHandler`: a frame with more requests is refused, each request answered BAD_REQUEST. */
   maxBatchSize?: number;
+  /** Bench-only timing of each event's path (server/core/trace.ts); absent, nothing is timed. */
+  trace?: PathTracer | undefined;
 }

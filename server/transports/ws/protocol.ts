@@ -15,6 +15,7 @@ import {
 import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
 import type { TrackedItem } from '../../core/push-source.js';
+import type { PathTracer } from '../../core/trace.js';
 import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);
@@ -84,7 +85,10 @@ export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): strin
 export class EventFrames<T extends TrackedItem = TrackedItem> {
   private readonly cache = new WeakMap<T, { id: string; payload: string; wire: Map<string, Buffer> }>();
 
-  constructor(private readonly router: AnyRouter) {}
+  constructor(
+    private readonly router: AnyRouter,
+    private readonly trace?: PathTracer,
+  ) {}
 
   private payload(item: T, id: string): string {
     return JSON.stringify(configOf(this.router).transformer.output.serialize({ id, data: item }));
@@ -93,6 +97,8 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
   private entry(item: T, trackedId: (item: T) => string) {
     let entry = this.cache.get(item);
     if (entry === undefined) {
+      const { trace } = this;
+      if (trace && 'data' in item) trace.event('frameStart', item);
       const id = trackedId(item);
       entry = { id, payload: this.payload(item, id), wire: new Map() };
       this.cache.set(item, entry);
@@ -120,6 +126,7 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
     if (frame === undefined) {
       frame = textFrame(this.text(head, item, true, trackedId));
       wire.set(head, frame);
+      if (this.trace && 'data' in item) this.trace.event('frameBuilt', item);
     }
     return frame;
   }

@@ -1,0 +1,175 @@
+/**
+ * Fan-out and latency: one server process, N subscribers in one subscriber process (bench/client.ts), and for
+ * Switchboard a publisher process sending events through the API (bench/publisher.ts), stored durably before they
+ * go out. Raw `ws`, Socket.IO and naive tRPC emit in their own process and store nothing.
+ *
+ * - Saturation (`fanout`): a closed loop that keeps at most 10,000 deliveries in flight (10,000 / N events), the
+ *   subscriber process acknowledging every 1,000 deliveries; 200,000 deliveries per run. Each process's CPU is
+ *   read before and after, so the table says which one was busy and which waited.
+ * - Latency (`latency`): a fixed load of 10,000 deliveries a second for 3 s; p50 and p99 from the event's send
+ *   time to its arrival, over every delivery. For Switchboard a second, traced run gives the breakdown of where
+ *   an event's time goes inside the server (bench/trace.ts).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { next, start, waitLimitMs } from './ipc.js';
+import type { Variant } from './shared.js';
+import type { TraceSample } from './trace.js';
+
+/** Deliveries in flight at most in the closed loop, and deliveries per saturation run. */
+export const inFlight = 10_000;
+const saturationDeliveries = 200_000;
+/** The fixed load of the latency runs: deliveries a second, for this long. */
+export const fixedLoad = 10_000;
+const fixedSeconds = 3;
+
+export interface FanOutResult {
+  /** Delivered messages a second, one per repeat. */
+  rate: number[];
+  /** CPU µs per delivered message: the server, the subscriber process, the publisher process (Switchboard). */
+  serverCpu: number[];
+  subscriberCpu: number[];
+  publisherCpu: number[];
+  /** Share of one core each process was busy during the run (1 = a whole core). */
+  serverBusy: number[];
+  subscriberBusy: number[];
+  publisherBusy: number[];
+  p50: number[];
+  p99: number[];
+  /** RSS per idle subscribed connection, bytes (N=1000 only: a hundred move RSS less than its noise). */
+  rssPerConnection: number | undefined;
+  /** The traced latency run's samples (Switchboard). */
+  trace: TraceSample[];
+}
+
+interface Done {
+  received: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  cpuMicros: number;
+}
+
+export interface FanOutOptions {
+  repeats: number;
+  saturation: boolean;
+  latency: boolean;
+  durability: 'full' | 'normal';
+}
+
+/** Waits until the server counts no open connection (the warm-up client's are gone). */
+async function untilNoConnections(server: ChildProcess): Promise<void> {
+  const since = performance.now();
+  for (;;) {
+    server.send({ cmd: 'connections' });
+    if ((await next<number>(server, 'connections')) === 0) return;
+    if (performance.now() - since > waitLimitMs) throw new Error('warm-up connections did not close');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const cpuOf = async (child: ChildProcess | undefined): Promise<number> => {
+  if (!child) return 0;
+  child.send({ cmd: 'stats' });
+  return next<number>(child, 'cpuMicros');
+};
+
+export async function fanOut(variant: Variant, n: number, options: FanOutOptions): Promise<FanOutResult> {
+  const server = start('./servers.ts', [variant], { BENCH_DURABILITY: options.durability, BENCH_LIMITS: 'fanout' });
+  const children: ChildProcess[] = [server];
+  try {
+    const port = String(await next<number>(server, 'port'));
+    // Warm-up: a few subscribers come and go first, so that what is paid once per process (code compiled on
+    // first use, the heap's first growth) is not counted against each of the N connections measured next.
+    const warm = start('./client.ts', [variant, port, '20']);
+    await next(warm, 'ready');
+    warm.kill();
+    await untilNoConnections(server);
+    server.send({ cmd: 'gc' });
+    const before = await next<number>(server, 'rss');
+    const subscribers = start('./client.ts', [variant, port, String(n)]);
+    children.push(subscribers);
+    await next(subscribers, 'ready');
+    server.send({ cmd: 'gc' });
+    const after = await next<number>(server, 'rss');
+    let publisher: ChildProcess | undefined;
+    if (variant === 'switchboard') {
+      publisher = start('./publisher.ts', [port]);
+      children.push(publisher);
+      await next(publisher, 'ready');
+    }
+    const emitter = publisher ?? server;
+    // The closed loop's acknowledgements: what every subscriber has received, in events.
+    subscribers.on('message', (m: { progress?: number }) => {
+      if (m.progress !== undefined) emitter.send({ credit: Math.floor(m.progress / n) });
+    });
+
+    const run = async (events: number, rate: number) => {
+      subscribers.send({ cmd: 'expect', total: events * n, report: rate === 0 ? 1_000 : 0 });
+      await next(subscribers, 'expecting');
+      const done = next<Done>(subscribers, 'done');
+      const emitted = next(emitter, 'emitted');
+      const [server0, publisher0] = [await cpuOf(server), await cpuOf(publisher)];
+      const started = performance.now();
+      emitter.send({ cmd: 'emit', count: events, rate, window: Math.max(1, Math.floor(inFlight / n)) });
+      const result = await done;
+      const wall = (performance.now() - started) * 1000;
+      await emitted;
+      const [server1, publisher1] = [await cpuOf(server), await cpuOf(publisher)];
+      const { received } = result;
+      return {
+        result,
+        rate: received / result.seconds,
+        serverCpu: (server1 - server0) / received,
+        subscriberCpu: result.cpuMicros / received,
+        publisherCpu: (publisher1 - publisher0) / received,
+        serverBusy: (server1 - server0) / wall,
+        subscriberBusy: result.cpuMicros / wall,
+        publisherBusy: (publisher1 - publisher0) / wall,
+      };
+    };
+
+    const out: FanOutResult = {
+      rate: [],
+      serverCpu: [],
+      subscriberCpu: [],
+      publisherCpu: [],
+      serverBusy: [],
+      subscriberBusy: [],
+      publisherBusy: [],
+      p50: [],
+      p99: [],
+      rssPerConnection: n >= 1000 ? (after - before) / n : undefined,
+      trace: [],
+    };
+    const saturation = Math.round(saturationDeliveries / n);
+    await run(Math.round(saturation / 4), 0); // warm-up
+    for (let r = 0; options.saturation && r < options.repeats; r++) {
+      const s = await run(saturation, 0);
+      out.rate.push(s.rate);
+      out.serverCpu.push(s.serverCpu);
+      out.subscriberCpu.push(s.subscriberCpu);
+      out.publisherCpu.push(s.publisherCpu);
+      out.serverBusy.push(s.serverBusy);
+      out.subscriberBusy.push(s.subscriberBusy);
+      out.publisherBusy.push(s.publisherBusy);
+    }
+    const perSecond = fixedLoad / n;
+    const events = Math.round(perSecond * fixedSeconds);
+    for (let r = 0; options.latency && r < options.repeats; r++) {
+      const { result } = await run(events, perSecond);
+      out.p50.push(result.p50);
+      out.p99.push(result.p99);
+    }
+    if (options.latency && variant === 'switchboard') {
+      // Traced separately, so that the stamps cost nothing in the runs above.
+      server.send({ cmd: 'trace', on: true });
+      await next(server, 'traced');
+      await run(events, perSecond);
+      server.send({ cmd: 'trace', on: false });
+      out.trace = await next<TraceSample[]>(server, 'traced');
+    }
+    return out;
+  } finally {
+    for (const child of children) child.kill();
+  }
+}

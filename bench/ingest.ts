@@ -1,0 +1,109 @@
+/**
+ * Ingest: how fast events get stored, next to the storage engine alone on the same schema.
+ *
+ * - SQLite: better-sqlite3 inserting the rows with nothing around it (bench/raw-insert.ts, on this schema and on
+ *   the schema before issue #21's changes), then a real server with its default limits and the given durability,
+ *   fed from another process (bench/load.ts): `publish` with 64 in flight, `publishBatch` of 1,000, the
+ *   Publisher, and `POST /ingest` NDJSON.
+ * - PostgreSQL (when reachable): raw `pg` inserts and the store in process (bench/pg-ingest.ts), then nodes as a
+ *   deployment runs them: `publish` with 64 in flight and `publishBatch` through one node, then `publish` through
+ *   two nodes at once.
+ */
+import { startCluster } from './cluster.js';
+import { type Measured, next, runScript, start } from './ipc.js';
+import { pgUrl } from '../test/engine-addresses.js';
+
+/** Samples per row, one per repeat; a refused run records its error instead. */
+export type Rows = Record<string, { rates: number[]; clientCpu: number[]; errors: string[] }>;
+
+function add(rows: Rows, measured: Measured, as = measured.mode): void {
+  const row = (rows[as] ??= { rates: [], clientCpu: [], errors: [] });
+  if (measured.error !== undefined) row.errors.push(measured.error);
+  else if (typeof measured.retried === 'number' && measured.retried > 0)
+    row.errors.push(`${measured.retried} events retried: the server refused or lost a batch`);
+  else {
+    row.rates.push(measured.perSecond ?? NaN);
+    if (measured.clientCpuPerEvent !== undefined) row.clientCpu.push(measured.clientCpuPerEvent);
+  }
+}
+
+const cpuOf = async (child: ReturnType<typeof start>): Promise<number> => {
+  child.send({ cmd: 'stats' });
+  return next<number>(child, 'cpuMicros');
+};
+
+export interface IngestCounts {
+  singles: number;
+  batched: number;
+}
+
+/** Server CPU µs per event, per row, alongside the rates. */
+export type ServerCpu = Record<string, number[]>;
+
+export async function sqliteIngest(
+  durability: 'full' | 'normal',
+  repeats: number,
+  counts: IngestCounts,
+): Promise<{ rows: Rows; serverCpu: ServerCpu }> {
+  const rows: Rows = {};
+  const serverCpu: ServerCpu = {};
+  for (let r = 0; r < repeats; r++) {
+    for (const measured of await runScript('./raw-insert.ts', [durability, String(counts.singles)]))
+      add(rows, measured);
+    // The server's default limits, as an orchestrator meets them: a limit that caps ingest shows up here.
+    const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
+    try {
+      const port = String(await next<number>(server, 'port'));
+      const cases: [string, string][] = [
+        ['publish', String(counts.singles)],
+        ['batch', String(counts.batched)],
+        ['publisher', String(counts.batched / 2)],
+        ['ndjson', String(counts.batched / 2)],
+      ];
+      for (const [mode, count] of cases) {
+        const before = await cpuOf(server);
+        const [measured] = await runScript('./load.ts', [mode, port, count]);
+        const after = await cpuOf(server);
+        if (measured) add(rows, measured);
+        (serverCpu[mode] ??= []).push((after - before) / Number(count));
+      }
+    } finally {
+      server.kill();
+    }
+  }
+  return { rows, serverCpu };
+}
+
+export async function postgresIngest(repeats: number, counts: IngestCounts): Promise<Rows> {
+  const rows: Rows = {};
+  for (let r = 0; r < repeats; r++) {
+    for (const measured of await runScript('./pg-ingest.ts', [pgUrl, String(counts.singles / 4)])) add(rows, measured);
+    const cluster = await startCluster(2);
+    try {
+      const [a, b] = cluster.nodes.map((node) => String(node.port));
+      if (a === undefined || b === undefined) throw new Error('two nodes did not start');
+      for (const measured of await runScript('./load.ts', ['publish', a, String(counts.singles)]))
+        add(rows, measured, 'node-publish');
+      for (const measured of await runScript('./load.ts', ['batch', a, String(counts.batched / 2)]))
+        add(rows, measured, 'node-batch');
+      // Both nodes at once: the aggregate is bound by the one row every append locks (store_meta's head).
+      const both = await Promise.all([
+        runScript('./load.ts', ['publish', a, String(counts.singles)]),
+        runScript('./load.ts', ['publish', b, String(counts.singles)]),
+      ]);
+      const [one, two] = both.map((m) => m[0]);
+      if (one && two) {
+        const error = one.error ?? two.error;
+        add(
+          rows,
+          error === undefined
+            ? { mode: 'two-nodes', perSecond: (one.perSecond ?? NaN) + (two.perSecond ?? NaN) }
+            : { mode: 'two-nodes', error },
+        );
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,77 @@
+/**
+ * Switchboard's events for the fan-out and latency cases, sent through its API from a process of their own, as an
+ * orchestrator sends them: `publishBatch` in a closed loop at saturation, one `publish` per event at a fixed rate.
+ * Usage: `publisher.ts port`.
+ *
+ * IPC: → { ready } once connected; ← { cmd: 'emit', count, rate, window } → { emitted } once every call is
+ * answered: `rate` events a second, one `publish` each, or with rate 0 a closed loop that keeps at most `window`
+ * events unacknowledged (acknowledged by ← { credit: events }, what every subscriber has received), sending what
+ * the window allows as one `publishBatch` (at most 1,000); ← { cmd: 'stats' } → { cpuMicros } (since start).
+ */
+import WebSocket from 'ws';
+import { limits } from '@switchboard/shared';
+import { createSwitchboardClient } from '../client/index.js';
+import { benchEvent } from './shared.js';
+
+const port = process.argv[2] ?? '';
+const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
+
+let acknowledged = 0;
+let wake: (() => void) | undefined;
+
+/** Every call of a run, so the run ends when all are answered; a refused call fails the whole bench. */
+const calls: Promise<unknown>[] = [];
+const fail = (error: unknown) => {
+  console.error(`bench publisher: a call failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+};
+
+async function closedLoop(count: number, window: number): Promise<void> {
+  acknowledged = 0;
+  let sent = 0;
+  while (sent < count) {
+    const room = Math.min(count - sent, acknowledged + window - sent, limits.batchSize);
+    if (room <= 0) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      continue;
+    }
+    const from = sent;
+    sent += room;
+    calls.push(client.publishBatch.mutate(Array.from({ length: room }, (_, k) => benchEvent(from + k))).catch(fail));
+    // Let the call's frame go out and credit come in before the next batch is made.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function fixedRate(count: number, rate: number): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = started + (i / rate) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    calls.push(client.publish.mutate(benchEvent(i)).catch(fail));
+  }
+}
+
+process.on('message', (m: { cmd?: string; count?: number; rate?: number; window?: number; credit?: number }) => {
+  if (m.credit !== undefined) {
+    acknowledged = Math.max(acknowledged, m.credit);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  } else if (m.cmd === 'emit') {
+    const count = m.count ?? 0;
+    const run = (m.rate ?? 0) > 0 ? fixedRate(count, m.rate ?? 0) : closedLoop(count, m.window ?? Infinity);
+    void run.then(async () => {
+      await Promise.all(calls.splice(0));
+      process.send?.({ emitted: count });
+    }, fail);
+  } else if (m.cmd === 'stats') {
+    const cpu = process.cpuUsage();
+    process.send?.({ cpuMicros: cpu.user + cpu.system });
+  }
+});
+// The connection is open once a call has been answered.
+await client.agents.query();
+process.send?.({ ready: true });
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,85 @@
+/**
+ * Replay: a subscriber comes back to `events` from `lastEventId: "0"` with `backlog` events stored, over
+ * WebSocket (tRPC's wsLink) and over SSE (tRPC's httpSubscriptionLink), until every one has arrived. The server
+ * runs with its default limits, the slow-consumer bound included: a replay is paced by the socket (it waits past
+ * the replay window) and must never be cut. SQLite is filled through a hub in the server's process, PostgreSQL
+ * through a node's `publishBatch`.
+ */
+import { startCluster } from './cluster.js';
+import { type Measured, next, runScript, start } from './ipc.js';
+
+export interface ReplayRow {
+  rates: number[];
+  clientCpu: number[];
+  errors: string[];
+  /** Connections cut as slow consumers during the replays (from /metrics). */
+  cut: number;
+}
+export type ReplayRows = Record<string, ReplayRow>;
+
+const transports = [
+  ['resume', 'WebSocket'],
+  ['resume-sse', 'SSE'],
+] as const;
+
+function add(rows: ReplayRows, name: string, measured: Measured | undefined): void {
+  const row = (rows[name] ??= { rates: [], clientCpu: [], errors: [], cut: 0 });
+  if (measured === undefined) row.errors.push('no measurement');
+  else if (measured.error !== undefined) row.errors.push(measured.error);
+  else {
+    row.rates.push(measured.perSecond ?? NaN);
+    if (measured.clientCpuPerEvent !== undefined) row.clientCpu.push(measured.clientCpuPerEvent);
+  }
+}
+
+/** Slow-consumer disconnects so far, read from the server's /metrics. */
+async function slowConsumerCuts(port: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^switchboard_slow_consumer_disconnects_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+async function replays(rows: ReplayRows, engine: string, port: string, backlog: number): Promise<void> {
+  for (const [mode, transport] of transports) {
+    const name = `${engine} ${transport}`;
+    const before = await slowConsumerCuts(port);
+    add(rows, name, (await runScript('./load.ts', [mode, port, String(backlog)]))[0]);
+    const row = rows[name];
+    if (row) row.cut += (await slowConsumerCuts(port)) - before;
+  }
+}
+
+export async function sqliteReplay(
+  durability: 'full' | 'normal',
+  repeats: number,
+  backlog: number,
+): Promise<ReplayRows> {
+  const rows: ReplayRows = {};
+  for (let r = 0; r < repeats; r++) {
+    const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
+    try {
+      const port = String(await next<number>(server, 'port'));
+      server.send({ cmd: 'fill', count: backlog });
+      await next(server, 'filled');
+      await replays(rows, 'SQLite', port, backlog);
+    } finally {
+      server.kill();
+    }
+  }
+  return rows;
+}
+
+export async function postgresReplay(repeats: number, backlog: number): Promise<ReplayRows> {
+  const rows: ReplayRows = {};
+  for (let r = 0; r < repeats; r++) {
+    const cluster = await startCluster(1);
+    try {
+      const port = String(cluster.nodes[0]?.port);
+      const [filled] = await runScript('./load.ts', ['batch', port, String(backlog)]);
+      if (filled?.error !== undefined) throw new Error(`filling PostgreSQL failed: ${filled.error}`);
+      await replays(rows, 'PostgreSQL', port, backlog);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return rows;
+}
