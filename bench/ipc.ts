@@ -47,25 +47,35 @@ export interface Measured {
   [more: string]: unknown;
 }
 
-/** Runs a script that prints one JSON line per measurement, and returns those lines. */
+/**
+ * Runs a script that prints one JSON line per measurement, and returns those lines. A script that fails or
+ * outlives the wait limit gives one more line with the error, named by its first argument (its mode): the run
+ * goes on, and the table says what failed.
+ */
 export function runScript(file: string, args: string[]): Promise<Measured[]> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const child = spawn(process.execPath, [...forkExecArgv, here(file), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const timer = setTimeout(() => child.kill(), waitLimitMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill();
+    }, waitLimitMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) reject(new Error(`${file} exited with ${code}`));
-      else
-        resolve(
-          out
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l) as Measured),
-        );
+      const lines = out
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Measured);
+      if (code === 0) resolve(lines);
+      else {
+        const why = timedOut ? `no result within ${waitLimitMs / 1000} s` : `${file} exited with ${String(code)}`;
+        resolve([...lines, { mode: args[0] ?? file, error: why }]);
+      }
     });
   });
 }
