@@ -4,6 +4,7 @@
  *
  *   load.ts publish PORT COUNT      `publish` pipelined: 64 calls in flight on one connection
  *   load.ts batch PORT COUNT        `publishBatch` of 1,000, one call in flight
+ *   load.ts batch2 PORT COUNT       `publishBatch` of 1,000, two calls in flight on the one connection
  *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in, ordered batches out
  *   load.ts ndjson PORT COUNT       `POST /ingest`, 1,000 events per NDJSON body, one request in flight
  *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
@@ -15,7 +16,7 @@ import { createPublisher, createSwitchboardClient } from '../client/index.js';
 import type { PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
-type Mode = 'publish' | 'batch' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse';
+type Mode = 'publish' | 'batch' | 'batch2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse';
 const [mode, portText, countText] = process.argv.slice(2) as [Mode, string, string];
 const count = Number(countText);
 const url = `http://127.0.0.1:${portText}`;
@@ -45,9 +46,17 @@ async function run(): Promise<Record<string, unknown>> {
     if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
     // A retry means the server refused or dropped a batch: a limit, which the figure must not hide.
     if (retried > 0) return { retried };
-  } else if (mode === 'batch') {
-    for (let i = 0; i < count; i += batchSize)
-      await client.publishBatch.mutate(Array.from({ length: batchSize }, (_, k) => event(i + k)));
+  } else if (mode === 'batch' || mode === 'batch2') {
+    // Two in flight: the server stores one batch while the client encodes the next (and group commit may join
+    // them into one transaction); one in flight, each waits for the other.
+    let next = 0;
+    const worker = async () => {
+      for (let i = next; i < count; i = next) {
+        next += batchSize;
+        await client.publishBatch.mutate(Array.from({ length: batchSize }, (_, k) => event(i + k)));
+      }
+    };
+    await Promise.all(Array.from({ length: mode === 'batch2' ? 2 : 1 }, worker));
   } else if (mode === 'ndjson') {
     for (let i = 0; i < count; i += batchSize) {
       const body = Array.from({ length: batchSize }, (_, k) => JSON.stringify(event(i + k))).join('\n');

@@ -11,6 +11,7 @@ import { type Measured, next, runScript, start } from './ipc.js';
 export interface ReplayRow {
   rates: number[];
   clientCpu: number[];
+  serverCpu: number[];
   errors: string[];
   /** Connections cut as slow consumers during the replays (from /metrics). */
   cut: number;
@@ -23,7 +24,7 @@ const transports = [
 ] as const;
 
 function add(rows: ReplayRows, name: string, measured: Measured | undefined): void {
-  const row = (rows[name] ??= { rates: [], clientCpu: [], errors: [], cut: 0 });
+  const row = (rows[name] ??= { rates: [], clientCpu: [], serverCpu: [], errors: [], cut: 0 });
   if (measured === undefined) row.errors.push('no measurement');
   else if (measured.error !== undefined) row.errors.push(measured.error);
   else {
@@ -38,13 +39,25 @@ async function slowConsumerCuts(port: string): Promise<number> {
   return Number(/^switchboard_slow_consumer_disconnects_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-async function replays(rows: ReplayRows, engine: string, port: string, backlog: number): Promise<void> {
+/** Both transports' replays of `backlog` events from the server at `port`; `cpu` reads its CPU time in µs. */
+async function replays(
+  rows: ReplayRows,
+  engine: string,
+  port: string,
+  backlog: number,
+  cpu: () => Promise<number>,
+): Promise<void> {
   for (const [mode, transport] of transports) {
     const name = `${engine} ${transport}`;
     const before = await slowConsumerCuts(port);
+    const cpuBefore = await cpu();
     add(rows, name, (await runScript('./load.ts', [mode, port, String(backlog)]))[0]);
+    const cpuAfter = await cpu();
     const row = rows[name];
-    if (row) row.cut += (await slowConsumerCuts(port)) - before;
+    if (row) {
+      row.cut += (await slowConsumerCuts(port)) - before;
+      row.serverCpu.push((cpuAfter - cpuBefore) / backlog);
+    }
   }
 }
 
@@ -60,7 +73,10 @@ export async function sqliteReplay(
       const port = String(await next<number>(server, 'port'));
       server.send({ cmd: 'fill', count: backlog });
       await next(server, 'filled');
-      await replays(rows, 'SQLite', port, backlog);
+      await replays(rows, 'SQLite', port, backlog, async () => {
+        server.send({ cmd: 'stats' });
+        return next<number>(server, 'cpuMicros');
+      });
     } finally {
       server.kill();
     }
@@ -73,10 +89,12 @@ export async function postgresReplay(repeats: number, backlog: number): Promise<
   for (let r = 0; r < repeats; r++) {
     const cluster = await startCluster(1);
     try {
-      const port = String(cluster.nodes[0]?.port);
+      const node = cluster.nodes[0];
+      if (node === undefined) throw new Error('the node did not start');
+      const port = String(node.port);
       const [filled] = await runScript('./load.ts', ['batch', port, String(backlog)]);
       if (filled?.error !== undefined) throw new Error(`filling PostgreSQL failed: ${filled.error}`);
-      await replays(rows, 'PostgreSQL', port, backlog);
+      await replays(rows, 'PostgreSQL', port, backlog, () => Promise.resolve(node.cpuMicros()));
     } finally {
       await cluster.stop();
     }
