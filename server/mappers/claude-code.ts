@@ -39,6 +39,8 @@ export const hookPayloadSchema = z.looseObject({
 export type HookPayload = z.output<typeof hookPayloadSchema>;
 
 const agentType = 'claude-code';
+/** Every event this mapping makes says where it came from. */
+const source = 'claude-code';
 const byteLength = (text: string) => Buffer.byteLength(text);
 /** JSON of a hook field; an absent field is the empty string. */
 const toJson = (value: unknown): string => (value === undefined ? '' : JSON.stringify(value));
@@ -101,7 +103,6 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const session = safeId(hook.session_id);
   const agentId = hook.agent_id === undefined ? session : safeId(hook.agent_id);
   const stepId = hook.agent_id === undefined ? 'main' : agentId;
-  const source = 'claude-code';
   const status = (
     id: string,
     value: 'idle' | 'busy' | 'blocked' | 'offline',
@@ -192,7 +193,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
     case 'PostToolUseFailure':
       return [tool('failed', { output: boundedOutput(hook.error), isError: true })];
     case 'Notification':
-      return [status(agentId, 'blocked', hook.message ?? hook.notification_type ?? 'needs attention')];
+      return notification(hook, agentId, status);
     case 'PreCompact':
       return [
         {
@@ -234,6 +235,28 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
         },
       ];
     }
+  }
+}
+
+/**
+ * What a `Notification` says about the session. Only a wait on the person at the keyboard is `blocked`: a
+ * permission prompt, a question (an elicitation dialog), or a notification of a kind this mapping does not know.
+ * `idle_prompt` means the turn is over and Claude waits for the next prompt: idle, as after `Stop`.
+ * `auth_success` changes nothing about the work: a log line.
+ */
+function notification(
+  hook: HookPayload,
+  agentId: string,
+  status: (id: string, value: 'idle' | 'blocked', reason: string) => PublishInput,
+): PublishInput[] {
+  const message = hook.message ?? hook.notification_type ?? 'needs attention';
+  switch (hook.notification_type) {
+    case 'idle_prompt':
+      return [status(agentId, 'idle', message)];
+    case 'auth_success':
+      return [{ type: 'agent.log', source, data: { agentId, level: 'info', message: cut(message, reasonChars) } }];
+    default:
+      return [status(agentId, 'blocked', message)];
   }
 }
 
