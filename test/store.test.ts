@@ -231,6 +231,9 @@ describe('current state', () => {
     await t.caller.publish({ type: 'workflow.completed', data: { workflowId: 'wf-1', duration: 10 } });
     expect(await t.caller.workflow({ workflowId: 'wf-1' })).toMatchObject({ status: 'completed', currentStepId: null });
     expect((await t.caller.workflows({ status: 'completed' })).map((w) => w.workflowId)).toEqual(['wf-1']);
+    expect((await t.caller.workflows({ workflowType: 'feature' })).map((w) => w.workflowId)).toEqual(['wf-1']);
+    expect(await t.caller.workflows({ workflowType: 'claude-code' })).toEqual([]);
+    await expect(t.caller.workflows({ workflowType: '' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(t.caller.workflow({ workflowId: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
     const tasks = await t.caller.tddTasks();

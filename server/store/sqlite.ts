@@ -32,6 +32,7 @@ import type {
   Snapshot,
   SnapshotKind,
   WorkflowState,
+  WorkflowsFilter,
 } from '../core/store.js';
 
 type Batches = readonly AppendBatch[];
@@ -440,12 +441,17 @@ class SqliteStore implements EventStore {
     });
   }
 
-  workflows({ status, limit }: { status?: WorkflowState['status'] | undefined; limit: number }) {
+  workflows({ status, workflowType, limit }: WorkflowsFilter) {
     return now(() =>
       this.db
         .select()
         .from(workflows)
-        .where(status && eq(workflows.status, status))
+        .where(
+          and(
+            status === undefined ? undefined : eq(workflows.status, status),
+            workflowType === undefined ? undefined : eq(workflows.workflowType, workflowType),
+          ),
+        )
         .orderBy(desc(workflows.lastEventId))
         .limit(limit)
         .all()
