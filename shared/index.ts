@@ -10,3 +10,4 @@ export * from './ndjson.js';
 export * from './topics.js';
 export * from './transformer.js';
 export * from './catalogue.js';
+export * from './claude-code.js';

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { limits, type PublishInput } from '@switchboard/shared';
+import { claudeCode, limits, type PublishInput } from '@switchboard/shared';
 
 /** Characters of a tool input kept as its preview; the full size is recorded beside it. */
 export const inputPreviewChars = 2_000;
@@ -38,9 +38,7 @@ export const hookPayloadSchema = z.looseObject({
 });
 export type HookPayload = z.output<typeof hookPayloadSchema>;
 
-const agentType = 'claude-code';
-/** Every event this mapping makes says where it came from. */
-const source = 'claude-code';
+const { type: agentType, source, mainStep } = claudeCode;
 const byteLength = (text: string) => Buffer.byteLength(text);
 /** JSON of a hook field; an absent field is the empty string. */
 const toJson = (value: unknown): string => (value === undefined ? '' : JSON.stringify(value));
@@ -102,12 +100,12 @@ const safeId = (id: string) => id.replace(/[\s*]/g, '_');
 export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const session = safeId(hook.session_id);
   const agentId = hook.agent_id === undefined ? session : safeId(hook.agent_id);
-  const stepId = hook.agent_id === undefined ? 'main' : agentId;
+  const stepId = hook.agent_id === undefined ? mainStep : agentId;
   const status = (
     id: string,
     value: 'idle' | 'busy' | 'blocked' | 'offline',
     reason: string,
-    type = agentType,
+    type: string = agentType,
   ): PublishInput => ({
     type: 'agent.status',
     source,
@@ -203,7 +201,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
         },
       ];
     case 'Stop':
-      return [status(session, 'idle', 'turn finished'), stepCompleted('main', 'session')];
+      return [status(session, 'idle', 'turn finished'), stepCompleted(mainStep, 'session')];
     case 'SubagentStart':
       return [
         status(agentId, 'busy', `subagent of ${session}`, subagentType),
@@ -215,7 +213,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
       return [
         status(session, 'offline', `session ended (${hook.reason ?? 'other'})`),
         // A session ended in the middle of a turn has had no Stop: its step is done all the same.
-        stepCompleted('main', 'session'),
+        stepCompleted(mainStep, 'session'),
         { type: 'workflow.completed', source, data: { workflowId: session } },
       ];
     default: {
