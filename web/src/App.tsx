@@ -1,8 +1,12 @@
 import { useEffect, useState } from 'react';
 import type { SwitchboardClient } from '../../client/client.js';
+import { Activity } from './activity/Activity.js';
 import { Agents } from './Agents.js';
+import { Drawer, DrawerProvider } from './drawer/Drawer.js';
 import { EventLog, type SyncState } from './EventLog.js';
 import { useConnectionState, useNow } from './hooks.js';
+import { useRoute } from './route.js';
+import { Sessions } from './sessions/Sessions.js';
 import { Tdd } from './Tdd.js';
 import { Workflows } from './Workflows.js';
 
@@ -12,6 +16,7 @@ const caughtUpShownMs = 15_000;
 export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOut?: () => void }) {
   const connection = useConnectionState(client.connection);
   const now = useNow();
+  const route = useRoute();
   const [sync, setSync] = useState<SyncState>({ phase: 'live' });
   const [online, setOnline] = useState(() => navigator.onLine);
   useEffect(() => {
@@ -37,31 +42,49 @@ export function App({ client, onSignOut }: { client: SwitchboardClient; onSignOu
   const caughtUp = sync.phase === 'caught-up' && now - sync.at < caughtUpShownMs && connection.state === 'open';
 
   return (
-    <div className="app">
-      <header className="top">
-        <h1>Switchboard</h1>
-        <span className={`indicator tone-${indicator.tone}`} data-testid="connection" title={indicator.detail}>
-          <span className="dot" /> {indicator.label}
-        </span>
-        {caughtUp && (
-          <span className="caught-up" data-testid="caught-up">
-            caught up after reconnect · replayed {sync.replayed} event{sync.replayed === 1 ? '' : 's'}
+    <DrawerProvider>
+      <div className="app">
+        <header className="top">
+          <h1>Switchboard</h1>
+          <nav className="tabs" aria-label="Views">
+            <a href="#/" aria-current={route.view === 'overview' ? 'page' : undefined}>
+              Overview
+            </a>
+            <a href="#/sessions" aria-current={route.view === 'sessions' ? 'page' : undefined}>
+              Claude Code
+            </a>
+          </nav>
+          <span className={`indicator tone-${indicator.tone}`} data-testid="connection" title={indicator.detail}>
+            <span className="dot" /> {indicator.label}
           </span>
+          {caughtUp && (
+            <span className="caught-up" data-testid="caught-up">
+              caught up after reconnect · replayed {sync.replayed} event{sync.replayed === 1 ? '' : 's'}
+            </span>
+          )}
+          {indicator.detail && indicator.label !== 'live' && <span className="muted small">{indicator.detail}</span>}
+          <span className="grow-left muted small">{location.host}</span>
+          {onSignOut && (
+            <button type="button" onClick={onSignOut}>
+              Forget token
+            </button>
+          )}
+        </header>
+        {/* The overview stays mounted behind the sessions view: its subscriptions and the log's place go on. */}
+        <main className="grid" hidden={route.view !== 'overview'}>
+          <Agents now={now} />
+          <Workflows now={now} />
+          <Tdd now={now} />
+          <EventLog connection={connection} onSync={setSync} />
+          <Activity now={now} />
+        </main>
+        {route.view === 'sessions' && (
+          <main className="sessions-main">
+            <Sessions picked={route.sessionId} now={now} />
+          </main>
         )}
-        {indicator.detail && indicator.label !== 'live' && <span className="muted small">{indicator.detail}</span>}
-        <span className="grow-left muted small">{location.host}</span>
-        {onSignOut && (
-          <button type="button" onClick={onSignOut}>
-            Forget token
-          </button>
-        )}
-      </header>
-      <main className="grid">
-        <Agents now={now} />
-        <Workflows now={now} />
-        <Tdd now={now} />
-        <EventLog connection={connection} onSync={setSync} />
-      </main>
-    </div>
+        <Drawer />
+      </div>
+    </DrawerProvider>
   );
 }
