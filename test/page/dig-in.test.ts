@@ -315,5 +315,26 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
     await expect(drawer.locator('[data-section="Input"] pre').innerText()).resolves.toContain('"command": "npm test"');
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'transcript-1280.png') });
+
+    // On a phone and a wide screen: nothing reaches past the window, and the drawer stays inside it.
+    for (const viewport of [
+      { width: 420, height: 900 },
+      { width: 1600, height: 1000 },
+    ]) {
+      await page.setViewportSize(viewport);
+      await vi.waitFor(
+        async () => {
+          const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+            scrollWidth: document.documentElement.scrollWidth,
+            clientWidth: document.documentElement.clientWidth,
+          }));
+          expect(scrollWidth, `page width at ${viewport.width} px`).toBeLessThanOrEqual(clientWidth);
+          const box = await drawer.boundingBox();
+          expect(box && box.x >= 0 && box.x + box.width <= viewport.width).toBe(true);
+        },
+        { timeout: pageTimeout, interval: 50 },
+      );
+      await page.screenshot({ path: join(artifacts, `transcript-${viewport.width}.png`), fullPage: true });
+    }
   });
 });
