@@ -303,10 +303,8 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
       'Claude needs your permission to use Bash',
     );
 
-    // Failures only: the failed call alone; its detail in the drawer.
-    await transcript.getByLabel('failures only').check();
-    await expect(transcript.locator('[data-entry]').count()).resolves.toBe(1);
-    await transcript.locator('[data-entry="call"] .entry-head').click();
+    // The failed call's detail in the drawer.
+    await calls.nth(1).locator('.entry-head').click();
     const drawer = page.getByTestId('drawer');
     await waitForText(page, '#drawer-title', 'Bash call');
     await expect(drawer.locator('[data-section="Error"] pre').innerText()).resolves.toBe(
@@ -334,7 +332,15 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
         },
         { timeout: pageTimeout, interval: 50 },
       );
-      await page.screenshot({ path: join(artifacts, `transcript-${viewport.width}.png`), fullPage: true });
+      await page.screenshot({ path: join(artifacts, `transcript-${viewport.width}.png`) });
     }
+
+    // Failures only: the failed call alone.
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached', timeout: pageTimeout });
+    await transcript.getByLabel('failures only').check();
+    await expect(transcript.locator('[data-entry]').allInnerTexts()).resolves.toEqual([
+      expect.stringContaining('Bash failed: npm test'),
+    ]);
   });
 });
