@@ -25,12 +25,17 @@ const clockMinutes = (seconds: number) =>
 export function Chart({ series, data }: { series: readonly ChartSeries[]; data: uPlot.AlignedData }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const latest = useRef(data);
-  latest.current = data;
   const shape = series.map((s) => `${s.label}\u0000${s.color}`).join('\n');
   useEffect(() => {
     const el = host.current;
     if (!el) return;
+    const lines = shape
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [label = '', color = ''] = line.split('\u0000');
+        return { label, stroke: color, width: 1.5, spanGaps: false, points: { show: false } };
+      });
     const made = new uPlot(
       {
         width: Math.max(1, el.clientWidth),
@@ -42,18 +47,10 @@ export function Chart({ series, data }: { series: readonly ChartSeries[]; data: 
           { ...axis, values: (_u, splits) => splits.map(clockMinutes) },
           { ...axis, size: 40, label: 'events/s', labelSize: 14, labelFont: '11px system-ui, sans-serif' },
         ],
-        series: [
-          {},
-          ...shape
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => {
-              const [label = '', color = ''] = line.split('\u0000');
-              return { label, stroke: color, width: 1.5, spanGaps: false, points: { show: false } };
-            }),
-        ],
+        series: [{}, ...lines],
       },
-      latest.current,
+      // Empty until the effect below hands it the data, in the same commit.
+      [[], ...lines.map(() => [])],
       el,
     );
     plot.current = made;
@@ -70,6 +67,6 @@ export function Chart({ series, data }: { series: readonly ChartSeries[]; data: 
   }, [shape]);
   useEffect(() => {
     plot.current?.setData(data);
-  }, [data]);
+  }, [data, shape]);
   return <div className="chart" ref={host} data-testid="activity-chart" />;
 }
