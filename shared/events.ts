@@ -34,11 +34,12 @@ const identifier = z
   .regex(/^\P{Cc}*$/u, 'may not contain control characters (U+0000–U+001F, U+007F–U+009F)');
 
 /** Names may be kept in columns too (an agent's type, a workflow's): no NUL, which PostgreSQL text cannot hold. */
-const name = z
+export const nameSchema = z
   .string()
   .min(1)
   .max(limits.nameLength)
   .refine((text) => !text.includes('\u0000'), 'may not contain U+0000 (NUL)');
+const name = nameSchema;
 const text = z.string().max(limits.textLength);
 const oneLine = z
   .string()

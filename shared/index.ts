@@ -12,3 +12,4 @@ export * from './transformer.js';
 export * from './catalogue.js';
 export * from './presence.js';
 export * from './usage.js';
+export * from './claude-code.js';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { cursorSchema } from './cursor.js';
-import { entityIdSchema, eventTypeSchema, workflowStatusValues } from './events.js';
+import { entityIdSchema, eventTypeSchema, nameSchema, workflowStatusValues } from './events.js';
 import { limits } from './limits.js';
 import { topicPatternSchema } from './topics.js';
 
@@ -79,6 +79,8 @@ export const workflowInput = z.strictObject({ workflowId: entityIdSchema });
 export const workflowsInput = z
   .strictObject({
     status: z.enum(workflowStatusValues).optional(),
+    /** `workflow.started`'s `workflowType`, e.g. `claude-code` for Claude Code sessions. */
+    workflowType: nameSchema.optional(),
     limit: z.int().min(1).max(1000).default(100),
   })
   .optional();

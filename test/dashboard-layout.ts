@@ -30,6 +30,7 @@ export const panelItems = {
   workflows: '[data-workflow]',
   tdd: '[data-task]',
   log: '[data-event-id]',
+  activity: '[data-testid="activity-chart"]',
 } as const;
 
 export function measureLayout(page: Page): Promise<PageLayout> {

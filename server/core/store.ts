@@ -65,6 +65,13 @@ export interface WorkflowState {
   lastEventId: string;
 }
 
+/** Which workflows a `workflows` read returns: all of them, or those with this status or type; at most `limit`. */
+export interface WorkflowsFilter {
+  status?: WorkflowStatus | undefined;
+  workflowType?: string | undefined;
+  limit: number;
+}
+
 /**
  * One publisher's batch. Idempotency keys are unique per `keyOwner`: a repeated key returns that owner's own
  * earlier event, never another's, and the same key from two owners stores two events. The server passes the
@@ -147,7 +154,8 @@ export interface EventStore {
     taskId?: string | undefined;
   }): Promise<EnvelopeOf<'tdd.phase_changed'>[]>;
   workflow(workflowId: string): Promise<WorkflowState | undefined>;
-  workflows(filter: { status?: WorkflowStatus | undefined; limit: number }): Promise<WorkflowState[]>;
+  /** Workflows by most recent activity (the newest lifecycle or block event first). */
+  workflows(filter: WorkflowsFilter): Promise<WorkflowState[]>;
   /**
    * Usage totals (server/core/usage.ts) with the head id, in one consistent read: every `usage.recorded` event
    * up to `headId` is counted and none after it. `total` covers every model row.

@@ -3,7 +3,7 @@
  * schema, the mapping, the size bounds and the idempotency keys. No I/O here; claude-code.ts serves it.
  */
 import { z } from 'zod';
-import { limits, type PublishInput } from '@switchboard/shared';
+import { claudeCode, limits, type PublishInput } from '@switchboard/shared';
 import { boundedJson, boundedKey, cut, oneLine, safeId, toJson } from './text.js';
 
 /** Characters of a tool input kept as its preview; the full size is recorded beside it. */
@@ -38,7 +38,7 @@ export const hookPayloadSchema = z.looseObject({
 });
 export type HookPayload = z.output<typeof hookPayloadSchema>;
 
-const agentType = 'claude-code';
+const { type: agentType, source, mainStep } = claudeCode;
 /** A string field of a tool's input, or undefined. */
 function field(input: unknown, name: string): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
@@ -88,13 +88,12 @@ const boundedOutput = (output: unknown) => boundedJson(output, outputPreviewChar
 export function mapHookEvent(hook: HookPayload): PublishInput[] {
   const session = safeId(hook.session_id);
   const agentId = hook.agent_id === undefined ? session : safeId(hook.agent_id);
-  const stepId = hook.agent_id === undefined ? 'main' : agentId;
-  const source = 'claude-code';
+  const stepId = hook.agent_id === undefined ? mainStep : agentId;
   const status = (
     id: string,
     value: 'idle' | 'busy' | 'blocked' | 'offline',
     reason: string,
-    type = agentType,
+    type: string = agentType,
   ): PublishInput => ({
     type: 'agent.status',
     source,
@@ -180,7 +179,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
     case 'PostToolUseFailure':
       return [tool('failed', { output: boundedOutput(hook.error), isError: true })];
     case 'Notification':
-      return [status(agentId, 'blocked', hook.message ?? hook.notification_type ?? 'needs attention')];
+      return notification(hook, agentId, status);
     case 'PreCompact':
       return [
         {
@@ -190,7 +189,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
         },
       ];
     case 'Stop':
-      return [status(session, 'idle', 'turn finished'), stepCompleted('main', 'session')];
+      return [status(session, 'idle', 'turn finished'), stepCompleted(mainStep, 'session')];
     case 'SubagentStart':
       return [
         status(agentId, 'busy', `subagent of ${session}`, subagentType),
@@ -202,7 +201,7 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
       return [
         status(session, 'offline', `session ended (${hook.reason ?? 'other'})`),
         // A session ended in the middle of a turn has had no Stop: its step is done all the same.
-        stepCompleted('main', 'session'),
+        stepCompleted(mainStep, 'session'),
         { type: 'workflow.completed', source, data: { workflowId: session } },
       ];
     default: {
@@ -222,6 +221,28 @@ export function mapHookEvent(hook: HookPayload): PublishInput[] {
         },
       ];
     }
+  }
+}
+
+/**
+ * What a `Notification` says about the session. Only a wait on the person at the keyboard is `blocked`: a
+ * permission prompt, a question (an elicitation dialog), or a notification of a kind this mapping does not know.
+ * `idle_prompt` means the turn is over and Claude waits for the next prompt: idle, as after `Stop`.
+ * `auth_success` changes nothing about the work: a log line.
+ */
+function notification(
+  hook: HookPayload,
+  agentId: string,
+  status: (id: string, value: 'idle' | 'blocked', reason: string) => PublishInput,
+): PublishInput[] {
+  const message = hook.message ?? hook.notification_type ?? 'needs attention';
+  switch (hook.notification_type) {
+    case 'idle_prompt':
+      return [status(agentId, 'idle', message)];
+    case 'auth_success':
+      return [{ type: 'agent.log', source, data: { agentId, level: 'info', message: cut(message, reasonChars) } }];
+    default:
+      return [status(agentId, 'blocked', message)];
   }
 }
 

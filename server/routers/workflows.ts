@@ -79,10 +79,14 @@ export const workflowsRouter = router({
     return withAgent;
   }),
 
-  /** Workflows by most recent activity. */
+  /** Workflows by most recent activity, of one status or type if asked (the dashboard's Claude Code sessions). */
   workflows: viewerProcedure.input(workflowsInput).query(async ({ ctx, input }) => {
     const readable = canRead(ctx.principal);
-    const states = await ctx.hub.workflows({ status: input?.status, limit: input?.limit ?? 100 });
+    const states = await ctx.hub.workflows({
+      status: input?.status,
+      workflowType: input?.workflowType,
+      limit: input?.limit ?? 100,
+    });
     return withAgentStatus(
       ctx.hub,
       readable,

@@ -54,6 +54,7 @@ import type {
   Snapshot,
   SnapshotKind,
   WorkflowState,
+  WorkflowsFilter,
 } from '../core/store.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
@@ -377,12 +378,17 @@ class PostgresStore implements EventStore {
     return row && toWorkflowState(row);
   }
 
-  async workflows({ status, limit }: { status?: WorkflowState['status'] | undefined; limit: number }) {
+  async workflows({ status, workflowType, limit }: WorkflowsFilter) {
     const rows = await this.guard('read', () =>
       this.db
         .select()
         .from(workflows)
-        .where(status && eq(workflows.status, status))
+        .where(
+          and(
+            status === undefined ? undefined : eq(workflows.status, status),
+            workflowType === undefined ? undefined : eq(workflows.workflowType, workflowType),
+          ),
+        )
         .orderBy(desc(workflows.lastEventId))
         .limit(limit),
     );

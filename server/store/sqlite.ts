@@ -48,6 +48,7 @@ import type {
   Snapshot,
   SnapshotKind,
   WorkflowState,
+  WorkflowsFilter,
 } from '../core/store.js';
 import type { UsageQuery } from '../core/usage.js';
 
@@ -473,12 +474,17 @@ class SqliteStore implements EventStore {
     });
   }
 
-  workflows({ status, limit }: { status?: WorkflowState['status'] | undefined; limit: number }) {
+  workflows({ status, workflowType, limit }: WorkflowsFilter) {
     return now(() =>
       this.db
         .select()
         .from(workflows)
-        .where(status && eq(workflows.status, status))
+        .where(
+          and(
+            status === undefined ? undefined : eq(workflows.status, status),
+            workflowType === undefined ? undefined : eq(workflows.workflowType, workflowType),
+          ),
+        )
         .orderBy(desc(workflows.lastEventId))
         .limit(limit)
         .all()

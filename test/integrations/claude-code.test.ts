@@ -270,6 +270,45 @@ describe('POST /ingest/claude-code', () => {
     expect(longs.events).toHaveLength(1);
   });
 
+  it('counts only a wait on the person as blocked: an idle prompt is idle, an auth notice a log line', async () => {
+    await using server = await startTestServer();
+    await using client = connect(server.url);
+    const notice = (notification_type: string, message: string) => ({
+      ...common,
+      hook_event_name: 'Notification',
+      notification_type,
+      message,
+    });
+    for (const payload of [
+      session[0],
+      session[1],
+      notice('permission_prompt', 'Claude needs your permission to use Bash'),
+      session[2],
+      { ...common, hook_event_name: 'Stop', stop_hook_active: false },
+      notice('idle_prompt', 'Claude is waiting for your input'),
+      notice('auth_success', 'Authenticated'),
+      notice('elicitation_dialog', 'Claude has a question'),
+    ]) {
+      expect(await post(server.url, payload)).toEqual({ status: 200, body: {} });
+    }
+    const { events } = await client.history.query({ topics: ['agent:abc123'] });
+    expect(
+      events.map((e) =>
+        e.type === 'agent.status' ? `${e.data.status} ${e.data.reason ?? ''}` : `${e.type} ${summarizeEvent(e)}`,
+      ),
+    ).toEqual([
+      'idle session startup',
+      'busy working on a prompt',
+      'blocked Claude needs your permission to use Bash',
+      'busy running Bash',
+      'idle turn finished',
+      'idle Claude is waiting for your input',
+      'agent.log info Authenticated',
+      'blocked Claude has a question',
+    ]);
+    expect((await client.agents.query({ agentIds: ['abc123'] }))[0]?.data).toMatchObject({ status: 'blocked' });
+  });
+
   it('takes a publisher token from the hook headers and refuses others', async () => {
     await using server = await startTestServer({
       tokens: [

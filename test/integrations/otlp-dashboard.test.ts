@@ -1,7 +1,7 @@
 /**
  * The dashboard shows what OpenTelemetry brought: a Claude Code session's cost on its agent card, on its workflow
  * lane and in the running total, and each new API request added live. Debian's Chromium driven by playwright-core
- * against the real server serving a fresh Vite build of `web/`; skipped (as test/dashboard.test.ts says loudly)
+ * against the real server serving a fresh Vite build of `web/`; skipped (as test/page/dashboard.test.ts says loudly)
  * without Chromium.
  */
 import { existsSync } from 'node:fs';

@@ -3,45 +3,29 @@
  * a fresh Vite build of `web/`, with events published through the Publisher. Without Chromium these tests are
  * skipped, and the run says so loudly.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
 import { demoTraffic } from '../../client/cli/demo-traffic.js';
-import { createPublisher, type Publisher } from '../../client/index.js';
 import { openDatabase } from '../../server/store/sqlite-db.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
 import { publishInputSchema, type PublishInput } from '@switchboard/shared';
+import {
+  artifacts,
+  haveChromium,
+  pageTimeout,
+  postHook,
+  publishAll,
+  publisherFor,
+  startDashboardBrowser,
+  waitForText,
+  type DashboardBrowser,
+} from '../dashboard-browser.js';
 import { measureLayout } from '../dashboard-layout.js';
 import catalogue from '../../examples/custom-events.js';
 import { agentLog, agentStatus, workflowStarted, workflowStepCompleted } from '../fixtures.js';
 import { startTestServer, tempDir } from '../harness.js';
-
-const chromiumPath = process.env.SWITCHBOARD_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const bar = '!'.repeat(100);
-  console.warn(
-    `\n${bar}\n!! BROWSER TESTS SKIPPED: no Chromium at ${chromiumPath}.\n` +
-      `!! Install it (apt-get install -y chromium) or point SWITCHBOARD_CHROMIUM at one to run test/page/dashboard.test.ts.\n${bar}\n`,
-  );
-}
-
-/** Chromium as this machine runs it: no sandbox for root, and nothing that reaches for the network. */
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const artifacts = join(import.meta.dirname, '..', 'artifacts');
-/** Bounds every wait on the page. */
-const pageTimeout = 15_000;
 
 const phaseChanged = (taskId: string, previous: 'red' | 'green' | null, current: 'red' | 'green' | 'refactor') =>
   ({
@@ -58,30 +42,6 @@ const phaseChanged = (taskId: string, previous: 'red' | 'green' | null, current:
       coverage: { lines: 82, branches: 70, functions: 90, statements: 81 },
     },
   }) satisfies PublishInput;
-
-function publisherFor(url: string): Publisher {
-  return createPublisher({
-    url,
-    WebSocket,
-    retry: { initialMs: 20, maxMs: 200 },
-    reconnect: { initialMs: 20, maxMs: 200 },
-    requestTimeoutMs: 5_000,
-  });
-}
-
-async function publishAll(publisher: Publisher, events: readonly PublishInput[]) {
-  for (const event of events) {
-    const result = publisher.publish(event);
-    if (!result.accepted) throw new Error(`publish refused: ${result.message}`);
-  }
-  await publisher.flush(pageTimeout);
-}
-
-/** A locator that must come to show `text` (whole text, trimmed). */
-async function waitForText(page: Page, selector: string, text: string | RegExp) {
-  const pattern = typeof text === 'string' ? new RegExp(`^\\s*${text}\\s*$`) : text;
-  await page.locator(selector, { hasText: pattern }).first().waitFor({ timeout: pageTimeout });
-}
 
 /** Every event id the log holds, read as a person would: scrolling the virtualised list from top to bottom. */
 async function logIds(page: Page): Promise<number[]> {
@@ -109,32 +69,26 @@ async function logIds(page: Page): Promise<number[]> {
 }
 
 describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
-  const web = tempDir();
-  let browser: Browser | undefined;
-  const pageErrors: string[] = [];
-
-  const openPage = async (url: string): Promise<Page> => {
-    if (!browser) throw new Error('no browser');
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(url);
-    return page;
+  let dashboard: DashboardBrowser | undefined;
+  const web = {
+    get path() {
+      if (!dashboard) throw new Error('no dashboard build');
+      return dashboard.webDir;
+    },
+  };
+  const openPage = (url: string): Promise<Page> => {
+    if (!dashboard) throw new Error('no browser');
+    return dashboard.open(url);
   };
 
   beforeAll(async () => {
-    // Built from the sources under test, into a folder of its own, exactly as `npm run build:web` builds.
-    await build({
-      configFile: join(import.meta.dirname, '..', '..', 'web', 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir: web.path, emptyOutDir: true, sourcemap: false },
-    });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, timeout: 30_000 });
+    dashboard = await startDashboardBrowser();
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    web[Symbol.dispose]();
-    expect(pageErrors).toEqual([]);
+    const errors = dashboard?.pageErrors ?? [];
+    await dashboard?.[Symbol.asyncDispose]();
+    expect(errors).toEqual([]);
   });
 
   it('shows an agent changing status, a workflow step completing and a TDD phase turning green', async () => {
@@ -173,26 +127,26 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
       await waitForText(page, '[data-task="task-9"] [data-testid="tdd-phase"]', 'green');
       await expect(page.locator('[data-task="task-9"]').innerText()).resolves.toContain('5/5 passing');
 
-      // The log: all seven events, newest first; one event's whole payload in the detail view.
+      // The log: all seven events, newest first; one event's whole payload in the drawer.
       await waitForText(page, '[data-testid="log-status"]', /^7 events · newest #7/);
       expect(await logIds(page)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      const detail = page.locator('aside[aria-label="event detail"]');
+      const detail = page.getByTestId('drawer');
       await page.locator('[data-event-id="5"]').click();
       expect(await detail.innerText()).toContain('#5 agent.status');
       expect(await detail.innerText()).toContain('"status": "busy"');
       await page.keyboard.press('Escape');
       await detail.waitFor({ state: 'detached', timeout: pageTimeout });
 
-      // A topic filter is applied by the server: only the TDD task's events remain. The event in the detail
-      // view still matches, so it stays open.
+      // A topic filter is applied by the server: only the TDD task's events remain. The event in the drawer
+      // still matches, so it stays open.
       await page.locator('[data-event-id="7"]').click();
-      await waitForText(page, 'aside[aria-label="event detail"] strong', '#7 tdd.phase_changed');
+      await waitForText(page, '#drawer-title', '#7 tdd.phase_changed');
       await page.getByLabel('Topic pattern').fill('tdd:*');
       await page.getByRole('button', { name: 'Apply' }).click();
       await waitForText(page, '[data-testid="log-status"]', /^2 events · newest #7/);
       expect(await logIds(page)).toEqual([4, 7]);
       expect(await detail.innerText()).toContain('#7 tdd.phase_changed');
-      // A filter that no longer matches it closes the detail view.
+      // A filter that no longer matches it closes the drawer.
       await page.getByLabel('Event type').selectOption('tdd.test_result');
       await waitForText(page, '[data-testid="log-status"]', /^0 events/);
       await detail.waitFor({ state: 'detached', timeout: pageTimeout });
@@ -308,12 +262,12 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
         el.scrollTop = 0;
       });
 
-      // A phone, a 1280×720 laptop and a wide screen, on the same page: nothing sticks out sideways, every
+      // A phone, a 1280×800 laptop and a wide screen, on the same page: nothing sticks out sideways, every
       // panel shows some of its content whole, and text cut short can be read on hover.
       mkdirSync(artifacts, { recursive: true });
       for (const viewport of [
         { width: 420, height: 900 },
-        { width: 1280, height: 720 },
+        { width: 1280, height: 800 },
         { width: 1600, height: 1000 },
       ]) {
         await page.setViewportSize(viewport);
@@ -336,16 +290,23 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
           expect(panel.height, at).toBeGreaterThan(150);
           expect(panel.items, at).toBeGreaterThan(0);
         }
+        if (viewport.width === 1280) {
+          // Dense enough to read at a glance: before this layout, 5 log rows, 2 agent cards and 1½ TDD tasks.
+          const shown = Object.fromEntries(layout.panels.map((p) => [p.panel, p.visibleItems]));
+          expect(shown.log, 'whole log rows at 1280×800').toBeGreaterThanOrEqual(10);
+          expect(shown.agents, 'whole agent cards at 1280×800').toBeGreaterThanOrEqual(6);
+          expect(shown.tdd, 'whole TDD tasks at 1280×800').toBeGreaterThanOrEqual(5);
+        }
 
         // An event's detail opens within reach, readable, and Escape closes it.
         await page.locator('[data-event-id]').first().click();
-        const detail = page.locator('aside[aria-label="event detail"]');
+        const detail = page.getByTestId('drawer');
         const box = await detail.boundingBox();
         if (!box) throw new Error(`no detail view at ${viewport.width} px`);
         expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
         expect(box.width).toBeGreaterThan(Math.min(300, viewport.width / 2));
         expect(box.height).toBeGreaterThan(150);
-        await detail.scrollIntoViewIfNeeded();
+        await expect(detail.getByTestId('raw-json').innerText()).resolves.toMatch(/^\{\n {2}"id": "\d+"/);
         await page.screenshot({ path: join(artifacts, `dashboard-${viewport.width}-detail.png`) });
         await page.keyboard.press('Escape');
         await detail.waitFor({ state: 'detached', timeout: pageTimeout });
@@ -399,7 +360,7 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
         notification_type: 'permission_prompt',
       },
     ]) {
-      await post('/ingest/claude-code', payload);
+      await postHook(server.url, payload);
     }
     await post('/ingest', { type: 'pool.scaled', data: { poolId: 'gpu', from: 2, to: 6 } });
     await post('/ingest', {

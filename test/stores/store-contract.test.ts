@@ -308,6 +308,9 @@ describe.each(engines)('$name store', ({ open, skip }) => {
       ['wf-1', 'completed'],
     ]);
     expect((await store.workflows({ status: 'completed', limit: 10 })).map((w) => w.workflowId)).toEqual(['wf-1']);
+    // wf-2 has no type: it was first seen through a block, before (or without) its workflow.started.
+    expect((await store.workflows({ workflowType: 'feature', limit: 10 })).map((w) => w.workflowId)).toEqual(['wf-1']);
+    expect(await store.workflows({ workflowType: 'claude-code', limit: 10 })).toEqual([]);
 
     const tasks = await store.tddTasks({});
     expect(tasks.map((e) => [e.data.taskId, e.data.currentPhase])).toEqual([

@@ -98,6 +98,18 @@ export function Agents({ now }: { now: number }) {
 function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
   const { agentId, agentType, status, currentTask, metrics, reason } = agent.data;
   const usage = useUsage().agents.get(agentId);
+  const facts = [
+    agentType,
+    `updated ${ago(agent.timestamp, now)}`,
+    ...(metrics
+      ? [
+          metrics.cpu !== undefined && `cpu ${Math.round(metrics.cpu)}%`,
+          metrics.memory !== undefined && `mem ${Math.round(metrics.memory)} MiB`,
+          metrics.tasksCompleted !== undefined && `done ${metrics.tasksCompleted}`,
+          metrics.uptime !== undefined && `up ${duration(metrics.uptime * 1000)}`,
+        ].filter((f) => f !== false)
+      : []),
+  ].join(' · ');
   return (
     <article className={`card status-${status}`} data-agent={agentId} aria-label={`agent ${agentId}`}>
       <div className="card-head">
@@ -107,9 +119,6 @@ function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
         <span className={`chip status-${status}`} data-testid="agent-status">
           {status}
         </span>
-      </div>
-      <div className="muted small">
-        {agentType} · updated {ago(agent.timestamp, now)}
       </div>
       {currentTask && (
         <div className="task">
@@ -131,24 +140,16 @@ function AgentCard({ agent, now }: { agent: AgentStatus; now: number }) {
           </div>
         </div>
       )}
-      {reason && <div className="small reason">{reason}</div>}
-      <UsageLine usage={usage} testId="agent-usage" />
-      {metrics && (
-        <div className="metrics small">
-          {metrics.cpu !== undefined && <Metric label="cpu" value={`${Math.round(metrics.cpu)}%`} />}
-          {metrics.memory !== undefined && <Metric label="mem" value={`${Math.round(metrics.memory)} MiB`} />}
-          {metrics.tasksCompleted !== undefined && <Metric label="done" value={String(metrics.tasksCompleted)} />}
-          {metrics.uptime !== undefined && <Metric label="up" value={duration(metrics.uptime * 1000)} />}
+      {reason && (
+        <div className="small reason ellipsis" title={reason}>
+          {reason}
         </div>
       )}
+      <UsageLine usage={usage} testId="agent-usage" />
+      {/* The type, the last update and the metrics on one line; the whole of it on hover. */}
+      <div className="muted small ellipsis metrics" title={facts}>
+        {facts}
+      </div>
     </article>
-  );
-}
-
-function Metric({ label, value }: { label: string; value: string }) {
-  return (
-    <span>
-      <span className="muted">{label}</span> {value}
-    </span>
   );
 }

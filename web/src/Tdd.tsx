@@ -23,7 +23,7 @@ interface TaskView extends EntityView {
 
 const maxTasks = 16;
 const eventsPerTask = 200;
-const timelineLength = 24;
+const timelineLength = 16;
 
 const taskOf = (event: EventEnvelope) =>
   event.type.startsWith('tdd.') && 'taskId' in event.data ? event.data.taskId : undefined;
@@ -105,28 +105,31 @@ export function Tdd({ now }: { now: number }) {
         {tasks.slice(0, maxTasks).map((t) => (
           <TaskRow key={t.taskId} task={t} now={now} />
         ))}
+        {tasks.length > maxTasks && (
+          <li className="more">
+            the {maxTasks} most recently active; {tasks.length - maxTasks} quieter tasks not shown
+          </li>
+        )}
       </ul>
-      {tasks.length > maxTasks && <p className="more">{tasks.length - maxTasks} quieter tasks not shown</p>}
     </section>
   );
 }
 
 function TaskRow({ task, now }: { task: TaskView; now: number }) {
-  const { tests, coverage } = task;
+  const { tests, coverage, lastTest } = task;
+  const last = lastTest && lastTestLine(lastTest);
   return (
     <li className="task-row" data-task={task.taskId} aria-label={`task ${task.taskId}`}>
-      <div className="task-id">
-        <strong className="mono" title={task.taskId}>
-          {task.taskId}
-        </strong>
-        <span className="muted small" title={task.agentId}>
+      <div className="task-id ellipsis" title={`${task.taskId} · ${task.agentId} · ${ago(task.lastAt, now)}`}>
+        <strong className="mono">{task.taskId}</strong>{' '}
+        <span className="muted small">
           {task.agentId} <AgentGone agentId={task.agentId} label="offline" /> · {ago(task.lastAt, now)}
         </span>
       </div>
       <span className={`phase phase-${task.phase ?? 'none'}`} data-testid="tdd-phase">
         {task.phase ?? '–'}
       </span>
-      <div className="small tests">
+      <div className="small tests ellipsis" title={last ? `last: ${last}` : undefined}>
         {tests ? (
           <span className={tests.failing > 0 ? 'failing' : 'passing'}>
             {tests.passing}/{tests.total} passing{tests.failing > 0 && ` · ${tests.failing} failing`}
@@ -134,7 +137,6 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
         ) : (
           <span className="muted">no test counts</span>
         )}
-        {task.lastTest && <LastTest test={task.lastTest} />}
       </div>
       <div
         className="small coverage"
@@ -164,12 +166,8 @@ function TaskRow({ task, now }: { task: TaskView; now: number }) {
   );
 }
 
-/** The task's latest test result on one line; the whole of it, message included, on hover. */
-function LastTest({ test }: { test: EnvelopeOf<'tdd.test_result'> }) {
+/** The task's latest test result, message included. */
+function lastTestLine(test: EnvelopeOf<'tdd.test_result'>): string {
   const { testName, status, message } = test.data;
-  return (
-    <div className="muted ellipsis" title={`${testName} ${status}${message === undefined ? '' : `: ${message}`}`}>
-      last: {testName} {status}
-    </div>
-  );
+  return `${testName} ${status}${message === undefined ? '' : `: ${message}`}`;
 }

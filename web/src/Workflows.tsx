@@ -1,19 +1,29 @@
 import { useSubscription } from '@trpc/tanstack-react-query';
+import { useState } from 'react';
 import {
   isEventOf,
   workflowEventTypes,
   workflowStatusValues,
-  type EnvelopeOf,
   type EventEnvelope,
   type WorkflowStatus,
 } from '@switchboard/shared';
+import { callDuration, callState, callSummary, itemsOf, type Block, type Item } from './calls.js';
+import {
+  blockDetail,
+  blockKey,
+  callDetail,
+  callKey,
+  stepDetail,
+  workflowDetail,
+  type Detail,
+} from './drawer/details.js';
+import { useDrawer } from './drawer/Drawer.js';
 import { useEntityViews, type EntityPanel, type EntityView } from './entities.js';
 import { ago, duration } from './format.js';
 import { AgentGone } from './presence.js';
 import { useTRPC } from './trpc.js';
 import { UsageLine, useUsage } from './usage.js';
 
-type Block = EnvelopeOf<'workflow.block'>;
 /** A step is `pending` until its first event; then it goes through the same states as a workflow. */
 type StepState = 'pending' | WorkflowStatus;
 
@@ -24,7 +34,10 @@ interface StepView {
   startedAt?: Date;
   duration?: number;
   error?: string;
+  /** Every block of the step the lane holds, in id order. */
   blocks: Block[];
+  /** The step's own events and its blocks, in id order: the raw JSON of its detail. */
+  events: EventEnvelope[];
 }
 
 interface WorkflowView extends EntityView {
@@ -35,18 +48,22 @@ interface WorkflowView extends EntityView {
   duration?: number;
   error?: string;
   steps: StepView[];
+  /** Every event of the workflow but its blocks. */
+  lifecycle: EventEnvelope[];
   lastAt: Date;
   /** The agent named by its latest step start or block that names one. */
   agentId?: string;
 }
 
-/** Lanes shown at once, newest workflows first; blocks shown per step, newest last. */
+/** Lanes shown at once, newest workflows first. */
 const maxLanes = 12;
 /** The order of the count chips: what needs attention before what is done. */
 const chipOrder: Record<WorkflowStatus, number> = { running: 0, failed: 1, completed: 2 };
 const chipStatuses = [...workflowStatusValues].sort((a, b) => chipOrder[a] - chipOrder[b]);
-const blocksPerStep = 4;
-const eventsPerWorkflow = 400;
+/** Items (blocks and calls) a step shows until "show all": the newest ones. */
+const itemsPerStep = 4;
+/** Events a lane holds of its workflow; a step shows every block among them. */
+const eventsPerWorkflow = 1_000;
 
 const isWorkflowEvent = isEventOf(workflowEventTypes);
 const workflowOf = (event: EventEnvelope) => (isWorkflowEvent(event) ? event.data.workflowId : undefined);
@@ -56,7 +73,7 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
   const steps = new Map<string, StepView>();
   const step = (stepId: string) => {
     let s = steps.get(stepId);
-    if (!s) steps.set(stepId, (s = { stepId, label: stepId, state: 'pending', blocks: [] }));
+    if (!s) steps.set(stepId, (s = { stepId, label: stepId, state: 'pending', blocks: [], events: [] }));
     return s;
   };
   const view: WorkflowView = {
@@ -64,9 +81,11 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
     workflowId,
     status: 'running',
     steps: [],
+    lifecycle: [],
     lastAt: events.at(-1)?.timestamp ?? new Date(0),
   };
   for (const e of events) {
+    if (e.type !== 'workflow.block') view.lifecycle.push(e);
     switch (e.type) {
       case 'workflow.started':
         view.workflowType = e.data.workflowType;
@@ -78,12 +97,14 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
         const s = step(e.data.stepId);
         s.state = 'running';
         s.startedAt = e.timestamp;
+        s.events.push(e);
         break;
       }
       case 'workflow.step_completed': {
         const s = step(e.data.stepId);
         s.state = 'completed';
         s.duration = e.data.duration;
+        s.events.push(e);
         break;
       }
       case 'workflow.completed':
@@ -98,13 +119,14 @@ function toView(workflowId: string, events: readonly EventEnvelope[]): WorkflowV
           const s = step(e.data.stepId);
           s.state = 'failed';
           s.error = e.data.error.message;
+          s.events.push(e);
         }
         break;
       case 'workflow.block': {
         view.agentId = e.data.agentId ?? view.agentId;
         const s = step(e.data.stepId);
         s.blocks.push(e);
-        if (s.blocks.length > blocksPerStep) s.blocks.shift();
+        s.events.push(e);
         break;
       }
       default:
@@ -155,6 +177,11 @@ export function Workflows({ now }: { now: number }) {
               </span>
             ))}
         </span>
+        {lanes.length > maxLanes && (
+          <span className="grow-left muted small">
+            newest {maxLanes}; {lanes.length - maxLanes} older not shown
+          </span>
+        )}
       </header>
       {subscription.status === 'error' && <p className="error">workflowEvents: {subscription.error.message}</p>}
       {lanes.length === 0 && <p className="empty">No workflow has started yet.</p>}
@@ -163,16 +190,29 @@ export function Workflows({ now }: { now: number }) {
           <Lane key={lane.workflowId} lane={lane} now={now} />
         ))}
       </div>
-      {lanes.length > maxLanes && <p className="more">{lanes.length - maxLanes} older workflows not shown</p>}
     </section>
   );
 }
 
+/** Marks the item the drawer shows. */
+function useSelected(): (key: string) => boolean {
+  const { detail } = useDrawer();
+  return (key) => detail?.key === key;
+}
+
 function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
   const usage = useUsage().workflows.get(lane.workflowId);
+  const { open } = useDrawer();
+  const selected = useSelected();
   const elapsed =
     lane.duration ??
     (lane.status === 'running' && lane.startedAt ? Math.max(0, now - lane.startedAt.getTime()) : undefined);
+  const detail = () =>
+    workflowDetail({
+      ...lane,
+      events: lane.lifecycle,
+      steps: lane.steps.map((s) => `${s.label}: ${s.state}${s.error === undefined ? '' : ` (${s.error})`}`),
+    });
   return (
     <article
       className={`lane wf-${lane.status}`}
@@ -180,7 +220,16 @@ function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
       aria-label={`workflow ${lane.workflowId}`}
     >
       <div className="lane-head">
-        <strong className="mono">{lane.workflowId}</strong>
+        <button
+          type="button"
+          className={`link mono${selected(`workflow:${lane.workflowId}`) ? ' selected' : ''}`}
+          title={`${lane.workflowId}: open its detail`}
+          onClick={() => {
+            open(detail());
+          }}
+        >
+          {lane.workflowId}
+        </button>
         {lane.workflowType && <span className="muted">{lane.workflowType}</span>}
         <span className={`chip wf-${lane.status}`} data-testid="workflow-status">
           {lane.status}
@@ -193,39 +242,107 @@ function Lane({ lane, now }: { lane: WorkflowView; now: number }) {
       {lane.error && <div className="small reason">{lane.error}</div>}
       <ol className="steps">
         {lane.steps.map((s) => (
-          <li key={s.stepId} className={`step step-${s.state}`} data-step={s.stepId} data-state={s.state}>
-            <div className="step-head">
-              <span title={s.label}>{s.label}</span>
-              <span className="muted small">
-                {s.state === 'completed' && s.duration !== undefined
-                  ? duration(s.duration)
-                  : s.state === 'running' && s.startedAt
-                    ? duration(Math.max(0, now - s.startedAt.getTime()))
-                    : s.state}
-              </span>
-            </div>
-            {s.error && <div className="small reason">{s.error}</div>}
-            <ul className="blocks">
-              {s.blocks.map((b) => (
-                <li key={b.id} className={`block block-${b.data.blockType}`} title={b.data.summary}>
-                  <span className="block-kind">{blockLabel(b)}</span> {b.data.summary}
-                </li>
-              ))}
-            </ul>
-          </li>
+          <Step key={s.stepId} workflowId={lane.workflowId} step={s} now={now} />
         ))}
       </ol>
     </article>
   );
 }
 
-function blockLabel(block: Block): string {
-  switch (block.data.blockType) {
-    case 'text':
-      return 'text';
-    case 'thinking':
-      return 'thinking';
-    case 'tool_use':
-      return block.data.payload.isError ? `${block.data.payload.toolName} ✕` : block.data.payload.toolName;
+function Step({ workflowId, step, now }: { workflowId: string; step: StepView; now: number }) {
+  const { open } = useDrawer();
+  const selected = useSelected();
+  const [showAll, setShowAll] = useState(false);
+  const items = itemsOf(step.blocks);
+  const hidden = showAll ? 0 : Math.max(0, items.length - itemsPerStep);
+  const detail = () =>
+    stepDetail({ ...step, workflowId, events: step.events, lines: items.map((i) => itemLine(i)) }, now);
+  return (
+    <li className={`step step-${step.state}`} data-step={step.stepId} data-state={step.state}>
+      <button
+        type="button"
+        className={`step-head${selected(`step:${workflowId}:${step.stepId}`) ? ' selected' : ''}`}
+        onClick={() => {
+          open(detail());
+        }}
+      >
+        <span title={step.label}>{step.label}</span>
+        <span className="muted small">
+          {step.state === 'completed' && step.duration !== undefined
+            ? duration(step.duration)
+            : step.state === 'running' && step.startedAt
+              ? duration(Math.max(0, now - step.startedAt.getTime()))
+              : step.state}
+        </span>
+      </button>
+      {step.error && <div className="small reason">{step.error}</div>}
+      {items.length > itemsPerStep && (
+        <button
+          type="button"
+          className="show-all small"
+          aria-expanded={showAll}
+          onClick={() => {
+            setShowAll((v) => !v);
+          }}
+        >
+          {showAll ? `show the last ${itemsPerStep}` : `show all ${items.length} (${hidden} earlier)`}
+        </button>
+      )}
+      <ul className="blocks">
+        {items.slice(hidden).map((item) => (
+          <ItemRow key={item.key} item={item} selected={selected} onOpen={open} />
+        ))}
+      </ul>
+    </li>
+  );
+}
+
+/** A block or a call on one or two lines; a click opens its whole text in the drawer. */
+function ItemRow({
+  item,
+  selected,
+  onOpen,
+}: {
+  item: Item;
+  selected: (key: string) => boolean;
+  onOpen: (detail: Detail) => void;
+}) {
+  const call = item.kind === 'call' ? item : undefined;
+  const summary = itemSummary(item);
+  const ms = call && callDuration(call);
+  const kind = item.kind === 'call' ? 'tool_use' : item.block.data.blockType;
+  const state = call && callState(call);
+  const key = item.kind === 'call' ? callKey(item) : blockKey(item.block);
+  return (
+    <li className={`block block-${kind}${state ? ` call-${state}` : ''}`} data-item={item.key}>
+      <button
+        type="button"
+        title={summary}
+        className={selected(key) ? 'selected' : undefined}
+        onClick={() => {
+          onOpen(item.kind === 'call' ? callDetail(item) : blockDetail(item.block));
+        }}
+      >
+        <span className="block-kind">{itemLabel(item)}</span> {summary}
+        {ms !== undefined && <span className="muted"> · {duration(ms)}</span>}
+      </button>
+    </li>
+  );
+}
+
+const itemSummary = (item: Item) => (item.kind === 'call' ? callSummary(item) : item.block.data.summary);
+
+function itemLabel(item: Item): string {
+  if (item.kind === 'call') {
+    const state = callState(item);
+    return state === 'failed' ? `${item.toolName} ✕` : state === 'running' ? `${item.toolName} …` : item.toolName;
   }
+  const { data } = item.block;
+  if (data.blockType === 'tool_use') return data.payload.isError ? `${data.payload.toolName} ✕` : data.payload.toolName;
+  return data.blockType;
+}
+
+/** An item on one line, whole, for a step's detail. */
+function itemLine(item: Item): string {
+  return `${itemLabel(item)}: ${itemSummary(item)}`;
 }
