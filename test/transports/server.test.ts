@@ -109,6 +109,7 @@ describe('configuration', () => {
       ssePingMs: 15_000,
       sseStallMs: 30_000,
       sseRetryMs: 1_000,
+      presenceTtlMs: 60_000,
       retentionDays: 30,
       retentionRows: 0,
       logLevel: 'info',
