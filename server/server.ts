@@ -143,8 +143,8 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
     wss,
     router: appRouter,
     onError,
-    createContext: async ({ connectionParams, socket }) =>
-      contexts.forSocket(await access.authenticateSocket(connectionParams?.token, socket), socket),
+    createContext: async ({ connectionParams, socket, req }) =>
+      contexts.forSocket(await access.authenticateSocket(connectionParams?.token, socket), socket, req),
     keepAlive: { pingMs: options.pingMs, pongWaitMs: options.pongWaitMs },
     // The project's own subscriptions keep this bound themselves (ConnectionLimits); any other is held to it here.
     slowConsumerBytes: options.slowConsumerBytes,

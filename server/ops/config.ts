@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { describeIssues } from '@switchboard/shared';
+import { describeIssues, limits } from '@switchboard/shared';
 import { hostName, normaliseOrigin } from './origin-names.js';
 import { tokenEntrySchema, type TokenEntry } from './token-entries.js';
 
@@ -64,7 +64,17 @@ const settings = {
     env: 'SWITCHBOARD_MAX_MESSAGE_BYTES',
     schema: whole(1024, 64 * 1024 * 1024, '1024 to 67108864').default(1024 * 1024),
   },
-  publishRate: { env: 'SWITCHBOARD_PUBLISH_RATE', schema: positive('at least 1').default(5_000) },
+  // Per publisher (token, or address without tokens), across its connections and HTTP requests: sized above
+  // what one node stores (docs/performance.md), so the store's own pace is what a single orchestrator meets.
+  publishRate: { env: 'SWITCHBOARD_PUBLISH_RATE', schema: positive('at least 1').default(100_000) },
+  publishBurst: {
+    env: 'SWITCHBOARD_PUBLISH_BURST',
+    schema: whole(
+      limits.batchSize,
+      Number.MAX_SAFE_INTEGER,
+      `at least ${limits.batchSize} (one full publishBatch)`,
+    ).default(200_000),
+  },
   slowConsumerBytes: {
     env: 'SWITCHBOARD_SLOW_CONSUMER_BYTES',
     schema: whole(64 * 1024, 1024 ** 3, '65536 to 1073741824').default(4 * 1024 * 1024),

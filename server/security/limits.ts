@@ -1,9 +1,10 @@
 /**
- * Per-connection limits: publish rate (a token bucket), open subscriptions, and unsent bytes (slow consumers).
- * Each WebSocket connection has one `ConnectionLimits`; HTTP callers share one per remote address.
+ * Limits: the publish rate (a token bucket per publisher, shared by all its connections and requests), open
+ * subscriptions and unsent bytes (per connection: slow consumers). Each WebSocket connection has one
+ * `ConnectionLimits`; HTTP callers share one per remote address.
  */
 import { TRPCError } from '@trpc/server';
-import { errorReasons, limits } from '@switchboard/shared';
+import { errorReasons } from '@switchboard/shared';
 import type { Config } from '../ops/config.js';
 import { ReasonedError } from '../core/errors.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -35,15 +36,71 @@ export class TokenBucket {
 
   /** Takes `n` tokens and returns 0, or returns how many ms until `n` would be available (taking none). */
   take(n: number): number {
-    const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.rate) / 1000);
-    this.last = t;
+    this.refill();
     if (n <= this.tokens) {
       this.tokens -= n;
       return 0;
     }
     return Math.ceil(((n - this.tokens) * 1000) / this.rate);
   }
+
+  /** True when the bucket is as a new one would be: forgetting it changes nothing. */
+  full(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.rate) / 1000);
+    this.last = t;
+  }
+}
+
+export type LimitSettings = Pick<Config, 'publishRate' | 'publishBurst' | 'maxSubscriptions' | 'slowConsumerBytes'>;
+
+/** Publishers whose buckets are kept at most; past it, full buckets (the same as new ones) are forgotten. */
+const maxPublishers = 10_000;
+
+/**
+ * The publish rate, per publisher: `publishRate` events a second with bursts up to `publishBurst`, shared by
+ * every connection and request of that publisher, so opening more connections buys no more. A publisher is its
+ * token (`Principal.keyOwner`: a static token's name, a JWT's subject); without tokens, its remote address.
+ */
+export class PublishRates {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly settings: Pick<LimitSettings, 'publishRate' | 'publishBurst'>,
+    private readonly now?: () => number,
+  ) {}
+
+  /** The bucket of `publisher` (a key owner, or `address:<ip>` without tokens). */
+  bucketOf(publisher: string): TokenBucket {
+    let bucket = this.buckets.get(publisher);
+    if (!bucket) {
+      if (this.buckets.size >= maxPublishers) this.forgetFull();
+      bucket = new TokenBucket(this.settings.publishRate, this.settings.publishBurst, this.now);
+      this.buckets.set(publisher, bucket);
+    }
+    return bucket;
+  }
+
+  /** Publishers with a bucket right now (a gauge for tests and metrics). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private forgetFull(): void {
+    for (const [publisher, bucket] of this.buckets) if (bucket.full()) this.buckets.delete(publisher);
+    // Ten thousand publishers all mid-burst: start over rather than grow without bound.
+    if (this.buckets.size >= maxPublishers) this.buckets.clear();
+  }
+}
+
+/** Whose publish bucket a caller draws from: its token, or without tokens its remote address. */
+export function publisherOf(keyOwner: string | undefined, remoteAddress: string | undefined): string {
+  return keyOwner !== undefined && keyOwner !== '' ? keyOwner : `address:${remoteAddress ?? 'unknown'}`;
 }
 
 /** The part of a WebSocket the limits look at. */
@@ -52,10 +109,7 @@ export interface LimitedSocket {
   close(code: number, reason: string): void;
 }
 
-export type LimitSettings = Pick<Config, 'publishRate' | 'maxSubscriptions' | 'slowConsumerBytes'>;
-
 export class ConnectionLimits {
-  private readonly bucket: TokenBucket;
   private subscriptions = 0;
   private cut = false;
 
@@ -63,10 +117,9 @@ export class ConnectionLimits {
     private readonly settings: LimitSettings,
     private readonly metrics: Metrics,
     private readonly socket: LimitedSocket | null,
-  ) {
-    // A burst of one second's worth: a client may send a full batch at once, then must keep to the rate.
-    this.bucket = new TokenBucket(settings.publishRate, Math.max(settings.publishRate, limits.batchSize));
-  }
+    /** The publisher's bucket (`PublishRates.bucketOf`), shared with its other connections and requests. */
+    private readonly bucket: TokenBucket,
+  ) {}
 
   /** Admits `events` events for publishing, or throws TOO_MANY_REQUESTS naming the limit. */
   admitPublish(events: number): void {
@@ -75,7 +128,7 @@ export class ConnectionLimits {
     this.metrics.rejected.inc({ reason: errorReasons.rateLimited });
     throw new TRPCError({
       code: 'TOO_MANY_REQUESTS',
-      message: `publish rate limit: ${this.settings.publishRate} events/s per connection (SWITCHBOARD_PUBLISH_RATE); retry in ${waitMs} ms or send less`,
+      message: `publish rate limit: ${this.settings.publishRate} events/s per publisher, bursts of ${this.settings.publishBurst} (SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST); retry in ${waitMs} ms or send less`,
       cause: new ReasonedError(errorReasons.rateLimited, 'rate limited'),
     });
   }

@@ -144,18 +144,18 @@ export class HttpTransport {
     } else if (path === '/ingest/claude-code') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req), this.ingestCaller(principal));
+      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req, principal), this.ingestCaller(principal));
     } else if (path === '/ingest') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleIngest(req, res, hub, contexts.limitsFor(req), catalogue, this.ingestCaller(principal));
+      await handleIngest(req, res, hub, contexts.limitsFor(req, principal), catalogue, this.ingestCaller(principal));
     } else if (otlp !== undefined) {
       const principal = await this.permitted(req, res, 'write', (status, message) => {
         req.resume();
         sendOtlpError(req, res, status, message);
       });
       if (!principal) return;
-      const limits = contexts.limitsFor(req);
+      const limits = contexts.limitsFor(req, principal);
       const outcome = await handleOtlp(req, res, otlp, {
         hub,
         limits,

@@ -289,6 +289,7 @@ describe('OTLP/HTTP', () => {
     };
     await using server = await startTestServer({
       publishRate: 1,
+      publishBurst: 1_000,
       tokens: [
         { role: 'publisher', token: tokens.publisher },
         { role: 'viewer', token: tokens.viewer },

@@ -12,7 +12,7 @@ import { createAuthenticator } from '../../server/security/auth.js';
 import { createMemoryBus } from '../../server/bus/memory.js';
 import { loadConfig } from '../../server/ops/config.js';
 import { createHub } from '../../server/core/hub.js';
-import { ConnectionLimits } from '../../server/security/limits.js';
+import { ConnectionLimits, PublishRates } from '../../server/security/limits.js';
 import { createLogger } from '../../server/ops/log.js';
 import { createMetrics } from '../../server/ops/metrics.js';
 import { appRouter } from '../../server/routers/_app.js';
@@ -40,10 +40,11 @@ describe('store unavailable', () => {
     );
     const hub = createHub({ store, bus: createMemoryBus() });
     const metrics = createMetrics({ connections: () => 0, databaseBytes: () => Promise.resolve(0) });
+    const config = loadConfig([], {});
     const caller = appRouter.createCaller({
       hub,
       principal: createAuthenticator([]).authenticate(undefined),
-      limits: new ConnectionLimits(loadConfig([], {}), metrics, null),
+      limits: new ConnectionLimits(config, metrics, null, new PublishRates(config).bucketOf('test')),
       metrics,
       log: createLogger({ logLevel: 'silent', logFormat: 'json' }),
     });

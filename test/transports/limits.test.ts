@@ -6,7 +6,8 @@ import { connect as tcpConnect } from 'node:net';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { TokenBucket } from '../../server/security/limits.js';
+import { createSwitchboardClient } from '../../client/index.js';
+import { PublishRates, publisherOf, TokenBucket } from '../../server/security/limits.js';
 import { agentLog, agentStatus } from '../fixtures.js';
 import { collect, connect, startTestServer, waitUntil } from '../harness.js';
 import { healthSchema } from '@switchboard/shared';
@@ -127,9 +128,17 @@ describe('limits', () => {
     expect(small.status).toBe(200);
   });
 
-  it('limits the publish rate per connection with TOO_MANY_REQUESTS naming the limit', async () => {
-    await using server = await startTestServer({ publishRate: 10 });
-    await using client = connect(server.url);
+  it('limits the publish rate per publisher, across its connections, with TOO_MANY_REQUESTS naming the limit', async () => {
+    const tokens = { a: 'rate-publisher-a-0123', b: 'rate-publisher-b-0123' };
+    await using server = await startTestServer({
+      publishRate: 10,
+      publishBurst: 1_000,
+      tokens: [
+        { role: 'publisher', token: tokens.a, name: 'a' },
+        { role: 'publisher', token: tokens.b, name: 'b' },
+      ],
+    });
+    await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.a });
     // The burst allows one full batch at once.
     const batch = Array.from({ length: 1_000 }, (_, i) => agentStatus(`a-${i}`));
     expect(await client.publishBatch.mutate(batch)).toHaveLength(1_000);
@@ -137,10 +146,21 @@ describe('limits', () => {
     const error: unknown = await client.publishBatch.mutate(batch.slice(0, 500)).catch((e: unknown) => e);
     expect(dataOf(error)).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'rate_limited' });
     expect((error as Error).message).toMatch(
-      /^publish rate limit: 10 events\/s per connection \(SWITCHBOARD_PUBLISH_RATE\); retry in \d+ ms/,
+      /^publish rate limit: 10 events\/s per publisher, bursts of 1000 \(SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST\); retry in \d+ ms/,
     );
-    // Another connection has its own bucket.
-    await using other = connect(server.url);
+    // A second connection of the same token draws from the same bucket: more connections buy no more.
+    await using again = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.a });
+    const second: unknown = await again.publishBatch.mutate(batch.slice(0, 500)).catch((e: unknown) => e);
+    expect(dataOf(second)).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'rate_limited' });
+    // So does its HTTP ingest.
+    const ingest = await fetch(`${server.url}/ingest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.a}` },
+      body: JSON.stringify(batch.slice(0, 500)),
+    });
+    expect(ingest.status).toBe(429);
+    // Another token has its own bucket.
+    await using other = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.b });
     expect((await other.publish.mutate(agentStatus('other'))).id).toBe('1001');
   });
 
@@ -155,6 +175,24 @@ describe('limits', () => {
     now += 10_000;
     expect(bucket.take(101)).toBe(10);
     expect(bucket.take(100)).toBe(0);
+  });
+
+  it('keeps one bucket per publisher, forgetting only full ones when too many are kept', () => {
+    let now = 0;
+    const rates = new PublishRates({ publishRate: 100, publishBurst: 1_000 }, () => now);
+    expect(publisherOf('token:a', '127.0.0.1')).toBe('token:a');
+    expect(publisherOf('', '127.0.0.1')).toBe('address:127.0.0.1');
+    const busy = rates.bucketOf('token:busy');
+    expect(busy.take(1_000)).toBe(0);
+    expect(rates.bucketOf('token:busy')).toBe(busy);
+    for (let i = 0; i < 9_999; i++) rates.bucketOf(`token:idle-${i}`);
+    expect(rates.size).toBe(10_000);
+    // One more: the idle (full) buckets are forgotten, the one mid-burst is kept with what it has spent.
+    rates.bucketOf('token:new');
+    expect(rates.size).toBe(2);
+    expect(rates.bucketOf('token:busy').take(1)).toBe(10);
+    now += 10_000;
+    expect(rates.bucketOf('token:busy').full()).toBe(true);
   });
 
   it('keeps a peer that answers its pings, however many intervals pass', async () => {
