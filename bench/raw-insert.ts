@@ -1,47 +1,79 @@
 /**
  * The storage limit: better-sqlite3 inserting the same rows into the same schema (the real migrations, WAL,
- * the given durability) with nothing else around it. Prints one JSON line per measurement.
+ * the given durability as SQLite's own `synchronous` setting) with nothing else around it, on this schema and on
+ * the schema before issue #21 (two more indexes on `events`, a full key index, two more columns). Prints one
+ * JSON line per measurement.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { topicOf } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
 const singles = Number(process.argv[3] ?? 20_000);
-const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-raw-')), 'raw.db'), durability).$client;
-const insert = db.prepare(
-  'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-);
+
+function open(): Database.Database {
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-raw-')), 'raw.db'), durability).$client;
+  // SQLite's own fsync in every COMMIT: what the engine alone costs at this durability.
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  return db;
+}
+
+/** The events table as it was before #21: indexes by agent and step, a key index with every row, two copies more. */
+function schemaBefore(db: Database.Database): void {
+  db.exec(`
+    ALTER TABLE events ADD COLUMN workflow_id text;
+    ALTER TABLE events ADD COLUMN task_id text;
+    CREATE INDEX events_agent_id ON events (agent_id, id);
+    CREATE INDEX events_step_id ON events (step_id, id);
+    DROP INDEX events_owner_key_unique;
+    CREATE UNIQUE INDEX events_owner_key_unique ON events (key_owner, key);`);
+}
+
 const row = (i: number) => {
   const e = benchEvent(i);
+  const data = e.data as { agentId: string };
   return [
     e.type,
     topicOf(e),
     Date.now(),
     e.source ?? null,
     e.correlationId ?? null,
-    `bench-agent-${i % 100}`,
+    data.agentId,
     JSON.stringify(e.data),
     Date.now(),
   ];
 };
+
 const measure = (mode: string, count: number, run: () => void) => {
   const started = performance.now();
   run();
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`${JSON.stringify({ mode, count, seconds, perSecond: count / seconds })}\n`);
 };
-const single = db.transaction((i: number) => insert.run(...row(i)));
-const batch = db.transaction((from: number) => {
-  for (let k = 0; k < 1_000; k++) insert.run(...row(from + k));
-});
-measure('raw-single', singles, () => {
-  for (let i = 0; i < singles; i++) single(i);
-});
-measure('raw-batch', 100_000, () => {
-  for (let i = 0; i < 100_000; i += 1_000) batch(i);
-});
-db.close();
+
+function rawLoops(db: Database.Database, suffix: string, withSingles: boolean): void {
+  const insert = db.prepare(
+    'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const single = db.transaction((i: number) => insert.run(...row(i)));
+  const batch = db.transaction((from: number) => {
+    for (let k = 0; k < 1_000; k++) insert.run(...row(from + k));
+  });
+  if (withSingles)
+    measure(`raw-single${suffix}`, singles, () => {
+      for (let i = 0; i < singles; i++) single(i);
+    });
+  measure(`raw-batch${suffix}`, 100_000, () => {
+    for (let i = 0; i < 100_000; i += 1_000) batch(i);
+  });
+  db.close();
+}
+
+rawLoops(open(), '', true);
+const before = open();
+schemaBefore(before);
+rawLoops(before, '-before', false);

@@ -68,9 +68,7 @@ export function columnsOf<
       source: k.text('source'),
       correlationId: k.text('correlation_id'),
       agentId: k.text('agent_id'),
-      workflowId: k.text('workflow_id'),
       stepId: k.text('step_id'),
-      taskId: k.text('task_id'),
       /** The validated `data` object as JSON text: read back exactly as written. */
       data: k.text('data').notNull(),
       /** When the server stored it, epoch ms (`timestamp` is the producer's); retention by age goes by this. */
@@ -150,22 +148,28 @@ export function columnsOf<
   };
 }
 
-/** An index: its name, whether it is unique, and its columns (by their names in the column map). */
+/**
+ * An index: its name, whether it is unique, its columns (by their names in the column map), and for a partial
+ * index the one column whose non-null rows it holds.
+ */
 interface IndexOf<Column extends string> {
   name: string;
   unique?: true;
   on: readonly [Column, ...Column[]];
+  whereNotNull?: Column;
 }
 
 /** Every index of the tables that have one. */
 export const indexes = {
+  // Every index is written on every insert, so the log keeps only those its reads need (docs/performance.md): the
+  // keys, and topic and type, which subscriptions and history select by. A filter by agent or step reads forward
+  // from its cursor by id (a stream's replay is a range of ids) and is checked on each row.
   events: [
     // Unique per owner across the whole store: the same key published twice (or on two nodes) stores one event.
-    { name: 'events_owner_key_unique', unique: true, on: ['keyOwner', 'key'] },
+    // Events without a key (most) take no entry at all.
+    { name: 'events_owner_key_unique', unique: true, on: ['keyOwner', 'key'], whereNotNull: 'key' },
     { name: 'events_topic_id', on: ['topic', 'id'] },
     { name: 'events_type_id', on: ['type', 'id'] },
-    { name: 'events_agent_id', on: ['agentId', 'id'] },
-    { name: 'events_step_id', on: ['stepId', 'id'] },
   ],
   workflows: [{ name: 'workflows_status', on: ['status', 'lastEventId'] }],
   tddTasks: [{ name: 'tdd_tasks_agent', on: ['agentId'] }],
@@ -181,8 +185,10 @@ export function logEpochOneRow(id: Column): [name: string, condition: SQL] {
 
 /** One dialect's index functions. */
 interface IndexFunctions<Column, Index> {
-  index: (name: string) => { on: (...columns: [Column, ...Column[]]) => Index };
-  uniqueIndex: (name: string) => { on: (...columns: [Column, ...Column[]]) => Index };
+  index: (name: string) => { on: (...columns: [Column, ...Column[]]) => Index & { where: (condition: SQL) => Index } };
+  uniqueIndex: (name: string) => {
+    on: (...columns: [Column, ...Column[]]) => Index & { where: (condition: SQL) => Index };
+  };
 }
 
 /**
@@ -194,8 +200,9 @@ export function indexesOf<Name extends string, Column, Index>(
   columns: Record<Name, Column>,
   make: IndexFunctions<Column, Index>,
 ): Index[] {
-  return list.map(({ name, unique, on }) => {
+  return list.map(({ name, unique, on, whereNotNull }) => {
     const [first, ...rest] = on;
-    return (unique ? make.uniqueIndex : make.index)(name).on(columns[first], ...rest.map((c) => columns[c]));
+    const made = (unique ? make.uniqueIndex : make.index)(name).on(columns[first], ...rest.map((c) => columns[c]));
+    return whereNotNull === undefined ? made : made.where(sql`${columns[whereNotNull]} IS NOT NULL`);
   });
 }

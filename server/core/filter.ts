@@ -21,23 +21,16 @@ export interface EventFilter {
   readonly scope?: readonly string[] | undefined;
 }
 
-/** The ids an event refers to, copied into indexed columns by the store. */
+/** The ids a filter can select an event by, besides its type and topic; the store copies them into columns. */
 export interface EventRefs {
   agentId: string | null;
-  workflowId: string | null;
   stepId: string | null;
-  taskId: string | null;
 }
 
 export function refsOf(event: Pick<ValidEvent, 'data'>): EventRefs {
   const data: Readonly<Record<string, unknown>> = event.data;
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  return {
-    agentId: str(data.agentId),
-    workflowId: str(data.workflowId),
-    stepId: str(data.stepId),
-    taskId: str(data.taskId),
-  };
+  return { agentId: str(data.agentId), stepId: str(data.stepId) };
 }
 
 export function compileFilter(filter: EventFilter): (event: EventEnvelope) => boolean {

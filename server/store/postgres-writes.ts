@@ -20,9 +20,7 @@ export class EventColumns {
   readonly source: (string | null)[] = [];
   readonly correlationId: (string | null)[] = [];
   readonly agentId: (string | null)[] = [];
-  readonly workflowId: (string | null)[] = [];
   readonly stepId: (string | null)[] = [];
-  readonly taskId: (string | null)[] = [];
   readonly data: string[] = [];
   readonly receivedAt: number[] = [];
 
@@ -38,9 +36,7 @@ export class EventColumns {
     this.source.push(event.source ?? null);
     this.correlationId.push(event.correlationId ?? null);
     this.agentId.push(refs.agentId);
-    this.workflowId.push(refs.workflowId);
     this.stepId.push(refs.stepId);
-    this.taskId.push(refs.taskId);
     this.data.push(JSON.stringify(event.data));
     this.receivedAt.push(receivedAt);
     return refs;
@@ -61,9 +57,7 @@ export class EventColumns {
       this.source,
       this.correlationId,
       this.agentId,
-      this.workflowId,
       this.stepId,
-      this.taskId,
       this.data,
       this.receivedAt,
     ];
@@ -71,11 +65,10 @@ export class EventColumns {
 }
 
 const insertEvents = `
-  INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, workflow_id,
-                      step_id, task_id, data, received_at)
+  INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, step_id, data,
+                      received_at)
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                       $14::bigint[])`;
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[])`;
 
 const upsertAgent = `
   INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)

@@ -221,7 +221,7 @@ class PostgresStore implements EventStore {
     if (keys.length === 0) return known;
     const found = await client.query<EnvelopeRow & { id: string; keyOwner: string }>(
       `SELECT ${envelopeSelectList(envelopeColumns)}, key_owner AS "keyOwner"
-       FROM events WHERE (key_owner, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+       FROM events WHERE key IS NOT NULL AND (key_owner, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [owners, keys],
     );
     for (const { keyOwner, ...row } of found.rows) {

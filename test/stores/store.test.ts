@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { createMemoryBus } from '../../server/bus/memory.js';
-import { openDatabase } from '../../server/store/sqlite-db.js';
+import { openDatabase, walToSync } from '../../server/store/sqlite-db.js';
 import { createHub } from '../../server/core/hub.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
 import type { EventStore } from '../../server/core/store.js';
@@ -233,13 +233,101 @@ describe('streams (hub level)', () => {
 });
 
 describe('durability setting', () => {
-  it('applies synchronous=FULL by default and NORMAL on request', () => {
+  it('syncs the WAL itself for full (the default), and leaves NORMAL to SQLite on request', () => {
     using dir = tempDir();
     const full = openDatabase(dir.file('full.db'));
     const normal = openDatabase(dir.file('normal.db'), 'normal');
-    expect(full.$client.pragma('synchronous', { simple: true })).toBe(2);
+    // Both connections run at NORMAL; full durability is the store's fsync of the WAL after each commit.
+    expect(full.$client.pragma('synchronous', { simple: true })).toBe(1);
     expect(normal.$client.pragma('synchronous', { simple: true })).toBe(1);
+    expect(walToSync(full.$client)).toBe(`${dir.file('full.db')}-wal`);
+    expect(walToSync(normal.$client)).toBeUndefined();
     full.$client.close();
     normal.$client.close();
+  });
+
+  /** An fsync that waits until the test lets it finish, as a slow disk would (a fault injected on purpose). */
+  function gatedFsync() {
+    const calls: { fd: number; finish: (error?: Error) => void }[] = [];
+    const fsync = (fd: number) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push({
+          fd,
+          finish: (error) => {
+            if (error) reject(error);
+            else resolve();
+          },
+        });
+      });
+    return { calls, fsync };
+  }
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('answers an append only once its commit is on disk, and reads wait for the disk too', async () => {
+    using dir = tempDir();
+    const disk = gatedFsync();
+    const store = createSqliteStore(openDatabase(dir.file('gated.db')), undefined, { fsync: disk.fsync });
+    let answered = false;
+    const append = store.append([agentStatus('a')]).then((r) => {
+      answered = true;
+      return r;
+    });
+    await vi.waitFor(() => {
+      expect(disk.calls).toHaveLength(1);
+    });
+    // Committed, not yet on disk: neither the append nor a read issued now is answered.
+    let head: number | undefined;
+    const read = store.headId().then((h) => (head = h));
+    const second = store.append([agentStatus('b')]);
+    await turns(5);
+    expect([answered, head, disk.calls.length]).toEqual([false, undefined, 1]);
+    disk.calls[0]?.finish();
+    expect((await append).stored.map((e) => e.id)).toEqual(['1']);
+    // The read saw the first commit only: the second waited for the first sync before it committed.
+    expect(await read).toBe(1);
+    await vi.waitFor(() => {
+      expect(disk.calls).toHaveLength(2);
+    });
+    disk.calls[1]?.finish();
+    expect((await second).stored.map((e) => e.id)).toEqual(['2']);
+    expect(await store.headId()).toBe(2);
+    await store.close();
+  });
+
+  it('refuses every write after a failed sync, answers the failed one as unavailable, and keeps reading', async () => {
+    using dir = tempDir();
+    const disk = gatedFsync();
+    const store = createSqliteStore(openDatabase(dir.file('failing.db')), undefined, { fsync: disk.fsync });
+    const first = store.append([agentStatus('a')]);
+    await vi.waitFor(() => {
+      expect(disk.calls).toHaveLength(1);
+    });
+    disk.calls[0]?.finish(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    await expect(first).rejects.toMatchObject({
+      name: 'StoreUnavailableError',
+      code: 'SERVICE_UNAVAILABLE',
+      message: expect.stringMatching(
+        /could not be synced to disk \(EIO: i\/o error, fsync\).*restart the server/,
+      ) as unknown,
+    });
+    // The kernel may have dropped what it could not write: no later fsync is trusted, so no write is taken.
+    await expect(store.append([agentStatus('b')])).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    expect(disk.calls).toHaveLength(1);
+    expect(await store.headId()).toBe(1);
+    await store.close();
+  });
+
+  it('keeps every acknowledged event across a reopen with the real fsync', async () => {
+    using dir = tempDir();
+    const path = dir.file('real.db');
+    const store = createSqliteStore(openDatabase(path));
+    const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => store.append([agentStatus(`a-${i}`)])));
+    expect(appended.map((r) => r.stored[0]?.id)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    await store.close();
+    const reopened = createSqliteStore(openDatabase(path));
+    expect(await reopened.headId()).toBe(20);
+    await reopened.close();
   });
 });
