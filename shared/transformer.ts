@@ -75,6 +75,15 @@ export function encode(value: unknown): SuperJSONResult {
   return { json: json as SuperJSONResult['json'] };
 }
 
+/**
+ * `JSON.stringify(encode(value))` for a value whose one non-JSON part is a `Date` at `datePath`, from `json`,
+ * the value's JSON text with that date as its ISO string: what a server writes for a stored envelope without
+ * parsing it first. Byte for byte the same as encoding (test/core/envelope.test.ts).
+ */
+export function encodedWithOneDate(json: string, datePath: string): string {
+  return `{"json":${json},"meta":{"values":{${JSON.stringify(datePath)}:["Date"]},"v":1}}`;
+}
+
 /** What a client may annotate in what it sends: dates, and fields left undefined. */
 const inputAnnotations = new Set(['Date', 'undefined']);
 

@@ -157,11 +157,50 @@ function prepareStatements(sqlite: Database.Database) {
   };
 }
 
+/** A row as Drizzle selects `envelopeColumns`: their values in that order, the timestamp in epoch ms. */
+type StoredRow = [
+  id: number,
+  type: string,
+  topic: string,
+  timestamp: number,
+  key: string | null,
+  source: string | null,
+  correlationId: string | null,
+  data: string,
+];
+
+// StoredRow's order is envelopeColumns' order; a change to one without the other must not read columns crosswise.
+if (Object.keys(envelopeColumns).join() !== 'id,type,topic,timestamp,key,source,correlationId,data') {
+  throw new Error('envelopeColumns changed: update StoredRow in server/store/sqlite.ts to the same order');
+}
+
+/** Range reads prepared once per statement text (a filter's shape); at most `max`, then they start over. */
+class ReadStatements {
+  private readonly statements = new Map<string, Database.Statement<unknown[], StoredRow>>();
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly max = 64,
+  ) {}
+
+  prepared(text: string): Database.Statement<unknown[], StoredRow> {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      if (this.statements.size >= this.max) this.statements.clear();
+      // Rows as arrays, in the order of `envelopeColumns` (Drizzle selects them so, under their column names).
+      statement = this.sqlite.prepare<unknown[], StoredRow>(text).raw(true);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+}
+
 class SqliteStore implements EventStore {
   private readonly sqlite: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly usageTotals: SqliteUsage;
   private readonly logEpoch: string;
+  private readonly reads: ReadStatements;
   /** Every statement runs through it: writes are answered once on disk, reads see only what is (durability full). */
   private readonly wal: WalSync;
 
@@ -173,6 +212,7 @@ class SqliteStore implements EventStore {
   ) {
     this.sqlite = db.$client;
     this.wal = new WalSync(walToSync(this.sqlite), fsync);
+    this.reads = new ReadStatements(this.sqlite);
     this.statements = prepareStatements(this.sqlite);
     this.usageTotals = new SqliteUsage(this.sqlite);
     // Written by openDatabase when the file was first opened; it never changes.
@@ -400,14 +440,21 @@ class SqliteStore implements EventStore {
     filter: EventFilter,
     limit: number,
   ): EventEnvelope[] {
-    return this.db
+    // Drizzle writes the statement (filters vary); better-sqlite3 runs it, prepared once per distinct text, and
+    // its rows become envelopes here: Drizzle's own mapping of each row cost as much as the read.
+    const query = this.db
       .select(envelopeColumns)
       .from(events)
       .where(and(gt(events.id, after), lt(events.id, before), whereOf(filter)))
       .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
       .limit(limit)
-      .all()
-      .map(envelopeOfRow);
+      .toSQL();
+    return this.reads
+      .prepared(query.sql)
+      .all(...query.params)
+      .map(([id, type, topic, timestamp, key, source, correlationId, data]) =>
+        envelopeOfRow({ id, type, topic, timestamp: new Date(timestamp), key, source, correlationId, data }),
+      );
   }
 
   headId(): Promise<number> {

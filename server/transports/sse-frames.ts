@@ -5,7 +5,8 @@
  * idle, and `serialized-error` when the subscription fails. Every message's data is the router's transformer
  * output as JSON, as tRPC's own adapter writes it. docs/protocol.md describes the same for other clients.
  */
-import type { StreamItem } from '@switchboard/shared';
+import { encode, encodedWithOneDate, type StreamItem } from '@switchboard/shared';
+import { storedEnvelopeJson } from '../core/envelope.js';
 import type { ServedRouter } from '../routers/_app.js';
 
 /** The response headers of an event stream; proxies must neither buffer nor transform it. */
@@ -43,8 +44,13 @@ export class ItemFrames {
   constructor(private readonly router: ServedRouter) {}
 
   private build(item: StreamItem, id: string): string {
+    const { output } = this.router._def._config.transformer;
+    // An envelope read from the store: its stored text spliced in as is (see EventFrames in ws/protocol.ts).
+    const stored = output.serialize === encode ? storedEnvelopeJson(item) : undefined;
+    const data =
+      stored === undefined ? JSON.stringify(output.serialize(item)) : encodedWithOneDate(stored, 'timestamp');
     // Cursors are digits, lowercase letters and `@` (shared/cursor.ts), so nothing in them can break the line.
-    return `id: ${id}\ndata: ${JSON.stringify(this.router._def._config.transformer.output.serialize(item))}\n\n`;
+    return `id: ${id}\ndata: ${data}\n\n`;
   }
 
   frame(item: StreamItem, shared: boolean, trackedId: (item: StreamItem) => string): string {

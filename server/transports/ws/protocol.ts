@@ -14,6 +14,8 @@ import {
 } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
+import { encode, encodedWithOneDate } from '@switchboard/shared';
+import { storedEnvelopeJson } from '../../core/envelope.js';
 import type { TrackedItem } from '../../core/push-source.js';
 import type { PathTracer } from '../../core/trace.js';
 import { textFrame } from './socket-writer.js';
@@ -91,7 +93,12 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
   ) {}
 
   private payload(item: T, id: string): string {
-    return JSON.stringify(configOf(this.router).transformer.output.serialize({ id, data: item }));
+    const { output } = configOf(this.router).transformer;
+    // An envelope read from the store, under the project's own transformer: its stored text spliced in as is.
+    const stored = output.serialize === encode ? storedEnvelopeJson(item) : undefined;
+    if (stored !== undefined)
+      return encodedWithOneDate(`{"id":${JSON.stringify(id)},"data":${stored}}`, 'data.timestamp');
+    return JSON.stringify(output.serialize({ id, data: item }));
   }
 
   private entry(item: T, trackedId: (item: T) => string) {

@@ -1,0 +1,69 @@
+/**
+ * Envelopes read from the store: `data` parsed only when used, and the frames' spliced text (the stored row as it
+ * is) byte for byte what encoding the envelope writes, for WebSocket's `{ id, data }` and SSE's bare envelope.
+ */
+import { describe, expect, it } from 'vitest';
+import { encode, encodedWithOneDate, transformer } from '@switchboard/shared';
+import { envelopeOfRow, storedEnvelopeJson, type EnvelopeRow } from '../../server/core/envelope.js';
+
+const rows: EnvelopeRow[] = [
+  {
+    id: 42,
+    type: 'agent.status',
+    topic: 'agent:a-1',
+    timestamp: new Date('2026-12-05T01:02:03.456Z'),
+    key: null,
+    source: null,
+    correlationId: null,
+    data: JSON.stringify({ agentId: 'a-1', status: 'busy' }),
+  },
+  {
+    id: 9_007_199_254_740_991,
+    type: 'team.custom',
+    topic: 'workflow:wf "quoted" \\ é ☃',
+    timestamp: new Date(0),
+    key: 'k\n1',
+    source: 'src\u2028',
+    correlationId: 'c-"1"',
+    data: JSON.stringify({
+      nested: { list: [1, 2.5, -3e21, null, true, 'x\ty'], empty: {}, unicode: '🚀 \u0000' },
+      n: 0,
+    }),
+  },
+];
+
+describe('envelopes read from the store', () => {
+  it('parses data on first use only, with the keys in the order encoding writes them', () => {
+    const [row] = rows;
+    if (!row) throw new Error('no row');
+    const envelope = envelopeOfRow(row);
+    expect(Object.keys(envelope)).toEqual(['id', 'type', 'topic', 'timestamp', 'data']);
+    expect(envelope.data).toEqual({ agentId: 'a-1', status: 'busy' });
+    expect(envelope.data).toBe(envelope.data);
+  });
+
+  it.each(rows)('splices the stored text into the same bytes as encoding (id $id)', (row) => {
+    const envelope = envelopeOfRow(row);
+    const stored = storedEnvelopeJson(envelope);
+    if (stored === undefined) throw new Error('no stored text for a read envelope');
+    // SSE sends the envelope; WebSocket sends `{ id, data }` with the cursor as id.
+    expect(encodedWithOneDate(stored, 'timestamp')).toBe(JSON.stringify(encode(envelope)));
+    const cursor = `${row.id}@3f9a1c0e5b7d`;
+    expect(encodedWithOneDate(`{"id":${JSON.stringify(cursor)},"data":${stored}}`, 'data.timestamp')).toBe(
+      JSON.stringify(encode({ id: cursor, data: envelopeOfRow(row) })),
+    );
+    // And it decodes to the envelope the client would have got.
+    const sent = JSON.parse(encodedWithOneDate(stored, 'timestamp')) as Parameters<
+      typeof transformer.output.deserialize
+    >[0];
+    expect(transformer.output.deserialize(sent)).toEqual({
+      ...envelope,
+    });
+  });
+
+  it('has no stored text for anything else', () => {
+    expect(storedEnvelopeJson({ id: '1', type: 'x', topic: 't', timestamp: new Date(), data: {} })).toBeUndefined();
+    expect(storedEnvelopeJson(undefined)).toBeUndefined();
+    expect(storedEnvelopeJson('text')).toBeUndefined();
+  });
+});
