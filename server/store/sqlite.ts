@@ -6,6 +6,7 @@
  * only when a group fails), the reads, retention. What an event does to current state is decided in
  * `server/core/state.ts`; this file only writes the rows it computes.
  */
+import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
@@ -35,6 +36,7 @@ import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '..
 import { isStillSilent } from '../core/presence.js';
 import { walToSync, type Db } from './sqlite-db.js';
 import { WalSync, WalSyncError, type Fsync } from './sqlite-wal-sync.js';
+import { Checkpointer } from './sqlite-checkpointer.js';
 import { SqliteUsage } from './sqlite-usage.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
@@ -201,6 +203,8 @@ class SqliteStore implements EventStore {
   private readonly usageTotals: SqliteUsage;
   private readonly logEpoch: string;
   private readonly reads: ReadStatements;
+  /** WAL checkpoints in a worker thread; none for an in-memory database. */
+  private readonly checkpoints: Checkpointer | undefined;
   /** Every statement runs through it: writes are answered once on disk, reads see only what is (durability full). */
   private readonly wal: WalSync;
 
@@ -213,6 +217,11 @@ class SqliteStore implements EventStore {
     this.sqlite = db.$client;
     this.wal = new WalSync(walToSync(this.sqlite), fsync);
     this.reads = new ReadStatements(this.sqlite);
+    this.checkpoints = this.sqlite.memory
+      ? undefined
+      : new Checkpointer(this.sqlite, resolve(this.sqlite.name), undefined, (message) => {
+          process.emitWarning(message, 'CheckpointWarning');
+        });
     this.statements = prepareStatements(this.sqlite);
     this.usageTotals = new SqliteUsage(this.sqlite);
     // Written by openDatabase when the file was first opened; it never changes.
@@ -589,13 +598,19 @@ class SqliteStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpoints?.close();
     await this.wal.close();
     this.sqlite.close();
   }
 
   /** A write, answered once it is on disk; a WAL that could not be synced makes the store unavailable for writes. */
   private write<T>(commit: () => T): Promise<T> {
-    return this.wal.write(commit).catch((error: unknown) => {
+    const committed = () => {
+      const result = commit();
+      this.checkpoints?.committed();
+      return result;
+    };
+    return this.wal.write(committed).catch((error: unknown) => {
       throw error instanceof WalSyncError ? new StoreUnavailableError('write', error) : error;
     });
   }

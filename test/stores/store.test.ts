@@ -8,6 +8,7 @@ import { createMemoryBus } from '../../server/bus/memory.js';
 import { openDatabase, walToSync } from '../../server/store/sqlite-db.js';
 import { createHub } from '../../server/core/hub.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
+import { backstopPages, Checkpointer } from '../../server/store/sqlite-checkpointer.js';
 import type { EventStore } from '../../server/core/store.js';
 import { publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { agentStatus, workflowStarted } from '../fixtures.js';
@@ -329,5 +330,27 @@ describe('durability setting', () => {
     const reopened = createSqliteStore(openDatabase(path));
     expect(await reopened.headId()).toBe(20);
     await reopened.close();
+  });
+});
+
+describe('checkpoints', () => {
+  it('copies the log into the database from a worker thread, and stops the worker on close', async () => {
+    using dir = tempDir();
+    const db = openDatabase(dir.file('checkpoints.db'), 'normal');
+    const checkpoints = new Checkpointer(db.$client, dir.file('checkpoints.db'), 0);
+    // The store's own connection checkpoints only past the backstop now.
+    expect(db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(backstopPages);
+    const store = createSqliteStore(db);
+    await store.append(Array.from({ length: 500 }, (_, i) => agentStatus(`a-${i}`)));
+    checkpoints.committed();
+    await vi.waitFor(() => {
+      expect(checkpoints.lastResult).toMatchObject({ ok: true });
+    });
+    const { log, checkpointed } = checkpoints.lastResult ?? {};
+    expect(log).toBeGreaterThan(0);
+    expect(checkpointed).toBe(log);
+    await checkpoints.close();
+    expect(checkpoints.failures).toBe(0);
+    await store.close();
   });
 });
