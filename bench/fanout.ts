@@ -54,6 +54,8 @@ export interface FanOutOptions {
   saturation: boolean;
   latency: boolean;
   durability: 'full' | 'normal';
+  /** The traced run of Switchboard's latency case (default: yes). */
+  trace?: boolean;
 }
 
 /** Waits until the server counts no open connection (the warm-up client's are gone). */
@@ -160,7 +162,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       out.p50.push(result.p50);
       out.p99.push(result.p99);
     }
-    if (options.latency && variant === 'switchboard') {
+    if (options.latency && variant === 'switchboard' && options.trace !== false) {
       // Traced separately, so that the stamps cost nothing in the runs above.
       server.send({ cmd: 'trace', on: true });
       await next(server, 'traced');

@@ -15,6 +15,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
 import { fanOut, fixedLoad, inFlight, type FanOutResult } from './fanout.js';
 import { cell, median, rateCell } from './format.js';
+import { runScript } from './ipc.js';
 import { perSecond, printGoals, ratio, type Goal } from './goals.js';
 import { postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
@@ -50,6 +51,11 @@ const goals: Goal[] = [];
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const kib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes / 1024).toFixed(1));
 
+/** Switchboard's latency with durability `normal` (no fsync before an event goes out), beside the default's. */
+const atNormal = new Map<number, FanOutResult>();
+/** The disk's write + fdatasync latency (bench/fsync.ts), measured once. */
+let fsyncMs: { p50: number; p99: number } | undefined;
+
 function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
   const ws = results.get('ws');
   const sio = results.get('socketio');
@@ -75,11 +81,19 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
     console.log(`Latency at ${fixedLoad.toLocaleString('en-US')} deliveries/s (${fixedLoad / n} events/s), N=${n}`);
     console.log('| server | p50 ms | p99 ms | × raw ws p99 |');
     console.log('|---|---|---|---|');
-    for (const [variant, r] of results) {
+    const rows: [string, FanOutResult][] = [...results];
+    const normal = atNormal.get(n);
+    if (normal) rows.push(['switchboard, durability normal (no fsync before delivery)', normal]);
+    for (const [name, r] of rows) {
       const p99 = ws ? ratio(r.p99, ws.p99).toFixed(2) : '–';
-      console.log(`| ${variant} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ${p99} |`);
+      console.log(`| ${name} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ${p99} |`);
     }
     console.log('');
+    if (fsyncMs) {
+      console.log(
+        `The disk alone: 4 KiB written and fdatasync'd, one at a time (what a durable commit waits on): p50 ${ms(fsyncMs.p50)} ms, p99 ${ms(fsyncMs.p99)} ms\n`,
+      );
+    }
     const sb = results.get('switchboard');
     if (sb && sb.trace.length > 0) breakdown(n, sb.trace);
   }
@@ -148,9 +162,13 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
     });
   }
   if (cases.has('latency')) {
+    const normal = atNormal.get(n);
+    const disk = fsyncMs ? `; the disk's fsync alone: p99 ${ms(fsyncMs.p99)} ms` : '';
     goals.push({
       goal: `latency N=${n}: p99 at ${fixedLoad.toLocaleString('en-US')} deliveries/s ≤ 1.0× raw ws`,
-      measured: `${ms(median(sb.p99))} ms vs ${ms(median(ws.p99))} ms`,
+      measured:
+        `${ms(median(sb.p99))} ms vs ${ms(median(ws.p99))} ms` +
+        (normal ? ` (durability normal: ${ms(median(normal.p99))} ms${disk})` : ''),
       value: ratio(sb.p99, ws.p99),
       target: { op: '≤', bound: 1.0 },
     });
@@ -320,6 +338,8 @@ async function replay(): Promise<void> {
   replayTable(rows);
 }
 
+const startedAt = performance.now();
+
 async function main(): Promise<void> {
   if (only?.includes('patterns')) {
     await runPatterns();
@@ -358,6 +378,23 @@ async function main(): Promise<void> {
           }),
         );
       }
+      if (cases.has('latency') && durability === 'full' && results.has('switchboard')) {
+        process.stderr.write(`  latency, N=${n}, switchboard at durability normal…\n`);
+        atNormal.set(
+          n,
+          await fanOut('switchboard', n, {
+            repeats,
+            saturation: false,
+            latency: true,
+            durability: 'normal',
+            trace: false,
+          }),
+        );
+        if (!fsyncMs) {
+          const [disk] = await runScript('./fsync.ts', ['300']);
+          if (disk?.error === undefined) fsyncMs = { p50: Number(disk?.p50), p99: Number(disk?.p99) };
+        }
+      }
       fanOutTables(n, results);
       fanOutGoals(n, results);
     }
@@ -372,7 +409,9 @@ async function main(): Promise<void> {
     else console.log(`Cluster cases skipped: ${missing}.\n`);
   }
   printGoals(goals);
-  console.log(`Load average at end: ${load()}`);
+  console.log(
+    `Load average at end: ${load()}; the run took ${((performance.now() - startedAt) / 60_000).toFixed(1)} min`,
+  );
 }
 
 await main();
