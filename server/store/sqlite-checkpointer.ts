@@ -84,6 +84,8 @@ export class Checkpointer {
     this.worker = undefined;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
+    // Waited on now: an unreferenced worker would let the process end with this await still pending.
+    worker.ref();
     worker.postMessage('close');
     await exited;
   }

@@ -142,6 +142,13 @@ describe('npm start', () => {
     const health = healthSchema.parse(await (await fetch(`${url}/healthz`)).json());
     expect(health.status).toBe('ok');
     expect(url).not.toContain(':8765');
+    // A stored event starts the store's checkpoint worker, which shutdown must stop for the process to exit 0.
+    const stored = await fetch(`${url}/ingest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(agentStatus('sigterm')),
+    });
+    expect(stored.status).toBe(200);
     main.child.kill('SIGTERM');
     const result = await main.exited;
     expect(result.code).toBe(0);
