@@ -85,4 +85,37 @@ describe('wire transformer', () => {
     expect(decodeInput(undefined)()).toBeUndefined();
     expect(decodeInput({ x: deep(limits.jsonDepth + 10) })).toThrow('limits.jsonDepth');
   });
+
+  it('decodes Date-only payloads itself, to what superjson decodes, and hands it anything else', () => {
+    const cases: unknown[] = [
+      ...direct.map(([, value]) => encode(value)),
+      // Escaped keys, a Date on a number, a path that leads nowhere, an annotation superjson knows: superjson's.
+      { json: { 'a.b': '1970-01-01T00:00:00.000Z' }, meta: { values: { 'a\\.b': ['Date'] }, v: 1 } },
+      { json: { at: 0 }, meta: { values: { at: ['Date'] }, v: 1 } },
+      { json: { at: '1970-01-01T00:00:00.000Z' }, meta: { values: { 'missing.at': ['Date'] }, v: 1 } },
+      {
+        json: { gone: null, at: '1970-01-01T00:00:00.000Z' },
+        meta: { values: { gone: ['undefined'], at: ['Date'] }, v: 1 },
+      },
+      { json: [{ at: '2026-01-01T00:00:00.000Z' }], meta: { values: { '0.at': ['Date'] }, v: 1 } },
+    ];
+    for (const payload of cases) {
+      const copy = () => JSON.parse(JSON.stringify(payload)) as never;
+      const expected = (() => {
+        try {
+          return { value: superjson.deserialize(copy()) };
+        } catch (error) {
+          return { error: String(error) };
+        }
+      })();
+      const actual = (() => {
+        try {
+          return { value: transformer.output.deserialize(copy()) };
+        } catch (error) {
+          return { error: String(error) };
+        }
+      })();
+      expect(actual).toEqual(expected);
+    }
+  });
 });
