@@ -77,12 +77,16 @@ const upsertAgent = `
     status_event_id = EXCLUDED.status_event_id, last_event_id = EXCLUDED.last_event_id,
     updated_at = EXCLUDED.updated_at`;
 
-// Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
-const touchAgent = `
-  UPDATE agents SET last_event_id = GREATEST(last_event_id, $2),
-    updated_at = CASE WHEN $2 > last_event_id THEN to_timestamp($3::double precision / 1000) ELSE updated_at END,
-    seen_at = GREATEST(seen_at, $4)
-  WHERE agent_id = $1`;
+// Every touched agent of a commit in one statement (each agent once: the commit folded its touches). Applied at
+// the end of a commit, possibly after a newer agent.status of the same commit: never move back. An agent with no
+// row yet (no agent.status stored) has nothing to touch, as on SQLite.
+const touchAgents = `
+  UPDATE agents SET last_event_id = GREATEST(agents.last_event_id, t.id),
+    updated_at = CASE WHEN t.id > agents.last_event_id THEN to_timestamp(t.at::double precision / 1000)
+                      ELSE agents.updated_at END,
+    seen_at = GREATEST(agents.seen_at, t.seen_at)
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(agent_id, id, at, seen_at)
+  WHERE agents.agent_id = t.agent_id`;
 
 const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
 const keepUnless = (flag: number, column: string, table: string) =>
@@ -162,9 +166,18 @@ export async function writeRows(client: pg.PoolClient, rows: EventColumns, chang
   }
 }
 
+/** The end-of-commit writes: every touched agent in one statement, then the usage increments in one. */
 export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
+  const agentIds: string[] = [];
+  const ids: number[] = [];
+  const ats: number[] = [];
+  const seenAts: number[] = [];
   for (const [agentId, { id, at, seenAt }] of changes.touches.entries()) {
-    await client.query(touchAgent, [agentId, id, at, seenAt]);
+    agentIds.push(agentId);
+    ids.push(id);
+    ats.push(at);
+    seenAts.push(seenAt);
   }
+  if (agentIds.length > 0) await client.query(touchAgents, [agentIds, ids, ats, seenAts]);
   await writeUsage(client, changes.touches.usageRows());
 }
