@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
 import { refsOf, type EventRefs } from '../core/filter.js';
-import { writeUsage } from './postgres-usage.js';
+import { sendUsage } from './postgres-usage.js';
 
 /** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
 export class EventColumns {
@@ -109,65 +109,70 @@ const upsertTddTask = `
     ${keepUnless(7, 'phase', 'tdd_tasks')}, ${keepUnless(8, 'phase_event_id', 'tdd_tasks')},
     last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
 
-export async function writeRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<void> {
-  if (rows.length > 0) await client.query(insertEvents, rows.params());
+/**
+ * Sends the statements that write a commit's events and state changes, without waiting for them: on a pipelined
+ * connection (postgres-open.ts) they travel together and cost one round trip. Wait on them with `settled`.
+ */
+export function sendRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<unknown>[] {
+  const sent: Promise<unknown>[] = [];
+  if (rows.length > 0) sent.push(client.query(insertEvents, rows.params()));
   for (const change of changes.values()) {
     switch (change.kind) {
       case 'agent': {
         const r = change.row;
-        await client.query(upsertAgent, [
-          r.agentId,
-          r.agentType,
-          r.status,
-          r.statusEventId,
-          r.lastEventId,
-          r.updatedAt,
-        ]);
+        sent.push(
+          client.query(upsertAgent, [r.agentId, r.agentType, r.status, r.statusEventId, r.lastEventId, r.updatedAt]),
+        );
         break;
       }
       case 'workflow': {
         const { row: r, set: s } = change;
-        await client.query(upsertWorkflow, [
-          r.workflowId,
-          r.workflowType,
-          r.status,
-          r.currentStepId,
-          r.startedAt,
-          r.finishedAt,
-          r.lifecycleEventId,
-          r.lastEventId,
-          r.updatedAt,
-          s.workflowType,
-          s.status,
-          s.currentStepId,
-          s.startedAt,
-          s.finishedAt,
-          s.lifecycleEventId,
-          r.agentId,
-          s.agentId,
-        ]);
+        sent.push(
+          client.query(upsertWorkflow, [
+            r.workflowId,
+            r.workflowType,
+            r.status,
+            r.currentStepId,
+            r.startedAt,
+            r.finishedAt,
+            r.lifecycleEventId,
+            r.lastEventId,
+            r.updatedAt,
+            s.workflowType,
+            s.status,
+            s.currentStepId,
+            s.startedAt,
+            s.finishedAt,
+            s.lifecycleEventId,
+            r.agentId,
+            s.agentId,
+          ]),
+        );
         break;
       }
       case 'tddTask': {
         const { row: r, set: s } = change;
-        await client.query(upsertTddTask, [
-          r.taskId,
-          r.agentId,
-          r.phase,
-          r.phaseEventId,
-          r.lastEventId,
-          r.updatedAt,
-          s.phase,
-          s.phaseEventId,
-        ]);
+        sent.push(
+          client.query(upsertTddTask, [
+            r.taskId,
+            r.agentId,
+            r.phase,
+            r.phaseEventId,
+            r.lastEventId,
+            r.updatedAt,
+            s.phase,
+            s.phaseEventId,
+          ]),
+        );
         break;
       }
     }
   }
+  return sent;
 }
 
-/** The end-of-commit writes: every touched agent in one statement, then the usage increments in one. */
-export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
+/** Sends the end-of-commit writes: every touched agent in one statement, then the usage increments in one. */
+export function sendTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<unknown>[] {
   const agentIds: string[] = [];
   const ids: number[] = [];
   const ats: number[] = [];
@@ -178,6 +183,20 @@ export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges
     ats.push(at);
     seenAts.push(seenAt);
   }
-  if (agentIds.length > 0) await client.query(touchAgents, [agentIds, ids, ats, seenAts]);
-  await writeUsage(client, changes.touches.usageRows());
+  const sent: Promise<unknown>[] = [];
+  if (agentIds.length > 0) sent.push(client.query(touchAgents, [agentIds, ids, ats, seenAts]));
+  const usage = sendUsage(client, changes.touches.usageRows());
+  if (usage) sent.push(usage);
+  return sent;
+}
+
+/**
+ * Waits for every statement sent, and throws the first failure in the order they were sent: inside a
+ * transaction, the statements after a failed one fail only because it aborted the transaction.
+ */
+export async function settled<T>(sent: readonly Promise<T>[]): Promise<T[]> {
+  const outcomes = await Promise.allSettled(sent);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }
