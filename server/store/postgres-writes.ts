@@ -191,6 +191,21 @@ export function sendTouches(client: pg.PoolClient, changes: FoldedChanges): Prom
 }
 
 /**
+ * Runs `send`, which sends statements without waiting for them, with the connection's socket corked: whatever it
+ * sends leaves in one write (one system call here, one wake-up of the server's backend) instead of one per
+ * statement.
+ */
+export function together<T>(client: pg.PoolClient, send: () => T): T {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
+
+/**
  * Waits for every statement sent, and throws the first failure in the order they were sent: inside a
  * transaction, the statements after a failed one fail only because it aborted the transaction.
  */

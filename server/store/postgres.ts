@@ -45,7 +45,7 @@ import {
   whereOfFilter,
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
-import { EventColumns, sendRows, sendTouches, settled } from './postgres-writes.js';
+import { EventColumns, sendRows, sendTouches, settled, together } from './postgres-writes.js';
 import { readUsage } from './postgres-usage.js';
 import type { UsageQuery } from '../core/usage.js';
 import type {
@@ -152,12 +152,14 @@ class PostgresStore implements EventStore {
   private async writeTogether(client: pg.PoolClient, batches: Batches, receivedAt: Date): Promise<GroupOutcome[]> {
     // The lock every append in the cluster waits on, held until COMMIT; the keys and presence conditions are
     // read after it is taken (the server runs the statements in the order they were sent).
-    const begun = client.query('BEGIN');
-    const head = client.query<{ value: string }>(lockHead);
-    const keys = this.existingKeys(client, batches);
-    const silences = batches.map((batch) =>
-      batch.ifSilent ? this.silentRow(client, batch.ifSilent) : Promise.resolve(undefined),
-    );
+    const { begun, head, keys, silences } = together(client, () => ({
+      begun: client.query('BEGIN'),
+      head: client.query<{ value: string }>(lockHead),
+      keys: this.existingKeys(client, batches),
+      silences: batches.map((batch) =>
+        batch.ifSilent ? this.silentRow(client, batch.ifSilent) : Promise.resolve(undefined),
+      ),
+    }));
     await settled<unknown>([begun, head, keys, ...silences]);
     let next = Number((await head).rows[0]?.value ?? 0);
     const known = await keys;
@@ -172,12 +174,14 @@ class PostgresStore implements EventStore {
       const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
       outcomes.push({ ok: true, result: prepared.result });
     }
-    const sent = await settled<unknown>([
-      ...sendRows(client, rows, all),
-      ...sendTouches(client, all),
-      client.query(writeHead, [next]),
-      client.query('COMMIT'),
-    ]);
+    const sent = await settled<unknown>(
+      together(client, () => [
+        ...sendRows(client, rows, all),
+        ...sendTouches(client, all),
+        client.query(writeHead, [next]),
+        client.query('COMMIT'),
+      ]),
+    );
     // A transaction that failed ends at COMMIT as a rollback; settled has thrown that failure already.
     if ((sent.at(-1) as pg.QueryResult | undefined)?.command !== 'COMMIT')
       throw new Error('the commit was rolled back');
