@@ -38,18 +38,23 @@ export function sendUsage(client: pg.PoolClient, rows: Iterable<UsageRow>): Prom
   const list = [...rows];
   if (list.length === 0) return undefined;
   const column = <T>(pick: (row: UsageRow) => T) => list.map(pick);
-  return client.query(upsert, [
-    column((r) => r.scope),
-    column((r) => r.id),
-    column((r) => r.sums.inputTokens),
-    column((r) => r.sums.outputTokens),
-    column((r) => r.sums.cacheReadTokens),
-    column((r) => r.sums.cacheCreationTokens),
-    column((r) => r.sums.costMicros),
-    column((r) => r.sums.requests),
-    column((r) => r.lastEventId),
-    column((r) => r.updatedAt),
-  ]);
+  // Prepared once per connection, as the commit's other statements are (postgres-writes.ts `prepared`).
+  return client.query({
+    name: 'switchboard.upsert-usage',
+    text: upsert,
+    values: [
+      column((r) => r.scope),
+      column((r) => r.id),
+      column((r) => r.sums.inputTokens),
+      column((r) => r.sums.outputTokens),
+      column((r) => r.sums.cacheReadTokens),
+      column((r) => r.sums.cacheCreationTokens),
+      column((r) => r.sums.costMicros),
+      column((r) => r.sums.requests),
+      column((r) => r.lastEventId),
+      column((r) => r.updatedAt),
+    ],
+  });
 }
 
 /** bigint columns arrive as strings from node-postgres; every total fits a double exactly up to 2^53. */

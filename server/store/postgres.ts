@@ -45,7 +45,7 @@ import {
   whereOfFilter,
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
-import { EventColumns, sendRows, sendTouches, settled, together } from './postgres-writes.js';
+import { EventColumns, prepared, sendRows, sendTouches, settled, together } from './postgres-writes.js';
 import { readUsage } from './postgres-usage.js';
 import type { UsageQuery } from '../core/usage.js';
 import type {
@@ -89,7 +89,7 @@ const retention = retentionStatements((n) => `$${n}`);
 const readHead = "SELECT value FROM store_meta WHERE key = 'head'";
 /** The lock every append in the cluster waits on, held until COMMIT: the last id handed out. */
 const lockHead = `${readHead} FOR UPDATE`;
-const writeHead = "UPDATE store_meta SET value = $1 WHERE key = 'head'";
+const writeHead = prepared('write-head', "UPDATE store_meta SET value = $1 WHERE key = 'head'");
 
 /** `*` is the only wildcard of our grammar; LIKE's own `%`, `_` and the escape character match themselves. */
 function toLike(pattern: string): string {
@@ -178,7 +178,7 @@ class PostgresStore implements EventStore {
       together(client, () => [
         ...sendRows(client, rows, all),
         ...sendTouches(client, all),
-        client.query(writeHead, [next]),
+        client.query(writeHead([next])),
         client.query('COMMIT'),
       ]),
     );
@@ -223,7 +223,7 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: false, error });
       }
     }
-    await settled([...sendTouches(client, all), client.query(writeHead, [next])]);
+    await settled([...sendTouches(client, all), client.query(writeHead([next]))]);
     return outcomes;
   }
 
