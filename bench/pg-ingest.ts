@@ -1,9 +1,10 @@
 /**
  * PostgreSQL ingest: the store's append path (single events one after another, concurrent singles through the
- * hub's group commit, and 1,000-event batches) next to raw `pg` inserts on the same schema with nothing around
- * them: one INSERT per event, 1,000 awaited INSERTs per transaction, one multi-row INSERT of 1,000, and one
- * INSERT … SELECT FROM unnest(…) of 1,000 (COPY needs a package the project does not ship). Runs in a schema of
- * its own on the given database, dropped at the end. Prints one JSON line per measurement.
+ * hub's group commit, on one hub and on two as two nodes would, and 1,000-event batches) next to raw `pg` inserts
+ * on the same schema with nothing around them: one INSERT per event, 1,000 awaited INSERTs per transaction, one
+ * multi-row INSERT of 1,000, and one INSERT … SELECT FROM unnest(…) of 1,000 (COPY needs a package the project
+ * does not ship). Runs in a schema of its own on the given database, dropped at the end. Prints one JSON line per
+ * measurement.
  * Usage: `tsx bench/pg-ingest.ts [postgres://…] [singles]`; `npm run bench -- --only ingest` runs it.
  */
 import pg from 'pg';
@@ -104,15 +105,27 @@ try {
     for (let i = 0; i < singles; i++) await store.append([benchEvent(i)]);
   });
   const hub = createHub({ store, bus: createMemoryBus() });
-  await measure('hub-concurrent-singles', singles, async () => {
-    // 64 publishes in flight at a time, as many connections would send them: group commit joins them.
+  /** 64 publishes in flight at a time, as many connections would send them: group commit joins them. */
+  const concurrentSingles = async (into: typeof hub) => {
     const inFlight = 64;
     for (let i = 0; i < singles; i += inFlight) {
       await Promise.all(
-        Array.from({ length: Math.min(inFlight, singles - i) }, (_, k) => hub.append([benchEvent(i + k)])),
+        Array.from({ length: Math.min(inFlight, singles - i) }, (_, k) => into.append([benchEvent(i + k)])),
       );
     }
-  });
+  };
+  await measure('hub-concurrent-singles', singles, () => concurrentSingles(hub));
+  // Two hubs on pools of their own, as two nodes: every commit of either holds the head row until it is durable,
+  // so the sum is bound by that row, not by the nodes (no WebSocket or tRPC here to share the CPU with).
+  const other = createPostgresStore(await openPostgres({ url, schema, poolSize: 10 }));
+  try {
+    const otherHub = createHub({ store: other, bus: createMemoryBus() });
+    await measure('two-hubs-concurrent-singles', singles * 2, async () => {
+      await Promise.all([concurrentSingles(hub), concurrentSingles(otherHub)]);
+    });
+  } finally {
+    await other.close();
+  }
   await measure('store-batch', batchTotal, async () => {
     for (let i = 0; i < batchTotal; i += 1_000) {
       await store.append(Array.from({ length: 1_000 }, (_, k) => benchEvent(i + k)));

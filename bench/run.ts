@@ -199,6 +199,8 @@ const ingestLabels: Record<string, string> = {
   'pg raw-unnest': 'raw `pg`, one INSERT … unnest of 1,000',
   'pg store-single': 'PostgreSQL store `append`, one event at a time (in process)',
   'pg hub-concurrent-singles': 'hub `append`, 64 single events in flight (group commit, in process)',
+  'pg two-hubs-concurrent-singles':
+    'two hubs on pools of their own, 64 single events in flight on each (in process, sum)',
   'pg store-batch': 'PostgreSQL store `append` of 1,000 (in process)',
   'pg node-publish': 'node `publish`, 64 in flight on one connection',
   'pg node-batch': 'node `publishBatch` of 1,000, one in flight',

@@ -112,6 +112,17 @@ export function createHub({
     if (trace)
       for (const outcome of outcomes)
         if (outcome.ok) for (const e of outcome.result.stored) trace.event('committed', e);
+    // The group's stored events go to the bus as one message, in id order (each batch's are contiguous and the
+    // batches come in id order): on a bus between nodes that is one publish per commit, not one per call.
+    const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
+    for (const envelope of stored) committed.set(envelope, done);
+    // The events are durable: a listener that throws must not leave a caller of the group without an answer
+    // (it would wait forever, and a retry without a key would store the events twice).
+    try {
+      bus.publish(stored);
+    } catch (error) {
+      onListenerError(error);
+    }
     group.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (!outcome) {
@@ -122,17 +133,8 @@ export function createHub({
         pending.reject(outcome.error);
         return;
       }
-      const { stored, envelopes } = outcome.result;
-      for (const envelope of stored) committed.set(envelope, done);
-      // The events are durable: a listener that throws must not leave this caller, or the rest of the group,
-      // without an answer (they would wait forever, and a retry without a key would store them twice).
-      try {
-        bus.publish(stored);
-      } catch (error) {
-        onListenerError(error);
-      }
-      onAppend?.(stored.length, (done - started) / 1000);
-      pending.resolve(envelopes);
+      onAppend?.(outcome.result.stored.length, (done - started) / 1000);
+      pending.resolve(outcome.result.envelopes);
     });
   }
 

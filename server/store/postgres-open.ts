@@ -65,6 +65,10 @@ export async function openPostgres({
     connectionTimeoutMillis: 5_000,
     application_name: applicationName,
     query_timeout: timeoutMs,
+    // Statements sent together travel together: the store sends a commit's writes and its COMMIT without
+    // waiting for each answer (one round trip instead of one per statement). Each statement still gets its own
+    // answer or error, in order; one that fails inside a transaction aborts the rest of it.
+    pipeline: true,
     // Every connection of this pool works in the one schema, so queries name tables without a schema. The
     // server ends a transaction idle for half the timeout, so one whose client was cut off releases its locks
     // (the head row above all) before another node's statement waiting on them times out itself.

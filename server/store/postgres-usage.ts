@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store's usage totals (`usage_totals`): one commit's increments in one statement, and the
- * `usage` query's read. postgres.ts calls `writeUsage` with the commit's other end-of-commit writes and
+ * `usage` query's read. postgres-writes.ts sends `sendUsage` with the commit's other end-of-commit writes and
  * `readUsage` inside a repeatable-read transaction.
  */
 import type pg from 'pg';
@@ -33,23 +33,28 @@ const upsert = `
     last_event_id = greatest(usage_totals.last_event_id, EXCLUDED.last_event_id),
     updated_at = greatest(usage_totals.updated_at, EXCLUDED.updated_at)`;
 
-/** Adds one commit's increments (each row once: the commit folded them). */
-export async function writeUsage(client: pg.PoolClient, rows: Iterable<UsageRow>): Promise<void> {
+/** Sends one commit's increments (each row once: the commit folded them), without waiting; none: undefined. */
+export function sendUsage(client: pg.PoolClient, rows: Iterable<UsageRow>): Promise<unknown> | undefined {
   const list = [...rows];
-  if (list.length === 0) return;
+  if (list.length === 0) return undefined;
   const column = <T>(pick: (row: UsageRow) => T) => list.map(pick);
-  await client.query(upsert, [
-    column((r) => r.scope),
-    column((r) => r.id),
-    column((r) => r.sums.inputTokens),
-    column((r) => r.sums.outputTokens),
-    column((r) => r.sums.cacheReadTokens),
-    column((r) => r.sums.cacheCreationTokens),
-    column((r) => r.sums.costMicros),
-    column((r) => r.sums.requests),
-    column((r) => r.lastEventId),
-    column((r) => r.updatedAt),
-  ]);
+  // Prepared once per connection, as the commit's other statements are (postgres-writes.ts `prepared`).
+  return client.query({
+    name: 'switchboard.upsert-usage',
+    text: upsert,
+    values: [
+      column((r) => r.scope),
+      column((r) => r.id),
+      column((r) => r.sums.inputTokens),
+      column((r) => r.sums.outputTokens),
+      column((r) => r.sums.cacheReadTokens),
+      column((r) => r.sums.cacheCreationTokens),
+      column((r) => r.sums.costMicros),
+      column((r) => r.sums.requests),
+      column((r) => r.lastEventId),
+      column((r) => r.updatedAt),
+    ],
+  });
 }
 
 /** bigint columns arrive as strings from node-postgres; every total fits a double exactly up to 2^53. */

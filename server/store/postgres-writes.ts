@@ -7,7 +7,15 @@ import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
 import { refsOf, type EventRefs } from '../core/filter.js';
-import { writeUsage } from './postgres-usage.js';
+import { sendUsage } from './postgres-usage.js';
+
+/**
+ * A statement prepared once per connection under its name: later commits on that connection skip parsing and
+ * planning it (the server keeps it until the connection closes).
+ */
+export function prepared(name: string, text: string): (values: unknown[]) => pg.QueryConfig {
+  return (values) => ({ name: `switchboard.${name}`, text, values });
+}
 
 /** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
 export class EventColumns {
@@ -64,31 +72,46 @@ export class EventColumns {
   }
 }
 
-const insertEvents = `
+const insertEvents = prepared(
+  'insert-events',
+  `
   INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, step_id, data,
                       received_at)
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[])`;
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[])`,
+);
 
-const upsertAgent = `
+const upsertAgent = prepared(
+  'upsert-agent',
+  `
   INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)
   VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))
   ON CONFLICT (agent_id) DO UPDATE SET agent_type = EXCLUDED.agent_type, status = EXCLUDED.status,
     status_event_id = EXCLUDED.status_event_id, last_event_id = EXCLUDED.last_event_id,
-    updated_at = EXCLUDED.updated_at`;
+    updated_at = EXCLUDED.updated_at`,
+);
 
-// Applied at the end of a commit, possibly after a newer agent.status of the same commit: never move back.
-const touchAgent = `
-  UPDATE agents SET last_event_id = GREATEST(last_event_id, $2),
-    updated_at = CASE WHEN $2 > last_event_id THEN to_timestamp($3::double precision / 1000) ELSE updated_at END,
-    seen_at = GREATEST(seen_at, $4)
-  WHERE agent_id = $1`;
+// Every touched agent of a commit in one statement (each agent once: the commit folded its touches). Applied at
+// the end of a commit, possibly after a newer agent.status of the same commit: never move back. An agent with no
+// row yet (no agent.status stored) has nothing to touch, as on SQLite.
+const touchAgents = prepared(
+  'touch-agents',
+  `
+  UPDATE agents SET last_event_id = GREATEST(agents.last_event_id, t.id),
+    updated_at = CASE WHEN t.id > agents.last_event_id THEN to_timestamp(t.at::double precision / 1000)
+                      ELSE agents.updated_at END,
+    seen_at = GREATEST(agents.seen_at, t.seen_at)
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(agent_id, id, at, seen_at)
+  WHERE agents.agent_id = t.agent_id`,
+);
 
 const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
 const keepUnless = (flag: number, column: string, table: string) =>
   `${column} = CASE WHEN $${flag}::boolean THEN EXCLUDED.${column} ELSE ${table}.${column} END`;
 
-const upsertWorkflow = `
+const upsertWorkflow = prepared(
+  'upsert-workflow',
+  `
   INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
                          lifecycle_event_id, last_event_id, updated_at, agent_id)
   VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)}, $16)
@@ -96,75 +119,126 @@ const upsertWorkflow = `
     ${keepUnless(10, 'workflow_type', 'workflows')}, ${keepUnless(11, 'status', 'workflows')},
     ${keepUnless(12, 'current_step_id', 'workflows')}, ${keepUnless(13, 'started_at', 'workflows')},
     ${keepUnless(14, 'finished_at', 'workflows')}, ${keepUnless(15, 'lifecycle_event_id', 'workflows')},
-    ${keepUnless(17, 'agent_id', 'workflows')}, last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
+    ${keepUnless(17, 'agent_id', 'workflows')}, last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`,
+);
 
-const upsertTddTask = `
+const upsertTddTask = prepared(
+  'upsert-tdd-task',
+  `
   INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
   VALUES ($1, $2, $3, $4, $5, ${ms(6)})
   ON CONFLICT (task_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,
     ${keepUnless(7, 'phase', 'tdd_tasks')}, ${keepUnless(8, 'phase_event_id', 'tdd_tasks')},
-    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`;
+    last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`,
+);
 
-export async function writeRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<void> {
-  if (rows.length > 0) await client.query(insertEvents, rows.params());
+/**
+ * Sends the statements that write a commit's events and state changes, without waiting for them: on a pipelined
+ * connection (postgres-open.ts) they travel together and cost one round trip. Wait on them with `settled`.
+ */
+export function sendRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<unknown>[] {
+  const sent: Promise<unknown>[] = [];
+  if (rows.length > 0) sent.push(client.query(insertEvents(rows.params())));
   for (const change of changes.values()) {
     switch (change.kind) {
       case 'agent': {
         const r = change.row;
-        await client.query(upsertAgent, [
-          r.agentId,
-          r.agentType,
-          r.status,
-          r.statusEventId,
-          r.lastEventId,
-          r.updatedAt,
-        ]);
+        sent.push(
+          client.query(upsertAgent([r.agentId, r.agentType, r.status, r.statusEventId, r.lastEventId, r.updatedAt])),
+        );
         break;
       }
       case 'workflow': {
         const { row: r, set: s } = change;
-        await client.query(upsertWorkflow, [
-          r.workflowId,
-          r.workflowType,
-          r.status,
-          r.currentStepId,
-          r.startedAt,
-          r.finishedAt,
-          r.lifecycleEventId,
-          r.lastEventId,
-          r.updatedAt,
-          s.workflowType,
-          s.status,
-          s.currentStepId,
-          s.startedAt,
-          s.finishedAt,
-          s.lifecycleEventId,
-          r.agentId,
-          s.agentId,
-        ]);
+        sent.push(
+          client.query(
+            upsertWorkflow([
+              r.workflowId,
+              r.workflowType,
+              r.status,
+              r.currentStepId,
+              r.startedAt,
+              r.finishedAt,
+              r.lifecycleEventId,
+              r.lastEventId,
+              r.updatedAt,
+              s.workflowType,
+              s.status,
+              s.currentStepId,
+              s.startedAt,
+              s.finishedAt,
+              s.lifecycleEventId,
+              r.agentId,
+              s.agentId,
+            ]),
+          ),
+        );
         break;
       }
       case 'tddTask': {
         const { row: r, set: s } = change;
-        await client.query(upsertTddTask, [
-          r.taskId,
-          r.agentId,
-          r.phase,
-          r.phaseEventId,
-          r.lastEventId,
-          r.updatedAt,
-          s.phase,
-          s.phaseEventId,
-        ]);
+        sent.push(
+          client.query(
+            upsertTddTask([
+              r.taskId,
+              r.agentId,
+              r.phase,
+              r.phaseEventId,
+              r.lastEventId,
+              r.updatedAt,
+              s.phase,
+              s.phaseEventId,
+            ]),
+          ),
+        );
         break;
       }
     }
   }
+  return sent;
 }
 
-export async function writeTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<void> {
+/** Sends the end-of-commit writes: every touched agent in one statement, then the usage increments in one. */
+export function sendTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<unknown>[] {
+  const agentIds: string[] = [];
+  const ids: number[] = [];
+  const ats: number[] = [];
+  const seenAts: number[] = [];
   for (const [agentId, { id, at, seenAt }] of changes.touches.entries()) {
-    await client.query(touchAgent, [agentId, id, at, seenAt]);
+    agentIds.push(agentId);
+    ids.push(id);
+    ats.push(at);
+    seenAts.push(seenAt);
   }
-  await writeUsage(client, changes.touches.usageRows());
+  const sent: Promise<unknown>[] = [];
+  if (agentIds.length > 0) sent.push(client.query(touchAgents([agentIds, ids, ats, seenAts])));
+  const usage = sendUsage(client, changes.touches.usageRows());
+  if (usage) sent.push(usage);
+  return sent;
+}
+
+/**
+ * Runs `send`, which sends statements without waiting for them, with the connection's socket corked: whatever it
+ * sends leaves in one write (one system call here, one wake-up of the server's backend) instead of one per
+ * statement.
+ */
+export function together<T>(client: pg.PoolClient, send: () => T): T {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
+
+/**
+ * Waits for every statement sent, and throws the first failure in the order they were sent: inside a
+ * transaction, the statements after a failed one fail only because it aborted the transaction.
+ */
+export async function settled<T>(sent: readonly Promise<T>[]): Promise<T[]> {
+  const outcomes = await Promise.allSettled(sent);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }

@@ -8,9 +8,13 @@
  * lock once for the whole group. Idempotency keys are looked up under the same lock, so a key published on two
  * nodes at once is stored once (the unique index stays as the last guard).
  *
+ * The head row is held for as long as a commit takes, so a commit makes as few round trips as it can: the
+ * connections are pipelined (postgres-open.ts), and a group is two of them, one to begin, lock and read under the
+ * lock, one to write everything and commit.
+ *
  * Read top to bottom: the append path (group, batches; the statements are in postgres-writes.ts), the reads,
- * retention, errors. What an
- * event does to current state is decided in `server/core/state.ts`; this file only writes the rows it computes.
+ * retention, errors. What an event does to current state is decided in `server/core/state.ts`; this file only
+ * writes the rows it computes.
  */
 import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
 import type pg from 'pg';
@@ -24,7 +28,7 @@ import {
   type ValidEvent,
 } from '@switchboard/shared';
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
-import { FoldedChanges, stateChangeOf, type AgentTouches } from '../core/state.js';
+import { FoldedChanges, stateChangeOf } from '../core/state.js';
 import { isStillSilent } from '../core/presence.js';
 import type { EventFilter } from '../core/filter.js';
 import {
@@ -41,7 +45,7 @@ import {
   whereOfFilter,
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
-import { EventColumns, writeRows, writeTouches } from './postgres-writes.js';
+import { EventColumns, prepared, sendRows, sendTouches, settled, together } from './postgres-writes.js';
 import { readUsage } from './postgres-usage.js';
 import type { UsageQuery } from '../core/usage.js';
 import type {
@@ -51,6 +55,7 @@ import type {
   EventStore,
   GroupOutcome,
   RetentionPolicy,
+  SilenceCondition,
   Snapshot,
   SnapshotKind,
   WorkflowState,
@@ -82,6 +87,9 @@ const snapshotSources = snapshotSourcesOf({ agents, workflows, tddTasks });
 const retention = retentionStatements((n) => `$${n}`);
 /** The last id handed out. */
 const readHead = "SELECT value FROM store_meta WHERE key = 'head'";
+/** The lock every append in the cluster waits on, held until COMMIT: the last id handed out. */
+const lockHead = `${readHead} FOR UPDATE`;
+const writeHead = prepared('write-head', "UPDATE store_meta SET value = $1 WHERE key = 'head'");
 
 /** `*` is the only wildcard of our grammar; LIKE's own `%`, `_` and the escape character match themselves. */
 function toLike(pattern: string): string {
@@ -146,36 +154,68 @@ class PostgresStore implements EventStore {
     // As on SQLite: the whole group in one go; if a batch fails, redo the group with a savepoint per batch so
     // that batch alone is refused. Nothing of the first attempt is kept (its transaction rolled back).
     try {
-      return await this.transaction('append', (client) => this.writeGroup(client, batches, false, receivedAt));
+      return await this.onConnection('append', (client) => this.writeTogether(client, batches, receivedAt));
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      return this.transaction('append', (client) => this.writeGroup(client, batches, true, receivedAt));
+      return this.transaction('append', (client) => this.writeIsolated(client, batches, receivedAt));
     }
   }
 
-  private async writeGroup(
-    client: pg.PoolClient,
-    batches: Batches,
-    isolated: boolean,
-    receivedAt: Date,
-  ): Promise<GroupOutcome[]> {
-    // The lock every append in the cluster waits on, held until COMMIT.
-    const head = await client.query<{ value: string }>("SELECT value FROM store_meta WHERE key = 'head' FOR UPDATE");
-    let next = Number(head.rows[0]?.value ?? 0);
-    const known = await this.existingKeys(client, batches);
+  /**
+   * The whole group as one transaction in two round trips (the connection is pipelined, postgres-open.ts): the
+   * first opens it, takes the head lock and reads what must be read under it; the second writes everything and
+   * commits. Any failure rolls all of it back.
+   */
+  private async writeTogether(client: pg.PoolClient, batches: Batches, receivedAt: Date): Promise<GroupOutcome[]> {
+    // The lock every append in the cluster waits on, held until COMMIT; the keys and presence conditions are
+    // read after it is taken (the server runs the statements in the order they were sent).
+    const { begun, head, keys, silences } = together(client, () => ({
+      begun: client.query('BEGIN'),
+      head: client.query<{ value: string }>(lockHead),
+      keys: this.existingKeys(client, batches),
+      silences: batches.map((batch) =>
+        batch.ifSilent ? this.silentRow(client, batch.ifSilent) : Promise.resolve(undefined),
+      ),
+    }));
+    await settled<unknown>([begun, head, keys, ...silences]);
+    let next = Number((await head).rows[0]?.value ?? 0);
+    const known = await keys;
     const all = new FoldedChanges();
     const rows = new EventColumns();
     const outcomes: GroupOutcome[] = [];
-    for (const batch of batches) {
-      const before = next;
-      if (batch.ifSilent && !(await this.stillSilent(client, batch.ifSilent, all.touches))) {
+    for (const [i, batch] of batches.entries()) {
+      if (batch.ifSilent && !isStillSilent(await silences[i], batch.ifSilent, all.touches)) {
         outcomes.push({ ok: true, result: { envelopes: [], stored: [] } });
         continue;
       }
-      if (!isolated) {
-        // Together: every batch adds to the group's rows and changes, written once below.
-        const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
-        outcomes.push({ ok: true, result: prepared.result });
+      const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
+      outcomes.push({ ok: true, result: prepared.result });
+    }
+    const sent = await settled<unknown>(
+      together(client, () => [
+        ...sendRows(client, rows, all),
+        ...sendTouches(client, all),
+        client.query(writeHead([next])),
+        client.query('COMMIT'),
+      ]),
+    );
+    // A transaction that failed ends at COMMIT as a rollback; settled has thrown that failure already.
+    if ((sent.at(-1) as pg.QueryResult | undefined)?.command !== 'COMMIT')
+      throw new Error('the commit was rolled back');
+    return outcomes;
+  }
+
+  /** The group again after a failure, one savepoint per batch: a batch that fails is refused alone. */
+  private async writeIsolated(client: pg.PoolClient, batches: Batches, receivedAt: Date): Promise<GroupOutcome[]> {
+    const head = await client.query<{ value: string }>(lockHead);
+    let next = Number(head.rows[0]?.value ?? 0);
+    const known = await this.existingKeys(client, batches);
+    const all = new FoldedChanges();
+    const outcomes: GroupOutcome[] = [];
+    for (const batch of batches) {
+      const before = next;
+      if (batch.ifSilent && !isStillSilent(await this.silentRow(client, batch.ifSilent), batch.ifSilent, all.touches)) {
+        outcomes.push({ ok: true, result: { envelopes: [], stored: [] } });
         continue;
       }
       // Preparing is inside the savepoint's try too: a bug there (a topic rule that throws) refuses this batch
@@ -188,7 +228,7 @@ class PostgresStore implements EventStore {
           changes: new FoldedChanges(),
           newKeys,
         });
-        await writeRows(client, prepared.rows, prepared.changes);
+        await settled(sendRows(client, prepared.rows, prepared.changes));
         await client.query('RELEASE SAVEPOINT batch');
         all.touches.merge(prepared.changes.touches);
         outcomes.push({ ok: true, result: prepared.result });
@@ -200,27 +240,25 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: false, error });
       }
     }
-    if (!isolated) await writeRows(client, rows, all);
-    await writeTouches(client, all);
-    await client.query("UPDATE store_meta SET value = $1 WHERE key = 'head'", [next]);
+    await settled([...sendTouches(client, all), client.query(writeHead([next]))]);
     return outcomes;
   }
 
   /**
-   * The presence condition, read under the head lock (no append can change the agent meanwhile) and with the
-   * agent's row locked (a heartbeat that got there first has committed; one that comes later waits for us).
+   * The agent a presence condition names, read under the head lock (no append can change it meanwhile) and with
+   * its row locked (a heartbeat that got there first has committed; one that comes later waits for us). The
+   * condition is then decided with the commit's earlier touches (`isStillSilent`).
    */
-  private async stillSilent(
+  private async silentRow(
     client: pg.PoolClient,
-    condition: NonNullable<AppendBatch['ifSilent']>,
-    touches: AgentTouches,
-  ): Promise<boolean> {
+    condition: SilenceCondition,
+  ): Promise<{ status: string; seenAt: number } | undefined> {
     const found = await client.query<{ status: string; seenAt: string }>(
       'SELECT status, seen_at AS "seenAt" FROM agents WHERE agent_id = $1 FOR UPDATE',
       [condition.agentId],
     );
     const row = found.rows[0];
-    return isStillSilent(row && { status: row.status, seenAt: Number(row.seenAt) }, condition, touches);
+    return row && { status: row.status, seenAt: Number(row.seenAt) };
   }
 
   /** The envelopes already stored under any key of the group (read under the head lock, so none can race in). */
@@ -484,18 +522,29 @@ class PostgresStore implements EventStore {
   // ── Errors ──
 
   /** Runs `fn` in a transaction on one pooled connection; a lost connection becomes `StoreUnavailableError`. */
-  private async transaction<T>(what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.guard(what, () => this.pool.connect());
-    let broken = false;
-    try {
+  private transaction<T>(what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.onConnection(what, async (client) => {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
+    });
+  }
+
+  /**
+   * Runs `fn` on one pooled connection, which opens and commits its own transaction; if it throws, whatever
+   * transaction it left open is rolled back. A lost connection becomes `StoreUnavailableError`.
+   */
+  private async onConnection<T>(what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.guard(what, () => this.pool.connect());
+    let broken = false;
+    try {
+      return await fn(client);
     } catch (error) {
       broken = isConnectionError(error);
       if (broken) this.options.onHealth?.(false);
       else {
+        // (Outside a transaction, one that ended at a failed COMMIT, this is a warning and nothing more.)
         await client.query('ROLLBACK').catch(() => {
           // The connection died after the error: the transaction is gone with it; the pool must not reuse it.
           broken = true;
