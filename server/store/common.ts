@@ -17,6 +17,7 @@ type EnvelopeColumn = keyof EnvelopeRow;
 export function envelopeColumnsOf<Events extends Record<EnvelopeColumn, Column>>(
   events: Events,
 ): Pick<Events, EnvelopeColumn> {
+  // In `StoredRow`'s order: rows read as arrays are taken apart by position.
   return {
     id: events.id,
     type: events.type,
@@ -27,6 +28,36 @@ export function envelopeColumnsOf<Events extends Record<EnvelopeColumn, Column>>
     correlationId: events.correlationId,
     data: events.data,
   };
+}
+
+/**
+ * A row of `envelopeColumns` read as an array (a Drizzle-built statement run by the driver itself, without
+ * Drizzle's mapping of each row): the values in that order. SQLite gives the timestamp in epoch ms, pg bigint
+ * ids as strings.
+ */
+export type StoredRow = [
+  id: number | string,
+  type: string,
+  topic: string,
+  timestamp: Date | number,
+  key: string | null,
+  source: string | null,
+  correlationId: string | null,
+  data: string,
+];
+
+/** The envelope of a `StoredRow` (its order is the one `envelopeColumnsOf` below lists the columns in). */
+export function envelopeOfStoredRow([id, type, topic, timestamp, key, source, correlationId, data]: StoredRow) {
+  return envelopeOfRow({
+    id: Number(id),
+    type,
+    topic,
+    timestamp: typeof timestamp === 'number' ? new Date(timestamp) : timestamp,
+    key,
+    source,
+    correlationId,
+    data,
+  });
 }
 
 /** The same columns as the SELECT list of a statement written in SQL, each read under its envelope name. */

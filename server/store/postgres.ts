@@ -33,7 +33,9 @@ import { isStillSilent } from '../core/presence.js';
 import type { EventFilter } from '../core/filter.js';
 import {
   envelopeColumnsOf,
+  envelopeOfStoredRow,
   envelopeSelectList,
+  type StoredRow,
   retentionCutoff,
   retentionFactsParams,
   retentionStatements,
@@ -112,23 +114,6 @@ export interface PostgresStoreOptions {
   onHealth?: ((ok: boolean) => void) | undefined;
   /** Derives each event's topic; events of custom families are stored like the built-in ones. */
   catalogue?: Pick<Catalogue, 'topicOf'> | undefined;
-}
-
-/** A row as Drizzle selects `envelopeColumns`, in that order: pg reads bigint ids as strings. */
-type StoredRow = [
-  id: string,
-  type: string,
-  topic: string,
-  timestamp: Date,
-  key: string | null,
-  source: string | null,
-  correlationId: string | null,
-  data: string,
-];
-
-// StoredRow's order is envelopeColumns' order; a change to one without the other must not read columns crosswise.
-if (Object.keys(envelopeColumns).join() !== 'id,type,topic,timestamp,key,source,correlationId,data') {
-  throw new Error('envelopeColumns changed: update StoredRow in server/store/postgres.ts to the same order');
 }
 
 class PostgresStore implements EventStore {
@@ -341,9 +326,7 @@ class PostgresStore implements EventStore {
     const result = await this.guard('read', () =>
       this.pool.query<StoredRow>({ text: query.sql, values: query.params, rowMode: 'array' }),
     );
-    return result.rows.map(([id, type, topic, timestamp, key, source, correlationId, data]) =>
-      envelopeOfRow({ id: Number(id), type, topic, timestamp, key, source, correlationId, data }),
-    );
+    return result.rows.map(envelopeOfStoredRow);
   }
 
   async storedTypes(): Promise<string[]> {

@@ -21,7 +21,9 @@ import {
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import {
   envelopeColumnsOf,
+  envelopeOfStoredRow,
   envelopeSelectList,
+  type StoredRow,
   retentionCutoff,
   retentionFactsParams,
   retentionStatements,
@@ -157,23 +159,6 @@ function prepareStatements(sqlite: Database.Database) {
       'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
     ),
   };
-}
-
-/** A row as Drizzle selects `envelopeColumns`: their values in that order, the timestamp in epoch ms. */
-type StoredRow = [
-  id: number,
-  type: string,
-  topic: string,
-  timestamp: number,
-  key: string | null,
-  source: string | null,
-  correlationId: string | null,
-  data: string,
-];
-
-// StoredRow's order is envelopeColumns' order; a change to one without the other must not read columns crosswise.
-if (Object.keys(envelopeColumns).join() !== 'id,type,topic,timestamp,key,source,correlationId,data') {
-  throw new Error('envelopeColumns changed: update StoredRow in server/store/sqlite.ts to the same order');
 }
 
 /** Range reads prepared once per statement text (a filter's shape); at most `max`, then they start over. */
@@ -461,9 +446,7 @@ class SqliteStore implements EventStore {
     return this.reads
       .prepared(query.sql)
       .all(...query.params)
-      .map(([id, type, topic, timestamp, key, source, correlationId, data]) =>
-        envelopeOfRow({ id, type, topic, timestamp: new Date(timestamp), key, source, correlationId, data }),
-      );
+      .map(envelopeOfStoredRow);
   }
 
   headId(): Promise<number> {
