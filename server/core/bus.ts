@@ -8,10 +8,11 @@ import type { EventEnvelope } from '@switchboard/shared';
 
 /**
  * Carries stored events to the subscribers of this process. The hub publishes each group commit's events
- * after they commit, as one call, in id order. Guarantee every implementation gives its listeners: every committed event, once,
- * in id order (no gap, no repeat, no reordering), from the moment of subscribing. The in-process bus gives it
- * by construction; across nodes, a `Sequencer` (server/core/sequencer.ts) gives it above a `BusTransport`.
- * A subscriber that cannot keep up (overflow, reconnect) still reads what it missed back from the store by id.
+ * after they commit, as one call, in id order. Guarantee every implementation gives its listeners: every
+ * committed event, once, in id order (no gap, no repeat, no reordering), from the moment of subscribing. The
+ * in-process bus gives it by construction; across nodes, a `Sequencer` (server/core/sequencer.ts) gives it
+ * above a `BusTransport`. A subscriber that cannot keep up (overflow, reconnect) still reads what it missed
+ * back from the store by id.
  */
 export interface EventBus {
   publish(events: readonly EventEnvelope[]): void;

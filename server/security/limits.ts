@@ -1,7 +1,7 @@
 /**
  * Limits: the publish rate (a token bucket per publisher, shared by all its connections and requests), open
  * subscriptions and unsent bytes (per connection: slow consumers). Each WebSocket connection has one
- * `ConnectionLimits`; HTTP callers share one per remote address.
+ * `ConnectionLimits`; HTTP callers share one per remote address and token (server/context.ts).
  */
 import { TRPCError } from '@trpc/server';
 import { errorReasons } from '@switchboard/shared';
@@ -86,7 +86,7 @@ export class PublishRates {
     return bucket;
   }
 
-  /** Publishers with a bucket right now (a gauge for tests and metrics). */
+  /** Publishers with a bucket right now. */
   get size(): number {
     return this.buckets.size;
   }
