@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { cell, median, rateCell } from './format.js';
-import { here, next, start, waitLimitMs } from './ipc.js';
+import { here, next, profileArgv, start, waitLimitMs } from './ipc.js';
 import { benchEvent, type FanOutSamples } from './shared.js';
 import { pgUrl, reachable, redisUrl } from '../test/engine-addresses.js';
 
@@ -39,6 +39,7 @@ async function startNode(schema: string, channel: string, lifted: boolean): Prom
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...profileArgv,
       '--import',
       'tsx',
       here('../server/entry/main.ts'),

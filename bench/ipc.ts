@@ -8,9 +8,13 @@ const flag = (name: string) => {
 };
 export const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 export const execArgv = ['--import', 'tsx', '--expose-gc'];
-/** `--profile DIR` writes a V8 CPU profile of every process the bench starts (servers, clients, load) into DIR. */
+/**
+ * `--profile DIR` writes a V8 CPU profile of every process the bench starts (servers, clients, load, cluster
+ * nodes) into DIR: these are the flags that ask for it.
+ */
 const profileDir = flag('--profile');
-const forkExecArgv = profileDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : execArgv;
+export const profileArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+const forkExecArgv = [...execArgv, ...profileArgv];
 /** No wait in this suite may exceed this. */
 export const waitLimitMs = 120_000;
 

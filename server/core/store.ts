@@ -130,9 +130,12 @@ export interface EventStore {
   }): Promise<AgentPresenceRow[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
-  /** Events with `after` < id < `before` that pass the filter, at most `limit`, oldest or newest first. */
+  /**
+   * Events with `after` < id < `before` (no upper bound without `before`) that pass the filter, at most `limit`,
+   * oldest or newest first.
+   */
   readRange(
-    range: { after: number; before: number; order: 'asc' | 'desc' },
+    range: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
     filter: EventFilter,
     limit: number,
   ): Promise<EventEnvelope[]>;

@@ -49,7 +49,7 @@ export function createEventsRouter<M extends DataSchemas>(catalogue: Catalogue<M
         const message = `after ${input.after} is ahead of the newest stored event ${head}; this server has no such history (was the database replaced?). Read from "0" for everything kept.`;
         throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
       }
-      const range = { after, before: before ?? Number.MAX_SAFE_INTEGER, order: input.order };
+      const range = { after, before, order: input.order };
       const filter = readableFilter(ctx.principal, { topics: input.topics, types: input.types });
       const stored = await ctx.hub.readRange(range, filter, input.limit);
       // The store selected by the narrowed topics; the scope is checked again here, whatever it matched.

@@ -306,11 +306,11 @@ class PostgresStore implements EventStore {
   // ── Reads ──
 
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
-    return this.readRange({ after, before: Number.MAX_SAFE_INTEGER, order: 'asc' }, filter, limit);
+    return this.readRange({ after, order: 'asc' }, filter, limit);
   }
 
   async readRange(
-    { after, before, order }: { after: number; before: number; order: 'asc' | 'desc' },
+    { after, before, order }: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
     filter: EventFilter,
     limit: number,
   ): Promise<EventEnvelope[]> {
@@ -319,7 +319,11 @@ class PostgresStore implements EventStore {
     const query = this.db
       .select(envelopeColumns)
       .from(events)
-      .where(and(gt(events.id, after), lt(events.id, before), whereOf(filter)))
+      .where(
+        // No bound at all rather than a huge one: PostgreSQL, not knowing a fresh table's size, scans the whole
+        // range and sorts it for `id < 2^53` where it walks the key index for `id > after` alone.
+        and(gt(events.id, after), before === undefined ? undefined : lt(events.id, before), whereOf(filter)),
+      )
       .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
       .limit(limit)
       .toSQL();

@@ -417,12 +417,12 @@ class SqliteStore implements EventStore {
 
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
     return this.wal.read(() =>
-      this.readRangeNow({ after, before: Number.MAX_SAFE_INTEGER, order: 'asc' }, filter, limit),
+      this.readRangeNow({ after, order: 'asc' }, filter, limit),
     );
   }
 
   readRange(
-    range: { after: number; before: number; order: 'asc' | 'desc' },
+    range: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
     filter: EventFilter,
     limit: number,
   ): Promise<EventEnvelope[]> {
@@ -430,7 +430,7 @@ class SqliteStore implements EventStore {
   }
 
   private readRangeNow(
-    { after, before, order }: { after: number; before: number; order: 'asc' | 'desc' },
+    { after, before, order }: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
     filter: EventFilter,
     limit: number,
   ): EventEnvelope[] {
@@ -439,7 +439,11 @@ class SqliteStore implements EventStore {
     const query = this.db
       .select(envelopeColumns)
       .from(events)
-      .where(and(gt(events.id, after), lt(events.id, before), whereOf(filter)))
+      .where(
+        // No bound at all rather than a huge one: PostgreSQL, not knowing a fresh table's size, scans the whole
+        // range and sorts it for `id < 2^53` where it walks the key index for `id > after` alone.
+        and(gt(events.id, after), before === undefined ? undefined : lt(events.id, before), whereOf(filter)),
+      )
       .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
       .limit(limit)
       .toSQL();
