@@ -6,7 +6,7 @@
  * bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
@@ -20,6 +20,38 @@ import { pgUrl, reachable, redisUrl } from '../test/engine-addresses.js';
 const ticksPerSecond = 100;
 
 /** Why the cluster cases cannot run here, or undefined when PostgreSQL and Redis both answer on loopback. */
+/** User + system CPU of a process so far, in µs, from /proc (NaN once it is gone). */
+function processCpuMicros(pid: number): number {
+  try {
+    // Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * User + system CPU of every PostgreSQL process on this machine so far, in µs: the server's share of a case run
+ * against it (its backends live as long as a node's pool, so a difference over a case counts that case).
+ */
+export function postgresCpuMicros(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm !== 'postgres') continue;
+    const micros = processCpuMicros(Number(entry));
+    if (!Number.isNaN(micros)) total += micros;
+  }
+  return total;
+}
+
 export async function enginesReachable(): Promise<string | undefined> {
   const [postgres, redis] = await Promise.all([reachable(5432), reachable(6379)]);
   if (!postgres) return 'PostgreSQL unreachable on 127.0.0.1:5432';
@@ -82,11 +114,7 @@ async function startNode(schema: string, channel: string, lifted: boolean): Prom
   });
   return {
     port,
-    cpuMicros: () => {
-      // Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6;
-    },
+    cpuMicros: () => processCpuMicros(child.pid ?? NaN),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -9,14 +9,16 @@
  *   load.ts ndjson PORT COUNT       `POST /ingest`, 1,000 events per NDJSON body, one request in flight
  *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
  *   load.ts resume-sse PORT COUNT   the same over SSE (tRPC's httpSubscriptionLink, the `eventsource` package)
+ *   load.ts resume-sse-plain PORT COUNT   the same stream read as a plain EventSource consumer would: `fetch`,
+ *                                   the SSE lines split by hand, each message's data JSON-parsed and decoded
  */
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient } from '../client/index.js';
-import type { PublishInput } from '@switchboard/shared';
+import { transformer, type PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
-type Mode = 'publish' | 'batch' | 'batch2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse';
+type Mode = 'publish' | 'batch' | 'batch2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse' | 'resume-sse-plain';
 const [mode, portText, countText] = process.argv.slice(2) as [Mode, string, string];
 const count = Number(countText);
 const url = `http://127.0.0.1:${portText}`;
@@ -68,6 +70,8 @@ async function run(): Promise<Record<string, unknown>> {
       if (!response.ok) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
       await response.arrayBuffer();
     }
+  } else if (mode === 'resume-sse-plain') {
+    await plainSseReplay();
   } else {
     await new Promise<void>((resolve, reject) => {
       let seen = 0;
@@ -93,6 +97,52 @@ async function run(): Promise<Record<string, unknown>> {
     });
   }
   return {};
+}
+
+/**
+ * `events` from "0" over SSE without tRPC's consumer: what a browser's EventSource plus `JSON.parse` does, and
+ * the transformer's decode (every event's timestamp becomes a Date, as the typed client gets it).
+ */
+async function plainSseReplay(): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new Error(`the replay did not finish within ${waitLimitMs} ms`));
+  }, waitLimitMs);
+  try {
+    const input = encodeURIComponent(JSON.stringify({ json: {} }));
+    const response = await fetch(`${url}/trpc/events?input=${input}&lastEventId=0`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    if (!response.ok || !response.body) throw new Error(`GET /trpc/events answered ${response.status}`);
+    const decoder = new TextDecoder();
+    let rest = '';
+    let seen = 0;
+    let lastId = '';
+    for await (const chunk of response.body) {
+      rest += decoder.decode(chunk as Uint8Array, { stream: true });
+      let end = rest.indexOf('\n\n');
+      let from = 0;
+      for (; end >= 0; from = end + 2, end = rest.indexOf('\n\n', from)) {
+        const message = rest.slice(from, end);
+        // The default event (no `event:` line) is an item: `id: <cursor>` then `data: <json>`.
+        if (!message.startsWith('id: ')) continue;
+        const newline = message.indexOf('\n');
+        const data = message.slice(newline + 1);
+        if (!data.startsWith('data: ')) throw new Error(`an item without data: ${message.slice(0, 80)}`);
+        const envelope = transformer.output.deserialize(JSON.parse(data.slice(6)) as never) as { timestamp: unknown };
+        if (!(envelope.timestamp instanceof Date)) throw new Error('an event decoded without its Date');
+        lastId = message.slice(4, newline);
+        if (++seen === count) break;
+      }
+      rest = rest.slice(from);
+      if (seen === count) break;
+    }
+    if (seen !== count) throw new Error(`the stream ended after ${seen} of ${count} events (last ${lastId})`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
 }
 
 const started = performance.now();

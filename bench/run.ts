@@ -308,12 +308,19 @@ function replayTable(rows: ReplayRows): void {
   console.log(
     `Replay: \`events\` from \`lastEventId: "0"\`, ${backlog.toLocaleString('en-US')} behind, default limits`,
   );
-  console.log('| store and transport | events/s | server CPU µs/event | client CPU µs/event | cut as slow consumers |');
-  console.log('|---|---|---|---|---|');
+  console.log(
+    '| store and transport | events/s | server CPU µs/event | client CPU µs/event | PostgreSQL CPU µs/event | cores busy at that rate | cut as slow consumers |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
   for (const [name, row] of Object.entries(rows)) {
     const rate = row.errors.length > 0 ? `failed: ${row.errors[0] ?? ''}` : rateCell(row.rates);
     const client = row.clientCpu.length > 0 ? cell(row.clientCpu) : '–';
-    console.log(`| ${name} | ${rate} | ${cell(row.serverCpu)} | ${client} | ${row.cut} |`);
+    const engine = row.engineCpu.length > 0 ? cell(row.engineCpu) : '–';
+    // Every process's CPU per event times the rate: how much of the machine's cores the replay kept busy.
+    const perEvent =
+      median(row.serverCpu) + median(row.clientCpu) + (row.engineCpu.length > 0 ? median(row.engineCpu) : 0);
+    const busy = row.errors.length > 0 ? '–' : ((perEvent * median(row.rates)) / 1e6).toFixed(2);
+    console.log(`| ${name} | ${rate} | ${cell(row.serverCpu)} | ${client} | ${engine} | ${busy} | ${row.cut} |`);
   }
   console.log('');
   for (const [name, row] of Object.entries(rows)) {

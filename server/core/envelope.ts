@@ -16,8 +16,8 @@ export interface EnvelopeRow {
   data: string;
 }
 
-/** A read envelope's row: what its JSON text is written from, without parsing and encoding `data` again. */
-const rows = new WeakMap<object, EnvelopeRow>();
+/** A read envelope's `data` as stored: what its JSON text is written from, without parsing and encoding it again. */
+const storedData = new WeakMap<object, string>();
 
 /**
  * Rows were validated against the contract when they were written, so reading them back as envelopes is the
@@ -25,25 +25,39 @@ const rows = new WeakMap<object, EnvelopeRow>();
  * them) never parses it, and its frame splices the stored text instead (`storedEnvelopeJson`).
  */
 export function envelopeOfRow(row: EnvelopeRow): EventEnvelope {
-  let data: unknown;
-  let parsed = false;
+  return storedEnvelope(row.id, row.type, row.topic, row.timestamp, row.key, row.source, row.correlationId, row.data);
+}
+
+/** `envelopeOfRow` from the columns themselves (rows read as arrays build no row object first). */
+export function storedEnvelope(
+  id: number,
+  type: string,
+  topic: string,
+  timestamp: Date,
+  key: string | null,
+  source: string | null,
+  correlationId: string | null,
+  data: string,
+): EventEnvelope {
+  let parsed: unknown;
+  let isParsed = false;
   const envelope: Record<string, unknown> = {
-    id: String(row.id),
-    type: row.type,
-    topic: row.topic,
-    timestamp: row.timestamp,
+    id: String(id),
+    type,
+    topic,
+    timestamp,
     get data(): unknown {
-      if (!parsed) {
-        data = JSON.parse(row.data);
-        parsed = true;
+      if (!isParsed) {
+        parsed = JSON.parse(data);
+        isParsed = true;
       }
-      return data;
+      return parsed;
     },
   };
-  if (row.key !== null) envelope.key = row.key;
-  if (row.source !== null) envelope.source = row.source;
-  if (row.correlationId !== null) envelope.correlationId = row.correlationId;
-  rows.set(envelope, row);
+  if (key !== null) envelope.key = key;
+  if (source !== null) envelope.source = source;
+  if (correlationId !== null) envelope.correlationId = correlationId;
+  storedData.set(envelope, data);
   return envelope as unknown as EventEnvelope;
 }
 
@@ -53,12 +67,16 @@ export function envelopeOfRow(row: EnvelopeRow): EventEnvelope {
  * format with `encodedWithOneDate`; test/core/envelope.test.ts checks that the bytes are the same as encoding.
  */
 export function storedEnvelopeJson(value: unknown): string | undefined {
-  const row = typeof value === 'object' && value !== null ? rows.get(value) : undefined;
-  if (row === undefined || Number.isNaN(row.timestamp.getTime())) return undefined;
-  let json = `{"id":"${row.id}","type":${JSON.stringify(row.type)},"topic":${JSON.stringify(row.topic)},"timestamp":"${row.timestamp.toISOString()}","data":${row.data}`;
-  if (row.key !== null) json += `,"key":${JSON.stringify(row.key)}`;
-  if (row.source !== null) json += `,"source":${JSON.stringify(row.source)}`;
-  if (row.correlationId !== null) json += `,"correlationId":${JSON.stringify(row.correlationId)}`;
+  const data = typeof value === 'object' && value !== null ? storedData.get(value) : undefined;
+  if (data === undefined) return undefined;
+  // Its own fields, as built above (a stored id is digits, a stored timestamp a Date).
+  const envelope = value as EventEnvelope;
+  const { timestamp } = envelope;
+  if (Number.isNaN(timestamp.getTime())) return undefined;
+  let json = `{"id":"${envelope.id}","type":${JSON.stringify(envelope.type)},"topic":${JSON.stringify(envelope.topic)},"timestamp":"${timestamp.toISOString()}","data":${data}`;
+  if (envelope.key !== undefined) json += `,"key":${JSON.stringify(envelope.key)}`;
+  if (envelope.source !== undefined) json += `,"source":${JSON.stringify(envelope.source)}`;
+  if (envelope.correlationId !== undefined) json += `,"correlationId":${JSON.stringify(envelope.correlationId)}`;
   return `${json}}`;
 }
 

@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray, or, type Column, type SQL } from 'drizzle-orm';
 import { entityTopic } from '@switchboard/shared';
-import { envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
+import { envelopeOfRow, storedEnvelope, type EnvelopeRow } from '../core/envelope.js';
 import { compileFilter, type EventFilter } from '../core/filter.js';
 import type { RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
 
@@ -48,16 +48,8 @@ export type StoredRow = [
 
 /** The envelope of a `StoredRow` (its order is the one `envelopeColumnsOf` below lists the columns in). */
 export function envelopeOfStoredRow([id, type, topic, timestamp, key, source, correlationId, data]: StoredRow) {
-  return envelopeOfRow({
-    id: Number(id),
-    type,
-    topic,
-    timestamp: typeof timestamp === 'number' ? new Date(timestamp) : timestamp,
-    key,
-    source,
-    correlationId,
-    data,
-  });
+  const at = typeof timestamp === 'number' ? new Date(timestamp) : timestamp;
+  return storedEnvelope(Number(id), type, topic, at, key, source, correlationId, data);
 }
 
 /** The same columns as the SELECT list of a statement written in SQL, each read under its envelope name. */
