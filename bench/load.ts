@@ -120,7 +120,7 @@ async function plainSseReplay(): Promise<void> {
     let seen = 0;
     let lastId = '';
     for await (const chunk of response.body) {
-      rest += decoder.decode(chunk as Uint8Array, { stream: true });
+      rest += decoder.decode(chunk, { stream: true });
       let end = rest.indexOf('\n\n');
       let from = 0;
       for (; end >= 0; from = end + 2, end = rest.indexOf('\n\n', from)) {
