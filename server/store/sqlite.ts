@@ -416,9 +416,7 @@ class SqliteStore implements EventStore {
   // ── Reads ──
 
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
-    return this.wal.read(() =>
-      this.readRangeNow({ after, order: 'asc' }, filter, limit),
-    );
+    return this.wal.read(() => this.readRangeNow({ after, order: 'asc' }, filter, limit));
   }
 
   readRange(
