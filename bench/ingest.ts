@@ -9,21 +9,25 @@
  *   deployment runs them: `publish` with 64 in flight and `publishBatch` through one node, then `publish` through
  *   two nodes at once.
  */
-import { startCluster } from './cluster.js';
+import { postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
 
-/** Samples per row, one per repeat; a refused run records its error instead. */
-export type Rows = Record<string, { rates: number[]; clientCpu: number[]; errors: string[] }>;
+/**
+ * Samples per row, one per repeat; a refused run records its error instead. `engineCpu`: the storage engine's
+ * CPU per event (a raw loop's own process; PostgreSQL's processes during a node's case).
+ */
+export type Rows = Record<string, { rates: number[]; clientCpu: number[]; engineCpu: number[]; errors: string[] }>;
 
 function add(rows: Rows, measured: Measured, as = measured.mode): void {
-  const row = (rows[as] ??= { rates: [], clientCpu: [], errors: [] });
+  const row = (rows[as] ??= { rates: [], clientCpu: [], engineCpu: [], errors: [] });
   if (measured.error !== undefined) row.errors.push(measured.error);
   else if (typeof measured.retried === 'number' && measured.retried > 0)
     row.errors.push(`${measured.retried} events retried: the server refused or lost a batch`);
   else {
     row.rates.push(measured.perSecond ?? NaN);
     if (measured.clientCpuPerEvent !== undefined) row.clientCpu.push(measured.clientCpuPerEvent);
+    if (typeof measured.engineCpuPerEvent === 'number') row.engineCpu.push(measured.engineCpuPerEvent);
   }
 }
 
@@ -94,7 +98,10 @@ export async function postgresIngest(
         ['batch', 'node-batch', counts.batched / 2],
       ] as const) {
         const before = first.cpuMicros();
-        for (const measured of await runScript('./load.ts', [mode, a, String(count)])) add(rows, measured, as);
+        const engineBefore = postgresCpuMicros();
+        for (const measured of await runScript('./load.ts', [mode, a, String(count)])) {
+          add(rows, { ...measured, engineCpuPerEvent: (postgresCpuMicros() - engineBefore) / count }, as);
+        }
         (serverCpu[as] ??= []).push((first.cpuMicros() - before) / count);
       }
       // Both nodes at once: the aggregate is bound by the one row every append locks (store_meta's head).
