@@ -96,11 +96,10 @@ export class EventStream {
     void this.run(this.begin());
   }
 
-  /** Called by the dispatcher with every committed event, in id order. */
-  offer(event: EventEnvelope): void {
+  /** Called by the dispatcher with every committed event, in id order; `id` is `Number(event.id)`. */
+  offer(event: EventEnvelope, id = Number(event.id)): void {
     if (this.state === 'live') {
       if (!this.matches(event)) return;
-      const id = Number(event.id);
       if (id <= this.cursor) return;
       this.cursor = id;
       if (!this.sink.push(event, true)) this.state = 'paused';
@@ -309,10 +308,12 @@ export class Dispatcher {
     bus.subscribe((events) => {
       for (const event of events) {
         trace?.event('dispatchStart', event);
+        // Parsed once here rather than by each of many streams.
+        const id = Number(event.id);
         for (const stream of this.streams) {
           // A sink that throws fails its own stream, not the others nor the append that published the event.
           try {
-            stream.offer(event);
+            stream.offer(event, id);
           } catch (error) {
             stream.fail(error);
           }

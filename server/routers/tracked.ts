@@ -104,7 +104,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
   /** Opens the hub stream behind a sink that keeps only accepted events, counts them and times them. */
   private start(sink: StreamSink): EventStream {
     const { ctx, accepts } = this;
-    const delivered = ctx.metrics.delivered.labels({ procedure: this.procedure });
+    const delivered = ctx.metrics.deliveredTally(this.procedure);
     const { deliverySeconds } = ctx.metrics;
     return ctx.hub.open(this.request, {
       push(item: StreamItem, shared: boolean): boolean {
@@ -115,7 +115,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
           if (!accepts(item)) return true;
           const committedAt = ctx.hub.committedAt(item);
           if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
-          delivered.inc();
+          delivered.count++;
         }
         return sink.push(item, shared);
       },
