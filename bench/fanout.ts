@@ -56,6 +56,8 @@ export interface FanOutOptions {
   durability: 'full' | 'normal';
   /** The traced run of Switchboard's latency case (default: yes). */
   trace?: boolean;
+  /** Switchboard's fixed-rate publisher: the typed client (default), or tRPC's protocol on a plain socket. */
+  publisher?: 'client' | 'plain';
 }
 
 /** Waits until the server counts no open connection (the warm-up client's are gone). */
@@ -95,7 +97,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
     const after = await next<number>(server, 'rss');
     let publisher: ChildProcess | undefined;
     if (variant === 'switchboard') {
-      publisher = start('./publisher.ts', [port]);
+      publisher = start('./publisher.ts', [port, options.publisher ?? 'client']);
       children.push(publisher);
       await next(publisher, 'ready');
     }

@@ -7,14 +7,41 @@
  * answered: `rate` events a second, one `publish` each, or with rate 0 a closed loop that keeps at most `window`
  * events unacknowledged (acknowledged by ← { credit: events }, what every subscriber has received), sending what
  * the window allows as one `publishBatch` (at most 1,000); ← { cmd: 'stats' } → { cpuMicros } (since start).
+ *
+ * `publisher.ts port plain`: the fixed rate's `publish` calls go out as tRPC's protocol on a plain `ws` socket,
+ * each frame sent when its event is due (docs/protocol.md), where `@trpc/client` sends what it queued after a
+ * `setTimeout(0)` (at least 1 ms in Node). The closed loop is the typed client's either way.
  */
 import WebSocket from 'ws';
-import { limits } from '@switchboard/shared';
+import { encode, limits } from '@switchboard/shared';
 import { createSwitchboardClient } from '../client/index.js';
 import { benchEvent } from './shared.js';
 
 const port = process.argv[2] ?? '';
+const plain = process.argv[3] === 'plain';
 const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
+
+/** The plain socket's calls awaiting their answer, by request id. */
+const answers = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+const socket = plain ? new WebSocket(`ws://127.0.0.1:${port}/trpc`) : undefined;
+socket?.on('message', (data: Buffer) => {
+  const reply = JSON.parse(data.toString()) as { id?: number; error?: { json?: { message?: string } } };
+  const waiting = reply.id === undefined ? undefined : answers.get(reply.id);
+  if (waiting === undefined || reply.id === undefined) return;
+  answers.delete(reply.id);
+  if (reply.error) waiting.reject(new Error(reply.error.json?.message ?? 'the publish was refused'));
+  else waiting.resolve();
+});
+let nextId = 0;
+
+/** One `publish` as a frame of its own on the plain socket, answered when the server replies. */
+function plainPublish(i: number): Promise<void> {
+  const id = ++nextId;
+  return new Promise((resolve, reject) => {
+    answers.set(id, { resolve, reject });
+    socket?.send(JSON.stringify({ id, method: 'mutation', params: { path: 'publish', input: encode(benchEvent(i)) } }));
+  });
+}
 
 let acknowledged = 0;
 let wake: (() => void) | undefined;
@@ -49,7 +76,7 @@ async function fixedRate(count: number, rate: number): Promise<void> {
     const due = started + (i / rate) * 1000;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    calls.push(client.publish.mutate(benchEvent(i)).catch(fail));
+    calls.push((socket ? plainPublish(i) : client.publish.mutate(benchEvent(i))).catch(fail));
   }
 }
 
@@ -73,5 +100,11 @@ process.on('message', (m: { cmd?: string; count?: number; rate?: number; window?
 });
 // The connection is open once a call has been answered.
 await client.agents.query();
+if (socket && socket.readyState !== WebSocket.OPEN) {
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+}
 process.send?.({ ready: true });
 process.on('SIGTERM', () => process.exit(0));

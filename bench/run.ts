@@ -55,6 +55,8 @@ const kib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes
 
 /** Switchboard's latency with durability `normal` (no fsync before an event goes out), beside the default's. */
 const atNormal = new Map<number, FanOutResult>();
+/** Switchboard's latency with its events sent on a plain socket, without the stock client's send timer. */
+const plainPublisher = new Map<number, FanOutResult>();
 /** The disk's write + fdatasync latency (bench/fsync.ts), measured once. */
 let fsyncMs: { p50: number; p99: number } | undefined;
 
@@ -86,6 +88,8 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
     const rows: [string, FanOutResult][] = [...results];
     const normal = atNormal.get(n);
     if (normal) rows.push(['switchboard, durability normal (no fsync before delivery)', normal]);
+    const plain = plainPublisher.get(n);
+    if (plain) rows.push(['switchboard, published on a plain socket (no @trpc/client send timer)', plain]);
     for (const [name, r] of rows) {
       const p99 = ws ? ratio(r.p99, ws.p99).toFixed(2) : '–';
       console.log(`| ${name} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ${p99} |`);
@@ -169,12 +173,14 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
   }
   if (cases.has('latency')) {
     const normal = atNormal.get(n);
+    const plain = plainPublisher.get(n);
     const disk = fsyncMs ? `; the disk's fsync alone: p99 ${ms(fsyncMs.p99)} ms` : '';
     goals.push({
       goal: `latency N=${n}: p99 at ${fixedLoad.toLocaleString('en-US')} deliveries/s ≤ 1.0× raw ws`,
       measured:
         `${ms(median(sb.p99))} ms vs ${ms(median(ws.p99))} ms` +
-        (normal ? ` (durability normal: ${ms(median(normal.p99))} ms${disk})` : ''),
+        (normal ? ` (durability normal: ${ms(median(normal.p99))} ms${disk})` : '') +
+        (plain ? `; published on a plain socket: ${ms(median(plain.p99))} ms` : ''),
       value: ratio(sb.p99, ws.p99),
       target: { op: '≤', bound: 1.0 },
     });
@@ -436,6 +442,18 @@ async function main(): Promise<void> {
             latency: true,
             durability: 'normal',
             trace: false,
+          }),
+        );
+        process.stderr.write(`  latency, N=${n}, switchboard published on a plain socket…\n`);
+        plainPublisher.set(
+          n,
+          await fanOut('switchboard', n, {
+            repeats,
+            saturation: false,
+            latency: true,
+            durability,
+            trace: false,
+            publisher: 'plain',
           }),
         );
         if (!fsyncMs) {
