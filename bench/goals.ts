@@ -4,8 +4,10 @@
  *
  * A throughput goal also carries its floor: the CPU that the target rate needs at the least, from parts no
  * change to the server removes (the stock client's measured CPU per event, the raw engine's), against the cores
- * those parts may use (one for a single-threaded process, all of them for the processes together). A goal
- * not met whose floor exceeds what it may use is out of reach on this machine, and the table says so.
+ * those parts may use (one for a single-threaded process, all of them for the processes together). A process's
+ * CPU per event falls as its rate rises (fuller reads, fewer wake-ups), so a floor proves something only where
+ * its parts already ran flat out: a goal not met is out of reach on this machine when its floor exceeds what
+ * its parts may use and they were at least 90 % busy at the measured rate; the table says so.
  */
 import { median } from './format.js';
 
@@ -21,22 +23,31 @@ export interface Goal {
   floor?: Floor | undefined;
 }
 
-/** The least CPU a target rate needs: `cores` of the `of` its parts may use, and what it is made of. */
+/**
+ * The least CPU a target rate needs: `cores` of the `of` its parts may use, what it is made of, and how busy
+ * those parts were (cores) at the rate measured.
+ */
 export interface Floor {
   cores: number;
   of: number;
   parts: string;
+  busy: number;
 }
 
 /**
- * The floor at `rate` events/s of parts measured in µs of CPU per event, which may use `of` cores. Undefined
- * when a part was not measured.
+ * The floor at `rate` events/s of parts measured in µs of CPU per event at `measuredRate`, which may use `of`
+ * cores. Undefined when a part was not measured.
  */
-export function floorAt(rate: number, of: number, parts: [label: string, micros: number][]): Floor | undefined {
+export function floorAt(
+  rate: number,
+  measuredRate: number,
+  of: number,
+  parts: [label: string, micros: number][],
+): Floor | undefined {
   if (!Number.isFinite(rate) || parts.some(([, micros]) => !Number.isFinite(micros))) return undefined;
   const micros = parts.reduce((sum, [, m]) => sum + m, 0);
   const listed = parts.map(([label, m]) => `${label} ${m.toFixed(1)} µs`).join(' + ');
-  return { cores: (micros * rate) / 1e6, of, parts: `${listed} per event` };
+  return { cores: (micros * rate) / 1e6, of, parts: `${listed} per event`, busy: (micros * measuredRate) / 1e6 };
 }
 
 /** Of several floors, the one nearest to (or furthest past) what it may use. */
@@ -46,7 +57,8 @@ export function binding(...floors: (Floor | undefined)[]): Floor | undefined {
   return most;
 }
 
-const outOfReach = (floor: Floor | undefined) => floor !== undefined && floor.cores > floor.of;
+const outOfReach = (floor: Floor | undefined) =>
+  floor !== undefined && floor.cores > floor.of && floor.busy >= 0.9 * floor.of;
 
 const met = ({ value, target, floor }: Goal): string => {
   if (target === undefined) return 'recorded';
@@ -64,7 +76,8 @@ export function printGoals(goals: readonly Goal[]): void {
     const figure = g.shown ?? (Number.isFinite(g.value) ? g.value.toFixed(2) : '–');
     const target = g.target ? `${g.target.op} ${g.target.bound}` : '–';
     const floor = g.floor
-      ? `${g.floor.cores.toFixed(2)} of ${g.floor.of} ${g.floor.of === 1 ? 'core' : 'cores'}: ${g.floor.parts}`
+      ? `${g.floor.cores.toFixed(2)} of ${g.floor.of} ${g.floor.of === 1 ? 'core' : 'cores'}: ${g.floor.parts} ` +
+        `(${g.floor.busy.toFixed(2)} busy at the rate measured)`
       : '–';
     console.log(`| ${g.goal} | ${g.measured} | ${figure} | ${target} | ${met(g)} | ${floor} |`);
   }
