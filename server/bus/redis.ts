@@ -20,6 +20,12 @@ export interface RedisTransportOptions {
   onMalformed?: OnMalformed | undefined;
 }
 
+/**
+ * This node's messages kept until the channel brings them back, at most this much text (the oldest go first:
+ * one lost while the subscriber was away is never coming back).
+ */
+const ownInFlightChars = 8 * 1024 * 1024;
+
 /** Back off up to a second between reconnect attempts: a restarted Redis is found again quickly. */
 const backoff = (retries: number) => Math.min(50 * 2 ** retries, 1_000);
 
@@ -45,13 +51,34 @@ export function createRedisTransport({
   const publisher = createClient(options);
   const subscriber = createClient(options);
   let closed = false;
+  /**
+   * This node's own messages on their way through the channel, by their text. Redis sends every subscriber,
+   * this node included, the very text published; when it comes back, its events are the ones this node encoded
+   * (byte for byte the same message), so they are taken as they are instead of parsed and checked again.
+   */
+  const own = new Map<string, BusMessage>();
+  let ownChars = 0;
+  const forget = (text: string) => {
+    if (own.delete(text)) ownChars -= text.length;
+  };
 
   return {
     name: 'redis',
     publish(events) {
       if (!publisher.isReady) return;
+      const text = encodeEvents(events);
+      for (const oldest of own.keys()) {
+        if (ownChars + text.length <= ownInFlightChars) break;
+        forget(oldest);
+      }
+      if (!own.has(text)) {
+        own.set(text, { events });
+        ownChars += text.length;
+      }
       // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
-      publisher.publish(channel, encodeEvents(events)).catch(() => undefined);
+      publisher.publish(channel, text).catch(() => {
+        forget(text);
+      });
     },
     async start(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
       const ready = () => {
@@ -78,6 +105,12 @@ export function createRedisTransport({
       connected = true;
       await subscriber.subscribe(channel, (text) => {
         // Nothing may throw here: node-redis would reset its reader, and the subscription would never be ready again.
+        const mine = own.get(text);
+        if (mine !== undefined) {
+          forget(text);
+          onMessage(mine);
+          return;
+        }
         const decoded = decodeEvents(text);
         if (decoded.ok) onMessage(decoded.message);
         else onMalformed?.(decoded.problem);

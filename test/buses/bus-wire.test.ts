@@ -5,9 +5,12 @@
  * slow, so an event that arrives in time came over the bus, not from the store.
  */
 import { Writable } from 'node:stream';
-import { healthSchema } from '@switchboard/shared';
+import { healthSchema, type EventEnvelope } from '@switchboard/shared';
 import { createClient } from 'redis';
 import { expect, it, vi } from 'vitest';
+import { createRedisTransport } from '../../server/bus/redis.js';
+import { encodeEvents } from '../../server/bus/wire.js';
+import type { BusMessage } from '../../server/core/bus.js';
 import { createLogger } from '../../server/ops/log.js';
 import { describeWith, pgQuery, pgSchema, pgUrl, redisUrl, uniqueName } from '../engines.js';
 import { agentLog } from '../fixtures.js';
@@ -112,5 +115,42 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
       for (const payload of garbage) await pgQuery('SELECT pg_notify($1, $2)', [`${nodes.channel}_events`, payload]);
       return garbage.length;
     });
+  });
+});
+
+describeWith(['redis'], "a node's own messages on the Redis bus", () => {
+  it('come back as the events it published, and the same text from anyone else is decoded and checked', async () => {
+    const prefix = uniqueName('sb_own');
+    const transport = createRedisTransport({ url: redisUrl, prefix });
+    const received: BusMessage[] = [];
+    await transport.start(
+      (message) => received.push(message),
+      () => undefined,
+    );
+    const raw = createClient({ url: redisUrl });
+    await raw.connect();
+    try {
+      const events = [
+        { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
+      ] as unknown as EventEnvelope[];
+      transport.publish(events);
+      await vi.waitFor(() => {
+        expect(received).toHaveLength(1);
+      });
+      // Its own message: the very objects, not a parse of them.
+      expect(received[0]).toEqual({ events });
+      expect((received[0] as { events: readonly EventEnvelope[] }).events[0]).toBe(events[0]);
+      // The same text from another publisher is not this node's: it is parsed and checked like any message.
+      await raw.publish(`${prefix}:events`, encodeEvents(events));
+      await vi.waitFor(() => {
+        expect(received).toHaveLength(2);
+      });
+      const decoded = (received[1] as { events: readonly EventEnvelope[] }).events;
+      expect(decoded).toEqual(events);
+      expect(decoded[0]).not.toBe(events[0]);
+    } finally {
+      await raw.close();
+      await transport.close();
+    }
   });
 });
