@@ -119,7 +119,7 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
 });
 
 describeWith(['redis'], "a node's own messages on the Redis bus", () => {
-  it('come back as the events it published, and the same text from anyone else is decoded and checked', async () => {
+  it('come back as the events it published, and the same text sent again by anyone else is decoded and checked', async () => {
     const prefix = uniqueName('sb_own');
     const transport = createRedisTransport({ url: redisUrl, prefix });
     const received: BusMessage[] = [];
@@ -140,7 +140,7 @@ describeWith(['redis'], "a node's own messages on the Redis bus", () => {
       // Its own message: the very objects, not a parse of them.
       expect(received[0]).toEqual({ events });
       expect((received[0] as { events: readonly EventEnvelope[] }).events[0]).toBe(events[0]);
-      // The same text from another publisher is not this node's: it is parsed and checked like any message.
+      // The same text again, from another publisher, is no longer this node's in flight: parsed and checked.
       await raw.publish(`${prefix}:events`, encodeEvents(events));
       await vi.waitFor(() => {
         expect(received).toHaveLength(2);
