@@ -85,6 +85,14 @@ class KeyIndex {
 }
 
 const envelopeColumns = envelopeColumnsOf(events);
+/**
+ * The same columns for rows read as arrays, the timestamp as epoch milliseconds: `pg` would parse its text form
+ * in JavaScript (`postgres-date`) for every row of a replay. Stored from a JS Date, it is a whole number of ms.
+ */
+const rangeColumns = {
+  ...envelopeColumns,
+  timestamp: sql<number>`(extract(epoch from ${events.timestamp}) * 1000)::float8`,
+};
 const snapshotSources = snapshotSourcesOf({ agents, workflows, tddTasks });
 const retention = retentionStatements((n) => `$${n}`);
 /** The last id handed out. */
@@ -314,10 +322,10 @@ class PostgresStore implements EventStore {
     filter: EventFilter,
     limit: number,
   ): Promise<EventEnvelope[]> {
-    // Drizzle writes the statement; pg runs it with rows as arrays in `envelopeColumns`' order, which become
+    // Drizzle writes the statement; pg runs it with rows as arrays in `rangeColumns`' order, which become
     // envelopes here (Drizzle's mapping of each row cost as much as pg's own parse of it).
     const query = this.db
-      .select(envelopeColumns)
+      .select(rangeColumns)
       .from(events)
       .where(
         // No bound at all rather than a huge one: PostgreSQL, not knowing a fresh table's size, scans the whole
