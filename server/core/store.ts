@@ -105,6 +105,13 @@ export interface AgentPresenceRow {
 /** One batch's result within a group commit: stored, or refused on its own without touching the others. */
 export type GroupOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
+/** Events with `after` < id < `before` (no upper bound without `before`), oldest or newest first. */
+export interface EventRange {
+  after: number;
+  before?: number | undefined;
+  order: 'asc' | 'desc';
+}
+
 export interface EventStore {
   /** Stores the events in one transaction with the current-state updates: all of them or, on error, none. */
   append(events: readonly ValidEvent[], keyOwner?: string): Promise<AppendResult>;
@@ -130,15 +137,8 @@ export interface EventStore {
   }): Promise<AgentPresenceRow[]>;
   /** Events with id > `after` that pass the filter, oldest first, at most `limit`. */
   readAfter(after: number, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
-  /**
-   * Events with `after` < id < `before` (no upper bound without `before`) that pass the filter, at most `limit`,
-   * oldest or newest first.
-   */
-  readRange(
-    range: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
-    filter: EventFilter,
-    limit: number,
-  ): Promise<EventEnvelope[]>;
+  /** Events in `range` that pass the filter, at most `limit`. */
+  readRange(range: EventRange, filter: EventFilter, limit: number): Promise<EventEnvelope[]>;
   /**
    * The log's epoch (shared/cursor.ts): created with the store's schema, the same on every open of the same
    * database and on every node sharing it, different for any other log (a new file, a recreated schema). Read

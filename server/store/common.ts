@@ -5,11 +5,11 @@
  * matched (GLOB, LIKE), how a commit is written (prepared statements, an unnest insert), how ids are assigned and
  * appends serialized, and placeholders (`?`, `$1`).
  */
-import { and, eq, inArray, or, type Column, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, type Column, type SQL } from 'drizzle-orm';
 import { entityTopic } from '@switchboard/shared';
 import { envelopeOfRow, storedEnvelope, type EnvelopeRow } from '../core/envelope.js';
 import { compileFilter, type EventFilter } from '../core/filter.js';
-import type { RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
+import type { EventRange, RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
 
 type EnvelopeColumn = keyof EnvelopeRow;
 
@@ -104,6 +104,19 @@ export function whereOfFilter(
       filter.agentIds && inArray(events.agentId, [...filter.agentIds]),
       filter.stepIds && inArray(events.stepId, [...filter.stepIds]),
     );
+}
+
+/**
+ * A range read's WHERE and ORDER BY on the events table's `id`, with `where` (the filter's condition). Without
+ * `before` there is no upper bound at all rather than a huge one: PostgreSQL, not yet knowing a fresh table's
+ * size, answered `id < 2^53` by scanning the whole range and sorting it, where `id > after` alone walks the key
+ * index.
+ */
+export function rangeClauses(id: Column, { after, before, order }: EventRange, where: SQL | undefined) {
+  return {
+    where: and(gt(id, after), before === undefined ? undefined : lt(id, before), where),
+    orderBy: order === 'asc' ? asc(id) : desc(id),
+  };
 }
 
 /** A `workflows` row as either schema reads it: the state, with the last event's id still a number. */

@@ -16,7 +16,7 @@
  * retention, errors. What an event does to current state is decided in `server/core/state.ts`; this file only
  * writes the rows it computes.
  */
-import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lte, ne, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { agents, events, tddTasks, workflows } from '../../drizzle/pg-schema.js';
 import {
@@ -44,6 +44,7 @@ import {
   sweptTo,
   tddTasksFilter,
   toWorkflowState,
+  rangeClauses,
   whereOfFilter,
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
@@ -51,6 +52,7 @@ import { EventColumns, prepared, sendRows, sendTouches, settled, together } from
 import { readUsage } from './postgres-usage.js';
 import type { UsageQuery } from '../core/usage.js';
 import type {
+  EventRange,
   AgentPresenceRow,
   AppendBatch,
   AppendResult,
@@ -317,24 +319,11 @@ class PostgresStore implements EventStore {
     return this.readRange({ after, order: 'asc' }, filter, limit);
   }
 
-  async readRange(
-    { after, before, order }: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
-    filter: EventFilter,
-    limit: number,
-  ): Promise<EventEnvelope[]> {
+  async readRange(range: EventRange, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
     // Drizzle writes the statement; pg runs it with rows as arrays in `rangeColumns`' order, which become
     // envelopes here (Drizzle's mapping of each row cost as much as pg's own parse of it).
-    const query = this.db
-      .select(rangeColumns)
-      .from(events)
-      .where(
-        // No bound at all rather than a huge one: PostgreSQL, not knowing a fresh table's size, scans the whole
-        // range and sorts it for `id < 2^53` where it walks the key index for `id > after` alone.
-        and(gt(events.id, after), before === undefined ? undefined : lt(events.id, before), whereOf(filter)),
-      )
-      .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
-      .limit(limit)
-      .toSQL();
+    const { where, orderBy } = rangeClauses(events.id, range, whereOf(filter));
+    const query = this.db.select(rangeColumns).from(events).where(where).orderBy(orderBy).limit(limit).toSQL();
     const result = await this.guard('read', () =>
       this.pool.query<StoredRow>({ text: query.sql, values: query.params, rowMode: 'array' }),
     );

@@ -8,7 +8,7 @@
  */
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lte, ne, sql } from 'drizzle-orm';
 import { agents, events, tddTasks, workflows } from '../../drizzle/schema.js';
 import {
   builtinCatalogue,
@@ -32,6 +32,7 @@ import {
   sweptTo,
   tddTasksFilter,
   toWorkflowState,
+  rangeClauses,
   whereOfFilter,
 } from './common.js';
 import { AgentTouches, stateChangeOf, type AgentRow, type StateChange } from '../core/state.js';
@@ -44,6 +45,7 @@ import { StoreUnavailableError } from '../core/unavailable.js';
 import { isConnectionError } from './connection-errors.js';
 import { refsOf, type EventFilter } from '../core/filter.js';
 import type {
+  EventRange,
   AgentPresenceRow,
   AppendBatch,
   AppendResult,
@@ -419,32 +421,15 @@ class SqliteStore implements EventStore {
     return this.wal.read(() => this.readRangeNow({ after, order: 'asc' }, filter, limit));
   }
 
-  readRange(
-    range: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
-    filter: EventFilter,
-    limit: number,
-  ): Promise<EventEnvelope[]> {
+  readRange(range: EventRange, filter: EventFilter, limit: number): Promise<EventEnvelope[]> {
     return this.wal.read(() => this.readRangeNow(range, filter, limit));
   }
 
-  private readRangeNow(
-    { after, before, order }: { after: number; before?: number | undefined; order: 'asc' | 'desc' },
-    filter: EventFilter,
-    limit: number,
-  ): EventEnvelope[] {
+  private readRangeNow(range: EventRange, filter: EventFilter, limit: number): EventEnvelope[] {
     // Drizzle writes the statement (filters vary); better-sqlite3 runs it, prepared once per distinct text, and
     // its rows become envelopes here: Drizzle's own mapping of each row cost as much as the read.
-    const query = this.db
-      .select(envelopeColumns)
-      .from(events)
-      .where(
-        // No bound at all rather than a huge one: PostgreSQL, not knowing a fresh table's size, scans the whole
-        // range and sorts it for `id < 2^53` where it walks the key index for `id > after` alone.
-        and(gt(events.id, after), before === undefined ? undefined : lt(events.id, before), whereOf(filter)),
-      )
-      .orderBy(order === 'asc' ? asc(events.id) : desc(events.id))
-      .limit(limit)
-      .toSQL();
+    const { where, orderBy } = rangeClauses(events.id, range, whereOf(filter));
+    const query = this.db.select(envelopeColumns).from(events).where(where).orderBy(orderBy).limit(limit).toSQL();
     return this.reads
       .prepared(query.sql)
       .all(...query.params)
