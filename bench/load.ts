@@ -5,6 +5,7 @@
  *   load.ts publish PORT COUNT      `publish` pipelined: 64 calls in flight on one connection
  *   load.ts batch PORT COUNT        `publishBatch` of 1,000, one call in flight
  *   load.ts batch2 PORT COUNT       `publishBatch` of 1,000, two calls in flight on the one connection
+ *   load.ts ingest2 PORT COUNT      `ingest` (ids only) of 1,000, two calls in flight on the one connection
  *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in, ordered batches out
  *   load.ts ndjson PORT COUNT       `POST /ingest`, 1,000 events per NDJSON body, one request in flight
  *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
@@ -18,7 +19,8 @@ import { createPublisher, createSwitchboardClient } from '../client/index.js';
 import { transformer, type PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
-type Mode = 'publish' | 'batch' | 'batch2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse' | 'resume-sse-plain';
+type Mode =
+  'publish' | 'batch' | 'batch2' | 'ingest2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse' | 'resume-sse-plain';
 const [mode, portText, countText] = process.argv.slice(2) as [Mode, string, string];
 const count = Number(countText);
 const url = `http://127.0.0.1:${portText}`;
@@ -40,7 +42,7 @@ async function run(): Promise<Record<string, unknown>> {
     await Promise.all(Array.from({ length: 64 }, worker));
   } else if (mode === 'publisher') {
     // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
-    // ordered publishBatch calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
+    // ordered ingest calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
     await using publisher = createPublisher({ url, client, outboxLimit: count });
     for (let i = 0; i < count; i++) publisher.publish(event(i));
     await publisher.flush(waitLimitMs);
@@ -48,17 +50,18 @@ async function run(): Promise<Record<string, unknown>> {
     if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
     // A retry means the server refused or dropped a batch: a limit, which the figure must not hide.
     if (retried > 0) return { retried };
-  } else if (mode === 'batch' || mode === 'batch2') {
+  } else if (mode === 'batch' || mode === 'batch2' || mode === 'ingest2') {
     // Two in flight: the server stores one batch while the client encodes the next (and group commit may join
     // them into one transaction); one in flight, each waits for the other.
     let next = 0;
     const worker = async () => {
       for (let i = next; i < count; i = next) {
         next += batchSize;
-        await client.publishBatch.mutate(Array.from({ length: batchSize }, (_, k) => event(i + k)));
+        const events = Array.from({ length: batchSize }, (_, k) => event(i + k));
+        await (mode === 'ingest2' ? client.ingest.mutate(events) : client.publishBatch.mutate(events));
       }
     };
-    await Promise.all(Array.from({ length: mode === 'batch2' ? 2 : 1 }, worker));
+    await Promise.all(Array.from({ length: mode === 'batch' ? 1 : 2 }, worker));
   } else if (mode === 'ndjson') {
     for (let i = 0; i < count; i += batchSize) {
       const body = Array.from({ length: batchSize }, (_, k) => JSON.stringify(event(i + k))).join('\n');

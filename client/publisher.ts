@@ -36,10 +36,10 @@ const defaultMaxBatchBytes = 512 * 1024;
 export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOptions {
   /** Events waiting to be sent, at most. A full outbox drops the newest event, counts it and reports it. */
   outboxLimit?: number;
-  /** Events per `publishBatch` call, at most. */
+  /** Events per `ingest` call (`publishBatch` answering ids only), at most. */
   batchSize?: number;
   /**
-   * Bytes of JSON per `publishBatch` call, at most (one larger event still goes, alone). Keep it below the
+   * Bytes of JSON per `ingest` call, at most (one larger event still goes, alone). Keep it below the
    * server's `--max-message-bytes` (1 MiB by default): a bigger frame is refused by closing the connection.
    */
   maxBatchBytes?: number;
@@ -201,7 +201,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
         }, requestTimeoutMs);
         try {
           const signal = AbortSignal.any([stop.signal, timeout.signal]);
-          await client.publishBatch.mutate(batch, { signal });
+          await client.ingest.mutate(batch, { signal });
           take(batch.length);
           stats.sent += batch.length;
           attempt = 0;

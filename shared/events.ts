@@ -415,6 +415,18 @@ export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }
 /** Any stored event, whatever catalogue wrote it (an older one may have defined types this one does not). */
 export type AnyEnvelope = EnvelopeFields & { type: string; data: unknown };
 
+/**
+ * What the `ingest` mutation and `POST /ingest` answer: the stored events' ids in input order (an event whose key
+ * was stored before answers the original's id). For writers that need no envelope back.
+ */
+export interface IngestReply {
+  ids: string[];
+}
+
+export const ingestReply = (envelopes: readonly Pick<EnvelopeFields, 'id'>[]): IngestReply => ({
+  ids: envelopes.map((e) => e.id),
+});
+
 /** A type guard for envelopes of the given types: `events.filter(isEventOf(['agent.status']))`. */
 export function isEventOf<const T extends EventType>(
   types: readonly T[],

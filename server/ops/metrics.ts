@@ -55,7 +55,7 @@ export function createMetrics(sources: MetricSources) {
     },
     publishSeconds: new Histogram({
       name: 'switchboard_publish_seconds',
-      help: 'Time to validate, store and publish one publish or publishBatch call',
+      help: 'Time to store and publish one write: a publish, publishBatch or ingest call, or an HTTP ingest request',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { limits, type Catalogue, type DataSchemas, type EnvelopeFor, type ValidEvent } from '@switchboard/shared';
+import {
+  ingestReply,
+  limits,
+  type Catalogue,
+  type DataSchemas,
+  type EnvelopeFor,
+  type IngestReply,
+  type ValidEvent,
+} from '@switchboard/shared';
+import type { Context } from '../context.js';
+import type { Principal } from '../security/auth.js';
 import { checkPublish } from '../security/scopes.js';
 import { publisherProcedure, router } from '../trpc.js';
 
@@ -11,32 +21,39 @@ import { publisherProcedure, router } from '../trpc.js';
 export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<M>) {
   const schema = catalogue.publishInputSchema;
   const topicOf = (event: { type: string; data: unknown }) => catalogue.topicOf(event);
+  const batch = z
+    .array(schema)
+    .min(1, 'a batch holds at least one event')
+    .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`);
+  /** The checks every write passes (scopes, then the rate), then the append: one transaction, all or none. */
+  const appendBatch = (
+    ctx: Pick<Context, 'hub' | 'limits'> & { principal: Principal },
+    input: readonly { type: string; data: unknown }[],
+  ) => {
+    checkPublish(ctx.principal, input, topicOf);
+    ctx.limits.admitPublish(input.length);
+    return ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner);
+  };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
     publish: publisherProcedure.input(schema).mutation(async ({ ctx, input }) => {
-      checkPublish(ctx.principal, [input], topicOf);
-      ctx.limits.admitPublish(1);
-      const [envelope] = await ctx.hub.append([input as unknown as ValidEvent], ctx.principal.keyOwner);
+      const [envelope] = await appendBatch(ctx, [input]);
       // append returns one envelope per input; an empty answer would be a store bug, not a client error.
       if (!envelope) throw new Error('append returned no envelope');
       return envelope as unknown as EnvelopeFor<M>;
     }),
 
     /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
-    publishBatch: publisherProcedure
-      .input(
-        z
-          .array(schema)
-          .min(1, 'a batch holds at least one event')
-          .max(limits.batchSize, `a batch holds at most ${limits.batchSize} events (limits.batchSize); split it`),
-      )
-      .mutation(async ({ ctx, input }) => {
-        checkPublish(ctx.principal, input, topicOf);
-        ctx.limits.admitPublish(input.length);
-        return (await ctx.hub.append(
-          input as unknown as ValidEvent[],
-          ctx.principal.keyOwner,
-        )) as unknown as EnvelopeFor<M>[];
-      }),
+    publishBatch: publisherProcedure.input(batch).mutation(async ({ ctx, input }) => {
+      return (await appendBatch(ctx, input)) as unknown as EnvelopeFor<M>[];
+    }),
+
+    /**
+     * `publishBatch` answering only the ids, as `POST /ingest` does: for writers that need no envelope back (the
+     * Publisher), whose replies then cost neither side the envelopes' encoding.
+     */
+    ingest: publisherProcedure.input(batch).mutation(async ({ ctx, input }): Promise<IngestReply> => {
+      return ingestReply(await appendBatch(ctx, input));
+    }),
   });
 }

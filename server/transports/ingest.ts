@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   builtinCatalogue,
+  ingestReply,
   issuePath,
   jsonDepthMessage,
   limits,
@@ -149,7 +150,7 @@ export async function handleIngest(
     const events = validate(items, catalogue.publishInputSchema);
     admit(events, caller, limits);
     const envelopes = await hub.append(events, caller.keyOwner);
-    sendJson(res, 200, { ids: envelopes.map((e) => e.id) });
+    sendJson(res, 200, ingestReply(envelopes));
   } catch (error) {
     if (error instanceof IngestError) {
       // Drain what the client is still sending so it reads our answer instead of a reset connection.

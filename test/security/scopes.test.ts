@@ -190,6 +190,13 @@ describe('topic scopes', () => {
     expect(failure(await writer.publish.mutate(agentStatus('x')).catch((e: unknown) => e))).toMatchObject({
       code: 'FORBIDDEN',
     });
+    expect(
+      failure(await writer.ingest.mutate([systemNotification('ok'), agentStatus('x')]).catch((e: unknown) => e)),
+    ).toEqual({
+      code: 'FORBIDDEN',
+      message:
+        'token "team-a-writer" may not publish to topic agent:x (its publish scopes: workflow:team-a-*, system); nothing was stored',
+    });
 
     const ingest = await fetch(`${server.url}/ingest`, {
       method: 'POST',

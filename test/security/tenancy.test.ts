@@ -170,6 +170,15 @@ onEachStore('idempotency keys', (start) => {
     expect(ingested.status).toBe(200);
     // The same key from p again: p's own first event, not q's and not a new one.
     expect(ingested.body.ids).toEqual([mine.id]);
+    // The ids-only mutation answers the same ids: p's own events under p's keys, a new one for a new key.
+    const { ids } = await p.ingest.mutate([
+      agentStatus('p-4', 'idle', { key: 'batch-key' }),
+      agentStatus('p-5', 'idle', { key: 'fresh-key' }),
+      agentStatus('p-6', 'busy', { key: 'shared-key' }),
+    ]);
+    expect(ids[0]).toBe(batched?.id);
+    expect(ids[2]).toBe(mine.id);
+    expect(BigInt(ids[1] ?? '0')).toBeGreaterThan(BigInt(theirsBatched?.id ?? '0'));
     expect((await q.publish.mutate(agentStatus('q-9', 'idle', { key: 'shared-key' }))).id).toBe(theirs.id);
   });
 
