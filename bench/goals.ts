@@ -7,7 +7,9 @@
  * those parts may use (one for a single-threaded process, all of them for the processes together). A process's
  * CPU per event falls as its rate rises (fuller reads, fewer wake-ups), so a floor proves something only where
  * its parts already ran flat out: a goal not met is out of reach on this machine when its floor exceeds what
- * its parts may use and they were at least 90 % busy at the measured rate; the table says so.
+ * its parts may use and they were at least 90 % busy at the measured rate; the table says so. A client's own
+ * ceiling is measured directly: the most it sends against a server that answers at once; a target above it is
+ * out of reach whatever the server does.
  */
 import { median } from './format.js';
 
@@ -32,6 +34,8 @@ export interface Floor {
   of: number;
   parts: string;
   busy: number;
+  /** Printed instead of cores, parts and busy. */
+  text?: string;
 }
 
 /**
@@ -50,15 +54,35 @@ export function floorAt(
   return { cores: (micros * rate) / 1e6, of, parts: `${listed} per event`, busy: (micros * measuredRate) / 1e6 };
 }
 
-/** Of several floors, the one nearest to (or furthest past) what it may use. */
-export function binding(...floors: (Floor | undefined)[]): Floor | undefined {
-  let most: Floor | undefined;
-  for (const floor of floors) if (floor && (!most || floor.cores / floor.of > most.cores / most.of)) most = floor;
-  return most;
+/**
+ * The ceiling a client sets by itself: against a server that answers every call at once (bench/answer-server.ts)
+ * it sent `most` events/s, whatever the server behind it does; `rate` needs `rate / most` of it.
+ */
+export function ceilingAt(rate: number, most: number, client: string): Floor | undefined {
+  if (!Number.isFinite(rate) || !Number.isFinite(most) || most <= 0) return undefined;
+  return {
+    cores: rate / most,
+    of: 1,
+    parts: client,
+    busy: 1,
+    text: `${(rate / most).toFixed(2)}× the most ${client} sends against a server that answers at once (${perSecond([most])})`,
+  };
 }
 
 const outOfReach = (floor: Floor | undefined) =>
   floor !== undefined && floor.cores > floor.of && floor.busy >= 0.9 * floor.of;
+
+/** Of several floors, one that puts the goal out of reach if any does, else the nearest to what it may use. */
+export function binding(...floors: (Floor | undefined)[]): Floor | undefined {
+  let most: Floor | undefined;
+  const rank = (f: Floor) => [outOfReach(f) ? 1 : 0, f.cores / f.of] as const;
+  for (const floor of floors) {
+    if (!floor) continue;
+    const [proven, share] = rank(floor);
+    if (!most || proven > rank(most)[0] || (proven === rank(most)[0] && share > rank(most)[1])) most = floor;
+  }
+  return most;
+}
 
 const met = ({ value, target, floor }: Goal): string => {
   if (target === undefined) return 'recorded';
@@ -75,10 +99,11 @@ export function printGoals(goals: readonly Goal[]): void {
   for (const g of goals) {
     const figure = g.shown ?? (Number.isFinite(g.value) ? g.value.toFixed(2) : '–');
     const target = g.target ? `${g.target.op} ${g.target.bound}` : '–';
-    const floor = g.floor
+    const described = g.floor
       ? `${g.floor.cores.toFixed(2)} of ${g.floor.of} ${g.floor.of === 1 ? 'core' : 'cores'}: ${g.floor.parts} ` +
         `(${g.floor.busy.toFixed(2)} busy at the rate measured)`
       : '–';
+    const floor = g.floor?.text ?? described;
     console.log(`| ${g.goal} | ${g.measured} | ${figure} | ${target} | ${met(g)} | ${floor} |`);
   }
   console.log('');

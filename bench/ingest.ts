@@ -3,8 +3,8 @@
  *
  * - SQLite: better-sqlite3 inserting the rows with nothing around it (bench/raw-insert.ts, on this schema and on
  *   the schema before issue #21's changes), then a real server with its default limits and the given durability,
- *   fed from another process (bench/load.ts): `publish` with 64 in flight, `publishBatch` of 1,000, the
- *   Publisher, and `POST /ingest` NDJSON.
+ *   fed from another process (bench/load.ts): `publish` with 64 in flight, `publishBatch` and `ingest` (its ids
+ *   only) of 1,000, the Publisher, and `POST /ingest` NDJSON.
  * - PostgreSQL (when reachable): raw `pg` inserts and the store in process (bench/pg-ingest.ts), then nodes as a
  *   deployment runs them: `publish` with 64 in flight and `publishBatch` through one node, then `publish` through
  *   two nodes at once.
@@ -44,6 +44,16 @@ export interface IngestCounts {
 /** Server CPU µs per event, per row, alongside the rates. */
 export type ServerCpu = Record<string, number[]>;
 
+/** The SQLite cases: load.ts's mode and its count of events. */
+const sqliteCases = (counts: IngestCounts): [string, string][] => [
+  ['publish', String(counts.singles)],
+  ['batch', String(counts.batched)],
+  ['batch2', String(counts.batched)],
+  ['ingest2', String(counts.batched)],
+  ['publisher', String(counts.batched / 2)],
+  ['ndjson', String(counts.batched / 2)],
+];
+
 export async function sqliteIngest(
   durability: 'full' | 'normal',
   repeats: number,
@@ -59,14 +69,7 @@ export async function sqliteIngest(
     const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
     try {
       const port = String(await next<number>(server, 'port'));
-      const cases: [string, string][] = [
-        ['publish', String(counts.singles)],
-        ['batch', String(counts.batched)],
-        ['batch2', String(counts.batched)],
-        ['publisher', String(counts.batched / 2)],
-        ['ndjson', String(counts.batched / 2)],
-      ];
-      for (const [mode, count] of cases) {
+      for (const [mode, count] of sqliteCases(counts)) {
         const before = await cpuOf(server);
         const [measured] = await runScript('./load.ts', [mode, port, count]);
         const after = await cpuOf(server);
@@ -78,6 +81,27 @@ export async function sqliteIngest(
     }
   }
   return { rows, serverCpu };
+}
+
+/**
+ * The clients alone: each SQLite case's load against bench/answer-server.ts, which answers every call at once
+ * and stores nothing, so the client runs as fast as it can. Its rate there is the most it can send whatever the
+ * server does, and its CPU per event its floor.
+ */
+export async function clientsAlone(repeats: number, counts: IngestCounts): Promise<Rows> {
+  const rows: Rows = {};
+  for (let r = 0; r < repeats; r++) {
+    const server = start('./answer-server.ts', []);
+    try {
+      const port = String(await next<number>(server, 'port'));
+      for (const [mode, count] of sqliteCases(counts)) {
+        for (const measured of await runScript('./load.ts', [mode, port, count])) add(rows, measured);
+      }
+    } finally {
+      server.kill();
+    }
+  }
+  return rows;
 }
 
 export async function postgresIngest(
