@@ -27,10 +27,11 @@ export interface EventRefs {
   stepId: string | null;
 }
 
+const stringOrNull = (v: unknown) => (typeof v === 'string' ? v : null);
+
 export function refsOf(event: Pick<ValidEvent, 'data'>): EventRefs {
   const data: Readonly<Record<string, unknown>> = event.data;
-  const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  return { agentId: str(data.agentId), stepId: str(data.stepId) };
+  return { agentId: stringOrNull(data.agentId), stepId: stringOrNull(data.stepId) };
 }
 
 export function compileFilter(filter: EventFilter): (event: EventEnvelope) => boolean {
