@@ -58,7 +58,7 @@ async function run(): Promise<Record<string, unknown>> {
       for (let i = next; i < count; i = next) {
         next += batchSize;
         const events = Array.from({ length: batchSize }, (_, k) => event(i + k));
-        await (mode === 'ingest2' ? client.ingest.mutate(events) : client.publishBatch.mutate(events));
+        await (mode === 'ingest2' ? client.ingest.mutate({ events }) : client.publishBatch.mutate(events));
       }
     };
     await Promise.all(Array.from({ length: mode === 'batch' ? 1 : 2 }, worker));

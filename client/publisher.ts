@@ -29,6 +29,8 @@ import { describeConnectionError } from './connection-error.js';
 
 /** `outboxLimit` when none is given. */
 const defaultOutboxLimit = 1_000;
+/** `inFlight` when none is given: the server stores one batch while the next is encoded and sent. */
+const defaultInFlight = 2;
 /** `maxBatchBytes` when none is given: half the server's default `--max-message-bytes` (1 MiB), well below it. */
 const defaultMaxBatchBytes = 512 * 1024;
 
@@ -38,6 +40,11 @@ export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOpt
   outboxLimit?: number;
   /** Events per `ingest` call (`publishBatch` answering ids only), at most. */
   batchSize?: number;
+  /**
+   * Batches sent before the first of them is answered, at most; each is stored only after the one ahead of it,
+   * so order holds whatever fails. 1: each batch waits for the answer to the one before.
+   */
+  inFlight?: number;
   /**
    * Bytes of JSON per `ingest` call, at most (one larger event still goes, alone). Keep it below the
    * server's `--max-message-bytes` (1 MiB by default): a bigger frame is refused by closing the connection.
@@ -89,8 +96,22 @@ export interface Publisher<E = PublishInput> extends AsyncDisposable {
   stats(): PublisherStats;
 }
 
-const isBadRequest = (error: unknown) =>
-  error instanceof TRPCClientError && (error as TRPCClientError<AppRouter>).data?.code === 'BAD_REQUEST';
+/**
+ * The server refused these events as they are: invalid (BAD_REQUEST), or not this token's to publish (FORBIDDEN:
+ * its role, or a topic outside its publish scopes). Sending them again cannot help.
+ */
+const isRefused = (error: unknown) => {
+  const code = error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.code : undefined;
+  return code === 'BAD_REQUEST' || code === 'FORBIDDEN';
+};
+
+type SendOutcome = { ok: true } | { ok: false; error: unknown; timedOut: boolean };
+
+/** Resolves after the timers due now, once what the client queued this turn has gone out. */
+const nextTurn = () =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, 0);
+  });
 
 /** Waits `ms`, or less if `signal` aborts first. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -126,6 +147,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
   const batchSize = Math.min(options.batchSize ?? limits.batchSize, limits.batchSize);
   const maxBatchBytes = options.maxBatchBytes ?? defaultMaxBatchBytes;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const inFlight = Math.max(1, Math.floor(options.inFlight ?? defaultInFlight));
   // From 100 ms rather than the client's 1 s; the longest delay is backoff's own.
   const retryDelay = backoff({ ...options.retry, initialMs: options.retry?.initialMs ?? 100 });
   const client = options.client ?? createSwitchboardClient(options);
@@ -140,18 +162,24 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     sizes.splice(0, count);
     return outbox.splice(0, count);
   };
-  /** How many events the next batch holds: up to `batchSize`, and up to `maxBatchBytes` unless it is one event. */
-  const nextBatch = (singles: boolean) => {
-    if (singles) return Math.min(1, outbox.length);
+  /**
+   * How many events the batch starting at `from` holds: up to `batchSize`, and up to `maxBatchBytes` unless it
+   * is one event.
+   */
+  const nextBatch = (from: number, singles: boolean) => {
+    if (singles) return Math.min(1, outbox.length - from);
     let count = 0;
     let bytes = 0;
-    for (const size of sizes) {
+    for (let i = from; i < sizes.length; i++) {
+      const size = sizes[i] ?? 0;
       if (count === batchSize || (count > 0 && bytes + size > maxBatchBytes)) break;
       bytes += size;
       count++;
     }
     return count;
   };
+  /** A key this Publisher gave: unique to it, so stored only if the event it was given to is. */
+  const ownKey = (key: string | undefined): key is string => key?.startsWith(`${keyPrefix}:`) === true;
   const stats = { sent: 0, retried: 0, dropped: 0, rejected: 0 };
   /** Each agent this Publisher gave a status, with its type and whether that status was offline. */
   const agents = new Map<string, { agentType: string; offline: boolean }>();
@@ -184,47 +212,84 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     return { accepted: false, reason, message };
   };
 
+  /** One batch sent, answered with how it went; never rejects. */
+  async function sendBatch(batch: PublishInput[], after: string | undefined): Promise<SendOutcome> {
+    // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only a combined signal refers
+    // to may be collected before it fires, and then a send to a server that never answers waits forever.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      timeout.abort();
+    }, requestTimeoutMs);
+    try {
+      const signal = AbortSignal.any([stop.signal, timeout.signal]);
+      await client.ingest.mutate(after === undefined ? { events: batch } : { events: batch, after }, { signal });
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error, timedOut: timeout.signal.aborted };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Drains the outbox in order. Up to `inFlight` batches are sent before the first is answered, each after the
+   * last key of the one ahead of it (`ingest`'s `after`): the server stores a batch only once the one ahead of
+   * it is stored, so a failure anywhere stores nothing behind it. After a failure, whatever was in flight is
+   * waited for and everything unacknowledged goes again from the front, under the same keys.
+   */
   async function send(): Promise<void> {
     if (sending) return;
     sending = true;
     let attempt = 0;
-    // After the server refuses a batch as invalid, its events go one at a time to find the bad ones.
+    // After the server refuses a batch, its events go one at a time (and one in flight) to find the bad ones.
     let singles = 0;
+    /** Sent and not yet answered, oldest first: how many events from the outbox's front each holds. */
+    const sent: { count: number; outcome: Promise<SendOutcome> }[] = [];
     try {
-      while (outbox.length > 0 && !stopped()) {
-        const batch = outbox.slice(0, nextBatch(singles > 0));
-        // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only a combined signal
-        // refers to may be collected before it fires, and then a send to a server that never answers waits forever.
-        const timeout = new AbortController();
-        const timer = setTimeout(() => {
-          timeout.abort();
-        }, requestTimeoutMs);
-        try {
-          const signal = AbortSignal.any([stop.signal, timeout.signal]);
-          await client.ingest.mutate(batch, { signal });
-          take(batch.length);
-          stats.sent += batch.length;
-          attempt = 0;
-          if (singles > 0) singles--;
-        } catch (error) {
-          if (stopped()) break;
-          if (isBadRequest(error)) {
-            if (batch.length > 1) {
-              singles = batch.length;
-            } else {
-              const [bad] = take(1);
-              if (bad) drop(bad, 'rejected_by_server', (error as Error).message);
-              if (singles > 0) singles--;
-            }
+      while (!stopped()) {
+        const from = sent.reduce((n, s) => n + s.count, 0);
+        const room = singles > 0 ? 1 : inFlight;
+        const after = sent.length > 0 ? outbox[from - 1]?.key : undefined;
+        // Behind a key this Publisher did not give (the caller's own), order cannot be asked for: it waits.
+        if (sent.length < room && from < outbox.length && (sent.length === 0 || ownKey(after))) {
+          const count = nextBatch(from, singles > 0);
+          sent.push({ count, outcome: sendBatch(outbox.slice(from, from + count), after) });
+          // The next one in a frame of its own: the server then answers this one while the next is on its way,
+          // rather than both at once.
+          if (sent.length < room && from + count < outbox.length) {
+            await nextTurn();
             continue;
           }
-          attempt++;
-          stats.retried += batch.length;
-          options.onRetry?.(sendFailure(error, timeout.signal.aborted), attempt);
-          await pause(retryDelay(attempt), AbortSignal.any([stop.signal, wake.signal]));
-        } finally {
-          clearTimeout(timer);
         }
+        const oldest = sent.shift();
+        if (oldest === undefined) break;
+        const outcome = await oldest.outcome;
+        if (stopped()) break;
+        if (outcome.ok) {
+          take(oldest.count);
+          stats.sent += oldest.count;
+          attempt = 0;
+          if (singles > 0) singles--;
+          continue;
+        }
+        // The batches behind it were refused (out of order) or stored after all (it was stored, unanswered):
+        // either way they go again, after it.
+        await Promise.all(sent.splice(0).map((s) => s.outcome));
+        if (stopped()) break;
+        if (isRefused(outcome.error)) {
+          if (oldest.count > 1) {
+            singles = oldest.count;
+          } else {
+            const [bad] = take(1);
+            if (bad) drop(bad, 'rejected_by_server', (outcome.error as Error).message);
+            if (singles > 0) singles--;
+          }
+          continue;
+        }
+        attempt++;
+        stats.retried += oldest.count;
+        options.onRetry?.(sendFailure(outcome.error, outcome.timedOut), attempt);
+        await pause(retryDelay(attempt), AbortSignal.any([stop.signal, wake.signal]));
       }
     } finally {
       sending = false;

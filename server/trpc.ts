@@ -41,8 +41,9 @@ function reasonOf(issues: readonly z.core.$ZodIssue[]): ErrorReason {
   for (const issue of issues) {
     if (issue.code === 'custom' && issue.params?.reason === errorReasons.invalidCursor)
       return errorReasons.invalidCursor;
-    if (issue.code === 'too_big' && issue.origin === 'array' && issue.path.length === 0)
-      return errorReasons.batchTooLarge;
+    // The batch itself: publishBatch's input, or ingest's `events`.
+    const batch = issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === 'events');
+    if (issue.code === 'too_big' && issue.origin === 'array' && batch) return errorReasons.batchTooLarge;
   }
   return errorReasons.invalidInput;
 }

@@ -25,6 +25,11 @@ export const errorReasons = {
   tooManySubscriptions: 'too_many_subscriptions',
   /** The store (PostgreSQL) cannot be reached (SERVICE_UNAVAILABLE): nothing was stored; retry with the same keys. */
   storeUnavailable: 'store_unavailable',
+  /**
+   * An `ingest` whose `after` key is not stored (PRECONDITION_FAILED): the batch ahead of it was not stored, and
+   * nothing of this one was; send that batch first.
+   */
+  outOfOrder: 'out_of_order',
 } as const;
 
 export type ErrorReason = (typeof errorReasons)[keyof typeof errorReasons];

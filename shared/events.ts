@@ -33,6 +33,9 @@ const identifier = z
   .max(limits.idLength)
   .regex(/^\P{Cc}*$/u, 'may not contain control characters (U+0000–U+001F, U+007F–U+009F)');
 
+/** An idempotency key (an event's `key`, and the key an `ingest` batch goes `after`). */
+export const keySchema = identifier;
+
 /** Names may be kept in columns too (an agent's type, a workflow's): no NUL, which PostgreSQL text cannot hold. */
 export const nameSchema = z
   .string()

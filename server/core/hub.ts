@@ -6,7 +6,7 @@
 import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
-import type { AppendBatch, EventStore, SilenceCondition, SnapshotKind } from './store.js';
+import type { AppendBatch, EventStore, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 import type { PathTracer } from './trace.js';
 
@@ -180,13 +180,18 @@ export function createHub({
     epoch: store.epoch(),
     /**
      * Validated events in; stored envelopes out, in input order, once they are durable and published. Keys are
-     * looked up among `keyOwner`'s own ('' without tokens: one namespace for everyone).
+     * looked up among `keyOwner`'s own ('' without tokens: one namespace for everyone). `conditions`: the
+     * presence sweep's offline event is stored (one envelope) or not (none) as the store decides (`ifSilent`);
+     * a publisher's batch goes only after its `after` key (`AppendBatch`).
      */
-    append(events: readonly ValidEvent[], keyOwner = '', ifSilent?: SilenceCondition): Promise<EventEnvelope[]> {
-      // `ifSilent`: the presence sweep's offline event, stored (one envelope) or not (none) as the store decides.
+    append(
+      events: readonly ValidEvent[],
+      keyOwner = '',
+      conditions: Pick<AppendBatch, 'ifSilent' | 'after'> = {},
+    ): Promise<EventEnvelope[]> {
       if (trace) for (const event of events) trace.event('queued', event);
       return new Promise((resolve, reject) => {
-        queue.push({ events, keyOwner, ifSilent, resolve, reject });
+        queue.push({ events, keyOwner, ...conditions, resolve, reject });
         schedule();
       });
     },

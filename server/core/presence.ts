@@ -90,7 +90,7 @@ export class PresenceSweeper {
           source: presenceSource,
           data: { agentId, agentType, status: 'offline', reason },
         };
-        return hub.append([offline], '', { agentId, seenBefore });
+        return hub.append([offline], '', { ifSilent: { agentId, seenBefore } });
       }),
     );
     return stored.flat();

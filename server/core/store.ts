@@ -87,6 +87,12 @@ export interface AppendBatch {
    * stores nothing and succeeds with no envelopes.
    */
   ifSilent?: SilenceCondition | undefined;
+  /**
+   * Store the batch only after this key of the same owner: only if an event with it is stored, before this commit
+   * or earlier in it. Otherwise the batch stores nothing and fails with `OutOfOrderError`. A publisher that sends
+   * a batch before the one ahead of it is answered orders it so: if the first is not stored, neither is the second.
+   */
+  after?: string | undefined;
 }
 
 export interface SilenceCondition {

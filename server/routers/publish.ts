@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ingestReply,
+  keySchema,
   limits,
   type Catalogue,
   type DataSchemas,
@@ -29,10 +30,11 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
   const appendBatch = (
     ctx: Pick<Context, 'hub' | 'limits'> & { principal: Principal },
     input: readonly { type: string; data: unknown }[],
+    after?: string,
   ) => {
     checkPublish(ctx.principal, input, topicOf);
     ctx.limits.admitPublish(input.length);
-    return ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner);
+    return ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after });
   };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
@@ -50,10 +52,14 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
 
     /**
      * `publishBatch` answering only the ids, as `POST /ingest` does: for writers that need no envelope back (the
-     * Publisher), whose replies then cost neither side the envelopes' encoding.
+     * Publisher), whose replies then cost neither side the envelopes' encoding. With `after`, the batch is stored
+     * only if this caller's event with that key is (PRECONDITION_FAILED, reason `out_of_order`, otherwise), so a
+     * writer may send a batch before the one ahead of it is answered and still keep their order.
      */
-    ingest: publisherProcedure.input(batch).mutation(async ({ ctx, input }): Promise<IngestReply> => {
-      return ingestReply(await appendBatch(ctx, input));
-    }),
+    ingest: publisherProcedure
+      .input(z.strictObject({ events: batch, after: keySchema.optional() }))
+      .mutation(async ({ ctx, input }): Promise<IngestReply> => {
+        return ingestReply(await appendBatch(ctx, input.events, input.after));
+      }),
   });
 }

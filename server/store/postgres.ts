@@ -66,6 +66,7 @@ import type {
   WorkflowsFilter,
 } from '../core/store.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
+import { OutOfOrderError } from '../core/order.js';
 import { isConnectionError } from './connection-errors.js';
 
 type Batches = readonly AppendBatch[];
@@ -183,6 +184,11 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: true, result: { envelopes: [], stored: [] } });
         continue;
       }
+      // Refused before it adds a row, so the rest of the group commits as it is.
+      if (batch.after !== undefined && !known.get(batch.keyOwner, batch.after)) {
+        outcomes.push({ ok: false, error: new OutOfOrderError(batch.after) });
+        continue;
+      }
       const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
       outcomes.push({ ok: true, result: prepared.result });
     }
@@ -211,6 +217,11 @@ class PostgresStore implements EventStore {
       const before = next;
       if (batch.ifSilent && !isStillSilent(await this.silentRow(client, batch.ifSilent), batch.ifSilent, all.touches)) {
         outcomes.push({ ok: true, result: { envelopes: [], stored: [] } });
+        continue;
+      }
+      // `known` holds the keys of the batches before it that are kept (a refused one's are taken out again).
+      if (batch.after !== undefined && !known.get(batch.keyOwner, batch.after)) {
+        outcomes.push({ ok: false, error: new OutOfOrderError(batch.after) });
         continue;
       }
       // Preparing is inside the savepoint's try too: a bug there (a topic rule that throws) refuses this batch
@@ -256,11 +267,18 @@ class PostgresStore implements EventStore {
     return row && { status: row.status, seenAt: Number(row.seenAt) };
   }
 
-  /** The envelopes already stored under any key of the group (read under the head lock, so none can race in). */
+  /**
+   * The envelopes already stored under any key of the group, or any key a batch must follow (read under the head
+   * lock, so none can race in).
+   */
   private async existingKeys(client: pg.PoolClient, batches: Batches): Promise<KeyIndex> {
     const owners: string[] = [];
     const keys: string[] = [];
-    for (const { events, keyOwner } of batches) {
+    for (const { events, keyOwner, after } of batches) {
+      if (after !== undefined) {
+        owners.push(keyOwner);
+        keys.push(after);
+      }
       for (const event of events) {
         if (event.key === undefined) continue;
         owners.push(keyOwner);

@@ -42,6 +42,7 @@ import { WalSync, WalSyncError, type Fsync } from './sqlite-wal-sync.js';
 import { Checkpointer } from './sqlite-checkpointer.js';
 import { SqliteUsage } from './sqlite-usage.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
+import { OutOfOrderError } from '../core/order.js';
 import { isConnectionError } from './connection-errors.js';
 import { refsOf, type EventFilter } from '../core/filter.js';
 import type {
@@ -298,12 +299,14 @@ class SqliteStore implements EventStore {
 
   /** `committed`: the touches of the commit so far, which a presence condition counts (`touches` by default). */
   private appendBatch(
-    { events: input, keyOwner, ifSilent }: AppendBatch,
+    { events: input, keyOwner, ifSilent, after }: AppendBatch,
     touches: AgentTouches,
     receivedAt: Date,
     committed = touches,
   ): AppendResult {
     const result: AppendResult = { envelopes: [], stored: [] };
+    // Thrown before anything is written: the group goes again with savepoints and refuses this batch alone.
+    if (after !== undefined && !this.statements.selectByKey.get(keyOwner, after)) throw new OutOfOrderError(after);
     if (ifSilent && !isStillSilent(this.statements.agentSeen.get(ifSilent.agentId), ifSilent, committed)) return result;
     for (const event of input) {
       const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(keyOwner, event.key);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createPublisher, type DropReason } from '../../client/index.js';
+import { createPublisher, createSwitchboardClient, type DropReason } from '../../client/index.js';
 import type { EventEnvelope } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from '../harness.js';
@@ -106,6 +106,42 @@ describe('Publisher', () => {
       }
     },
   );
+
+  it('keeps publish order with batches in flight while the server refuses some, dropping only those', async () => {
+    const writer = {
+      role: 'publisher' as const,
+      token: 'writer-0123456789abcdef',
+      scopes: { publish: ['agent:in-*'] },
+    };
+    const admin = { role: 'admin' as const, token: 'admin-0123456789abcdef' };
+    await using server = await startTestServer({ tokens: [writer, admin] });
+    const drops: string[] = [];
+    await using publisher = createPublisher({
+      url: server.url,
+      WebSocket,
+      token: writer.token,
+      batchSize: 5,
+      inFlight: 3,
+      retry: { initialMs: 20, maxMs: 100 },
+      onDrop: (e, reason) => drops.push(`${e.type === 'agent.log' ? e.data.message : e.type}: ${reason}`),
+    });
+    // Every seventh event is outside the token's publish scopes: its batch is FORBIDDEN as a whole, and the
+    // batches sent behind it (after its last key) are refused as out of order until it is sorted out.
+    const total = 60;
+    const outside = (i: number) => i % 7 === 3;
+    for (let i = 0; i < total; i++) {
+      const e = event(i);
+      publisher.publish({ ...e, data: { ...e.data, agentId: outside(i) ? 'out-1' : 'in-1' } });
+    }
+    await publisher.flush(10_000);
+    const kept = Array.from({ length: total }, (_, i) => i).filter((i) => !outside(i));
+    const refused = Array.from({ length: total }, (_, i) => i).filter(outside);
+    expect(publisher.stats()).toMatchObject({ queued: 0, sent: kept.length, rejected: refused.length, dropped: 0 });
+    expect(drops).toEqual(refused.map((i) => `event ${i}: rejected_by_server`));
+    await using reader = createSwitchboardClient({ url: server.url, WebSocket, token: admin.token });
+    const { events } = await reader.history.query({ limit: 1_000 });
+    expect(messages(events)).toEqual(kept.map((i) => `event ${i}`));
+  });
 
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
     await using server = await startTestServer();

@@ -191,7 +191,9 @@ describe('topic scopes', () => {
       code: 'FORBIDDEN',
     });
     expect(
-      failure(await writer.ingest.mutate([systemNotification('ok'), agentStatus('x')]).catch((e: unknown) => e)),
+      failure(
+        await writer.ingest.mutate({ events: [systemNotification('ok'), agentStatus('x')] }).catch((e: unknown) => e),
+      ),
     ).toEqual({
       code: 'FORBIDDEN',
       message:

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../../client/index.js';
 import { loadConfig } from '../../server/ops/config.js';
 import { createLogger } from '../../server/ops/log.js';
+import type { AppRouter } from '../../server/routers/_app.js';
 import type { TokenEntry } from '../../server/security/auth.js';
 import type { ServerOptions } from '../../server/server.js';
 import { healthSchema, healthSummarySchema, limits } from '@switchboard/shared';
@@ -171,15 +172,28 @@ onEachStore('idempotency keys', (start) => {
     // The same key from p again: p's own first event, not q's and not a new one.
     expect(ingested.body.ids).toEqual([mine.id]);
     // The ids-only mutation answers the same ids: p's own events under p's keys, a new one for a new key.
-    const { ids } = await p.ingest.mutate([
-      agentStatus('p-4', 'idle', { key: 'batch-key' }),
-      agentStatus('p-5', 'idle', { key: 'fresh-key' }),
-      agentStatus('p-6', 'busy', { key: 'shared-key' }),
-    ]);
+    const { ids } = await p.ingest.mutate({
+      events: [
+        agentStatus('p-4', 'idle', { key: 'batch-key' }),
+        agentStatus('p-5', 'idle', { key: 'fresh-key' }),
+        agentStatus('p-6', 'busy', { key: 'shared-key' }),
+      ],
+    });
     expect(ids[0]).toBe(batched?.id);
     expect(ids[2]).toBe(mine.id);
     expect(BigInt(ids[1] ?? '0')).toBeGreaterThan(BigInt(theirsBatched?.id ?? '0'));
     expect((await q.publish.mutate(agentStatus('q-9', 'idle', { key: 'shared-key' }))).id).toBe(theirs.id);
+    // A batch sent after a key goes behind the caller's own event with it: q's key is no such event for p.
+    await q.publish.mutate(agentStatus('q-3', 'idle', { key: 'q-only-key' }));
+    const behindTheirs = await p.ingest
+      .mutate({ events: [agentStatus('p-7', 'idle')], after: 'q-only-key' })
+      .catch((e: unknown) => e);
+    expect(behindTheirs).toBeInstanceOf(TRPCClientError);
+    expect((behindTheirs as TRPCClientError<AppRouter>).data).toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      reason: 'out_of_order',
+    });
+    expect((await p.ingest.mutate({ events: [agentStatus('p-7', 'idle')], after: 'fresh-key' })).ids).toHaveLength(1);
   });
 
   it('cannot be squatted: another token’s events under a Claude Code session’s keys hide nothing of it', async () => {

@@ -96,6 +96,7 @@ requireEngine('postgres', 'the PostgreSQL store contract');
 
 const valid = (events: PublishInput[]): ValidEvent[] => events.map((e) => publishInputSchema.parse(e));
 const ids = (envelopes: readonly { id: string }[]) => envelopes.map((e) => Number(e.id));
+const keyed = (agentId: string, key: string) => valid([agentStatus(agentId, 'busy', { key })]);
 
 describe.each(engines)('$name store', ({ open, skip }) => {
   let fixture: Fixture | undefined;
@@ -180,7 +181,6 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     'keys belong to their owner: a repeat returns the own event, another owner stores its own',
     async () => {
       const { store, second } = await setUp();
-      const keyed = (agentId: string, key: string) => valid([agentStatus(agentId, 'busy', { key })]);
       const alice = await store.append(keyed('p-1', 'k'), 'token:alice');
       const bob = await store.append(keyed('q-1', 'k'), 'token:bob');
       expect(ids(bob.stored)).toEqual([2]);
@@ -249,6 +249,57 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     expect(ids(await store.readAfter(0, {}, 10))).toEqual([1, 2, 3, 4]);
     expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);
     expect(await store.workflow('wf-3')).toMatchObject({ lastEventId: '4' });
+  });
+
+  it.skipIf(skip)("stores a batch sent `after` a key only behind that owner's stored key, or not at all", async () => {
+    const { store, injectFault } = await setUp();
+    const log = (message: string) => valid([agentLog('p-1', message)]);
+    const oks = (outcomes: Awaited<ReturnType<EventStore['appendGroup']>>) => outcomes.map((o) => o.ok);
+    // Behind a key stored earlier in the same commit.
+    expect(
+      oks(
+        await store.appendGroup([
+          { events: keyed('p-1', 'k1'), keyOwner: 'token:alice' },
+          { events: log('behind k1'), keyOwner: 'token:alice', after: 'k1' },
+        ]),
+      ),
+    ).toEqual([true, true]);
+    await store.append(keyed('q-1', 'kq'), 'token:bob');
+    // Behind a key stored before; behind no stored key, or another owner's: refused, the rest still stored.
+    const outcomes = await store.appendGroup([
+      { events: log('behind k1 again'), keyOwner: 'token:alice', after: 'k1' },
+      { events: log('behind nothing'), keyOwner: 'token:alice', after: 'missing' },
+      { events: log('behind bob'), keyOwner: 'token:alice', after: 'kq' },
+    ]);
+    expect(oks(outcomes)).toEqual([true, false, false]);
+    expect(outcomes[1]).toMatchObject({
+      ok: false,
+      error: {
+        name: 'OutOfOrderError',
+        code: 'PRECONDITION_FAILED',
+        message:
+          'this batch follows key "missing", which is not stored; nothing was stored: send the batch with that key first',
+      },
+    });
+    // A batch that fails in a group takes the one behind it along.
+    await injectFault();
+    const refused = await store.appendGroup([
+      {
+        events: [...keyed('p-2', 'k2'), ...valid([{ ...workflowStarted('wf-9'), source: 'explode' }])],
+        keyOwner: 'token:alice',
+      },
+      { events: log('behind k2'), keyOwner: 'token:alice', after: 'k2' },
+      { events: log('behind k1, once more'), keyOwner: 'token:alice', after: 'k1' },
+    ]);
+    expect(oks(refused)).toEqual([false, false, true]);
+    const stored = await store.readAfter(0, {}, 100);
+    expect(stored.map((e) => (e.type === 'agent.log' ? e.data.message : e.key))).toEqual([
+      'k1',
+      'behind k1',
+      'kq',
+      'behind k1 again',
+      'behind k1, once more',
+    ]);
   });
 
   it.skipIf(skip)('keeps agents, workflows (with their status machine) and TDD tasks in step', async () => {
