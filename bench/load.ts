@@ -42,7 +42,7 @@ async function run(): Promise<Record<string, unknown>> {
     await Promise.all(Array.from({ length: 64 }, worker));
   } else if (mode === 'publisher') {
     // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
-    // ordered ingest calls (its defaults: up to 1,000 events, 512 KiB); done when the last is acknowledged.
+    // ordered ingest calls (its defaults: up to 1,000 events, 512 KiB, two in flight); done when the last is acknowledged.
     await using publisher = createPublisher({ url, client, outboxLimit: count });
     for (let i = 0; i < count; i++) publisher.publish(event(i));
     await publisher.flush(waitLimitMs);

@@ -206,7 +206,7 @@ const ingestLabels: Record<string, string> = {
   batch: 'Switchboard `publishBatch` of 1,000, one in flight',
   batch2: 'Switchboard `publishBatch` of 1,000, two in flight on one connection',
   ingest2: 'Switchboard `ingest` (`publishBatch` answering ids only) of 1,000, two in flight on one connection',
-  publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, one in flight)',
+  publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, two in flight)',
   ndjson: 'Switchboard `POST /ingest`, NDJSON of 1,000 events, one request in flight',
   'pg raw-single': 'raw `pg`, one INSERT per event, autocommit',
   'pg raw-batch': 'raw `pg`, 1,000 awaited INSERTs per transaction',
