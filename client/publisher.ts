@@ -212,6 +212,24 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     return { accepted: false, reason, message };
   };
 
+  /** Called by `enqueue` while the sender waits for an answer with room for another batch. */
+  let onQueued: (() => void) | undefined;
+  /** Which comes first: `outcome`, or an event queued. */
+  async function answeredOrQueued(outcome: Promise<SendOutcome>): Promise<'answered' | 'queued'> {
+    try {
+      return await Promise.race([
+        outcome.then(() => 'answered' as const),
+        new Promise<'queued'>((resolve) => {
+          onQueued = () => {
+            resolve('queued');
+          };
+        }),
+      ]);
+    } finally {
+      onQueued = undefined;
+    }
+  }
+
   /** One batch sent, answered with how it went; never rejects. */
   async function sendBatch(batch: PublishInput[], after: string | undefined): Promise<SendOutcome> {
     // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only a combined signal refers
@@ -234,7 +252,8 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
   /**
    * Drains the outbox in order. Up to `inFlight` batches are sent before the first is answered, each after the
    * last key of the one ahead of it (`ingest`'s `after`): the server stores a batch only once the one ahead of
-   * it is stored, so a failure anywhere stores nothing behind it. After a failure, whatever was in flight is
+   * it is stored, so a failure anywhere stores nothing behind it. Events queued while a batch is out go at once
+   * if there is room for another. After a failure, whatever was in flight is
    * waited for and everything unacknowledged goes again from the front, under the same keys.
    */
   async function send(): Promise<void> {
@@ -261,8 +280,11 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
             continue;
           }
         }
-        const oldest = sent.shift();
+        const oldest = sent[0];
         if (oldest === undefined) break;
+        // With room for another batch, events queued while this one is out go before it is answered.
+        if (sent.length < room && (await answeredOrQueued(oldest.outcome)) === 'queued') continue;
+        sent.shift();
         const outcome = await oldest.outcome;
         if (stopped()) break;
         if (outcome.ok) {
@@ -324,6 +346,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     const queued = { ...event, key };
     outbox.push(queued);
     sizes.push(utf8Bytes(JSON.stringify(queued)));
+    onQueued?.();
     void send();
     return key;
   }

@@ -143,6 +143,45 @@ describe('Publisher', () => {
     expect(messages(events)).toEqual(kept.map((i) => `event ${i}`));
   });
 
+  it('sends events queued while a batch is out before that batch is answered, in order', async () => {
+    await using server = await startTestServer();
+    await using real = createSwitchboardClient({ url: server.url, WebSocket });
+    // The first batch's answer is held (a delay injected on purpose) until a second batch has been sent.
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const client = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property !== 'ingest') return Reflect.get(target, property, receiver) as unknown;
+        return {
+          mutate: async (...args: Parameters<typeof real.ingest.mutate>) => {
+            const call = ++calls;
+            const answer = await real.ingest.mutate(...args);
+            if (call === 1) await held;
+            return answer;
+          },
+        };
+      },
+    });
+    const publisher = createPublisher({ url: server.url, WebSocket, client });
+    try {
+      publisher.publish(event(0));
+      await waitUntil('the first batch to be sent', () => calls === 1, 5_000);
+      publisher.publish(event(1));
+      publisher.publish(event(2));
+      await waitUntil('the events queued meanwhile to be sent before its answer', () => calls === 2, 5_000);
+      release();
+      await publisher.flush(5_000);
+      expect(publisher.stats()).toMatchObject({ sent: 3, retried: 0 });
+      expect(messages(await storedEvents(server.url))).toEqual(['event 0', 'event 1', 'event 2']);
+    } finally {
+      release();
+      await publisher.close(1_000);
+    }
+  });
+
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
     await using server = await startTestServer();
     const publisher = createPublisher({ url: server.url, WebSocket, retry: { initialMs: 20, maxMs: 100 } });
