@@ -96,12 +96,16 @@ export interface Publisher<E = PublishInput> extends AsyncDisposable {
   stats(): PublisherStats;
 }
 
+/** tRPC's name for the error the server answered, if it answered one. */
+const codeOf = (error: unknown) =>
+  error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.code : undefined;
+
 /**
  * The server refused these events as they are: invalid (BAD_REQUEST), or not this token's to publish (FORBIDDEN:
  * its role, or a topic outside its publish scopes). Sending them again cannot help.
  */
 const isRefused = (error: unknown) => {
-  const code = error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.code : undefined;
+  const code = codeOf(error);
   return code === 'BAD_REQUEST' || code === 'FORBIDDEN';
 };
 
@@ -253,8 +257,8 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
    * Drains the outbox in order. Up to `inFlight` batches are sent before the first is answered, each after the
    * last key of the one ahead of it (`ingest`'s `after`): the server stores a batch only once the one ahead of
    * it is stored, so a failure anywhere stores nothing behind it. Events queued while a batch is out go at once
-   * if there is room for another. After a failure, whatever was in flight is
-   * waited for and everything unacknowledged goes again from the front, under the same keys.
+   * if there is room for another. After a failure, whatever was in flight is waited for and everything
+   * unacknowledged goes again from the front, under the same keys.
    */
   async function send(): Promise<void> {
     if (sending) return;
@@ -298,6 +302,9 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
         // either way they go again, after it.
         await Promise.all(sent.splice(0).map((s) => s.outcome));
         if (stopped()) break;
+        // Taken by the server before the batch ahead of it (which was then answered): nothing ahead of it is out
+        // now, so it goes again at once, without `after`.
+        if (codeOf(outcome.error) === 'PRECONDITION_FAILED') continue;
         if (isRefused(outcome.error)) {
           if (oldest.count > 1) {
             singles = oldest.count;
