@@ -70,7 +70,7 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Bisect:
-    """A 400 or 413 for the batch without a per-event answer: send one at a time to find the bad one."""
+    """A 400, 403 or 413 for the batch without a per-event answer: send one at a time to find the bad one."""
 
 
 @dataclass(frozen=True)
@@ -175,14 +175,16 @@ def answer(status: int, body: Any, size: int) -> Answer:
     if status == 200:
         return Stored()
     message = str(body.get("error")) if isinstance(body, dict) else f"HTTP {status}"
-    if status in (400, 413):
+    if status in (400, 403, 413):
+        # 403: not this token's to publish (a topic outside its publish scopes, or its role), as the TypeScript
+        # Publisher treats FORBIDDEN: found one event at a time and dropped, so the rest are not held behind it.
         issues = body.get("issues") if isinstance(body, dict) else None
         bad = _issues_by_index(issues, size) if isinstance(issues, list) else {}
         if bad:
             return Rejected(bad)
         return Bisect() if size > 1 else Rejected({0: message})
-    # Down, unreachable, overloaded (429), refused by auth (401/403: a token file may be fixed and the server
-    # restarted), or failing (5xx): the events stay queued and go again, under the same keys.
+    # Down, unreachable, overloaded (429), without a valid token (401: it may be fixed, or refreshed, and the
+    # server restarted), or failing (5xx): the events stay queued and go again, under the same keys.
     return Failed(message)
 
 

@@ -346,7 +346,7 @@ class Publisher:
 
     async def _send_until_stopped(self) -> None:
         attempt = 0
-        # After a 400 or 413 without a per-event answer, events go one at a time to find the bad one.
+        # After a 400, 403 or 413 without a per-event answer, events go one at a time to find the bad one.
         singles = 0
         while not self._stopping:
             if not self._outbox.buffer:

@@ -205,7 +205,7 @@ class Publisher:
 
     def _send_until_stopped(self) -> None:
         attempt = 0
-        # After a 400 or 413 without a per-event answer, events go one at a time to find the bad one.
+        # After a 400, 403 or 413 without a per-event answer, events go one at a time to find the bad one.
         singles = 0
         while True:
             with self._changed:

@@ -4,7 +4,10 @@ Its behaviour across a server kill and restart is in test_restart.py, with a sub
 """
 
 import asyncio
+import json
+import os
 import socket
+import tempfile
 import threading
 import unittest
 from collections.abc import Mapping
@@ -13,6 +16,7 @@ from typing import Any, Optional
 
 from support import (
     PUBLISHER_TOKEN,
+    Server,
     VIEWER_TOKEN,
     free_port,
     log_event,
@@ -125,6 +129,33 @@ class PublisherAgainstALiveHub(unittest.TestCase):
         self.assertIn("data.level", drops[3][2])
         stats = publisher.stats()
         self.assertEqual((stats.sent, stats.rejected, stats.dropped, stats.retried), (2, 4, 0, 0))
+
+    def test_events_outside_the_tokens_publish_scopes_are_dropped_not_retried(self) -> None:
+        # A 403 for a batch is sorted out one event at a time: only the events outside the scopes are dropped.
+        folder = tempfile.TemporaryDirectory(prefix="switchboard-py-scoped-")
+        self.addCleanup(folder.cleanup)
+        scoped = "py-scoped-publisher-0001"
+        tokens = os.path.join(folder.name, "tokens.json")
+        with open(tokens, "w", encoding="utf-8") as file:
+            entries = [
+                {"role": "publisher", "token": scoped, "scopes": {"publish": ["agent:py-in-*"]}},
+                {"role": "viewer", "token": VIEWER_TOKEN},
+            ]
+            json.dump(entries, file)
+        server = Server(os.path.join(folder.name, "scoped.db"), {"SWITCHBOARD_TOKENS_FILE": tokens}).start()
+        self.addCleanup(server.kill)
+        drops: list[tuple[Mapping[str, Any], str, str]] = []
+        publisher = switchboard.Publisher(server.url, scoped, on_drop=lambda e, r, m: drops.append((e, r, m)))
+        self.addCleanup(publisher.close, 0)
+        with self.assertLogs("switchboard", "WARNING"):
+            for agent, message in [("py-in-1", "first"), ("py-out-1", "outside"), ("py-in-1", "second")]:
+                publisher.publish(log_event(agent, message))
+            self.assertEqual(publisher.flush(15), 0)
+        self.assertEqual([e.data["message"] for e in stored(server.url, None, VIEWER_TOKEN)], ["first", "second"])
+        self.assertEqual([(e["data"]["message"], r) for e, r, _ in drops], [("outside", "rejected_by_server")])
+        self.assertIn("agent:py-out-1", drops[0][2])
+        stats = publisher.stats()
+        self.assertEqual((stats.sent, stats.rejected, stats.dropped, stats.retried), (2, 1, 0, 0))
 
     def test_datetimes_and_explicit_keys_go_through(self) -> None:
         server = shared_server()
