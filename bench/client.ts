@@ -54,7 +54,7 @@ async function connectAll(): Promise<void> {
   const url = `ws://127.0.0.1:${port}`;
   const opened: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
-    if (variant === 'ws') {
+    if (variant === 'ws' || variant === 'ws-durable') {
       const ws = new WebSocket(url);
       ws.on('message', (data: Buffer) => {
         deliver(JSON.parse(data.toString()));

@@ -8,7 +8,9 @@
  *   read before and after, so the table says which one was busy and which waited.
  * - Latency (`latency`): a fixed load of 10,000 deliveries a second for 3 s; p50 and p99 from the event's send
  *   time to its arrival, over every delivery. For Switchboard a second, traced run gives the breakdown of where
- *   an event's time goes inside the server (bench/trace.ts).
+ *   an event's time goes inside the server (bench/trace.ts). Its floor (`ws-durable`, `ws-durable-trpc`): raw
+ *   `ws` fed by the same kind of publisher process and storing each event durably before it sends it, to raw
+ *   subscribers and to Switchboard's own client.
  */
 import type { ChildProcess } from 'node:child_process';
 import { next, start, waitLimitMs } from './ipc.js';
@@ -96,8 +98,9 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
     server.send({ cmd: 'gc' });
     const after = await next<number>(server, 'rss');
     let publisher: ChildProcess | undefined;
-    if (variant === 'switchboard') {
-      publisher = start('./publisher.ts', [port, options.publisher ?? 'client']);
+    const floor = variant === 'ws-durable' || variant === 'ws-durable-trpc';
+    if (variant === 'switchboard' || floor) {
+      publisher = start('./publisher.ts', [port, floor ? 'raw' : (options.publisher ?? 'client')]);
       children.push(publisher);
       await next(publisher, 'ready');
     }

@@ -52,6 +52,7 @@ const sqliteCases = (counts: IngestCounts): [string, string][] => [
   ['ingest2', String(counts.batched)],
   ['publisher', String(counts.batched / 2)],
   ['ndjson', String(counts.batched / 2)],
+  ['ndjson2', String(counts.batched / 2)],
 ];
 
 export async function sqliteIngest(

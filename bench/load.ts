@@ -8,6 +8,7 @@
  *   load.ts ingest2 PORT COUNT      `ingest` (ids only) of 1,000, two calls in flight on the one connection
  *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in, ordered batches out
  *   load.ts ndjson PORT COUNT       `POST /ingest`, 1,000 events per NDJSON body, one request in flight
+ *   load.ts ndjson2 PORT COUNT      the same with two requests in flight (two keep-alive connections)
  *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
  *   load.ts resume-sse PORT COUNT   the same over SSE (tRPC's httpSubscriptionLink, the `eventsource` package)
  *   load.ts resume-sse-plain PORT COUNT   the same stream read as a plain EventSource consumer would: `fetch`,
@@ -20,7 +21,16 @@ import { transformer, type PublishInput } from '@switchboard/shared';
 import { benchEvent } from './shared.js';
 
 type Mode =
-  'publish' | 'batch' | 'batch2' | 'ingest2' | 'publisher' | 'ndjson' | 'resume' | 'resume-sse' | 'resume-sse-plain';
+  | 'publish'
+  | 'batch'
+  | 'batch2'
+  | 'ingest2'
+  | 'publisher'
+  | 'ndjson'
+  | 'ndjson2'
+  | 'resume'
+  | 'resume-sse'
+  | 'resume-sse-plain';
 const [mode, portText, countText] = process.argv.slice(2) as [Mode, string, string];
 const count = Number(countText);
 const url = `http://127.0.0.1:${portText}`;
@@ -62,17 +72,24 @@ async function run(): Promise<Record<string, unknown>> {
       }
     };
     await Promise.all(Array.from({ length: mode === 'batch' ? 1 : 2 }, worker));
-  } else if (mode === 'ndjson') {
-    for (let i = 0; i < count; i += batchSize) {
-      const body = Array.from({ length: batchSize }, (_, k) => JSON.stringify(event(i + k))).join('\n');
-      const response = await fetch(`${url}/ingest`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson' },
-        body,
-      });
-      if (!response.ok) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
-      await response.arrayBuffer();
-    }
+  } else if (mode === 'ndjson' || mode === 'ndjson2') {
+    // One request in flight, each waits for the other; two, the server stores one body while the client builds
+    // and sends the next (as `batch2` does over WebSocket).
+    let next = 0;
+    const worker = async () => {
+      for (let i = next; i < count; i = next) {
+        next += batchSize;
+        const body = Array.from({ length: batchSize }, (_, k) => JSON.stringify(event(i + k))).join('\n');
+        const response = await fetch(`${url}/ingest`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body,
+        });
+        if (!response.ok) throw new Error(`POST /ingest answered ${response.status}: ${await response.text()}`);
+        await response.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: mode === 'ndjson2' ? 2 : 1 }, worker));
   } else if (mode === 'resume-sse-plain') {
     await plainSseReplay();
   } else {

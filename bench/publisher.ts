@@ -11,6 +11,9 @@
  * `publisher.ts port plain`: the fixed rate's `publish` calls go out as tRPC's protocol on a plain `ws` socket,
  * each frame sent when its event is due (docs/protocol.md), where `@trpc/client` sends what it queued after a
  * `setTimeout(0)` (at least 1 ms in Node). The closed loop is the typed client's either way.
+ *
+ * `publisher.ts port raw`: for the latency floor (servers.ts `ws-durable`), each event as plain JSON on a socket to
+ * `/publish`, answered with its id (the closed loop, a warm-up there, sends them one by one too).
  */
 import WebSocket from 'ws';
 import { encode, limits } from '@switchboard/shared';
@@ -18,13 +21,30 @@ import { createSwitchboardClient } from '../client/index.js';
 import { benchEvent } from './shared.js';
 
 const port = process.argv[2] ?? '';
-const plain = process.argv[3] === 'plain';
-const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
+const mode = process.argv[3];
+const plain = mode === 'plain';
+const raw = mode === 'raw';
+// Not for the floor server: it would take the client's socket for a subscriber.
+const client = raw ? undefined : createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });
+const typed = () => {
+  if (!client) throw new Error('the raw publisher has no typed client');
+  return client;
+};
 
 /** The plain socket's calls awaiting their answer, by request id. */
 const answers = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-const socket = plain ? new WebSocket(`ws://127.0.0.1:${port}/trpc`) : undefined;
+const socket = plain
+  ? new WebSocket(`ws://127.0.0.1:${port}/trpc`)
+  : raw
+    ? new WebSocket(`ws://127.0.0.1:${port}/publish`)
+    : undefined;
+/** The raw socket's events awaiting their id, in the order they were sent (the floor server answers in order). */
+const rawAnswers: (() => void)[] = [];
 socket?.on('message', (data: Buffer) => {
+  if (raw) {
+    rawAnswers.shift()?.();
+    return;
+  }
   const reply = JSON.parse(data.toString()) as { id?: number; error?: { json?: { message?: string } } };
   const waiting = reply.id === undefined ? undefined : answers.get(reply.id);
   if (waiting === undefined || reply.id === undefined) return;
@@ -40,6 +60,14 @@ function plainPublish(i: number): Promise<void> {
   return new Promise((resolve, reject) => {
     answers.set(id, { resolve, reject });
     socket?.send(JSON.stringify({ id, method: 'mutation', params: { path: 'publish', input: encode(benchEvent(i)) } }));
+  });
+}
+
+/** One event as plain JSON on the raw socket, answered with its id once stored. */
+function rawPublish(i: number): Promise<void> {
+  return new Promise((resolve) => {
+    rawAnswers.push(resolve);
+    socket?.send(JSON.stringify(benchEvent(i)));
   });
 }
 
@@ -64,7 +92,13 @@ async function closedLoop(count: number, window: number): Promise<void> {
     }
     const from = sent;
     sent += room;
-    calls.push(client.publishBatch.mutate(Array.from({ length: room }, (_, k) => benchEvent(from + k))).catch(fail));
+    if (raw) for (let k = 0; k < room; k++) calls.push(rawPublish(from + k));
+    else
+      calls.push(
+        typed()
+          .publishBatch.mutate(Array.from({ length: room }, (_, k) => benchEvent(from + k)))
+          .catch(fail),
+      );
     // Let the call's frame go out and credit come in before the next batch is made.
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -76,7 +110,7 @@ async function fixedRate(count: number, rate: number): Promise<void> {
     const due = started + (i / rate) * 1000;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    calls.push((socket ? plainPublish(i) : client.publish.mutate(benchEvent(i))).catch(fail));
+    calls.push((raw ? rawPublish(i) : plain ? plainPublish(i) : typed().publish.mutate(benchEvent(i))).catch(fail));
   }
 }
 
@@ -98,8 +132,8 @@ process.on('message', (m: { cmd?: string; count?: number; rate?: number; window?
     process.send?.({ cpuMicros: cpu.user + cpu.system });
   }
 });
-// The connection is open once a call has been answered.
-await client.agents.query();
+// The connection is open once a call has been answered (the floor server has no API to call).
+await client?.agents.query();
 if (socket && socket.readyState !== WebSocket.OPEN) {
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);

@@ -13,10 +13,10 @@
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
-import { fanOut, fixedLoad, inFlight, type FanOutResult } from './fanout.js';
+import { fanOut, fixedLoad, inFlight, type FanOutOptions, type FanOutResult } from './fanout.js';
 import { cell, median, rateCell } from './format.js';
 import { runScript } from './ipc.js';
-import { binding, ceilingAt, floorAt, perSecond, printGoals, ratio, type Goal } from './goals.js';
+import { binding, ceilingAt, latencyFloor, floorAt, perSecond, printGoals, ratio, type Goal } from './goals.js';
 import { clientsAlone, postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
 import { postgresReplay, sqliteReplay, type ReplayRows } from './replay.js';
@@ -57,6 +57,12 @@ const kib = (bytes: number | undefined) => (bytes === undefined ? '–' : (bytes
 const atNormal = new Map<number, FanOutResult>();
 /** Switchboard's latency with its events sent on a plain socket, without the stock client's send timer. */
 const plainPublisher = new Map<number, FanOutResult>();
+/**
+ * The latency floor: raw `ws` fed from another process, storing each event durably before it sends it, to raw
+ * `ws` subscribers and to Switchboard's own client (the same frames as Switchboard's).
+ */
+const durableFloor = new Map<number, FanOutResult>();
+const typedFloor = new Map<number, FanOutResult>();
 /** The disk's write + fdatasync latency (bench/fsync.ts), measured once. */
 let fsyncMs: { p50: number; p99: number } | undefined;
 
@@ -90,6 +96,10 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
     if (normal) rows.push(['switchboard, durability normal (no fsync before delivery)', normal]);
     const plain = plainPublisher.get(n);
     if (plain) rows.push(['switchboard, published on a plain socket (no @trpc/client send timer)', plain]);
+    const floor = durableFloor.get(n);
+    if (floor) rows.push([floorLabel, floor]);
+    const typed = typedFloor.get(n);
+    if (typed) rows.push([`${floorLabel}, to Switchboard's client (its frames)`, typed]);
     for (const [name, r] of rows) {
       const p99 = ws ? ratio(r.p99, ws.p99).toFixed(2) : '–';
       console.log(`| ${name} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ${p99} |`);
@@ -104,6 +114,9 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
     if (sb && sb.trace.length > 0) breakdown(n, sb.trace);
   }
 }
+
+const floorLabel =
+  'the floor: raw ws fed from another process, each event stored by better-sqlite3 (synchronous=FULL) before it is sent';
 
 /** Where a Switchboard event's time goes, stage by stage, over the traced run's events. */
 function breakdown(n: number, samples: TraceSample[]): void {
@@ -177,14 +190,19 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
     const normal = atNormal.get(n);
     const plain = plainPublisher.get(n);
     const disk = fsyncMs ? `; the disk's fsync alone: p99 ${ms(fsyncMs.p99)} ms` : '';
+    const floor = typedFloor.get(n);
+    const rawFloor = durableFloor.get(n);
     goals.push({
       goal: `latency N=${n}: p99 at ${fixedLoad.toLocaleString('en-US')} deliveries/s ≤ 1.0× raw ws`,
       measured:
         `${ms(median(sb.p99))} ms vs ${ms(median(ws.p99))} ms` +
         (normal ? ` (durability normal: ${ms(median(normal.p99))} ms${disk})` : '') +
-        (plain ? `; published on a plain socket: ${ms(median(plain.p99))} ms` : ''),
+        (plain ? `; published on a plain socket: ${ms(median(plain.p99))} ms` : '') +
+        (rawFloor ? `; the floor to raw ws subscribers: ${ms(median(rawFloor.p99))} ms` : '') +
+        (floor ? `; Switchboard against the floor to its client: ${ratio(sb.p99, floor.p99).toFixed(2)}×` : ''),
       value: ratio(sb.p99, ws.p99),
       target: { op: '≤', bound: 1.0 },
+      floor: floor && latencyFloor(ratio(floor.p99, ws.p99), `${ms(median(floor.p99))} ms`),
     });
   }
   if (sb.rssPerConnection !== undefined) {
@@ -208,6 +226,7 @@ const ingestLabels: Record<string, string> = {
   ingest2: 'Switchboard `ingest` (`publishBatch` answering ids only) of 1,000, two in flight on one connection',
   publisher: 'Switchboard `Publisher`: single events through its outbox (default batches, two in flight)',
   ndjson: 'Switchboard `POST /ingest`, NDJSON of 1,000 events, one request in flight',
+  ndjson2: 'Switchboard `POST /ingest`, NDJSON of 1,000 events, two requests in flight',
   'pg raw-single': 'raw `pg`, one INSERT per event, autocommit',
   'pg raw-batch': 'raw `pg`, 1,000 awaited INSERTs per transaction',
   'pg raw-multirow': 'raw `pg`, one multi-row INSERT of 1,000',
@@ -264,7 +283,7 @@ async function ingest(): Promise<void> {
     ['batch2', '`publishBatch` of 1,000 (two in flight)', 0.8],
     ['ingest2', '`ingest` (ids only) of 1,000 (two in flight)', 0.8],
     ['publisher', 'the Publisher', 0.7],
-    ['ndjson', '`/ingest` NDJSON', 0.7],
+    ['ndjson2', '`/ingest` NDJSON (two requests in flight)', 0.7],
   ];
   const engine = median(rows['raw-batch']?.engineCpu ?? []);
   for (const [mode, label, bound] of judged) {
@@ -489,6 +508,10 @@ async function main(): Promise<void> {
             publisher: 'plain',
           }),
         );
+        process.stderr.write(`  latency, N=${n}, the floor (raw ws, fed from another process, stored durably)…\n`);
+        const floorRun: FanOutOptions = { repeats, saturation: false, latency: true, durability, trace: false };
+        durableFloor.set(n, await fanOut('ws-durable', n, floorRun));
+        typedFloor.set(n, await fanOut('ws-durable-trpc', n, floorRun));
         if (!fsyncMs) {
           const [disk] = await runScript('./fsync.ts', ['300']);
           if (disk?.error === undefined) fsyncMs = { p50: Number(disk?.p50), p99: Number(disk?.p99) };

@@ -4,6 +4,8 @@
  * room broadcast, an EventEmitter + async generator. Switchboard is the real server (`startServer`): its events
  * come in through its API from a publisher process (bench/publisher.ts), are validated, stored in SQLite and
  * fanned out to tracked, filtered subscriptions; `fill` stores a backlog through an in-process hub instead.
+ * `ws-durable` (and `ws-durable-trpc`, the same server) is the latency floor: raw `ws` with a publisher process,
+ * storing each event before it sends it.
  *
  * Environment: BENCH_DURABILITY (`full`, the server's default, or `normal`); BENCH_LIMITS (`fanout`: no
  * slow-consumer cut-off and no connection limit, as the baselines have none; otherwise the server's defaults).
@@ -25,7 +27,8 @@ import { initTRPC } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { Server as SocketIOServer } from 'socket.io';
 import superjson from 'superjson';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encode } from '@switchboard/shared';
 import { createMemoryBus } from '../server/bus/memory.js';
 import { loadConfig } from '../server/ops/config.js';
 import { createHub } from '../server/core/hub.js';
@@ -94,6 +97,89 @@ async function naiveTrpc(): Promise<Made> {
   };
 }
 
+/**
+ * The least any server can do that stores an event durably before it goes out and takes it from another process
+ * (the latency case's floor): raw `ws`, each event arriving from the publisher process as JSON on a socket of its
+ * own (`/publish`), inserted into this project's events table by better-sqlite3 with SQLite's own
+ * `synchronous=FULL` (the WAL fsync'd inside COMMIT), then sent to every subscriber, then the publisher answered.
+ * No validation, no state, no filter. A subscriber that asks for a tRPC subscription (Switchboard's own client,
+ * variant `ws-durable-trpc`) gets `started` and then the very frame Switchboard would send it, built once per
+ * event; any other gets one pre-serialized JSON string, as raw `ws` sends.
+ */
+async function rawWsDurable(): Promise<Made> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-floor-'));
+  const sqlite = openDatabase(join(dir, 'floor.db'), 'normal').$client;
+  sqlite.pragma('synchronous = FULL');
+  const insert = sqlite.prepare<[string, string, number, string, string, string, string, number]>(`
+    INSERT INTO events (type, topic, timestamp, key_owner, source, correlation_id, agent_id, data, received_at)
+    VALUES (?, ?, ?, '', ?, ?, ?, ?, ?)`);
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http });
+  /** Every subscriber, with the head of its subscription's replies (`{"id":…,`) when it asked for one. */
+  const subscribers = new Map<WebSocket, string | undefined>();
+  const subscribe = (socket: WebSocket, data: Buffer) => {
+    const text = data.toString();
+    if (text === 'PING') {
+      socket.send('PONG');
+      return;
+    }
+    const parsed = JSON.parse(text) as unknown;
+    for (const message of (Array.isArray(parsed) ? parsed : [parsed]) as { id?: number; method?: string }[]) {
+      if (message.method !== 'subscription' || message.id === undefined) continue;
+      const head = `{"id":${JSON.stringify(message.id)},`;
+      subscribers.set(socket, head);
+      socket.send(`${head}"result":{"type":"started"}}`);
+    }
+  };
+  wss.on('connection', (socket, request) => {
+    if (request.url !== '/publish') {
+      subscribers.set(socket, undefined);
+      socket.on('message', (data: Buffer) => {
+        subscribe(socket, data);
+      });
+      socket.once('close', () => subscribers.delete(socket));
+      return;
+    }
+    socket.on('message', (data: Buffer) => {
+      const event = JSON.parse(data.toString()) as ReturnType<typeof benchEvent>;
+      const { agentId } = event.data as { agentId: string };
+      const topic = `agent:${agentId}`;
+      const at = Date.now();
+      const { lastInsertRowid } = insert.run(
+        event.type,
+        topic,
+        at,
+        event.source ?? '',
+        event.correlationId ?? '',
+        agentId,
+        JSON.stringify(event.data),
+        at,
+      );
+      const id = String(lastInsertRowid);
+      const envelope = { id, topic, timestamp: new Date(at), ...event };
+      let plain: string | undefined;
+      let typed: string | undefined;
+      const frames = new Map<string, string>();
+      for (const [subscriber, head] of subscribers) {
+        if (head === undefined) {
+          subscriber.send((plain ??= JSON.stringify(envelope)));
+          continue;
+        }
+        let frame = frames.get(head);
+        if (frame === undefined) {
+          typed ??= JSON.stringify(encode({ id, data: envelope }));
+          frame = `${head}"result":{"type":"data","id":${JSON.stringify(id)},"data":${typed}}}`;
+          frames.set(head, frame);
+        }
+        subscriber.send(frame);
+      }
+      socket.send(id);
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return { port: (http.address() as AddressInfo).port, connections: () => subscribers.size };
+}
+
 /** The real server; a second hub on the same store and bus stores a backlog in process (`fill`). */
 async function switchboard(): Promise<Made> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
@@ -159,7 +245,14 @@ let acknowledged = 0;
 let waiting: (() => void) | undefined;
 
 const variant = process.argv[2] as Variant;
-const made: Made = await { ws: rawWs, socketio: socketIo, trpc: naiveTrpc, switchboard }[variant]();
+const made: Made = await {
+  ws: rawWs,
+  socketio: socketIo,
+  trpc: naiveTrpc,
+  switchboard,
+  'ws-durable': rawWsDurable,
+  'ws-durable-trpc': rawWsDurable,
+}[variant]();
 
 interface Command {
   cmd?: string;

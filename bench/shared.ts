@@ -1,7 +1,12 @@
 /** The event every case sends (~300 bytes as JSON), and the plumbing the bench processes share. */
 import type { ValidEvent } from '@switchboard/shared';
 
-export type Variant = 'ws' | 'socketio' | 'trpc' | 'switchboard';
+/**
+ * The servers. `ws-durable` and `ws-durable-trpc` are the latency case's floor, not contenders: raw `ws` fed from
+ * another process and storing each event durably before it sends it (bench/servers.ts), to raw `ws` subscribers
+ * and to Switchboard's own client.
+ */
+export type Variant = 'ws' | 'socketio' | 'trpc' | 'switchboard' | 'ws-durable' | 'ws-durable-trpc';
 export const variants: readonly Variant[] = ['ws', 'socketio', 'trpc', 'switchboard'];
 
 /** Milliseconds on a clock shared by every process on this machine. */

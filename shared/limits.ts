@@ -47,18 +47,21 @@ export function utf8Bytes(text: string): number {
 }
 
 /**
- * True when `value` nests objects or arrays more than `max` levels deep. Walks with an explicit stack, never
- * recursion, so a hostile input of any depth cannot overflow the call stack here (where a recursive validator
- * would, with a RangeError instead of an answer).
+ * True when `value` nests objects or arrays more than `max` levels deep. Recursive, but it never goes deeper than
+ * `max` calls (it answers as soon as a value is one level too deep), so a hostile input of any depth cannot
+ * overflow the call stack here (where an unbounded recursive validator would, with a RangeError instead of an
+ * answer). Values are JSON's: own enumerable keys are all a `for…in` over them finds. No allocation per value:
+ * it runs over every frame's payload.
  */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    if (typeof top.value !== 'object' || top.value === null) continue;
-    const depth = top.depth + 1;
-    if (depth > max) return true;
-    for (const child of Object.values(top.value)) stack.push({ value: child, depth });
+  if (typeof value !== 'object' || value === null) return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const child of value as unknown[]) if (nestedDeeperThan(child, max - 1)) return true;
+    return false;
   }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (nestedDeeperThan(record[key], max - 1)) return true;
   return false;
 }
 

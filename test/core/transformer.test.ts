@@ -4,7 +4,7 @@
  */
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { encode, limits, transformer } from '@switchboard/shared';
+import { encode, limits, nestedDeeperThan, tooDeep, transformer } from '@switchboard/shared';
 
 const envelope = (id: number) => ({
   id: String(id),
@@ -84,6 +84,26 @@ describe('wire transformer', () => {
     });
     expect(decodeInput(undefined)()).toBeUndefined();
     expect(decodeInput({ x: deep(limits.jsonDepth + 10) })).toThrow('limits.jsonDepth');
+  });
+
+  it('bounds depth at exactly limits.jsonDepth, one more for a batch, and answers for any depth', () => {
+    const objects = (n: number): unknown => (n === 0 ? 'leaf' : { a: 1, b: objects(n - 1) });
+    // Arrays inside an object: an array at the top is a batch, allowed one level more.
+    const arrays = (n: number): unknown => (n === 0 ? 1 : [0, arrays(n - 1)]);
+    const inObject = (n: number): unknown => ({ v: arrays(n - 1) });
+    for (const nest of [objects, inObject]) {
+      expect(tooDeep(nest(limits.jsonDepth))).toBe(false);
+      expect(tooDeep(nest(limits.jsonDepth + 1))).toBe(true);
+      expect(tooDeep([nest(limits.jsonDepth)])).toBe(false);
+      expect(tooDeep([nest(limits.jsonDepth + 1)])).toBe(true);
+    }
+    expect(nestedDeeperThan(null, 0)).toBe(false);
+    expect(nestedDeeperThan({}, 0)).toBe(true);
+    // Far deeper than any call stack: built in a loop, answered without a RangeError.
+    let hostile: unknown = 1;
+    for (let i = 0; i < 200_000; i++) hostile = { x: hostile };
+    expect(tooDeep(hostile)).toBe(true);
+    expect(tooDeep(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`))).toBe(true);
   });
 
   it('decodes Date-only payloads itself, to what superjson decodes, and hands it anything else', () => {
