@@ -65,5 +65,14 @@ describe('envelopes read from the store', () => {
     expect(storedEnvelopeJson({ id: '1', type: 'x', topic: 't', timestamp: new Date(), data: {} })).toBeUndefined();
     expect(storedEnvelopeJson(undefined)).toBeUndefined();
     expect(storedEnvelopeJson('text')).toBeUndefined();
+    // A copy made by spreading carries the data's value, not the stored text: changed, it encodes as it is.
+    const [row] = rows;
+    if (!row) throw new Error('no row');
+    const read = envelopeOfRow(row);
+    const copy = { ...read, topic: 'changed' };
+    expect(storedEnvelopeJson(copy)).toBeUndefined();
+    expect(copy.data).toEqual(read.data);
+    expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    expect(JSON.stringify(read)).toBe(JSON.stringify({ ...read }));
   });
 });
