@@ -231,6 +231,7 @@ const ingestLabels: Record<string, string> = {
   'pg raw-batch': 'raw `pg`, 1,000 awaited INSERTs per transaction',
   'pg raw-multirow': 'raw `pg`, one multi-row INSERT of 1,000',
   'pg raw-unnest': 'raw `pg`, one INSERT … unnest of 1,000',
+  'pg raw-json': 'raw `pg`, one INSERT … jsonb_array_elements of 1,000 (the rows as one JSON text)',
   'pg store-single': 'PostgreSQL store `append`, one event at a time (in process)',
   'pg hub-concurrent-singles': 'hub `append`, 64 single events in flight (group commit, in process)',
   'pg two-hubs-concurrent-singles':
@@ -336,7 +337,7 @@ async function ingest(): Promise<void> {
   process.stderr.write('  ingest, PostgreSQL…\n');
   const pg = await postgresIngest(repeats, counts);
   const pgRows = Object.fromEntries(Object.entries(pg.rows).map(([mode, row]) => [`pg ${mode}`, row]));
-  const batched = ['pg raw-batch', 'pg raw-multirow', 'pg raw-unnest'];
+  const batched = ['pg raw-batch', 'pg raw-multirow', 'pg raw-unnest', 'pg raw-json'];
   const fastest = batched.reduce((a, b) => (median(pgRows[a]?.rates ?? []) >= median(pgRows[b]?.rates ?? []) ? a : b));
   const pgRaw = pgRows[fastest]?.rates ?? [];
   ingestTable(

@@ -17,68 +17,55 @@ export function prepared(name: string, text: string): (values: unknown[]) => pg.
   return (values) => ({ name: `switchboard.${name}`, text, values });
 }
 
-/** The events of one commit as column arrays: one INSERT … SELECT FROM unnest(…) writes them all. */
-export class EventColumns {
-  readonly id: number[] = [];
-  readonly type: string[] = [];
-  readonly topic: string[] = [];
-  readonly timestamp: Date[] = [];
-  readonly key: (string | null)[] = [];
-  readonly keyOwner: string[] = [];
-  readonly source: (string | null)[] = [];
-  readonly correlationId: (string | null)[] = [];
-  readonly agentId: (string | null)[] = [];
-  readonly stepId: (string | null)[] = [];
-  readonly data: string[] = [];
-  readonly receivedAt: number[] = [];
+/**
+ * The events of one commit as rows of one JSON array: one INSERT … SELECT FROM jsonb_array_elements(…) writes them
+ * all. A single JSON text is encoded natively, where `pg` escapes every element of a text array in JavaScript (and
+ * formats every timestamp): in bench/pg-ingest.ts the raw JSON insert of 1,000 stores more a second than the raw
+ * unnest of the same rows, and the node spends less per event.
+ */
+export class EventRows {
+  /** `[id, type, topic, timestamp (epoch ms), key, key owner, source, correlation id, agent id, step id, data,
+   * received at (epoch ms)]`, in the INSERT's column order. */
+  private readonly rows: unknown[][] = [];
 
   /** Adds one event; returns the ids it refers to. */
   push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): EventRefs {
     const refs = refsOf(event);
-    this.id.push(id);
-    this.type.push(event.type);
-    this.topic.push(topic);
-    this.timestamp.push(timestamp);
-    this.key.push(event.key ?? null);
-    this.keyOwner.push(keyOwner);
-    this.source.push(event.source ?? null);
-    this.correlationId.push(event.correlationId ?? null);
-    this.agentId.push(refs.agentId);
-    this.stepId.push(refs.stepId);
-    this.data.push(JSON.stringify(event.data));
-    this.receivedAt.push(receivedAt);
+    this.rows.push([
+      id,
+      event.type,
+      topic,
+      timestamp.getTime(),
+      event.key ?? null,
+      keyOwner,
+      event.source ?? null,
+      event.correlationId ?? null,
+      refs.agentId,
+      refs.stepId,
+      JSON.stringify(event.data),
+      receivedAt,
+    ]);
     return refs;
   }
 
   get length(): number {
-    return this.id.length;
+    return this.rows.length;
   }
 
   params(): unknown[] {
-    return [
-      this.id,
-      this.type,
-      this.topic,
-      this.timestamp,
-      this.key,
-      this.keyOwner,
-      this.source,
-      this.correlationId,
-      this.agentId,
-      this.stepId,
-      this.data,
-      this.receivedAt,
-    ];
+    return [JSON.stringify(this.rows)];
   }
 }
 
+// `->>` answers text (SQL NULL for JSON null); the stored data is the JSON string's text, exactly as written.
 const insertEvents = prepared(
   'insert-events',
   `
   INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, step_id, data,
                       received_at)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[])`,
+  SELECT (r->>0)::bigint, r->>1, r->>2, to_timestamp((r->>3)::double precision / 1000), r->>4, r->>5, r->>6,
+         r->>7, r->>8, r->>9, r->>10, (r->>11)::bigint
+  FROM jsonb_array_elements($1::jsonb) AS r`,
 );
 
 const upsertAgent = prepared(
@@ -136,7 +123,7 @@ const upsertTddTask = prepared(
  * Sends the statements that write a commit's events and state changes, without waiting for them: on a pipelined
  * connection (postgres-open.ts) they travel together and cost one round trip. Wait on them with `settled`.
  */
-export function sendRows(client: pg.PoolClient, rows: EventColumns, changes: FoldedChanges): Promise<unknown>[] {
+export function sendRows(client: pg.PoolClient, rows: EventRows, changes: FoldedChanges): Promise<unknown>[] {
   const sent: Promise<unknown>[] = [];
   if (rows.length > 0) sent.push(client.query(insertEvents(rows.params())));
   for (const change of changes.values()) {

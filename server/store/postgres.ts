@@ -48,7 +48,7 @@ import {
   whereOfFilter,
 } from './common.js';
 import type { PgDb } from './postgres-open.js';
-import { EventColumns, prepared, sendRows, sendTouches, settled, together } from './postgres-writes.js';
+import { EventRows, prepared, sendRows, sendTouches, settled, together } from './postgres-writes.js';
 import { readUsage } from './postgres-usage.js';
 import type { UsageQuery } from '../core/usage.js';
 import type {
@@ -114,7 +114,7 @@ const whereOf = whereOfFilter(events, (pattern) => sql`${events.topic} LIKE ${to
 /** One batch prepared for writing: its outcome, and the rows and changes it was added to. */
 interface PreparedBatch {
   result: AppendResult;
-  rows: EventColumns;
+  rows: EventRows;
   changes: FoldedChanges;
   /** Keys this batch stores, forgotten again if it is rolled back. */
   newKeys: string[];
@@ -177,7 +177,7 @@ class PostgresStore implements EventStore {
     let next = Number((await head).rows[0]?.value ?? 0);
     const known = await keys;
     const all = new FoldedChanges();
-    const rows = new EventColumns();
+    const rows = new EventRows();
     const outcomes: GroupOutcome[] = [];
     for (const [i, batch] of batches.entries()) {
       if (batch.ifSilent && !isStillSilent(await silences[i], batch.ifSilent, all.touches)) {
@@ -230,7 +230,7 @@ class PostgresStore implements EventStore {
       await client.query('SAVEPOINT batch');
       try {
         const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, {
-          rows: new EventColumns(),
+          rows: new EventRows(),
           changes: new FoldedChanges(),
           newKeys,
         });
@@ -303,7 +303,7 @@ class PostgresStore implements EventStore {
     nextId: () => number,
     known: KeyIndex,
     receivedAt: Date,
-    into: { rows: EventColumns; changes: FoldedChanges; newKeys?: string[] },
+    into: { rows: EventRows; changes: FoldedChanges; newKeys?: string[] },
   ): PreparedBatch {
     const prepared: PreparedBatch = { result: { envelopes: [], stored: [] }, newKeys: [], ...into };
     for (const event of batch) {
