@@ -6,12 +6,55 @@
  * appends serialized, and placeholders (`?`, `$1`).
  */
 import { and, asc, desc, eq, gt, inArray, lt, or, type Column, type SQL } from 'drizzle-orm';
-import { entityTopic } from '@switchboard/shared';
+import { entityTopic, type ValidEvent } from '@switchboard/shared';
 import { envelopeOfRow, storedEnvelope, type EnvelopeRow } from '../core/envelope.js';
-import { compileFilter, type EventFilter } from '../core/filter.js';
+import { compileFilter, refsOf, type EventFilter, type EventRefs } from '../core/filter.js';
 import type { EventRange, RetentionPolicy, Snapshot, WorkflowState } from '../core/store.js';
 
 type EnvelopeColumn = keyof EnvelopeRow;
+
+/**
+ * One event's columns as both stores insert them, in this order (the id is the store's to add): times as epoch
+ * ms, `data` as the validated object's JSON text.
+ */
+export type EventInsert = [
+  type: string,
+  topic: string,
+  timestamp: number,
+  key: string | null,
+  keyOwner: string,
+  source: string | null,
+  correlationId: string | null,
+  agentId: string | null,
+  stepId: string | null,
+  data: string,
+  receivedAt: number,
+];
+
+/** `EventInsert` for a validated event, and the ids its data refers to (the state and touches use them). */
+export function eventInsert(
+  event: ValidEvent,
+  keyOwner: string,
+  topic: string,
+  timestamp: Date,
+  receivedAt: number,
+): { columns: EventInsert; refs: EventRefs } {
+  const refs = refsOf(event);
+  const columns: EventInsert = [
+    event.type,
+    topic,
+    timestamp.getTime(),
+    event.key ?? null,
+    keyOwner,
+    event.source ?? null,
+    event.correlationId ?? null,
+    refs.agentId,
+    refs.stepId,
+    JSON.stringify(event.data),
+    receivedAt,
+  ];
+  return { columns, refs };
+}
 
 /** The columns an envelope is made of (the *_id copies, the key's owner and received_at stay in the database). */
 export function envelopeColumnsOf<Events extends Record<EnvelopeColumn, Column>>(

@@ -1,12 +1,13 @@
 /**
- * How the PostgreSQL store writes one commit: the events as column arrays inserted by one statement, then the
+ * How the PostgreSQL store writes one commit: the events as one JSON text inserted by one statement, then the
  * state changes (folded to one per entity) and the agents' touches. The statements apply `StateChange`s
  * mechanically: an upsert whose update sets exactly the columns the change marks.
  */
 import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
-import { refsOf, type EventRefs } from '../core/filter.js';
+import type { EventRefs } from '../core/filter.js';
+import { eventInsert } from './common.js';
 import { sendUsage } from './postgres-usage.js';
 
 /**
@@ -24,27 +25,15 @@ export function prepared(name: string, text: string): (values: unknown[]) => pg.
  * unnest of the same rows, and the node spends less per event.
  */
 export class EventRows {
-  /** `[id, type, topic, timestamp (epoch ms), key, key owner, source, correlation id, agent id, step id, data,
-   * received at (epoch ms)]`, in the INSERT's column order. */
+  /** Each event's `EventInsert` with its id appended, as the INSERT below reads them. */
   private readonly rows: unknown[][] = [];
 
   /** Adds one event; returns the ids it refers to. */
   push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): EventRefs {
-    const refs = refsOf(event);
-    this.rows.push([
-      id,
-      event.type,
-      topic,
-      timestamp.getTime(),
-      event.key ?? null,
-      keyOwner,
-      event.source ?? null,
-      event.correlationId ?? null,
-      refs.agentId,
-      refs.stepId,
-      JSON.stringify(event.data),
-      receivedAt,
-    ]);
+    const { columns, refs } = eventInsert(event, keyOwner, topic, timestamp, receivedAt);
+    const row: unknown[] = columns;
+    row.push(id);
+    this.rows.push(row);
     return refs;
   }
 
@@ -63,8 +52,8 @@ const insertEvents = prepared(
   `
   INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, step_id, data,
                       received_at)
-  SELECT (r->>0)::bigint, r->>1, r->>2, to_timestamp((r->>3)::double precision / 1000), r->>4, r->>5, r->>6,
-         r->>7, r->>8, r->>9, r->>10, (r->>11)::bigint
+  SELECT (r->>11)::bigint, r->>0, r->>1, to_timestamp((r->>2)::double precision / 1000), r->>3, r->>4, r->>5,
+         r->>6, r->>7, r->>8, r->>9, (r->>10)::bigint
   FROM jsonb_array_elements($1::jsonb) AS r`,
 );
 

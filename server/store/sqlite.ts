@@ -21,6 +21,8 @@ import {
 import { envelopeOfEvent, envelopeOfRow, type EnvelopeRow } from '../core/envelope.js';
 import {
   envelopeColumnsOf,
+  eventInsert,
+  type EventInsert,
   envelopeOfStoredRow,
   envelopeSelectList,
   type StoredRow,
@@ -44,7 +46,7 @@ import { SqliteUsage } from './sqlite-usage.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { OutOfOrderError } from '../core/order.js';
 import { isConnectionError } from './connection-errors.js';
-import { refsOf, type EventFilter } from '../core/filter.js';
+import type { EventFilter } from '../core/filter.js';
 import type {
   EventRange,
   AgentPresenceRow,
@@ -72,20 +74,6 @@ function toGlob(pattern: string): string {
 
 const whereOf = whereOfFilter(events, (pattern) => sql`${events.topic} GLOB ${toGlob(pattern)}`);
 
-/** The insert's parameters, by position (binding by name cost a third of the statement's time). */
-type EventInsert = [
-  type: string,
-  topic: string,
-  timestamp: number,
-  key: string | null,
-  keyOwner: string,
-  source: string | null,
-  correlationId: string | null,
-  agentId: string | null,
-  stepId: string | null,
-  data: string,
-  receivedAt: number,
-];
 type Flags<T> = { [K in keyof T]: number };
 
 /**
@@ -331,20 +319,9 @@ class SqliteStore implements EventStore {
   ): EventEnvelope {
     const timestamp = event.timestamp ?? receivedAt;
     const topic = this.catalogue.topicOf(event);
-    const refs = refsOf(event);
-    const { lastInsertRowid } = this.statements.insertEvent.run(
-      event.type,
-      topic,
-      timestamp.getTime(),
-      event.key ?? null,
-      keyOwner,
-      event.source ?? null,
-      event.correlationId ?? null,
-      refs.agentId,
-      refs.stepId,
-      JSON.stringify(event.data),
-      receivedAt.getTime(),
-    );
+    const { columns, refs } = eventInsert(event, keyOwner, topic, timestamp, receivedAt.getTime());
+    // Bound by position (binding by name cost a third of the statement's time).
+    const { lastInsertRowid } = this.statements.insertEvent.run(...columns);
     const id = Number(lastInsertRowid);
     const change = stateChangeOf(event, id, timestamp.getTime());
     if (change) this.applyChange(change, touches);
