@@ -4,7 +4,7 @@
  * real port, and called through the unmodified `@trpc/client` over `ws`, or raw sockets where the wire is the
  * point. Nothing here knows about the project's own router or event streams.
  */
-import { EventEmitter, on, once } from 'node:events';
+import { EventEmitter, getEventListeners, on, once } from 'node:events';
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import { initTRPC, tracked, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -38,6 +38,9 @@ function createRecorder() {
     tornDown: 0,
     pushes: [] as PushSink<Item>[],
     stoppedPushes: 0,
+    /** Mutations waiting on their signal, and how many of them saw it abort. */
+    waiting: 0,
+    aborted: 0,
   };
 }
 type Recorder = ReturnType<typeof createRecorder>;
@@ -83,6 +86,16 @@ function createTestRouter(recorder: Recorder) {
       if (input.a < 0) throw new TRPCError({ code: 'BAD_REQUEST', message: 'a must not be negative' });
       return input.a + input.b;
     }),
+    /** Waits until its signal aborts (the socket closed). */
+    untilAborted: t.procedure.mutation(async ({ signal }) => {
+      recorder.waiting++;
+      await once(new EventEmitter(), 'never', { signal }).catch(() => {
+        recorder.aborted++;
+      });
+      return 'aborted';
+    }),
+    /** The abort listeners on this call's signal: none may pile up over a connection's calls. */
+    abortListeners: t.procedure.query(({ signal }) => (signal ? getEventListeners(signal, 'abort').length : -1)),
     nextDay: t.procedure.input(z.date()).query(({ input }) => new Date(input.getTime() + 86_400_000)),
     countdown: t.procedure.input(z.object({ from: z.number() })).subscription(async function* ({ input }) {
       for (let n = input.from; n > 0; n--) {
@@ -234,6 +247,21 @@ describe('the WebSocket handler as a tRPC adapter', () => {
     const refused = await trpc.add.mutate({ a: -1, b: 3 }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TRPCClientError);
     expect(refused).toMatchObject({ message: 'a must not be negative', data: { code: 'BAD_REQUEST' } });
+  });
+
+  it('aborts the queries and mutations running when the socket closes, and keeps no listener per call', async () => {
+    await using server = await serve(anonymous);
+    await using connection = client(server.url);
+    const { trpc } = connection;
+    for (let i = 0; i < 50; i++) expect(await trpc.add.mutate({ a: i, b: 1 })).toBe(i + 1);
+    expect(await trpc.abortListeners.query()).toBe(0);
+    // Two calls left running on a socket of its own, which then drops.
+    const ws = new WebSocket(server.url);
+    await once(ws, 'open');
+    ws.send(JSON.stringify([1, 2].map((id) => ({ id, method: 'mutation', params: { path: 'untilAborted' } }))));
+    await waitUntil('both waiting', () => server.recorder.waiting === 2);
+    ws.terminate();
+    await waitUntil('both aborted', () => server.recorder.aborted === 2);
   });
 
   it('awaits an async createContext with the connection params before running any call', async () => {
