@@ -325,7 +325,7 @@ function aheadOfClock(date: Date): string {
 /** Envelope fields a producer may set; the server assigns `id` and `topic`, and `timestamp` when absent. */
 export const producerFields = {
   /** Idempotency key: publishing the same key again returns the original event and stores nothing new. */
-  key: identifier.optional(),
+  key: keySchema.optional(),
   source: name.optional(),
   correlationId: identifier.optional(),
   /**
