@@ -24,9 +24,10 @@ export interface PushSink<T extends TrackedItem> {
   /**
    * Takes one item, synchronously. `shared` is true when the same object goes to every subscriber (anything
    * derived from it is worth caching by identity), false for one made or read for this subscriber alone.
-   * Returns false when it can take no more for now.
+   * Returns false when it can take no more for now. `more`: further items follow in this synchronous turn (see
+   * StreamSink.push), so the sink may hold this one and write them together.
    */
-  push(item: T, shared: boolean): boolean;
+  push(item: T, shared: boolean, more?: boolean): boolean;
   /**
    * The source has fixed where it starts; called once, before its first item. Every item committed after this
    * is delivered, so a transport acknowledges the subscription (`started`) here, not when it opens the source.

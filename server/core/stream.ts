@@ -33,9 +33,11 @@ export interface StreamSink {
   /**
    * Takes one item. `shared` is true for a live event, the same object every subscriber gets (worth caching
    * anything derived from it), false for one read or made for this subscriber alone. Returns false when it
-   * holds as much as it can: the stream pauses until `resume()`.
+   * holds as much as it can: the stream pauses until `resume()`. `more` is true when further live events follow
+   * in the same synchronous dispatch (a group commit of several): a transport may hold this one and write them
+   * together at the end of the turn.
    */
-  push(item: StreamItem, shared: boolean): boolean;
+  push(item: StreamItem, shared: boolean, more?: boolean): boolean;
   /** The stream failed (a cursor from another database, a store error); nothing follows. */
   fail(error: unknown): void;
   /**
@@ -97,12 +99,12 @@ export class EventStream {
   }
 
   /** Called by the dispatcher with every committed event, in id order; `id` is `Number(event.id)`. */
-  offer(event: EventEnvelope, id = Number(event.id)): void {
+  offer(event: EventEnvelope, id = Number(event.id), more = false): void {
     if (this.state === 'live') {
       if (!this.matches(event)) return;
       if (id <= this.cursor) return;
       this.cursor = id;
-      if (!this.sink.push(event, true)) this.state = 'paused';
+      if (!this.sink.push(event, true, more)) this.state = 'paused';
     } else if (this.state === 'catching-up') {
       if (this.overflowed || !this.matches(event)) return;
       if (this.buffer.length >= this.options.bufferLimit) {
@@ -306,20 +308,22 @@ export class Dispatcher {
     trace?: PathTracer,
   ) {
     bus.subscribe((events) => {
-      for (const event of events) {
+      const lastIndex = events.length - 1;
+      events.forEach((event, index) => {
         trace?.event('dispatchStart', event);
         // Parsed once here rather than by each of many streams.
         const id = Number(event.id);
+        const more = index < lastIndex;
         for (const stream of this.streams) {
           // A sink that throws fails its own stream, not the others nor the append that published the event.
           try {
-            stream.offer(event, id);
+            stream.offer(event, id, more);
           } catch (error) {
             stream.fail(error);
           }
         }
         trace?.event('dispatchEnd', event);
-      }
+      });
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);
     });

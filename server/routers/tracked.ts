@@ -69,7 +69,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
     const stream = this.start({
       // Bound once here, so each event costs the same one call into the sink as a closure would. The filter and
       // `accepts` (in `start`) have narrowed each item to what this subscription yields: E or a reset notice.
-      push: sink.push.bind(sink) as (item: StreamItem, shared: boolean) => boolean,
+      push: sink.push.bind(sink) as (item: StreamItem, shared: boolean, more?: boolean) => boolean,
       ready: (resume) => sink.drainedBelow(window, resume),
       started: () => {
         sink.started();
@@ -107,7 +107,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
     const delivered = ctx.metrics.deliveredTally(this.procedure);
     const { deliverySeconds } = ctx.metrics;
     return ctx.hub.open(this.request, {
-      push(item: StreamItem, shared: boolean): boolean {
+      push(item: StreamItem, shared: boolean, more?: boolean): boolean {
         // The connection is being closed as a slow consumer; its close ends this stream.
         if (!ctx.limits.keepsUp()) return true;
         if (item.type === 'stream.reset') accepts.reset?.();
@@ -117,7 +117,7 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
           if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
           delivered.count++;
         }
-        return sink.push(item, shared);
+        return sink.push(item, shared, more);
       },
       fail: (error) => {
         sink.fail(error);

@@ -69,6 +69,28 @@ describe('socket writer', () => {
     });
   }
 
+  it('holds even the first frame of a turn when it is told more follow, and writes the turn together', async () => {
+    await using sockets = await pair(false);
+    const writer = new SocketWriter(sockets.server);
+    // What the socket holds unwritten: zero once the kernel has taken a frame.
+    const held = () => (sockets.server as unknown as { _socket: { writableLength: number } })._socket.writableLength;
+    writer.write(frames, '{"n":1}', 'lone', true);
+    expect(held()).toBe(0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // A group commit of three events: the first frame waits for the other two.
+    writer.write(frames, '{"n":2}', 'a', true, true);
+    expect(held()).toBeGreaterThan(0);
+    writer.write(frames, '{"n":2}', 'b', true, true);
+    writer.write(frames, '{"n":2}', 'c', true, false);
+    await new Promise<void>((resolve) => {
+      process.nextTick(resolve);
+    });
+    expect(held()).toBe(0);
+    const expected = ['{"n":1}lone', '{"n":2}a', '{"n":2}b', '{"n":2}c'];
+    await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
+    expect(sockets.received).toEqual(expected);
+  });
+
   it('lays out frame headers as RFC 6455 does for each length', () => {
     expect([...textFrame('hi')]).toEqual([0x81, 2, 0x68, 0x69]);
     const medium = textFrame('a'.repeat(300));

@@ -4,8 +4,9 @@
  * - Write a frame built once for every subscriber. `send` frames its payload per socket (encode, header, a
  *   two-buffer write); a prebuilt frame (`textFrame`) is one shared, read-only buffer handed to each socket.
  * - Coalesce. The first frame a socket gets in a synchronous turn is written at once (a lone event waits for
- *   nothing); from the second on (a dispatch of a committed batch, a page of replay) the socket is corked, and
- *   the rest go out in one write on the next tick.
+ *   nothing), unless its writer is told more follow in the turn (a dispatch of a group commit of several
+ *   events); from then on (or from the second frame: a page of replay) the socket is corked, and the turn's
+ *   frames go out in one write on the next tick.
  *
  * Both rely on `ws` internals, as engine.io does: `socket._sender.sendFrame(list)` (the sender's raw write) and
  * `socket._socket` (the net.Socket). They are only used when present and when a raw frame is valid for the
@@ -87,9 +88,12 @@ export class SocketWriter {
     this.prebuilt = this.sender !== undefined && !compressed;
   }
 
-  /** Writes one event's frame: the prebuilt one when it applies, else the text through `send`. */
-  write<K>(frames: FrameSource<K>, head: string, item: K, shared: boolean): void {
-    if (!this.begin()) return;
+  /**
+   * Writes one event's frame: the prebuilt one when it applies, else the text through `send`. `more`: further
+   * frames follow in this turn, so even the first is held for the turn's one write.
+   */
+  write<K>(frames: FrameSource<K>, head: string, item: K, shared: boolean, more = false): void {
+    if (!this.begin(more)) return;
     if (this.direct()) this.sender?.sendFrame([frames.wire(head, item, shared)]);
     else this.socket.send(frames.text(head, item, shared));
     this.end();
@@ -118,12 +122,14 @@ export class SocketWriter {
     return false;
   }
 
-  private begin(): boolean {
+  private begin(more = false): boolean {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
-    if (!this.busy) {
+    const first = !this.busy;
+    if (first) {
       this.busy = true;
       process.nextTick(this.endTurn);
-    } else if (this.stream && !this.corked) {
+    }
+    if ((more || !first) && this.stream && !this.corked) {
       this.stream.cork();
       this.corked = true;
     }

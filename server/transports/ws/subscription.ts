@@ -147,8 +147,8 @@ export class Subscription implements PushSink<TrackedItem> {
 
   // ── PushSink: the fast path ─────────────────────────────────────────────────────────────────────────────
 
-  push(item: TrackedItem, shared: boolean): boolean {
-    if (this.tracked) this.writer.write(this.tracked, this.head, item, shared);
+  push(item: TrackedItem, shared: boolean, more = false): boolean {
+    if (this.tracked) this.writer.write(this.tracked, this.head, item, shared, more);
     return true;
   }
 
