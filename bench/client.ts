@@ -1,7 +1,10 @@
 /**
  * The subscribers, in their own process: N connections of the variant's own client (`ws`, socket.io-client,
  * the tRPC client), each subscribed to every event. Counts deliveries and their end-to-end latency. Usage:
- * `client.ts variant port n [lastEventId]`: Switchboard subscribers start from that cursor when it is given.
+ * `client.ts variant port n [lastEventId]`: Switchboard subscribers start from that cursor when it is given. With
+ * BENCH_SUBSCRIBERS=plain in the environment, Switchboard's N subscribers are plain `ws` sockets that send tRPC's
+ * subscription message themselves and JSON.parse each frame, as raw ws's subscribers do (the same receiver, for
+ * comparing the servers' CPU: a server's cost per write depends on how fast its peer reads).
  *
  * IPC: → { ready } once all N are subscribed; ← { cmd: 'expect', total, report } → { expecting } at once, then
  * { progress: received } every `report` deliveries (the closed loop's acknowledgements; none without `report`),
@@ -17,6 +20,8 @@ import { percentile, sentAtOf, wallMs, type Variant } from './shared.js';
 const [variant, portText, countText, from] = process.argv.slice(2) as [Variant, string, string, string | undefined];
 const port = Number(portText);
 const n = Number(countText);
+/** BENCH_SUBSCRIBERS=plain: Switchboard's subscribers are plain sockets speaking tRPC's protocol, not its client. */
+const plain = process.env.BENCH_SUBSCRIBERS === 'plain';
 
 let expected = 0;
 let report = 0;
@@ -91,6 +96,21 @@ async function connectAll(): Promise<void> {
             },
           }),
         ),
+      );
+    } else if (plain) {
+      // Switchboard's frames read the way raw ws's subscribers read theirs: a `ws` socket, JSON.parse per frame.
+      const ws = new WebSocket(`${url}/trpc`);
+      opened.push(
+        new Promise((resolve) => {
+          ws.on('message', (data: Buffer) => {
+            const m = JSON.parse(data.toString()) as { result?: { type?: string; data?: { json?: unknown } } };
+            if (m.result?.type === 'started') resolve();
+            else if (m.result?.type === 'data') deliver({ data: m.result.data?.json });
+          });
+          ws.once('open', () => {
+            ws.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'events', input: { json: {} } } }));
+          });
+        }),
       );
     } else {
       const client = createSwitchboardClient({ url: `http://127.0.0.1:${port}`, WebSocket });

@@ -60,6 +60,8 @@ export interface FanOutOptions {
   trace?: boolean;
   /** Switchboard's fixed-rate publisher: the typed client (default), or tRPC's protocol on a plain socket. */
   publisher?: 'client' | 'plain';
+  /** Switchboard's subscribers: its typed client (default), or plain sockets as raw ws's (bench/client.ts). */
+  subscribers?: 'client' | 'plain';
 }
 
 /** Waits until the server counts no open connection (the warm-up client's are gone). */
@@ -86,13 +88,14 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
     const port = String(await next<number>(server, 'port'));
     // Warm-up: a few subscribers come and go first, so that what is paid once per process (code compiled on
     // first use, the heap's first growth) is not counted against each of the N connections measured next.
-    const warm = start('./client.ts', [variant, port, '20']);
+    const subscriberEnv: Record<string, string> = options.subscribers === 'plain' ? { BENCH_SUBSCRIBERS: 'plain' } : {};
+    const warm = start('./client.ts', [variant, port, '20'], subscriberEnv);
     await next(warm, 'ready');
     warm.kill();
     await untilNoConnections(server);
     server.send({ cmd: 'gc' });
     const before = await next<number>(server, 'rss');
-    const subscribers = start('./client.ts', [variant, port, String(n)]);
+    const subscribers = start('./client.ts', [variant, port, String(n)], subscriberEnv);
     children.push(subscribers);
     await next(subscribers, 'ready');
     server.send({ cmd: 'gc' });

@@ -63,6 +63,12 @@ const plainPublisher = new Map<number, FanOutResult>();
  */
 const durableFloor = new Map<number, FanOutResult>();
 const typedFloor = new Map<number, FanOutResult>();
+/**
+ * Switchboard at saturation to the subscribers raw `ws` has (plain sockets, JSON.parse per frame): a server's CPU
+ * per write depends on how fast its peer reads, so the servers' costs compare best with the same receiver.
+ */
+const toPlainSubscribers = new Map<number, FanOutResult>();
+const plainSubscribersLabel = "switchboard, to raw ws's kind of subscriber (a plain socket, JSON.parse per frame)";
 /** The disk's write + fdatasync latency (bench/fsync.ts), measured once. */
 let fsyncMs: { p50: number; p99: number } | undefined;
 
@@ -77,12 +83,15 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
       '| server | delivered msg/s | × raw ws | × Socket.IO | server CPU µs/msg | subscribers CPU µs/msg | publisher CPU µs/msg | cores busy: server / subscribers / publisher | RSS KiB per idle subscriber |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|');
-    for (const [variant, r] of results) {
+    const rows: [string, FanOutResult][] = [...results];
+    const plain = toPlainSubscribers.get(n);
+    if (plain) rows.push([plainSubscribersLabel, plain]);
+    for (const [variant, r] of rows) {
       const busy = [r.serverBusy, r.subscriberBusy, r.publisherBusy].map((b) => median(b).toFixed(2)).join(' / ');
       console.log(
         `| ${variant} | ${rateCell(r.rate)} | ${ws ? ratio(r.rate, ws.rate).toFixed(2) : '–'} | ` +
           `${sio ? ratio(r.rate, sio.rate).toFixed(2) : '–'} | ${cell(r.serverCpu)} | ${cell(r.subscriberCpu)} | ` +
-          `${variant === 'switchboard' ? cell(r.publisherCpu) : '–'} | ${busy} | ${kib(r.rssPerConnection)} |`,
+          `${variant.startsWith('switchboard') ? cell(r.publisherCpu) : '–'} | ${busy} | ${kib(r === plain ? undefined : r.rssPerConnection)} |`,
       );
     }
     console.log('');
@@ -178,6 +187,14 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
         target: { op: '≤', bound: 1.0 },
       },
     );
+    const plain = toPlainSubscribers.get(n);
+    if (plain)
+      goals.push({
+        goal: `fan-out N=${n}: server CPU per delivery the lowest, to the same kind of subscriber as raw ws`,
+        measured: `${cell(plain.serverCpu)} µs vs ${cell(ws.serverCpu)} (ws), both to plain sockets (${perSecond(plain.rate)} vs ${perSecond(ws.rate)})`,
+        value: median(plain.serverCpu) / median(ws.serverCpu),
+        target: { op: '≤', bound: 1.0 },
+      });
     const busy = median(sb.serverBusy) + median(sb.subscriberBusy) + median(sb.publisherBusy);
     goals.push({
       goal: `fan-out N=${n}: saturation leaves no core idle (Switchboard's processes)`,
@@ -517,6 +534,19 @@ async function main(): Promise<void> {
           const [disk] = await runScript('./fsync.ts', ['300']);
           if (disk?.error === undefined) fsyncMs = { p50: Number(disk?.p50), p99: Number(disk?.p99) };
         }
+      }
+      if (cases.has('fanout') && results.has('switchboard') && results.has('ws')) {
+        process.stderr.write(`  fan-out, N=${n}, switchboard to raw ws's kind of subscriber…\n`);
+        toPlainSubscribers.set(
+          n,
+          await fanOut('switchboard', n, {
+            repeats,
+            saturation: true,
+            latency: false,
+            durability,
+            subscribers: 'plain',
+          }),
+        );
       }
       fanOutTables(n, results);
       fanOutGoals(n, results);
