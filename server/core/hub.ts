@@ -3,7 +3,7 @@
  * subscription reads, and the store's reads that queries need. Routers hold a hub in their context and nothing
  * else; the store itself stays with the composition root.
  */
-import type { EventEnvelope, StreamItem, ValidEvent } from '@switchboard/shared';
+import { limits, type EventEnvelope, type StreamItem, type ValidEvent } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
 import type { AppendBatch, EventStore, SnapshotKind } from './store.js';
@@ -59,8 +59,14 @@ interface PendingAppend extends AppendBatch {
   reject: (error: unknown) => void;
 }
 
-/** Events per group commit, at most: bounds one transaction's size and the time the store is held. */
-const maxGroupEvents = 10_000;
+/**
+ * Events per group commit, at most (a batch larger than this, which only an in-process caller can make, goes
+ * alone): one full batch's worth. It bounds a transaction's size and the time the store is held, and it keeps
+ * pipelined batches apart: of two full batches that arrive together, the first is answered once it is stored,
+ * so its client prepares its next batch while the second is stored, instead of both being answered together
+ * and the store waiting for the client.
+ */
+const maxGroupEvents = limits.batchSize;
 
 const warnListenerError = (error: unknown) => {
   process.emitWarning(error instanceof Error ? error : String(error), 'BusListenerWarning');

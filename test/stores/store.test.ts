@@ -10,7 +10,7 @@ import { createHub } from '../../server/core/hub.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
 import { backstopPages, Checkpointer } from '../../server/store/sqlite-checkpointer.js';
 import type { EventStore } from '../../server/core/store.js';
-import { publishInputSchema, type PublishInput } from '@switchboard/shared';
+import { limits, publishInputSchema, type PublishInput } from '@switchboard/shared';
 import { agentStatus, workflowStarted } from '../fixtures.js';
 import { createTestHub, drain, tempDir } from '../harness.js';
 
@@ -72,6 +72,43 @@ describe('group commit', () => {
     ]);
     expect(published).toEqual(['1', '2', '3']);
     expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);
+    await hub.drained();
+    await store.close();
+  });
+
+  it('keeps full batches apart: a group holds one full batch of events at most, answered before the next is stored', async () => {
+    const sqlite = createSqliteStore(openDatabase(':memory:'));
+    const order: string[] = [];
+    const store: EventStore = Object.assign(Object.create(sqlite) as EventStore, {
+      appendGroup: (batches: Parameters<EventStore['appendGroup']>[0]) => {
+        order.push(`group of ${batches.map((b) => b.events.length).join(' + ')}`);
+        return sqlite.appendGroup(batches);
+      },
+    });
+    const hub = createHub({ store, bus: createMemoryBus() });
+    const batch = (from: number, size: number) =>
+      Array.from({ length: size }, (_, i) => publishInputSchema.parse(agentStatus(`a-${from + i}`)));
+    const answered = (name: string) => (envelopes: unknown[]) => {
+      order.push(`${name} answered (${envelopes.length})`);
+    };
+    // Two full batches arriving together: two commits, and the first is answered before the second is stored.
+    const full = limits.batchSize;
+    await Promise.all([
+      hub.append(batch(0, full)).then(answered('first')),
+      hub.append(batch(full, full)).then(answered('second')),
+    ]);
+    expect(order).toEqual([
+      `group of ${full}`,
+      `first answered (${full})`,
+      `group of ${full}`,
+      `second answered (${full})`,
+    ]);
+    // Smaller batches still share a commit while they fit in one full batch's worth.
+    order.length = 0;
+    const part = Math.floor(full * 0.4);
+    await Promise.all([0, 1, 2].map((k) => hub.append(batch(2 * full + k * part, part))));
+    expect(order).toEqual([`group of ${part} + ${part}`, `group of ${part}`]);
+    expect(await store.headId()).toBe(2 * full + 3 * part);
     await hub.drained();
     await store.close();
   });
