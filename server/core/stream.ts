@@ -117,10 +117,6 @@ export class EventStream {
     // Paused: skipped here, read back from the store on resume. Closed: nothing.
   }
 
-  private readonly wake = () => {
-    this.resume();
-  };
-
   /** After the sink returned false: catch up from the store, then go live again. */
   resume(): void {
     if (this.state !== 'paused') return;
@@ -140,7 +136,13 @@ export class EventStream {
       const full = !this.sink.push(event, false);
       // A sink may close the stream from inside push (its connection was cut).
       if (!this.is('catching-up')) return false;
-      if (full || (this.sink.ready && !this.sink.ready(this.wake))) {
+      if (
+        full ||
+        (this.sink.ready &&
+          !this.sink.ready(() => {
+            this.resume();
+          }))
+      ) {
         this.state = 'paused';
         this.buffer = [];
         this.overflowed = false;

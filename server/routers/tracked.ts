@@ -70,21 +70,23 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
       // Bound once here, so each event costs the same one call into the sink as a closure would. The filter and
       // `accepts` (in `start`) have narrowed each item to what this subscription yields: E or a reset notice.
       push: sink.push.bind(sink) as (item: StreamItem, shared: boolean, more?: boolean) => boolean,
-      ready: (resume) => sink.drainedBelow(window, resume),
-      started: () => {
+      ready(resume) {
+        return sink.drainedBelow(window, resume);
+      },
+      started() {
         sink.started();
       },
-      fail: (error) => {
+      fail(error) {
         slot[Symbol.dispose]();
         sink.fail(toTRPCError(error));
       },
     });
     return {
-      stop: () => {
+      stop() {
         stream.close();
         slot[Symbol.dispose]();
       },
-      resume: () => {
+      resume() {
         stream.resume();
       },
     };
@@ -119,12 +121,14 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
         }
         return sink.push(item, shared, more);
       },
-      fail: (error) => {
+      fail(error) {
         sink.fail(error);
       },
-      ready: (resume) => sink.ready?.(resume) ?? true,
+      ready(resume) {
+        return sink.ready?.(resume) ?? true;
+      },
       ...(sink.started && {
-        started: () => {
+        started() {
           sink.started?.();
         },
       }),

@@ -84,10 +84,12 @@ const closeCodes: Record<TokenEnd['kind'], number> = {
 /** A WebSocket as a followed connection: closed with the code for the token's end and its message. */
 function followedSocket(socket: WebSocket): Followed {
   return {
-    end: ({ kind, message }) => {
+    end({ kind, message }) {
       socket.close(closeCodes[kind], message);
     },
-    onEnd: (listener) => socket.once('close', listener),
+    onEnd(listener) {
+      socket.once('close', listener);
+    },
     get ended() {
       return socket.readyState >= socket.CLOSING;
     },

@@ -95,10 +95,14 @@ export class Subscription implements PushSink<TrackedItem> {
       // committed after the client hears it is delivered.
       this.phase = 'pushing';
       const { frames } = this;
-      const trackedId = (item: TrackedItem) => result.trackedId(item);
+      const trackedId = result.trackedId.bind(result);
       this.tracked = {
-        text: (head, item, shared) => frames.text(head, item, shared, trackedId),
-        wire: (head, item, shared) => frames.wire(head, item, shared, trackedId),
+        text(head, item, shared) {
+          return frames.text(head, item, shared, trackedId);
+        },
+        wire(head, item, shared) {
+          return frames.wire(head, item, shared, trackedId);
+        },
       };
       try {
         this.open = result.open(this);
@@ -171,11 +175,12 @@ export class Subscription implements PushSink<TrackedItem> {
   private async pull(iterator: AsyncIterator<unknown>): Promise<void> {
     let failure: { cause: unknown } | undefined;
     let completed = false;
+    const send = this.send.bind(this);
     try {
       for (;;) {
         // Each item is sent inside the step, so that this frame never holds it: between items (which may be
         // hours apart) nothing here keeps the last one reachable (the leak tRPC fixed in trpc/trpc#6156).
-        const step = await sendNextUnlessStopped(iterator, this.signal, this.send, (cause) => {
+        const step = await sendNextUnlessStopped(iterator, this.signal, send, (cause) => {
           this.host.report(this.call, cause);
         });
         if (step === 'stopped') break;
@@ -199,14 +204,14 @@ export class Subscription implements PushSink<TrackedItem> {
   }
 
   /** One pulled item's reply; a `tracked` item carries its id at the result level too. */
-  private readonly send = (value: unknown): void => {
+  private send(value: unknown): void {
     if (isTrackedEnvelope(value)) {
       const [id, data] = value;
       this.host.respond(this.call, { type: 'data', id, data: { id, data } });
     } else {
       this.host.respond(this.call, { type: 'data', data: value });
     }
-  };
+  }
 
   private async dispose(iterator: AsyncIterator<unknown>): Promise<{ cause: unknown } | undefined> {
     try {
