@@ -37,8 +37,11 @@ export interface FanOutResult {
   publisherBusy: number[];
   p50: number[];
   p99: number[];
-  /** RSS per idle subscribed connection, bytes (N=1000 only: a hundred move RSS less than its noise). */
-  rssPerConnection: number | undefined;
+  /**
+   * RSS per idle subscribed connection, bytes, one sample per repeat (N=1000 and the subscribers' own client
+   * only: a hundred move RSS less than its noise); empty when not measured.
+   */
+  rssPerConnection: number[];
   /** The traced latency run's samples (Switchboard). */
   trace: TraceSample[];
 }
@@ -81,25 +84,57 @@ const cpuOf = async (child: ChildProcess | undefined): Promise<number> => {
   return next<number>(child, 'cpuMicros');
 };
 
+const startServer = (variant: Variant, options: FanOutOptions) =>
+  start('./servers.ts', [variant], { BENCH_DURABILITY: options.durability, BENCH_LIMITS: 'fanout' });
+
+/**
+ * Connects the N subscribers to a fresh server, and measures the server's RSS growth per connection on the way:
+ * a few subscribers come and go first, so that what is paid once per process (code compiled on first use, the
+ * heap's first growth) is not counted against each of the N, and RSS is read after a GC before and after.
+ */
+async function connectMeasured(server: ChildProcess, variant: Variant, n: number, options: FanOutOptions) {
+  const port = String(await next<number>(server, 'port'));
+  const env: Record<string, string> = options.subscribers === 'plain' ? { BENCH_SUBSCRIBERS: 'plain' } : {};
+  const warm = start('./client.ts', [variant, port, '20'], env);
+  await next(warm, 'ready');
+  warm.kill();
+  await untilNoConnections(server);
+  server.send({ cmd: 'gc' });
+  const before = await next<number>(server, 'rss');
+  const subscribers = start('./client.ts', [variant, port, String(n)], env);
+  await next(subscribers, 'ready');
+  server.send({ cmd: 'gc' });
+  const after = await next<number>(server, 'rss');
+  return { port, subscribers, perConnection: (after - before) / n };
+}
+
+/**
+ * RSS per idle connection, one sample per repeat, each from a fresh server: a single reading moves by several
+ * KiB per connection with where the heap's and the allocator's pages happen to stand.
+ */
+async function idleRssSamples(variant: Variant, n: number, options: FanOutOptions, first: number): Promise<number[]> {
+  const samples = [first];
+  for (let r = 1; r < options.repeats; r++) {
+    const server = startServer(variant, options);
+    let subscribers: ChildProcess | undefined;
+    try {
+      const measured = await connectMeasured(server, variant, n, options);
+      subscribers = measured.subscribers;
+      samples.push(measured.perConnection);
+    } finally {
+      subscribers?.kill();
+      server.kill();
+    }
+  }
+  return samples;
+}
+
 export async function fanOut(variant: Variant, n: number, options: FanOutOptions): Promise<FanOutResult> {
-  const server = start('./servers.ts', [variant], { BENCH_DURABILITY: options.durability, BENCH_LIMITS: 'fanout' });
+  const server = startServer(variant, options);
   const children: ChildProcess[] = [server];
   try {
-    const port = String(await next<number>(server, 'port'));
-    // Warm-up: a few subscribers come and go first, so that what is paid once per process (code compiled on
-    // first use, the heap's first growth) is not counted against each of the N connections measured next.
-    const subscriberEnv: Record<string, string> = options.subscribers === 'plain' ? { BENCH_SUBSCRIBERS: 'plain' } : {};
-    const warm = start('./client.ts', [variant, port, '20'], subscriberEnv);
-    await next(warm, 'ready');
-    warm.kill();
-    await untilNoConnections(server);
-    server.send({ cmd: 'gc' });
-    const before = await next<number>(server, 'rss');
-    const subscribers = start('./client.ts', [variant, port, String(n)], subscriberEnv);
+    const { port, subscribers, perConnection } = await connectMeasured(server, variant, n, options);
     children.push(subscribers);
-    await next(subscribers, 'ready');
-    server.send({ cmd: 'gc' });
-    const after = await next<number>(server, 'rss');
     let publisher: ChildProcess | undefined;
     const floor = variant === 'ws-durable' || variant === 'ws-durable-trpc';
     if (variant === 'switchboard' || floor) {
@@ -148,7 +183,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       publisherBusy: [],
       p50: [],
       p99: [],
-      rssPerConnection: n >= 1000 ? (after - before) / n : undefined,
+      rssPerConnection: [],
       trace: [],
     };
     const saturation = Math.round(saturationDeliveries / n);
@@ -178,6 +213,9 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       server.send({ cmd: 'trace', on: false });
       out.trace = await next<TraceSample[]>(server, 'traced');
     }
+    for (const child of children) child.kill();
+    if (n >= 1000 && options.saturation && options.subscribers !== 'plain')
+      out.rssPerConnection = await idleRssSamples(variant, n, options, perConnection);
     return out;
   } finally {
     for (const child of children) child.kill();
