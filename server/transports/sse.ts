@@ -198,7 +198,9 @@ export class SseTransport {
       const result: unknown = await callTRPCProcedure({
         router,
         path,
-        getRawInput: () => Promise.resolve(prepared.input),
+        getRawInput() {
+          return Promise.resolve(prepared.input);
+        },
         ctx,
         type: 'subscription',
         signal: controller.signal,

@@ -374,7 +374,9 @@ export class Connection<TRouter extends AnyRouter>
       const data: unknown = await callTRPCProcedure({
         router: this.options.router,
         path: call.path,
-        getRawInput: () => Promise.resolve(call.input),
+        getRawInput() {
+          return Promise.resolve(call.input);
+        },
         ctx: this.ctx,
         type: call.type,
         signal: this.calls.signal,
@@ -406,7 +408,9 @@ export class Connection<TRouter extends AnyRouter>
     callTRPCProcedure({
       router: this.options.router,
       path: call.path,
-      getRawInput: () => Promise.resolve(call.input),
+      getRawInput() {
+        return Promise.resolve(call.input);
+      },
       ctx: this.ctx,
       type: 'subscription',
       signal: subscription.signal,
