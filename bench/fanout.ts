@@ -42,6 +42,8 @@ export interface FanOutResult {
    * only: a hundred move RSS less than its noise); empty when not measured.
    */
   rssPerConnection: number[];
+  /** The JavaScript heap in use per idle subscribed connection, bytes, as `rssPerConnection` is sampled. */
+  heapPerConnection: number[];
   /** The traced latency run's samples (Switchboard). */
   trace: TraceSample[];
 }
@@ -87,10 +89,16 @@ const cpuOf = async (child: ChildProcess | undefined): Promise<number> => {
 const startServer = (variant: Variant, options: FanOutOptions) =>
   start('./servers.ts', [variant], { BENCH_DURABILITY: options.durability, BENCH_LIMITS: 'fanout' });
 
+/** A server's memory after a full GC: its RSS, and its JavaScript heap in use (plus memory held for it outside). */
+interface Memory {
+  rss: number;
+  heap: number;
+}
+
 /**
- * Connects the N subscribers to a fresh server, and measures the server's RSS growth per connection on the way:
- * a few subscribers come and go first, so that what is paid once per process (code compiled on first use, the
- * heap's first growth) is not counted against each of the N, and RSS is read after a GC before and after.
+ * Connects the N subscribers to a fresh server, and measures the server's memory growth per connection on the
+ * way: a few subscribers come and go first, so that what is paid once per process (code compiled on first use,
+ * the heap's first growth) is not counted against each of the N, and memory is read after a GC before and after.
  */
 async function connectMeasured(server: ChildProcess, variant: Variant, n: number, options: FanOutOptions) {
   const port = String(await next<number>(server, 'port'));
@@ -100,19 +108,26 @@ async function connectMeasured(server: ChildProcess, variant: Variant, n: number
   warm.kill();
   await untilNoConnections(server);
   server.send({ cmd: 'gc' });
-  const before = await next<number>(server, 'rss');
+  const before = await next<Memory>(server, 'memory');
   const subscribers = start('./client.ts', [variant, port, String(n)], env);
   await next(subscribers, 'ready');
   server.send({ cmd: 'gc' });
-  const after = await next<number>(server, 'rss');
-  return { port, subscribers, perConnection: (after - before) / n };
+  const after = await next<Memory>(server, 'memory');
+  const perConnection = { rss: (after.rss - before.rss) / n, heap: (after.heap - before.heap) / n };
+  return { port, subscribers, perConnection };
 }
 
 /**
- * RSS per idle connection, one sample per repeat, each from a fresh server: a single reading moves by several
- * KiB per connection with where the heap's and the allocator's pages happen to stand.
+ * Memory per idle connection, one sample per repeat, each from a fresh server: a single reading of RSS moves by
+ * several KiB per connection with where the heap's and the allocator's pages happen to stand; the heap in use
+ * moves far less.
  */
-async function idleRssSamples(variant: Variant, n: number, options: FanOutOptions, first: number): Promise<number[]> {
+async function idleMemorySamples(
+  variant: Variant,
+  n: number,
+  options: FanOutOptions,
+  first: Memory,
+): Promise<Memory[]> {
   const samples = [first];
   for (let r = 1; r < options.repeats; r++) {
     const server = startServer(variant, options);
@@ -184,6 +199,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       p50: [],
       p99: [],
       rssPerConnection: [],
+      heapPerConnection: [],
       trace: [],
     };
     const saturation = Math.round(saturationDeliveries / n);
@@ -214,8 +230,11 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       out.trace = await next<TraceSample[]>(server, 'traced');
     }
     for (const child of children) child.kill();
-    if (n >= 1000 && options.saturation && options.subscribers !== 'plain')
-      out.rssPerConnection = await idleRssSamples(variant, n, options, perConnection);
+    if (n >= 1000 && options.saturation && options.subscribers !== 'plain') {
+      const samples = await idleMemorySamples(variant, n, options, perConnection);
+      out.rssPerConnection = samples.map((s) => s.rss);
+      out.heapPerConnection = samples.map((s) => s.heap);
+    }
     return out;
   } finally {
     for (const child of children) child.kill();

@@ -228,7 +228,9 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
     const perConnection = median(sb.rssPerConnection);
     goals.push({
       goal: `memory: RSS per idle subscribed connection ≤ 12 KiB (N=${n}, a fresh server per repeat)`,
-      measured: `${kibCell(sb.rssPerConnection)} KiB (Socket.IO ${kibCell(sio.rssPerConnection)})`,
+      measured:
+        `${kibCell(sb.rssPerConnection)} KiB (Socket.IO ${kibCell(sio.rssPerConnection)}); ` +
+        `the JavaScript heap alone ${kibCell(sb.heapPerConnection)} KiB (Socket.IO ${kibCell(sio.heapPerConnection)})`,
       value: perConnection / 1024,
       target: { op: '≤', bound: 12 },
       shown: kib(perConnection),

@@ -13,7 +13,8 @@
  * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'emit', count,
  * rate, window } → { emitted }: `rate` events a second, or with rate 0 a closed loop that keeps at most `window`
  * events unacknowledged, acknowledged by ← { credit: events } (what every subscriber has received);
- * ← { cmd: 'stats' } → { cpuMicros } (user + system since the process started); ← { cmd: 'gc' } → { rss };
+ * ← { cmd: 'stats' } → { cpuMicros } (user + system since the process started); ← { cmd: 'gc' } → { memory: { rss, heap } }
+ * (after a full GC; `heap`: the V8 heap in use plus memory held outside it for JavaScript objects);
  * ← { cmd: 'connections' } → { connections }; ← { cmd: 'fill', count } → { filled };
  * ← { cmd: 'trace', on } → { traced: samples } (Switchboard: the latency breakdown, bench/trace.ts).
  */
@@ -288,7 +289,8 @@ process.on('message', (raw: Command) => {
     void Promise.resolve(made.connections()).then((connections) => send({ connections }));
   } else if (raw.cmd === 'gc') {
     (globalThis as { gc?: () => void }).gc?.();
-    send({ rss: process.memoryUsage().rss });
+    const { rss, heapUsed, external } = process.memoryUsage();
+    send({ memory: { rss, heap: heapUsed + external } });
   }
 });
 process.send?.({ port: made.port });
