@@ -60,8 +60,8 @@ interface PendingAppend extends AppendBatch {
 }
 
 /**
- * Events per group commit, at most (a batch larger than this, which only an in-process caller can make, goes
- * alone): one full batch's worth. It bounds a transaction's size and the time the store is held, and it keeps
+ * Events per group commit, at most (a larger batch goes alone: an OTLP export's records, or an in-process
+ * caller's): one full batch's worth. It bounds a transaction's size and the time the store is held, and it keeps
  * pipelined batches apart: of two full batches that arrive together, the first is answered once it is stored,
  * so its client prepares its next batch while the second is stored, instead of both being answered together
  * and the store waiting for the client.

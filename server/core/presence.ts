@@ -81,7 +81,8 @@ export class PresenceSweeper {
     const seenBefore = this.now() - ttlMs;
     const silent = await hub.presence({ seenBefore });
     const reason = `no event or heartbeat for ${formatDuration(ttlMs)}`;
-    // Appended in one turn: the hub stores them in one group commit, each under its own condition.
+    // Appended in one turn: the hub stores them in as few group commits as its cap allows, each under its own
+    // condition.
     const stored = await Promise.all(
       silent.map(({ status }) => {
         const { agentId, agentType } = status.data;

@@ -98,7 +98,10 @@ export class EventStream {
     void this.run(this.begin());
   }
 
-  /** Called by the dispatcher with every committed event, in id order; `id` is `Number(event.id)`. */
+  /**
+   * Called by the dispatcher with every committed event, in id order; `id` is `Number(event.id)`. `more`: this
+   * stream takes another event of the same dispatch after this one (see `offerAll`).
+   */
   offer(event: EventEnvelope, id = Number(event.id), more = false): void {
     if (this.state === 'live') {
       if (!this.matches(event)) return;
@@ -115,6 +118,25 @@ export class EventStream {
       }
     }
     // Paused: skipped here, read back from the store on resume. Closed: nothing.
+  }
+
+  /**
+   * A dispatch of several events (one group commit's), each with its id: while live, the sink is told of every
+   * pushed event but the last this stream takes that more follow, so a transport can write them together and
+   * then at once. The last match is found first, from the end (for a stream that takes everything, one check).
+   */
+  offerAll(events: readonly EventEnvelope[], ids: readonly number[]): void {
+    let last = events.length - 1;
+    if (this.state === 'live') {
+      for (; last >= 0; last--) {
+        const event = events[last];
+        if (event !== undefined && (ids[last] ?? 0) > this.cursor && this.matches(event)) break;
+      }
+    }
+    for (let i = 0; i <= last; i++) {
+      const event = events[i];
+      if (event !== undefined) this.offer(event, ids[i], i < last);
+    }
   }
 
   /** After the sink returned false: catch up from the store, then go live again. */
@@ -310,22 +332,22 @@ export class Dispatcher {
     trace?: PathTracer,
   ) {
     bus.subscribe((events) => {
-      const lastIndex = events.length - 1;
-      events.forEach((event, index) => {
-        trace?.event('dispatchStart', event);
-        // Parsed once here rather than by each of many streams.
-        const id = Number(event.id);
-        const more = index < lastIndex;
-        for (const stream of this.streams) {
-          // A sink that throws fails its own stream, not the others nor the append that published the event.
-          try {
-            stream.offer(event, id, more);
-          } catch (error) {
-            stream.fail(error);
-          }
+      // Ids parsed once here rather than by each of many streams. A single event goes to every stream in turn;
+      // several (a group commit's) go stream by stream, so that each stream knows which of them is its last.
+      if (trace) for (const event of events) trace.event('dispatchStart', event);
+      const only = events.length === 1 ? events[0] : undefined;
+      const id = only && Number(only.id);
+      const ids = only ? [] : events.map((event) => Number(event.id));
+      for (const stream of this.streams) {
+        // A sink that throws fails its own stream, not the others nor the append that published the event.
+        try {
+          if (only) stream.offer(only, id);
+          else stream.offerAll(events, ids);
+        } catch (error) {
+          stream.fail(error);
         }
-        trace?.event('dispatchEnd', event);
-      });
+      }
+      if (trace) for (const event of events) trace.event('dispatchEnd', event);
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);
     });

@@ -69,7 +69,7 @@ describe('socket writer', () => {
     });
   }
 
-  it('holds even the first frame of a turn when it is told more follow, and writes the turn together', async () => {
+  it('holds frames while it is told more follow, and writes them together with the last', async () => {
     await using sockets = await pair(false);
     const writer = new SocketWriter(sockets.server);
     // What the socket holds unwritten: zero once the kernel has taken a frame.
@@ -77,14 +77,12 @@ describe('socket writer', () => {
     writer.write(frames, '{"n":1}', 'lone', true);
     expect(held()).toBe(0);
     await new Promise<void>((resolve) => setImmediate(resolve));
-    // A group commit of three events: the first frame waits for the other two.
+    // A group commit of three events: the first two frames wait for the last, which sends all three at once.
     writer.write(frames, '{"n":2}', 'a', true, true);
     expect(held()).toBeGreaterThan(0);
     writer.write(frames, '{"n":2}', 'b', true, true);
+    expect(held()).toBeGreaterThan(0);
     writer.write(frames, '{"n":2}', 'c', true, false);
-    await new Promise<void>((resolve) => {
-      process.nextTick(resolve);
-    });
     expect(held()).toBe(0);
     const expected = ['{"n":1}lone', '{"n":2}a', '{"n":2}b', '{"n":2}c'];
     await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);

@@ -4,9 +4,9 @@
  * - Write a frame built once for every subscriber. `send` frames its payload per socket (encode, header, a
  *   two-buffer write); a prebuilt frame (`textFrame`) is one shared, read-only buffer handed to each socket.
  * - Coalesce. The first frame a socket gets in a synchronous turn is written at once (a lone event waits for
- *   nothing), unless its writer is told more follow in the turn (a dispatch of a group commit of several
- *   events); from then on (or from the second frame: a page of replay) the socket is corked, and the turn's
- *   frames go out in one write on the next tick.
+ *   nothing), unless its writer is told more follow (the events of one group commit that this socket takes):
+ *   those are held and go out in one write with the last of them. From the second frame of a turn otherwise (a
+ *   page of replay) the socket is corked, and the turn's frames go out in one write on the next tick.
  *
  * Both rely on `ws` internals, as engine.io does: `socket._sender.sendFrame(list)` (the sender's raw write) and
  * `socket._socket` (the net.Socket). They are only used when present and when a raw frame is valid for the
@@ -68,6 +68,8 @@ export class SocketWriter {
   /** A frame was written in this turn of the event loop. */
   private busy = false;
   private corked = false;
+  /** Frames are held for a batch whose last frame (written with `more` false) sends them all. */
+  private batch = false;
 
   constructor(private readonly socket: WebSocket) {
     const internals = socket as unknown as Internals;
@@ -96,6 +98,13 @@ export class SocketWriter {
     if (!this.begin(more)) return;
     if (this.direct()) this.sender?.sendFrame([frames.wire(head, item, shared)]);
     else this.socket.send(frames.text(head, item, shared));
+    if (more) this.batch = true;
+    else if (this.batch) {
+      // The batch's last frame: send what it held now rather than at the end of the turn.
+      this.batch = false;
+      this.flush();
+      return;
+    }
     this.end();
   }
 
@@ -114,10 +123,7 @@ export class SocketWriter {
   drainedBelow(bytes: number, resume: () => void): boolean {
     if (!this.stream || this.socket.bufferedAmount < bytes) return true;
     // A corked turn must reach the kernel before a drain can follow.
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
+    this.flush();
     this.stream.once('drain', resume);
     return false;
   }
@@ -145,18 +151,20 @@ export class SocketWriter {
   }
 
   private end(): void {
-    if (this.corked && this.stream && this.stream.writableLength >= flushBytes) {
-      // Offer what this turn holds to the kernel now; the next frame of the turn corks again.
-      this.corked = false;
-      this.stream.uncork();
-    }
+    // Offer what this turn holds to the kernel now; the next frame of the turn corks again.
+    if (this.stream && this.stream.writableLength >= flushBytes) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.stream?.uncork();
   }
 
   /** The end of a writer's turn (one function for every writer: an arrow per writer would cost each its own). */
   private static readonly endTurn = (writer: SocketWriter): void => {
     writer.busy = false;
-    if (!writer.corked) return;
-    writer.corked = false;
-    writer.stream?.uncork();
+    writer.batch = false;
+    writer.flush();
   };
 }
