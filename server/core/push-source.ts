@@ -24,8 +24,8 @@ export interface PushSink<T extends TrackedItem> {
   /**
    * Takes one item, synchronously. `shared` is true when the same object goes to every subscriber (anything
    * derived from it is worth caching by identity), false for one made or read for this subscriber alone.
-   * Returns false when it can take no more for now. `more`: further items follow in this synchronous turn (see
-   * StreamSink.push), so the sink may hold this one and write them together.
+   * Returns false when it can take no more for now. `more`: further items follow synchronously, the last of them with
+   * `more` false (see StreamSink.push), so the sink may hold this one and write them all with that last.
    */
   push(item: T, shared: boolean, more?: boolean): boolean;
   /**

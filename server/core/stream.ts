@@ -33,9 +33,9 @@ export interface StreamSink {
   /**
    * Takes one item. `shared` is true for a live event, the same object every subscriber gets (worth caching
    * anything derived from it), false for one read or made for this subscriber alone. Returns false when it
-   * holds as much as it can: the stream pauses until `resume()`. `more` is true when further live events follow
-   * in the same synchronous dispatch (a group commit of several): a transport may hold this one and write them
-   * together at the end of the turn.
+   * holds as much as it can: the stream pauses until `resume()`. `more` is true when this stream takes further
+   * live events of the same dispatch (a group commit of several) after this one: a transport may hold it and
+   * write them all with the last, which comes with `more` false.
    */
   push(item: StreamItem, shared: boolean, more?: boolean): boolean;
   /** The stream failed (a cursor from another database, a store error); nothing follows. */
@@ -335,14 +335,14 @@ export class Dispatcher {
       // Ids parsed once here rather than by each of many streams. A single event goes to every stream in turn;
       // several (a group commit's) go stream by stream, so that each stream knows which of them is its last.
       if (trace) for (const event of events) trace.event('dispatchStart', event);
-      const only = events.length === 1 ? events[0] : undefined;
-      const id = only && Number(only.id);
-      const ids = only ? [] : events.map((event) => Number(event.id));
+      const [first] = events;
+      const firstId = Number(first?.id);
+      const ids = events.length > 1 ? events.map((event) => Number(event.id)) : undefined;
       for (const stream of this.streams) {
         // A sink that throws fails its own stream, not the others nor the append that published the event.
         try {
-          if (only) stream.offer(only, id);
-          else stream.offerAll(events, ids);
+          if (ids) stream.offerAll(events, ids);
+          else if (first) stream.offer(first, firstId);
         } catch (error) {
           stream.fail(error);
         }

@@ -92,7 +92,7 @@ export class SocketWriter {
 
   /**
    * Writes one event's frame: the prebuilt one when it applies, else the text through `send`. `more`: further
-   * frames follow in this turn, so even the first is held for the turn's one write.
+   * frames follow, the last of them with `more` false, so this one is held and all of them go in one write.
    */
   write<K>(frames: FrameSource<K>, head: string, item: K, shared: boolean, more = false): void {
     if (!this.begin(more)) return;
