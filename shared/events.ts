@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { alphabetProblem, idAlphabet } from './alphabet.js';
-import { limits } from './limits.js';
+import { jsonBytesAtMost, limits } from './limits.js';
 
 // ── 1. Building blocks ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -351,6 +351,9 @@ const utf8 = new TextEncoder();
 
 /** Field limits bound each string; this bounds the whole payload, free-form JSON included. */
 export function checkDataSize(input: { data: unknown }, ctx: z.RefinementCtx): void {
+  // Most events are far under the limit: a bound found by walking the value says so without building its text
+  // (the store builds it once, to write it).
+  if (jsonBytesAtMost(input.data, limits.dataBytes) <= limits.dataBytes) return;
   const json = JSON.stringify(input.data);
   // A UTF-16 unit is at most 3 bytes of UTF-8: most events are counted without encoding them.
   if (json.length * 3 <= limits.dataBytes) return;

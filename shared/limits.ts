@@ -47,6 +47,49 @@ export function utf8Bytes(text: string): number {
 }
 
 /**
+ * At least the UTF-8 length of `JSON.stringify(value)`, found without building the text; once it passes `limit`
+ * the walk stops and answers a number above it. A UTF-16 unit of a string is at most 6 bytes of JSON (`\u001f`),
+ * a number at most 24 characters; values JSON leaves out count anyway. A value with its own `toJSON` (a Date) is
+ * measured exactly. Callers check the exact length only when the bound is over their limit, which a payload well
+ * under it never is. Values are JSON's, bounded in depth by `nestedDeeperThan` before this runs.
+ */
+export function jsonBytesAtMost(value: unknown, limit: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 6 + 2;
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'object':
+      break;
+    default:
+      // undefined, a function, a symbol (left out or null), a bigint (refused by JSON.stringify itself).
+      return 4;
+  }
+  if (value === null) return 4;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    // Not always a string, whatever its type says: undefined when toJSON answers that (the value is left out).
+    const text = JSON.stringify(value) as unknown;
+    return typeof text === 'string' ? utf8Bytes(text) : 4;
+  }
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const child of value as unknown[]) {
+      bytes += jsonBytesAtMost(child, limit - bytes) + 1;
+      if (bytes > limit) return bytes;
+    }
+    return bytes;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    bytes += key.length * 6 + 4 + jsonBytesAtMost(record[key], limit - bytes);
+    if (bytes > limit) return bytes;
+  }
+  return bytes;
+}
+
+/**
  * True when `value` nests objects or arrays more than `max` levels deep. Recursive, but it never goes deeper than
  * `max` calls (it answers as soon as a value is one level too deep), so a hostile input of any depth cannot
  * overflow the call stack here (where an unbounded recursive validator would, with a RangeError instead of an

@@ -68,6 +68,42 @@ interface PendingAppend extends AppendBatch {
  */
 const maxGroupEvents = limits.batchSize;
 
+/** Commits whose time `committedAt` still knows: far more than a dispatch or a catching-up stream spans. */
+const commitTimesKept = 256;
+
+/**
+ * The ids each recent commit stored (a contiguous range: a group's ids are reserved together, in id order) and
+ * when it committed, in a ring, newest last. A lookup walks back from the newest, where live events are.
+ */
+class CommitTimes {
+  private readonly firstIds: number[] = [];
+  private readonly lastIds: number[] = [];
+  private readonly times: number[] = [];
+  private next = 0;
+  private size = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  add(firstId: number, lastId: number, at: number): void {
+    this.firstIds[this.next] = firstId;
+    this.lastIds[this.next] = lastId;
+    this.times[this.next] = at;
+    this.next = (this.next + 1) % this.capacity;
+    this.size = Math.min(this.size + 1, this.capacity);
+  }
+
+  at(id: number): number | undefined {
+    for (let n = 1; n <= this.size; n++) {
+      const i = (this.next - n + this.capacity) % this.capacity;
+      const lastId = this.lastIds[i] ?? 0;
+      // Newer than this commit: a later one of another node's, or none of this hub's.
+      if (id > lastId) return undefined;
+      if (id >= (this.firstIds[i] ?? 0)) return this.times[i];
+    }
+    return undefined;
+  }
+}
+
 const warnListenerError = (error: unknown) => {
   process.emitWarning(error instanceof Error ? error : String(error), 'BusListenerWarning');
 };
@@ -82,9 +118,9 @@ export function createHub({
   trace,
 }: HubOptions) {
   const dispatcher = new Dispatcher(bus, trace);
-  // When each live envelope was committed (performance.now()), for the delivery-latency metric. Keyed by the
-  // envelope object itself, which the bus hands to every subscriber, so it costs nothing per subscriber.
-  const committed = new WeakMap<EventEnvelope, number>();
+  // When this hub's recent groups were committed, for the delivery-latency metric: one record per commit, not one
+  // per event (a WeakMap entry per envelope cost the commit about half a microsecond per event).
+  const commits = new CommitTimes(commitTimesKept);
   // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
   // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
@@ -121,7 +157,8 @@ export function createHub({
     // The group's stored events go to the bus as one message, in id order (each batch's are contiguous and the
     // batches come in id order): on a bus between nodes that is one publish per commit, not one per call.
     const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
-    for (const envelope of stored) committed.set(envelope, done);
+    const [first] = stored;
+    if (first) commits.add(Number(first.id), Number(stored[stored.length - 1]?.id), done);
     // The events are durable: a listener that throws must not leave a caller of the group without an answer
     // (it would wait forever, and a retry without a key would store the events twice).
     try {
@@ -205,9 +242,12 @@ export function createHub({
     heartbeat(agentIds: readonly string[]): Promise<{ agentId: string; status: string }[]> {
       return store.heartbeat(agentIds, now());
     },
-    /** When a live envelope was committed (`performance.now()`); undefined for events read from the store. */
-    committedAt(envelope: EventEnvelope): number | undefined {
-      return committed.get(envelope);
+    /**
+     * When an event this hub stored was committed (`performance.now()`), live or read back, while its commit is
+     * among the last `commitTimesKept`; undefined for any other (stored earlier, or by another node).
+     */
+    committedAt(envelope: { id: string }): number | undefined {
+      return commits.at(Number(envelope.id));
     },
     /** Resolves once every append queued so far has finished (shutdown waits on it). */
     async drained(): Promise<void> {

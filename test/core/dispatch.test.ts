@@ -60,3 +60,35 @@ describe('dispatch of a group commit', () => {
     }
   });
 });
+
+describe('commit times for the delivery metric', () => {
+  it('knows when each of its recent commits stored an event, and nothing of the events it did not store', async () => {
+    const store = createSqliteStore(openDatabase(':memory:'));
+    try {
+      const hub = createHub({ store, bus: createMemoryBus() });
+      // Another node's hub on the same store: the ids it takes fall between this hub's commits.
+      const other = createHub({ store, bus: createMemoryBus() });
+      const before = performance.now();
+      const first = await hub.append([agentStatus('a-1'), agentStatus('a-2'), agentStatus('a-3')]);
+      await other.append([agentStatus('b-1')]);
+      const second = await hub.append([agentStatus('a-1')]);
+      expect(first.map((e) => e.id)).toEqual(['1', '2', '3']);
+      expect(second.map((e) => e.id)).toEqual(['5']);
+      const firstAt = hub.committedAt({ id: '1' });
+      expect(firstAt).toBeGreaterThanOrEqual(before);
+      for (const envelope of first) expect(hub.committedAt(envelope)).toBe(firstAt);
+      expect(hub.committedAt({ id: '4' })).toBeUndefined();
+      expect(hub.committedAt({ id: '5' })).toBeGreaterThanOrEqual(firstAt ?? Infinity);
+      expect(hub.committedAt({ id: '6' })).toBeUndefined();
+      expect(other.committedAt({ id: '4' })).toBeGreaterThanOrEqual(before);
+      // The oldest are forgotten once 256 later commits are kept.
+      for (let i = 0; i < 256; i++) await hub.append([agentStatus('a-1')]);
+      expect(hub.committedAt({ id: '5' })).toBeUndefined();
+      expect(hub.committedAt({ id: '6' })).toBeGreaterThanOrEqual(firstAt ?? Infinity);
+      await hub.drained();
+      await other.drained();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -2,9 +2,18 @@
  * The wire transformer writes superjson's format itself for JSON-and-Date values: byte for byte what superjson
  * writes for those, superjson's own output for everything else, and every value decodes back equal.
  */
+import fc from 'fast-check';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { encode, limits, nestedDeeperThan, tooDeep, transformer } from '@switchboard/shared';
+import {
+  encode,
+  jsonBytesAtMost,
+  limits,
+  nestedDeeperThan,
+  tooDeep,
+  transformer,
+  utf8Bytes,
+} from '@switchboard/shared';
 
 const envelope = (id: number) => ({
   id: String(id),
@@ -104,6 +113,36 @@ describe('wire transformer', () => {
     for (let i = 0; i < 200_000; i++) hostile = { x: hostile };
     expect(tooDeep(hostile)).toBe(true);
     expect(tooDeep(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`))).toBe(true);
+  });
+
+  it('bounds a payload JSON size from above without building it, and stops once past the limit', () => {
+    const exact = (value: unknown) => utf8Bytes(JSON.stringify(value));
+    // Any JSON value, with the strings that cost JSON most (control characters, non-ASCII, surrogate pairs).
+    const text = fc.string({ unit: fc.constantFrom('a', '"', '\\', '\u0001', 'é', '\u2028', '😀') });
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value')),
+        fc.dictionary(text, tie('value')),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(json, fc.nat({ max: 2_000 }), (value, limit) => {
+        const bound = jsonBytesAtMost(value, Infinity);
+        expect(bound).toBeGreaterThanOrEqual(exact(value));
+        // Past a limit it may stop early, but never answers at or under one the value is over.
+        if (exact(value) > limit) expect(jsonBytesAtMost(value, limit)).toBeGreaterThan(limit);
+      }),
+      { numRuns: 500, seed: 21 },
+    );
+    // A Date is measured as its text; left-out values count as if written.
+    expect(jsonBytesAtMost({ at: new Date(0), gone: undefined }, Infinity)).toBeGreaterThanOrEqual(
+      exact({ at: new Date(0) }),
+    );
   });
 
   it('decodes Date-only payloads itself, to what superjson decodes, and hands it anything else', () => {
