@@ -203,6 +203,9 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
       measured: `${busy.toFixed(2)} of ${cores} cores busy`,
       value: busy / cores,
       target: { op: '≥', bound: 0.9 },
+      // Every process's CPU grows with the rate: the cores would be that busy at the rate times target ÷ busy,
+      // which the one subscriber process must keep up with.
+      floor: subscribers((median(sb.rate) * 0.9 * cores) / busy),
     });
   }
   if (cases.has('latency')) {
