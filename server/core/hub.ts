@@ -93,6 +93,9 @@ class CommitTimes {
   }
 
   at(id: number): number | undefined {
+    // Older than every commit kept (a replayed event): no walk through them all.
+    if (this.size === 0 || id < (this.firstIds[(this.next - this.size + this.capacity) % this.capacity] ?? 0))
+      return undefined;
     for (let n = 1; n <= this.size; n++) {
       const i = (this.next - n + this.capacity) % this.capacity;
       const lastId = this.lastIds[i] ?? 0;
@@ -243,8 +246,9 @@ export function createHub({
       return store.heartbeat(agentIds, now());
     },
     /**
-     * When an event this hub stored was committed (`performance.now()`), live or read back, while its commit is
-     * among the last `commitTimesKept`; undefined for any other (stored earlier, or by another node).
+     * When an event this hub stored was committed (`performance.now()`), while its commit is among the last
+     * `commitTimesKept`; undefined for any other (stored earlier, or by another node). The delivery metric asks
+     * it for live events only.
      */
     committedAt(envelope: { id: string }): number | undefined {
       return commits.at(Number(envelope.id));

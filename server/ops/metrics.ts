@@ -61,7 +61,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     deliverySeconds: new Histogram({
       name: 'switchboard_delivery_seconds',
-      help: 'From commit to hand-off to the subscriber socket, for events this node committed recently',
+      help: 'From commit to hand-off to the subscriber socket, for live events',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),

@@ -115,7 +115,8 @@ export class EventSubscription<E extends AnyEnvelope> implements PushSource<E | 
         if (item.type === 'stream.reset') accepts.reset?.();
         else {
           if (!accepts(item)) return true;
-          const committedAt = ctx.hub.committedAt(item);
+          // Live events only (`shared`): a replayed one's time since its commit is the subscriber's lag, not delivery.
+          const committedAt = shared ? ctx.hub.committedAt(item) : undefined;
           if (committedAt !== undefined) deliverySeconds.observe((performance.now() - committedAt) / 1000);
           delivered.count++;
         }
