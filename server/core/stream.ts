@@ -85,6 +85,8 @@ export class EventStream {
    */
   private unsent: EventEnvelope[] = [];
   private unsentIsSnapshot = false;
+  /** `resume` bound to this stream, made the first time a sink may need it (not per event, not per idle stream). */
+  private wake: (() => void) | undefined;
   private readonly matches: (event: EventEnvelope) => boolean;
 
   constructor(
@@ -158,13 +160,7 @@ export class EventStream {
       const full = !this.sink.push(event, false);
       // A sink may close the stream from inside push (its connection was cut).
       if (!this.is('catching-up')) return false;
-      if (
-        full ||
-        (this.sink.ready &&
-          !this.sink.ready(() => {
-            this.resume();
-          }))
-      ) {
+      if (full || (this.sink.ready && !this.sink.ready(this.waker()))) {
         this.state = 'paused';
         this.buffer = [];
         this.overflowed = false;
@@ -199,6 +195,10 @@ export class EventStream {
   }
 
   /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
+  private waker(): () => void {
+    return (this.wake ??= this.resume.bind(this));
+  }
+
   private is(state: State): boolean {
     return this.state === state;
   }
