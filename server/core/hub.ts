@@ -124,6 +124,9 @@ export function createHub({
   // When this hub's recent groups were committed, for the delivery-latency metric: one record per commit, not one
   // per event (a WeakMap entry per envelope cost the commit about half a microsecond per event).
   const commits = new CommitTimes(commitTimesKept);
+  // The last envelope asked about and its answer: a dispatch asks once per subscriber for the same envelope.
+  let askedAbout: { id: string } | undefined;
+  let askedAt: number | undefined;
   // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
   // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
@@ -251,7 +254,11 @@ export function createHub({
      * it for live events only.
      */
     committedAt(envelope: { id: string }): number | undefined {
-      return commits.at(Number(envelope.id));
+      if (envelope !== askedAbout) {
+        askedAbout = envelope;
+        askedAt = commits.at(Number(envelope.id));
+      }
+      return askedAt;
     },
     /** Resolves once every append queued so far has finished (shutdown waits on it). */
     async drained(): Promise<void> {
