@@ -15,10 +15,14 @@ import {
   type UsageScope,
 } from '../core/usage.js';
 
-const upsert = `
+/**
+ * The increments' upsert, with `shift` (SQL reading parameter 11) added to each row's last id: postgres-writes.ts
+ * numbers a commit's ids that way and builds the text once.
+ */
+export const usageUpsert = (shift: string) => `
   INSERT INTO usage_totals (scope, id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
                             cost_micros, requests, last_event_id, updated_at)
-  SELECT scope, id, input, output, cache_read, cache_creation, cost, requests, last_id,
+  SELECT scope, id, input, output, cache_read, cache_creation, cost, requests, last_id + ${shift},
          to_timestamp(at::double precision / 1000)
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
               $8::bigint[], $9::bigint[], $10::bigint[])
@@ -33,15 +37,23 @@ const upsert = `
     last_event_id = greatest(usage_totals.last_event_id, EXCLUDED.last_event_id),
     updated_at = greatest(usage_totals.updated_at, EXCLUDED.updated_at)`;
 
-/** Sends one commit's increments (each row once: the commit folded them), without waiting; none: undefined. */
-export function sendUsage(client: pg.PoolClient, rows: Iterable<UsageRow>): Promise<unknown> | undefined {
+/**
+ * Sends one commit's increments (each row once: the commit folded them), without waiting; none: undefined.
+ * `text`: `usageUpsert`'s; `numberedTo`: the last id the commit numbered (postgres-writes.ts).
+ */
+export function sendUsage(
+  client: pg.PoolClient,
+  rows: Iterable<UsageRow>,
+  text: string,
+  numberedTo: number,
+): Promise<unknown> | undefined {
   const list = [...rows];
   if (list.length === 0) return undefined;
   const column = <T>(pick: (row: UsageRow) => T) => list.map(pick);
   // Prepared once per connection, as the commit's other statements are (postgres-writes.ts `prepared`).
   return client.query({
     name: 'switchboard.upsert-usage',
-    text: upsert,
+    text,
     values: [
       column((r) => r.scope),
       column((r) => r.id),
@@ -53,6 +65,7 @@ export function sendUsage(client: pg.PoolClient, rows: Iterable<UsageRow>): Prom
       column((r) => r.sums.requests),
       column((r) => r.lastEventId),
       column((r) => r.updatedAt),
+      numberedTo,
     ],
   });
 }

@@ -8,7 +8,18 @@ import type { ValidEvent } from '@switchboard/shared';
 import type { FoldedChanges } from '../core/state.js';
 import type { EventRefs } from '../core/filter.js';
 import { eventInsert } from './common.js';
-import { sendUsage } from './postgres-usage.js';
+import { sendUsage, usageUpsert } from './postgres-usage.js';
+
+/**
+ * The shift a statement adds to every id it writes, as SQL: the head row's value in this transaction less
+ * `$n`, the last id the writer numbered. Ids go out as the writer numbered them. A writer that read the head
+ * under its lock numbers on from it and sets the head to its last id before these statements run: the shift
+ * is nought. One that did not numbers from 0 and first advances the head by its count (taking the lock): the
+ * shift is the head it found, which the writer learns only from the reply. So a commit with nothing to read
+ * under the lock (no idempotency key, no `after`, no presence condition) goes in one round trip, and holds the
+ * lock only while PostgreSQL runs it, never across a round trip to the node.
+ */
+const shift = (n: number) => `((SELECT value FROM store_meta WHERE key = 'head') - $${n}::bigint)`;
 
 /**
  * A statement prepared once per connection under its name: later commits on that connection skip parsing and
@@ -41,8 +52,9 @@ export class EventRows {
     return this.rows.length;
   }
 
-  params(): unknown[] {
-    return [JSON.stringify(this.rows)];
+  /** The statement's parameters; `numberedTo`: the last id numbered (see `shift`). */
+  params(numberedTo: number): unknown[] {
+    return [JSON.stringify(this.rows), numberedTo];
   }
 }
 
@@ -52,16 +64,16 @@ const insertEvents = prepared(
   `
   INSERT INTO events (id, type, topic, timestamp, key, key_owner, source, correlation_id, agent_id, step_id, data,
                       received_at)
-  SELECT (r->>11)::bigint, r->>0, r->>1, to_timestamp((r->>2)::double precision / 1000), r->>3, r->>4, r->>5,
-         r->>6, r->>7, r->>8, r->>9, (r->>10)::bigint
-  FROM jsonb_array_elements($1::jsonb) AS r`,
+  SELECT (r->>11)::bigint + h.shift, r->>0, r->>1, to_timestamp((r->>2)::double precision / 1000), r->>3, r->>4,
+         r->>5, r->>6, r->>7, r->>8, r->>9, (r->>10)::bigint
+  FROM (SELECT ${shift(2)} AS shift) AS h, jsonb_array_elements($1::jsonb) AS r`,
 );
 
 const upsertAgent = prepared(
   'upsert-agent',
   `
   INSERT INTO agents (agent_id, agent_type, status, status_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))
+  VALUES ($1, $2, $3, $4::bigint + ${shift(7)}, $5::bigint + ${shift(7)}, to_timestamp($6::double precision / 1000))
   ON CONFLICT (agent_id) DO UPDATE SET agent_type = EXCLUDED.agent_type, status = EXCLUDED.status,
     status_event_id = EXCLUDED.status_event_id, last_event_id = EXCLUDED.last_event_id,
     updated_at = EXCLUDED.updated_at`,
@@ -77,9 +89,12 @@ const touchAgents = prepared(
     updated_at = CASE WHEN t.id > agents.last_event_id THEN to_timestamp(t.at::double precision / 1000)
                       ELSE agents.updated_at END,
     seen_at = GREATEST(agents.seen_at, t.seen_at)
-  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(agent_id, id, at, seen_at)
+  FROM (SELECT u.agent_id, u.id + ${shift(5)} AS id, u.at, u.seen_at
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(agent_id, id, at, seen_at)) AS t
   WHERE agents.agent_id = t.agent_id`,
 );
+
+const upsertUsage = usageUpsert(shift(11));
 
 const ms = (n: number) => `to_timestamp($${n}::double precision / 1000)`;
 const keepUnless = (flag: number, column: string, table: string) =>
@@ -90,7 +105,7 @@ const upsertWorkflow = prepared(
   `
   INSERT INTO workflows (workflow_id, workflow_type, status, current_step_id, started_at, finished_at,
                          lifecycle_event_id, last_event_id, updated_at, agent_id)
-  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7, $8, ${ms(9)}, $16)
+  VALUES ($1, $2, $3, $4, ${ms(5)}, ${ms(6)}, $7::bigint + ${shift(18)}, $8::bigint + ${shift(18)}, ${ms(9)}, $16)
   ON CONFLICT (workflow_id) DO UPDATE SET
     ${keepUnless(10, 'workflow_type', 'workflows')}, ${keepUnless(11, 'status', 'workflows')},
     ${keepUnless(12, 'current_step_id', 'workflows')}, ${keepUnless(13, 'started_at', 'workflows')},
@@ -102,7 +117,7 @@ const upsertTddTask = prepared(
   'upsert-tdd-task',
   `
   INSERT INTO tdd_tasks (task_id, agent_id, phase, phase_event_id, last_event_id, updated_at)
-  VALUES ($1, $2, $3, $4, $5, ${ms(6)})
+  VALUES ($1, $2, $3, $4::bigint + ${shift(9)}, $5::bigint + ${shift(9)}, ${ms(6)})
   ON CONFLICT (task_id) DO UPDATE SET agent_id = EXCLUDED.agent_id,
     ${keepUnless(7, 'phase', 'tdd_tasks')}, ${keepUnless(8, 'phase_event_id', 'tdd_tasks')},
     last_event_id = EXCLUDED.last_event_id, updated_at = EXCLUDED.updated_at`,
@@ -111,16 +126,24 @@ const upsertTddTask = prepared(
 /**
  * Sends the statements that write a commit's events and state changes, without waiting for them: on a pipelined
  * connection (postgres-open.ts) they travel together and cost one round trip. Wait on them with `settled`.
+ * `numberedTo`: the last id numbered; the head must be set or advanced before these run (see `shift`).
  */
-export function sendRows(client: pg.PoolClient, rows: EventRows, changes: FoldedChanges): Promise<unknown>[] {
+export function sendRows(
+  client: pg.PoolClient,
+  rows: EventRows,
+  changes: FoldedChanges,
+  numberedTo: number,
+): Promise<unknown>[] {
   const sent: Promise<unknown>[] = [];
-  if (rows.length > 0) sent.push(client.query(insertEvents(rows.params())));
+  if (rows.length > 0) sent.push(client.query(insertEvents(rows.params(numberedTo))));
   for (const change of changes.values()) {
     switch (change.kind) {
       case 'agent': {
         const r = change.row;
         sent.push(
-          client.query(upsertAgent([r.agentId, r.agentType, r.status, r.statusEventId, r.lastEventId, r.updatedAt])),
+          client.query(
+            upsertAgent([r.agentId, r.agentType, r.status, r.statusEventId, r.lastEventId, r.updatedAt, numberedTo]),
+          ),
         );
         break;
       }
@@ -146,6 +169,7 @@ export function sendRows(client: pg.PoolClient, rows: EventRows, changes: Folded
               s.lifecycleEventId,
               r.agentId,
               s.agentId,
+              numberedTo,
             ]),
           ),
         );
@@ -164,6 +188,7 @@ export function sendRows(client: pg.PoolClient, rows: EventRows, changes: Folded
               r.updatedAt,
               s.phase,
               s.phaseEventId,
+              numberedTo,
             ]),
           ),
         );
@@ -174,8 +199,11 @@ export function sendRows(client: pg.PoolClient, rows: EventRows, changes: Folded
   return sent;
 }
 
-/** Sends the end-of-commit writes: every touched agent in one statement, then the usage increments in one. */
-export function sendTouches(client: pg.PoolClient, changes: FoldedChanges): Promise<unknown>[] {
+/**
+ * Sends the end-of-commit writes: every touched agent in one statement, then the usage increments in one.
+ * `numberedTo` as for `sendRows`.
+ */
+export function sendTouches(client: pg.PoolClient, changes: FoldedChanges, numberedTo: number): Promise<unknown>[] {
   const agentIds: string[] = [];
   const ids: number[] = [];
   const ats: number[] = [];
@@ -187,8 +215,8 @@ export function sendTouches(client: pg.PoolClient, changes: FoldedChanges): Prom
     seenAts.push(seenAt);
   }
   const sent: Promise<unknown>[] = [];
-  if (agentIds.length > 0) sent.push(client.query(touchAgents([agentIds, ids, ats, seenAts])));
-  const usage = sendUsage(client, changes.touches.usageRows());
+  if (agentIds.length > 0) sent.push(client.query(touchAgents([agentIds, ids, ats, seenAts, numberedTo])));
+  const usage = sendUsage(client, changes.touches.usageRows(), upsertUsage, numberedTo);
   if (usage) sent.push(usage);
   return sent;
 }

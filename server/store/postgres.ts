@@ -1,16 +1,17 @@
 /**
  * The cluster store: PostgreSQL through Drizzle and node-postgres, shared by every node.
  *
- * One global order: an append transaction first locks the `head` row of `store_meta` (`SELECT … FOR UPDATE`)
- * and takes the next ids from it, so appends from all nodes serialize on that row, ids are contiguous (a failed
+ * One global order: an append transaction first locks the `head` row of `store_meta` (`SELECT … FOR UPDATE`, or
+ * the `UPDATE` that advances it) and takes the next ids from it, so appends from all nodes serialize on that row, ids are contiguous (a failed
  * transaction leaves the counter as it was), and a transaction holding larger ids commits after every one
  * holding smaller ids: ids become visible in the order they were assigned. Each node's group commit takes the
  * lock once for the whole group. Idempotency keys are looked up under the same lock, so a key published on two
  * nodes at once is stored once (the unique index stays as the last guard).
  *
  * The head row is held for as long as a commit takes, so a commit makes as few round trips as it can: the
- * connections are pipelined (postgres-open.ts), and a group is two of them, one to begin, lock and read under the
- * lock, one to write everything and commit.
+ * connections are pipelined (postgres-open.ts). A group with nothing to read under the lock (no idempotency key,
+ * no `after`, no presence condition) is one round trip, and the lock is held only while PostgreSQL runs it; any
+ * other is two, one to begin, lock and read under the lock, one to write everything and commit.
  *
  * Read top to bottom: the append path (group, batches; the statements are in postgres-writes.ts), the reads,
  * retention, errors. What an event does to current state is decided in `server/core/state.ts`; this file only
@@ -103,6 +104,16 @@ const readHead = "SELECT value FROM store_meta WHERE key = 'head'";
 /** The lock every append in the cluster waits on, held until COMMIT: the last id handed out. */
 const lockHead = `${readHead} FOR UPDATE`;
 const writeHead = prepared('write-head', "UPDATE store_meta SET value = $1 WHERE key = 'head'");
+/** Takes the lock and `$1` ids at once: the head's new value is the last of them. */
+const advanceHead = prepared(
+  'advance-head',
+  "UPDATE store_meta SET value = value + $1 WHERE key = 'head' RETURNING value",
+);
+
+/** A transaction that failed ends at COMMIT as a rollback; `settled` has thrown that failure already. */
+function committed(sent: readonly unknown[]): void {
+  if ((sent.at(-1) as pg.QueryResult | undefined)?.command !== 'COMMIT') throw new Error('the commit was rolled back');
+}
 
 /** `*` is the only wildcard of our grammar; LIKE's own `%`, `_` and the escape character match themselves. */
 function toLike(pattern: string): string {
@@ -149,12 +160,55 @@ class PostgresStore implements EventStore {
   async appendGroup(batches: Batches, receivedAt = new Date()): Promise<GroupOutcome[]> {
     // As on SQLite: the whole group in one go; if a batch fails, redo the group with a savepoint per batch so
     // that batch alone is refused. Nothing of the first attempt is kept (its transaction rolled back).
+    const readsUnderLock = batches.some(
+      (batch) =>
+        batch.ifSilent !== undefined || batch.after !== undefined || batch.events.some((e) => e.key !== undefined),
+    );
     try {
-      return await this.onConnection('append', (client) => this.writeTogether(client, batches, receivedAt));
+      return await this.onConnection('append', (client) =>
+        readsUnderLock
+          ? this.writeTogether(client, batches, receivedAt)
+          : this.writeAtOnce(client, batches, receivedAt),
+      );
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       return this.transaction('append', (client) => this.writeIsolated(client, batches, receivedAt));
     }
+  }
+
+  /**
+   * A group with nothing to read under the head lock (no idempotency key, no `after`, no presence condition) as
+   * one transaction in one round trip: its ids numbered from 0, the head advanced by their count first (which
+   * takes the lock), every statement shifting the ids by the head it found (postgres-writes.ts `shift`), and the
+   * envelopes renumbered by the head the reply names. The lock is held only while PostgreSQL runs the statements.
+   */
+  private async writeAtOnce(client: pg.PoolClient, batches: Batches, receivedAt: Date): Promise<GroupOutcome[]> {
+    let next = 0;
+    const all = new FoldedChanges();
+    const rows = new EventRows();
+    const none = new KeyIndex();
+    const outcomes = batches.map((batch): GroupOutcome => ({
+      ok: true,
+      result: this.prepareBatch(batch, () => ++next, none, receivedAt, { rows, changes: all }).result,
+    }));
+    const sent = await settled<unknown>(
+      together(client, () => [
+        client.query('BEGIN'),
+        client.query(advanceHead([next])),
+        ...sendRows(client, rows, all, next),
+        ...sendTouches(client, all, next),
+        client.query('COMMIT'),
+      ]),
+    );
+    committed(sent);
+    const head = Number((sent[1] as pg.QueryResult<{ value: string }>).rows[0]?.value);
+    if (!Number.isSafeInteger(head)) throw new Error('the head row did not answer its new value');
+    // The envelopes were made here and are seen by no one yet: numbered from 0 until the head was known.
+    const shift = head - next;
+    for (const outcome of outcomes) {
+      if (outcome.ok) for (const envelope of outcome.result.stored) envelope.id = String(Number(envelope.id) + shift);
+    }
+    return outcomes;
   }
 
   /**
@@ -192,17 +246,16 @@ class PostgresStore implements EventStore {
       const prepared = this.prepareBatch(batch, () => ++next, known, receivedAt, { rows, changes: all });
       outcomes.push({ ok: true, result: prepared.result });
     }
+    // The head first: the statements after it shift the ids by it (none here: they were numbered from it).
     const sent = await settled<unknown>(
       together(client, () => [
-        ...sendRows(client, rows, all),
-        ...sendTouches(client, all),
         client.query(writeHead([next])),
+        ...sendRows(client, rows, all, next),
+        ...sendTouches(client, all, next),
         client.query('COMMIT'),
       ]),
     );
-    // A transaction that failed ends at COMMIT as a rollback; settled has thrown that failure already.
-    if ((sent.at(-1) as pg.QueryResult | undefined)?.command !== 'COMMIT')
-      throw new Error('the commit was rolled back');
+    committed(sent);
     return outcomes;
   }
 
@@ -234,7 +287,8 @@ class PostgresStore implements EventStore {
           changes: new FoldedChanges(),
           newKeys,
         });
-        await settled(sendRows(client, prepared.rows, prepared.changes));
+        // The head moves with each batch kept: rolling the batch back puts it back too.
+        await settled([client.query(writeHead([next])), ...sendRows(client, prepared.rows, prepared.changes, next)]);
         await client.query('RELEASE SAVEPOINT batch');
         all.touches.merge(prepared.changes.touches);
         outcomes.push({ ok: true, result: prepared.result });
@@ -246,7 +300,8 @@ class PostgresStore implements EventStore {
         outcomes.push({ ok: false, error });
       }
     }
-    await settled([...sendTouches(client, all), client.query(writeHead([next]))]);
+    // The head is at `next` already: the last batch kept wrote it, or none did and it is as read.
+    await settled(sendTouches(client, all, next));
     return outcomes;
   }
 

@@ -225,6 +225,13 @@ describe.each(engines)('$name store', ({ open, skip }) => {
       expect(x?.data).toMatchObject({ agentId: (y?.data as { agentId: string }).agentId });
     }
     expect(await other.headId()).toBe(120);
+    // Each append was answered with the ids its events were stored under.
+    const byId = new Map(all.map((e) => [e.id, e.data]));
+    const answered = results.flatMap((r) =>
+      Array.isArray(r) ? r.flatMap((o) => (o.ok ? o.result.stored : [])) : r.stored,
+    );
+    expect(answered).toHaveLength(120);
+    for (const envelope of answered) expect(byId.get(envelope.id)).toEqual(envelope.data);
   });
 
   it.skipIf(skip)('stores nothing of a failing batch; in a group only that batch is refused', async () => {
