@@ -7,7 +7,7 @@ import superjson from 'superjson';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../../server/routers/_app.js';
-import { EventFrames } from '../../server/transports/ws/protocol.js';
+import { dataReplyFrame, EventFrames, replyFrame } from '../../server/transports/ws/protocol.js';
 import { transformer, type EventEnvelope } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
@@ -181,6 +181,38 @@ describe('WebSocket protocol', () => {
     await server.close();
     expect(peer.frames).toContain('{"id":null,"method":"reconnect"}');
     expect(await peer.closed).toBe(1001);
+  });
+});
+
+describe('reply frames', () => {
+  it("writes a call's result as tRPC's response transform would, byte for byte", () => {
+    const envelope = {
+      id: '7',
+      type: 'agent.status',
+      topic: 'agent:a-1',
+      timestamp: new Date('2026-01-01T00:00:00Z'),
+      data: { agentId: 'a-1', status: 'busy' },
+    };
+    const values: unknown[] = [
+      envelope,
+      [envelope, { ...envelope, id: '8' }],
+      { ids: ['1', '2'] },
+      undefined,
+      null,
+      'text',
+      0,
+      new Map([['k', 1]]),
+      { at: new Date(Number.NaN), nested: { list: [1, undefined] } },
+    ];
+    for (const [id, jsonrpc] of [
+      [1, undefined],
+      ['call-x', '2.0'],
+    ] as const) {
+      for (const data of values) {
+        const expected = replyFrame(appRouter, { id, jsonrpc, result: { type: 'data', data } });
+        expect(dataReplyFrame(appRouter, id, jsonrpc, data)).toBe(expected);
+      }
+    }
   });
 });
 

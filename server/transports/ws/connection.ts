@@ -27,6 +27,7 @@ import {
   connectionParamsMessage,
   requestId,
   replyFrame,
+  dataReplyFrame,
   type ClientMessage,
   type EventFrames,
   type RequestId,
@@ -388,7 +389,9 @@ export class Connection<TRouter extends AnyRouter>
           message: `Cannot return an async iterable or observable from a ${call.type} procedure with WebSockets`,
         });
       }
-      this.respond(call, { type: 'data', data });
+      if (this.socket.readyState === WebSocket.OPEN) {
+        this.writer.writeText(dataReplyFrame(this.options.router, call.id, call.jsonrpc, data));
+      }
     } catch (cause) {
       this.respondError(call, cause);
     }
