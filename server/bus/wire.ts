@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { EventEnvelope } from '@switchboard/shared';
 import type { BusMessage } from '../core/bus.js';
+import { writtenDataJson } from '../core/envelope.js';
 
 /** Told of each malformed message with one line saying what was wrong with it. */
 export type OnMalformed = (problem: string) => void;
@@ -35,9 +36,24 @@ const redisMessageSchema = z.array(wireEnvelopeSchema).min(1);
 
 type WireEnvelope = z.infer<typeof wireEnvelopeSchema>;
 
+/** One envelope as `wireEnvelopeSchema` reads it. */
+function encodeEnvelope(e: EventEnvelope): string {
+  const data = writtenDataJson(e);
+  const timestamp = e.timestamp.getTime();
+  if (data === undefined || !Number.isFinite(timestamp)) {
+    return JSON.stringify({ ...e, timestamp } satisfies WireEnvelope);
+  }
+  // `data` as the store wrote it (the same `JSON.stringify` of the same object), not written again.
+  let json = `{"id":${JSON.stringify(e.id)},"type":${JSON.stringify(e.type)},"topic":${JSON.stringify(e.topic)},"timestamp":${timestamp},"data":${data}`;
+  if (e.key !== undefined) json += `,"key":${JSON.stringify(e.key)}`;
+  if (e.source !== undefined) json += `,"source":${JSON.stringify(e.source)}`;
+  if (e.correlationId !== undefined) json += `,"correlationId":${JSON.stringify(e.correlationId)}`;
+  return `${json}}`;
+}
+
 /** The Redis message for events this node committed. */
 export function encodeEvents(events: readonly EventEnvelope[]): string {
-  return JSON.stringify(events.map((e): WireEnvelope => ({ ...e, timestamp: e.timestamp.getTime() })));
+  return `[${events.map(encodeEnvelope).join(',')}]`;
 }
 
 type Decoded = { ok: true; message: BusMessage } | { ok: false; problem: string };

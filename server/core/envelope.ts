@@ -95,11 +95,38 @@ export function storedEnvelopeJson(value: unknown): string | undefined {
   return `${json}}`;
 }
 
-/** The envelope of an event just stored with this id, topic and timestamp: the same object the producer sent. */
-export function envelopeOfEvent(event: ValidEvent, id: number, topic: string, timestamp: Date): EventEnvelope {
+/**
+ * A fresh envelope's `data` as the store wrote it (`JSON.stringify` of the object the producer sent), kept as a
+ * read envelope keeps its stored text (non-enumerable, under a symbol of this module). Only the bus between
+ * nodes reads it (`writtenDataJson`): its message carries `data` as that JSON, which it would otherwise write
+ * again. Frames to this node's subscribers still encode the object itself, as they always have.
+ */
+const writtenText = Symbol('writtenText');
+
+/**
+ * The envelope of an event just stored with this id, topic and timestamp: the same object the producer sent.
+ * `dataText`: `data` as the store wrote it, when it did.
+ */
+export function envelopeOfEvent(
+  event: ValidEvent,
+  id: number,
+  topic: string,
+  timestamp: Date,
+  dataText?: string,
+): EventEnvelope {
   const envelope: Record<string, unknown> = { id: String(id), type: event.type, topic, timestamp, data: event.data };
   if (event.key !== undefined) envelope.key = event.key;
   if (event.source !== undefined) envelope.source = event.source;
   if (event.correlationId !== undefined) envelope.correlationId = event.correlationId;
+  if (dataText !== undefined) {
+    textDescriptor.value = dataText;
+    Object.defineProperty(envelope, writtenText, textDescriptor);
+  }
   return envelope as unknown as EventEnvelope;
+}
+
+/** `JSON.stringify(envelope.data)` without writing it again: the text it was stored as; undefined if unknown. */
+export function writtenDataJson(envelope: EventEnvelope): string | undefined {
+  const held = envelope as Stored & { [writtenText]?: string };
+  return held[writtenText] ?? held[storedText];
 }

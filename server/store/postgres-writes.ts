@@ -39,13 +39,21 @@ export class EventRows {
   /** Each event's `EventInsert` with its id appended, as the INSERT below reads them. */
   private readonly rows: unknown[][] = [];
 
-  /** Adds one event; returns the ids it refers to. */
-  push(event: ValidEvent, keyOwner: string, id: number, topic: string, timestamp: Date, receivedAt: number): EventRefs {
+  /** Adds one event; returns the ids it refers to and its `data` as written. */
+  push(
+    event: ValidEvent,
+    keyOwner: string,
+    id: number,
+    topic: string,
+    timestamp: Date,
+    receivedAt: number,
+  ): { refs: EventRefs; data: string } {
     const { columns, refs } = eventInsert(event, keyOwner, topic, timestamp, receivedAt);
+    const data = columns[9];
     const row: unknown[] = columns;
     row.push(id);
     this.rows.push(row);
-    return refs;
+    return { refs, data };
   }
 
   get length(): number {

@@ -370,12 +370,13 @@ class PostgresStore implements EventStore {
       const id = nextId();
       const timestamp = event.timestamp ?? receivedAt;
       const topic = (this.options.catalogue ?? builtinCatalogue).topicOf(event);
-      const refs = prepared.rows.push(event, keyOwner, id, topic, timestamp, receivedAt.getTime());
+      const { refs, data } = prepared.rows.push(event, keyOwner, id, topic, timestamp, receivedAt.getTime());
       const change = stateChangeOf(event, id, timestamp.getTime());
       if (change) prepared.changes.add(change);
       // The presence sweep's own offline event is no sign of life: the agent keeps its last-seen time.
       if (refs.agentId !== null) prepared.changes.touches.seen(refs.agentId, ifSilent ? 0 : receivedAt.getTime());
-      const envelope = envelopeOfEvent(event, id, topic, timestamp);
+      // With its data as written: the bus between nodes sends that text (server/bus/wire.ts).
+      const envelope = envelopeOfEvent(event, id, topic, timestamp, data);
       if (event.key !== undefined) {
         known.set(keyOwner, event.key, envelope);
         prepared.newKeys.push(event.key);

@@ -1,10 +1,19 @@
 /**
  * Envelopes read from the store: `data` parsed only when used, and the frames' spliced text (the stored row as it
- * is) byte for byte what encoding the envelope writes, for WebSocket's `{ id, data }` and SSE's bare envelope.
+ * is) byte for byte what encoding the envelope writes, for WebSocket's `{ id, data }` and SSE's bare envelope; and
+ * the bus message between nodes, which reuses the text `data` was stored as, byte for byte what it was before.
  */
 import { describe, expect, it } from 'vitest';
 import { encode, encodedWithOneDate, transformer } from '@switchboard/shared';
-import { envelopeOfRow, storedEnvelopeJson, type EnvelopeRow } from '../../server/core/envelope.js';
+import { encodeEvents } from '../../server/bus/wire.js';
+import {
+  envelopeOfEvent,
+  envelopeOfRow,
+  storedEnvelopeJson,
+  writtenDataJson,
+  type EnvelopeRow,
+} from '../../server/core/envelope.js';
+import type { ValidEvent } from '@switchboard/shared';
 
 const rows: EnvelopeRow[] = [
   {
@@ -74,5 +83,47 @@ describe('envelopes read from the store', () => {
     expect(copy.data).toEqual(read.data);
     expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
     expect(JSON.stringify(read)).toBe(JSON.stringify({ ...read }));
+  });
+});
+
+describe('envelopes on the bus between nodes', () => {
+  /** The message as it was written before the stored text was reused: every envelope encoded whole. */
+  const encodedWhole = (events: EventEnvelopeLike[]) =>
+    JSON.stringify(events.map((e) => ({ ...e, timestamp: e.timestamp.getTime() })));
+  type EventEnvelopeLike = Parameters<typeof encodeEvents>[0][number];
+
+  it('writes the same message from the text data was stored as, as from the object', () => {
+    const events = [
+      { type: 'agent.status', data: { agentId: 'a-1', status: 'busy' } },
+      {
+        type: 'team.custom',
+        key: 'k\n"1"',
+        source: 'src\u2028',
+        correlationId: 'c-1',
+        data: { at: new Date('2026-12-05T00:00:00Z'), gone: undefined, list: [1, undefined, 'é ☃'], n: -0 },
+      },
+    ] as unknown as ValidEvent[];
+    const fresh = events.map((event, i) =>
+      envelopeOfEvent(event, i + 1, `topic:${i}`, new Date(1_000 + i), JSON.stringify(event.data)),
+    );
+    expect(fresh.map(writtenDataJson)).toEqual(events.map((e) => JSON.stringify(e.data)));
+    // Invisible to spreads, keys and JSON: the envelope the producer gets back is unchanged.
+    expect(Object.keys(fresh[1] ?? {})).toEqual([
+      'id',
+      'type',
+      'topic',
+      'timestamp',
+      'data',
+      'key',
+      'source',
+      'correlationId',
+    ]);
+    const plain = events.map((event, i) => envelopeOfEvent(event, i + 1, `topic:${i}`, new Date(1_000 + i)));
+    expect(plain.map(writtenDataJson)).toEqual([undefined, undefined]);
+    expect(encodeEvents(fresh)).toBe(encodedWhole(plain));
+    expect(encodeEvents(plain)).toBe(encodedWhole(plain));
+    // Read from the store: its stored text, the same bytes again.
+    const read = rows.map(envelopeOfRow);
+    expect(encodeEvents(read)).toBe(encodedWhole(read));
   });
 });
