@@ -39,6 +39,13 @@ export interface Topology {
   close(): Promise<void>;
 }
 
+/** A group commit done again batch by batch: its cause is most often one batch's fault, answered to its caller. */
+const groupRetried =
+  (log: Logger) =>
+  (cause: unknown): void => {
+    log.debug({ err: cause }, 'a group commit failed as a whole; it is done again one batch at a time');
+  };
+
 export async function openTopology(
   config: TopologyConfig,
   log: Logger,
@@ -56,7 +63,9 @@ export async function openTopology(
     // One process per file: a second would never see the first's live events (docs/deploy.md).
     const lock = config.db === ':memory:' ? undefined : lockDatabaseFile(config.db);
     try {
-      const store = createSqliteStore(openDatabase(config.db, config.durability), catalogue);
+      const store = createSqliteStore(openDatabase(config.db, config.durability), catalogue, {
+        onRetry: groupRetried(log),
+      });
       return embedded(store, given.bus ?? createMemoryBus(), config.db, lock);
     } catch (error) {
       lock?.release();
@@ -75,6 +84,7 @@ export async function openTopology(
   });
   const store = createPostgresStore(db, {
     catalogue,
+    onRetry: groupRetried(log),
     onHealth: (ok) => {
       if (!ok) storeErrors++;
       if (ok !== storeUp) {

@@ -89,7 +89,8 @@ const upsertAgent = prepared(
 
 // Every touched agent of a commit in one statement (each agent once: the commit folded its touches). Applied at
 // the end of a commit, possibly after a newer agent.status of the same commit: never move back. An agent with no
-// row yet (no agent.status stored) has nothing to touch, as on SQLite.
+// row yet (no agent.status stored) has nothing to touch, as on SQLite. A touch's id 0 means no agent.* event in
+// the commit (the agent was only named): NULL, which GREATEST skips and the CASE does not take, before any shift.
 const touchAgents = prepared(
   'touch-agents',
   `
@@ -97,7 +98,7 @@ const touchAgents = prepared(
     updated_at = CASE WHEN t.id > agents.last_event_id THEN to_timestamp(t.at::double precision / 1000)
                       ELSE agents.updated_at END,
     seen_at = GREATEST(agents.seen_at, t.seen_at)
-  FROM (SELECT u.agent_id, u.id + ${shift(5)} AS id, u.at, u.seen_at
+  FROM (SELECT u.agent_id, NULLIF(u.id, 0) + ${shift(5)} AS id, u.at, u.seen_at
         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(agent_id, id, at, seen_at)) AS t
   WHERE agents.agent_id = t.agent_id`,
 );

@@ -59,6 +59,7 @@ import type {
   AppendResult,
   EventStore,
   GroupOutcome,
+  OnGroupRetry,
   RetentionPolicy,
   SilenceCondition,
   Snapshot,
@@ -136,6 +137,8 @@ export interface PostgresStoreOptions {
   onHealth?: ((ok: boolean) => void) | undefined;
   /** Derives each event's topic; events of custom families are stored like the built-in ones. */
   catalogue?: Pick<Catalogue, 'topicOf'> | undefined;
+  /** Hears of every group commit done again batch by batch. */
+  onRetry?: OnGroupRetry | undefined;
 }
 
 class PostgresStore implements EventStore {
@@ -172,6 +175,7 @@ class PostgresStore implements EventStore {
       );
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
+      this.options.onRetry?.(error);
       return this.transaction('append', (client) => this.writeIsolated(client, batches, receivedAt));
     }
   }
@@ -201,6 +205,9 @@ class PostgresStore implements EventStore {
       ]),
     );
     committed(sent);
+    if (next === 0) return outcomes;
+    // Without a head row every shifted id is NULL and the insert fails before COMMIT: a group that stored events
+    // always has its head here.
     const head = Number((sent[1] as pg.QueryResult<{ value: string }>).rows[0]?.value);
     if (!Number.isSafeInteger(head)) throw new Error('the head row did not answer its new value');
     // The envelopes were made here and are seen by no one yet: numbered from 0 until the head was known.

@@ -54,6 +54,7 @@ import type {
   AppendResult,
   EventStore,
   GroupOutcome,
+  OnGroupRetry,
   RetentionPolicy,
   Snapshot,
   SnapshotKind,
@@ -189,6 +190,7 @@ class SqliteStore implements EventStore {
     /** Derives each event's topic; events of custom families are stored like the built-in ones. */
     private readonly catalogue: Pick<Catalogue, 'topicOf'>,
     fsync?: Fsync,
+    private readonly onRetry?: OnGroupRetry,
   ) {
     this.sqlite = db.$client;
     this.wal = new WalSync(walToSync(this.sqlite), fsync);
@@ -228,6 +230,7 @@ class SqliteStore implements EventStore {
         // The file locked by another process past the busy timeout, or unwritable: no batch is at fault, and
         // redoing the group cannot help now; a publisher retrying later (same keys) can.
         if (isConnectionError(error)) throw new StoreUnavailableError('append', error);
+        this.onRetry?.(error);
         return this.appendGroupIsolated(batches, receivedAt);
       }
     });
@@ -576,12 +579,13 @@ class SqliteStore implements EventStore {
 
 /**
  * `catalogue` derives each event's topic; events of custom families are stored like the built-in ones. `fsync`
- * replaces the WAL's flush to disk (durability `full`), for tests that inject a slow or failing disk.
+ * replaces the WAL's flush to disk (durability `full`), for tests that inject a slow or failing disk. `onRetry`
+ * hears of every group commit done again batch by batch.
  */
 export function createSqliteStore(
   db: Db,
   catalogue: Pick<Catalogue, 'topicOf'> = builtinCatalogue,
-  options: { fsync?: Fsync } = {},
+  options: { fsync?: Fsync; onRetry?: OnGroupRetry } = {},
 ): EventStore {
-  return new SqliteStore(db, catalogue, options.fsync);
+  return new SqliteStore(db, catalogue, options.fsync, options.onRetry);
 }

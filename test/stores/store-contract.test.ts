@@ -27,6 +27,10 @@ interface Fixture {
   second: () => Promise<EventStore>;
   /** From now on, the database refuses any event whose `source` is 'explode' (a fault injected on purpose). */
   injectFault: () => Promise<void>;
+  /** How many group commits the stores of this fixture did again batch by batch (`OnGroupRetry`). */
+  retries: () => number;
+  /** An agent row's last agent.* event and its time (epoch ms), read from the table: no read API returns them. */
+  agentRow: (agentId: string) => Promise<{ lastEventId: number; updatedAt: number } | undefined>;
   dispose: () => Promise<void>;
 }
 
@@ -37,12 +41,19 @@ const engines: { name: string; skip: boolean; open: () => Promise<Fixture> }[] =
     open: () => {
       const dir = tempDir();
       const path = dir.file('contract.db');
-      const store = createSqliteStore(openDatabase(path, 'normal'));
+      let retries = 0;
+      const options = {
+        onRetry: () => {
+          retries++;
+        },
+      };
+      const store = createSqliteStore(openDatabase(path, 'normal'), undefined, options);
       const opened = [store];
       return Promise.resolve({
         store,
+        retries: () => retries,
         second: () => {
-          const store = createSqliteStore(openDatabase(path, 'normal'));
+          const store = createSqliteStore(openDatabase(path, 'normal'), undefined, options);
           opened.push(store);
           return Promise.resolve(store);
         },
@@ -53,6 +64,17 @@ const engines: { name: string; skip: boolean; open: () => Promise<Fixture> }[] =
           );
           db.$client.close();
           return Promise.resolve();
+        },
+        agentRow: (agentId) => {
+          const db = openDatabase(path);
+          try {
+            const row = db.$client
+              .prepare('SELECT last_event_id AS lastEventId, updated_at AS updatedAt FROM agents WHERE agent_id = ?')
+              .get(agentId) as { lastEventId: number; updatedAt: number } | undefined;
+            return Promise.resolve(row);
+          } finally {
+            db.$client.close();
+          }
         },
         dispose: async () => {
           for (const store of opened) await store.close();
@@ -66,13 +88,20 @@ const engines: { name: string; skip: boolean; open: () => Promise<Fixture> }[] =
     skip: !available.postgres,
     open: async () => {
       const schema = pgSchema();
-      const store = createPostgresStore(await schema.open());
+      let retries = 0;
+      const options = {
+        onRetry: () => {
+          retries++;
+        },
+      };
+      const store = createPostgresStore(await schema.open(), options);
       const opened = [store];
       const s = quoteIdent(schema.schema);
       return {
         store,
+        retries: () => retries,
         second: async () => {
-          const store = createPostgresStore(await schema.open());
+          const store = createPostgresStore(await schema.open(), options);
           opened.push(store);
           return store;
         },
@@ -82,6 +111,15 @@ const engines: { name: string; skip: boolean; open: () => Promise<Fixture> }[] =
           await pgQuery(
             `CREATE TRIGGER explode BEFORE INSERT ON ${s}.events FOR EACH ROW EXECUTE FUNCTION ${s}.explode()`,
           );
+        },
+        agentRow: async (agentId) => {
+          const found = await pgQuery(
+            `SELECT last_event_id AS "lastEventId", (extract(epoch from updated_at) * 1000)::float8 AS "updatedAt"
+             FROM ${s}.agents WHERE agent_id = $1`,
+            [agentId],
+          );
+          const row = found.rows[0] as { lastEventId: string; updatedAt: number } | undefined;
+          return row && { lastEventId: Number(row.lastEventId), updatedAt: row.updatedAt };
         },
         dispose: async () => {
           for (const store of opened) await store.close();
@@ -204,7 +242,7 @@ describe.each(engines)('$name store', ({ open, skip }) => {
   );
 
   it.skipIf(skip)('appends from two stores at once get one contiguous order', async () => {
-    const { store, second } = await setUp();
+    const { store, second, retries } = await setUp();
     const other = await second();
     const batch = (node: string, i: number) => valid([agentLog(node, `${i}a`), agentLog(node, `${i}b`)]);
     const results = await Promise.all([
@@ -232,10 +270,12 @@ describe.each(engines)('$name store', ({ open, skip }) => {
     );
     expect(answered).toHaveLength(120);
     for (const envelope of answered) expect(byId.get(envelope.id)).toEqual(envelope.data);
+    // All of it in one go each: no group was done again batch by batch.
+    expect(retries()).toBe(0);
   });
 
   it.skipIf(skip)('stores nothing of a failing batch; in a group only that batch is refused', async () => {
-    const { store, injectFault } = await setUp();
+    const { store, injectFault, retries } = await setUp();
     await store.append(valid([agentStatus('a-1', 'idle')]));
     await injectFault();
     await expect(
@@ -253,6 +293,7 @@ describe.each(engines)('$name store', ({ open, skip }) => {
       ].map((events) => ({ events, keyOwner: '' })),
     );
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    expect(retries()).toBeGreaterThan(0);
     expect(ids(await store.readAfter(0, {}, 10))).toEqual([1, 2, 3, 4]);
     expect((await store.agents()).map((e) => e.data.agentId)).toEqual(['a-1', 'a-2']);
     expect(await store.workflow('wf-3')).toMatchObject({ lastEventId: '4' });
@@ -307,6 +348,38 @@ describe.each(engines)('$name store', ({ open, skip }) => {
       'behind k1 again',
       'behind k1, once more',
     ]);
+  });
+
+  it.skipIf(skip)("moves an agent's last event only with its own agent events, in every kind of commit", async () => {
+    const { store, agentRow, injectFault, retries } = await setUp();
+    const at = (ms: number) => ({ timestamp: new Date(ms) });
+    await store.append(valid([{ ...agentStatus('coder-001', 'busy'), ...at(1_000) }]));
+    for (let i = 0; i < 5; i++) await store.append(valid([agentLog('other', `${i}`)]));
+    // Events that only name the agent: in a commit with nothing to read under a lock, in one with a key, and in a
+    // group whose other batch fails (each batch then on its own).
+    await store.append(valid([tddPhaseChanged('task-1', 'red', 'coder-001')]));
+    await store.append(valid([{ ...tddPhaseChanged('task-1', 'green', 'coder-001'), key: 'k-1' }]));
+    expect(retries()).toBe(0);
+    await injectFault();
+    const outcomes = await store.appendGroup(
+      [
+        valid([tddPhaseChanged('task-1', 'red', 'coder-001')]),
+        valid([{ ...agentLog('other', 'x'), source: 'explode' }]),
+      ].map((events) => ({ events, keyOwner: '' })),
+    );
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false]);
+    expect(retries()).toBe(1);
+    expect(await agentRow('coder-001')).toEqual({ lastEventId: 1, updatedAt: 1_000 });
+    // Its own agent event moves both, in a commit that also only names it.
+    const [log] = (
+      await store.append(
+        valid([
+          { ...agentLog('coder-001', 'working'), ...at(2_000) },
+          tddPhaseChanged('task-1', 'refactor', 'coder-001'),
+        ]),
+      )
+    ).stored;
+    expect(await agentRow('coder-001')).toEqual({ lastEventId: Number(log?.id), updatedAt: 2_000 });
   });
 
   it.skipIf(skip)('keeps agents, workflows (with their status machine) and TDD tasks in step', async () => {
