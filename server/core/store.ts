@@ -108,13 +108,13 @@ export interface AgentPresenceRow {
   seenAt: number;
 }
 
-/** One batch's result within a group commit: stored, or refused on its own without touching the others. */
 /**
  * Told when a group commit failed as a whole and is done again one batch at a time, so that only the failing batch
  * is refused: `cause` is the first attempt's error (most often one batch's fault). A store calls it before the retry.
  */
 export type OnGroupRetry = (cause: unknown) => void;
 
+/** One batch's result within a group commit: stored, or refused on its own without touching the others. */
 export type GroupOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
 /** Events with `after` < id < `before` (no upper bound without `before`), oldest or newest first. */

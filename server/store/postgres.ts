@@ -1,12 +1,12 @@
 /**
  * The cluster store: PostgreSQL through Drizzle and node-postgres, shared by every node.
  *
- * One global order: an append transaction first locks the `head` row of `store_meta` (`SELECT … FOR UPDATE`, or
- * the `UPDATE` that advances it) and takes the next ids from it, so appends from all nodes serialize on that row, ids are contiguous (a failed
- * transaction leaves the counter as it was), and a transaction holding larger ids commits after every one
- * holding smaller ids: ids become visible in the order they were assigned. Each node's group commit takes the
- * lock once for the whole group. Idempotency keys are looked up under the same lock, so a key published on two
- * nodes at once is stored once (the unique index stays as the last guard).
+ * One global order: an append transaction first locks the `head` row of `store_meta` (`SELECT … FOR UPDATE`, or the
+ * `UPDATE` that advances it) and takes the next ids from it, so appends from all nodes serialize on that row, ids
+ * are contiguous (a failed transaction leaves the counter as it was), and a transaction holding larger ids commits
+ * after every one holding smaller ids: ids become visible in the order they were assigned. Each node's group commit
+ * takes the lock once for the whole group. Idempotency keys are looked up under the same lock, so a key published on
+ * two nodes at once is stored once (the unique index stays as the last guard).
  *
  * The head row is held for as long as a commit takes, so a commit makes as few round trips as it can: the
  * connections are pipelined (postgres-open.ts). A group with nothing to read under the lock (no idempotency key,
