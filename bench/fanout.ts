@@ -10,7 +10,8 @@
  *   time to its arrival, over every delivery. For Switchboard a second, traced run gives the breakdown of where
  *   an event's time goes inside the server (bench/trace.ts). Its floor (`ws-durable`, `ws-durable-trpc`): raw
  *   `ws` fed by the same kind of publisher process and storing each event durably before it sends it, to raw
- *   subscribers and to Switchboard's own client.
+ *   subscribers and to Switchboard's own client; the latter at saturation too, where its server CPU per delivery
+ *   is the least any server spends on Switchboard's path (a write costs more when its reader is slower).
  */
 import type { ChildProcess } from 'node:child_process';
 import { next, start, waitLimitMs } from './ipc.js';
