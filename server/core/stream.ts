@@ -13,7 +13,8 @@
  * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
  * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
- * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large.
+ * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large; a
+ * paused catch-up keeps the rest of the page it read (at most one page) and sends it first on `resume()`.
  */
 import { StoreUnavailableError } from './unavailable.js';
 import { errorReasons, parseCursor, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
@@ -164,9 +165,9 @@ export class EventStream {
         this.state = 'paused';
         this.buffer = [];
         this.overflowed = false;
-        // Only a sink that waits for room keeps the rest of the page; one that overflowed reads it back later.
-        // The rest of a snapshot is kept either way: the cursor is already past it.
-        this.unsent = full && !snapshot ? [] : events.slice(i + 1);
+        // The rest of the page goes first on resume, whichever way the sink asked to wait: reading it back from
+        // the store would fetch the same rows again (the rest of a snapshot cannot be: the cursor is past it).
+        this.unsent = events.slice(i + 1);
         this.unsentIsSnapshot = snapshot;
         return false;
       }
