@@ -266,7 +266,7 @@ export function createHub({
       await tail;
     },
     open,
-    /** Live events a stream holds while catching up, and items a pulled stream holds, at most. */
+    /** Live events a stream holds while catching up, and items a pulled stream's queue holds, at most. */
     bufferLimit: subscriberBufferLimit,
     /** The same stream as an async iterator, ended by `signal` or by `return()`. */
     stream(request: StreamRequest, signal: AbortSignal): AsyncGenerator<StreamItem, void, undefined> {

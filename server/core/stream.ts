@@ -13,12 +13,14 @@
  * drops the buffer and reads the missed range back from the store, which has every event anyway. A sink that
  * cannot take more (its `push` returns false) pauses the stream: live events are then skipped, and `resume()`
  * reads them back from the store. Catching up also asks the sink whether it is `ready` after every item, so a
- * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large; a
- * paused catch-up keeps the rest of the page it read (at most one page) and sends it first on `resume()`.
+ * replay (or a snapshot) goes at the pace the subscriber drains, however far behind it is or however large. A
+ * paused replay keeps what it read of its page up to `keptReplayBytes` and sends it first on `resume()`; a paused
+ * snapshot keeps the rest of the snapshot.
  */
 import { StoreUnavailableError } from './unavailable.js';
 import { errorReasons, parseCursor, type EventEnvelope, type StreamItem, type StreamReset } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
+import { writtenDataJson } from './envelope.js';
 import { ReasonedError } from './errors.js';
 import { compileFilter, type EventFilter } from './filter.js';
 import type { EventStore, Snapshot } from './store.js';
@@ -29,6 +31,28 @@ const storeRetryMaxMs = 2_000;
 
 /** Events read from the store per query while catching up. */
 const pageSize = 1_000;
+
+/**
+ * What a paused catch-up keeps of the page it read, at most, counted as the events' stored data plus
+ * `envelopeBytes` each: the rest goes first on resume, and what lies past it is read from the store again. A page
+ * of events of a few hundred bytes is kept whole; a page of large ones is not held for a subscriber that stopped
+ * reading.
+ */
+export const keptReplayBytes = 512 * 1024;
+/** An envelope's fields other than its data, counted against `keptReplayBytes`. */
+const envelopeBytes = 256;
+
+/** The first of `events` from `from` on that fit in `keptReplayBytes`. */
+function keptOf(events: readonly EventEnvelope[], from: number): EventEnvelope[] {
+  let bytes = 0;
+  let end = from;
+  for (; end < events.length; end++) {
+    const event = events[end];
+    bytes += envelopeBytes + (event ? (writtenDataJson(event)?.length ?? 0) : 0);
+    if (bytes > keptReplayBytes) break;
+  }
+  return events.slice(from, end);
+}
 
 export interface StreamSink {
   /**
@@ -81,8 +105,8 @@ export class EventStream {
   private buffer: EventEnvelope[] = [];
   private overflowed = false;
   /**
-   * Read from the store but not yet pushed when the sink asked to wait: at most one page of a replay, or what is
-   * left of a snapshot (which, unlike a replay, cannot be read again from the cursor).
+   * Read from the store but not yet pushed when the sink asked to wait: at most `keptReplayBytes` of a replay's
+   * page, or what is left of a snapshot (which, unlike a replay, cannot be read again from the cursor).
    */
   private unsent: EventEnvelope[] = [];
   private unsentIsSnapshot = false;
@@ -165,9 +189,10 @@ export class EventStream {
         this.state = 'paused';
         this.buffer = [];
         this.overflowed = false;
-        // The rest of the page goes first on resume, whichever way the sink asked to wait: reading it back from
-        // the store would fetch the same rows again (the rest of a snapshot cannot be: the cursor is past it).
-        this.unsent = events.slice(i + 1);
+        // The rest of the page goes first on resume, whichever way the sink asked to wait, up to
+        // `keptReplayBytes`: reading it back from the store would fetch the same rows again. The rest of a snapshot
+        // is kept whole: it cannot be read again, the cursor being past it.
+        this.unsent = snapshot ? events.slice(i + 1) : keptOf(events, i + 1);
         this.unsentIsSnapshot = snapshot;
         return false;
       }
@@ -383,8 +408,9 @@ function resetNotice(reason: StreamReset['data']['reason'], requestedAfter: stri
 }
 
 /**
- * A stream as an async iterator, for callers that pull (`createCaller`, tRPC's own adapters). Holds at most
- * `bufferLimit` items: past that the stream pauses and later reads what it skipped back from the store.
+ * A stream as an async iterator, for callers that pull (`createCaller`, tRPC's own adapters). Its queue holds at
+ * most `bufferLimit` items: past that the stream pauses, keeping what it read of a replay's page up to
+ * `keptReplayBytes` (or the rest of a snapshot), and later reads the live events it skipped back from the store.
  */
 export async function* pullStream(
   open: (sink: StreamSink) => EventStream,

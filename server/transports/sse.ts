@@ -239,7 +239,8 @@ export class SseTransport {
     stream.open = source.open({
       push: (item, shared) => {
         stream.write(format.item(item as StreamItem, shared, trackedId));
-        // Full: the stream skips live events until `resume`, then reads them back from the store.
+        // Full: the stream skips live events until `resume`, then reads them back from the store (a replay keeps
+        // what it read of its page, up to `keptReplayBytes`, and sends that first).
         return stream.roomFor(resume);
       },
       fail: (error) => {
