@@ -300,31 +300,46 @@ class SqliteStore implements EventStore {
     if (after !== undefined && !this.statements.selectByKey.get(keyOwner, after)) throw new OutOfOrderError(after);
     if (ifSilent && !isStillSilent(this.statements.agentSeen.get(ifSilent.agentId), ifSilent, committed)) return result;
     for (const event of input) {
-      const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(keyOwner, event.key);
-      if (existing) {
+      const envelope = this.insert(event, keyOwner, receivedAt, touches, ifSilent === undefined);
+      if (envelope === undefined) {
+        // The key was stored before (or earlier in this batch): the event stored under it answers.
+        const existing = event.key === undefined ? undefined : this.statements.selectByKey.get(keyOwner, event.key);
+        if (!existing) throw new Error(`key "${String(event.key)}" is taken but no event holds it`);
         result.envelopes.push(envelopeOfRow({ ...existing, timestamp: new Date(existing.timestamp) }));
         continue;
       }
-      const envelope = this.insert(event, keyOwner, receivedAt, touches, ifSilent === undefined);
       result.envelopes.push(envelope);
       result.stored.push(envelope);
     }
     return result;
   }
 
-  /** `heard`: the event is a sign of life of the agent it names (all but the presence sweep's own). */
+  /**
+   * Stores one event and its state change; undefined, storing nothing, when its key is taken. The unique index on
+   * the owner's keys is the check: a key looked up first would be looked up twice, since the insert checks it
+   * anyway. A refused insert is rolled back alone and takes no id (ids stay contiguous).
+   * `heard`: the event is a sign of life of the agent it names (all but the presence sweep's own).
+   */
   private insert(
     event: ValidEvent,
     keyOwner: string,
     receivedAt: Date,
     touches: AgentTouches,
     heard: boolean,
-  ): EventEnvelope {
+  ): EventEnvelope | undefined {
     const timestamp = event.timestamp ?? receivedAt;
     const topic = this.catalogue.topicOf(event);
     const { columns, refs } = eventInsert(event, keyOwner, topic, timestamp, receivedAt.getTime());
-    // Bound by position (binding by name cost a third of the statement's time).
-    const { lastInsertRowid } = this.statements.insertEvent.run(...columns);
+    let lastInsertRowid: number | bigint;
+    try {
+      // Bound by position (binding by name cost a third of the statement's time).
+      ({ lastInsertRowid } = this.statements.insertEvent.run(...columns));
+    } catch (error) {
+      // The one unique index of events that input can meet is (key_owner, key).
+      if (event.key !== undefined && (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        return undefined;
+      throw error;
+    }
     const id = Number(lastInsertRowid);
     const change = stateChangeOf(event, id, timestamp.getTime());
     if (change) this.applyChange(change, touches);
