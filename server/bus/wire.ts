@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { EventEnvelope } from '@switchboard/shared';
 import type { BusMessage } from '../core/bus.js';
-import { writtenDataJson } from '../core/envelope.js';
+import { envelopeJson, writtenDataJson } from '../core/envelope.js';
 
 /** Told of each malformed message with one line saying what was wrong with it. */
 export type OnMalformed = (problem: string) => void;
@@ -44,11 +44,7 @@ function encodeEnvelope(e: EventEnvelope): string {
     return JSON.stringify({ ...e, timestamp } satisfies WireEnvelope);
   }
   // `data` as the store wrote it (the same `JSON.stringify` of the same object), not written again.
-  let json = `{"id":${JSON.stringify(e.id)},"type":${JSON.stringify(e.type)},"topic":${JSON.stringify(e.topic)},"timestamp":${timestamp},"data":${data}`;
-  if (e.key !== undefined) json += `,"key":${JSON.stringify(e.key)}`;
-  if (e.source !== undefined) json += `,"source":${JSON.stringify(e.source)}`;
-  if (e.correlationId !== undefined) json += `,"correlationId":${JSON.stringify(e.correlationId)}`;
-  return `${json}}`;
+  return envelopeJson(e, String(timestamp), data);
 }
 
 /** The Redis message for events this node committed. */

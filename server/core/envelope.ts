@@ -88,7 +88,16 @@ export function storedEnvelopeJson(value: unknown): string | undefined {
   const envelope = value as EventEnvelope;
   const { timestamp } = envelope;
   if (Number.isNaN(timestamp.getTime())) return undefined;
-  let json = `{"id":"${envelope.id}","type":${JSON.stringify(envelope.type)},"topic":${JSON.stringify(envelope.topic)},"timestamp":"${timestamp.toISOString()}","data":${data}`;
+  return envelopeJson(envelope, `"${timestamp.toISOString()}"`, data);
+}
+
+/**
+ * An envelope made by a store (its id digits) as JSON in its fields' order, with `timestamp` and `data` given
+ * as JSON text: the one layout of the frames' text (`storedEnvelopeJson`) and the bus message's
+ * (server/bus/wire.ts, the timestamp in epoch ms there).
+ */
+export function envelopeJson(envelope: EventEnvelope, timestamp: string, data: string): string {
+  let json = `{"id":"${envelope.id}","type":${JSON.stringify(envelope.type)},"topic":${JSON.stringify(envelope.topic)},"timestamp":${timestamp},"data":${data}`;
   if (envelope.key !== undefined) json += `,"key":${JSON.stringify(envelope.key)}`;
   if (envelope.source !== undefined) json += `,"source":${JSON.stringify(envelope.source)}`;
   if (envelope.correlationId !== undefined) json += `,"correlationId":${JSON.stringify(envelope.correlationId)}`;

@@ -220,11 +220,12 @@ export class EventStream {
     return this.options.filter.scope === undefined ? rows : rows.filter(this.matches);
   }
 
-  /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
+  /** `resume` bound to this stream, for a sink's `ready`: made once, on first use. */
   private waker(): () => void {
     return (this.wake ??= this.resume.bind(this));
   }
 
+  /** The state, read afresh: a sink or an await may change it under a narrowed `this.state`. */
   private is(state: State): boolean {
     return this.state === state;
   }
