@@ -7,6 +7,7 @@ import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
+import { answeredLink } from './answered-link.js';
 import { describeConnectionError } from './connection-error.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
@@ -144,7 +145,7 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
     retryDelayMs: backoff(options.reconnect),
     keepAlive: { enabled: true, ...(options.keepAlive ?? defaultKeepAlive) },
   });
-  const client = createTRPCClient<TRouter>({ links: [wsLink({ client: wsClient, transformer })] });
+  const client = createTRPCClient<TRouter>({ links: [answeredLink(), wsLink({ client: wsClient, transformer })] });
 
   // A failed attempt is reported twice: for ws's error event (which names the cause) and then for its close
   // event (1006, which names none); the second keeps the first one's words.

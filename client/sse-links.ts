@@ -13,6 +13,7 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../server/routers/_app.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { errorReasons, transformer } from '@switchboard/shared';
+import { answeredLink } from './answered-link.js';
 
 /** The part of an EventSource tRPC's link uses: the browser's, or the `eventsource` package's in Node 20. */
 export type EventSourceClass = new (
@@ -132,11 +133,14 @@ export function createSseTransport<TRouter extends AnyTRPCRouter>(options: SseLi
             token === undefined ? {} : { token: await readToken(token) },
         }),
       ],
-      false: httpBatchLink({
-        url,
-        transformer,
-        ...(token !== undefined && { headers: async () => ({ authorization: `Bearer ${await readToken(token)}` }) }),
-      }),
+      false: [
+        answeredLink(),
+        httpBatchLink({
+          url,
+          transformer,
+          ...(token !== undefined && { headers: async () => ({ authorization: `Bearer ${await readToken(token)}` }) }),
+        }),
+      ],
     }),
   ];
   const connection: Connection = {
