@@ -70,13 +70,13 @@ export interface FanOutOptions {
   subscribers?: 'client' | 'plain';
 }
 
-/** Waits until the server counts no open connection (the warm-up client's are gone). */
-async function untilNoConnections(server: ChildProcess): Promise<void> {
+/** Waits until the server counts `count` open connections (the warm-up's or a measuring wave's are gone). */
+async function untilConnections(server: ChildProcess, count: number): Promise<void> {
   const since = performance.now();
   for (;;) {
     server.send({ cmd: 'connections' });
-    if ((await next<number>(server, 'connections')) === 0) return;
-    if (performance.now() - since > waitLimitMs) throw new Error('warm-up connections did not close');
+    if ((await next<number>(server, 'connections')) === count) return;
+    if (performance.now() - since > waitLimitMs) throw new Error(`the server did not come to ${count} connections`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -96,10 +96,17 @@ interface Memory {
   heap: number;
 }
 
+/** Memory per idle connection is measured at N=1000 with the subscribers' own client (a hundred move RSS less than its noise). */
+const measuresMemory = (n: number, options: FanOutOptions) =>
+  n >= 1000 && options.saturation && options.subscribers !== 'plain';
+
 /**
- * Connects the N subscribers to a fresh server, and measures the server's memory growth per connection on the
- * way: a few subscribers come and go first, so that what is paid once per process (code compiled on first use,
- * the heap's first growth) is not counted against each of the N, and memory is read after a GC before and after.
+ * Connects the N subscribers to a fresh server, and with `measuresMemory` measures the server's memory per
+ * connection on the way: what N more idle subscribers add once the N are connected, each reading after a GC. The
+ * first N are not the measure: what a process pays once (code compiled on first use, the heap's first growth)
+ * comes with them, and so can the allocator handing back pages it kept since startup, which has made RSS fall
+ * while the first thousand connected (a negative figure per connection on one machine). The second N meet a
+ * process past all that; they are closed again before the fan-out runs.
  */
 async function connectMeasured(server: ChildProcess, variant: Variant, n: number, options: FanOutOptions) {
   const port = String(await next<number>(server, 'port'));
@@ -107,15 +114,26 @@ async function connectMeasured(server: ChildProcess, variant: Variant, n: number
   const warm = start('./client.ts', [variant, port, '20'], env);
   await next(warm, 'ready');
   warm.kill();
-  await untilNoConnections(server);
-  server.send({ cmd: 'gc' });
-  const before = await next<Memory>(server, 'memory');
+  await untilConnections(server, 0);
   const subscribers = start('./client.ts', [variant, port, String(n)], env);
   await next(subscribers, 'ready');
+  if (!measuresMemory(n, options)) return { port, subscribers, perConnection: undefined };
   server.send({ cmd: 'gc' });
-  const after = await next<Memory>(server, 'memory');
-  const perConnection = { rss: (after.rss - before.rss) / n, heap: (after.heap - before.heap) / n };
-  return { port, subscribers, perConnection };
+  const before = await next<Memory>(server, 'memory');
+  const more = start('./client.ts', [variant, port, String(n)], env);
+  try {
+    await next(more, 'ready');
+    server.send({ cmd: 'gc' });
+    const after = await next<Memory>(server, 'memory');
+    return {
+      port,
+      subscribers,
+      perConnection: { rss: (after.rss - before.rss) / n, heap: (after.heap - before.heap) / n },
+    };
+  } finally {
+    more.kill();
+    await untilConnections(server, n);
+  }
 }
 
 /**
@@ -136,7 +154,7 @@ async function idleMemorySamples(
     try {
       const measured = await connectMeasured(server, variant, n, options);
       subscribers = measured.subscribers;
-      samples.push(measured.perConnection);
+      if (measured.perConnection) samples.push(measured.perConnection);
     } finally {
       subscribers?.kill();
       server.kill();
@@ -231,7 +249,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       out.trace = await next<TraceSample[]>(server, 'traced');
     }
     for (const child of children) child.kill();
-    if (n >= 1000 && options.saturation && options.subscribers !== 'plain') {
+    if (perConnection) {
       const samples = await idleMemorySamples(variant, n, options, perConnection);
       out.rssPerConnection = samples.map((s) => s.rss);
       out.heapPerConnection = samples.map((s) => s.heap);
