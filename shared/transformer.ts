@@ -76,12 +76,52 @@ export function encode(value: unknown): SuperJSONResult {
 }
 
 /**
+ * True when `encode` writes `value` exactly as `JSON.stringify` does: strings, booleans, null, finite numbers
+ * other than -0, arrays without holes and plain objects of these, nothing else (no `Date`, undefined, class
+ * instance or `__proto__` key, which encoding annotates or hands to superjson and `JSON.stringify` flattens or
+ * drops). The walk `encodeValue` makes, building nothing.
+ */
+export function isPlainJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (Array.isArray(value)) {
+    // A hole reads as undefined, which is not plain.
+    for (const item of value as unknown[]) if (!isPlainJson(item)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || !isPlainJson((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** superjson's form around `json`, the value's JSON text, with `values` its annotations' JSON members. */
+const withAnnotations = (json: string, values: string) => `{"json":${json},"meta":{"values":{${values}},"v":1}}`;
+
+/**
  * `JSON.stringify(encode(value))` for a value whose one non-JSON part is a `Date` at `datePath`, from `json`,
  * the value's JSON text with that date as its ISO string: what a server writes for a stored envelope without
  * parsing it first. Byte for byte the same as encoding (test/core/envelope.test.ts).
  */
 export function encodedWithOneDate(json: string, datePath: string): string {
-  return `{"json":${json},"meta":{"values":{${JSON.stringify(datePath)}:["Date"]},"v":1}}`;
+  return withAnnotations(json, `${JSON.stringify(datePath)}:["Date"]`);
+}
+
+/** `encodedWithOneDate` for a value with a `Date` at each of `datePaths`, in the order encoding meets them. */
+export function encodedWithDates(json: string, datePaths: readonly string[]): string {
+  return withAnnotations(json, datePaths.map((path) => `${JSON.stringify(path)}:["Date"]`).join(','));
 }
 
 /** What a client may annotate in what it sends: dates, and fields left undefined. */

@@ -2,7 +2,7 @@
  * Envelopes from stored rows and from freshly appended events: the one mapping every store uses, so an event
  * reads back the same from SQLite and from PostgreSQL.
  */
-import type { EventEnvelope, ValidEvent } from '@switchboard/shared';
+import { isPlainJson, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 
 /** The columns an envelope is made of, as every store reads them (`data` is the validated object as JSON). */
 export interface EnvelopeRow {
@@ -112,6 +112,10 @@ export function envelopeJson(envelope: EventEnvelope, timestamp: string, data: s
  */
 const writtenText = Symbol('writtenText');
 
+interface Written {
+  [writtenText]?: string;
+}
+
 /**
  * The envelope of an event just stored with this id, topic and timestamp: the same object the producer sent.
  * `dataText`: `data` as the store wrote it, when it did.
@@ -134,8 +138,24 @@ export function envelopeOfEvent(
   return envelope as unknown as EventEnvelope;
 }
 
+/**
+ * `storedEnvelopeJson` for any envelope a store made: one read back, or one just stored whose data was written
+ * as the text encoding would write for it (`isPlainJson`: a walk that builds nothing, where encoding builds a
+ * copy and writes it again). Undefined for anything else, which is then encoded as it is.
+ */
+export function madeEnvelopeJson(value: unknown): string | undefined {
+  const stored = storedEnvelopeJson(value);
+  if (stored !== undefined) return stored;
+  const written = typeof value === 'object' && value !== null ? (value as Written)[writtenText] : undefined;
+  if (written === undefined) return undefined;
+  const envelope = value as EventEnvelope;
+  const { timestamp } = envelope;
+  if (Number.isNaN(timestamp.getTime()) || !isPlainJson(envelope.data)) return undefined;
+  return envelopeJson(envelope, `"${timestamp.toISOString()}"`, written);
+}
+
 /** `JSON.stringify(envelope.data)` without writing it again: the text it was stored as; undefined if unknown. */
 export function writtenDataJson(envelope: EventEnvelope): string | undefined {
-  const held = envelope as Stored & { [writtenText]?: string };
+  const held = envelope as Stored & Written;
   return held[writtenText] ?? held[storedText];
 }

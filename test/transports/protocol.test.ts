@@ -8,7 +8,8 @@ import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../../server/routers/_app.js';
 import { dataReplyFrame, EventFrames, replyFrame } from '../../server/transports/ws/protocol.js';
-import { transformer, type EventEnvelope } from '@switchboard/shared';
+import { envelopeOfEvent } from '../../server/core/envelope.js';
+import { transformer, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
 
@@ -213,6 +214,47 @@ describe('reply frames', () => {
         expect(dataReplyFrame(appRouter, id, jsonrpc, data)).toBe(expected);
       }
     }
+  });
+
+  it("writes a write's stored envelopes from their written data text, and the same bytes as encoding them", () => {
+    // As a store makes them: the data as the producer sent it, and the text it wrote for it (JSON.stringify).
+    const stored = (id: number, data: Record<string, unknown>) =>
+      envelopeOfEvent(
+        { type: 'agent.metric', source: 'test', data } as unknown as ValidEvent,
+        id,
+        'agent:a-1',
+        new Date(Date.UTC(2026, 0, 1, 0, 0, id)),
+        JSON.stringify(data),
+      );
+    const plain = { agentId: 'a-1', name: 'tokens', value: 12.5, tags: ['x', 'y.z'], nested: { ok: true, none: null } };
+    // Data whose written text is not what encoding writes: encoded as it is, never spliced.
+    const holey: unknown[] = [1];
+    holey[2] = 3;
+    const notPlain = [
+      { ...plain, value: -0 },
+      { ...plain, at: new Date('2026-02-02T00:00:00Z') },
+      { ...plain, missing: undefined },
+      { ...plain, list: holey },
+    ];
+    const values: unknown[] = [
+      stored(1, plain),
+      [stored(1, plain), stored(2, { ...plain, 'dotted.key': 'v' }), stored(3, plain)],
+      ...notPlain.map((data) => stored(4, data)),
+      ...notPlain.map((data) => [stored(5, plain), stored(6, data)]),
+    ];
+    for (const data of values) {
+      const expected = replyFrame(appRouter, { id: 3, jsonrpc: undefined, result: { type: 'data', data } });
+      expect(dataReplyFrame(appRouter, 3, undefined, data)).toBe(expected);
+    }
+    // The spliced text is the one written, not the object: a text that differs from the object shows it.
+    const spliced = envelopeOfEvent(
+      { type: 'agent.metric', data: plain } as unknown as ValidEvent,
+      9,
+      'agent:a-1',
+      new Date(0),
+      '{"written":true}',
+    );
+    expect(dataReplyFrame(appRouter, 3, undefined, [spliced])).toContain('"data":{"written":true}');
   });
 });
 

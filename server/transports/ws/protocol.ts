@@ -14,8 +14,8 @@ import {
 } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
-import { encode, encodedWithOneDate } from '@switchboard/shared';
-import { storedEnvelopeJson } from '../../core/envelope.js';
+import { encode, encodedWithDates, encodedWithOneDate } from '@switchboard/shared';
+import { madeEnvelopeJson, storedEnvelopeJson } from '../../core/envelope.js';
 import type { TrackedItem } from '../../core/push-source.js';
 import type { PathTracer } from '../../core/trace.js';
 import { textFrame } from './socket-writer.js';
@@ -83,10 +83,37 @@ export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): strin
  * cannot encode `data`.
  */
 export function dataReplyFrame(router: AnyRouter, id: RequestId, jsonrpc: '2.0' | undefined, data: unknown): string {
-  const encoded = JSON.stringify(configOf(router).transformer.output.serialize(data)) as string | undefined;
+  const { output } = configOf(router).transformer;
+  const encoded =
+    (output.serialize === encode ? madeEnvelopesJson(data) : undefined) ?? jsonText(output.serialize(data));
   // A transformer that encodes to nothing: JSON leaves the key out, as the general way does.
   if (encoded === undefined) return replyFrame(router, { id, jsonrpc, result: { type: 'data', data } });
   return `${replyHead(id, jsonrpc)}"result":{"type":"data","data":${encoded}}}`;
+}
+
+/** `JSON.stringify`, typed as it answers: undefined for what JSON cannot hold (a transformer that encodes to nothing). */
+const jsonText = (value: unknown): string | undefined => JSON.stringify(value);
+
+/**
+ * A write's answer under the project's transformer, when it is an envelope or a list of envelopes a store just
+ * made (`publish`, `publishBatch`): their JSON from the text each one's data was written as (`madeEnvelopeJson`),
+ * byte for byte what encoding writes. Undefined for anything else.
+ */
+function madeEnvelopesJson(data: unknown): string | undefined {
+  if (!Array.isArray(data)) {
+    const json = madeEnvelopeJson(data);
+    return json === undefined ? undefined : encodedWithOneDate(json, 'timestamp');
+  }
+  if (data.length === 0) return undefined;
+  const parts: string[] = new Array<string>(data.length);
+  const dates: string[] = new Array<string>(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const json = madeEnvelopeJson(data[i]);
+    if (json === undefined) return undefined;
+    parts[i] = json;
+    dates[i] = `${i}.timestamp`;
+  }
+  return encodedWithDates(`[${parts.join(',')}]`, dates);
 }
 
 /**
