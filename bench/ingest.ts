@@ -6,8 +6,8 @@
  *   fed from another process (bench/load.ts): `publish` with 64 in flight, `publishBatch` and `ingest` (its ids
  *   only) of 1,000, the Publisher, and `POST /ingest` NDJSON.
  * - PostgreSQL (when reachable): raw `pg` inserts and the store in process (bench/pg-ingest.ts), then nodes as a
- *   deployment runs them: `publish` with 64 in flight, `publishBatch` and `ingest` (two in flight) through one
- *   node, then `publish` through two nodes at once.
+ *   deployment runs them: `publish` with 64 in flight, `publishBatch` (one, then two in flight) and `ingest` (two
+ *   in flight) through one node, then `publish` through two nodes at once.
  */
 import { postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start } from './ipc.js';
@@ -121,6 +121,7 @@ export async function postgresIngest(
       for (const [mode, as, count] of [
         ['publish', 'node-publish', counts.singles],
         ['batch', 'node-batch', counts.batched / 2],
+        ['batch2', 'node-batch2', counts.batched / 2],
         ['ingest2', 'node-ingest', counts.batched / 2],
       ] as const) {
         const before = first.cpuMicros();

@@ -276,6 +276,7 @@ const ingestLabels: Record<string, string> = {
   'pg store-batch': 'PostgreSQL store `append` of 1,000 (in process)',
   'pg node-publish': 'node `publish`, 64 in flight on one connection',
   'pg node-batch': 'node `publishBatch` of 1,000, one in flight',
+  'pg node-batch2': 'node `publishBatch` of 1,000, two in flight on one connection',
   'pg node-ingest': 'node `ingest` (ids only) of 1,000, two in flight',
   'pg two-nodes': 'two nodes at once, `publish` with 64 in flight on each (sum)',
 };
@@ -384,7 +385,8 @@ async function ingest(): Promise<void> {
     pg.serverCpu,
   );
   const nodePublish = pgRows['pg node-publish']?.rates ?? [];
-  const nodeBatch = pgRows['pg node-batch']?.rates ?? [];
+  // Two in flight, as the SQLite goal's row: the node stores one batch while the client encodes the next.
+  const nodeBatch = pgRows['pg node-batch2']?.rates ?? [];
   const nodeIngest = pgRows['pg node-ingest']?.rates ?? [];
   // The load client's process, and the client with PostgreSQL's own CPU for each event.
   const pgFloor = (mode: string, rate: number) => {
@@ -409,11 +411,11 @@ async function ingest(): Promise<void> {
       floor: pgFloor('pg node-publish', 10_000),
     },
     {
-      goal: 'ingest PostgreSQL: `publishBatch` ≥ 0.8× the fastest raw batched insert',
+      goal: 'ingest PostgreSQL: `publishBatch` of 1,000 (two in flight) ≥ 0.8× the fastest raw batched insert',
       measured: `${perSecond(nodeBatch)} vs ${perSecond(pgRaw)} (${ingestLabels[fastest] ?? fastest})`,
       value: ratio(nodeBatch, pgRaw),
       target: { op: '≥', bound: 0.8 },
-      floor: pgFloor('pg node-batch', 0.8 * median(pgRaw)),
+      floor: pgFloor('pg node-batch2', 0.8 * median(pgRaw)),
     },
     {
       goal: 'ingest PostgreSQL: `ingest` (ids only) of 1,000 (two in flight) ≥ 0.8× the fastest raw batched insert',
