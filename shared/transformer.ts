@@ -119,9 +119,21 @@ export function encodedWithOneDate(json: string, datePath: string): string {
   return withAnnotations(json, `${JSON.stringify(datePath)}:["Date"]`);
 }
 
-/** `encodedWithOneDate` for a value with a `Date` at each of `datePaths`, in the order encoding meets them. */
-export function encodedWithDates(json: string, datePaths: readonly string[]): string {
-  return withAnnotations(json, datePaths.map((path) => `${JSON.stringify(path)}:["Date"]`).join(','));
+/** The annotations of `encodedEachWithDate` last written: lists of one length repeat (a batch's size). */
+let listDates = { length: -1, datePath: '', values: '' };
+
+/**
+ * `JSON.stringify(encode(list))` for a list of at least one value, each with one `Date` at `datePath`, from
+ * `items`, each value's JSON text with that date as its ISO string (`encodedWithOneDate` for a list).
+ */
+export function encodedEachWithDate(items: readonly string[], datePath: string): string {
+  if (listDates.length !== items.length || listDates.datePath !== datePath) {
+    const tail = `${JSON.stringify(`.${datePath}`).slice(1)}:["Date"]`;
+    const values = new Array<string>(items.length);
+    for (let i = 0; i < items.length; i++) values[i] = `"${i}${tail}`;
+    listDates = { length: items.length, datePath, values: values.join(',') };
+  }
+  return withAnnotations(`[${items.join(',')}]`, listDates.values);
 }
 
 /** What a client may annotate in what it sends: dates, and fields left undefined. */

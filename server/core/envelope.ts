@@ -88,7 +88,24 @@ export function storedEnvelopeJson(value: unknown): string | undefined {
   const envelope = value as EventEnvelope;
   const { timestamp } = envelope;
   if (Number.isNaN(timestamp.getTime())) return undefined;
-  return envelopeJson(envelope, `"${timestamp.toISOString()}"`, data);
+  return envelopeJson(envelope, isoJson(timestamp), data);
+}
+
+/** The last timestamp written as JSON, and its text: a group's events share their time, as a page of replay mostly does. */
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/**
+ * A valid date as JSON (its ISO string, quoted), remembered for the next call: `toISOString` cost nearly as much as
+ * the rest of an envelope's JSON.
+ */
+function isoJson(timestamp: Date): string {
+  const time = timestamp.getTime();
+  if (time !== lastTime) {
+    lastTime = time;
+    lastIso = `"${timestamp.toISOString()}"`;
+  }
+  return lastIso;
 }
 
 /**
@@ -106,9 +123,10 @@ export function envelopeJson(envelope: EventEnvelope, timestamp: string, data: s
 
 /**
  * A fresh envelope's `data` as the store wrote it (`JSON.stringify` of the object the producer sent), kept as a
- * read envelope keeps its stored text (non-enumerable, under a symbol of this module). Only the bus between
- * nodes reads it (`writtenDataJson`): its message carries `data` as that JSON, which it would otherwise write
- * again. Frames to this node's subscribers still encode the object itself, as they always have.
+ * read envelope keeps its stored text (non-enumerable, under a symbol of this module). The bus between nodes reads
+ * it (`writtenDataJson`): its message carries `data` as that JSON, which it would otherwise write again; a write's
+ * answer splices it when it is what encoding writes (`madeEnvelopeJson`). Frames to this node's subscribers still
+ * encode the object itself.
  */
 const writtenText = Symbol('writtenText');
 
@@ -151,7 +169,7 @@ export function madeEnvelopeJson(value: unknown): string | undefined {
   const envelope = value as EventEnvelope;
   const { timestamp } = envelope;
   if (Number.isNaN(timestamp.getTime()) || !isPlainJson(envelope.data)) return undefined;
-  return envelopeJson(envelope, `"${timestamp.toISOString()}"`, written);
+  return envelopeJson(envelope, isoJson(timestamp), written);
 }
 
 /** `JSON.stringify(envelope.data)` without writing it again: the text it was stored as; undefined if unknown. */

@@ -4,7 +4,7 @@
  * the bus message between nodes, which reuses the text `data` was stored as, byte for byte what it was before.
  */
 import { describe, expect, it } from 'vitest';
-import { encode, encodedWithOneDate, transformer } from '@switchboard/shared';
+import { encode, encodedEachWithDate, encodedWithOneDate, transformer } from '@switchboard/shared';
 import { encodeEvents } from '../../server/bus/wire.js';
 import {
   envelopeOfEvent,
@@ -68,6 +68,16 @@ describe('envelopes read from the store', () => {
     expect(transformer.output.deserialize(sent)).toEqual({
       ...envelope,
     });
+  });
+
+  it('splices lists of them, of any length in any order, into the same bytes as encoding the list', () => {
+    const read = rows.map((row) => envelopeOfRow(row));
+    // Lengths that change from call to call, and repeat: the annotations are kept for the last length.
+    for (const length of [1, 3, 3, 1, 12, 2]) {
+      const list = Array.from({ length }, (_, i) => read[i % read.length]);
+      const items = list.map((envelope) => storedEnvelopeJson(envelope) ?? 'missing');
+      expect(encodedEachWithDate(items, 'timestamp')).toBe(JSON.stringify(encode(list)));
+    }
   });
 
   it('has no stored text for anything else', () => {

@@ -14,7 +14,7 @@ import {
 } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
-import { encode, encodedWithDates, encodedWithOneDate } from '@switchboard/shared';
+import { encode, encodedEachWithDate, encodedWithOneDate } from '@switchboard/shared';
 import { madeEnvelopeJson, storedEnvelopeJson } from '../../core/envelope.js';
 import type { TrackedItem } from '../../core/push-source.js';
 import type { PathTracer } from '../../core/trace.js';
@@ -106,14 +106,12 @@ function madeEnvelopesJson(data: unknown): string | undefined {
   }
   if (data.length === 0) return undefined;
   const parts: string[] = new Array<string>(data.length);
-  const dates: string[] = new Array<string>(data.length);
   for (let i = 0; i < data.length; i++) {
     const json = madeEnvelopeJson(data[i]);
     if (json === undefined) return undefined;
     parts[i] = json;
-    dates[i] = `${i}.timestamp`;
   }
-  return encodedWithDates(`[${parts.join(',')}]`, dates);
+  return encodedEachWithDate(parts, 'timestamp');
 }
 
 /**
@@ -134,7 +132,8 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
 
   private payload(item: T, id: string): string {
     const { output } = configOf(this.router).transformer;
-    // An envelope read from the store, under the project's own transformer: its stored text spliced in as is.
+    // An envelope read from the store, under the project's own transformer: its stored text spliced in as is. (A
+    // just-stored one's written text too measured slower fan-out at N=100: docs/performance.md.)
     const stored = output.serialize === encode ? storedEnvelopeJson(item) : undefined;
     if (stored !== undefined)
       return encodedWithOneDate(`{"id":${JSON.stringify(id)},"data":${stored}}`, 'data.timestamp');
