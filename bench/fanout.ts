@@ -112,28 +112,51 @@ async function connectMeasured(server: ChildProcess, variant: Variant, n: number
   const port = String(await next<number>(server, 'port'));
   const env: Record<string, string> = options.subscribers === 'plain' ? { BENCH_SUBSCRIBERS: 'plain' } : {};
   const warm = start('./client.ts', [variant, port, '20'], env);
-  await next(warm, 'ready');
-  warm.kill();
+  try {
+    await next(warm, 'ready');
+  } finally {
+    warm.kill();
+  }
   await untilConnections(server, 0);
   const subscribers = start('./client.ts', [variant, port, String(n)], env);
-  await next(subscribers, 'ready');
-  if (!measuresMemory(n, options)) return { port, subscribers, perConnection: undefined };
-  server.send({ cmd: 'gc' });
-  const before = await next<Memory>(server, 'memory');
-  const more = start('./client.ts', [variant, port, String(n)], env);
   try {
-    await next(more, 'ready');
+    await next(subscribers, 'ready');
+    if (!measuresMemory(n, options)) return { port, subscribers, perConnection: undefined };
     server.send({ cmd: 'gc' });
-    const after = await next<Memory>(server, 'memory');
+    const before = await next<Memory>(server, 'memory');
+    const after = await withMoreSubscribers(server, variant, port, n, env);
     return {
       port,
       subscribers,
       perConnection: { rss: (after.rss - before.rss) / n, heap: (after.heap - before.heap) / n },
     };
+  } catch (error) {
+    // Its clients would reconnect for ever once the server is gone.
+    subscribers.kill();
+    throw error;
+  }
+}
+
+/** The server's memory with N more subscribers connected, read after a GC; they are closed before it returns. */
+async function withMoreSubscribers(
+  server: ChildProcess,
+  variant: Variant,
+  port: string,
+  n: number,
+  env: Record<string, string>,
+): Promise<Memory> {
+  const more = start('./client.ts', [variant, port, String(n)], env);
+  let memory: Memory;
+  try {
+    await next(more, 'ready');
+    server.send({ cmd: 'gc' });
+    memory = await next<Memory>(server, 'memory');
   } finally {
     more.kill();
-    await untilConnections(server, n);
   }
+  // Only once they connected and were measured: a failure above is reported as it is.
+  await untilConnections(server, n);
+  return memory;
 }
 
 /**

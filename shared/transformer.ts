@@ -94,6 +94,8 @@ export function isPlainJson(value: unknown): boolean {
       return false;
   }
   if (value === null) return true;
+  // JSON.stringify calls a toJSON method, own or inherited, where encoding does not.
+  if ('toJSON' in value) return false;
   if (Array.isArray(value)) {
     // A hole reads as undefined, which is not plain.
     for (const item of value as unknown[]) if (!isPlainJson(item)) return false;

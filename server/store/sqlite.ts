@@ -344,7 +344,8 @@ class SqliteStore implements EventStore {
     const change = stateChangeOf(event, id, timestamp.getTime());
     if (change) this.applyChange(change, touches);
     if (refs.agentId !== null) touches.seen(refs.agentId, heard ? receivedAt.getTime() : 0);
-    return envelopeOfEvent(event, id, topic, timestamp);
+    // With the text its data was written as: a write's answer splices it (server/transports/ws/protocol.ts).
+    return envelopeOfEvent(event, id, topic, timestamp, columns[9]);
   }
 
   private applyChange(change: StateChange, touches: AgentTouches): void {

@@ -230,11 +230,15 @@ describe('reply frames', () => {
     // Data whose written text is not what encoding writes: encoded as it is, never spliced.
     const holey: unknown[] = [1];
     holey[2] = 3;
+    // JSON.stringify calls a toJSON it finds, even one it cannot enumerate; encoding does not.
+    const withToJson: unknown[] = [1, 2];
+    Object.defineProperty(withToJson, 'toJSON', { value: () => 'replaced', enumerable: false });
     const notPlain = [
       { ...plain, value: -0 },
       { ...plain, at: new Date('2026-02-02T00:00:00Z') },
       { ...plain, missing: undefined },
       { ...plain, list: holey },
+      { ...plain, list: withToJson },
     ];
     const values: unknown[] = [
       stored(1, plain),

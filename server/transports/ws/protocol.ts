@@ -95,9 +95,10 @@ export function dataReplyFrame(router: AnyRouter, id: RequestId, jsonrpc: '2.0' 
 const jsonText = (value: unknown): string | undefined => JSON.stringify(value);
 
 /**
- * A write's answer under the project's transformer, when it is an envelope or a list of envelopes a store just
- * made (`publish`, `publishBatch`): their JSON from the text each one's data was written as (`madeEnvelopeJson`),
- * byte for byte what encoding writes. Undefined for anything else.
+ * An answer under the project's transformer that is itself an envelope or a list of envelopes a store made (a
+ * write's, `publish` and `publishBatch`): spliced from the text each one's data was written as when that is what
+ * encoding writes, or, for one read back, from its stored text as replay frames are (`madeEnvelopeJson`); byte for
+ * byte what encoding writes, the store having written that text with `JSON.stringify`. Undefined for anything else.
  */
 function madeEnvelopesJson(data: unknown): string | undefined {
   if (!Array.isArray(data)) {
