@@ -78,8 +78,9 @@ export function encode(value: unknown): SuperJSONResult {
 /**
  * True when `encode` writes `value` exactly as `JSON.stringify` does: strings, booleans, null, finite numbers
  * other than -0, arrays without holes and plain objects of these, nothing else (no `Date`, undefined, class
- * instance or `__proto__` key, which encoding annotates or hands to superjson and `JSON.stringify` flattens or
- * drops). The walk `encodeValue` makes, building nothing.
+ * instance, `__proto__` key or `toJSON`, which encoding annotates, hands to superjson or ignores, and
+ * `JSON.stringify` flattens, drops or calls). The walk `encodeValue` makes, building nothing; a property test
+ * (test/core/transformer.test.ts) holds the two to the same rules.
  */
 export function isPlainJson(value: unknown): boolean {
   switch (typeof value) {

@@ -7,6 +7,7 @@ import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import {
   encode,
+  isPlainJson,
   jsonBytesAtMost,
   limits,
   nestedDeeperThan,
@@ -58,6 +59,45 @@ describe('wire transformer', () => {
 
   it.each(general)('hands %s to superjson', (_, value) => {
     expect(encode(value)).toEqual(superjson.serialize(value));
+  });
+
+  it('calls plain only values that encoding writes as JSON.stringify does, without annotations', () => {
+    // Any value of the kinds either walk meets, plain or not, nested.
+    const leaf = fc.oneof(
+      fc.string(),
+      fc.double(),
+      fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.date({ noInvalidDate: true }),
+      fc.constantFrom(new Map(), /x/, 10n),
+    );
+    const value = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('value')),
+        fc.sparseArray(tie('value')),
+        fc.dictionary(fc.string(), tie('value')),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(value, (v) => {
+        const encoded = encode(v);
+        // Plain: encoded as JSON itself, no annotation, the same text JSON.stringify writes. (Not plain may still
+        // encode alike, a hole for one: those take the general way, which writes the same.)
+        if (isPlainJson(v)) {
+          expect(encoded.meta).toBeUndefined();
+          expect(JSON.stringify(encoded.json)).toBe(JSON.stringify(v));
+        }
+      }),
+      { numRuns: 500 },
+    );
+    // What JSON.stringify calls and encoding does not.
+    const withToJson: unknown[] = [1];
+    Object.defineProperty(withToJson, 'toJSON', { value: () => 'replaced' });
+    expect(isPlainJson({ list: withToJson })).toBe(false);
   });
 
   it('decodes a shared reference to equal values, without marking it', () => {
