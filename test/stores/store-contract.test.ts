@@ -8,6 +8,7 @@ import { createPostgresStore } from '../../server/store/postgres.js';
 import { quoteIdent } from '../../server/store/postgres-open.js';
 import { createSqliteStore } from '../../server/store/sqlite.js';
 import type { EventStore } from '../../server/core/store.js';
+import { writtenDataJson } from '../../server/core/envelope.js';
 import { epochSchema, publishInputSchema, type PublishInput, type ValidEvent } from '@switchboard/shared';
 import { available, pgQuery, pgSchema, requireEngine } from '../engines.js';
 import {
@@ -168,6 +169,15 @@ describe.each(engines)('$name store', ({ open, skip }) => {
       expect(Object.keys(envelope ?? {}).sort()).toEqual(['data', 'id', 'timestamp', 'topic', 'type']);
     }
     expect(await store.headId()).toBe(2);
+  });
+
+  it.skipIf(skip)('keeps the text each event it stored was written as, on the envelope it answers', async () => {
+    const { store } = await setUp();
+    const input = valid([agentStatus('a-1'), workflowStarted('wf-1')]);
+    const { stored } = await store.append(input);
+    // The bus between nodes and a write's answer splice this text rather than write the data again.
+    expect(stored.map(writtenDataJson)).toEqual(input.map((event) => JSON.stringify(event.data)));
+    expect((await store.readAfter(0, {}, 10)).map(writtenDataJson)).toEqual(stored.map(writtenDataJson));
   });
 
   it.skipIf(skip)(
