@@ -70,13 +70,13 @@ export interface FanOutOptions {
   subscribers?: 'client' | 'plain';
 }
 
-/** Waits until the server counts `count` open connections (the warm-up's or a measuring wave's are gone). */
-async function untilConnections(server: ChildProcess, count: number): Promise<void> {
+/** Waits until the server counts no open connection (the warm-up client's are gone). */
+async function untilNoConnections(server: ChildProcess): Promise<void> {
   const since = performance.now();
   for (;;) {
     server.send({ cmd: 'connections' });
-    if ((await next<number>(server, 'connections')) === count) return;
-    if (performance.now() - since > waitLimitMs) throw new Error(`the server did not come to ${count} connections`);
+    if ((await next<number>(server, 'connections')) === 0) return;
+    if (performance.now() - since > waitLimitMs) throw new Error('warm-up connections did not close');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -101,14 +101,20 @@ const measuresMemory = (n: number, options: FanOutOptions) =>
   n >= 1000 && options.saturation && options.subscribers !== 'plain';
 
 /**
- * Connects the N subscribers to a fresh server, and with `measuresMemory` measures the server's memory per
- * connection on the way: what N more idle subscribers add once the N are connected, each reading after a GC. The
- * first N are not the measure: what a process pays once (code compiled on first use, the heap's first growth)
- * comes with them, and so can the allocator handing back pages it kept since startup, which has made RSS fall
- * while the first thousand connected (a negative figure per connection on one machine). The second N meet a
- * process past all that; they are closed again before the fan-out runs.
+ * Connects the N subscribers to a fresh server, and with `measure` measures the server's memory per connection on
+ * the way: what N more idle subscribers add once the N are connected, each reading after a GC. The first N are not
+ * the measure: what a process pays once (code compiled on first use, the heap's first growth) comes with them, and
+ * so can the allocator handing back pages it kept since startup, which has made RSS fall while the first thousand
+ * connected (a negative figure per connection on one machine). The second N meet a process past all that. A
+ * measured server is only measured (`idleMemorySamples`): the fan-out runs on one that never took the second N.
  */
-async function connectMeasured(server: ChildProcess, variant: Variant, n: number, options: FanOutOptions) {
+async function connectMeasured(
+  server: ChildProcess,
+  variant: Variant,
+  n: number,
+  options: FanOutOptions,
+  measure: boolean,
+) {
   const port = String(await next<number>(server, 'port'));
   const env: Record<string, string> = options.subscribers === 'plain' ? { BENCH_SUBSCRIBERS: 'plain' } : {};
   const warm = start('./client.ts', [variant, port, '20'], env);
@@ -117,11 +123,11 @@ async function connectMeasured(server: ChildProcess, variant: Variant, n: number
   } finally {
     warm.kill();
   }
-  await untilConnections(server, 0);
+  await untilNoConnections(server);
   const subscribers = start('./client.ts', [variant, port, String(n)], env);
   try {
     await next(subscribers, 'ready');
-    if (!measuresMemory(n, options)) return { port, subscribers, perConnection: undefined };
+    if (!measure) return { port, subscribers, perConnection: undefined };
     server.send({ cmd: 'gc' });
     const before = await next<Memory>(server, 'memory');
     const after = await withMoreSubscribers(server, variant, port, n, env);
@@ -137,7 +143,7 @@ async function connectMeasured(server: ChildProcess, variant: Variant, n: number
   }
 }
 
-/** The server's memory with N more subscribers connected, read after a GC; they are closed before it returns. */
+/** The server's memory with N more subscribers connected, read after a GC. */
 async function withMoreSubscribers(
   server: ChildProcess,
   variant: Variant,
@@ -146,36 +152,27 @@ async function withMoreSubscribers(
   env: Record<string, string>,
 ): Promise<Memory> {
   const more = start('./client.ts', [variant, port, String(n)], env);
-  let memory: Memory;
   try {
     await next(more, 'ready');
     server.send({ cmd: 'gc' });
-    memory = await next<Memory>(server, 'memory');
+    return await next<Memory>(server, 'memory');
   } finally {
     more.kill();
   }
-  // Only once they connected and were measured: a failure above is reported as it is.
-  await untilConnections(server, n);
-  return memory;
 }
 
 /**
- * Memory per idle connection, one sample per repeat, each from a fresh server: a single reading of RSS moves by
- * several KiB per connection with where the heap's and the allocator's pages happen to stand; the heap in use
- * moves far less.
+ * Memory per idle connection, one sample per repeat, each from a fresh server of its own (so the fan-out's server
+ * never takes the measuring wave): a single reading of RSS moves by several KiB per connection with where the
+ * heap's and the allocator's pages happen to stand; the heap in use moves far less.
  */
-async function idleMemorySamples(
-  variant: Variant,
-  n: number,
-  options: FanOutOptions,
-  first: Memory,
-): Promise<Memory[]> {
-  const samples = [first];
-  for (let r = 1; r < options.repeats; r++) {
+async function idleMemorySamples(variant: Variant, n: number, options: FanOutOptions): Promise<Memory[]> {
+  const samples: Memory[] = [];
+  for (let r = 0; r < options.repeats; r++) {
     const server = startServer(variant, options);
     let subscribers: ChildProcess | undefined;
     try {
-      const measured = await connectMeasured(server, variant, n, options);
+      const measured = await connectMeasured(server, variant, n, options, true);
       subscribers = measured.subscribers;
       if (measured.perConnection) samples.push(measured.perConnection);
     } finally {
@@ -190,7 +187,7 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
   const server = startServer(variant, options);
   const children: ChildProcess[] = [server];
   try {
-    const { port, subscribers, perConnection } = await connectMeasured(server, variant, n, options);
+    const { port, subscribers } = await connectMeasured(server, variant, n, options, false);
     children.push(subscribers);
     let publisher: ChildProcess | undefined;
     const floor = variant === 'ws-durable' || variant === 'ws-durable-trpc';
@@ -272,8 +269,8 @@ export async function fanOut(variant: Variant, n: number, options: FanOutOptions
       out.trace = await next<TraceSample[]>(server, 'traced');
     }
     for (const child of children) child.kill();
-    if (perConnection) {
-      const samples = await idleMemorySamples(variant, n, options, perConnection);
+    if (measuresMemory(n, options)) {
+      const samples = await idleMemorySamples(variant, n, options);
       out.rssPerConnection = samples.map((s) => s.rss);
       out.heapPerConnection = samples.map((s) => s.heap);
     }
