@@ -84,10 +84,11 @@ describe('wire transformer', () => {
     })).value;
     fc.assert(
       fc.property(value, (v) => {
-        const encoded = encode(v);
         // Plain: encoded as JSON itself, no annotation, the same text JSON.stringify writes. (Not plain may still
-        // encode alike, a hole for one: those take the general way, which writes the same.)
+        // encode alike, a hole for one: those take the general way, which writes the same, or superjson refuses
+        // them, a `prototype` key beside a -0 for one.)
         if (isPlainJson(v)) {
+          const encoded = encode(v);
           expect(encoded.meta).toBeUndefined();
           expect(JSON.stringify(encoded.json)).toBe(JSON.stringify(v));
         }
