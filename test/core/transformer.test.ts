@@ -93,7 +93,8 @@ describe('wire transformer', () => {
           expect(JSON.stringify(encoded.json)).toBe(JSON.stringify(v));
         }
       }),
-      { numRuns: 500 },
+      // Fixed, so the suite is deterministic.
+      { numRuns: 500, seed: 20_261_205 },
     );
     // What JSON.stringify calls and encoding does not.
     const withToJson: unknown[] = [1];
