@@ -4,9 +4,9 @@
  * HTTP adapter so that each stream is pushed from the hub's dispatcher like a WebSocket subscription, paced by
  * the socket, kept alive by pings and cut when its reader stalls.
  *
- * The call runs through tRPC (`callTRPCProcedure`): the same auth middleware, input validation, limits and
- * error shape as every other transport. The token comes from `Authorization: Bearer` or from the link's
- * `connectionParams` query parameter; the cursor from `Last-Event-ID` (what an EventSource sends when it
+ * The call runs through tRPC's middlewares (`callProcedure`, ./procedure-call.ts): the same auth middleware, input
+ * validation, limits and error shape as every other transport. The token comes from `Authorization: Bearer` or from the
+ * link's `connectionParams` query parameter; the cursor from `Last-Event-ID` (what an EventSource sends when it
  * reconnects), else `lastEventId` in the input.
  *
  * Memory per reader is bounded: once more than the replay window (256 KiB) sits unsent in the response, the
@@ -15,13 +15,8 @@
  * reader that has not drained for `stallMs` is closed; it reconnects and resumes from its last id.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  callTRPCProcedure,
-  getErrorShape,
-  getTRPCErrorFromUnknown,
-  TRPCError,
-  type inferRouterError,
-} from '@trpc/server';
+import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type inferRouterError } from '@trpc/server';
+import { callProcedure } from './procedure-call.js';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
@@ -195,7 +190,7 @@ export class SseTransport {
       input = prepared.input;
       const auth = await this.options.authenticate(prepared.token);
       ctx = this.options.createContext(req, auth);
-      const result: unknown = await callTRPCProcedure({
+      const result: unknown = await callProcedure({
         router,
         path,
         getRawInput() {

@@ -6,13 +6,8 @@
  * in the router's own hooks; nothing the connection starts is left to reject unhandled.
  */
 import type { IncomingMessage } from 'node:http';
-import {
-  callTRPCProcedure,
-  getTRPCErrorFromUnknown,
-  TRPCError,
-  type AnyRouter,
-  type inferRouterContext,
-} from '@trpc/server';
+import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter, type inferRouterContext } from '@trpc/server';
+import { callProcedure } from '../procedure-call.js';
 import { isObservable } from '@trpc/server/observable';
 import type { TRPCResponseMessage, TRPCResultMessage } from '@trpc/server/rpc';
 import { WebSocket, type RawData } from 'ws';
@@ -372,7 +367,7 @@ export class Connection<TRouter extends AnyRouter>
   private async callOnce(call: Call, batchIndex: number): Promise<void> {
     // A call queued behind an async context may run after the close: its signal is aborted from the start.
     try {
-      const data: unknown = await callTRPCProcedure({
+      const data: unknown = await callProcedure({
         router: this.options.router,
         path: call.path,
         getRawInput() {
@@ -408,7 +403,7 @@ export class Connection<TRouter extends AnyRouter>
     // Registered before the call, so that a stop or a close while the procedure runs cancels it.
     const subscription = new Subscription(call, this);
     this.subscriptions.set(call.id, subscription);
-    callTRPCProcedure({
+    callProcedure({
       router: this.options.router,
       path: call.path,
       getRawInput() {

@@ -5,11 +5,11 @@
  * `tracked` ids, `lastEventId`, errors, completion, `subscription.stop`, connection params, an async
  * `createContext` and the reconnect notice; and it takes the stock adapter's `prefix` and `maxBatchSize`.
  *
- * Every call runs through tRPC itself (`callTRPCProcedure`: the same middlewares, input validation and error
- * formatting as over HTTP). A subscription whose procedure returns a `PushSource` (server/core/push-source.ts)
- * takes the fast path: the source pushes each event to the socket as a frame built once per event, with no
- * async iterator per subscriber (see subscription.ts). Whether a result is one is decided by the result
- * itself; nothing about the call travels beside it.
+ * Every call runs through the procedure's own tRPC middlewares (`callProcedure` in ../procedure-call.ts, as
+ * `callTRPCProcedure` runs them: the same middlewares, input validation and error formatting as over HTTP). A
+ * subscription whose procedure returns a `PushSource` (server/core/push-source.ts) takes the fast path: the source
+ * pushes each event to the socket as a frame built once per event, with no async iterator per subscriber (see
+ * subscription.ts). Whether a result is one is decided by the result itself; nothing about the call travels beside it.
  *
  * What the stock adapter never did is here too: a socket that falls behind is cut (4008) by the connection's
  * limits, replies of one turn leave in one write, and keepalive is one timer for all connections (see
