@@ -388,12 +388,14 @@ async function ingest(): Promise<void> {
   // Two in flight, as the SQLite goal's row: the node stores one batch while the client encodes the next.
   const nodeBatch = pgRows['pg node-batch2']?.rates ?? [];
   const nodeIngest = pgRows['pg node-ingest']?.rates ?? [];
-  // The load client's process, and the client with PostgreSQL's own CPU for each event.
-  const pgFloor = (mode: string, rate: number) => {
+  // The load client's process, the most the same client sends against a server that answers at once (the SQLite
+  // cases' clients alone: the same load.ts mode, the same calls), and the client with PostgreSQL's own CPU.
+  const pgFloor = (mode: string, clientMode: string, rate: number) => {
     const client = median(pgRows[mode]?.clientCpu ?? []);
     const measured = median(pgRows[mode]?.rates ?? []);
     return binding(
       floorAt(rate, measured, 1, [['the client process', client]]),
+      ceilingAt(rate, median(alone[clientMode]?.rates ?? []), 'the client'),
       floorAt(rate, measured, cores, [
         ['the client', client],
         ['PostgreSQL', median(pgRows[mode]?.engineCpu ?? [])],
@@ -408,21 +410,21 @@ async function ingest(): Promise<void> {
       value: median(nodePublish),
       target: { op: '≥', bound: 10_000 },
       shown: perSecond(nodePublish),
-      floor: pgFloor('pg node-publish', 10_000),
+      floor: pgFloor('pg node-publish', 'publish', 10_000),
     },
     {
       goal: 'ingest PostgreSQL: `publishBatch` of 1,000 (two in flight) ≥ 0.8× the fastest raw batched insert',
       measured: `${perSecond(nodeBatch)} vs ${perSecond(pgRaw)} (${ingestLabels[fastest] ?? fastest})`,
       value: ratio(nodeBatch, pgRaw),
       target: { op: '≥', bound: 0.8 },
-      floor: pgFloor('pg node-batch2', 0.8 * median(pgRaw)),
+      floor: pgFloor('pg node-batch2', 'batch2', 0.8 * median(pgRaw)),
     },
     {
       goal: 'ingest PostgreSQL: `ingest` (ids only) of 1,000 (two in flight) ≥ 0.8× the fastest raw batched insert',
       measured: `${perSecond(nodeIngest)} vs ${perSecond(pgRaw)}`,
       value: ratio(nodeIngest, pgRaw),
       target: { op: '≥', bound: 0.8 },
-      floor: pgFloor('pg node-ingest', 0.8 * median(pgRaw)),
+      floor: pgFloor('pg node-ingest', 'ingest2', 0.8 * median(pgRaw)),
     },
     {
       goal: 'ingest PostgreSQL: two nodes publishing at once (aggregate; the head row is the ceiling)',
