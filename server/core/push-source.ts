@@ -3,12 +3,13 @@
  * items can be handed to the transport synchronously, one at a time, instead of being pulled through an async
  * iterator (one promise and one iterator step per subscriber per item).
  *
- * Why a brand on the returned value, and not a side channel: tRPC hands the transport exactly what the
- * resolver returned. `callTRPCProcedure` runs the middlewares, and each passes the resolver's `data` through
- * untouched (`createResolver` and `callRecursive` in @trpc/server 11), so the transport can recognise the value
- * itself. Two builder steps do replace it: `.errors()` wraps an async iterable in an async generator, and
- * `.output()` returns what its parser returned. A push source is also an ordinary async iterable yielding the
- * same items, so a wrapped one loses only the fast path: the transport pulls it like any other subscription.
+ * Why a brand on the returned value, and not a side channel: tRPC hands the transport exactly what the resolver
+ * returned. The middlewares run (server/transports/procedure-call.ts, as `callTRPCProcedure` runs them), and each
+ * passes the resolver's `data` through untouched (`createResolver` and `callRecursive` in @trpc/server 11), so the
+ * transport can recognise the value itself. Two builder steps do replace it: `.errors()` wraps an async iterable in an
+ * async generator, and `.output()` returns what its parser returned. A push source is also an ordinary async iterable
+ * yielding the same items, so a wrapped one loses only the fast path: the transport pulls it like any other
+ * subscription.
  */
 
 /** Present, and true, on every push source; checked by `isPushSource`. */

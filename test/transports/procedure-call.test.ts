@@ -13,7 +13,7 @@ import { loadConfig } from '../../server/ops/config.js';
 import { createLogger } from '../../server/ops/log.js';
 import { createMetrics } from '../../server/ops/metrics.js';
 import { appRouter } from '../../server/routers/_app.js';
-import { callProcedure, type CallOptions } from '../../server/transports/procedure-call.js';
+import { callProcedure, chainOf, type CallOptions } from '../../server/transports/procedure-call.js';
 import { createTestHub } from '../harness.js';
 
 type Outcome =
@@ -121,42 +121,81 @@ describe('the transports call procedures as tRPC does', () => {
     ]);
   });
 
-  it('merges a context a middleware hands on and lets a later one replace the input, as tRPC does', async () => {
-    const t = initTRPC.context<{ who: string; role: string }>().create();
+  it('runs every procedure of the router itself, handing none back to tRPC', () => {
+    const procedures = Object.entries(appRouter._def.procedures as Record<string, { _def: { type: string } }>);
+    expect(procedures.length).toBeGreaterThan(10);
+    for (const [path, procedure] of procedures) {
+      const type = procedure._def.type as CallOptions['type'];
+      expect(chainOf(appRouter, path, type), path).toBeDefined();
+    }
+  });
+
+  it('hands middlewares the same options, merges a context handed on and lets a later one replace the input', async () => {
+    const t = initTRPC.context<{ who: string; role: string }>().meta<{ label: string }>().create();
+    /** What each middleware saw, per caller. */
+    let seen: unknown[] = [];
+    const record = t.middleware((options) => {
+      const { ctx, type, path, input, meta, signal } = options;
+      seen.push({
+        keys: Object.keys(options).sort(),
+        ctx,
+        type,
+        path,
+        input,
+        meta,
+        signal,
+        batchIndex: (options as { batchIndex?: unknown }).batchIndex,
+        router: (options as { router?: unknown }).router === router,
+      });
+      return options.next();
+    });
     const router = t.router({
       echo: t.procedure
+        .meta({ label: 'echo' })
+        .use(record)
         .use(({ next }) => next({ ctx: { role: 'promoted', added: true } }))
         .input((value: unknown) => ({ raw: value }))
+        .use(record)
         .use(({ input, next }) => next({ input: { wrapped: input } }))
+        .use(record)
         .query(({ ctx, input, path }) => ({ ctx, input, path })),
-      fails: t.procedure.use(() => Promise.resolve(undefined as never)).query(() => 'never'),
+      answersNothing: t.procedure.use(() => Promise.resolve(undefined as never)).query(() => 'never'),
+      answersNull: t.procedure.use(() => Promise.resolve(null as never)).query(() => 'never'),
+      throwsPlainError: t.procedure
+        .use(() => {
+          throw new Error('a plain error');
+        })
+        .query(() => 'never'),
     });
-    for (const path of ['echo', 'fails']) {
+    const signal = new AbortController().signal;
+    for (const path of ['echo', 'answersNothing', 'answersNull', 'throwsPlainError']) {
       const options = (): CallOptions => ({
         router,
         path,
         type: 'query',
         ctx: { who: 'caller', role: 'plain' },
         getRawInput: () => Promise.resolve('the input'),
-        signal: undefined,
-        batchIndex: 0,
+        signal,
+        batchIndex: 3,
       });
-      expect(await outcomeOf(callProcedure(options())), path).toEqual(await outcomeOf(callTRPCProcedure(options())));
+      seen = [];
+      const theirs = await outcomeOf(callTRPCProcedure(options()));
+      const theirsSeen = seen;
+      seen = [];
+      const ours = await outcomeOf(callProcedure(options()));
+      expect(ours, path).toEqual(theirs);
+      expect(seen, path).toEqual(theirsSeen);
+      if (path === 'echo') {
+        expect(seen).toHaveLength(3);
+        expect(ours).toEqual({
+          ok: true,
+          data: {
+            ctx: { who: 'caller', role: 'promoted', added: true },
+            input: { wrapped: { raw: 'the input' } },
+            path: 'echo',
+          },
+        });
+      }
     }
-    expect(
-      await callProcedure({
-        router,
-        path: 'echo',
-        type: 'query',
-        ctx: { who: 'caller', role: 'plain' },
-        getRawInput: () => Promise.resolve('the input'),
-        signal: undefined,
-        batchIndex: 0,
-      }),
-    ).toEqual({
-      ctx: { who: 'caller', role: 'promoted', added: true },
-      input: { wrapped: { raw: 'the input' } },
-      path: 'echo',
-    });
   });
 });
