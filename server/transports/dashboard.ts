@@ -64,7 +64,21 @@ function walk(dir: string): string[] {
   );
 }
 
+/**
+ * The build's files, read once. A build being replaced while they are read (`vite build` empties the folder
+ * first, and `npm pack` runs it) makes a listed file vanish: that is no build yet, as an empty folder is, never a
+ * failed start.
+ */
 function load(dir: string): Map<string, StaticFile> {
+  try {
+    return read(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw error;
+  }
+}
+
+function read(dir: string): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
   if (!existsSync(join(dir, 'index.html'))) return files;
   for (const file of walk(dir)) {

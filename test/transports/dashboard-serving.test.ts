@@ -2,7 +2,7 @@
  * How the server hands out the dashboard's files: caching headers, revalidation, compression, and a clear page
  * when there is no build. The browser tests (dashboard.test.ts) check what the page does.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tempDir } from '../harness.js';
@@ -79,6 +79,18 @@ describe('dashboard files', () => {
       expect(reply.body.toString(), path).toContain('the dashboard is at /');
     }
     expect((await get(`${server.url}/`, {}, 'POST')).status).toBe(404);
+  });
+
+  it('starts with no build when a file of the build vanishes while it is read (a build replacing it)', async () => {
+    using web = tempDir();
+    fakeBuild(web.path);
+    // Listed, then gone: what a reader meets while `vite build` empties the folder it is reading.
+    symlinkSync(`${web.path}/assets/app-gone.js`, `${web.path}/assets/app-vanished.js`);
+    await using server = await startTestServer({ dashboardDir: web.path });
+    const page = await get(`${server.url}/`);
+    expect(page.status).toBe(503);
+    expect(page.body.toString()).toContain('npm run build:web');
+    expect((await get(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it('says how to build the dashboard when there is no build', async () => {
