@@ -4,6 +4,7 @@
  * what a load balancer's probe needs); the detail, the newest id included, is for an authenticated caller.
  */
 import { z } from 'zod';
+import { epochSchema } from './cursor.js';
 
 export const engineHealthSchema = z.object({
   /** `sqlite`, `postgres`; `memory`, `redis`, `notify`. */
@@ -23,6 +24,11 @@ export const healthSchema = z.object({
   subscriptions: z.number().int().min(0),
   /** The newest stored event's id; null when the store cannot be read. */
   headEventId: z.string().nullable(),
+  /**
+   * The log's epoch (shared/cursor.ts): every cursor this server sends ends with it. The nodes of one cluster
+   * share it; a new or replaced database has another, and a restored backup keeps the one it was taken with.
+   */
+  epoch: epochSchema,
   store: engineHealthSchema,
   bus: engineHealthSchema,
 });

@@ -200,6 +200,7 @@ export class HttpTransport {
       connections: connections(),
       subscriptions: hub.subscriptions,
       headEventId: head === undefined ? null : String(head),
+      epoch: hub.epoch,
       ...engines,
     };
     sendJson(res, 200, body);

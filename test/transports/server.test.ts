@@ -9,7 +9,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../server/routers/_app.js';
 import { ConfigError, loadConfig } from '../../server/ops/config.js';
-import { healthSchema, transformer } from '@switchboard/shared';
+import { healthSchema, parseCursor, transformer } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from '../harness.js';
 
@@ -41,7 +41,7 @@ function runMain(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('http', () => {
-  it('answers /healthz with status, uptime, connections and head id', async () => {
+  it('answers /healthz with status, uptime, connections, head id and the log epoch', async () => {
     await using server = await startTestServer();
     await using client = connect(server.url);
     await client.publish.mutate(agentStatus('a'));
@@ -56,6 +56,9 @@ describe('http', () => {
       store: { engine: 'sqlite', state: 'up' },
       bus: { engine: 'memory', state: 'up' },
     });
+    // The log's epoch, as every cursor the server sends carries it.
+    const { nextCursor } = await client.history.query({ limit: 1 });
+    expect(parseCursor(nextCursor)?.epoch).toBe(body.epoch);
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
   });
