@@ -26,7 +26,8 @@ export const healthSchema = z.object({
   headEventId: z.string().nullable(),
   /**
    * The log's epoch (shared/cursor.ts): every cursor this server sends ends with it. The nodes of one cluster
-   * share it; a new or replaced database has another, and a restored backup keeps the one it was taken with.
+   * share it (read once when each opens the database); a new database or a recreated schema has another, and a
+   * restored backup keeps the one it was taken with.
    */
   epoch: epochSchema,
   store: engineHealthSchema,
@@ -38,6 +39,9 @@ export type Health = z.output<typeof healthSchema>;
 export const healthSummarySchema = healthSchema.pick({ status: true });
 export type HealthSummary = z.output<typeof healthSummarySchema>;
 
-/** Either answer: the whole body, or the summary. */
-export const healthAnswerSchema = z.union([healthSchema, healthSummarySchema]);
+/**
+ * Either answer: the whole body, or the summary. A body without `epoch` is still the whole body (a server from
+ * before it was added), so a newer CLI keeps every detail an older server sends.
+ */
+export const healthAnswerSchema = z.union([healthSchema.partial({ epoch: true }), healthSummarySchema]);
 export type HealthAnswer = z.output<typeof healthAnswerSchema>;

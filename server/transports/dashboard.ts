@@ -102,7 +102,8 @@ const notBuilt = `<!doctype html><meta charset="utf-8"><title>Switchboard</title
 <body style="font-family:system-ui;max-width:40em;margin:4em auto;line-height:1.5">
 <h1>The dashboard is not built</h1>
 <p>This server found no build in <code>web/dist</code>. <code>npm install</code> (or <code>npm ci</code>) builds it;
-to build it by hand run <code>npm run build:web</code>, then reload.</p>
+to build it by hand run <code>npm run build:web</code>, then restart the server (it reads the build when it
+starts).</p>
 <p>The API is up: tRPC at <code>/trpc</code>, <code>/ingest</code>, <code>/healthz</code>, <code>/metrics</code>.</p>`;
 
 export function loadDashboard(dir: string = defaultDashboardDir): Dashboard {

@@ -50,6 +50,10 @@ describeWith(['postgres', 'redis'], 'Redis connections killed mid-stream', () =>
       total,
     );
     for (const node of [a, b]) await waitHealthy(node.url);
+    // One log: both nodes name the epoch the subscriber's cursors carry.
+    const epochs = await Promise.all([a, b].map(async (node) => (await health(node.url)).epoch));
+    expect(epochs[1]).toBe(epochs[0]);
+    expect(stream.items.at(-1)?.id.endsWith(`@${epochs[0] ?? ''}`)).toBe(true);
   });
 });
 

@@ -9,7 +9,7 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '../../server/routers/_app.js';
 import { ConfigError, loadConfig } from '../../server/ops/config.js';
-import { healthSchema, parseCursor, transformer } from '@switchboard/shared';
+import { healthAnswerSchema, healthSchema, parseCursor, transformer } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from '../harness.js';
 
@@ -59,6 +59,10 @@ describe('http', () => {
     // The log's epoch, as every cursor the server sends carries it.
     const { nextCursor } = await client.history.query({ limit: 1 });
     expect(parseCursor(nextCursor)?.epoch).toBe(body.epoch);
+    // A server from before the epoch was in the body: what the CLI reads of it is still the whole body.
+    const older: Record<string, unknown> = { ...body };
+    delete older.epoch;
+    expect(healthAnswerSchema.parse(older)).toMatchObject({ headEventId: '1', connections: 1 });
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
   });
