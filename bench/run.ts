@@ -379,7 +379,7 @@ async function ingest(): Promise<void> {
   const fastest = batched.reduce((a, b) => (median(pgRows[a]?.rates ?? []) >= median(pgRows[b]?.rates ?? []) ? a : b));
   const pgRaw = pgRows[fastest]?.rates ?? [];
   ingestTable(
-    'Ingest, PostgreSQL (two nodes on Redis; ratios to the fastest raw batched insert)',
+    'Ingest, PostgreSQL (a node on Redis, two for the last row; ratios to the fastest raw batched insert)',
     pgRows,
     median(pgRaw),
     pg.serverCpu,
