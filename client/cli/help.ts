@@ -17,7 +17,7 @@ Commands:
   watch      tail a subscription live: agentStatus, presenceChanges, workflowEvents, tddPhase or events
   emit       publish one event, or NDJSON from standard input
   history    read stored events after a cursor
-  status     show the server's health, head event id and connections
+  status     show the server's health, head event id, log epoch and connections
 
 Run "switchboard <command> --help" for a command's options and examples, "switchboard --version" for the version.
 
@@ -98,7 +98,8 @@ Examples:
 
   status: `Usage: switchboard status [--json]
 
-Shows the server's health: status, head event id, open connections and subscriptions, uptime.
+Shows the server's health: status, head event id, the log's epoch (every cursor of this log ends with it),
+open connections and subscriptions, uptime.
 Exits 1 when the server cannot be reached.
 
 ${connection}

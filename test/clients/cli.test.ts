@@ -231,8 +231,11 @@ describe('switchboard CLI', () => {
     await using server = await startTestServer();
     const status = await cli(['status'], { url: server.url });
     expect(status.code).toBe(0);
+    const { epoch } = (await (await fetch(`${server.url}/healthz`)).json()) as { epoch: string };
     expect(status.stdout).toMatch(
-      /^ok · http:\/\/127\.0\.0\.1:\d+ · head #0 · \d+ connections · 0 subscriptions · up \d+s\n$/,
+      new RegExp(
+        `^ok · http://127\\.0\\.0\\.1:\\d+ · head #0 · epoch ${epoch} · \\d+ connections · 0 subscriptions · up \\d+s\n$`,
+      ),
     );
     const away = await cli(['status', '--url', 'http://127.0.0.1:9']);
     expect(away.code).toBe(1);

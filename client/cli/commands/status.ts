@@ -1,5 +1,6 @@
 /**
- * `switchboard status`: the server's `/healthz`, in one line.
+ * `switchboard status`: the server's `/healthz`, in one line. The epoch is the one every cursor of this log ends
+ * with (a server from before it was in `/healthz` has none to show).
  */
 import { parse } from '../args.js';
 import { connectTimeoutMs, fetchHealth, healthUrl, tokenOf } from '../connect.js';
@@ -13,7 +14,7 @@ export async function status(args: readonly string[], io: Io): Promise<number> {
     values.json
       ? JSON.stringify(body)
       : 'headEventId' in body
-        ? `${body.status} · ${url.origin} · head #${body.headEventId} · ${body.connections} connections · ${body.subscriptions} subscriptions · up ${body.uptime}s`
+        ? `${body.status} · ${url.origin} · head #${body.headEventId}${body.epoch === undefined ? '' : ` · epoch ${body.epoch}`} · ${body.connections} connections · ${body.subscriptions} subscriptions · up ${body.uptime}s`
         : `${body.status} · ${url.origin} · the server has tokens: pass --token or set SWITCHBOARD_TOKEN for the details`,
   );
   return body.status === 'ok' ? exitCodes.ok : exitCodes.failed;
