@@ -31,13 +31,32 @@ interface OpenCall {
   startedAt: number;
 }
 
-/** Calls awaiting their result, at most: a workflow that never posts results does not grow the mapper for ever. */
-const maxOpenCalls = 1_000;
+/**
+ * Calls awaiting their result, and calls done, at most each: a workflow that never posts results, or runs
+ * thousands of calls, does not grow the mapper for ever.
+ */
+const maxCalls = 1_000;
+
+/** Remembers `key` → `value` among the newest `maxCalls`, the oldest going first. */
+function remember<V>(calls: Map<string, V>, key: string, value: V): void {
+  calls.delete(key);
+  if (calls.size >= maxCalls) calls.delete(calls.keys().next().value ?? '');
+  calls.set(key, value);
+}
+
+/** The name of the `CUSTOM` event a second report of one tool call becomes. */
+export const toolCallReported = 'tool_call_reported';
 
 export class AgUiMapper {
   private state: AgUiWorkflowState;
   /** By `callId`: a call's start block opened it; its result block (same `callId`) closes it. */
   private readonly openCalls = new Map<string, OpenCall>();
+  /**
+   * By `callId`: the AG-UI id of each call whose result went out. Claude Code reports a call through its hooks
+   * (PreToolUse, PostToolUse) and through its telemetry (`claude_code.tool_result`), under one `tool_use_id`:
+   * the call is one tool call, and a report of it after its result is not a second one.
+   */
+  private readonly doneCalls = new Map<string, string>();
 
   constructor(readonly workflowId: string) {
     this.state = {
@@ -102,19 +121,24 @@ export class AgUiMapper {
     const { callId, output, isError } = data.payload;
     const at = item.timestamp.getTime();
     const open = this.openCalls.get(callId);
+    const done = this.doneCalls.get(callId);
     const isResult = output !== undefined || isError !== undefined;
-    if (open === undefined || !isResult) {
+    // A call already done, or a second start of one still open: the same call told again, not another one.
+    if (done !== undefined || (open !== undefined && !isResult)) {
+      const toolCallId = done ?? open?.toolCallId ?? `call-${item.id}`;
+      return [{ type: EventType.CUSTOM, name: toolCallReported, value: { toolCallId, eventId: item.id, block: data } }];
+    }
+    if (open === undefined) {
       // A start (or a result whose start this workflow never had): the call in full, open until its result.
-      const events = block(item);
-      if (!isResult) {
-        if (this.openCalls.size >= maxOpenCalls) this.openCalls.delete(this.openCalls.keys().next().value ?? '');
-        this.openCalls.set(callId, { toolCallId: `call-${item.id}`, startedAt: at });
-      }
-      return events;
+      const toolCallId = `call-${item.id}`;
+      if (isResult) remember(this.doneCalls, callId, toolCallId);
+      else remember(this.openCalls, callId, { toolCallId, startedAt: at });
+      return block(item);
     }
     // The result of a call whose start went out: only TOOL_CALL_RESULT, under the start's tool call id, timed
     // by the two events' timestamps.
     this.openCalls.delete(callId);
+    remember(this.doneCalls, callId, open.toolCallId);
     return [
       {
         type: EventType.TOOL_CALL_RESULT,

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { PublishInput } from '@switchboard/shared';
 import { workflowStarted } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
+import { claudeCodeLogs, postOtlp } from '../otlp-fixtures.js';
 import { readSse, type SseMessage } from '../sse-reader.js';
 
 const block = (stepId: string, data: object): PublishInput =>
@@ -187,5 +188,62 @@ describe('AG-UI stream', () => {
     const unknown = await fetch(`${server.url}/ag-ui/no-such-workflow`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('makes a call that hooks and telemetry both report one tool call, whichever comes first', async () => {
+    await using server = await startTestServer();
+    const common = { session_id: 'sess-2', cwd: '/p', transcript_path: '/t.jsonl' };
+    const hook = async (body: object) => {
+      const res = await fetch(`${server.url}/ingest/claude-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...common, ...body }),
+      });
+      expect(res.status).toBe(200);
+    };
+    /** Claude Code's telemetry for a finished call, as its OTLP log exporter sends it. */
+    const telemetry = async (toolUseId: string, sequence: number) => {
+      const logs = claudeCodeLogs(
+        'sess-2',
+        [
+          {
+            name: 'tool_result',
+            attributes: { tool_name: 'Bash', tool_use_id: toolUseId, success: 'true', duration_ms: '840' },
+          },
+        ],
+        new Date(),
+        sequence,
+      );
+      expect((await postOtlp(server.url, 'logs', logs)).status).toBe(200);
+    };
+    const bash = (id: string) => ({ tool_name: 'Bash', tool_input: { command: 'npm test' }, tool_use_id: id });
+    await hook({ hook_event_name: 'SessionStart', source: 'startup' });
+    // Hooks first, then telemetry (its exporter sends in batches, after the call).
+    await hook({ ...bash('toolu_a'), hook_event_name: 'PreToolUse' });
+    await hook({ ...bash('toolu_a'), hook_event_name: 'PostToolUse', tool_response: { exitCode: 0 } });
+    await telemetry('toolu_a', 1);
+    // Telemetry between the two hooks.
+    await hook({ ...bash('toolu_b'), hook_event_name: 'PreToolUse' });
+    await telemetry('toolu_b', 2);
+    await hook({ ...bash('toolu_b'), hook_event_name: 'PostToolUse', tool_response: { exitCode: 1 } });
+    // Telemetry alone: a whole call.
+    await telemetry('toolu_c', 3);
+
+    const { headEventId } = (await (await fetch(`${server.url}/healthz`)).json()) as { headEventId: string };
+    await using stream = readSse(`${server.url}/ag-ui/sess-2`);
+    await waitUntil('the newest event', () => stream.messages.some((m) => m.id?.startsWith(`${headEventId}@`)));
+    const all = validated(stream.messages).map((e) => e.event);
+    const starts = all.flatMap((e) => (e.type === EventType.TOOL_CALL_START ? [e.toolCallId] : []));
+    const results = all.flatMap((e) => (e.type === EventType.TOOL_CALL_RESULT ? [e.toolCallId] : []));
+    expect(starts).toHaveLength(3);
+    expect(new Set(starts).size).toBe(3);
+    const [a, b] = starts;
+    // One result each for the paired calls, under their own ids (telemetry's alone has no output to show).
+    expect(results).toEqual([a, b]);
+    // The two reports that came after a call's result point at that call.
+    const reports = all.flatMap((e) => (e.type === EventType.CUSTOM && e.name === 'tool_call_reported' ? [e] : []));
+    expect(reports.map((e) => (e.value as { toolCallId: string }).toolCallId)).toEqual([a, b]);
+    expect(reports[0]?.value).toMatchObject({ block: { payload: { callId: 'toolu_a', durationMs: 840 } } });
+    expect(reports[1]?.value).toMatchObject({ block: { payload: { callId: 'toolu_b', output: { exitCode: 1 } } } });
   });
 });

@@ -20,6 +20,7 @@ import {
   type DashboardBrowser,
 } from '../dashboard-browser.js';
 import { agentLog, workflowStarted } from '../fixtures.js';
+import { claudeCodeLogs, postOtlp } from '../otlp-fixtures.js';
 import { startTestServer } from '../harness.js';
 
 /** A summary far longer than a lane's step is wide. */
@@ -264,6 +265,19 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
     ]) {
       await postHook(server.url, payload);
     }
+    // Claude Code's telemetry reports the Read call once more, whole, after its hooks: still one call, with the
+    // hook's result and the duration the telemetry measured.
+    const telemetry = claudeCodeLogs(
+      'sess-42',
+      [
+        {
+          name: 'tool_result',
+          attributes: { tool_name: 'Read', tool_use_id: 'toolu_r', success: 'true', duration_ms: '840' },
+        },
+      ],
+      new Date(),
+    );
+    expect((await postOtlp(server.url, 'logs', telemetry)).status).toBe(200);
 
     // The picker lists the session (live: it started after the page opened), idle once the turn is over.
     const entry = page.locator('a[data-session="sess-42"]');
@@ -293,8 +307,10 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
     const prompt = transcript.locator('[data-entry="prompt"]');
     await expect(prompt.innerText()).resolves.toContain('Why does the cart total ignore discounts?');
     const calls = transcript.locator('[data-entry="call"]');
+    // The telemetry's report is live too: wait for it before reading the call.
+    await waitForText(page, 'section.transcript[data-session="sess-42"] [data-entry="call"]', /done in 840 ms/);
     await expect(calls.nth(0).innerText()).resolves.toMatch(
-      /Read done: \/home\/user\/shop\/src\/cart\.ts[\s\S]*done in [\d.]+ m?s[\s\S]*input\s+\{"file_path":"\/home\/user\/shop\/src\/cart\.ts"\}[\s\S]*result\s+\{"content":"export const total = \(items\) => sum\(items\)"\}/,
+      /Read done: \/home\/user\/shop\/src\/cart\.ts[\s\S]*done in 840 ms[\s\S]*input\s+\{"file_path":"\/home\/user\/shop\/src\/cart\.ts"\}[\s\S]*result\s+\{"content":"export const total = \(items\) => sum\(items\)"\}/,
     );
     await expect(calls.nth(1).innerText()).resolves.toMatch(
       /Bash failed: npm test[\s\S]*failed in [\d.]+ m?s[\s\S]*error\s+Command exited with non-zero status code 1/,

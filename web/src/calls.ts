@@ -1,7 +1,9 @@
 /**
  * A tool call is two blocks when its tool reports a start and a result (Claude Code's PreToolUse and
- * PostToolUse): both carry the same `callId`. Every view shows them as one call, with its duration (the time
- * between the two events) and its outcome.
+ * PostToolUse): both carry the same `callId`. Every view shows them as one call, with its duration and its
+ * outcome. Claude Code's telemetry reports the same call once more, whole, under the same id and seconds later
+ * (its exporter sends in batches): one more block of that call, which neither ends it later nor hides the
+ * hook's output.
  */
 import type { EnvelopeOf } from '@switchboard/shared';
 
@@ -14,7 +16,7 @@ export interface Call {
   key: string;
   callId: string;
   toolName: string;
-  /** The block that started the call, and the one with its result; either may be missing. */
+  /** The block that started the call, and the first that reported its end; either may be missing. */
   start?: Block;
   end?: Block;
   /** Every block of the call, in id order. */
@@ -53,7 +55,7 @@ export function itemsOf(blocks: readonly Block[]): Item[] {
       items.push(call);
     }
     call.blocks.push(block);
-    if (isResult(payload)) call.end = block;
+    if (isResult(payload)) call.end ??= block;
     else call.start ??= block;
   }
   return items;
@@ -61,13 +63,19 @@ export function itemsOf(blocks: readonly Block[]): Item[] {
 
 export type CallState = 'running' | 'done' | 'failed';
 
+/** Failed when any report of its end says so. */
 export function callState(call: Call): CallState {
   if (!call.end) return 'running';
-  return payloadOf(call.end)?.isError ? 'failed' : 'done';
+  return call.blocks.some((block) => payloadOf(block)?.isError === true) ? 'failed' : 'done';
 }
 
-/** From the start's event to the result's, when both are held. */
+/**
+ * The duration its producer measured (telemetry's `durationMs`: the tool's own run), else from the start's
+ * event to the first result's, when both are held.
+ */
 export function callDuration(call: Call): number | undefined {
+  const measured = call.blocks.find((block) => payloadOf(block)?.durationMs !== undefined);
+  if (measured) return payloadOf(measured)?.durationMs;
   if (!call.start || !call.end) return undefined;
   return Math.max(0, call.end.timestamp.getTime() - call.start.timestamp.getTime());
 }
@@ -79,8 +87,13 @@ export function callInput(call: Call): string | undefined {
   return start?.inputPreview ?? end?.inputPreview;
 }
 
+/** The first output any report of the call carries (telemetry's whole call has none when it succeeded). */
 export function callOutput(call: Call): ToolPayload['output'] {
-  return call.end && payloadOf(call.end)?.output;
+  for (const block of call.blocks) {
+    const output = payloadOf(block)?.output;
+    if (output !== undefined) return output;
+  }
+  return undefined;
 }
 
 /** What the call is about, in one line: its result's summary once it has one. */
