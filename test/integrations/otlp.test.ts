@@ -1,7 +1,8 @@
 /**
  * OTLP/HTTP as the specification has receivers answer, with records shaped exactly as Claude Code and Codex
  * send them: what they become, retries stored once, a session sending hooks and telemetry at once shown once,
- * and every refusal (bad payloads, media types, encodings, sizes, tokens, scopes, rate) storing nothing.
+ * every refusal (bad payloads, media types, encodings, sizes, tokens, scopes, rate) storing nothing, and a record
+ * outside a token's publish scopes refused alone.
  */
 import { gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -9,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { healthSchema, isEventOf } from '@switchboard/shared';
 import { createSwitchboardClient } from '../../client/index.js';
+import { mapOtlp, parseOtlp } from '../../server/mappers/otlp/index.js';
 import { connect, startTestServer } from '../harness.js';
 import { claudeCodeLogs, claudeCodeTurn, codexLogs, codexRecord, keyValues, postOtlp } from '../otlp-fixtures.js';
 
@@ -304,15 +306,41 @@ describe('OTLP/HTTP', () => {
       { code: 16, message: 'missing or unknown token: send Authorization: Bearer <token>' },
     ]);
     expect((await postOtlp(server.url, 'logs', turn, { token: tokens.viewer })).status).toBe(403);
-    // The turn's API error is an alert on `system`, outside this token's scopes: the whole request is refused.
-    const scoped = await postOtlp(server.url, 'logs', turn, { token: tokens.scoped });
-    expect([scoped.status, scoped.json()]).toEqual([
+    // A session this token may not publish: nothing of it may be stored, so the request is refused whole.
+    const elsewhere = await postOtlp(server.url, 'logs', claudeCodeLogs('sess-z', claudeCodeTurn(), start), {
+      token: tokens.scoped,
+    });
+    expect([elsewhere.status, elsewhere.json()]).toEqual([
       403,
-      { code: 7, message: expect.stringMatching(/system/) as unknown },
+      { code: 7, message: expect.stringMatching(/agent:sess-z/) as unknown },
     ]);
     expect(await headOf(server.url, tokens.viewer)).toBe('0');
-    const inScope = claudeCodeLogs('sess-a', claudeCodeTurn().slice(0, 2), start);
-    expect((await postOtlp(server.url, 'logs', inScope, { token: tokens.scoped })).status).toBe(200);
+    // Its own session: the turn's API error is an alert on `system`, outside the scopes; that record alone is
+    // refused, and the answer says which and why.
+    const scoped = await postOtlp(server.url, 'logs', turn, { token: tokens.scoped });
+    expect([scoped.status, scoped.json()]).toEqual([
+      200,
+      {
+        partialSuccess: {
+          rejectedLogRecords: '1',
+          errorMessage: expect.stringMatching(
+            /^1 records refused; the first: log claude_code\.api_error: .*system/,
+          ) as unknown,
+        },
+      },
+    ]);
+    // Stored: every other record's events, as the mapping makes them.
+    const request = parseOtlp('logs', turn);
+    if (!request.success) throw request.error;
+    const expected = mapOtlp('logs', request.data)
+      .filter((record) => record.what !== 'log claude_code.api_error')
+      .flatMap((record) => record.events.map((e) => e.type));
+    expect(expected).not.toContain('system.alert');
+    const { events: storedTurn } = await (async () => {
+      await using reader = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
+      return await reader.history.query({ limit: 100 });
+    })();
+    expect(storedTurn.map((e) => e.type)).toEqual(expected);
 
     // At one event a second (a burst of a thousand), a request of 1,010 events waits its turn.
     const many = claudeCodeLogs('sess-b', Array.from({ length: 101 }, () => claudeCodeTurn()).flat(), start);
@@ -328,7 +356,8 @@ describe('OTLP/HTTP', () => {
     // A reader with read scopes gets the usage of what it may read, and totals over that alone.
     const other = claudeCodeLogs('sess-c', claudeCodeTurn().slice(0, 2), start);
     expect((await postOtlp(server.url, 'logs', other, { token: tokens.publisher })).status).toBe(200);
-    expect((await client.usage.query()).total.requests).toBe(2);
+    // sess-a's turn (two API requests) and sess-c's first request.
+    expect((await client.usage.query()).total.requests).toBe(3);
     await using reader = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.scopedViewer });
     const seen = await reader.usage.query();
     expect([seen.agents.map((a) => a.id), seen.workflows.map((w) => w.id), seen.models, seen.total.requests]).toEqual([

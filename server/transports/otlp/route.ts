@@ -6,10 +6,11 @@
  *
  * Answers as the OTLP specification says (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response): 200 with
  * an empty export response, or with `partialSuccess` counting the records refused (those whose events the
- * contract refuses: an id too long, say) and the first reason; 400 for a body that is not a request of its
- * signal; 413 past the size limit; 415 for other media types or encodings; 429 past the publish rate, with
- * Retry-After; 503 while the store is unavailable (retrying is safe: every event has a key). Errors carry a
- * google.rpc.Status in the request's encoding.
+ * contract refuses, an id too long, say, or that are outside the token's publish scopes) and the first reason;
+ * 400 for a body that is not a request of its signal; 403 when the token may store none of it; 413 past the
+ * size limit; 415 for other media types or encodings; 429 past the publish rate, with Retry-After; 503 while
+ * the store is unavailable (retrying is safe: every event has a key). Errors carry a google.rpc.Status in the
+ * request's encoding.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
@@ -20,6 +21,7 @@ import { StoreUnavailableError } from '../../core/unavailable.js';
 import { mapOtlp, parseOtlp, type OtlpSignal } from '../../mappers/otlp/index.js';
 import type { ConnectionLimits } from '../../security/limits.js';
 import { mediaType } from '../../security/content-type.js';
+import { ScopeError } from '../../security/scopes.js';
 import { BodyTooLargeError, readBytes } from '../body.js';
 import { admit, IngestError, type IngestCaller } from '../ingest.js';
 import {
@@ -36,6 +38,17 @@ const paths: Readonly<Record<string, OtlpSignal>> = {
   '/v1/traces': 'traces',
   '/v1/metrics': 'metrics',
 };
+
+/** Why `caller` may not publish `events` (outside its publish scopes), or undefined when it may. */
+function scopeProblem(caller: IngestCaller, events: readonly ValidEvent[]): string | undefined {
+  try {
+    caller.authorize(events);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ScopeError) return error.message;
+    throw error;
+  }
+}
 
 /** The signal served at `path`, or undefined. */
 export function otlpSignalAt(path: string): OtlpSignal | undefined {
@@ -134,6 +147,8 @@ export async function handleOtlp(
     let accepted = 0;
     let rejected = 0;
     let firstProblem = '';
+    /** Why the first record outside the caller's publish scopes was refused. */
+    let outOfScope: string | undefined;
     for (const record of mapOtlp(signal, parsed.data)) {
       const valid: ValidEvent[] = [];
       let problem: string | undefined;
@@ -142,6 +157,10 @@ export async function handleOtlp(
         // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
         if (result.success) valid.push(result.data as unknown as ValidEvent);
         else problem ??= describeIssues(result.error.issues);
+      }
+      if (problem === undefined) {
+        problem = scopeProblem(options.caller, valid);
+        if (problem !== undefined) outOfScope ??= problem;
       }
       if (problem !== undefined) {
         // The record's events are stored all or none: a record is what OTLP counts as rejected.
@@ -152,6 +171,9 @@ export async function handleOtlp(
       events.push(...valid);
       accepted++;
     }
+    // A token that may store none of the request is refused as a whole (403), as /ingest refuses it; one that
+    // may store some of it stores those records, and the answer counts the others with the first reason.
+    if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope);
     if (events.length > 0) {
       admit(events, options.caller, options.limits);
       await options.hub.append(events, options.caller.keyOwner);
