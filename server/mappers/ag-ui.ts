@@ -25,10 +25,17 @@ export interface AgUiWorkflowState {
   lastEventId: string;
 }
 
-/** A tool call whose start went out and whose result has not: its AG-UI id and when it started (ms). */
+/** A tool call whose start went out: its AG-UI id, its tool, and when it started (ms). */
 interface OpenCall {
   toolCallId: string;
+  toolName: string;
   startedAt: number;
+}
+
+/** A tool call whose result went out: its AG-UI id and its tool. */
+interface DoneCall {
+  toolCallId: string;
+  toolName: string;
 }
 
 /**
@@ -52,11 +59,11 @@ export class AgUiMapper {
   /** By `callId`: a call's start block opened it; its result block (same `callId`) closes it. */
   private readonly openCalls = new Map<string, OpenCall>();
   /**
-   * By `callId`: the AG-UI id of each call whose result went out. Claude Code reports a call through its hooks
-   * (PreToolUse, PostToolUse) and through its telemetry (`claude_code.tool_result`), under one `tool_use_id`:
-   * the call is one tool call, and a report of it after its result is not a second one.
+   * By `callId`: each call whose result went out. Claude Code reports a call through its hooks (PreToolUse,
+   * PostToolUse) and through its telemetry (`claude_code.tool_result`), under one `tool_use_id`: the call is one
+   * tool call, and a report of it (same `callId`, same tool) after its result is not a second one.
    */
-  private readonly doneCalls = new Map<string, string>();
+  private readonly doneCalls = new Map<string, DoneCall>();
 
   constructor(readonly workflowId: string) {
     this.state = {
@@ -118,27 +125,32 @@ export class AgUiMapper {
   private block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
     const { data } = item;
     if (data.blockType !== 'tool_use' || data.payload.callId === undefined) return block(item);
-    const { callId, output, isError } = data.payload;
+    const { callId, toolName, output, isError, durationMs } = data.payload;
     const at = item.timestamp.getTime();
-    const open = this.openCalls.get(callId);
-    const done = this.doneCalls.get(callId);
+    // One call is one `callId` of one tool; a producer that reused an id for another tool made two calls.
+    const ofThisTool = <C extends { toolName: string }>(call: C | undefined) =>
+      call?.toolName === toolName ? call : undefined;
+    const open = ofThisTool(this.openCalls.get(callId));
+    const done = ofThisTool(this.doneCalls.get(callId));
     const isResult = output !== undefined || isError !== undefined;
     // A call already done, or a second start of one still open: the same call told again, not another one.
-    if (done !== undefined || (open !== undefined && !isResult)) {
-      const toolCallId = done ?? open?.toolCallId ?? `call-${item.id}`;
-      return [{ type: EventType.CUSTOM, name: toolCallReported, value: { toolCallId, eventId: item.id, block: data } }];
+    const told = done ?? (isResult ? undefined : open);
+    if (told !== undefined) {
+      const metadata = { switchboard: { eventId: item.id, stepId: data.stepId, agentId: data.agentId ?? null } };
+      const value = { toolCallId: told.toolCallId, eventId: item.id, block: data };
+      return [{ type: EventType.CUSTOM, name: toolCallReported, value, metadata }];
     }
     if (open === undefined) {
       // A start (or a result whose start this workflow never had): the call in full, open until its result.
       const toolCallId = `call-${item.id}`;
-      if (isResult) remember(this.doneCalls, callId, toolCallId);
-      else remember(this.openCalls, callId, { toolCallId, startedAt: at });
+      if (isResult) remember(this.doneCalls, callId, { toolCallId, toolName });
+      else remember(this.openCalls, callId, { toolCallId, toolName, startedAt: at });
       return block(item);
     }
     // The result of a call whose start went out: only TOOL_CALL_RESULT, under the start's tool call id, timed
-    // by the two events' timestamps.
+    // by what the producer measured, else by the two events' timestamps.
     this.openCalls.delete(callId);
-    remember(this.doneCalls, callId, open.toolCallId);
+    remember(this.doneCalls, callId, { toolCallId: open.toolCallId, toolName });
     return [
       {
         type: EventType.TOOL_CALL_RESULT,
@@ -150,7 +162,7 @@ export class AgUiMapper {
           switchboard: {
             eventId: item.id,
             callId,
-            durationMs: Math.max(0, at - open.startedAt),
+            durationMs: durationMs ?? Math.max(0, at - open.startedAt),
             ...(isError !== undefined && { isError }),
           },
         },

@@ -190,7 +190,7 @@ describe('AG-UI stream', () => {
     expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('makes a call that hooks and telemetry both report one tool call, whichever comes first', async () => {
+  it('makes a call that hooks and telemetry both report one tool call, the telemetry after the hooks or between them', async () => {
     await using server = await startTestServer();
     const common = { session_id: 'sess-2', cwd: '/p', transcript_path: '/t.jsonl' };
     const hook = async (body: object) => {

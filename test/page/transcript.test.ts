@@ -67,7 +67,13 @@ describe('a Claude Code session read by the dashboard', () => {
   it('makes one call of its hooks and its telemetry, in either order, with the output and time they report', () => {
     const telemetry = (id: string, success: boolean): ClaudeCodeEvent => ({
       name: 'tool_result',
-      attributes: { tool_name: 'Bash', tool_use_id: id, success: String(success), duration_ms: '840' },
+      attributes: {
+        tool_name: 'Bash',
+        tool_use_id: id,
+        success: String(success),
+        duration_ms: '840',
+        ...(!success && { error: 'Exit code 1' }),
+      },
     });
     const events = storedInputs(
       mapped([
@@ -75,7 +81,7 @@ describe('a Claude Code session read by the dashboard', () => {
         { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'a' },
         { hook_event_name: 'PostToolUse', ...bash, tool_use_id: 'a', tool_response: { exitCode: 0 } },
         telemetry('a', true),
-        // The telemetry between the two hooks; a failure both report.
+        // The telemetry between the two hooks; a failure both report, the hook with the tool's own output.
         { hook_event_name: 'PreToolUse', ...bash, tool_use_id: 'b' },
         telemetry('b', false),
         { hook_event_name: 'PostToolUseFailure', ...bash, tool_use_id: 'b', error: 'exit 1' },

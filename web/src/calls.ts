@@ -70,12 +70,14 @@ export function callState(call: Call): CallState {
 }
 
 /**
- * The duration its producer measured (telemetry's `durationMs`: the tool's own run), else from the start's
- * event to the first result's, when both are held.
+ * The duration a report of its end measured (telemetry's `durationMs`: the tool's own run), else from the
+ * start's event to the first result's, when both are held.
  */
 export function callDuration(call: Call): number | undefined {
-  const measured = call.blocks.find((block) => payloadOf(block)?.durationMs !== undefined);
-  if (measured) return payloadOf(measured)?.durationMs;
+  for (const block of call.blocks) {
+    const payload = payloadOf(block);
+    if (payload && isResult(payload) && payload.durationMs !== undefined) return payload.durationMs;
+  }
   if (!call.start || !call.end) return undefined;
   return Math.max(0, call.end.timestamp.getTime() - call.start.timestamp.getTime());
 }
@@ -87,13 +89,16 @@ export function callInput(call: Call): string | undefined {
   return start?.inputPreview ?? end?.inputPreview;
 }
 
-/** The first output any report of the call carries (telemetry's whole call has none when it succeeded). */
+/**
+ * The output of the call: the first that a report without a measured duration carries (a hook's: the tool's own
+ * response), else the first of any (telemetry's: an error's text, none when the call succeeded).
+ */
 export function callOutput(call: Call): ToolPayload['output'] {
-  for (const block of call.blocks) {
-    const output = payloadOf(block)?.output;
-    if (output !== undefined) return output;
-  }
-  return undefined;
+  const outputs = call.blocks.flatMap((block) => {
+    const payload = payloadOf(block);
+    return payload?.output === undefined ? [] : [payload];
+  });
+  return (outputs.find((payload) => payload.durationMs === undefined) ?? outputs[0])?.output;
 }
 
 /** What the call is about, in one line: its result's summary once it has one. */
