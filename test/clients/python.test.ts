@@ -52,6 +52,7 @@ describe('the Python client', () => {
       'test_a_lost_answer_is_retried_under_the_same_key_and_stored_once',
       'test_filters_apply_and_items_are_typed_with_dates',
       'test_a_saved_cursor_gets_a_reset_from_a_replaced_database_and_a_bare_id_resumes_as_before',
+      'test_marks_agents_without_an_event_and_says_which_are_live',
     ]) {
       expect(run.output).toMatch(new RegExp(`${name} \\(.*\\) \\.\\.\\. ok`));
     }

@@ -3,7 +3,8 @@
 - `Publisher`: publish events from an orchestrator over `POST /ingest`, buffered, batched, retried, never twice.
 - `subscribe`: iterate a subscription over Server-Sent Events, resuming from the last id after any disconnect.
 - `history`: read stored events page by page.
-- `switchboard.aio`: the same three for asyncio, without threads (`async for`, `await publisher.flush()`).
+- `heartbeat`: keep agents live without storing an event, while they have nothing to say.
+- `switchboard.aio`: the same for asyncio, without threads (`async for`, `await publisher.flush()`).
 
 What they yield is a `StreamItem`: one class per event type, narrowed by `type` (`switchboard.events`, generated
 from the catalogue's JSON Schema).
@@ -21,6 +22,7 @@ from .events import (
     UsageEvent,
     WorkflowEvent,
 )
+from .presence import HeartbeatAgent, HeartbeatError, HeartbeatResult, heartbeat
 from .publisher import Publisher, PublisherStats
 from .subscribe import Subscription, SubscriptionError, history, subscribe
 
@@ -28,6 +30,9 @@ __all__ = [
     "AgentEvent",
     "EVENT_CLASSES",
     "Event",
+    "HeartbeatAgent",
+    "HeartbeatError",
+    "HeartbeatResult",
     "OtelEvent",
     "Publisher",
     "PublisherStats",
@@ -40,6 +45,7 @@ __all__ = [
     "UnknownEvent",
     "UsageEvent",
     "WorkflowEvent",
+    "heartbeat",
     "history",
     "subscribe",
     "to_event",

@@ -1,4 +1,4 @@
-"""The client for asyncio, without threads: `subscribe` (an async iterator), `history` and `Publisher`.
+"""The client for asyncio, without threads: `subscribe` (an async iterator), `history`, `heartbeat` and `Publisher`.
 
     async with subscribe(url, "events", {"topics": ["agent:*"]}, last_event_id="0") as subscription:
         async for event in subscription:
@@ -17,10 +17,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Optional
 
-from . import _aio_http
+from . import _aio_http, presence
 from ._http import backoff, endpoint, headers
 from ._outbox import (
     Bisect,
@@ -50,9 +50,19 @@ from ._stream import (
     unreachable,
 )
 from .events import StreamItem
+from .presence import HeartbeatError, HeartbeatResult
 from .sse import Parser
 
-__all__ = ["Publisher", "Subscription", "SubscriptionError", "history", "subscribe"]
+__all__ = [
+    "HeartbeatError",
+    "HeartbeatResult",
+    "Publisher",
+    "Subscription",
+    "SubscriptionError",
+    "heartbeat",
+    "history",
+    "subscribe",
+]
 
 log = logging.getLogger("switchboard")
 
@@ -219,6 +229,26 @@ async def history(
             raise pages.refused(response.status, response.reason, raw)
         for item in pages.page(raw, unknown):
             yield item
+
+
+async def heartbeat(
+    url: str, agent_ids: Sequence[str], token: Optional[str] = None, timeout: float = 10.0
+) -> HeartbeatResult:
+    """`await heartbeat(url, ["coder-001"])`: `switchboard.heartbeat` for asyncio, with its errors (HeartbeatError
+    when the server refuses it, ConnectionError when it cannot be reached within `timeout` seconds)."""
+    address, body, request_headers = presence.request_of(url, agent_ids, token)
+    try:
+        response = await _aio_http.request("POST", address, request_headers, body, timeout=timeout)
+        try:
+            response.read_timeout = timeout
+            raw = await response.read()
+        finally:
+            response.close()
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
+        raise unreachable(url, error) from None
+    if response.status >= 300:
+        raise presence.refused(response.status, response.reason, raw)
+    return presence.result_of(raw)
 
 
 class Publisher:
