@@ -216,17 +216,9 @@ async def history(
     unknown = UnknownTypes(on_unknown)
     while not pages.done:
         address, request_headers = pages.request()
-        try:
-            response = await _aio_http.request("GET", address, request_headers, timeout=timeout)
-            try:
-                response.read_timeout = timeout
-                raw = await response.read()
-            finally:
-                response.close()
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
-            raise unreachable(url, error) from None
-        if response.status >= 300:
-            raise pages.refused(response.status, response.reason, raw)
+        status, reason, raw = await _exchange(url, "GET", address, request_headers, None, timeout)
+        if status >= 300:
+            raise pages.refused(status, reason, raw)
         for item in pages.page(raw, unknown):
             yield item
 
@@ -237,18 +229,26 @@ async def heartbeat(
     """`await heartbeat(url, ["coder-001"])`: `switchboard.heartbeat` for asyncio, with its errors (HeartbeatError
     when the server refuses it, ConnectionError when it cannot be reached within `timeout` seconds)."""
     address, body, request_headers = presence.request_of(url, agent_ids, token)
+    status, reason, raw = await _exchange(url, "POST", address, request_headers, body, timeout)
+    if status >= 300:
+        raise presence.refused(status, reason, raw)
+    return presence.result_of(raw)
+
+
+async def _exchange(
+    url: str, method: str, address: str, request_headers: dict[str, str], body: Optional[bytes], timeout: float
+) -> tuple[int, str, bytes]:
+    """One request answered whole within `timeout`: its status, reason and body; ConnectionError for the hub at
+    `url` out of reach."""
     try:
-        response = await _aio_http.request("POST", address, request_headers, body, timeout=timeout)
+        response = await _aio_http.request(method, address, request_headers, body, timeout=timeout)
         try:
             response.read_timeout = timeout
-            raw = await response.read()
+            return response.status, response.reason, await response.read()
         finally:
             response.close()
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
         raise unreachable(url, error) from None
-    if response.status >= 300:
-        raise presence.refused(response.status, response.reason, raw)
-    return presence.result_of(raw)
 
 
 class Publisher:
