@@ -27,7 +27,7 @@ export const healthSchema = z.object({
   /**
    * The log's epoch (shared/cursor.ts): every cursor this server sends ends with it. The nodes of one cluster
    * share it (read once when each opens the database); a new database or a recreated schema has another, and a
-   * restored backup keeps the one it was taken with.
+   * restored backup keeps the one it was taken with, until `switchboard new-epoch` gives it another.
    */
   epoch: epochSchema,
   store: engineHealthSchema,

@@ -1,7 +1,7 @@
 /** The text of `switchboard --help` and `switchboard <command> --help`. */
 import { defaultConnectTimeoutSeconds } from './connect.js';
 
-const connection = `Connection (every command but serve):
+const connection = `Connection (every command but serve and new-epoch):
   --url URL                   server address (env SWITCHBOARD_URL, default http://127.0.0.1:8765)
   --token TOKEN               access token, for servers that require one (env SWITCHBOARD_TOKEN)
   --connect-timeout SECONDS   give up, exit 1, when the server has not answered by then (default ${defaultConnectTimeoutSeconds})
@@ -18,6 +18,7 @@ Commands:
   emit       publish one event, or NDJSON from standard input
   history    read stored events after a cursor
   status     show the server's health, head event id, log epoch and connections
+  new-epoch  give a database restored from a backup a new log epoch (servers stopped)
 
 Run "switchboard <command> --help" for a command's options and examples, "switchboard --version" for the version.
 

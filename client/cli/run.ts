@@ -1,8 +1,9 @@
 /**
  * The `switchboard` command line, as a pure function: arguments, streams and environment in, exit code out.
  * Every command here is a client of a running hub, one file per command under commands/; this file only
- * dispatches and maps errors to exit codes. `serve`, which runs the server itself, is the server's to give
- * (server/entry/cli.ts composes the two, and the executable server/entry/bin.ts runs that).
+ * dispatches and maps errors to exit codes. `serve`, which runs the server itself, and `new-epoch`, which works on
+ * its database, are the server's to give (server/entry/cli.ts composes them, and the executable
+ * server/entry/bin.ts runs that).
  */
 import { demo } from './commands/demo.js';
 import { emit } from './commands/emit.js';
@@ -19,7 +20,10 @@ export { exitCodes, type Output, type RunOptions } from './io.js';
 /** One command: its arguments and the run's streams in, an exit code out. */
 export type Command = (args: readonly string[], io: Io) => Promise<number>;
 
-/** `serve`, given by the server: it runs the server in this process, and its help lists the server's settings. */
+/**
+ * A command the server gives (`serve`, which runs the server in this process and whose help lists its settings;
+ * `new-epoch`, which works on its database): its run and its help.
+ */
 export interface ServerCommand {
   readonly run: Command;
   readonly help: string;
@@ -33,10 +37,17 @@ const clientCommands: Record<string, Command> = {
   demo,
 };
 
-export async function run(options: RunOptions, server?: ServerCommand): Promise<number> {
+export async function run(options: RunOptions, server: Readonly<Record<string, ServerCommand>> = {}): Promise<number> {
   const io = createIo(options);
-  const commands: Record<string, Command> = server ? { serve: server.run, ...clientCommands } : clientCommands;
-  const help: Record<string, string> = server ? { serve: server.help, ...commandHelp } : commandHelp;
+  const given = Object.entries(server);
+  const commands: Record<string, Command> = {
+    ...Object.fromEntries(given.map(([name, c]) => [name, c.run])),
+    ...clientCommands,
+  };
+  const help: Record<string, string> = {
+    ...Object.fromEntries(given.map(([name, c]) => [name, c.help])),
+    ...commandHelp,
+  };
   const [command, ...rest] = options.argv;
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {

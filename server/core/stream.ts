@@ -88,7 +88,7 @@ export interface StreamOptions {
 
 /**
  * Thrown when a cursor is ahead of the store: this server never issued it (a replaced or reset database whose
- * cursor carries no epoch, or a restored backup, which keeps its epoch).
+ * cursor carries no epoch, or a restored backup not given a new epoch, `switchboard new-epoch`).
  */
 export class CursorAheadError extends ReasonedError {
   constructor(message: string) {

@@ -5,7 +5,7 @@
  * SSE (`Last-Event-ID`), AG-UI and the CLI's `--from`, never the new log's events as if they followed its own.
  * A bare event id (a cursor stored before ids carried the epoch) resumes as it always did.
  */
-import { rmSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatCursor, parseCursor } from '@switchboard/shared';
 import { run } from '../../server/entry/cli.js';
@@ -29,8 +29,17 @@ const secondLog = [workflowStarted('wf-1'), ...Array.from({ length: 6 }, (_, i) 
 interface Engine {
   name: string;
   skip: boolean;
-  /** Server options for this engine's database, and how to throw that database away. */
-  database: () => { options: Partial<ServerOptions>; replace: () => Promise<void> } & AsyncDisposable;
+  /**
+   * Server options for this engine's database, how to throw that database away, and how to back it up (with no
+   * server on it): the backup's restore, which puts the database back as it was then.
+   */
+  database: () => {
+    options: Partial<ServerOptions>;
+    /** What `switchboard new-epoch` is given to find this database. */
+    flags: string[];
+    replace: () => Promise<void>;
+    backup: () => Promise<() => Promise<void>>;
+  } & AsyncDisposable;
 }
 
 const engines: Engine[] = [
@@ -40,11 +49,26 @@ const engines: Engine[] = [
     database: () => {
       const dir = tempDir();
       const db = dir.file('hub.db');
+      const files = ['', '-wal', '-shm'];
+      const remove = () => {
+        for (const suffix of files) rmSync(`${db}${suffix}`, { force: true });
+      };
       return {
         options: { db },
+        flags: ['--db', db],
         replace: () => {
-          for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+          remove();
           return Promise.resolve();
+        },
+        // The files as they are, copied aside; put back in place of whatever is there then.
+        backup: () => {
+          const kept = files.filter((suffix) => existsSync(`${db}${suffix}`));
+          for (const suffix of kept) copyFileSync(`${db}${suffix}`, dir.file(`backup${suffix}`));
+          return Promise.resolve(() => {
+            remove();
+            for (const suffix of kept) copyFileSync(dir.file(`backup${suffix}`), `${db}${suffix}`);
+            return Promise.resolve();
+          });
         },
         [Symbol.asyncDispose]: () => {
           dir[Symbol.dispose]();
@@ -58,10 +82,33 @@ const engines: Engine[] = [
     skip: !available.postgres,
     database: () => {
       const schema = uniqueName('sb_epoch');
+      const saved = `${schema}_backup`;
       const drop = async () => {
-        await pgQuery(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+        for (const name of [schema, saved]) await pgQuery(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
       };
-      return { options: { db: pgUrl, pgSchema: schema }, replace: drop, [Symbol.asyncDispose]: drop };
+      /** Every table of the log's schema. */
+      const tables = async () =>
+        (await pgQuery('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema])).rows.map(
+          (row: { table_name: string }) => quoteIdent(row.table_name),
+        );
+      const [live, aside] = [quoteIdent(schema), quoteIdent(saved)];
+      return {
+        options: { db: pgUrl, pgSchema: schema },
+        flags: ['--db', pgUrl, '--pg-schema', schema],
+        replace: drop,
+        // Every table's rows copied into a schema aside; put back in place of the rows there then.
+        backup: async () => {
+          await pgQuery(`CREATE SCHEMA ${aside}`);
+          for (const table of await tables()) await pgQuery(`CREATE TABLE ${aside}.${table} AS TABLE ${live}.${table}`);
+          return async () => {
+            for (const table of await tables()) {
+              await pgQuery(`TRUNCATE ${live}.${table}`);
+              await pgQuery(`INSERT INTO ${live}.${table} SELECT * FROM ${aside}.${table}`);
+            }
+          };
+        },
+        [Symbol.asyncDispose]: drop,
+      };
     },
   },
 ];
@@ -151,6 +198,64 @@ describe.each(engines)('a cursor from a replaced $name database', ({ database, s
       ['agent.log', '7'],
     ]);
   });
+});
+
+describe.each(engines)('a cursor from after the backup of a restored $name database', ({ database, skip }) => {
+  it.skipIf(skip)(
+    'resumes in the middle of the restored log, and gets a reset after `switchboard new-epoch`',
+    async () => {
+      await using db = database();
+      let held: string;
+      {
+        await using first = await startTestServer(db.options);
+        await using publisher = connect(first.url);
+        await publisher.publishBatch.mutate(firstLog.slice(0, 3));
+      }
+      const restore = await db.backup();
+      {
+        // After the backup: events 4 and 5, which a subscriber reads.
+        await using second = await startTestServer(db.options);
+        await using publisher = connect(second.url);
+        await publisher.publishBatch.mutate(firstLog.slice(3));
+        held = await wsCursor(second);
+      }
+      expect(held).toMatch(/^5@[0-9a-z]+$/);
+      await restore();
+      /** The restored log, grown past the cursor: its own events 4 to 6, then a resume from `held`. */
+      const resumed = async (count: number) => {
+        await using server = await startTestServer(db.options);
+        await using client = connect(server.url);
+        if ((await client.history.query({})).events.length === 3)
+          await client.publishBatch.mutate([
+            agentLog('a-1', 'restored 4'),
+            agentLog('a-1', 'restored 5'),
+            agentLog('a-1', 'restored 6'),
+          ]);
+        using items = collect(client.events, { lastEventId: held });
+        await items.atLeast(count);
+        return items.items.map((i) => [i.data.type, i.data.id]);
+      };
+      // The hazard: the restored log took the backup's epoch, so the cursor resumes after its id 5, and this
+      // log's events 4 and 5 are skipped.
+      expect(await resumed(1)).toEqual([['agent.log', '6']]);
+
+      const stdout = { text: '', write: (t: string) => (stdout.text += t) };
+      const code = await run({ argv: ['new-epoch', ...db.flags], stdout, stderr: stdout, env: {} });
+      expect(code, stdout.text).toBe(0);
+      const old = held.split('@')[1] ?? '';
+      expect(stdout.text).toMatch(
+        new RegExp(`: epoch ${old} → [0-9a-f]{12}\\. A cursor that names ${old} now gets a stream\\.reset`),
+      );
+      // With a new epoch, the same cursor gets a reset and the restored log whole.
+      expect(await resumed(7)).toEqual([
+        ['stream.reset', '0'],
+        ...['workflow.started', 'workflow.block', 'agent.log', 'agent.log', 'agent.log', 'agent.log'].map((type, i) => [
+          type,
+          String(i + 1),
+        ]),
+      ]);
+    },
+  );
 });
 
 describe('a cursor from a replaced SQLite file', () => {
