@@ -24,7 +24,7 @@ import type { EventStore } from './core/store.js';
 
 type TopologyConfig = Pick<
   Config,
-  'db' | 'durability' | 'redisUrl' | 'pgSchema' | 'busChannel' | 'headCheckMs' | 'pgTimeoutMs'
+  'db' | 'durability' | 'redisUrl' | 'busSecret' | 'pgSchema' | 'busChannel' | 'headCheckMs' | 'pgTimeoutMs'
 >;
 
 export interface Topology {
@@ -106,7 +106,13 @@ export async function openTopology(
     );
   };
   const transport = config.redisUrl
-    ? createRedisTransport({ url: config.redisUrl, prefix: config.busChannel, clientName: name, onMalformed })
+    ? createRedisTransport({
+        url: config.redisUrl,
+        prefix: config.busChannel,
+        clientName: name,
+        onMalformed,
+        secret: config.busSecret,
+      })
     : createNotifyTransport({
         url: config.db,
         channel: `${config.busChannel}_events`,

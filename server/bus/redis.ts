@@ -4,6 +4,7 @@
  * sequencer above reads anything missing from the store. node-redis reconnects on its own and subscribes
  * again; this file only reports up/down and never lets a Redis error reach a publisher.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createClient } from 'redis';
 import { BusOpenError } from './errors.js';
 import { redactUrl } from '../ops/redact.js';
@@ -18,6 +19,33 @@ export interface RedisTransportOptions {
   clientName?: string | undefined;
   /** Told of each message on the channel that is not what a node sends; it is dropped. */
   onMalformed?: OnMalformed | undefined;
+  /**
+   * The cluster's key (SWITCHBOARD_BUS_SECRET): every message is signed with it (HMAC-SHA256, `signed` below) and
+   * one not signed with it is dropped as malformed. Without it, any well-formed message is taken.
+   */
+  secret?: string | undefined;
+}
+
+/** Hex digits of an HMAC-SHA256, which a signed message starts with. */
+const macChars = 64;
+
+/**
+ * Signs and checks the channel's messages: a signed message is the HMAC-SHA256 of its text under the key, in hex,
+ * then the text. Only a node holding the key makes one that `open` takes.
+ */
+function signer(secret: string) {
+  const mac = (text: string) => createHmac('sha256', secret).update(text).digest();
+  return {
+    sign: (text: string) => mac(text).toString('hex') + text,
+    /** The text of a message signed with the key, or undefined. */
+    open: (message: string): string | undefined => {
+      if (message.length <= macChars) return undefined;
+      const given = Buffer.from(message.slice(0, macChars), 'hex');
+      const text = message.slice(macChars);
+      // A hex digest of the wrong length (not hex at all) decodes shorter: timingSafeEqual needs equal lengths.
+      return given.length === macChars / 2 && timingSafeEqual(given, mac(text)) ? text : undefined;
+    },
+  };
 }
 
 /**
@@ -34,8 +62,10 @@ export function createRedisTransport({
   prefix = 'switchboard',
   clientName,
   onMalformed,
+  secret,
 }: RedisTransportOptions): BusTransport {
   const channel = `${prefix}:events`;
+  const signed = secret === undefined ? undefined : signer(secret);
   let connected = false;
   const options = {
     url,
@@ -66,7 +96,7 @@ export function createRedisTransport({
     name: 'redis',
     publish(events) {
       if (!publisher.isReady) return;
-      const text = encodeEvents(events);
+      const text = signed ? signed.sign(encodeEvents(events)) : encodeEvents(events);
       for (const oldest of own.keys()) {
         if (ownChars + text.length <= ownInFlightChars) break;
         forget(oldest);
@@ -111,7 +141,12 @@ export function createRedisTransport({
           onMessage(mine);
           return;
         }
-        const decoded = decodeEvents(text);
+        const body = signed ? signed.open(text) : text;
+        if (body === undefined) {
+          onMalformed?.("not signed with this cluster's SWITCHBOARD_BUS_SECRET");
+          return;
+        }
+        const decoded = decodeEvents(body);
         if (decoded.ok) onMessage(decoded.message);
         else onMalformed?.(decoded.problem);
       });

@@ -136,6 +136,11 @@ export type Config = z.output<typeof configSchema> & {
    * file on SIGHUP or change); never from a flag (flags show in `ps`).
    */
   tokens: TokenEntry[];
+  /**
+   * The key the Redis bus's messages are signed with (HMAC-SHA256), from SWITCHBOARD_BUS_SECRET only: with it, a
+   * node takes only messages signed by a node that has it (docs/security.md).
+   */
+  busSecret?: string | undefined;
   /** The HS256 secret, from SWITCHBOARD_JWT_SECRET only, for the same reason. */
   jwtSecret?: string | undefined;
 };
@@ -285,5 +290,19 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
         'Set SWITCHBOARD_TOKENS (role:token,...), SWITCHBOARD_TOKENS_FILE or a JWT key, or listen on 127.0.0.1',
     );
   }
-  return { ...config, tokens, ...(jwtSecret !== undefined && { jwtSecret }) };
+  const busSecret = env.SWITCHBOARD_BUS_SECRET === '' ? undefined : env.SWITCHBOARD_BUS_SECRET;
+  if (busSecret !== undefined && busSecret.length < 32) {
+    throw new ConfigError('SWITCHBOARD_BUS_SECRET must be at least 32 characters (256 bits for HMAC-SHA256)');
+  }
+  if (busSecret !== undefined && config.redisUrl === undefined) {
+    throw new ConfigError(
+      "SWITCHBOARD_BUS_SECRET signs the Redis bus's messages: it needs --redis-url / SWITCHBOARD_REDIS_URL (NOTIFY carries only the newest id, which a node checks against the store)",
+    );
+  }
+  return {
+    ...config,
+    tokens,
+    ...(jwtSecret !== undefined && { jwtSecret }),
+    ...(busSecret !== undefined && { busSecret }),
+  };
 }

@@ -4,6 +4,7 @@
  * Two real servers on real PostgreSQL and Redis; the garbage is sent with raw clients. The head check is made
  * slow, so an event that arrives in time came over the bus, not from the store.
  */
+import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { healthSchema, type EventEnvelope } from '@switchboard/shared';
 import { createClient } from 'redis';
@@ -11,6 +12,7 @@ import { expect, it, vi } from 'vitest';
 import { createRedisTransport } from '../../server/bus/redis.js';
 import { encodeEvents } from '../../server/bus/wire.js';
 import type { BusMessage } from '../../server/core/bus.js';
+import { loadConfig } from '../../server/ops/config.js';
 import { createLogger } from '../../server/ops/log.js';
 import { describeWith, pgQuery, pgSchema, pgUrl, redisUrl, uniqueName } from '../engines.js';
 import { agentLog } from '../fixtures.js';
@@ -26,7 +28,7 @@ async function dropped(url: string): Promise<number> {
 }
 
 /** Two nodes on one fresh schema and bus channel; an event published on the first reaches the second. */
-async function twoNodes(redis: boolean) {
+async function twoNodes(redis: boolean, busSecret?: string) {
   const schema = pgSchema();
   const channel = uniqueName('sb_bus');
   const options = {
@@ -35,6 +37,7 @@ async function twoNodes(redis: boolean) {
     busChannel: channel,
     headCheckMs: 60_000,
     ...(redis && { redisUrl }),
+    ...(busSecret !== undefined && { busSecret }),
   };
   // Node b's warnings, as JSON lines.
   const lines: string[] = [];
@@ -78,7 +81,10 @@ async function expectGarbageDroppedAndBusUp(nodes: Awaited<ReturnType<typeof two
   await using publisher = connect(nodes.a.url);
   const stored = await publisher.publish.mutate(agentLog('a-1', 'after the garbage'));
   await live.atLeast(1, 10_000);
-  expect(live.items.map((e) => e.data.id)).toEqual([stored.id]);
+  // The real event, not one of the garbage under its id.
+  expect(live.items.map((e) => [e.data.id, (e.data.data as { message?: unknown }).message])).toEqual([
+    [stored.id, 'after the garbage'],
+  ]);
   expect((await health(nodes.b.url)).bus.state).toBe('up');
 }
 
@@ -104,6 +110,46 @@ describeWith(['postgres', 'redis'], 'malformed messages on the Redis bus', () =>
     } finally {
       await raw.close();
     }
+  });
+});
+
+describeWith(['postgres', 'redis'], 'messages on a Redis bus signed with SWITCHBOARD_BUS_SECRET', () => {
+  it('take only what a node holding the key signed: a forged event is dropped, a real one arrives live', async () => {
+    const secret = 'the-cluster-key-0123456789abcdef0123';
+    await using nodes = await twoNodes(true, secret);
+    const raw = createClient({ url: redisUrl });
+    await raw.connect();
+    try {
+      await expectGarbageDroppedAndBusUp(nodes, async () => {
+        // Well-formed events under the next id: what a node without the key would have taken.
+        const forged = encodeEvents([
+          {
+            id: '1',
+            type: 'agent.log',
+            topic: 'agent:a-1',
+            timestamp: new Date(),
+            data: { agentId: 'a-1', level: 'info', message: 'forged' },
+          },
+        ] as unknown as EventEnvelope[]);
+        const mac = (key: string, text: string) => createHmac('sha256', key).update(text).digest('hex');
+        const messages = [
+          forged,
+          mac('another-key-0123456789abcdef0123456', forged) + forged,
+          'f'.repeat(64) + forged,
+          'not hex at all, sixty-four characters long, then the message....' + forged,
+        ];
+        for (const message of messages) await raw.publish(`${nodes.channel}:events`, message);
+        return messages.length;
+      });
+    } finally {
+      await raw.close();
+    }
+    expect(nodes.warnings().join('\n')).toContain("not signed with this cluster's SWITCHBOARD_BUS_SECRET");
+    // From the environment only, long enough, and only with the Redis bus.
+    const flags = ['--db', pgUrl, '--redis-url', redisUrl];
+    expect(loadConfig(flags, { SWITCHBOARD_BUS_SECRET: secret }).busSecret).toBe(secret);
+    expect(() => loadConfig(flags, { SWITCHBOARD_BUS_SECRET: 'short' })).toThrow(/at least 32 characters/);
+    expect(() => loadConfig(['--db', pgUrl], { SWITCHBOARD_BUS_SECRET: secret })).toThrow(/needs --redis-url/);
   });
 });
 
