@@ -4,44 +4,86 @@
  * taken would resume in it once the log grew past it, in the middle of other events. With a new epoch, every
  * cursor that names the old one gets a `stream.reset` (reason `epoch`) and starts over from this log's first
  * event, as for a replaced database. Run with every server on the database stopped: each reads the epoch once,
- * when it opens the database.
+ * when it opens the database. It refuses while a server holds the SQLite file, or while nodes of the cluster are
+ * connected to PostgreSQL, and where there is no log (it creates nothing).
  */
-import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { ServerCommand } from '../../client/cli/run.js';
-import { ConfigError, isPostgresUrl, loadConfig } from '../ops/config.js';
+import { ConfigError, isPostgresUrl, loadSettings } from '../ops/config.js';
 import { redactUrl } from '../ops/redact.js';
 import { newEpoch } from '../store/epoch.js';
 import { openPostgres } from '../store/postgres-open.js';
-import { DatabaseOpenError, openDatabase } from '../store/sqlite-db.js';
+import { DatabaseOpenError, lockDatabaseFile, openDatabase } from '../store/sqlite-db.js';
 
-/** No log where the command was pointed: renewing nothing would create a database, which is not what was asked. */
-class NoLogError extends Error {}
+/** Not done, and why: no log where the command was pointed, or servers still on it. */
+class RefusedError extends Error {}
 
-/** Whether PostgreSQL at `url` holds a log in `schema` (its epoch table), without creating anything. */
-async function hasPostgresLog(url: string, schema: string): Promise<boolean> {
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Whether the SQLite file at `path` holds a log (its epoch table), read without creating or changing anything. */
+function hasSqliteLog(path: string): boolean {
+  let file: Database.Database;
+  try {
+    file = new Database(path, { readonly: true, fileMustExist: true });
+  } catch {
+    return false;
+  }
+  try {
+    return file.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_epoch'").get() !== undefined;
+  } catch {
+    // Not a SQLite database at all.
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Whether PostgreSQL at `url` holds a log in `schema` (its epoch table), and how many connections of nodes of the
+ * cluster `channel` are open on that database, without creating anything.
+ */
+async function postgresLog(url: string, schema: string, channel: string): Promise<{ log: boolean; nodes: number }> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
   } catch (error) {
-    throw new DatabaseOpenError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+    throw new DatabaseOpenError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${messageOf(error)}`);
   }
   try {
     const found = await client.query(
       "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'log_epoch'",
       [schema],
     );
-    return found.rowCount === 1;
+    // Every connection of a node is named `<bus-channel>-node` (server/topology.ts).
+    const nodes = await client.query<{ count: string }>(
+      'SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+      [`${channel}-node`],
+    );
+    return { log: found.rowCount === 1, nodes: Number(nodes.rows[0]?.count ?? 0) };
   } finally {
     await client.end();
   }
 }
 
 /** Replaces the epoch of the log at `db` (a SQLite file, or PostgreSQL with its schema); the old and the new. */
-async function renew(db: string, pgSchema: string, where: string): Promise<{ from: string; to: string }> {
+async function renew(
+  settings: { db: string; pgSchema: string; busChannel: string },
+  where: string,
+): Promise<{ from: string; to: string }> {
+  const { db, pgSchema, busChannel } = settings;
   const to = newEpoch();
   if (isPostgresUrl(db)) {
-    if (!(await hasPostgresLog(db, pgSchema))) throw new NoLogError(`no Switchboard log at ${where}: nothing to renew`);
+    const found = await postgresLog(db, pgSchema, busChannel);
+    if (!found.log) throw new RefusedError(`no Switchboard log at ${where}: nothing to renew`);
+    if (found.nodes > 0) {
+      throw new RefusedError(
+        `${found.nodes} connections of nodes of cluster ${busChannel} are open on ${redactUrl(db)}: stop every node ` +
+          'first (each reads the epoch once, when it opens the database; a node still running would go on with the ' +
+          'old one, and clients moving between nodes would be reset again and again); another cluster on this ' +
+          'database is told apart by its --bus-channel',
+      );
+    }
     const open = await openPostgres({ url: db, schema: pgSchema, poolSize: 1 });
     try {
       await open.$client.query('UPDATE log_epoch SET epoch = $1 WHERE id = 1', [to]);
@@ -50,24 +92,37 @@ async function renew(db: string, pgSchema: string, where: string): Promise<{ fro
       await open.$client.end();
     }
   }
-  if (db === ':memory:' || !existsSync(db)) throw new NoLogError(`no database at ${where}: nothing to renew`);
-  const sqlite = openDatabase(db).$client;
+  if (db === ':memory:' || !hasSqliteLog(db)) {
+    throw new RefusedError(
+      `no Switchboard log at ${where} (no such file, or not a Switchboard database): nothing to renew`,
+    );
+  }
+  // The lock a server holds on its file: refused at once while one runs on it.
+  const lock = lockDatabaseFile(db);
   try {
-    const row = sqlite.prepare<[], { epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1').get();
-    if (!row) throw new NoLogError(`${where} has no log epoch`);
-    sqlite.prepare('UPDATE log_epoch SET epoch = ? WHERE id = 1').run(to);
-    return { from: row.epoch, to };
+    const sqlite = openDatabase(db).$client;
+    try {
+      const row = sqlite.prepare<[], { epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1').get();
+      if (!row) throw new RefusedError(`${where} has no log epoch: nothing to renew`);
+      sqlite.prepare('UPDATE log_epoch SET epoch = ? WHERE id = 1').run(to);
+      return { from: row.epoch, to };
+    } finally {
+      sqlite.close();
+    }
   } finally {
-    sqlite.close();
+    lock.release();
   }
 }
 
 export const newEpochCommand: ServerCommand = {
   run: async (args, io) => {
     try {
-      const config = loadConfig(args, io.env);
-      const where = isPostgresUrl(config.db) ? `${redactUrl(config.db)} (schema ${config.pgSchema})` : config.db;
-      const { from, to } = await renew(config.db, config.pgSchema, where);
+      // Only what finds the database: the server's other settings (its host, tokens, secrets) are not needed here.
+      const settings = loadSettings(args, io.env, ['db', 'pgSchema', 'busChannel']);
+      const where = isPostgresUrl(settings.db)
+        ? `${redactUrl(settings.db)} (schema ${settings.pgSchema})`
+        : settings.db;
+      const { from, to } = await renew(settings, where);
       io.say(
         `${where}: epoch ${from} → ${to}. A cursor that names ${from} now gets a stream.reset (reason epoch) and ` +
           'starts over from the first event kept. Start the servers on this database again: each reads the ' +
@@ -75,13 +130,13 @@ export const newEpochCommand: ServerCommand = {
       );
       return 0;
     } catch (error) {
-      if (!(error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof NoLogError))
+      if (!(error instanceof ConfigError || error instanceof DatabaseOpenError || error instanceof RefusedError))
         throw error;
       io.complain(error.message);
       return error instanceof ConfigError && error.usage ? 2 : 1;
     }
   },
-  help: `Usage: switchboard new-epoch [--db PATH_OR_URL] [--pg-schema NAME]
+  help: `Usage: switchboard new-epoch [--db PATH_OR_URL] [--pg-schema NAME] [--bus-channel NAME]
 
 Gives the log a new epoch, after restoring its database from a backup. The restored log numbers new events
 from the backup's newest id again, so a cursor saved after the backup would otherwise resume in it once it grew
@@ -89,7 +144,9 @@ past that id, in the middle of other events. With a new epoch, every cursor that
 with a stream.reset (reason epoch) and starts over from the first event kept, as for a replaced database.
 
 Stop every server on the database first (each reads the epoch once, when it opens it), run this once, then
-start them. --db and --pg-schema (and their variables) are those of serve; other serve flags are accepted.
+start them. It refuses while a server holds the SQLite file, or while nodes of the cluster (named by
+--bus-channel) are connected to PostgreSQL. --db, --pg-schema and --bus-channel (and their variables) are
+those of serve.
 
 Examples:
   switchboard new-epoch --db ./switchboard.db

@@ -246,34 +246,44 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
   return file === undefined ? fromEnv : [...fromEnv, ...readTokensFile(file)];
 }
 
-export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+/**
+ * The settings `names` from flags and the environment, as `serve` reads them (a flag wins over its variable, which
+ * wins over the default); ConfigError for an unknown flag or a bad value. Other flags are refused.
+ */
+export function loadSettings<N extends Name>(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  names: readonly N[],
+): Pick<z.output<typeof configSchema>, N> {
   let flags: Record<string, string | boolean | undefined>;
   try {
     ({ values: flags } = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(Object.keys(settings).map((name) => [flagOf(name), { type: 'string' as const }])),
+      options: Object.fromEntries(names.map((name) => [flagOf(name), { type: 'string' as const }])),
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error), true);
   }
-  const raw: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(settings)) {
-    const value = flags[flagOf(name)] ?? env[s.env];
-    if (value !== undefined && value !== '') raw[name] = value;
+  const values: Record<string, unknown> = {};
+  for (const name of names) {
+    const flag = flags[flagOf(name)];
+    const given = flag ?? env[settings[name].env];
+    const result = settings[name].schema.safeParse(given === '' ? undefined : given);
+    if (!result.success) {
+      throw new ConfigError(
+        `invalid --${flagOf(name)} / ${settings[name].env} (${JSON.stringify(given)}): ${result.error.issues[0]?.message ?? 'invalid'}`,
+        flag !== undefined,
+      );
+    }
+    if (result.data !== undefined) values[name] = result.data;
   }
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const name = issue?.path[0] as Name | undefined;
-    const where = name ? `--${flagOf(name)} / ${settings[name].env}` : 'configuration';
-    throw new ConfigError(
-      `invalid ${where} (${JSON.stringify(name ? raw[name] : raw)}): ${issue?.message ?? 'invalid'}`,
-      name !== undefined && flags[flagOf(name)] !== undefined,
-    );
-  }
-  const config = result.data;
+  return values as Pick<z.output<typeof configSchema>, N>;
+}
+
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const config = loadSettings(argv, env, Object.keys(settings) as Name[]);
   if (config.redisUrl !== undefined && !isPostgresUrl(config.db)) {
     throw new ConfigError(
       '--redis-url / SWITCHBOARD_REDIS_URL needs --db / SWITCHBOARD_DB=postgres://…: a SQLite store serves one process',

@@ -24,6 +24,14 @@ export interface Scoped {
 /** A read or a publish outside the caller's scopes; the message names the topic and the token. */
 export class ScopeError extends Error {
   override name = 'ScopeError';
+
+  constructor(
+    /** The refusal alone; the message adds what it meant for the request, when there is something to add. */
+    readonly refusal: string,
+    consequence?: string,
+  ) {
+    super(consequence === undefined ? refusal : `${refusal}; ${consequence}`);
+  }
 }
 
 /**
@@ -89,7 +97,8 @@ export function checkPublish(
     const topic = topicOf(event);
     if (!matchers.some((match) => match(topic))) {
       throw new ScopeError(
-        `token "${who.name}" may not publish to topic ${topic} (its publish scopes: ${scope.join(', ')}); nothing was stored`,
+        `token "${who.name}" may not publish to topic ${topic} (its publish scopes: ${scope.join(', ')})`,
+        'nothing was stored',
       );
     }
   }

@@ -82,6 +82,8 @@ const engines: Engine[] = [
     skip: !available.postgres,
     database: () => {
       const schema = uniqueName('sb_epoch');
+      // A channel of its own: new-epoch refuses while nodes of the cluster it names are connected.
+      const channel = uniqueName('sb_epoch_bus');
       const saved = `${schema}_backup`;
       const drop = async () => {
         for (const name of [schema, saved]) await pgQuery(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
@@ -93,8 +95,8 @@ const engines: Engine[] = [
         );
       const [live, aside] = [quoteIdent(schema), quoteIdent(saved)];
       return {
-        options: { db: pgUrl, pgSchema: schema },
-        flags: ['--db', pgUrl, '--pg-schema', schema],
+        options: { db: pgUrl, pgSchema: schema, busChannel: channel },
+        flags: ['--db', pgUrl, '--pg-schema', schema, '--bus-channel', channel],
         replace: drop,
         // Every table's rows copied into a schema aside; put back in place of the rows there then.
         backup: async () => {
@@ -254,6 +256,42 @@ describe.each(engines)('a cursor from after the backup of a restored $name datab
           String(i + 1),
         ]),
       ]);
+    },
+  );
+});
+
+describe.each(engines)('switchboard new-epoch on $name', ({ name, database, skip }) => {
+  it.skipIf(skip)(
+    'refuses where there is no log, creating nothing, and while a server is on the database',
+    async () => {
+      await using db = database();
+      const newEpoch = async (...argv: string[]) => {
+        const out = { text: '', write: (t: string) => (out.text += t) };
+        const code = await run({ argv: ['new-epoch', ...argv], stdout: out, stderr: out, env: {} });
+        return { code, text: out.text };
+      };
+      expect(await newEpoch(...db.flags)).toEqual({
+        code: 1,
+        text: expect.stringMatching(/^switchboard: no Switchboard log at .*: nothing to renew\n$/) as unknown,
+      });
+      // Nothing was made where there was nothing: the first server still opens a new log.
+      {
+        await using server = await startTestServer(db.options);
+        expect(((await (await fetch(`${server.url}/healthz`)).json()) as { headEventId: string }).headEventId).toBe(
+          '0',
+        );
+        expect(await newEpoch(...db.flags)).toEqual({
+          code: 1,
+          text: expect.stringMatching(
+            name === 'SQLite' ? /is in use by another process/ : /connections of nodes of cluster .* are open/,
+          ) as unknown,
+        });
+      }
+      expect((await newEpoch(...db.flags)).code).toBe(0);
+      expect(await newEpoch(...db.flags, '--port', '1')).toEqual({
+        code: 2,
+        text: "switchboard: Unknown option '--port'\n",
+      });
     },
   );
 });

@@ -49,7 +49,10 @@ class Response:
             if not size_line:
                 self._ended = True
                 return False
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            except ValueError:
+                raise ConnectionError(f"a chunk of the answer has no size: {size_line[:100]!r}") from None
             if size == 0:
                 self._ended = True
                 return False

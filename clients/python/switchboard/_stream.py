@@ -9,6 +9,7 @@ sends the last id as `Last-Event-ID`, which the server merges into the input as 
 was missed from the store and continues live, with no gap and no duplicate.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -234,7 +235,11 @@ class History:
 
 def unreachable(url: str, error: BaseException) -> ConnectionError:
     """What `history` raises when it cannot reach the server: the ConnectionError a subscription gives up with."""
-    reason = getattr(error, "reason", None) or error
+    reason = getattr(error, "reason", None) or str(error)
+    if not reason:
+        # asyncio's timeout says nothing of itself (its text is empty).
+        timed_out = isinstance(error, (TimeoutError, asyncio.TimeoutError))
+        reason = "timed out" if timed_out else type(error).__name__
     return ConnectionError(f"cannot reach {url}: {reason}")
 
 

@@ -88,10 +88,13 @@ def request_of(url: str, agent_ids: Sequence[str], token: Optional[str]) -> tupl
 
 
 def result_of(raw: bytes) -> HeartbeatResult:
-    """The answer of a heartbeat the server took."""
-    data = superjson.decode(json.loads(raw)["result"]["data"])
-    seen = [HeartbeatAgent(a["agentId"], a["status"], bool(a["live"])) for a in data["seen"]]
-    return HeartbeatResult(seen, [str(agent_id) for agent_id in data["unknown"]])
+    """The answer of a heartbeat the server took; ConnectionError when it is not one (a proxy's page, say)."""
+    try:
+        data = superjson.decode(json.loads(raw)["result"]["data"])
+        seen = [HeartbeatAgent(a["agentId"], a["status"], bool(a["live"])) for a in data["seen"]]
+        return HeartbeatResult(seen, [str(agent_id) for agent_id in data["unknown"]])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConnectionError(f"the answer is not a heartbeat's: {raw[:100]!r} ({error!r})") from None
 
 
 def refused(status: int, reason: str, raw: bytes) -> HeartbeatError:

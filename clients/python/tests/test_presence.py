@@ -2,6 +2,7 @@
 has no status for named; refusals and an absent server raise, blocking and asyncio alike."""
 
 import asyncio
+import socket
 
 from support import PUBLISHER_TOKEN, VIEWER_TOKEN, ServerTestCase, free_port, shared_server, stored, switchboard
 from switchboard import aio
@@ -62,6 +63,17 @@ class Heartbeat(ServerTestCase):
             switchboard.heartbeat(url, [f"a{i}" for i in range(101)], token=PUBLISHER_TOKEN)
         with self.assertRaisesRegex(ValueError, "not one string"):
             switchboard.heartbeat(url, "py-hb-busy", token=PUBLISHER_TOKEN)
+
+        # A server that takes the connection and never answers: a timeout, said as one.
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        quiet = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with self.assertRaisesRegex(ConnectionError, f"cannot reach {quiet}: timed out"):
+            switchboard.heartbeat(quiet, ["a"], timeout=0.3)
+        with self.assertRaisesRegex(ConnectionError, f"cannot reach {quiet}: timed out"):
+            asyncio.run(aio.heartbeat(quiet, ["a"], timeout=0.3))
 
         away = f"http://127.0.0.1:{free_port()}"
         with self.assertRaisesRegex(ConnectionError, f"cannot reach {away}"):

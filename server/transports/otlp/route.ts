@@ -39,13 +39,13 @@ const paths: Readonly<Record<string, OtlpSignal>> = {
   '/v1/metrics': 'metrics',
 };
 
-/** Why `caller` may not publish `events` (outside its publish scopes), or undefined when it may. */
-function scopeProblem(caller: IngestCaller, events: readonly ValidEvent[]): string | undefined {
+/** The refusal when `caller` may not publish `events` (outside its publish scopes), or undefined when it may. */
+function scopeRefusal(caller: IngestCaller, events: readonly ValidEvent[]): ScopeError | undefined {
   try {
     caller.authorize(events);
     return undefined;
   } catch (error) {
-    if (error instanceof ScopeError) return error.message;
+    if (error instanceof ScopeError) return error;
     throw error;
   }
 }
@@ -147,8 +147,8 @@ export async function handleOtlp(
     let accepted = 0;
     let rejected = 0;
     let firstProblem = '';
-    /** Why the first record outside the caller's publish scopes was refused. */
-    let outOfScope: string | undefined;
+    /** The first record outside the caller's publish scopes, refused. */
+    let outOfScope: ScopeError | undefined;
     for (const record of mapOtlp(signal, parsed.data)) {
       const valid: ValidEvent[] = [];
       let problem: string | undefined;
@@ -158,10 +158,11 @@ export async function handleOtlp(
         if (result.success) valid.push(result.data as unknown as ValidEvent);
         else problem ??= describeIssues(result.error.issues);
       }
-      if (problem === undefined) {
-        problem = scopeProblem(options.caller, valid);
-        if (problem !== undefined) outOfScope ??= problem;
-      }
+      // Checked whether or not the record is valid: a token that may store nothing of the request gets a 403.
+      const refused = scopeRefusal(options.caller, valid);
+      outOfScope ??= refused;
+      // Said of one record: what the refusal means for the whole request is the 403's to say.
+      problem ??= refused?.refusal;
       if (problem !== undefined) {
         // The record's events are stored all or none: a record is what OTLP counts as rejected.
         rejected++;
@@ -173,7 +174,7 @@ export async function handleOtlp(
     }
     // A token that may store none of the request is refused as a whole (403), as /ingest refuses it; one that
     // may store some of it stores those records, and the answer counts the others with the first reason.
-    if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope);
+    if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope.message);
     if (events.length > 0) {
       admit(events, options.caller, options.limits);
       await options.hub.append(events, options.caller.keyOwner);
