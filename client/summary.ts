@@ -23,7 +23,7 @@ const isReset = (event: StreamItem | AnyEnvelope): event is StreamReset => event
 function summarizeBuiltin(event: StreamItem, paint: (word: string) => string): string {
   if (event.type === 'stream.reset') {
     if (event.data.reason === 'epoch')
-      return `${paint('warning')} cursor ${event.data.requestedAfter} is from another log (the database was replaced); this log follows from its start`;
+      return `${paint('warning')} cursor ${event.data.requestedAfter} is from another log (the database was replaced or restored); this log follows from its start`;
     return `${paint('warning')} events after #${event.data.requestedAfter} up to #${event.data.retainedAfter} were deleted by retention; current state follows`;
   }
   switch (event.type) {

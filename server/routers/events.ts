@@ -83,6 +83,6 @@ function pageCursor(name: 'after' | 'before', raw: string, epoch: string): numbe
   const message =
     cursor === undefined
       ? `${name} "${raw}" is not a cursor this server sent`
-      : `${name} ${raw} is from another log (epoch ${cursor.epoch}; this store's is ${epoch}): the database was replaced. Read from "0" for everything this log holds.`;
+      : `${name} ${raw} is from another log (epoch ${cursor.epoch}; this store's is ${epoch}): the database was replaced or restored. Read from "0" for everything this log holds.`;
   throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new CursorAheadError(message) });
 }
