@@ -112,6 +112,7 @@ export async function openTopology(
         clientName: name,
         onMalformed,
         secret: config.busSecret,
+        scope: db.epoch,
       })
     : createNotifyTransport({
         url: config.db,

@@ -24,17 +24,25 @@ export interface RedisTransportOptions {
    * one not signed with it is dropped as malformed. Without it, any well-formed message is taken.
    */
   secret?: string | undefined;
+  /**
+   * What a signature covers besides the message and the channel: the log's epoch. A signed message from another
+   * log (another cluster with the same key, or this one's from before a restore and `switchboard new-epoch`)
+   * does not check here.
+   */
+  scope?: string | undefined;
 }
 
 /** Hex digits of an HMAC-SHA256, which a signed message starts with. */
 const macChars = 64;
 
 /**
- * Signs and checks the channel's messages: a signed message is the HMAC-SHA256 of its text under the key, in hex,
- * then the text. Only a node holding the key makes one that `open` takes.
+ * Signs and checks the channel's messages: a signed message is the HMAC-SHA256, under the key, of the channel,
+ * the scope (the log's epoch) and its text, in hex, then the text. Only a node holding the key, on this channel
+ * and this log, makes one that `open` takes.
  */
-function signer(secret: string) {
-  const mac = (text: string) => createHmac('sha256', secret).update(text).digest();
+function signer(secret: string, channel: string, scope: string) {
+  const covered = `${channel}\n${scope}\n`;
+  const mac = (text: string) => createHmac('sha256', secret).update(covered).update(text).digest();
   return {
     sign: (text: string) => mac(text).toString('hex') + text,
     /** The text of a message signed with the key, or undefined. */
@@ -63,9 +71,10 @@ export function createRedisTransport({
   clientName,
   onMalformed,
   secret,
+  scope = '',
 }: RedisTransportOptions): BusTransport {
   const channel = `${prefix}:events`;
-  const signed = secret === undefined ? undefined : signer(secret);
+  const signed = secret === undefined ? undefined : signer(secret, channel, scope);
   let connected = false;
   const options = {
     url,

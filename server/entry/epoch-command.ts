@@ -13,7 +13,7 @@ import type { ServerCommand } from '../../client/cli/run.js';
 import { ConfigError, isPostgresUrl, loadSettings } from '../ops/config.js';
 import { redactUrl } from '../ops/redact.js';
 import { newEpoch } from '../store/epoch.js';
-import { openPostgres } from '../store/postgres-open.js';
+import { quoteIdent, schemaLockKey } from '../store/postgres-open.js';
 import { DatabaseOpenError, lockDatabaseFile, openDatabase } from '../store/sqlite-db.js';
 
 /** Not done, and why: no log where the command was pointed, or servers still on it. */
@@ -40,10 +40,17 @@ function hasSqliteLog(path: string): boolean {
 }
 
 /**
- * Whether PostgreSQL at `url` holds a log in `schema` (its epoch table), and how many connections of nodes of the
- * cluster `channel` are open on that database, without creating anything.
+ * Replaces the epoch of the log in `schema` at PostgreSQL `url`, under the lock a node takes while it reads the
+ * epoch, and only while no node of the cluster `channel` is connected (a node keeps its connections open while it
+ * runs, named `<channel>-node`: server/topology.ts, postgres-open.ts). Creates nothing.
  */
-async function postgresLog(url: string, schema: string, channel: string): Promise<{ log: boolean; nodes: number }> {
+async function renewPostgres(
+  url: string,
+  schema: string,
+  channel: string,
+  where: string,
+  to: string,
+): Promise<{ from: string; to: string }> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
@@ -55,12 +62,34 @@ async function postgresLog(url: string, schema: string, channel: string): Promis
       "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'log_epoch'",
       [schema],
     );
-    // Every connection of a node is named `<bus-channel>-node` (server/topology.ts).
-    const nodes = await client.query<{ count: string }>(
-      'SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
-      [`${channel}-node`],
-    );
-    return { log: found.rowCount === 1, nodes: Number(nodes.rows[0]?.count ?? 0) };
+    if (found.rowCount !== 1) throw new RefusedError(`no Switchboard log at ${where}: nothing to renew`);
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [schemaLockKey(schema)]);
+    try {
+      const nodes = await client.query<{ count: string }>(
+        'SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+        [`${channel}-node`],
+      );
+      const count = Number(nodes.rows[0]?.count ?? 0);
+      if (count > 0) {
+        throw new RefusedError(
+          `${count} connection${count === 1 ? '' : 's'} of nodes of cluster ${channel} ${count === 1 ? 'is' : 'are'} ` +
+            `open on ${redactUrl(url)}: stop every node first (each reads the epoch once, when it opens the ` +
+            'database; a node still running would go on with the old one, and clients moving between nodes would ' +
+            'be reset again and again); another cluster on this database is told apart by its --bus-channel',
+        );
+      }
+      const table = `${quoteIdent(schema)}.log_epoch`;
+      const row = await client.query<{ epoch: string }>(`SELECT epoch FROM ${table} WHERE id = 1`);
+      const from = row.rows[0]?.epoch;
+      if (from === undefined) throw new RefusedError(`${where} has no log epoch: nothing to renew`);
+      await client.query(`UPDATE ${table} SET epoch = $1 WHERE id = 1`, [to]);
+      return { from, to };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [schemaLockKey(schema)]);
+    }
+  } catch (error) {
+    if (error instanceof RefusedError) throw error;
+    throw new DatabaseOpenError(`cannot renew the epoch at ${where}: ${messageOf(error)}`);
   } finally {
     await client.end();
   }
@@ -73,25 +102,7 @@ async function renew(
 ): Promise<{ from: string; to: string }> {
   const { db, pgSchema, busChannel } = settings;
   const to = newEpoch();
-  if (isPostgresUrl(db)) {
-    const found = await postgresLog(db, pgSchema, busChannel);
-    if (!found.log) throw new RefusedError(`no Switchboard log at ${where}: nothing to renew`);
-    if (found.nodes > 0) {
-      throw new RefusedError(
-        `${found.nodes} connections of nodes of cluster ${busChannel} are open on ${redactUrl(db)}: stop every node ` +
-          'first (each reads the epoch once, when it opens the database; a node still running would go on with the ' +
-          'old one, and clients moving between nodes would be reset again and again); another cluster on this ' +
-          'database is told apart by its --bus-channel',
-      );
-    }
-    const open = await openPostgres({ url: db, schema: pgSchema, poolSize: 1 });
-    try {
-      await open.$client.query('UPDATE log_epoch SET epoch = $1 WHERE id = 1', [to]);
-      return { from: open.epoch, to };
-    } finally {
-      await open.$client.end();
-    }
-  }
+  if (isPostgresUrl(db)) return renewPostgres(db, pgSchema, busChannel, where, to);
   if (db === ':memory:' || !hasSqliteLog(db)) {
     throw new RefusedError(
       `no Switchboard log at ${where} (no such file, or not a Switchboard database): nothing to renew`,

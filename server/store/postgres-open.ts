@@ -49,6 +49,12 @@ const migrationsFolder = [
 /** The id every node's migration lock uses, per schema (`hashtext` of this plus the schema name). */
 const lockName = 'switchboard.migrate.';
 
+/**
+ * The advisory lock a node holds while it migrates `schema` and reads its epoch, and `switchboard new-epoch`
+ * while it replaces it: a node never reads an epoch half-way through its replacement.
+ */
+export const schemaLockKey = (schema: string) => lockName + schema;
+
 export async function openPostgres({
   url,
   schema: schemaName,
@@ -64,6 +70,9 @@ export async function openPostgres({
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     application_name: applicationName,
+    // Idle connections are kept: a running node always shows in pg_stat_activity under its name, which is how
+    // `switchboard new-epoch` knows the cluster is not stopped (a pool that closed them would show none).
+    idleTimeoutMillis: 0,
     query_timeout: timeoutMs,
     // Statements sent together travel together: the store sends a commit's writes and its COMMIT without
     // waiting for each answer (one round trip instead of one per statement). Each statement still gets its own
@@ -92,7 +101,7 @@ export async function openPostgres({
     throw new DatabaseOpenError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${messageOf(error)}`);
   }
   try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockName + searchPath]);
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [schemaLockKey(searchPath)]);
     try {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(searchPath)}`);
       await migrate(drizzle(client), { migrationsFolder, migrationsSchema: searchPath });
@@ -102,7 +111,7 @@ export async function openPostgres({
       const row = await client.query<{ epoch: string }>('SELECT epoch FROM log_epoch WHERE id = 1');
       epoch = row.rows[0]?.epoch;
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName + searchPath]);
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [schemaLockKey(searchPath)]);
     }
     if (epoch === undefined) throw new Error('the log_epoch row is missing after migration');
     client.release();

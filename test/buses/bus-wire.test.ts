@@ -132,9 +132,14 @@ describeWith(['postgres', 'redis'], 'messages on a Redis bus signed with SWITCHB
           },
         ] as unknown as EventEnvelope[]);
         const mac = (key: string, text: string) => createHmac('sha256', key).update(text).digest('hex');
+        const epoch = (await health(nodes.a.url)).epoch;
         const messages = [
           forged,
           mac('another-key-0123456789abcdef0123456', forged) + forged,
+          // The key, but not this channel and log: a message of another cluster, or from before a new epoch.
+          mac(secret, forged) + forged,
+          mac(secret, `another:events\n${epoch}\n${forged}`) + forged,
+          mac(secret, `${nodes.channel}:events\nfeedfacecafe\n${forged}`) + forged,
           'f'.repeat(64) + forged,
           'not hex at all, sixty-four characters long, then the message....' + forged,
         ];
@@ -150,6 +155,43 @@ describeWith(['postgres', 'redis'], 'messages on a Redis bus signed with SWITCHB
     expect(loadConfig(flags, { SWITCHBOARD_BUS_SECRET: secret }).busSecret).toBe(secret);
     expect(() => loadConfig(flags, { SWITCHBOARD_BUS_SECRET: 'short' })).toThrow(/at least 32 characters/);
     expect(() => loadConfig(['--db', pgUrl], { SWITCHBOARD_BUS_SECRET: secret })).toThrow(/needs --redis-url/);
+  });
+});
+
+describeWith(['redis'], 'a signed Redis bus, transport to transport', () => {
+  it('takes a message signed with the key over its channel and log, and no other', async () => {
+    const prefix = uniqueName('sb_signed');
+    const secret = 'the-cluster-key-0123456789abcdef0123';
+    const problems: string[] = [];
+    const transport = createRedisTransport({
+      url: redisUrl,
+      prefix,
+      secret,
+      scope: 'abc123',
+      onMalformed: (problem) => problems.push(problem),
+    });
+    const received: BusMessage[] = [];
+    await transport.start(
+      (message) => received.push(message),
+      () => undefined,
+    );
+    const raw = createClient({ url: redisUrl });
+    await raw.connect();
+    try {
+      const text = encodeEvents([
+        { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
+      ] as unknown as EventEnvelope[]);
+      const mac = (covered: string) => createHmac('sha256', secret).update(covered).digest('hex');
+      await raw.publish(`${prefix}:events`, mac(`${prefix}:events\nzzz999\n${text}`) + text);
+      await raw.publish(`${prefix}:events`, mac(`${prefix}:events\nabc123\n${text}`) + text);
+      await vi.waitFor(() => {
+        expect(received).toHaveLength(1);
+      });
+      expect(problems).toEqual(["not signed with this cluster's SWITCHBOARD_BUS_SECRET"]);
+    } finally {
+      await raw.close();
+      await transport.close();
+    }
   });
 });
 
