@@ -158,40 +158,49 @@ describeWith(['postgres', 'redis'], 'messages on a Redis bus signed with SWITCHB
   });
 });
 
-describeWith(['redis'], 'a signed Redis bus, transport to transport', () => {
-  it('takes a message signed with the key over its channel and log, and no other', async () => {
-    const prefix = uniqueName('sb_signed');
-    const secret = 'the-cluster-key-0123456789abcdef0123';
-    const problems: string[] = [];
-    const transport = createRedisTransport({
-      url: redisUrl,
-      prefix,
-      secret,
-      scope: 'abc123',
-      onMalformed: (problem) => problems.push(problem),
-    });
-    const received: BusMessage[] = [];
-    await transport.start(
-      (message) => received.push(message),
-      () => undefined,
-    );
-    const raw = createClient({ url: redisUrl });
-    await raw.connect();
-    try {
-      const text = encodeEvents([
-        { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
-      ] as unknown as EventEnvelope[]);
-      const mac = (covered: string) => createHmac('sha256', secret).update(covered).digest('hex');
-      await raw.publish(`${prefix}:events`, mac(`${prefix}:events\nzzz999\n${text}`) + text);
-      await raw.publish(`${prefix}:events`, mac(`${prefix}:events\nabc123\n${text}`) + text);
-      await vi.waitFor(() => {
-        expect(received).toHaveLength(1);
-      });
-      expect(problems).toEqual(["not signed with this cluster's SWITCHBOARD_BUS_SECRET"]);
-    } finally {
+/** A Redis transport started on its own channel, what it received, and a raw client to publish beside it. */
+async function transportAndRaw(
+  options: Omit<Parameters<typeof createRedisTransport>[0], 'url' | 'prefix'>,
+  name: string,
+) {
+  const prefix = uniqueName(name);
+  const transport = createRedisTransport({ url: redisUrl, prefix, ...options });
+  const received: BusMessage[] = [];
+  await transport.start(
+    (message) => received.push(message),
+    () => undefined,
+  );
+  const raw = createClient({ url: redisUrl });
+  await raw.connect();
+  return {
+    transport,
+    received,
+    /** Publishes `message` on the transport's channel, as anyone with Redis access can. */
+    publish: (message: string) => raw.publish(`${prefix}:events`, message),
+    channel: `${prefix}:events`,
+    async [Symbol.asyncDispose]() {
       await raw.close();
       await transport.close();
-    }
+    },
+  };
+}
+
+describeWith(['redis'], 'a signed Redis bus, transport to transport', () => {
+  it('takes a message signed with the key over its channel and log, and no other', async () => {
+    const secret = 'the-cluster-key-0123456789abcdef0123';
+    const problems: string[] = [];
+    const onMalformed = (problem: string) => problems.push(problem);
+    await using bus = await transportAndRaw({ secret, scope: 'abc123', onMalformed }, 'sb_signed');
+    const text = encodeEvents([
+      { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
+    ] as unknown as EventEnvelope[]);
+    const mac = (covered: string) => createHmac('sha256', secret).update(covered).digest('hex');
+    await bus.publish(mac(`${bus.channel}\nzzz999\n${text}`) + text);
+    await bus.publish(mac(`${bus.channel}\nabc123\n${text}`) + text);
+    await vi.waitFor(() => {
+      expect(bus.received).toHaveLength(1);
+    });
+    expect(problems).toEqual(["not signed with this cluster's SWITCHBOARD_BUS_SECRET"]);
   });
 });
 
@@ -208,37 +217,25 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
 
 describeWith(['redis'], "a node's own messages on the Redis bus", () => {
   it('come back as the events it published, and the same text sent again by anyone else is decoded and checked', async () => {
-    const prefix = uniqueName('sb_own');
-    const transport = createRedisTransport({ url: redisUrl, prefix });
-    const received: BusMessage[] = [];
-    await transport.start(
-      (message) => received.push(message),
-      () => undefined,
-    );
-    const raw = createClient({ url: redisUrl });
-    await raw.connect();
-    try {
-      const events = [
-        { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
-      ] as unknown as EventEnvelope[];
-      transport.publish(events);
-      await vi.waitFor(() => {
-        expect(received).toHaveLength(1);
-      });
-      // Its own message: the very objects, not a parse of them.
-      expect(received[0]).toEqual({ events });
-      expect((received[0] as { events: readonly EventEnvelope[] }).events[0]).toBe(events[0]);
-      // The same text again, from another publisher, is no longer this node's in flight: parsed and checked.
-      await raw.publish(`${prefix}:events`, encodeEvents(events));
-      await vi.waitFor(() => {
-        expect(received).toHaveLength(2);
-      });
-      const decoded = (received[1] as { events: readonly EventEnvelope[] }).events;
-      expect(decoded).toEqual(events);
-      expect(decoded[0]).not.toBe(events[0]);
-    } finally {
-      await raw.close();
-      await transport.close();
-    }
+    await using bus = await transportAndRaw({}, 'sb_own');
+    const { transport, received } = bus;
+    const events = [
+      { id: '7', type: 'agent.log', topic: 'agent:a-1', timestamp: new Date(1_000), data: { agentId: 'a-1' } },
+    ] as unknown as EventEnvelope[];
+    transport.publish(events);
+    await vi.waitFor(() => {
+      expect(received).toHaveLength(1);
+    });
+    // Its own message: the very objects, not a parse of them.
+    expect(received[0]).toEqual({ events });
+    expect((received[0] as { events: readonly EventEnvelope[] }).events[0]).toBe(events[0]);
+    // The same text again, from another publisher, is no longer this node's in flight: parsed and checked.
+    await bus.publish(encodeEvents(events));
+    await vi.waitFor(() => {
+      expect(received).toHaveLength(2);
+    });
+    const decoded = (received[1] as { events: readonly EventEnvelope[] }).events;
+    expect(decoded).toEqual(events);
+    expect(decoded[0]).not.toBe(events[0]);
   });
 });
