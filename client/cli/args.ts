@@ -22,7 +22,9 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: r
       strict: true,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // Node's advice on positional arguments that start with "-" is for programs that take them; these point at
+    // their --help instead (run.ts).
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument .*$/s, ''), true);
   }
 }
 

@@ -7,6 +7,14 @@ import { exitCodes } from './io.js';
 /** Thrown when the command line itself is wrong (unknown command or flag, a value that cannot be parsed): exit 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  constructor(
+    message: string,
+    /** The flags themselves were refused (an unknown one, one without its value): the command's help lists them. */
+    readonly flags = false,
+  ) {
+    super(message);
+  }
 }
 
 /** Thrown when the hub did not answer within `--connect-timeout` (or the connection was lost with `--no-retry`): exit 1. */

@@ -129,7 +129,7 @@ export const newEpochCommand: ServerCommand = {
   run: async (args, io) => {
     try {
       // Only what finds the database: the server's other settings (its host, tokens, secrets) are not needed here.
-      const settings = loadSettings(args, io.env, ['db', 'pgSchema', 'busChannel']);
+      const settings = loadSettings(args, io.env, ['db', 'pgSchema', 'busChannel'], 'new-epoch');
       const where = isPostgresUrl(settings.db)
         ? `${redactUrl(settings.db)} (schema ${settings.pgSchema})`
         : settings.db;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { describeIssues, limits } from '@switchboard/shared';
 import { hostName, normaliseOrigin } from './origin-names.js';
 import { tokenEntrySchema, type TokenEntry } from './token-entries.js';
+import { flagsHint } from '../../client/cli/hints.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce
@@ -248,12 +249,14 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
 
 /**
  * The settings `names` from flags and the environment, as `serve` reads them (a flag wins over its variable, which
- * wins over the default); ConfigError for an unknown flag or a bad value. Other flags are refused.
+ * wins over the default); ConfigError for an unknown flag (pointing at `switchboard <command> --help`) or a bad
+ * value. Other flags are refused.
  */
 export function loadSettings<N extends Name>(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   names: readonly N[],
+  command = 'serve',
 ): Pick<z.output<typeof configSchema>, N> {
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -264,7 +267,7 @@ export function loadSettings<N extends Name>(
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error), true);
+    throw new ConfigError((error instanceof Error ? error.message : String(error)) + flagsHint(command), true);
   }
   const values: Record<string, unknown> = {};
   for (const name of names) {

@@ -290,7 +290,7 @@ describe.each(engines)('switchboard new-epoch on $name', ({ name, database, skip
       expect((await newEpoch(...db.flags)).code).toBe(0);
       expect(await newEpoch(...db.flags, '--port', '1')).toEqual({
         code: 2,
-        text: "switchboard: Unknown option '--port'\n",
+        text: "switchboard: Unknown option '--port' (switchboard new-epoch --help lists them)\n",
       });
     },
   );
