@@ -11,7 +11,7 @@ import { history } from './commands/history.js';
 import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
 import { describeError, exitCodeOf, UsageError } from './errors.js';
-import { flagsHint } from './hints.js';
+import { withFlagsHint } from './hints.js';
 import { commandHelp, mainHelp } from './help.js';
 import { packageVersion } from './version.js';
 import { createIo, exitCodes, type Io, type RunOptions } from './io.js';
@@ -68,7 +68,8 @@ export async function run(options: RunOptions, server: Readonly<Record<string, S
     }
     return await handler(rest, io);
   } catch (error) {
-    io.complain(describeError(error) + (error instanceof UsageError && error.flags ? flagsHint(command ?? '') : ''));
+    const text = describeError(error);
+    io.complain(error instanceof UsageError && error.flags ? withFlagsHint(text) : text);
     return exitCodeOf(error);
   }
 }

@@ -71,10 +71,13 @@ export function createRedisTransport({
   clientName,
   onMalformed,
   secret,
-  scope = '',
+  scope,
 }: RedisTransportOptions): BusTransport {
   const channel = `${prefix}:events`;
-  const signed = secret === undefined ? undefined : signer(secret, channel, scope);
+  if (secret !== undefined && (scope === undefined || scope === '')) {
+    throw new Error("a signed Redis bus needs the scope its signatures cover (the log's epoch)");
+  }
+  const signed = secret === undefined || scope === undefined ? undefined : signer(secret, channel, scope);
   let connected = false;
   const options = {
     url,

@@ -51,7 +51,9 @@ async function renewPostgres(
   where: string,
   to: string,
 ): Promise<{ from: string; to: string }> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, query_timeout: 10_000 });
+  // A connection lost between queries fails the next one; the event itself must not end the process.
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (error) {
@@ -63,7 +65,13 @@ async function renewPostgres(
       [schema],
     );
     if (found.rowCount !== 1) throw new RefusedError(`no Switchboard log at ${where}: nothing to renew`);
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [schemaLockKey(schema)]);
+    // Not waited for: a node holding it is opening the schema right now.
+    const locked = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+      schemaLockKey(schema),
+    ]);
+    if (locked.rows[0]?.locked !== true) {
+      throw new RefusedError(`a node is opening ${where} right now: stop every node first`);
+    }
     try {
       const nodes = await client.query<{ count: string }>(
         'SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
@@ -85,7 +93,8 @@ async function renewPostgres(
       await client.query(`UPDATE ${table} SET epoch = $1 WHERE id = 1`, [to]);
       return { from, to };
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [schemaLockKey(schema)]);
+      // Ending the session below frees the lock anyway: a failure here must not hide what happened above.
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [schemaLockKey(schema)]).catch(() => undefined);
     }
   } catch (error) {
     if (error instanceof RefusedError) throw error;
@@ -129,7 +138,7 @@ export const newEpochCommand: ServerCommand = {
   run: async (args, io) => {
     try {
       // Only what finds the database: the server's other settings (its host, tokens, secrets) are not needed here.
-      const settings = loadSettings(args, io.env, ['db', 'pgSchema', 'busChannel'], 'new-epoch');
+      const settings = loadSettings(args, io.env, ['db', 'pgSchema', 'busChannel']);
       const where = isPostgresUrl(settings.db)
         ? `${redactUrl(settings.db)} (schema ${settings.pgSchema})`
         : settings.db;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describeIssues, limits } from '@switchboard/shared';
 import { hostName, normaliseOrigin } from './origin-names.js';
 import { tokenEntrySchema, type TokenEntry } from './token-entries.js';
-import { flagsHint } from '../../client/cli/hints.js';
+import { withFlagsHint } from '../../client/cli/hints.js';
 
 const whole = (min: number, max: number, hint: string) =>
   z.coerce
@@ -249,14 +249,13 @@ function loadTokens(env: Readonly<Record<string, string | undefined>>, file: str
 
 /**
  * The settings `names` from flags and the environment, as `serve` reads them (a flag wins over its variable, which
- * wins over the default); ConfigError for an unknown flag (pointing at `switchboard <command> --help`) or a bad
- * value. Other flags are refused.
+ * wins over the default); ConfigError for an unknown flag (pointing at `--help`) or a bad value. Other flags are
+ * refused.
  */
 export function loadSettings<N extends Name>(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   names: readonly N[],
-  command = 'serve',
 ): Pick<z.output<typeof configSchema>, N> {
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -267,7 +266,7 @@ export function loadSettings<N extends Name>(
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError((error instanceof Error ? error.message : String(error)) + flagsHint(command), true);
+    throw new ConfigError(withFlagsHint(error instanceof Error ? error.message : String(error)), true);
   }
   const values: Record<string, unknown> = {};
   for (const name of names) {

@@ -70,9 +70,11 @@ export async function openPostgres({
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     application_name: applicationName,
-    // Idle connections are kept: a running node always shows in pg_stat_activity under its name, which is how
-    // `switchboard new-epoch` knows the cluster is not stopped (a pool that closed them would show none).
-    idleTimeoutMillis: 0,
+    // One connection stays open while idle (the rest close after 10 s), with TCP keepalive so that a link a
+    // firewall dropped is found: a running node always shows in pg_stat_activity under its name, which is how
+    // `switchboard new-epoch` knows the cluster is not stopped.
+    min: 1,
+    keepAlive: true,
     query_timeout: timeoutMs,
     // Statements sent together travel together: the store sends a commit's writes and its COMMIT without
     // waiting for each answer (one round trip instead of one per statement). Each statement still gets its own

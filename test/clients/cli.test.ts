@@ -62,13 +62,13 @@ describe('switchboard CLI', () => {
     expect(await cli(['serve', '--prot', '9000'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: "switchboard: Unknown option '--prot' (switchboard serve --help lists them)\n",
+      stderr: "switchboard: Unknown option '--prot'; --help lists the options\n",
     });
     // A client command's refused flag points at its own help.
     expect(await cli(['history', '--frm', '1'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: "switchboard: Unknown option '--frm' (switchboard history --help lists them)\n",
+      stderr: "switchboard: Unknown option '--frm'; --help lists the options\n",
     });
     expect((await cli(['serve', '--port', 'eighty'])).code).toBe(2);
     expect((await cli(['watch', 'events', '--connect-timeout', '-1'])).code).toBe(2);

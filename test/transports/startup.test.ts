@@ -44,6 +44,23 @@ async function expectFailsFast(argv: string[], line: RegExp) {
   expect(server.output.stderr.trim().split('\n')).toEqual([expect.stringMatching(line)]);
 }
 
+describe('npm start with flags it does not take, or --help', () => {
+  it(
+    'refuses an unknown flag, pointing at --help, and prints the settings for --help',
+    { timeout: 30_000 },
+    async () => {
+      await using wrong = await startProcess(['--prot', '9000'], 10_000);
+      expect(await wrong.exited).toBe(2);
+      expect(wrong.output.stderr).toBe("switchboard: Unknown option '--prot'; --help lists the options\n");
+      await using help = await startProcess(['--help'], 10_000);
+      expect(await help.exited).toBe(0);
+      expect(help.listening()).toBe(false);
+      expect(help.output.stdout).toMatch(/^Usage: switchboard serve \[--flag value\]\.\.\.\n/);
+      expect(help.output.stdout).toMatch(/^ {2}--port +SWITCHBOARD_PORT +8765$/m);
+    },
+  );
+});
+
 describe('a failed start-up', () => {
   it('ends the process with a tokens file set and PostgreSQL unreachable', { timeout: 30_000 }, async () => {
     using dir = tempDir();
