@@ -1,8 +1,8 @@
 /**
  * A workflow's events as AG-UI events (`@ag-ui/core`): one run per workflow (thread and run id = workflow id),
  * its steps as steps, text blocks as assistant text messages, tool-use blocks as tool calls (with their result
- * when the block has an output), thinking blocks as reasoning, its state as a snapshot after every lifecycle
- * event, and anything else as a custom event. docs/ag-ui.md has the table.
+ * when the block says how the call ended), thinking blocks as reasoning, its state as a snapshot after every
+ * lifecycle event, and anything else as a custom event. docs/ag-ui.md has the table.
  *
  * The mapping is a pure function of the workflow's event sequence: message and tool-call ids derive from
  * event ids, and the state comes from the events before. So a resumed stream, which reads the workflow again
@@ -204,15 +204,19 @@ function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGU
       if (inputPreview !== undefined && inputPreview !== '')
         events.push({ type: EventType.TOOL_CALL_ARGS, toolCallId, delta: inputPreview });
       events.push({ type: EventType.TOOL_CALL_END, toolCallId });
-      if (output !== undefined) {
-        const content = typeof output === 'string' ? output : JSON.stringify(output);
+      // A block that says how the call ended (an output, or only whether it failed, as Claude Code's telemetry
+      // says of a call that succeeded) is a call that ended: its result, so that no front end waits for one.
+      if (output !== undefined || isError !== undefined) {
+        const content = output === undefined ? '' : typeof output === 'string' ? output : JSON.stringify(output);
+        const { durationMs } = data.payload;
+        const facts = { ...(isError !== undefined && { isError }), ...(durationMs !== undefined && { durationMs }) };
         events.push({
           type: EventType.TOOL_CALL_RESULT,
           messageId: `result-${item.id}`,
           toolCallId,
           content,
           role: 'tool',
-          ...(isError !== undefined && { metadata: { switchboard: { isError } } }),
+          ...(Object.keys(facts).length > 0 && { metadata: { switchboard: facts } }),
         });
       }
       return events;

@@ -64,7 +64,13 @@ describe('AG-UI tool calls', () => {
         { callId: 'c1', output: { exitCode: 0 } },
       ]),
     );
-    expect(types(whole ?? [])).toEqual([EventType.TOOL_CALL_START, EventType.TOOL_CALL_END]);
+    // Whole and ended (telemetry says only that it succeeded, and how long it took): a result with no content.
+    expect(types(whole ?? [])).toEqual([
+      EventType.TOOL_CALL_START,
+      EventType.TOOL_CALL_END,
+      EventType.TOOL_CALL_RESULT,
+    ]);
+    expect(whole?.[2]).toMatchObject({ content: '', metadata: { switchboard: { isError: false, durationMs: 840 } } });
     expect(reportOf(start ?? [])).toEqual({ toolCallId: 'call-1', eventId: '2', block: expect.anything() as unknown });
     expect(reportOf(result ?? []).toolCallId).toBe('call-1');
   });
