@@ -21,6 +21,7 @@ import { quoteIdent } from '../server/store/postgres-open.js';
 import { startFaultProxy, type FaultProxy } from '../test/fault-proxy.js';
 import { pgUrl, redisUrl } from '../test/engine-addresses.js';
 import { here, waitLimitMs } from './ipc.js';
+import { nodeName } from '../server/topology.js';
 
 export interface SoakOptions {
   minutes: number;
@@ -261,14 +262,14 @@ export async function runSoak({ minutes, seed }: SoakOptions): Promise<boolean> 
           break;
         case 'Redis CLIENT KILL (every node)':
           for (const client of await redisAdmin.clientList()) {
-            if (client.name === `${name}-node`) {
+            if (client.name === nodeName(name)) {
               await redisAdmin.sendCommand(['CLIENT', 'KILL', 'ID', String(client.id)]).catch(() => undefined);
             }
           }
           break;
         case 'pg_terminate_backend (every node)':
           await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
-            `${name}-node`,
+            nodeName(name),
           ]);
           break;
       }

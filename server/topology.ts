@@ -22,6 +22,12 @@ import { redactUrl } from './ops/redact.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { EventStore } from './core/store.js';
 
+/**
+ * The name every connection of a node of the cluster on `channel` carries (PostgreSQL's application_name, Redis's
+ * client name): how operators, `switchboard new-epoch` and the tests tell a cluster's nodes apart.
+ */
+export const nodeName = (channel: string) => `${channel}-node`;
+
 type TopologyConfig = Pick<
   Config,
   'db' | 'durability' | 'redisUrl' | 'busSecret' | 'pgSchema' | 'busChannel' | 'headCheckMs' | 'pgTimeoutMs'
@@ -75,7 +81,7 @@ export async function openTopology(
   let storeUp = true;
   let storeErrors = 0;
   // Every connection of this node is named after its cluster's channel, in pg_stat_activity and CLIENT LIST.
-  const name = `${config.busChannel}-node`;
+  const name = nodeName(config.busChannel);
   const db = await openPostgres({
     url: config.db,
     schema: config.pgSchema,

@@ -15,6 +15,7 @@ import { redactUrl } from '../ops/redact.js';
 import { newEpoch } from '../store/epoch.js';
 import { quoteIdent, schemaLockKey } from '../store/postgres-open.js';
 import { DatabaseOpenError, lockDatabaseFile, openDatabase } from '../store/sqlite-db.js';
+import { nodeName } from '../topology.js';
 
 /** Not done, and why: no log where the command was pointed, or servers still on it. */
 class RefusedError extends Error {}
@@ -42,7 +43,7 @@ function hasSqliteLog(path: string): boolean {
 /**
  * Replaces the epoch of the log in `schema` at PostgreSQL `url`, under the lock a node takes while it reads the
  * epoch, and only while no node of the cluster `channel` is connected (a node keeps its connections open while it
- * runs, named `<channel>-node`: server/topology.ts, postgres-open.ts). Creates nothing.
+ * runs, under `nodeName(channel)`: server/topology.ts, postgres-open.ts). Creates nothing.
  */
 async function renewPostgres(
   url: string,
@@ -75,7 +76,7 @@ async function renewPostgres(
     try {
       const nodes = await client.query<{ count: string }>(
         'SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
-        [`${channel}-node`],
+        [nodeName(channel)],
       );
       const count = Number(nodes.rows[0]?.count ?? 0);
       if (count > 0) {

@@ -11,6 +11,7 @@ import { cluster, event, expectExactlyOnceInOrder, publish } from '../cluster-ha
 import { describeWith, pgQuery, redisUrl } from '../engines.js';
 import { collect, connect, storedEvents, waitUntil } from '../harness.js';
 import { healthSchema, type Health } from '@switchboard/shared';
+import { nodeName } from '../../server/topology.js';
 
 /** Kills every Redis connection whose client name is `name`; returns how many. */
 async function killRedisClients(name: string): Promise<number> {
@@ -42,7 +43,7 @@ describeWith(['postgres', 'redis'], 'Redis connections killed mid-stream', () =>
     const publishing = publish(b.url, 'lane', total, 50);
     await stream.atLeast(500, 20_000);
     // Two nodes, a publisher and a subscriber connection each.
-    expect(await killRedisClients(`${c.channel}-node`)).toBe(4);
+    expect(await killRedisClients(nodeName(c.channel))).toBe(4);
     await publishing;
     await stream.atLeast(total, 20_000);
     expectExactlyOnceInOrder(
@@ -76,7 +77,7 @@ describeWith(['postgres'], 'PostgreSQL connections terminated mid-publish', () =
     for (let i = 0; i < total; i++) expect(publisher.publish(event('lane', i)).accepted).toBe(true);
     await waitUntil('500 acknowledged', () => publisher.stats().sent >= 500, 20_000);
     const killed = await pgQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
-      `${c.channel}-node`,
+      nodeName(c.channel),
     ]);
     expect(killed.rowCount).toBeGreaterThan(0);
     await publisher.flush(20_000);
