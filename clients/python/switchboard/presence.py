@@ -23,10 +23,6 @@ from . import superjson
 from ._http import endpoint, error_answer, headers, open_url
 from ._stream import error_code, error_data, unreachable
 
-#: At most this many agents per call, as the server's `heartbeatInput` takes them.
-MAX_AGENTS = 100
-
-
 @dataclass(frozen=True)
 class HeartbeatAgent:
     """An agent the heartbeat marked: its current status, and whether that leaves it live (not `offline`)."""
@@ -60,10 +56,12 @@ class HeartbeatError(Exception):
 def heartbeat(
     url: str, agent_ids: Sequence[str], token: Optional[str] = None, timeout: float = 10.0
 ) -> HeartbeatResult:
-    """Marks `agent_ids` (1 to 100) as heard of now, without storing an event.
+    """Marks `agent_ids` (1 to 100: the server's limit, which it says when refusing) as heard of now, without
+    storing an event.
 
-    Raises HeartbeatError when the server refuses it, ConnectionError when it cannot be reached within `timeout`
-    seconds, ValueError for a `url` or `agent_ids` it would refuse anyway.
+    Raises HeartbeatError when the server refuses it (an id or a count it does not take, a token or scope that may
+    not publish for the agent, the publish rate), ConnectionError when it cannot be reached within `timeout`
+    seconds, ValueError for a `url` that is not http(s) or one string given for the list.
     """
     address, body, head = request_of(url, agent_ids, token)
     request = urllib.request.Request(address, data=body, headers=head, method="POST")
@@ -80,10 +78,7 @@ def request_of(url: str, agent_ids: Sequence[str], token: Optional[str]) -> tupl
     """The heartbeat's address, body and headers, whatever does the I/O (`switchboard.aio.heartbeat` too)."""
     if isinstance(agent_ids, str):
         raise ValueError("agent_ids is a list of agent ids, not one string")
-    ids = list(agent_ids)
-    if not 1 <= len(ids) <= MAX_AGENTS:
-        raise ValueError(f"a heartbeat names 1 to {MAX_AGENTS} agents, got {len(ids)}: send them in several calls")
-    body = json.dumps(superjson.encode({"agentIds": ids}), separators=(",", ":")).encode("utf-8")
+    body = json.dumps(superjson.encode({"agentIds": list(agent_ids)}), separators=(",", ":")).encode("utf-8")
     return endpoint(url, "/trpc/heartbeat"), body, headers(token, {"content-type": "application/json"})
 
 
