@@ -74,10 +74,11 @@ export function createRedisTransport({
   scope,
 }: RedisTransportOptions): BusTransport {
   const channel = `${prefix}:events`;
-  if (secret !== undefined && (scope === undefined || scope === '')) {
-    throw new Error("a signed Redis bus needs the scope its signatures cover (the log's epoch)");
+  let signed: ReturnType<typeof signer> | undefined;
+  if (secret !== undefined) {
+    if (!scope) throw new Error("a signed Redis bus needs the scope its signatures cover (the log's epoch)");
+    signed = signer(secret, channel, scope);
   }
-  const signed = secret === undefined || scope === undefined ? undefined : signer(secret, channel, scope);
   let connected = false;
   const options = {
     url,

@@ -25,17 +25,15 @@ export interface AgUiWorkflowState {
   lastEventId: string;
 }
 
-/** A tool call whose start went out: its AG-UI id, its tool, and when it started (ms). */
-interface OpenCall {
-  toolCallId: string;
-  toolName: string;
-  startedAt: number;
-}
-
 /** A tool call whose result went out: its AG-UI id and its tool. */
 interface DoneCall {
   toolCallId: string;
   toolName: string;
+}
+
+/** A tool call whose start went out, and when it started (ms). */
+interface OpenCall extends DoneCall {
+  startedAt: number;
 }
 
 /**

@@ -125,13 +125,10 @@ const settings = {
 type Name = keyof typeof settings;
 const flagOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-export const configSchema = z.object(
-  Object.fromEntries(Object.entries(settings).map(([name, s]) => [name, s.schema])) as {
-    [K in Name]: (typeof settings)[K]['schema'];
-  },
-);
+/** Every setting as parsed: each by its own schema (`loadSettings`), optional ones absent when not given. */
+type Settings = z.output<z.ZodObject<{ [K in Name]: (typeof settings)[K]['schema'] }>>;
 
-export type Config = z.output<typeof configSchema> & {
+export type Config = Settings & {
   /**
    * From SWITCHBOARD_TOKENS (`role:token,...`) and the tokens file as it was at start (the server reloads the
    * file on SIGHUP or change); never from a flag (flags show in `ps`).
@@ -256,7 +253,7 @@ export function loadSettings<N extends Name>(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   names: readonly N[],
-): Pick<z.output<typeof configSchema>, N> {
+): Pick<Settings, N> {
   let flags: Record<string, string | boolean | undefined>;
   try {
     ({ values: flags } = parseArgs({
@@ -281,7 +278,7 @@ export function loadSettings<N extends Name>(
     }
     if (result.data !== undefined) values[name] = result.data;
   }
-  return values as Pick<z.output<typeof configSchema>, N>;
+  return values as Pick<Settings, N>;
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {

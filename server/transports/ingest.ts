@@ -129,8 +129,13 @@ export function admit(events: readonly ValidEvent[], caller: IngestCaller, limit
     if (error instanceof ScopeError) throw new IngestError(403, error.message);
     throw error;
   }
+  admitRate(events.length, limits);
+}
+
+/** The publish rate's check alone (429), for a route that checked the scopes itself. */
+export function admitRate(count: number, limits: ConnectionLimits): void {
   try {
-    limits.admitPublish(events.length);
+    limits.admitPublish(count);
   } catch (error) {
     throw new IngestError(429, (error as Error).message);
   }

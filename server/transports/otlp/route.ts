@@ -23,7 +23,7 @@ import type { ConnectionLimits } from '../../security/limits.js';
 import { mediaType } from '../../security/content-type.js';
 import { ScopeError } from '../../security/scopes.js';
 import { BodyTooLargeError, readBytes } from '../body.js';
-import { admit, IngestError, type IngestCaller } from '../ingest.js';
+import { admitRate, IngestError, type IngestCaller } from '../ingest.js';
 import {
   contentTypes,
   decodeRequest,
@@ -176,7 +176,8 @@ export async function handleOtlp(
     // may store some of it stores those records, and the answer counts the others with the first reason.
     if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope.message);
     if (events.length > 0) {
-      admit(events, options.caller, options.limits);
+      // Every record stored was checked against the scopes above.
+      admitRate(events.length, options.limits);
       await options.hub.append(events, options.caller.keyOwner);
     }
     const message = rejected === 0 ? '' : `${rejected} records refused; the first: ${firstProblem}`;
