@@ -43,7 +43,12 @@ export interface ContextFactory {
    * HTTP callers have no connection to hang limits on; they share one set per remote address and publisher.
    * The publish rate is the publisher's (`PublishRates`), whichever way it comes in.
    */
-  limitsFor(req: IncomingMessage, principal: Principal | null): ConnectionLimits;
+  limitsFor(req: RemotePeer, principal: Principal | null): ConnectionLimits;
+}
+
+/** Where a request came from: an HTTP request, or an HTTP/2 stream's connection (OTLP/gRPC). */
+export interface RemotePeer {
+  socket?: { remoteAddress?: string | undefined } | undefined;
 }
 
 /** Remote addresses whose HTTP limits are kept at most; past it the map starts over rather than grow. */
@@ -62,8 +67,8 @@ export function createContextFactory({ hub, limits, metrics, log }: ContextFacto
     metrics,
     log,
   });
-  const limitsFor = (req: IncomingMessage, principal: Principal | null): ConnectionLimits => {
-    const address = req.socket.remoteAddress ?? 'unknown';
+  const limitsFor = (req: RemotePeer, principal: Principal | null): ConnectionLimits => {
+    const address = req.socket?.remoteAddress ?? 'unknown';
     const key = `${address} ${principal?.keyOwner ?? ''}`;
     let shared = httpLimits.get(key);
     if (!shared) {

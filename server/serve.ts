@@ -45,6 +45,7 @@ export async function serve(
   stdout.write(
     `switchboard listening on ${server.url} (dashboard at ${server.url}/, tRPC at ${server.url}/trpc, db ${redactUrl(config.db)})\n`,
   );
+  if (server.otlpGrpcUrl !== undefined) stdout.write(`switchboard OTLP/gRPC on ${server.otlpGrpcUrl}\n`);
   await new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();
     signal?.addEventListener('abort', () => {

@@ -4,6 +4,7 @@
  * it all in order.
  */
 import { createServer, type Server } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { EventBus } from './core/bus.js';
@@ -27,6 +28,7 @@ import { OriginGuard } from './security/origin.js';
 import type { EventStore } from './core/store.js';
 import type { PathTracer } from './core/trace.js';
 import { HttpTransport, trpcPath, type ErrorHandler } from './transports/http.js';
+import { createOtlpGrpcServer } from './transports/otlp/grpc.js';
 import { serveWebSockets } from './transports/ws/handler.js';
 import { acceptUpgrades } from './transports/ws/upgrade.js';
 
@@ -49,6 +51,8 @@ export interface RunningServer {
   /** `http://host:port`, with the port actually bound. */
   url: string;
   port: number;
+  /** OTLP/gRPC's `http://host:port` (h2c), with the port actually bound; undefined without `otlpGrpcPort`. */
+  otlpGrpcUrl: string | undefined;
   /** Stops accepting, tells WebSocket clients to reconnect, closes every connection and the store. */
   close(): Promise<void>;
   /** Rereads the tokens file (the entry point calls it on SIGHUP); connections of removed tokens are closed. */
@@ -169,7 +173,22 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
   stack.defer(() => closeConnections({ http, wss, wsHandler, httpTransport }));
 
   acceptUpgrades(http, { wss, guard, metrics, path: trpcPath, maxConnections: options.maxConnections });
-  await listen(http, options);
+  await listen(http, options.host, options.port, '--port / SWITCHBOARD_PORT');
+  let otlpGrpcPort: number | undefined;
+  if (options.otlpGrpcPort !== undefined) {
+    const grpc = createOtlpGrpcServer({
+      hub,
+      catalogue,
+      access,
+      contexts,
+      metrics,
+      log,
+      maxConnections: options.maxConnections,
+    });
+    stack.defer(() => grpc.close());
+    await listen(grpc.server, options.host, options.otlpGrpcPort, '--otlp-grpc-port / SWITCHBOARD_OTLP_GRPC_PORT');
+    otlpGrpcPort = (grpc.server.address() as AddressInfo).port;
+  }
 
   const retention = startRetention({
     store,
@@ -183,7 +202,13 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
   const { port } = http.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   log.info(
-    { host: options.host, port, db: topology.describeDb, auth: access.required ? 'tokens' : 'open (loopback only)' },
+    {
+      host: options.host,
+      port,
+      ...(otlpGrpcPort !== undefined && { otlpGrpcPort }),
+      db: topology.describeDb,
+      auth: access.required ? 'tokens' : 'open (loopback only)',
+    },
     'listening',
   );
   const unknownTypes = await unknownStoredTypes(store, catalogue);
@@ -207,6 +232,7 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
   return {
     url: `http://${host}:${port}`,
     port,
+    otlpGrpcUrl: otlpGrpcPort === undefined ? undefined : `http://${host}:${otlpGrpcPort}`,
     close,
     reloadTokens: () => access.reloadTokens(),
     dropConnections: () => {
@@ -240,22 +266,22 @@ function startPresence(ttlMs: number, hub: Hub, log: Logger, stack: ResourceStac
   stack.defer(() => sweeper.stop());
 }
 
-/** Binds the port; its failure is one line naming the address and what to do. */
-async function listen(http: Server, options: Pick<Config, 'host' | 'port'>): Promise<void> {
+/** Binds a port; its failure is one line naming the address and what to do (`setting`: where the port is set). */
+async function listen(server: Server | Http2Server, host: string, port: number, setting: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const onListenError = (error: NodeJS.ErrnoException) => {
-      const where = `${options.host}:${options.port}`;
+      const where = `${host}:${port}`;
       const why =
         error.code === 'EADDRINUSE'
-          ? 'the port is already in use (stop the other process or choose another --port / SWITCHBOARD_PORT)'
+          ? `the port is already in use (stop the other process or choose another ${setting})`
           : error.code === 'EADDRNOTAVAIL'
             ? 'that address is not on this machine (check --host / SWITCHBOARD_HOST)'
             : error.message;
       reject(new ListenError(`cannot listen on ${where}: ${why}`));
     };
-    http.once('error', onListenError);
-    http.listen(options.port, options.host, () => {
-      http.off('error', onListenError);
+    server.once('error', onListenError);
+    server.listen(port, host, () => {
+      server.off('error', onListenError);
       resolve();
     });
   });

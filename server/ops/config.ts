@@ -40,6 +40,11 @@ const list = (item: (s: string) => string | undefined, hint: string) =>
 const settings = {
   host: { env: 'SWITCHBOARD_HOST', schema: z.string().min(1).default('127.0.0.1') },
   port: { env: 'SWITCHBOARD_PORT', schema: whole(0, 65_535, '0 (any free port) to 65535').default(8765) },
+  // OTLP/gRPC's own port (transports/otlp/grpc.ts); off unless given. OTLP/HTTP is always on the port above.
+  otlpGrpcPort: {
+    env: 'SWITCHBOARD_OTLP_GRPC_PORT',
+    schema: whole(0, 65_535, '0 (any free port) to 65535').optional(),
+  },
   db: { env: 'SWITCHBOARD_DB', schema: z.string().min(1).default('./data/switchboard.db') },
   durability: { env: 'SWITCHBOARD_DURABILITY', schema: z.enum(['full', 'normal']).default('full') },
   // Scale-out (docs/deploy.md): with `db` a postgres:// URL, a Redis URL selects the Redis bus, else NOTIFY.

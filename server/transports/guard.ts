@@ -4,7 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { errorReasons } from '@switchboard/shared';
 import type { Metrics } from '../ops/metrics.js';
+import type { AccessControl } from '../security/access.js';
+import { bearerToken, roleRefusal, type Access, type Principal } from '../security/auth.js';
 import { ingestTypes, otlpTypes, trpcTypes, unsupportedType } from '../security/content-type.js';
 import type { OriginGuard } from '../security/origin.js';
 import { sendJson } from './json-response.js';
@@ -54,4 +57,34 @@ export function admitUpgrade(guard: OriginGuard, req: IncomingMessage, socket: D
       `connection: close\r\n\r\n${body}`,
   );
   return false;
+}
+
+/** Who called, or why not: 401 without a valid token, 403 for a role that lacks the access asked for. */
+export type Admission = { principal: Principal } | { principal: null; status: 401 | 403; message: string };
+
+/**
+ * The caller of a plain endpoint (one tRPC's `requires` rule does not cover: the ingest routes, OTLP on either
+ * transport, `/metrics`), from its `Authorization` header; a refusal is counted in the metrics.
+ */
+export async function admitCaller(
+  access: AccessControl,
+  metrics: Metrics,
+  authorization: string | undefined,
+  need: Access,
+): Promise<Admission> {
+  const { principal, problem } = await access.authenticate(bearerToken(authorization));
+  if (principal === null) {
+    metrics.rejected.inc({ reason: errorReasons.unauthorized });
+    return {
+      principal: null,
+      status: 401,
+      message: problem ?? 'missing or unknown token: send Authorization: Bearer <token>',
+    };
+  }
+  const refused = roleRefusal(principal, need);
+  if (refused !== undefined) {
+    metrics.rejected.inc({ reason: errorReasons.forbidden });
+    return { principal: null, status: 403, message: refused };
+  }
+  return { principal };
 }

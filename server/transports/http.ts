@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { TRPCError } from '@trpc/server';
-import { errorReasons, type AnyCatalogue, type Health, type HealthSummary } from '@switchboard/shared';
+import type { AnyCatalogue, Health, HealthSummary } from '@switchboard/shared';
 import type { ContextFactory } from '../context.js';
 import type { Hub } from '../core/hub.js';
 import type { Config } from '../ops/config.js';
@@ -16,15 +16,14 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Topology } from '../topology.js';
 import type { ServedRouter } from '../routers/_app.js';
 import type { AccessControl } from '../security/access.js';
-import { bearerToken, roleRefusal, type Access, type Principal } from '../security/auth.js';
-import { admitRequest } from './guard.js';
+import { bearerToken, type Access, type Principal } from '../security/auth.js';
+import { admitCaller, admitRequest } from './guard.js';
 import type { OriginGuard } from '../security/origin.js';
-import { checkPublish } from '../security/scopes.js';
 import { agUiPath, serveAgUi } from './ag-ui.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { handleClaudeCodeHook } from './claude-code.js';
 import type { Dashboard } from './dashboard.js';
-import { handleIngest, type IngestCaller } from './ingest.js';
+import { handleIngest, ingestCallerOf } from './ingest.js';
 import { sendJson } from './json-response.js';
 import { handleOtlp, otlpSignalAt, sendOtlpError } from './otlp/route.js';
 import { schemaResponder } from './schema.js';
@@ -144,11 +143,24 @@ export class HttpTransport {
     } else if (path === '/ingest/claude-code') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleClaudeCodeHook(req, res, hub, contexts.limitsFor(req, principal), this.ingestCaller(principal));
+      await handleClaudeCodeHook(
+        req,
+        res,
+        hub,
+        contexts.limitsFor(req, principal),
+        ingestCallerOf(principal, catalogue),
+      );
     } else if (path === '/ingest') {
       const principal = await this.permitted(req, res, 'write');
       if (!principal) return;
-      await handleIngest(req, res, hub, contexts.limitsFor(req, principal), catalogue, this.ingestCaller(principal));
+      await handleIngest(
+        req,
+        res,
+        hub,
+        contexts.limitsFor(req, principal),
+        catalogue,
+        ingestCallerOf(principal, catalogue),
+      );
     } else if (otlp !== undefined) {
       const principal = await this.permitted(req, res, 'write', (status, message) => {
         req.resume();
@@ -160,7 +172,7 @@ export class HttpTransport {
         hub,
         limits,
         catalogue,
-        caller: this.ingestCaller(principal),
+        caller: ingestCallerOf(principal, catalogue),
       });
       if (outcome) {
         metrics.otlpRecords.inc({ signal: otlp, outcome: 'accepted' }, outcome.accepted);
@@ -206,17 +218,6 @@ export class HttpTransport {
     sendJson(res, 200, body);
   }
 
-  /** A publisher on an ingest route: its keys, and its publish scopes checked on every event. */
-  private ingestCaller(principal: Principal): IngestCaller {
-    const { catalogue } = this.options;
-    return {
-      keyOwner: principal.keyOwner,
-      authorize: (events) => {
-        checkPublish(principal, events, (event) => catalogue.topicOf(event));
-      },
-    };
-  }
-
   /**
    * For the plain endpoints: answers 401/403 itself (tRPC's `requires` rule) and returns null when refused.
    * `refuse` writes the refusal in the route's own form (JSON `{ error }` unless given).
@@ -230,18 +231,8 @@ export class HttpTransport {
     },
   ): Promise<Principal | null> {
     const { access, metrics } = this.options;
-    const { principal, problem } = await access.authenticate(bearerToken(req.headers.authorization));
-    if (principal === null) {
-      metrics.rejected.inc({ reason: errorReasons.unauthorized });
-      refuse(401, problem ?? 'missing or unknown token: send Authorization: Bearer <token>');
-      return null;
-    }
-    const refused = roleRefusal(principal, need);
-    if (refused !== undefined) {
-      metrics.rejected.inc({ reason: errorReasons.forbidden });
-      refuse(403, refused);
-      return null;
-    }
-    return principal;
+    const admitted = await admitCaller(access, metrics, req.headers.authorization, need);
+    if (admitted.principal === null) refuse(admitted.status, admitted.message);
+    return admitted.principal;
   }
 }

@@ -17,7 +17,8 @@ import {
 } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
 import type { ConnectionLimits } from '../security/limits.js';
-import { ScopeError } from '../security/scopes.js';
+import type { Principal } from '../security/auth.js';
+import { checkPublish, ScopeError } from '../security/scopes.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
 import { BodyTooLargeError, readBody as readLimitedBody } from './body.js';
 import { sendJson } from './json-response.js';
@@ -113,6 +114,16 @@ export interface IngestCaller {
   keyOwner: string;
   /** Throws ScopeError when the caller may not publish one of the events (answered 403, nothing stored). */
   authorize(events: readonly ValidEvent[]): void;
+}
+
+/** A publisher on an ingest route: its keys, and its publish scopes checked on every event of `catalogue`. */
+export function ingestCallerOf(principal: Principal, catalogue: Pick<AnyCatalogue, 'topicOf'>): IngestCaller {
+  return {
+    keyOwner: principal.keyOwner,
+    authorize: (events) => {
+      checkPublish(principal, events, (event) => catalogue.topicOf(event));
+    },
+  };
 }
 
 /** Without tokens: keys in the one shared namespace, every topic allowed. */

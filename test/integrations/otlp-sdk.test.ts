@@ -1,9 +1,12 @@
 /**
- * The OpenTelemetry JS SDK's own OTLP exporters (http/json and http/protobuf) against a real server on port 0:
+ * The OpenTelemetry JS SDK's own OTLP exporters (http/json, http/protobuf and gRPC) against a real server on port 0:
  * the SDK makes the records (a LoggerProvider, a TracerProvider, a MeterProvider with their in-memory exporters),
  * the OTLP exporters send them as they would to a collector, and the typed client reads what they became.
  */
+import { Metadata } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -36,12 +39,40 @@ interface Exporter<T> {
   shutdown(): Promise<void>;
 }
 
-async function send<T>(exporter: Exporter<T>, items: T): Promise<void> {
+/** What the exporter reported for one export, once it has shut down. */
+async function exportOnce<T>(exporter: Exporter<T>, items: T): Promise<{ code: number; error?: Error }> {
   const result = await new Promise<{ code: number; error?: Error }>((resolve) => {
     exporter.export(items, resolve);
   });
   await exporter.shutdown();
+  return result;
+}
+
+async function send<T>(exporter: Exporter<T>, items: T): Promise<void> {
+  const result = await exportOnce(exporter, items);
   if (result.code !== 0) throw new Error(`the exporter failed: ${result.error?.message ?? 'no error given'}`);
+}
+
+/** Claude Code's counters as its SDK collects them, once (delta temporality, as Claude Code exports). */
+async function claudeCodeMetrics(session: string) {
+  const memory = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+  const reader = new PeriodicExportingMetricReader({ exporter: memory, exportIntervalMillis: 60_000 });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': 'claude-code' }),
+    readers: [reader],
+  });
+  const meter = provider.getMeter('com.anthropic.claude_code', '2.1.216');
+  const attributes = { 'session.id': session, 'user.id': 'u-1', 'terminal.type': 'vscode' };
+  meter
+    .createCounter('claude_code.cost.usage', { unit: 'USD' })
+    .add(0.25, { ...attributes, model: 'claude-sonnet-4-6' });
+  meter.createCounter('claude_code.lines_of_code.count').add(42, { ...attributes, type: 'added' });
+  meter.createCounter('process.restarts').add(1, { host: 'build-7' });
+  await reader.forceFlush();
+  const [exported] = memory.getMetrics();
+  if (!exported) throw new Error('the SDK collected nothing');
+  await provider.shutdown();
+  return exported;
 }
 
 /** Claude Code's events as its SDK emits them: body `claude_code.<name>`, attributes as strings. */
@@ -277,23 +308,7 @@ describe('OTLP from the OpenTelemetry JS SDK', () => {
   it('takes metrics, each point on the agent it names, and exports usage totals in /metrics', async () => {
     await using server = await startTestServer();
     await using client = connect(server.url);
-    const memory = new InMemoryMetricExporter(AggregationTemporality.DELTA);
-    const reader = new PeriodicExportingMetricReader({ exporter: memory, exportIntervalMillis: 60_000 });
-    const provider = new MeterProvider({
-      resource: resourceFromAttributes({ 'service.name': 'claude-code' }),
-      readers: [reader],
-    });
-    const meter = provider.getMeter('com.anthropic.claude_code', '2.1.216');
-    const session = { 'session.id': 'sess-m', 'user.id': 'u-1', 'terminal.type': 'vscode' };
-    meter
-      .createCounter('claude_code.cost.usage', { unit: 'USD' })
-      .add(0.25, { ...session, model: 'claude-sonnet-4-6' });
-    meter.createCounter('claude_code.lines_of_code.count').add(42, { ...session, type: 'added' });
-    meter.createCounter('process.restarts').add(1, { host: 'build-7' });
-    await reader.forceFlush();
-    const [exported] = memory.getMetrics();
-    if (!exported) throw new Error('the SDK collected nothing');
-    await send(new OTLPMetricExporter({ url: `${server.url}/v1/metrics` }), exported);
+    await send(new OTLPMetricExporter({ url: `${server.url}/v1/metrics` }), await claudeCodeMetrics('sess-m'));
 
     const metrics = await client.history.query({ types: ['agent.metric'] });
     expect(
@@ -352,5 +367,57 @@ describe('OTLP from the OpenTelemetry JS SDK', () => {
     const usage = await client.usage.query({ limit: 1000 });
     expect(usage.total.requests).toBe(250);
     expect(usage.agents).toHaveLength(125);
+  });
+  it('takes Claude Code logs and metrics over gRPC, with its token in the metadata, gzip or not', async () => {
+    const publisher = 'grpc-publisher-0123456789';
+    const viewer = 'grpc-viewer-0123456789ab';
+    await using server = await startTestServer({
+      otlpGrpcPort: 0,
+      tokens: [
+        { role: 'publisher', token: publisher },
+        { role: 'viewer', token: viewer },
+      ],
+    });
+    const url = server.otlpGrpcUrl;
+    if (url === undefined) throw new Error('the server has no OTLP/gRPC port');
+    await using client = createSwitchboardClient({ url: server.url, WebSocket, token: viewer });
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${publisher}`);
+
+    // Without the token: refused, and the exporter says why.
+    const refused = await exportOnce(new GrpcLogExporter({ url }), claudeCodeRecords('sess-grpc'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.error?.message).toContain('missing or unknown token: send Authorization: Bearer <token>');
+    expect(await client.history.query({ limit: 1 })).toMatchObject({ events: [] });
+
+    const records = claudeCodeRecords('sess-grpc');
+    await send<ReadableLogRecord[]>(new GrpcLogExporter({ url, metadata }), records);
+    const head = (await client.history.query({ order: 'desc', limit: 1 })).events[0]?.id;
+    expect(head).toBe('10');
+    // The same records again, compressed as OTEL_EXPORTER_OTLP_COMPRESSION=gzip asks: stored once.
+    vi.stubEnv('OTEL_EXPORTER_OTLP_COMPRESSION', 'gzip');
+    try {
+      await send<ReadableLogRecord[]>(new GrpcLogExporter({ url, metadata }), records);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect((await client.history.query({ order: 'desc', limit: 1 })).events[0]?.id).toBe(head);
+
+    const [agent] = await client.agents.query({ agentIds: ['sess-grpc'] });
+    expect(agent?.data).toMatchObject({ agentType: 'claude-code', status: 'busy', reason: 'working on a prompt' });
+    const { events } = await client.history.query({ topics: ['workflow:sess-grpc'], limit: 100 });
+    expect(events.filter(isBlock).flatMap((e) => (e.data.blockType === 'tool_use' ? [e.data.summary] : []))).toEqual([
+      'Bash done in 1.2 s: npm test',
+      'Read failed (Error:ENOENT) in 12 ms',
+      'Write rejected (user_reject)',
+    ]);
+    expect((await client.usage.query()).total).toMatchObject({ inputTokens: 1500, costUsd: 0.013, requests: 2 });
+
+    await send(new GrpcMetricExporter({ url, metadata }), await claudeCodeMetrics('sess-grpc'));
+    const metrics = await client.history.query({ types: ['agent.metric'] });
+    expect(metrics.events.filter(isMetric).map((e) => [e.data.agentId, e.data.name, e.data.value])).toEqual([
+      ['sess-grpc', 'claude_code.cost.usage{model=claude-sonnet-4-6}', 0.25],
+      ['sess-grpc', 'claude_code.lines_of_code.count{type=added}', 42],
+    ]);
   });
 });

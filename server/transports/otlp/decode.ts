@@ -147,3 +147,23 @@ export function encodeStatus(encoding: OtlpEncoding, code: number, message: stri
   const { status } = definitions();
   return Buffer.from(status.encode(status.fromObject({ code, message })).finish());
 }
+
+/**
+ * A google.rpc.Status whose details hold a google.rpc.RetryInfo (`retry_delay` in whole seconds), as gRPC's
+ * `grpc-status-details-bin` carries it: OTLP/gRPC retries RESOURCE_EXHAUSTED only when the server sends one.
+ */
+export function encodeRetryStatus(code: number, message: string, retryAfterSeconds: number): Buffer {
+  // Field by field: Duration (1 seconds) in RetryInfo (1 retry_delay) in an Any (1 type_url, 2 value), in the
+  // Status (1 code, 2 message, 3 details); the number before each value is its field number and wire type.
+  const duration = protobuf.Writer.create().uint32(8).int64(retryAfterSeconds).finish();
+  const retryInfo = protobuf.Writer.create().uint32(10).bytes(duration).finish();
+  const any = protobuf.Writer.create()
+    .uint32(10)
+    .string('type.googleapis.com/google.rpc.RetryInfo')
+    .uint32(18)
+    .bytes(retryInfo)
+    .finish();
+  return Buffer.from(
+    protobuf.Writer.create().uint32(8).int32(code).uint32(18).string(message).uint32(26).bytes(any).finish(),
+  );
+}

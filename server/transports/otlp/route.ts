@@ -64,7 +64,16 @@ export const otlpBodyLimit = 4 * 1024 * 1024;
 const inflate = promisify(gunzip);
 
 /** google.rpc.Code of each HTTP status this route answers with. */
-const statusCodes: Record<number, number> = { 400: 3, 401: 16, 403: 7, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14 };
+export const statusCodes: Readonly<Record<number, number>> = {
+  400: 3,
+  401: 16,
+  403: 7,
+  405: 12,
+  413: 8,
+  415: 3,
+  429: 8,
+  503: 14,
+};
 
 /** What one answered request held: records taken (their events stored, or already stored) and refused. */
 export interface OtlpOutcome {
@@ -93,94 +102,129 @@ function encodingOf(req: IncomingMessage): OtlpEncoding {
   return mediaType(req) === contentTypes.protobuf ? 'protobuf' : 'json';
 }
 
+/** What an exporter sent too much is told to do. */
+const bodyAdvice = 'export smaller batches: lower the batch size of the exporter';
+
+/** A gzip body inflated, at most `otlpBodyLimit` bytes: IngestError 413 past it, 400 when it is not gzip. */
+export async function inflateBody(raw: Buffer): Promise<Buffer> {
+  try {
+    return await inflate(raw, { maxOutputLength: otlpBodyLimit });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new IngestError(413, tooLarge(`the body inflates to more than ${otlpBodyLimit} bytes`));
+    }
+    throw new IngestError(400, `the body is not gzip: ${(error as Error).message}`);
+  }
+}
+
+/** The refusal of a request past the limit, after what it was (`the message is 5000000 bytes`). */
+export function tooLarge(bytes: string): string {
+  return `${bytes}; the limit is ${otlpBodyLimit} bytes per request (${bodyAdvice})`;
+}
+
 async function bodyOf(req: IncomingMessage): Promise<Buffer> {
-  const advice = 'export smaller batches: lower the batch size of the exporter';
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding !== 'gzip' && encoding !== 'identity') {
     req.resume();
     throw new IngestError(415, `content-encoding "${encoding}" is not accepted here; send gzip or none`);
   }
+  let raw: Buffer;
   try {
-    const raw = await readBytes(req, advice, otlpBodyLimit);
-    if (encoding === 'identity') return raw;
-    try {
-      return await inflate(raw, { maxOutputLength: otlpBodyLimit });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new BodyTooLargeError(
-          `the body inflates to more than ${otlpBodyLimit} bytes; the limit is ${otlpBodyLimit} bytes per request (${advice})`,
-        );
-      }
-      throw new IngestError(400, `the body is not gzip: ${(error as Error).message}`);
-    }
+    raw = await readBytes(req, bodyAdvice, otlpBodyLimit);
   } catch (error) {
     if (error instanceof BodyTooLargeError) throw new IngestError(413, error.message);
     throw error;
   }
+  return encoding === 'identity' ? raw : inflateBody(raw);
+}
+
+/** What one export request stored and refused, and the answer's message (empty when nothing was refused). */
+export interface OtlpExport extends OtlpOutcome {
+  message: string;
+}
+
+/** What every OTLP transport gives an export to check, map and store. */
+export interface OtlpExportOptions {
+  hub: Hub;
+  limits: ConnectionLimits;
+  catalogue: Pick<AnyCatalogue, 'publishInputSchema'>;
+  caller: IngestCaller;
 }
 
 /**
- * Serves one export request; resolves with the records taken and refused once answered (undefined when the
- * request itself was refused).
+ * One decoded export request (OTLP/JSON's shape, `decodeRequest`) checked against its signal's schema, mapped
+ * record by record, and stored in one `hub.append`, whichever transport it came by. Throws IngestError for a
+ * request refused whole (400, 403, 429), StoreUnavailableError when nothing could be stored.
  * `catalogue` validates the mapped events, `caller` says whose keys they are and checks its publish scopes.
+ */
+export async function exportOtlp(
+  signal: OtlpSignal,
+  decoded: unknown,
+  options: OtlpExportOptions,
+): Promise<OtlpExport> {
+  const parsed = parseOtlp(signal, decoded);
+  if (!parsed.success) {
+    throw new IngestError(400, `not an OTLP ${signal} export request: ${describeIssues(parsed.error.issues)}`);
+  }
+  const events: ValidEvent[] = [];
+  let accepted = 0;
+  let rejected = 0;
+  let firstProblem = '';
+  /** The first record outside the caller's publish scopes, refused. */
+  let outOfScope: ScopeError | undefined;
+  for (const record of mapOtlp(signal, parsed.data)) {
+    const valid: ValidEvent[] = [];
+    let problem: string | undefined;
+    for (const event of record.events) {
+      const result = options.catalogue.publishInputSchema.safeParse(event);
+      // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
+      if (result.success) valid.push(result.data as unknown as ValidEvent);
+      else problem ??= describeIssues(result.error.issues);
+    }
+    // Checked whether or not the record is valid: a token that may store nothing of the request gets a 403.
+    const refused = scopeRefusal(options.caller, valid);
+    outOfScope ??= refused;
+    // Said of one record: what the refusal means for the whole request is the 403's to say.
+    problem ??= refused?.refusal;
+    if (problem !== undefined) {
+      // The record's events are stored all or none: a record is what OTLP counts as rejected.
+      rejected++;
+      firstProblem ||= `${record.what}: ${problem}`;
+      continue;
+    }
+    events.push(...valid);
+    accepted++;
+  }
+  // A token that may store none of the request is refused as a whole (403), as /ingest refuses it; one that
+  // may store some of it stores those records, and the answer counts the others with the first reason.
+  if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope.message);
+  if (events.length > 0) {
+    // Every record stored was checked against the scopes above.
+    admitRate(events.length, options.limits);
+    await options.hub.append(events, options.caller.keyOwner);
+  }
+  const message = rejected === 0 ? '' : `${rejected} records refused; the first: ${firstProblem}`;
+  return { accepted, rejected, message };
+}
+
+/**
+ * Serves one OTLP/HTTP export request; resolves with the records taken and refused once answered (undefined when
+ * the request itself was refused).
  */
 export async function handleOtlp(
   req: IncomingMessage,
   res: ServerResponse,
   signal: OtlpSignal,
-  options: {
-    hub: Hub;
-    limits: ConnectionLimits;
-    catalogue: Pick<AnyCatalogue, 'publishInputSchema'>;
-    caller: IngestCaller;
-  },
+  options: OtlpExportOptions,
 ): Promise<OtlpOutcome | undefined> {
   try {
     if (req.method !== 'POST') throw new IngestError(405, `use POST with an OTLP export request (${signal})`);
     const encoding = encodingOf(req);
-    const decoded = decodeRequest(signal, encoding, await bodyOf(req));
-    const parsed = parseOtlp(signal, decoded);
-    if (!parsed.success) {
-      throw new IngestError(400, `not an OTLP ${signal} export request: ${describeIssues(parsed.error.issues)}`);
-    }
-    const events: ValidEvent[] = [];
-    let accepted = 0;
-    let rejected = 0;
-    let firstProblem = '';
-    /** The first record outside the caller's publish scopes, refused. */
-    let outOfScope: ScopeError | undefined;
-    for (const record of mapOtlp(signal, parsed.data)) {
-      const valid: ValidEvent[] = [];
-      let problem: string | undefined;
-      for (const event of record.events) {
-        const result = options.catalogue.publishInputSchema.safeParse(event);
-        // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
-        if (result.success) valid.push(result.data as unknown as ValidEvent);
-        else problem ??= describeIssues(result.error.issues);
-      }
-      // Checked whether or not the record is valid: a token that may store nothing of the request gets a 403.
-      const refused = scopeRefusal(options.caller, valid);
-      outOfScope ??= refused;
-      // Said of one record: what the refusal means for the whole request is the 403's to say.
-      problem ??= refused?.refusal;
-      if (problem !== undefined) {
-        // The record's events are stored all or none: a record is what OTLP counts as rejected.
-        rejected++;
-        firstProblem ||= `${record.what}: ${problem}`;
-        continue;
-      }
-      events.push(...valid);
-      accepted++;
-    }
-    // A token that may store none of the request is refused as a whole (403), as /ingest refuses it; one that
-    // may store some of it stores those records, and the answer counts the others with the first reason.
-    if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope.message);
-    if (events.length > 0) {
-      // Every record stored was checked against the scopes above.
-      admitRate(events.length, options.limits);
-      await options.hub.append(events, options.caller.keyOwner);
-    }
-    const message = rejected === 0 ? '' : `${rejected} records refused; the first: ${firstProblem}`;
+    const { accepted, rejected, message } = await exportOtlp(
+      signal,
+      decodeRequest(signal, encoding, await bodyOf(req)),
+      options,
+    );
     res.writeHead(200, { 'content-type': contentTypes[encoding], 'cache-control': 'no-store' });
     res.end(encodeResponse(signal, encoding, rejected, message));
     return { accepted, rejected };
