@@ -45,6 +45,8 @@ export type ServerOptions = Config & {
   catalogue?: AnyCatalogue;
   /** Times each event's path from frame to sockets (the bench's latency breakdown); nothing is timed without it. */
   trace?: PathTracer;
+  /** How long an OTLP/gRPC call's request may take to arrive whole; 30 s by default (tests shorten it). */
+  otlpGrpcReadDeadlineMs?: number;
 };
 
 export interface RunningServer {
@@ -184,6 +186,7 @@ async function open(options: ServerOptions, log: Logger, stack: ResourceStack): 
       metrics,
       log,
       maxConnections: options.maxConnections,
+      readDeadlineMs: options.otlpGrpcReadDeadlineMs,
     });
     stack.defer(() => grpc.close());
     await listen(grpc.server, options.host, options.otlpGrpcPort, '--otlp-grpc-port / SWITCHBOARD_OTLP_GRPC_PORT');

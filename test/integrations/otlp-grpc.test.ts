@@ -52,7 +52,14 @@ interface Answer {
 async function call(
   url: string,
   body: Buffer,
-  options: { path?: string; token?: string; contentType?: string; encoding?: string } = {},
+  options: {
+    path?: string;
+    token?: string;
+    contentType?: string;
+    encoding?: string;
+    /** Send the body and keep the request open, as a client still sending would: the server must close it. */
+    keepOpen?: boolean;
+  } = {},
 ): Promise<Answer> {
   const session = connectHttp2(url);
   try {
@@ -91,7 +98,8 @@ async function call(
           body: Buffer.concat(chunks),
         });
       });
-      stream.end(body);
+      if (options.keepOpen === true) stream.write(body);
+      else stream.end(body);
     });
   } finally {
     session.close();
@@ -112,7 +120,6 @@ describe('OTLP/gRPC', () => {
     expect(off.otlpGrpcUrl).toBeUndefined();
     await using on = await startTestServer({ otlpGrpcPort: 0 });
     expect(on.otlpGrpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(on.otlpGrpcUrl).not.toBe(on.url);
   });
 
   it('answers the Export response, and refuses every bad call with a gRPC status, storing nothing', async () => {
@@ -199,20 +206,32 @@ describe('OTLP/gRPC', () => {
       '3',
       expect.stringMatching(/^the body is not gzip: /),
     ]);
-    // Not gRPC at all: HTTP's own answer.
-    const plain = await call(url, turn, { token: tokens.publisher, contentType: 'application/json' });
-    expect([plain.status, plain.grpcStatus, plain.body.toString()]).toEqual([
-      415,
-      undefined,
-      'this port serves OTLP over gRPC: POST application/grpc calls of the OTLP Export services\n',
+    // Marked compressed with no compression named: gRPC's protocol error.
+    expect(await statusOf(framed(gzipSync(Buffer.from('x')), true))).toEqual([
+      200,
+      '13',
+      'the message is marked compressed, but no grpc-encoding names how',
     ]);
+    // Not gRPC (JSON, gRPC-Web) at all: HTTP's own answer.
+    for (const contentType of ['application/json', 'application/grpc-web']) {
+      const plain = await call(url, turn, { token: tokens.publisher, contentType });
+      expect([plain.status, plain.grpcStatus, plain.body.toString()]).toEqual([
+        415,
+        undefined,
+        'this port serves OTLP over gRPC: POST application/grpc calls of the OTLP Export services\n',
+      ]);
+    }
+    // A caller without a token is answered at once, before its request has arrived (the server reads none of it).
+    const lingering = await call(url, turn.subarray(0, 100), { keepOpen: true, token: '' });
+    expect([lingering.grpcStatus, lingering.grpcMessage]).toEqual(['16', expect.stringMatching(/^missing/)]);
     expect(await headOf(server.url, tokens.viewer)).toBe('0');
 
     // Its own session, compressed: the turn's API error is an alert on `system`, outside the scopes; that record
     // alone is refused, and the Export response says which and why.
     const scoped = await call(url, deflated, { token: tokens.scoped, encoding: 'gzip' });
     expect([scoped.status, scoped.headers['content-type'], scoped.grpcStatus]).toEqual([200, 'application/grpc', '0']);
-    expect(scoped.body.readUInt32BE(1)).toBe(scoped.body.length - 5);
+    // One message, not compressed.
+    expect([scoped.body[0], scoped.body.readUInt32BE(1)]).toEqual([0, scoped.body.length - 5]);
     expect(response.toObject(response.decode(scoped.body.subarray(5)), { longs: String })).toEqual({
       partialSuccess: {
         rejectedLogRecords: '1',
@@ -243,6 +262,7 @@ describe('OTLP/gRPC', () => {
       fields[tag >>> 3] = (tag & 7) === 0 ? status.int32() : status.bytes();
     }
     expect(fields[1]).toBe(8);
+    expect(Buffer.from(fields[2] as Uint8Array).toString()).toBe(decodeURIComponent(limited.grpcMessage ?? ''));
     const any = protobuf.Reader.create(fields[3] as Uint8Array);
     any.uint32();
     expect(any.string()).toBe('type.googleapis.com/google.rpc.RetryInfo');
@@ -253,5 +273,21 @@ describe('OTLP/gRPC', () => {
 
     await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
     expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['sess-a']);
+  });
+
+  it('answers and closes a call whose request does not arrive whole by the deadline', async () => {
+    await using server = await startTestServer({ otlpGrpcPort: 0, otlpGrpcReadDeadlineMs: 200 });
+    const url = server.otlpGrpcUrl;
+    if (url === undefined) throw new Error('the server has no OTLP/gRPC port');
+    const turn = framed(encoded(claudeCodeLogs('sess-slow', claudeCodeTurn(), start)));
+    // Half the message, and then nothing: the client never ends its request.
+    const late = await call(url, turn.subarray(0, turn.length / 2), { keepOpen: true });
+    expect([late.status, late.grpcStatus, decodeURIComponent(late.grpcMessage ?? '')]).toEqual([
+      200,
+      '14',
+      'the request did not arrive whole within 0.2 s; send it again',
+    ]);
+    // The whole message in time is taken.
+    expect((await call(url, turn)).grpcStatus).toBe('0');
   });
 });

@@ -9,6 +9,7 @@
  * (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc, https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
  */
 import {
+  constants,
   createServer,
   type Http2Server,
   type Http2Session,
@@ -16,7 +17,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AnyCatalogue } from '@switchboard/shared';
-import type { ContextFactory } from '../../context.js';
+import type { ContextFactory, RemotePeer } from '../../context.js';
 import type { Hub } from '../../core/hub.js';
 import { StoreUnavailableError } from '../../core/unavailable.js';
 import type { Logger } from '../../ops/log.js';
@@ -48,14 +49,21 @@ const grpcStatus = {
 /** Bytes before each gRPC message: a compressed flag and the message's length (big-endian). */
 const prefixBytes = 5;
 
-/** A call's request must have arrived whole by then; a stalled one is answered and closed. */
-const callTimeoutMs = 30_000;
+/** A call's request must have arrived whole this long after the call began; a late one is answered and closed. */
+const defaultReadDeadlineMs = 30_000;
 /** An HTTP/2 connection with no call for this long is closed (an exporter opens a new one when it next sends). */
 const idleSessionMs = 120_000;
-/** Calls at once on one connection: an exporter sends one export at a time per signal. */
-const maxStreamsPerSession = 100;
-/** How long shutdown lets calls in progress finish before their connections are cut. */
+/**
+ * Calls at once on one connection: an exporter sends a few exports at a time (its client queues the rest), and
+ * each may hold up to `otlpBodyLimit` while it is read.
+ */
+const maxStreamsPerSession = 8;
+/** Request bytes being read or handled at once, across every connection: past it a call is asked to retry. */
+const inFlightBudgetBytes = 64 * 1024 * 1024;
+/** How long a closing connection (shutdown, or idle) lets its calls finish before it is cut. */
 const closeGraceMs = 2_000;
+/** The content types of a gRPC call with protobuf messages. */
+const grpcContentTypes = new Set(['application/grpc', 'application/grpc+proto']);
 
 /** A refusal as a gRPC status and message; `retryAfterSeconds` adds a RetryInfo. */
 class GrpcError extends Error {
@@ -78,6 +86,8 @@ export interface OtlpGrpcOptions {
   log: Logger;
   /** Connections at once, at most (`--max-connections`, as for WebSockets). */
   maxConnections: number;
+  /** How long a call's request may take to arrive whole; 30 s by default. */
+  readDeadlineMs?: number | undefined;
 }
 
 export interface OtlpGrpcServer {
@@ -104,11 +114,21 @@ function percentEncoded(message: string): string {
   return out;
 }
 
+/** Request bytes held by the calls in progress, against `inFlightBudgetBytes`. */
+class InFlight {
+  bytes = 0;
+}
+
 /**
  * The one message of a unary call, its prefix taken off: RESOURCE_EXHAUSTED as soon as its declared length is
- * past the limit, INVALID_ARGUMENT for anything but exactly one message.
+ * past the limit or past what the server may hold at once (`held` counts it until the call releases it),
+ * INVALID_ARGUMENT for anything but exactly one message.
  */
-function readMessage(stream: ServerHttp2Stream): Promise<{ compressed: boolean; message: Buffer }> {
+function readMessage(
+  stream: ServerHttp2Stream,
+  inFlight: InFlight,
+  held: { bytes: number },
+): Promise<{ compressed: boolean; message: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -116,8 +136,6 @@ function readMessage(stream: ServerHttp2Stream): Promise<{ compressed: boolean; 
     const fail = (error: GrpcError) => {
       stream.off('data', onData);
       stream.off('end', onEnd);
-      // What is still coming is discarded, so the client reads the answer.
-      stream.resume();
       reject(error);
     };
     const onData = (chunk: Buffer) => {
@@ -129,6 +147,18 @@ function readMessage(stream: ServerHttp2Stream): Promise<{ compressed: boolean; 
           fail(new GrpcError(grpcStatus.resourceExhausted, tooLarge(`the message is ${declared} bytes`)));
           return;
         }
+        if (inFlight.bytes + declared > inFlightBudgetBytes) {
+          fail(
+            new GrpcError(
+              grpcStatus.resourceExhausted,
+              `the server is reading ${inFlightBudgetBytes} bytes of requests at once, its most; retry shortly`,
+              1,
+            ),
+          );
+          return;
+        }
+        held.bytes = declared;
+        inFlight.bytes += declared;
       }
       if (declared !== undefined && size > prefixBytes + declared) {
         fail(
@@ -159,6 +189,10 @@ function readMessage(stream: ServerHttp2Stream): Promise<{ compressed: boolean; 
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('error', reject);
+    // Closed before its end (reset by the client, or answered at the deadline): nothing more will come.
+    stream.once('close', () => {
+      reject(new GrpcError(grpcStatus.unavailable, 'the call was closed before its request arrived'));
+    });
   });
 }
 
@@ -169,24 +203,31 @@ function framed(message: Buffer): Buffer {
   return Buffer.concat([prefix, message]);
 }
 
-/** A trailers-only answer: the status and its message, no message body. Nothing is sent on a closed stream. */
+/**
+ * A trailers-only answer: the status and its message, no message body; then RST_STREAM(NO_ERROR), so a client
+ * still sending stops and nothing of the call lingers. Nothing is sent on a closed stream.
+ */
 function answerStatus(stream: ServerHttp2Stream, error: GrpcError): void {
-  if (stream.closed || stream.headersSent) return;
-  stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-accept-encoding': 'gzip',
-      'grpc-status': String(error.code),
-      'grpc-message': percentEncoded(error.message),
-      ...(error.retryAfterSeconds !== undefined && {
-        'grpc-status-details-bin': encodeRetryStatus(error.code, error.message, error.retryAfterSeconds).toString(
-          'base64',
-        ),
-      }),
-    },
-    { endStream: true },
-  );
+  if (stream.closed) return;
+  if (!stream.headersSent) {
+    stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-accept-encoding': 'gzip',
+        'grpc-status': String(error.code),
+        'grpc-message': percentEncoded(error.message),
+        ...(error.retryAfterSeconds !== undefined && {
+          // gRPC sends binary headers as base64 without padding.
+          'grpc-status-details-bin': encodeRetryStatus(error.code, error.message, error.retryAfterSeconds)
+            .toString('base64')
+            .replace(/=+$/, ''),
+        }),
+      },
+      { endStream: true },
+    );
+  }
+  stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 /** What a refusal of the shared OTLP path (an IngestError's HTTP status) is in gRPC. */
@@ -206,56 +247,69 @@ function grpcErrorOf(error: unknown): GrpcError | undefined {
 }
 
 export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
-  const { hub, catalogue, access, contexts, metrics, log } = options;
+  const { hub, catalogue, access, contexts, metrics, log, readDeadlineMs = defaultReadDeadlineMs } = options;
   const sessions = new Set<Http2Session>();
+  const inFlight = new InFlight();
+  /** Closes a connection, letting its calls finish for `closeGraceMs`, then cuts it. */
+  const closeSession = (session: Http2Session) => {
+    session.close();
+    setTimeout(() => {
+      session.destroy();
+    }, closeGraceMs).unref();
+  };
   const server = createServer({ settings: { maxConcurrentStreams: maxStreamsPerSession } });
   server.maxConnections = options.maxConnections;
   server.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.setTimeout(idleSessionMs, () => {
-      session.close();
+      closeSession(session);
     });
     // A peer's protocol error ends its own connection; nothing more to do.
     session.on('error', () => undefined);
   });
 
-  async function call(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+  /** One Export call, answered here; throws what `grpcErrorOf` turns into its status. */
+  async function call(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    peer: RemotePeer,
+    held: { bytes: number },
+  ): Promise<void> {
     const path = headers[':path'] ?? '';
     const signal = Object.hasOwn(methods, path) ? methods[path] : undefined;
     if (signal === undefined) {
-      stream.resume();
       throw new GrpcError(
         grpcStatus.unimplemented,
         `no method ${path}; this port serves the OTLP Export services: ${Object.keys(methods).join(', ')}`,
       );
     }
+    const encoding = (headerOf(headers, 'grpc-encoding') ?? 'identity').toLowerCase();
+    if (encoding !== 'gzip' && encoding !== 'identity') {
+      throw new GrpcError(
+        grpcStatus.unimplemented,
+        `grpc-encoding "${encoding}" is not accepted here; send gzip or none`,
+      );
+    }
     const admitted = await admitCaller(access, metrics, headers.authorization, 'write');
     if (admitted.principal === null) {
-      stream.resume();
       throw new GrpcError(statusCodes[admitted.status] ?? grpcStatus.internal, admitted.message);
     }
-    const { compressed, message } = await readMessage(stream);
-    let body = message;
-    if (compressed) {
-      const encoding = (headerOf(headers, 'grpc-encoding') ?? 'identity').toLowerCase();
-      if (encoding !== 'gzip') {
-        throw new GrpcError(
-          grpcStatus.unimplemented,
-          `grpc-encoding "${encoding}" is not accepted here; send gzip or none`,
-        );
-      }
-      body = await inflateBody(message);
+    const { compressed, message } = await readMessage(stream, inFlight, held);
+    if (compressed && encoding !== 'gzip') {
+      // gRPC's protocol error: a message marked compressed with no compression named for the call.
+      throw new GrpcError(grpcStatus.internal, 'the message is marked compressed, but no grpc-encoding names how');
     }
-    const limits = contexts.limitsFor({ socket: stream.session?.socket }, admitted.principal);
+    const body = compressed ? await inflateBody(message) : message;
     const outcome = await exportOtlp(signal, decodeRequest(signal, 'protobuf', body), {
       hub,
-      limits,
+      limits: contexts.limitsFor(peer, admitted.principal),
       catalogue,
       caller: ingestCallerOf(admitted.principal, catalogue),
     });
     metrics.otlpRecords.inc({ signal, outcome: 'accepted' }, outcome.accepted);
     metrics.otlpRecords.inc({ signal, outcome: 'rejected' }, outcome.rejected);
+    const answer = framed(encodeResponse(signal, 'protobuf', outcome.rejected, outcome.message));
     if (stream.closed) return;
     stream.respond(
       { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'gzip' },
@@ -264,31 +318,43 @@ export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
     stream.once('wantTrailers', () => {
       stream.sendTrailers({ 'grpc-status': String(grpcStatus.ok) });
     });
-    stream.end(framed(encodeResponse(signal, 'protobuf', outcome.rejected, outcome.message)));
+    stream.end(answer);
   }
 
   server.on('stream', (stream, headers) => {
     // A peer that resets its call leaves nothing to answer.
     stream.on('error', () => undefined);
-    const contentType = headerOf(headers, 'content-type') ?? '';
-    if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
-      // Not a gRPC call at all: HTTP's answer, as gRPC's protocol says.
-      stream.resume();
+    const contentType = (headerOf(headers, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+    if (headers[':method'] !== 'POST' || !grpcContentTypes.has(contentType)) {
+      // Not a gRPC call at all: HTTP's answer, as gRPC's protocol says, and the stream closed behind it.
       stream.respond({ ':status': 415, 'content-type': 'text/plain; charset=utf-8' });
-      stream.end('this port serves OTLP over gRPC: POST application/grpc calls of the OTLP Export services\n');
+      stream.end('this port serves OTLP over gRPC: POST application/grpc calls of the OTLP Export services\n', () => {
+        stream.close(constants.NGHTTP2_NO_ERROR);
+      });
       return;
     }
-    stream.setTimeout(callTimeoutMs, () => {
+    // Read now: once the client has gone, its connection's address is gone with it.
+    const peer: RemotePeer = { socket: { remoteAddress: stream.session?.socket.remoteAddress } };
+    const held = { bytes: 0 };
+    // The whole request within the deadline, however slowly it trickles in; storing it is the store's to bound.
+    const deadline = setTimeout(() => {
       answerStatus(
         stream,
         new GrpcError(
           grpcStatus.unavailable,
-          `the request did not arrive within ${callTimeoutMs / 1000} s; send it again`,
+          `the request did not arrive whole within ${readDeadlineMs / 1000} s; send it again`,
         ),
       );
-      stream.close();
+    }, readDeadlineMs);
+    stream.once('end', () => {
+      clearTimeout(deadline);
     });
-    call(stream, headers).catch((error: unknown) => {
+    stream.once('close', () => {
+      clearTimeout(deadline);
+      inFlight.bytes -= held.bytes;
+      held.bytes = 0;
+    });
+    call(stream, headers, peer, held).catch((error: unknown) => {
       const refusal = grpcErrorOf(error);
       if (refusal === undefined) log.error({ err: error, path: headers[':path'] }, 'OTLP/gRPC call failed');
       answerStatus(stream, refusal ?? new GrpcError(grpcStatus.internal, 'internal error'));
@@ -303,12 +369,8 @@ export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
           resolve();
         });
       });
-      for (const session of sessions) session.close();
-      const timer = setTimeout(() => {
-        for (const session of sessions) session.destroy();
-      }, closeGraceMs);
+      for (const session of sessions) closeSession(session);
       await closed;
-      clearTimeout(timer);
     },
   };
 }
