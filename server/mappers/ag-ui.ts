@@ -1,8 +1,9 @@
 /**
- * A workflow's events as AG-UI events (`@ag-ui/core`): one run per workflow (thread and run id = workflow id),
- * its steps as steps, text blocks as assistant text messages, tool-use blocks as tool calls (with their result
- * when the block says how the call ended), thinking blocks as reasoning, its state as a snapshot after every
- * lifecycle event, and anything else as a custom event. docs/ag-ui.md has the table.
+ * A workflow's events as AG-UI events (`@ag-ui/core`): the workflow as runs (thread id = workflow id, framed as
+ * AG-UI's client verifies a stream: see `run`), its steps as steps, text blocks as assistant text messages,
+ * tool-use blocks as tool calls (with their result when the block says how the call ended), thinking blocks as
+ * reasoning, its state as a snapshot after every lifecycle event, and anything else as a custom event.
+ * docs/ag-ui.md has the table.
  *
  * The mapping is a pure function of the workflow's event sequence: message and tool-call ids derive from
  * event ids, and the state comes from the events before. So a resumed stream, which reads the workflow again
@@ -54,6 +55,17 @@ export const toolCallReported = 'tool_call_reported';
 
 export class AgUiMapper {
   private state: AgUiWorkflowState;
+  /**
+   * The run in progress, if any. AG-UI's stream is runs, each opened by RUN_STARTED and ended by RUN_FINISHED or
+   * RUN_ERROR, with nothing between them; a workflow's events are not always framed so (a Claude Code session seen
+   * only through its telemetry has no `workflow.started`, and telemetry can arrive after the session ended). An
+   * event while no run is open opens one: the workflow's first run has the workflow's id, a later one the id of
+   * the event that opened it.
+   */
+  private run: { threadId: string; runId: string } | undefined;
+  private runs = 0;
+  /** Steps started and not finished, by name: a step started again is finished first, as a run's end finishes all. */
+  private readonly activeSteps = new Set<string>();
   /** By `callId`: a call's start block opened it; its result block (same `callId`) closes it. */
   private readonly openCalls = new Map<string, OpenCall>();
   /**
@@ -78,10 +90,30 @@ export class AgUiMapper {
   /** The AG-UI events for one item, in order; every item yields at least one. */
   map(item: StreamItem): AGUIEvent[] {
     const timestamp = item.timestamp.getTime();
-    if (item.type === 'stream.reset' || !item.type.startsWith('workflow.')) {
-      return [{ type: EventType.CUSTOM, timestamp, name: item.type, value: item.data }];
-    }
-    return this.workflow(item as WorkflowEnvelope).map((event) => ({ ...event, timestamp }));
+    const opened = item.type === 'workflow.started' ? [] : this.openRun(item.id);
+    const events =
+      item.type === 'stream.reset' || !item.type.startsWith('workflow.')
+        ? [{ type: EventType.CUSTOM, name: item.type, value: item.data } as AGUIEvent]
+        : this.workflow(item as WorkflowEnvelope);
+    return [...opened, ...events].map((event) => ({ ...event, timestamp }));
+  }
+
+  /** RUN_STARTED when no run is open (see `run`); nothing while one is. */
+  private openRun(eventId: string): AGUIEvent[] {
+    if (this.run !== undefined) return [];
+    this.run = {
+      threadId: this.workflowId,
+      runId: this.runs === 0 ? this.workflowId : `${this.workflowId}-${eventId}`,
+    };
+    this.runs++;
+    return [{ type: EventType.RUN_STARTED, ...this.run }];
+  }
+
+  /** STEP_FINISHED for every step still active, oldest first (a run ends with none). */
+  private finishSteps(): AGUIEvent[] {
+    const finished = [...this.activeSteps].map((stepName): AGUIEvent => ({ type: EventType.STEP_FINISHED, stepName }));
+    this.activeSteps.clear();
+    return finished;
   }
 
   private snapshot(id: string): AGUIEvent {
@@ -90,29 +122,48 @@ export class AgUiMapper {
   }
 
   private workflow(item: WorkflowEnvelope): AGUIEvent[] {
-    const run = { threadId: this.workflowId, runId: this.workflowId };
     const id = item.id;
     switch (item.type) {
       case 'workflow.started':
         this.state = { ...this.state, workflowType: item.data.workflowType, status: 'running' };
-        return [{ type: EventType.RUN_STARTED, ...run }, this.snapshot(id)];
-      case 'workflow.step_started':
-        this.state = { ...this.state, currentStepId: item.data.stepId };
-        return [{ type: EventType.STEP_STARTED, stepName: item.data.stepId }, this.snapshot(id)];
-      case 'workflow.step_completed':
+        // A run already open (a workflow started twice) goes on: its start was said.
+        return [...this.openRun(id), this.snapshot(id)];
+      case 'workflow.step_started': {
+        const stepName = item.data.stepId;
+        this.state = { ...this.state, currentStepId: stepName };
+        // Claude Code starts its `main` step at every prompt, and says it finished only through a Stop hook.
+        const again: AGUIEvent[] = this.activeSteps.has(stepName) ? [{ type: EventType.STEP_FINISHED, stepName }] : [];
+        this.activeSteps.add(stepName);
+        return [...again, { type: EventType.STEP_STARTED, stepName }, this.snapshot(id)];
+      }
+      case 'workflow.step_completed': {
         this.state = {
           ...this.state,
           currentStepId: item.data.nextStep ?? null,
           // A step may run more than once (Claude Code's `main`, once per turn): listed once.
           completedSteps: [...this.state.completedSteps.filter((step) => step !== item.data.stepId), item.data.stepId],
         };
-        return [{ type: EventType.STEP_FINISHED, stepName: item.data.stepId }, this.snapshot(id)];
-      case 'workflow.completed':
+        const stepName = item.data.stepId;
+        // A step said finished that was not said started (or finished twice) is started here first.
+        const started: AGUIEvent[] = this.activeSteps.has(stepName) ? [] : [{ type: EventType.STEP_STARTED, stepName }];
+        this.activeSteps.delete(stepName);
+        return [...started, { type: EventType.STEP_FINISHED, stepName }, this.snapshot(id)];
+      }
+      case 'workflow.completed': {
         this.state = { ...this.state, status: 'completed', currentStepId: null };
-        return [this.snapshot(id), { type: EventType.RUN_FINISHED, ...run, result: item.data.result }];
+        const run = this.run ?? { threadId: this.workflowId, runId: this.workflowId };
+        this.run = undefined;
+        return [
+          ...this.finishSteps(),
+          this.snapshot(id),
+          { type: EventType.RUN_FINISHED, ...run, result: item.data.result },
+        ];
+      }
       case 'workflow.failed': {
         const { message, code } = item.data.error;
         this.state = { ...this.state, status: 'failed', error: { message, ...(code !== undefined && { code }) } };
+        this.run = undefined;
+        this.activeSteps.clear();
         return [this.snapshot(id), { type: EventType.RUN_ERROR, message, ...(code !== undefined && { code }) }];
       }
       case 'workflow.block':
@@ -123,14 +174,14 @@ export class AgUiMapper {
   private block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
     const { data } = item;
     if (data.blockType !== 'tool_use' || data.payload.callId === undefined) return block(item);
-    const { callId, toolName, output, isError, durationMs } = data.payload;
+    const { callId, toolName, isError, durationMs } = data.payload;
     const at = item.timestamp.getTime();
     // One call is one `callId` of one tool; a producer that reused an id for another tool made two calls.
     const ofThisTool = <C extends { toolName: string }>(call: C | undefined) =>
       call?.toolName === toolName ? call : undefined;
     const open = ofThisTool(this.openCalls.get(callId));
     const done = ofThisTool(this.doneCalls.get(callId));
-    const isResult = output !== undefined || isError !== undefined;
+    const isResult = endedCall(data.payload);
     // A call already done, or a second start of one still open: the same call told again, not another one.
     const told = done ?? (isResult ? undefined : open);
     if (told !== undefined) {
@@ -154,7 +205,7 @@ export class AgUiMapper {
         type: EventType.TOOL_CALL_RESULT,
         messageId: `result-${item.id}`,
         toolCallId: open.toolCallId,
-        content: output === undefined ? '' : typeof output === 'string' ? output : JSON.stringify(output),
+        content: resultContent(data),
         role: 'tool',
         metadata: {
           switchboard: {
@@ -167,6 +218,28 @@ export class AgUiMapper {
       },
     ];
   }
+}
+
+type Block = Extract<WorkflowEnvelope, { type: 'workflow.block' }>['data'];
+type ToolUse = Extract<Block, { blockType: 'tool_use' }>;
+
+/**
+ * A tool-use block that says how its call ended (an output, whether it failed, or how long it took, as Claude
+ * Code's telemetry says of a whole call) is a call that ended: it gets its result, so no front end waits for one.
+ */
+function endedCall(payload: ToolUse['payload']): boolean {
+  return payload.output !== undefined || payload.isError !== undefined || payload.durationMs !== undefined;
+}
+
+/**
+ * A result's content: the output (a string as is, else its JSON); without one, a failed call's summary (`Write
+ * rejected (user_reject)`), since AG-UI's result has no field for failure and a front end shows the content;
+ * else nothing.
+ */
+function resultContent(data: ToolUse): string {
+  const { output, isError } = data.payload;
+  if (output !== undefined) return typeof output === 'string' ? output : JSON.stringify(output);
+  return isError === true ? data.summary : '';
 }
 
 function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGUIEvent[] {
@@ -197,24 +270,27 @@ function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGU
     }
     case 'tool_use': {
       const toolCallId = `call-${item.id}`;
-      const { toolName, inputPreview, output, isError } = data.payload;
+      const { toolName, inputPreview, isError, durationMs, callId } = data.payload;
       const events: AGUIEvent[] = [{ type: EventType.TOOL_CALL_START, toolCallId, toolCallName: toolName, metadata }];
       if (inputPreview !== undefined && inputPreview !== '')
         events.push({ type: EventType.TOOL_CALL_ARGS, toolCallId, delta: inputPreview });
       events.push({ type: EventType.TOOL_CALL_END, toolCallId });
-      // A block that says how the call ended (an output, or only whether it failed, as Claude Code's telemetry
-      // says of a call that succeeded) is a call that ended: its result, so that no front end waits for one.
-      if (output !== undefined || isError !== undefined) {
-        const content = output === undefined ? '' : typeof output === 'string' ? output : JSON.stringify(output);
-        const { durationMs } = data.payload;
-        const facts = { ...(isError !== undefined && { isError }), ...(durationMs !== undefined && { durationMs }) };
+      if (endedCall(data.payload)) {
         events.push({
           type: EventType.TOOL_CALL_RESULT,
           messageId: `result-${item.id}`,
           toolCallId,
-          content,
+          content: resultContent(data),
           role: 'tool',
-          ...(Object.keys(facts).length > 0 && { metadata: { switchboard: facts } }),
+          // The shape a paired result's metadata has, with what this block says.
+          metadata: {
+            switchboard: {
+              eventId: item.id,
+              ...(callId !== undefined && { callId }),
+              ...(durationMs !== undefined && { durationMs }),
+              ...(isError !== undefined && { isError }),
+            },
+          },
         });
       }
       return events;

@@ -1,13 +1,17 @@
 /**
- * The AG-UI mapper's tool calls (server/mappers/ag-ui.ts), event by event: one call reported by several producers
+ * The AG-UI mapper (server/mappers/ag-ui.ts), event by event. Tool calls: one call reported by several producers
  * under one `callId` (Claude Code's hooks and its telemetry, in any order) is one tool call; a `callId` reused for
- * another tool is another call; the calls remembered are bounded. Every event is valid against `@ag-ui/core`.
+ * another tool is another call; the calls remembered are bounded. Runs and steps: whatever a workflow's events
+ * say, the stream is what AG-UI's own client verifies (`verifyEvents` of `@ag-ui/client`): runs opened before
+ * anything else, a step started again finished first, a run ended with no step active. Every event is valid
+ * against `@ag-ui/core`.
  */
 import { EventType, type AGUIEvent } from '@ag-ui/core';
 import { EventSchema } from '@ag-ui/core/schemas';
 import { describe, expect, it } from 'vitest';
-import { publishInputSchema, topicOf, type EventEnvelope } from '@switchboard/shared';
+import { publishInputSchema, topicOf, type EventEnvelope, type PublishInput } from '@switchboard/shared';
 import { AgUiMapper, toolCallReported } from '../../server/mappers/ag-ui.js';
+import { verified } from '../ag-ui-verify.js';
 
 const t0 = Date.UTC(2026, 11, 1, 9, 0, 0);
 
@@ -48,6 +52,27 @@ function mapped(envelopes: readonly EventEnvelope[], mapper = new AgUiMapper('wf
 }
 
 const types = (events: readonly AGUIEvent[]) => events.map((e) => e.type);
+
+/** Events of workflow `wf` as the store would hand them out: ids from 1, a second apart. */
+function storedEvents(inputs: readonly PublishInput[]): EventEnvelope[] {
+  return inputs.map((input, i) => {
+    const event = publishInputSchema.parse(input);
+    return { ...event, id: String(i + 1), topic: topicOf(event), timestamp: new Date(t0 + i * 1_000) };
+  });
+}
+
+const workflowStart: PublishInput = {
+  type: 'workflow.started',
+  data: { workflowId: 'wf', workflowType: 'claude-code' },
+};
+const step = (type: 'workflow.step_started' | 'workflow.step_completed', stepId = 'main'): PublishInput => ({
+  type,
+  data: { workflowId: 'wf', stepId, stepType: 'agent' },
+});
+const text = (words: string): PublishInput => ({
+  type: 'workflow.block',
+  data: { workflowId: 'wf', stepId: 'main', summary: words, blockType: 'text', payload: { text: words } },
+});
 const reportOf = (events: readonly AGUIEvent[]) => {
   const [event] = events;
   expect(events).toHaveLength(1);
@@ -64,15 +89,39 @@ describe('AG-UI tool calls', () => {
         { callId: 'c1', output: { exitCode: 0 } },
       ]),
     );
-    // Whole and ended (telemetry says only that it succeeded, and how long it took): a result with no content.
+    // Whole and ended (telemetry says only that it succeeded, and how long it took): a result with no content,
+    // after the run its first event opens.
     expect(types(whole ?? [])).toEqual([
+      EventType.RUN_STARTED,
       EventType.TOOL_CALL_START,
       EventType.TOOL_CALL_END,
       EventType.TOOL_CALL_RESULT,
     ]);
-    expect(whole?.[2]).toMatchObject({ content: '', metadata: { switchboard: { isError: false, durationMs: 840 } } });
+    expect(whole?.[3]).toMatchObject({
+      content: '',
+      metadata: { switchboard: { eventId: '1', callId: 'c1', isError: false, durationMs: 840 } },
+    });
     expect(reportOf(start ?? [])).toEqual({ toolCallId: 'call-1', eventId: '2', block: expect.anything() as unknown });
     expect(reportOf(result ?? []).toolCallId).toBe('call-1');
+  });
+
+  it('gives a failed call without output its summary as content, and a call that says only its duration a result', () => {
+    const [failed, timed] = mapped(
+      stored([
+        { callId: 'c1', toolName: 'Write', isError: true },
+        { callId: 'c2', durationMs: 12 },
+      ]),
+    );
+    expect(failed?.at(-1)).toMatchObject({
+      type: EventType.TOOL_CALL_RESULT,
+      content: 'a call',
+      metadata: { switchboard: { eventId: '1', callId: 'c1', isError: true } },
+    });
+    expect(timed?.at(-1)).toMatchObject({
+      type: EventType.TOOL_CALL_RESULT,
+      content: '',
+      metadata: { switchboard: { eventId: '2', callId: 'c2', durationMs: 12 } },
+    });
   });
 
   it('takes a second start of an open call as a report, and pairs the result with the first', () => {
@@ -125,5 +174,67 @@ describe('AG-UI tool calls', () => {
       { callId: 'c2', output: 'ok' },
     ]);
     expect(JSON.stringify(mapped(events))).toBe(JSON.stringify(mapped(events)));
+  });
+
+  it("frames a session seen only through its telemetry as runs and steps AG-UI's client accepts", async () => {
+    // Claude Code without hooks: no workflow.started, `main` started at every prompt and never said finished.
+    const events = mapped(
+      storedEvents([
+        step('workflow.step_started'),
+        text('first prompt'),
+        step('workflow.step_started'),
+        text('second prompt'),
+      ]),
+    ).flat();
+    const checked = await verified(events);
+    expect(types(checked)).toEqual([
+      EventType.RUN_STARTED,
+      EventType.STEP_STARTED,
+      EventType.STATE_SNAPSHOT,
+      EventType.TEXT_MESSAGE_START,
+      EventType.TEXT_MESSAGE_CONTENT,
+      EventType.TEXT_MESSAGE_END,
+      EventType.STEP_FINISHED,
+      EventType.STEP_STARTED,
+      EventType.STATE_SNAPSHOT,
+      EventType.TEXT_MESSAGE_START,
+      EventType.TEXT_MESSAGE_CONTENT,
+      EventType.TEXT_MESSAGE_END,
+    ]);
+    expect(checked[0]).toMatchObject({ threadId: 'wf', runId: 'wf' });
+  });
+
+  it('ends a run with its steps finished, and opens another for what comes after it ends', async () => {
+    const completed: PublishInput = { type: 'workflow.completed', data: { workflowId: 'wf' } };
+    const failed: PublishInput = { type: 'workflow.failed', data: { workflowId: 'wf', error: { message: 'boom' } } };
+    const events = mapped(
+      storedEvents([
+        workflowStart,
+        workflowStart,
+        step('workflow.step_started', 'plan'),
+        step('workflow.step_started', 'build'),
+        completed,
+        // Telemetry exported after the session ended: a run of its own.
+        text('late'),
+        failed,
+        step('workflow.step_completed', 'deploy'),
+      ]),
+    ).flat();
+    const checked = await verified(events);
+    const framing = checked.filter((e) => e.type.startsWith('RUN_') || e.type.startsWith('STEP_'));
+    expect(framing.map((e) => [e.type, 'stepName' in e ? e.stepName : 'runId' in e ? e.runId : undefined])).toEqual([
+      [EventType.RUN_STARTED, 'wf'],
+      [EventType.STEP_STARTED, 'plan'],
+      [EventType.STEP_STARTED, 'build'],
+      [EventType.STEP_FINISHED, 'plan'],
+      [EventType.STEP_FINISHED, 'build'],
+      [EventType.RUN_FINISHED, 'wf'],
+      [EventType.RUN_STARTED, 'wf-6'],
+      [EventType.RUN_ERROR, undefined],
+      [EventType.RUN_STARTED, 'wf-8'],
+      // A step said finished that was never said started.
+      [EventType.STEP_STARTED, 'deploy'],
+      [EventType.STEP_FINISHED, 'deploy'],
+    ]);
   });
 });

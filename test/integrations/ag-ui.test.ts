@@ -8,8 +8,9 @@ import { describe, expect, it } from 'vitest';
 import type { PublishInput } from '@switchboard/shared';
 import { workflowStarted } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
-import { claudeCodeLogs, postOtlp } from '../otlp-fixtures.js';
+import { claudeCodeLogs, claudeCodeTurn, postOtlp } from '../otlp-fixtures.js';
 import { readSse, type SseMessage } from '../sse-reader.js';
+import { verified } from '../ag-ui-verify.js';
 
 const block = (stepId: string, data: object): PublishInput =>
   ({ type: 'workflow.block', data: { workflowId: 'wf-1', stepId, summary: 'a block', ...data } }) as PublishInput;
@@ -59,6 +60,7 @@ describe('AG-UI stream', () => {
     await stream.atLeast(22);
     expect(stream.messages).toEqual(stream.data());
     const all = validated(stream.messages);
+    await verified(all.map((e) => e.event));
     expect(all.map((e) => e.event.type)).toEqual([
       EventType.RUN_STARTED,
       EventType.STATE_SNAPSHOT,
@@ -245,5 +247,29 @@ describe('AG-UI stream', () => {
     expect(reports.map((e) => (e.value as { toolCallId: string }).toolCallId)).toEqual([a, b]);
     expect(reports[0]?.value).toMatchObject({ block: { payload: { callId: 'toolu_a', durationMs: 840 } } });
     expect(reports[1]?.value).toMatchObject({ block: { payload: { callId: 'toolu_b', output: { exitCode: 1 } } } });
+  });
+
+  it("streams a Claude Code session seen only through its telemetry as AG-UI's client accepts it", async () => {
+    await using server = await startTestServer();
+    const logs = claudeCodeLogs('sess-otel', [...claudeCodeTurn(), ...claudeCodeTurn()], new Date());
+    expect((await postOtlp(server.url, 'logs', logs)).status).toBe(200);
+    // The session's last workflow event (its API errors are alerts on `system`, not in the stream).
+    await using client = connect(server.url);
+    const newest = (await client.history.query({ topics: ['workflow:sess-otel'], order: 'desc', limit: 1 })).events[0];
+    if (newest === undefined) throw new Error('nothing stored for the session');
+    await using stream = readSse(`${server.url}/ag-ui/sess-otel`);
+    await waitUntil('the newest event', () => stream.messages.some((m) => m.id?.startsWith(`${newest.id}@`)));
+    const all = await verified(validated(stream.messages).map((e) => e.event));
+    // One run, opened first; `main` started at each prompt, the first finished before the second.
+    expect(all[0]).toMatchObject({ type: EventType.RUN_STARTED, threadId: 'sess-otel', runId: 'sess-otel' });
+    const steps = all.flatMap((e) =>
+      e.type === EventType.STEP_STARTED || e.type === EventType.STEP_FINISHED ? [e.type] : [],
+    );
+    expect(steps).toEqual([EventType.STEP_STARTED, EventType.STEP_FINISHED, EventType.STEP_STARTED]);
+    // Every call ended: each start has its result, a rejected one with the block's summary as its content.
+    const starts = all.flatMap((e) => (e.type === EventType.TOOL_CALL_START ? [e.toolCallId] : []));
+    const results = all.flatMap((e) => (e.type === EventType.TOOL_CALL_RESULT ? [e] : []));
+    expect(results.map((e) => e.toolCallId)).toEqual(starts);
+    expect(results.map((e) => e.content)).toContain('Write rejected (user_reject)');
   });
 });
