@@ -43,11 +43,14 @@ interface OpenCall extends DoneCall {
  */
 const maxCalls = 1_000;
 
-/** Remembers `key` → `value` among the newest `maxCalls`, the oldest going first. */
-function remember<V>(calls: Map<string, V>, key: string, value: V): void {
+/** Remembers `key` (→ `value`) among the newest `maxCalls`, the oldest going first. */
+function remember<V>(calls: Map<string, V>, key: string, value: V): void;
+function remember(calls: Set<string>, key: string): void;
+function remember<V>(calls: Map<string, V> | Set<string>, key: string, value?: V): void {
   calls.delete(key);
   if (calls.size >= maxCalls) calls.delete(calls.keys().next().value ?? '');
-  calls.set(key, value);
+  if (calls instanceof Set) calls.add(key);
+  else calls.set(key, value as V);
 }
 
 /** The name of the `CUSTOM` event a second report of one tool call becomes. */
@@ -64,8 +67,16 @@ export class AgUiMapper {
    */
   private run: { threadId: string; runId: string } | undefined;
   private runs = 0;
-  /** Steps started and not finished, by name: a step started again is finished first, as a run's end finishes all. */
+  /**
+   * The run's steps started and not finished, by name, oldest first: a step started again is finished first, as a
+   * run's end finishes all. At most `maxCalls`: past it the oldest is finished.
+   */
   private readonly activeSteps = new Set<string>();
+  /**
+   * The run's steps finished, at most `maxCalls`: a step said finished again (Claude Code's Stop, then its
+   * SessionEnd) is not a step of its own.
+   */
+  private readonly finishedSteps = new Set<string>();
   /** By `callId`: a call's start block opened it; its result block (same `callId`) closes it. */
   private readonly openCalls = new Map<string, OpenCall>();
   /**
@@ -106,7 +117,16 @@ export class AgUiMapper {
       runId: this.runs === 0 ? this.workflowId : `${this.workflowId}-${eventId}`,
     };
     this.runs++;
+    this.finishedSteps.clear();
     return [{ type: EventType.RUN_STARTED, ...this.run }];
+  }
+
+  /** Ends the run: its steps are forgotten (`workflow.completed` has finished them). */
+  private endRun(): { threadId: string; runId: string } {
+    const run = this.run ?? { threadId: this.workflowId, runId: this.workflowId };
+    this.run = undefined;
+    this.activeSteps.clear();
+    return run;
   }
 
   /** STEP_FINISHED for every step still active, oldest first (a run ends with none). */
@@ -133,7 +153,15 @@ export class AgUiMapper {
         this.state = { ...this.state, currentStepId: stepName };
         // Claude Code starts its `main` step at every prompt, and says it finished only through a Stop hook.
         const again: AGUIEvent[] = this.activeSteps.has(stepName) ? [{ type: EventType.STEP_FINISHED, stepName }] : [];
+        this.activeSteps.delete(stepName);
+        // A run with more steps open than it remembers finishes the oldest.
+        const oldest = this.activeSteps.size >= maxCalls ? [...this.activeSteps][0] : undefined;
+        if (oldest !== undefined) {
+          this.activeSteps.delete(oldest);
+          again.push({ type: EventType.STEP_FINISHED, stepName: oldest });
+        }
         this.activeSteps.add(stepName);
+        this.finishedSteps.delete(stepName);
         return [...again, { type: EventType.STEP_STARTED, stepName }, this.snapshot(id)];
       }
       case 'workflow.step_completed': {
@@ -144,26 +172,26 @@ export class AgUiMapper {
           completedSteps: [...this.state.completedSteps.filter((step) => step !== item.data.stepId), item.data.stepId],
         };
         const stepName = item.data.stepId;
-        // A step said finished that was not said started (or finished twice) is started here first.
+        // Finished again in this run: already said. Never started in it: started here first.
+        if (!this.activeSteps.has(stepName) && this.finishedSteps.has(stepName)) return [this.snapshot(id)];
         const started: AGUIEvent[] = this.activeSteps.has(stepName) ? [] : [{ type: EventType.STEP_STARTED, stepName }];
         this.activeSteps.delete(stepName);
+        remember(this.finishedSteps, stepName);
         return [...started, { type: EventType.STEP_FINISHED, stepName }, this.snapshot(id)];
       }
       case 'workflow.completed': {
         this.state = { ...this.state, status: 'completed', currentStepId: null };
-        const run = this.run ?? { threadId: this.workflowId, runId: this.workflowId };
-        this.run = undefined;
+        const finished = this.finishSteps();
         return [
-          ...this.finishSteps(),
+          ...finished,
           this.snapshot(id),
-          { type: EventType.RUN_FINISHED, ...run, result: item.data.result },
+          { type: EventType.RUN_FINISHED, ...this.endRun(), result: item.data.result },
         ];
       }
       case 'workflow.failed': {
         const { message, code } = item.data.error;
         this.state = { ...this.state, status: 'failed', error: { message, ...(code !== undefined && { code }) } };
-        this.run = undefined;
-        this.activeSteps.clear();
+        this.endRun();
         return [this.snapshot(id), { type: EventType.RUN_ERROR, message, ...(code !== undefined && { code }) }];
       }
       case 'workflow.block':

@@ -237,4 +237,36 @@ describe('AG-UI tool calls', () => {
       [EventType.STEP_FINISHED, 'deploy'],
     ]);
   });
+
+  it("says a step finished once when a session's hooks say it twice, and starts a failed run's steps afresh", async () => {
+    const completed: PublishInput = { type: 'workflow.completed', data: { workflowId: 'wf' } };
+    const failed: PublishInput = { type: 'workflow.failed', data: { workflowId: 'wf', error: { message: 'boom' } } };
+    const framing = async (inputs: readonly PublishInput[]) =>
+      (await verified(mapped(storedEvents(inputs)).flat()))
+        .filter((e) => e.type.startsWith('RUN_') || e.type.startsWith('STEP_'))
+        .map((e) => ('stepName' in e ? `${e.type} ${e.stepName}` : e.type));
+    // Claude Code's hooks: SessionStart, a prompt, Stop, then SessionEnd, which says `main` finished again.
+    expect(
+      await framing([
+        workflowStart,
+        step('workflow.step_started'),
+        text('a prompt'),
+        step('workflow.step_completed'),
+        step('workflow.step_completed'),
+        completed,
+      ]),
+    ).toEqual([EventType.RUN_STARTED, 'STEP_STARTED main', 'STEP_FINISHED main', EventType.RUN_FINISHED]);
+    // A run that failed with a step active: the next run starts that step afresh.
+    expect(
+      await framing([step('workflow.step_started', 'x'), failed, step('workflow.step_started', 'x'), completed]),
+    ).toEqual([
+      EventType.RUN_STARTED,
+      'STEP_STARTED x',
+      EventType.RUN_ERROR,
+      EventType.RUN_STARTED,
+      'STEP_STARTED x',
+      'STEP_FINISHED x',
+      EventType.RUN_FINISHED,
+    ]);
+  });
 });

@@ -160,6 +160,7 @@ describe('AG-UI stream', () => {
     await using stream = readSse(`${server.url}/ag-ui/sess-1`);
     await stream.atLeast(11);
     const all = validated(stream.messages).map((e) => e.event);
+    await verified(all);
     const calls = all.filter((e) => e.type.startsWith('TOOL_CALL_'));
     expect(calls.map((e) => e.type)).toEqual([
       EventType.TOOL_CALL_START,
