@@ -203,6 +203,15 @@ export const workflowBlockData = z.discriminatedUnion('blockType', [
   z.strictObject({ ...blockBase, blockType: z.literal('thinking'), payload: z.strictObject({ text }) }),
 ]);
 
+/**
+ * Whether a tool-use block says how its call ended (an output, whether it failed, or how long it took: a result,
+ * or a whole call), rather than only that it started. Readers that pair a call's blocks (the AG-UI stream, the
+ * dashboard) ask this one rule.
+ */
+export function endsToolCall(payload: { output?: unknown; isError?: boolean; durationMs?: number }): boolean {
+  return payload.output !== undefined || payload.isError !== undefined || payload.durationMs !== undefined;
+}
+
 // ── 4. TDD events ───────────────────────────────────────────────────────────────────────────────────────────
 
 export const tddPhaseValues = ['red', 'green', 'refactor'] as const;

@@ -10,7 +10,7 @@
  * from its first event and skips what the reader has, is byte for byte the rest of the first one.
  */
 import { EventType, type AGUIEvent } from '@ag-ui/core';
-import type { EventEnvelope, StreamItem } from '@switchboard/shared';
+import { endsToolCall, type EventEnvelope, type StreamItem } from '@switchboard/shared';
 
 type WorkflowEnvelope = Extract<EventEnvelope, { type: `workflow.${string}` }>;
 
@@ -209,7 +209,7 @@ export class AgUiMapper {
       call?.toolName === toolName ? call : undefined;
     const open = ofThisTool(this.openCalls.get(callId));
     const done = ofThisTool(this.doneCalls.get(callId));
-    const isResult = endedCall(data.payload);
+    const isResult = endsToolCall(data.payload);
     // A call already done, or a second start of one still open: the same call told again, not another one.
     const told = done ?? (isResult ? undefined : open);
     if (told !== undefined) {
@@ -250,14 +250,6 @@ export class AgUiMapper {
 
 type Block = Extract<WorkflowEnvelope, { type: 'workflow.block' }>['data'];
 type ToolUse = Extract<Block, { blockType: 'tool_use' }>;
-
-/**
- * A tool-use block that says how its call ended (an output, whether it failed, or how long it took, as Claude
- * Code's telemetry says of a whole call) is a call that ended: it gets its result, so no front end waits for one.
- */
-function endedCall(payload: ToolUse['payload']): boolean {
-  return payload.output !== undefined || payload.isError !== undefined || payload.durationMs !== undefined;
-}
 
 /**
  * A result's content: the output (a string as is, else its JSON); without one, a failed call's summary (`Write
@@ -303,7 +295,7 @@ function block(item: Extract<WorkflowEnvelope, { type: 'workflow.block' }>): AGU
       if (inputPreview !== undefined && inputPreview !== '')
         events.push({ type: EventType.TOOL_CALL_ARGS, toolCallId, delta: inputPreview });
       events.push({ type: EventType.TOOL_CALL_END, toolCallId });
-      if (endedCall(data.payload)) {
+      if (endsToolCall(data.payload)) {
         events.push({
           type: EventType.TOOL_CALL_RESULT,
           messageId: `result-${item.id}`,

@@ -5,7 +5,7 @@
  * (its exporter sends in batches): one more block of that call, which neither ends it later nor hides the
  * hook's output.
  */
-import type { EnvelopeOf } from '@switchboard/shared';
+import { endsToolCall, type EnvelopeOf } from '@switchboard/shared';
 
 export type Block = EnvelopeOf<'workflow.block'>;
 type ToolPayload = Extract<Block['data'], { blockType: 'tool_use' }>['payload'];
@@ -29,8 +29,8 @@ export type Item = Call | { kind: 'block'; key: string; block: Block };
 const payloadOf = (block: Block): ToolPayload | undefined =>
   block.data.blockType === 'tool_use' ? block.data.payload : undefined;
 
-/** A result carries the outcome (`isError`) or an output; a start carries neither. */
-const isResult = (payload: ToolPayload) => payload.isError !== undefined || payload.output !== undefined;
+/** A result (or a whole call) says how the call ended; a start does not. */
+const isResult = (payload: ToolPayload) => endsToolCall(payload);
 
 /** The blocks as items, in the order each first appeared: the blocks of one call merged into it. */
 export function itemsOf(blocks: readonly Block[]): Item[] {
