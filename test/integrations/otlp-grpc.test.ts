@@ -14,14 +14,17 @@ import { createSwitchboardClient } from '../../client/index.js';
 import { fromPackageRoot } from '../../server/ops/package-root.js';
 import { otlpBodyLimit } from '../../server/transports/otlp/route.js';
 import { startTestServer } from '../harness.js';
-import { claudeCodeLogs, claudeCodeTurn } from '../otlp-fixtures.js';
+import { claudeCodeLogs, claudeCodeTurn, keyValues } from '../otlp-fixtures.js';
 
 const start = new Date('2026-12-01T10:00:00Z');
 const logsMethod = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => fromPackageRoot('server', 'transports', 'otlp', 'proto', target);
-root.loadSync('opentelemetry/proto/collector/logs/v1/logs_service.proto');
+root.loadSync([
+  'opentelemetry/proto/collector/logs/v1/logs_service.proto',
+  'opentelemetry/proto/collector/trace/v1/trace_service.proto',
+]);
 const request = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
 const response = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse');
 
@@ -289,5 +292,49 @@ describe('OTLP/gRPC', () => {
     ]);
     // The whole message in time is taken.
     expect((await call(url, turn)).grpcStatus).toBe('0');
+  });
+
+  it('serves the trace service too: a GenAI span becomes its agent and workflow', async () => {
+    await using server = await startTestServer({ otlpGrpcPort: 0 });
+    const url = server.otlpGrpcUrl;
+    if (url === undefined) throw new Error('the server has no OTLP/gRPC port');
+    const traces = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+    const at = BigInt(start.getTime()) * 1_000_000n;
+    const message = traces
+      .encode(
+        traces.fromObject({
+          resourceSpans: [
+            {
+              resource: { attributes: keyValues({ 'service.name': 'my-agents' }) },
+              scopeSpans: [
+                {
+                  spans: [
+                    {
+                      traceId: Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex'),
+                      spanId: Buffer.from('b7ad6b7169203331', 'hex'),
+                      name: 'invoke_agent planner',
+                      kind: 1,
+                      startTimeUnixNano: String(at),
+                      endTimeUnixNano: String(at + 1_000_000n),
+                      attributes: keyValues({
+                        'gen_ai.operation.name': 'invoke_agent',
+                        'gen_ai.agent.name': 'planner',
+                      }),
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      )
+      .finish();
+    const answer = await call(url, framed(Buffer.from(message)), {
+      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    });
+    expect([answer.grpcStatus, answer.body.length]).toEqual(['0', 5]);
+    await using client = createSwitchboardClient({ url: server.url, WebSocket });
+    expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['planner']);
+    expect((await client.workflows.query()).map((w) => w.workflowId)).toEqual(['0af7651916cd43dd8448eb211c80319c']);
   });
 });
