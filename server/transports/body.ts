@@ -10,6 +10,11 @@ import type { IncomingMessage } from 'node:http';
  */
 export const httpBodyLimit = 1024 * 1024;
 
+/** What is past a size limit, said the one way every edge says it: what it was, the limit, what to do instead. */
+export function overLimit(what: string, limit: number, advice: string): string {
+  return `${what}; the limit is ${limit} bytes per request (${advice})`;
+}
+
 /** The body passed `httpBodyLimit`; the message names the limit and what to send instead. Answered 413. */
 export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
@@ -27,8 +32,7 @@ export async function readBody(req: IncomingMessage, advice: string): Promise<st
  * connection.
  */
 export function readBytes(req: IncomingMessage, advice: string, limit = httpBodyLimit): Promise<Buffer> {
-  const tooLarge = (size: string) =>
-    new BodyTooLargeError(`body is ${size} bytes; the limit is ${limit} bytes per request (${advice})`);
+  const tooLarge = (size: string) => new BodyTooLargeError(overLimit(`body is ${size} bytes`, limit, advice));
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
     req.resume();

@@ -29,9 +29,6 @@ export type Item = Call | { kind: 'block'; key: string; block: Block };
 const payloadOf = (block: Block): ToolPayload | undefined =>
   block.data.blockType === 'tool_use' ? block.data.payload : undefined;
 
-/** A result (or a whole call) says how the call ended; a start does not. */
-const isResult = (payload: ToolPayload) => endsToolCall(payload);
-
 /** The blocks as items, in the order each first appeared: the blocks of one call merged into it. */
 export function itemsOf(blocks: readonly Block[]): Item[] {
   const items: Item[] = [];
@@ -55,7 +52,7 @@ export function itemsOf(blocks: readonly Block[]): Item[] {
       items.push(call);
     }
     call.blocks.push(block);
-    if (isResult(payload)) call.end ??= block;
+    if (endsToolCall(payload)) call.end ??= block;
     else call.start ??= block;
   }
   return items;
@@ -76,7 +73,7 @@ export function callState(call: Call): CallState {
 export function callDuration(call: Call): number | undefined {
   for (const block of call.blocks) {
     const payload = payloadOf(block);
-    if (payload && isResult(payload) && payload.durationMs !== undefined) return payload.durationMs;
+    if (payload && endsToolCall(payload) && payload.durationMs !== undefined) return payload.durationMs;
   }
   if (!call.start || !call.end) return undefined;
   return Math.max(0, call.end.timestamp.getTime() - call.start.timestamp.getTime());

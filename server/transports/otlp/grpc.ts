@@ -114,9 +114,9 @@ function percentEncoded(message: string): string {
   return out;
 }
 
-/** Request bytes held by the calls in progress, against `inFlightBudgetBytes`. */
-class InFlight {
-  bytes = 0;
+/** Request bytes held: by the calls in progress (against `inFlightBudgetBytes`), or by one call. */
+interface Held {
+  bytes: number;
 }
 
 /**
@@ -126,8 +126,8 @@ class InFlight {
  */
 function readMessage(
   stream: ServerHttp2Stream,
-  inFlight: InFlight,
-  held: { bytes: number },
+  inFlight: Held,
+  held: Held,
 ): Promise<{ compressed: boolean; message: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -249,7 +249,7 @@ function grpcErrorOf(error: unknown): GrpcError | undefined {
 export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
   const { hub, catalogue, access, contexts, metrics, log, readDeadlineMs = defaultReadDeadlineMs } = options;
   const sessions = new Set<Http2Session>();
-  const inFlight = new InFlight();
+  const inFlight: Held = { bytes: 0 };
   /** Closes a connection, letting its calls finish for `closeGraceMs`, then cuts it. */
   const closeSession = (session: Http2Session) => {
     session.close();
@@ -274,7 +274,7 @@ export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
     peer: RemotePeer,
-    held: { bytes: number },
+    held: Held,
   ): Promise<void> {
     const path = headers[':path'] ?? '';
     const signal = Object.hasOwn(methods, path) ? methods[path] : undefined;
@@ -335,7 +335,7 @@ export function createOtlpGrpcServer(options: OtlpGrpcOptions): OtlpGrpcServer {
     }
     // Read now: once the client has gone, its connection's address is gone with it.
     const peer: RemotePeer = { socket: { remoteAddress: stream.session?.socket.remoteAddress } };
-    const held = { bytes: 0 };
+    const held: Held = { bytes: 0 };
     // The whole request within the deadline, however slowly it trickles in; storing it is the store's to bound.
     const deadline = setTimeout(() => {
       answerStatus(

@@ -22,7 +22,7 @@ import { mapOtlp, parseOtlp, type OtlpSignal } from '../../mappers/otlp/index.js
 import type { ConnectionLimits } from '../../security/limits.js';
 import { mediaType } from '../../security/content-type.js';
 import { ScopeError } from '../../security/scopes.js';
-import { BodyTooLargeError, readBytes } from '../body.js';
+import { BodyTooLargeError, overLimit, readBytes } from '../body.js';
 import { admitRate, IngestError, type IngestCaller } from '../ingest.js';
 import {
   contentTypes,
@@ -119,7 +119,7 @@ export async function inflateBody(raw: Buffer): Promise<Buffer> {
 
 /** The refusal of a request past the limit, after what it was (`the message is 5000000 bytes`). */
 export function tooLarge(bytes: string): string {
-  return `${bytes}; the limit is ${otlpBodyLimit} bytes per request (${bodyAdvice})`;
+  return overLimit(bytes, otlpBodyLimit, bodyAdvice);
 }
 
 async function bodyOf(req: IncomingMessage): Promise<Buffer> {
