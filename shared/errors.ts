@@ -7,7 +7,10 @@ export const errorReasons = {
   invalidInput: 'invalid_input',
   /** A `lastEventId`, `after` or `before` cursor that is not a cursor (`shared/cursor.ts`), or that this store never issued. */
   invalidCursor: 'invalid_cursor',
-  /** A `publishBatch` with more events than `limits.batchSize`. */
+  /**
+   * More events in one call than it may carry: a `publishBatch` past `limits.batchSize`, or a request (an OTLP
+   * export) past the publish burst, which no wait would admit (PAYLOAD_TOO_LARGE).
+   */
   batchTooLarge: 'batch_too_large',
   /** A query for an entity (e.g. a workflow) the store has never seen. */
   notFound: 'not_found',

@@ -4,7 +4,7 @@
  * `ConnectionLimits`; HTTP callers share one per remote address and token (server/context.ts).
  */
 import { TRPCError } from '@trpc/server';
-import { errorReasons } from '@switchboard/shared';
+import { errorReasons, type ErrorReason } from '@switchboard/shared';
 import type { Config } from '../ops/config.js';
 import { ReasonedError } from '../core/errors.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -34,13 +34,17 @@ export class TokenBucket {
     this.last = now();
   }
 
-  /** Takes `n` tokens and returns 0, or returns how many ms until `n` would be available (taking none). */
+  /**
+   * Takes `n` tokens and returns 0, or returns how many ms until `n` would be available (taking none): Infinity
+   * when `n` is more than the bucket ever holds, which no wait makes possible.
+   */
   take(n: number): number {
     this.refill();
     if (n <= this.tokens) {
       this.tokens -= n;
       return 0;
     }
+    if (n > this.burst) return Infinity;
     return Math.ceil(((n - this.tokens) * 1000) / this.rate);
   }
 
@@ -98,6 +102,27 @@ export class PublishRates {
   }
 }
 
+/**
+ * A publish refused by the rate: past it for now (TOO_MANY_REQUESTS, `retryAfterMs` the wait until the call
+ * would be admitted), or larger than a burst (PAYLOAD_TOO_LARGE, no `retryAfterMs`: retrying cannot help).
+ */
+export class PublishRateError extends TRPCError {
+  constructor(
+    code: 'TOO_MANY_REQUESTS' | 'PAYLOAD_TOO_LARGE',
+    reason: ErrorReason,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super({ code, message, cause: new ReasonedError(reason, message) });
+    this.name = 'PublishRateError';
+  }
+
+  /** The wait as HTTP's Retry-After and gRPC's RetryInfo say it: whole seconds, at least one. */
+  get retryAfterSeconds(): number | undefined {
+    return this.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
 /** Whose publish bucket a caller draws from: its token, or without tokens its remote address. */
 export function publisherOf(keyOwner: string | undefined, remoteAddress: string | undefined): string {
   return keyOwner !== undefined && keyOwner !== '' ? keyOwner : `address:${remoteAddress ?? 'unknown'}`;
@@ -121,16 +146,29 @@ export class ConnectionLimits {
     private readonly bucket: TokenBucket,
   ) {}
 
-  /** Admits `events` events for publishing, or throws TOO_MANY_REQUESTS naming the limit. */
+  /**
+   * Admits `events` events for publishing, or throws a `PublishRateError` naming the limit: TOO_MANY_REQUESTS
+   * with the wait, or PAYLOAD_TOO_LARGE for more events in one call than a burst holds (no wait admits those).
+   */
   admitPublish(events: number): void {
     const waitMs = this.bucket.take(events);
     if (waitMs === 0) return;
+    const { publishRate, publishBurst } = this.settings;
+    if (waitMs === Infinity) {
+      this.metrics.rejected.inc({ reason: errorReasons.batchTooLarge });
+      throw new PublishRateError(
+        'PAYLOAD_TOO_LARGE',
+        errorReasons.batchTooLarge,
+        `${events} events in one call, more than the publish burst (${publishBurst} events per publisher, SWITCHBOARD_PUBLISH_BURST) ever admits: send at most ${publishBurst} per call, or raise the burst`,
+      );
+    }
     this.metrics.rejected.inc({ reason: errorReasons.rateLimited });
-    throw new TRPCError({
-      code: 'TOO_MANY_REQUESTS',
-      message: `publish rate limit: ${this.settings.publishRate} events/s per publisher, bursts of ${this.settings.publishBurst} (SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST); retry in ${waitMs} ms or send less`,
-      cause: new ReasonedError(errorReasons.rateLimited, 'rate limited'),
-    });
+    throw new PublishRateError(
+      'TOO_MANY_REQUESTS',
+      errorReasons.rateLimited,
+      `publish rate limit: ${publishRate} events/s per publisher, bursts of ${publishBurst} (SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST); retry in ${waitMs} ms or send less`,
+      waitMs,
+    );
   }
 
   /**

@@ -22,8 +22,8 @@ export async function handleClaudeCodeHook(
   connectionLimits: ConnectionLimits,
   caller: IngestCaller = anyCaller,
 ): Promise<void> {
-  const answer = (status: number, body: unknown) => {
-    sendJson(res, status, body);
+  const answer = (status: number, body: unknown, retryAfterSeconds?: number) => {
+    sendJson(res, status, body, retryAfterSeconds);
   };
   try {
     if (req.method !== 'POST') throw new IngestError(405, 'use POST with the hook event as JSON');
@@ -53,7 +53,7 @@ export async function handleClaudeCodeHook(
   } catch (error) {
     if (error instanceof IngestError) {
       req.resume();
-      answer(error.status, { error: error.message });
+      answer(error.status, { error: error.message }, error.retryAfterSeconds);
       return;
     }
     throw error;

@@ -16,7 +16,7 @@ import {
   type ValidEvent,
 } from '@switchboard/shared';
 import type { Hub } from '../core/hub.js';
-import type { ConnectionLimits } from '../security/limits.js';
+import { PublishRateError, type ConnectionLimits } from '../security/limits.js';
 import type { Principal } from '../security/auth.js';
 import { checkPublish, ScopeError } from '../security/scopes.js';
 import { StoreUnavailableError } from '../core/unavailable.js';
@@ -37,6 +37,8 @@ export class IngestError extends Error {
     readonly status: number,
     message: string,
     readonly issues?: Problem[],
+    /** For a 429: when the request would be admitted, as Retry-After says it. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -143,12 +145,17 @@ export function admit(events: readonly ValidEvent[], caller: IngestCaller, limit
   admitRate(events.length, limits);
 }
 
-/** The publish rate's check alone (429), for a route that checked the scopes itself. */
+/**
+ * The publish rate's check alone, for a route that checked the scopes itself: 429 with the wait, or 413 for more
+ * events in one request than a burst admits.
+ */
 export function admitRate(count: number, limits: ConnectionLimits): void {
   try {
     limits.admitPublish(count);
   } catch (error) {
-    throw new IngestError(429, (error as Error).message);
+    if (!(error instanceof PublishRateError)) throw error;
+    const status = error.code === 'PAYLOAD_TOO_LARGE' ? 413 : 429;
+    throw new IngestError(status, error.message, undefined, error.retryAfterSeconds);
   }
 }
 
@@ -171,7 +178,12 @@ export async function handleIngest(
     if (error instanceof IngestError) {
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
-      sendJson(res, error.status, { error: error.message, ...(error.issues && { issues: error.issues }) });
+      sendJson(
+        res,
+        error.status,
+        { error: error.message, ...(error.issues && { issues: error.issues }) },
+        error.retryAfterSeconds,
+      );
       return;
     }
     if (error instanceof StoreUnavailableError) {

@@ -248,16 +248,49 @@ describe('OTLP/gRPC', () => {
     expect((await call(url, deflated, { token: tokens.scoped, encoding: 'gzip' })).grpcStatus).toBe('0');
     expect(await headOf(server.url, tokens.viewer)).toBe(stored);
 
-    // At one event a second (a burst of a thousand), a request of 1,010 events waits its turn: RESOURCE_EXHAUSTED
-    // with a RetryInfo of one second, which makes the exporter retry.
+    // A burst of a thousand: a request of 1,010 events is more than any wait admits. RESOURCE_EXHAUSTED without a
+    // RetryInfo, which the exporter does not retry.
     const many = framed(
       encoded(claudeCodeLogs('sess-b', Array.from({ length: 101 }, () => claudeCodeTurn()).flat(), start)),
     );
     const limited = await call(url, many, { token: tokens.publisher });
-    expect([limited.grpcStatus, decodeURIComponent(limited.grpcMessage ?? '')]).toEqual([
+    expect([limited.grpcStatus, decodeURIComponent(limited.grpcMessage ?? ''), limited.details]).toEqual([
       '8',
-      expect.stringMatching(/^publish rate limit: 1 events\/s/),
+      '1010 events in one call, more than the publish burst (1000 events per publisher, SWITCHBOARD_PUBLISH_BURST) ever admits: send at most 1000 per call, or raise the burst',
+      undefined,
     ]);
+    expect(await headOf(server.url, tokens.viewer)).toBe(stored);
+
+    await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
+    expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['sess-a']);
+  });
+
+  it('answers a call past the publish rate RESOURCE_EXHAUSTED with a RetryInfo of the wait', async () => {
+    const token = 'grpc-rate-publisher-0123';
+    await using server = await startTestServer({
+      otlpGrpcPort: 0,
+      publishRate: 1,
+      publishBurst: 1_000,
+      tokens: [{ role: 'publisher', token }],
+    });
+    const url = server.otlpGrpcUrl;
+    if (url === undefined) throw new Error('the server has no OTLP/gRPC port');
+    // Ten events of the burst of a thousand taken, at one event a second.
+    const turn = framed(encoded(claudeCodeLogs('sess-r', claudeCodeTurn(), start)));
+    expect((await call(url, turn, { token })).grpcStatus).toBe('0');
+    const stored = Number(await headOf(server.url, token));
+    expect(stored).toBe(10);
+    // A thousand more: admitted once the ten have come back, up to ten seconds from now.
+    const full = framed(
+      encoded(claudeCodeLogs('sess-r', Array.from({ length: 100 }, () => claudeCodeTurn()).flat(), start)),
+    );
+    const limited = await call(url, full, { token });
+    const message = decodeURIComponent(limited.grpcMessage ?? '');
+    expect([limited.grpcStatus, message]).toEqual(['8', expect.stringMatching(/^publish rate limit: 1 events\/s/)]);
+    const waitMs = Number(/; retry in (\d+) ms or send less$/.exec(message)?.[1]);
+    expect(waitMs).toBeGreaterThan(0);
+    expect(waitMs).toBeLessThanOrEqual(stored * 1000);
+    // google.rpc.Status { code, message, details: [Any { type_url, value: RetryInfo }] }, field by field.
     const status = protobuf.Reader.create(Buffer.from(limited.details ?? '', 'base64'));
     const fields: Record<number, unknown> = {};
     while (status.pos < status.len) {
@@ -265,17 +298,14 @@ describe('OTLP/gRPC', () => {
       fields[tag >>> 3] = (tag & 7) === 0 ? status.int32() : status.bytes();
     }
     expect(fields[1]).toBe(8);
-    expect(Buffer.from(fields[2] as Uint8Array).toString()).toBe(decodeURIComponent(limited.grpcMessage ?? ''));
+    expect(Buffer.from(fields[2] as Uint8Array).toString()).toBe(message);
     const any = protobuf.Reader.create(fields[3] as Uint8Array);
     any.uint32();
     expect(any.string()).toBe('type.googleapis.com/google.rpc.RetryInfo');
     any.uint32();
-    // RetryInfo { retry_delay: Duration { seconds: 1 } }
-    expect([...any.bytes()]).toEqual([0x0a, 0x02, 0x08, 0x01]);
-    expect(await headOf(server.url, tokens.viewer)).toBe(stored);
-
-    await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
-    expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['sess-a']);
+    // RetryInfo { retry_delay: Duration { seconds } }: the wait in whole seconds, rounded up.
+    expect([...any.bytes()]).toEqual([0x0a, 0x02, 0x08, Math.ceil(waitMs / 1000)]);
+    expect(await headOf(server.url, token)).toBe(String(stored));
   });
 
   it('answers and closes a call whose request does not arrive whole by the deadline', async () => {

@@ -342,14 +342,18 @@ describe('OTLP/HTTP', () => {
     })();
     expect(storedTurn.map((e) => e.type)).toEqual(expected);
 
-    // At one event a second (a burst of a thousand), a request of 1,010 events waits its turn.
+    // A burst of a thousand: a request of 1,010 events is more than any wait admits, so it is not asked to retry.
     const many = claudeCodeLogs('sess-b', Array.from({ length: 101 }, () => claudeCodeTurn()).flat(), start);
     const limited = await postOtlp(server.url, 'logs', many, { token: tokens.publisher });
-    expect([limited.status, limited.retryAfter]).toEqual([429, '1']);
-    expect(limited.json()).toMatchObject({
-      code: 8,
-      message: expect.stringMatching(/^publish rate limit: 1 events\/s/) as unknown,
-    });
+    expect([limited.status, limited.retryAfter, limited.json()]).toEqual([
+      413,
+      null,
+      {
+        code: 8,
+        message:
+          '1010 events in one call, more than the publish burst (1000 events per publisher, SWITCHBOARD_PUBLISH_BURST) ever admits: send at most 1000 per call, or raise the burst',
+      },
+    ]);
     await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
     expect((await client.agents.query()).map((a) => a.data.agentId)).toEqual(['sess-a']);
 
@@ -366,6 +370,30 @@ describe('OTLP/HTTP', () => {
       [],
       1,
     ]);
+  });
+
+  it('answers a request past the publish rate 429 with Retry-After saying when it would be admitted', async () => {
+    const token = 'otlp-rate-publisher-0123';
+    await using server = await startTestServer({
+      publishRate: 1,
+      publishBurst: 1_000,
+      tokens: [{ role: 'publisher', token }],
+    });
+    // Ten events of the burst of a thousand taken, at one event a second.
+    const turn = claudeCodeLogs('sess-r', claudeCodeTurn(), start);
+    expect((await postOtlp(server.url, 'logs', turn, { token })).status).toBe(200);
+    const stored = Number(await headOf(server.url, token));
+    expect(stored).toBe(10);
+    // A thousand more: admitted once the ten have come back, up to ten seconds from now.
+    const full = claudeCodeLogs('sess-r', Array.from({ length: 100 }, () => claudeCodeTurn()).flat(), start);
+    const limited = await postOtlp(server.url, 'logs', full, { token });
+    expect(limited.status).toBe(429);
+    const { message } = limited.json() as { message: string };
+    const waitMs = Number(/; retry in (\d+) ms or send less$/.exec(message)?.[1]);
+    expect(waitMs).toBeGreaterThan(0);
+    expect(waitMs).toBeLessThanOrEqual(stored * 1000);
+    expect(limited.retryAfter).toBe(String(Math.ceil(waitMs / 1000)));
+    expect(await headOf(server.url, token)).toBe(String(stored));
   });
 
   it('keeps unknown records generically, with bounded previews', async () => {

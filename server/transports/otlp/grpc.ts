@@ -5,7 +5,7 @@
  * (the `authorization` metadata) and the publisher role, the body limit, the same decoding and `exportOtlp`, so
  * the same scopes, rate and answer. Success is the Export response in one message and `grpc-status: 0`; a refusal
  * is a trailers-only answer with the status OTLP/HTTP's status maps to (`statusCodes`) and the message, and a
- * rate refusal also carries a RetryInfo, which makes RESOURCE_EXHAUSTED retryable
+ * rate refusal also carries a RetryInfo of its wait, which makes RESOURCE_EXHAUSTED retryable
  * (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc, https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
  */
 import {
@@ -235,11 +235,7 @@ function grpcErrorOf(error: unknown): GrpcError | undefined {
   if (error instanceof GrpcError) return error;
   if (error instanceof OtlpDecodeError) return new GrpcError(grpcStatus.invalidArgument, error.message);
   if (error instanceof IngestError) {
-    return new GrpcError(
-      statusCodes[error.status] ?? grpcStatus.internal,
-      error.message,
-      error.status === 429 ? 1 : undefined,
-    );
+    return new GrpcError(statusCodes[error.status] ?? grpcStatus.internal, error.message, error.retryAfterSeconds);
   }
   // Nothing was stored, or the outcome is unknown: the exporter's retry is safe either way (keys).
   if (error instanceof StoreUnavailableError) return new GrpcError(grpcStatus.unavailable, error.message);

@@ -8,9 +8,9 @@
  * an empty export response, or with `partialSuccess` counting the records refused (those whose events the
  * contract refuses, an id too long, say, or that are outside the token's publish scopes) and the first reason;
  * 400 for a body that is not a request of its signal; 403 when the token may store none of it; 413 past the
- * size limit; 415 for other media types or encodings; 429 past the publish rate, with Retry-After; 503 while
- * the store is unavailable (retrying is safe: every event has a key). Errors carry a google.rpc.Status in the
- * request's encoding.
+ * size limit or the publish burst; 415 for other media types or encodings; 429 past the publish rate, with
+ * Retry-After (the wait); 503 while the store is unavailable (retrying is safe: every event has a key). Errors
+ * carry a google.rpc.Status in the request's encoding.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
@@ -233,7 +233,13 @@ export async function handleOtlp(
       // Drain what the client is still sending so it reads our answer instead of a reset connection.
       req.resume();
       const status = error instanceof IngestError ? error.status : 400;
-      sendOtlpError(req, res, status, error.message, status === 429 ? 1 : undefined);
+      sendOtlpError(
+        req,
+        res,
+        status,
+        error.message,
+        error instanceof IngestError ? error.retryAfterSeconds : undefined,
+      );
       return undefined;
     }
     if (error instanceof StoreUnavailableError) {
