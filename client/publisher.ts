@@ -50,7 +50,10 @@ export interface PublisherOptions<E = PublishInput> extends SwitchboardClientOpt
    * server's `--max-message-bytes` (1 MiB by default): a bigger frame is refused by closing the connection.
    */
   maxBatchBytes?: number;
-  /** Backoff between failed sends: doubling from `initialMs` to `maxMs`, with jitter. */
+  /**
+   * Backoff between failed sends: doubling from `initialMs` to `maxMs`, with jitter; after a refusal past the
+   * publish rate, at least the wait the server states (`data.retryAfterMs`).
+   */
   retry?: RetryOptions;
   /** A send that has not been answered within this is abandoned and retried (same keys, so no duplicate). */
   requestTimeoutMs?: number;
@@ -99,6 +102,10 @@ export interface Publisher<E = PublishInput> extends AsyncDisposable {
 /** tRPC's name for the error the server answered, if it answered one. */
 const codeOf = (error: unknown) =>
   error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.code : undefined;
+
+/** How long the server asked to wait before the next try (past the publish rate), if it asked: ms. */
+const retryAfterOf = (error: unknown) =>
+  error instanceof TRPCClientError ? ((error as TRPCClientError<AppRouter>).data?.retryAfterMs ?? 0) : 0;
 
 /**
  * The server refused these events as they are: invalid (BAD_REQUEST), or not this token's to publish (FORBIDDEN:
@@ -318,7 +325,9 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
         attempt++;
         stats.retried += oldest.count;
         options.onRetry?.(sendFailure(outcome.error, outcome.timedOut), attempt);
-        await pause(retryDelay(attempt), AbortSignal.any([stop.signal, wake.signal]));
+        // The backoff, and at least what the server asked (a publish past the rate says when it would be taken).
+        const delay = Math.max(retryDelay(attempt), retryAfterOf(outcome.error));
+        await pause(delay, AbortSignal.any([stop.signal, wake.signal]));
       }
     } finally {
       sending = false;

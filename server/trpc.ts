@@ -8,6 +8,7 @@ import { roleRefusal, type Access, type Principal } from './security/auth.js';
 import type { Context } from './context.js';
 import { ReasonedError } from './core/errors.js';
 import { ScopeError } from './security/scopes.js';
+import { PublishRateError } from './security/limits.js';
 
 // ── 1. Error shape ──────────────────────────────────────────────────────────────────────────────────────────
 // Validation failures carry every zod issue (path, code, message) so a producer can fix all of them at once,
@@ -22,7 +23,12 @@ export interface IssueShape {
 
 /** What clients receive as an error's shape: tRPC's own, with the `reason` and the zod `issues`. */
 export type ErrorShape = TRPCDefaultErrorShape & {
-  data: { reason: ErrorReason | undefined; issues: IssueShape[] | undefined };
+  data: {
+    reason: ErrorReason | undefined;
+    issues: IssueShape[] | undefined;
+    /** TOO_MANY_REQUESTS past the publish rate: ms until the call would be admitted (the Publisher waits it). */
+    retryAfterMs?: number | undefined;
+  };
 };
 
 /**
@@ -74,7 +80,12 @@ const t = initTRPC.context<Context>().create({
       // A fault, not an answer: its message may hold SQL, parameters or paths, which stay in the server's log.
       message = 'internal server error; the server logged the details';
     }
-    return { ...shape, message, data: { ...shape.data, reason, issues } };
+    const retryAfterMs = error instanceof PublishRateError ? error.retryAfterMs : undefined;
+    return {
+      ...shape,
+      message,
+      data: { ...shape.data, reason, issues, ...(retryAfterMs !== undefined && { retryAfterMs }) },
+    };
   },
 });
 

@@ -8,8 +8,8 @@ export const errorReasons = {
   /** A `lastEventId`, `after` or `before` cursor that is not a cursor (`shared/cursor.ts`), or that this store never issued. */
   invalidCursor: 'invalid_cursor',
   /**
-   * More events in one call than it may carry: a `publishBatch` past `limits.batchSize`, or a request (an OTLP
-   * export) past the publish burst, which no wait would admit (PAYLOAD_TOO_LARGE).
+   * More events in one call than it may carry: a `publishBatch` past `limits.batchSize`, or a request past the
+   * publish burst, which no wait would admit (PAYLOAD_TOO_LARGE; docs/security.md).
    */
   batchTooLarge: 'batch_too_large',
   /** A query for an entity (e.g. a workflow) the store has never seen. */
@@ -22,7 +22,11 @@ export const errorReasons = {
   tokenRevoked: 'token_revoked',
   /** A known token whose role does not allow this (FORBIDDEN): e.g. a viewer publishing. */
   forbidden: 'forbidden',
-  /** The connection published faster than its rate limit (TOO_MANY_REQUESTS); retry after a short wait. */
+  /**
+   * The publisher (its token, or its address without tokens) published faster than its rate limit
+   * (TOO_MANY_REQUESTS): nothing was stored; retry after the wait the error states (`data.retryAfterMs`, or
+   * HTTP's `Retry-After`), which the Publishers wait out.
+   */
   rateLimited: 'rate_limited',
   /** The connection already holds the most subscriptions allowed (TOO_MANY_REQUESTS). */
   tooManySubscriptions: 'too_many_subscriptions',

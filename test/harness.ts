@@ -110,6 +110,11 @@ export function drain<T>(iterable: AsyncIterable<T>) {
   };
 }
 
+/** The wait a refusal past the publish rate states in its message ("retry in N ms or send less"): ms, NaN if none. */
+export function statedWaitMs(message: string): number {
+  return Number(/; retry in (\d+) ms or send less$/.exec(message)?.[1]);
+}
+
 /** Waits on a condition, polling; never a fixed sleep. */
 export function waitUntil(what: string | (() => string), done: () => boolean, timeout = 15_000): Promise<void> {
   return vi.waitFor(

@@ -12,6 +12,7 @@ import {
 import type { Context } from '../context.js';
 import type { Principal } from '../security/auth.js';
 import { checkPublish } from '../security/scopes.js';
+import { OutOfOrderError } from '../core/order.js';
 import { publisherProcedure, router } from '../trpc.js';
 
 /**
@@ -34,7 +35,13 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
   ) => {
     checkPublish(ctx.principal, input, topicOf);
     ctx.limits.admitPublish(input.length);
-    return ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after });
+    return ctx.hub
+      .append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after })
+      .catch((error: unknown) => {
+        // Refused whole, nothing stored: it takes nothing of the rate.
+        if (error instanceof OutOfOrderError) ctx.limits.refundPublish(input.length);
+        throw error;
+      });
   };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */

@@ -147,15 +147,17 @@ export function admit(events: readonly ValidEvent[], caller: IngestCaller, limit
 
 /**
  * The publish rate's check alone, for a route that checked the scopes itself: 429 with the wait, or 413 for more
- * events in one request than a burst admits.
+ * events in one request than a burst admits, with `tooLarge` (what the route's caller can do about it) added.
  */
-export function admitRate(count: number, limits: ConnectionLimits): void {
+export function admitRate(count: number, limits: ConnectionLimits, tooLarge?: string): void {
   try {
     limits.admitPublish(count);
   } catch (error) {
     if (!(error instanceof PublishRateError)) throw error;
-    const status = error.code === 'PAYLOAD_TOO_LARGE' ? 413 : 429;
-    throw new IngestError(status, error.message, undefined, error.retryAfterSeconds);
+    if (error.retryAfterSeconds === undefined) {
+      throw new IngestError(413, tooLarge === undefined ? error.message : `${error.message}; ${tooLarge}`);
+    }
+    throw new IngestError(429, error.message, undefined, error.retryAfterSeconds);
   }
 }
 

@@ -182,6 +182,27 @@ describe('Publisher', () => {
     }
   });
 
+  it('waits what a refusal past the publish rate asks before it sends again', async () => {
+    // One event a second with a burst of a thousand: the thousand go at once, the two after them are refused with
+    // a wait of a second or two. A backoff of at most 50 ms would ask again twenty times a second.
+    await using server = await startTestServer({ publishRate: 1, publishBurst: 1_000 });
+    const retries: string[] = [];
+    const publisher = createPublisher({
+      url: server.url,
+      WebSocket,
+      outboxLimit: 2_000,
+      retry: { initialMs: 10, maxMs: 50 },
+      onRetry: (error) => retries.push(error.message),
+    });
+    for (let i = 0; i < 1_002; i++) expect(publisher.publish(event(i))).toMatchObject({ accepted: true });
+    await publisher.flush(20_000);
+    expect(publisher.stats()).toMatchObject({ sent: 1_002, rejected: 0 });
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries.length, retries.join('\n')).toBeLessThanOrEqual(3);
+    expect(retries[0]).toMatch(/publish rate limit: 1 events\/s per publisher/);
+    expect(await publisher.close()).toEqual({ unsent: 0 });
+  });
+
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
     await using server = await startTestServer();
     const publisher = createPublisher({ url: server.url, WebSocket, retry: { initialMs: 20, maxMs: 100 } });

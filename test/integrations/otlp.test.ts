@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { healthSchema, isEventOf } from '@switchboard/shared';
 import { createSwitchboardClient } from '../../client/index.js';
 import { mapOtlp, parseOtlp } from '../../server/mappers/otlp/index.js';
-import { connect, startTestServer } from '../harness.js';
+import { connect, startTestServer, statedWaitMs } from '../harness.js';
 import { claudeCodeLogs, claudeCodeTurn, codexLogs, codexRecord, keyValues, postOtlp } from '../otlp-fixtures.js';
 
 const start = new Date('2026-12-01T10:00:00Z');
@@ -351,7 +351,7 @@ describe('OTLP/HTTP', () => {
       {
         code: 8,
         message:
-          '1010 events in one call, more than the publish burst (1000 events per publisher, SWITCHBOARD_PUBLISH_BURST) ever admits: send at most 1000 per call, or raise the burst',
+          '1010 events in one call, more than the publish burst (1000 events per publisher, SWITCHBOARD_PUBLISH_BURST) ever admits: send at most 1000 per call, or raise the burst; the 808 records of this request are 1010 events (a record may be several): export smaller batches: lower the batch size of the exporter',
       },
     ]);
     await using client = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.viewer });
@@ -379,17 +379,16 @@ describe('OTLP/HTTP', () => {
       publishBurst: 1_000,
       tokens: [{ role: 'publisher', token }],
     });
-    // Ten events of the burst of a thousand taken, at one event a second.
-    const turn = claudeCodeLogs('sess-r', claudeCodeTurn(), start);
-    expect((await postOtlp(server.url, 'logs', turn, { token })).status).toBe(200);
+    // 990 events of the burst of a thousand taken, at one event a second.
+    const turns = (n: number) =>
+      claudeCodeLogs('sess-r', Array.from({ length: n }, () => claudeCodeTurn()).flat(), start);
+    expect((await postOtlp(server.url, 'logs', turns(99), { token })).status).toBe(200);
     const stored = Number(await headOf(server.url, token));
-    expect(stored).toBe(10);
-    // A thousand more: admitted once the ten have come back, up to ten seconds from now.
-    const full = claudeCodeLogs('sess-r', Array.from({ length: 100 }, () => claudeCodeTurn()).flat(), start);
-    const limited = await postOtlp(server.url, 'logs', full, { token });
+    expect(stored).toBe(990);
+    // A thousand more: admitted once the 990 have come back, up to 990 seconds from now.
+    const limited = await postOtlp(server.url, 'logs', turns(100), { token });
     expect(limited.status).toBe(429);
-    const { message } = limited.json() as { message: string };
-    const waitMs = Number(/; retry in (\d+) ms or send less$/.exec(message)?.[1]);
+    const waitMs = statedWaitMs((limited.json() as { message: string }).message);
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(stored * 1000);
     expect(limited.retryAfter).toBe(String(Math.ceil(waitMs / 1000)));

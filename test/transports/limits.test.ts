@@ -7,9 +7,9 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createSwitchboardClient } from '../../client/index.js';
-import { PublishRates, publisherOf, TokenBucket } from '../../server/security/limits.js';
+import { PublishRateError, PublishRates, publisherOf, TokenBucket } from '../../server/security/limits.js';
 import { agentLog, agentStatus } from '../fixtures.js';
-import { collect, connect, startTestServer, waitUntil } from '../harness.js';
+import { collect, connect, startTestServer, statedWaitMs, waitUntil } from '../harness.js';
 import { healthSchema } from '@switchboard/shared';
 
 const wsUrl = (url: string) => `${url.replace('http', 'ws')}/trpc`;
@@ -148,6 +148,9 @@ describe('limits', () => {
     expect((error as Error).message).toMatch(
       /^publish rate limit: 10 events\/s per publisher, bursts of 1000 \(SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST\); retry in \d+ ms/,
     );
+    // The wait as data too, which the Publisher waits out: the same as the message says.
+    expect(dataOf(error)).toMatchObject({ retryAfterMs: statedWaitMs((error as Error).message) });
+    expect(statedWaitMs((error as Error).message)).toBeGreaterThan(0);
     // A second connection of the same token draws from the same bucket: more connections buy no more.
     await using again = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.a });
     const second: unknown = await again.publishBatch.mutate(batch.slice(0, 500)).catch((e: unknown) => e);
@@ -158,12 +161,12 @@ describe('limits', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.a}` },
       body: JSON.stringify(batch.slice(0, 500)),
     });
+    expect(ingest.status).toBe(429);
     // With Retry-After: the wait the message names, in whole seconds (500 events at 10 a second: at most 50).
-    const { error: refusal } = (await ingest.json()) as { error: string };
-    const waitMs = Number(/; retry in (\d+) ms or send less$/.exec(refusal)?.[1]);
+    const waitMs = statedWaitMs(((await ingest.json()) as { error: string }).error);
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(50_000);
-    expect([ingest.status, ingest.headers.get('retry-after')]).toEqual([429, String(Math.ceil(waitMs / 1000))]);
+    expect(ingest.headers.get('retry-after')).toBe(String(Math.ceil(waitMs / 1000)));
     // Another token has its own bucket.
     await using other = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.b });
     expect((await other.publish.mutate(agentStatus('other'))).id).toBe('1001');
@@ -181,6 +184,21 @@ describe('limits', () => {
     // More than the bucket ever holds: no wait admits it.
     expect(bucket.take(101)).toBe(Infinity);
     expect(bucket.take(100)).toBe(0);
+  });
+
+  it('states a wait as HTTP and gRPC say it, whole seconds rounded up, and none for a call no wait admits', () => {
+    const wait = (ms?: number) =>
+      new PublishRateError('TOO_MANY_REQUESTS', 'rate_limited', 'past the rate', ms).retryAfterSeconds;
+    expect([wait(1), wait(999), wait(1_000), wait(1_001), wait(61_500)]).toEqual([1, 1, 1, 2, 62]);
+    expect(new PublishRateError('PAYLOAD_TOO_LARGE', 'batch_too_large', 'too large').retryAfterSeconds).toBe(undefined);
+    // Tokens a refused call took come back, never past the burst.
+    const bucket = new TokenBucket(1, 10, () => 0);
+    expect(bucket.take(10)).toBe(0);
+    bucket.give(4);
+    expect(bucket.take(5)).toBe(1_000);
+    expect(bucket.take(4)).toBe(0);
+    bucket.give(100);
+    expect(bucket.full()).toBe(true);
   });
 
   it('keeps one bucket per publisher, forgetting only full ones when too many are kept', () => {

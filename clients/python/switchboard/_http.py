@@ -47,6 +47,13 @@ def error_answer(status: int, reason: str, raw: bytes) -> tuple[str, Any]:
     return (message if isinstance(message, str) else f"HTTP {status} {reason}"), body
 
 
+def retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds a `Retry-After` header asks to wait (the server sends whole seconds); None without one."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
+
+
 def backoff(attempt: int, initial: float, maximum: float) -> float:
     """Seconds before retry `attempt` (1, 2, ...): doubling from `initial` up to `maximum`, half of it jitter.
 

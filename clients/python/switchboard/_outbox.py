@@ -75,9 +75,13 @@ class Bisect:
 
 @dataclass(frozen=True)
 class Failed:
-    """Down, unreachable, overloaded, refused by auth or failing: send the batch again after a backoff."""
+    """Down, unreachable, overloaded, refused by auth or failing: send the batch again after a backoff.
+
+    `retry_after`: the seconds the server asked to wait (a 429's `Retry-After`); the backoff waits at least that.
+    """
 
     message: str
+    retry_after: Optional[float] = None
 
 
 Answer = Union[Stored, Rejected, Bisect, Failed]
@@ -170,8 +174,9 @@ def body_of(batch: list[Item]) -> bytes:
     return b"[" + b",".join(item.body for item in batch) + b"]"
 
 
-def answer(status: int, body: Any, size: int) -> Answer:
-    """What the server's answer (its status and JSON body; status 0 when none came) means for a batch."""
+def answer(status: int, body: Any, size: int, retry_after: Optional[float] = None) -> Answer:
+    """What the server's answer (its status, JSON body and `Retry-After`; status 0 when none came) means for a
+    batch."""
     if status == 200:
         return Stored()
     message = str(body.get("error")) if isinstance(body, dict) else f"HTTP {status}"
@@ -185,7 +190,7 @@ def answer(status: int, body: Any, size: int) -> Answer:
         return Bisect() if size > 1 else Rejected({0: message})
     # Down, unreachable, overloaded (429), without a valid token (401: it may be fixed, or refreshed, and the
     # server restarted), or failing (5xx): the events stay queued and go again, under the same keys.
-    return Failed(message)
+    return Failed(message, retry_after)
 
 
 def report(drop: Drop, on_drop: Optional[OnDrop]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Optional
 
 from . import _aio_http, presence
-from ._http import backoff, endpoint, headers
+from ._http import backoff, endpoint, headers, retry_after
 from ._outbox import (
     Bisect,
     Failed,
@@ -349,8 +349,8 @@ class Publisher:
         except asyncio.TimeoutError:
             pass
 
-    async def _post(self, batch: list[Item]) -> tuple[int, Any]:
-        """Sends one batch; returns the HTTP status and the JSON answer."""
+    async def _post(self, batch: list[Item]) -> tuple[int, Any, Optional[float]]:
+        """Sends one batch; returns the HTTP status, the JSON answer and the seconds `Retry-After` asks to wait."""
         request_headers = headers(self._token, {"content-type": "application/json"})
         response = await _aio_http.request(
             "POST", self._url, request_headers, body_of(batch), timeout=self._request_timeout
@@ -364,7 +364,7 @@ class Publisher:
             body = json.loads(raw or b"null")
         except ValueError:
             body = {"error": f"HTTP {response.status} {response.reason}"}
-        return response.status, body
+        return response.status, body, retry_after(response.headers.get("retry-after"))
 
     async def _run(self) -> None:
         try:
@@ -384,10 +384,10 @@ class Publisher:
                 continue
             batch = self._outbox.next_batch(singles > 0)
             try:
-                status, body = await self._post(batch)
+                status, body, wait = await self._post(batch)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
-                status, body = 0, {"error": f"{type(error).__name__}: {error}"}
-            result = answer(status, body, len(batch))
+                status, body, wait = 0, {"error": f"{type(error).__name__}: {error}"}, None
+            result = answer(status, body, len(batch), wait)
             if isinstance(result, Stored):
                 self._outbox.acknowledge(len(batch))
                 self._notify()
@@ -408,12 +408,13 @@ class Publisher:
                 self._outbox.retried += len(batch)
                 attempt += 1
                 retrying(result.message, attempt, self._on_retry)
-                if await self._wait_before_retry(attempt):
+                if await self._wait_before_retry(attempt, result.retry_after):
                     attempt = 0
 
-    async def _wait_before_retry(self, attempt: int) -> bool:
-        """Waits out the backoff; True when aclose() cut it short, so the next retry starts a fresh backoff."""
-        deadline = time.monotonic() + backoff(attempt, *self._retry)
+    async def _wait_before_retry(self, attempt: int, at_least: Optional[float]) -> bool:
+        """Waits out the backoff, and at least what the server asked; True when aclose() cut it short, so the next
+        retry starts a fresh backoff."""
+        deadline = time.monotonic() + max(backoff(attempt, *self._retry), at_least or 0.0)
         while not (self._hurry or self._stopping):
             remaining = deadline - time.monotonic()
             if remaining <= 0:

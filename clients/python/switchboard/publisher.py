@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ._http import backoff, endpoint, headers, open_url, read_error
+from ._http import backoff, endpoint, headers, open_url, read_error, retry_after
 from ._outbox import (
     Bisect,
     DropReason,
@@ -174,8 +174,9 @@ class Publisher:
 
     # ── The sender thread ────────────────────────────────────────────────────────────────────────────────
 
-    def _post(self, batch: list[Item]) -> tuple[int, Any]:
-        """Sends one batch; returns the HTTP status and the JSON answer. Network failures raise OSError."""
+    def _post(self, batch: list[Item]) -> tuple[int, Any, Optional[float]]:
+        """Sends one batch; returns the HTTP status, the JSON answer and the seconds `Retry-After` asks to wait.
+        Network failures raise OSError."""
         request = urllib.request.Request(
             self._url,
             data=body_of(batch),
@@ -184,14 +185,16 @@ class Publisher:
         )
         try:
             with open_url(request, self._request_timeout) as response:
-                return response.status, json.loads(response.read() or b"null")
+                return response.status, json.loads(response.read() or b"null"), None
         except urllib.error.HTTPError as error:
             message, body = read_error(error)
-            return error.code, body if isinstance(body, dict) else {"error": message}
+            wait = retry_after(error.headers.get("retry-after"))
+            return error.code, body if isinstance(body, dict) else {"error": message}, wait
 
-    def _wait_before_retry(self, attempt: int) -> bool:
-        """Waits out the backoff; True when close() cut it short, so the next retry starts a fresh backoff."""
-        delay = backoff(attempt, *self._retry)
+    def _wait_before_retry(self, attempt: int, at_least: Optional[float]) -> bool:
+        """Waits out the backoff, and at least what the server asked; True when close() cut it short, so the next
+        retry starts a fresh backoff."""
+        delay = max(backoff(attempt, *self._retry), at_least or 0.0)
         with self._changed:
             self._changed.wait_for(lambda: self._hurry or self._stopping, delay)
             hurried, self._hurry = self._hurry, False
@@ -214,10 +217,10 @@ class Publisher:
                     return
                 batch = self._outbox.next_batch(singles > 0)
             try:
-                status, body = self._post(batch)
+                status, body, wait = self._post(batch)
             except Exception as error:  # noqa: BLE001 - any failure to get an answer is retried
-                status, body = 0, {"error": f"{type(error).__name__}: {error}"}
-            result = answer(status, body, len(batch))
+                status, body, wait = 0, {"error": f"{type(error).__name__}: {error}"}, None
+            result = answer(status, body, len(batch), wait)
             with self._changed:
                 if isinstance(result, Stored):
                     self._outbox.acknowledge(len(batch))
@@ -242,5 +245,5 @@ class Publisher:
             else:
                 attempt += 1
                 retrying(result.message, attempt, self._on_retry)
-                if self._wait_before_retry(attempt):
+                if self._wait_before_retry(attempt, result.retry_after):
                     attempt = 0

@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "clients" / "python"))
@@ -137,6 +137,21 @@ class ServerTestCase(unittest.TestCase):
 #: Tokens of the shared server: every test against it passes the right one, and one checks the wrong ones.
 PUBLISHER_TOKEN = "py-publisher-token-0001"
 VIEWER_TOKEN = "py-viewer-token-00000001"
+#: A server's environment with those two tokens.
+TOKENS_ENV = {"SWITCHBOARD_TOKENS": f"publisher:{PUBLISHER_TOKEN},viewer:{VIEWER_TOKEN}"}
+#: With them, one event a second past a burst of a thousand: what the Publishers' tests of a 429 run against.
+SLOW_RATE_ENV = {**TOKENS_ENV, "SWITCHBOARD_PUBLISH_RATE": "1", "SWITCHBOARD_PUBLISH_BURST": "1000"}
+
+
+def quick_retries(retries: list[str]) -> dict[str, Any]:
+    """A Publisher's options for those tests: room for 1,002 events, a backoff of at most 50 ms, each retry's
+    message noted in `retries`."""
+    return {
+        "buffer_size": 2_000,
+        "retry_initial": 0.01,
+        "retry_max": 0.05,
+        "on_retry": lambda message, attempt: retries.append(message),
+    }
 _shared: list[Server] = []
 
 
@@ -145,8 +160,7 @@ def shared_server() -> Server:
     Started once per run (a server start is most of a test's time) and killed when the run ends."""
     if not _shared:
         folder = tempfile.TemporaryDirectory(prefix="switchboard-py-shared-")
-        env = {"SWITCHBOARD_TOKENS": f"publisher:{PUBLISHER_TOKEN},viewer:{VIEWER_TOKEN}"}
-        server = Server(os.path.join(folder.name, "shared.db"), env).start()
+        server = Server(os.path.join(folder.name, "shared.db"), TOKENS_ENV).start()
         _shared.append(server)
         atexit.register(folder.cleanup)
         atexit.register(server.kill)

@@ -200,7 +200,11 @@ export async function exportOtlp(
   if (accepted === 0 && outOfScope !== undefined) throw new IngestError(403, outOfScope.message);
   if (events.length > 0) {
     // Every record stored was checked against the scopes above.
-    admitRate(events.length, options.limits);
+    admitRate(
+      events.length,
+      options.limits,
+      `the ${accepted} records of this request are ${events.length} events (a record may be several): ${bodyAdvice}`,
+    );
     await options.hub.append(events, options.caller.keyOwner);
   }
   const message = rejected === 0 ? '' : `${rejected} records refused; the first: ${firstProblem}`;
