@@ -35,13 +35,13 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
   ) => {
     checkPublish(ctx.principal, input, topicOf);
     ctx.limits.admitPublish(input.length);
-    return ctx.hub
-      .append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after })
-      .catch((error: unknown) => {
-        // Refused whole, nothing stored: it takes nothing of the rate.
-        if (error instanceof OutOfOrderError) ctx.limits.refundPublish(input.length);
-        throw error;
-      });
+    const appended = ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after });
+    if (after === undefined) return appended;
+    return appended.catch((error: unknown) => {
+      // Refused out of order, nothing stored: it takes nothing of the rate.
+      if (error instanceof OutOfOrderError) ctx.limits.refundPublish(input.length);
+      throw error;
+    });
   };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
