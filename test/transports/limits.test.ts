@@ -167,21 +167,6 @@ describe('limits', () => {
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(50_000);
     expect(ingest.headers.get('retry-after')).toBe(String(Math.ceil(waitMs / 1000)));
-    // And its Claude Code hooks: the same bucket, the same answer.
-    const hook = await fetch(`${server.url}/ingest/claude-code`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.a}` },
-      body: JSON.stringify({
-        session_id: 'rate-session',
-        cwd: '/tmp',
-        hook_event_name: 'SessionStart',
-        source: 'startup',
-      }),
-    });
-    expect(hook.status).toBe(429);
-    const hookWaitMs = statedWaitMs(((await hook.json()) as { error: string }).error);
-    expect(hookWaitMs).toBeGreaterThan(0);
-    expect(hook.headers.get('retry-after')).toBe(String(Math.ceil(hookWaitMs / 1000)));
     // Another token has its own bucket.
     await using other = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.b });
     expect((await other.publish.mutate(agentStatus('other'))).id).toBe('1001');
