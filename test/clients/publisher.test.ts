@@ -183,8 +183,9 @@ describe('Publisher', () => {
   });
 
   it('waits what a refusal past the publish rate asks before it sends again', async () => {
-    // One event a second with a burst of a thousand: the thousand go at once, the two after them are refused with
-    // a wait of a second or two. A backoff of at most 50 ms would ask again twenty times a second.
+    // One event a second with a burst of a thousand: the thousand go at once, the five after them are refused
+    // unless five seconds pass first, with a wait of up to five. A backoff of at most 50 ms would ask again twenty
+    // times a second.
     await using server = await startTestServer({ publishRate: 1, publishBurst: 1_000 });
     const retries: string[] = [];
     const publisher = createPublisher({
@@ -194,9 +195,9 @@ describe('Publisher', () => {
       retry: { initialMs: 10, maxMs: 50 },
       onRetry: (error) => retries.push(error.message),
     });
-    for (let i = 0; i < 1_002; i++) expect(publisher.publish(event(i))).toMatchObject({ accepted: true });
+    for (let i = 0; i < 1_005; i++) expect(publisher.publish(event(i))).toMatchObject({ accepted: true });
     await publisher.flush(20_000);
-    expect(publisher.stats()).toMatchObject({ sent: 1_002, rejected: 0 });
+    expect(publisher.stats()).toMatchObject({ sent: 1_005, rejected: 0 });
     expect(retries.length).toBeGreaterThanOrEqual(1);
     expect(retries.length, retries.join('\n')).toBeLessThanOrEqual(3);
     expect(retries[0]).toMatch(/publish rate limit: 1 events\/s per publisher/);

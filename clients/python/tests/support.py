@@ -144,7 +144,7 @@ SLOW_RATE_ENV = {**TOKENS_ENV, "SWITCHBOARD_PUBLISH_RATE": "1", "SWITCHBOARD_PUB
 
 
 def quick_retries(retries: list[str]) -> dict[str, Any]:
-    """A Publisher's options for those tests: room for 1,002 events, a backoff of at most 50 ms, each retry's
+    """A Publisher's options for those tests: room for 2,000 events, a backoff of at most 50 ms, each retry's
     message noted in `retries`."""
     return {
         "buffer_size": 2_000,
