@@ -16,6 +16,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Topology } from '../topology.js';
 import type { ServedRouter } from '../routers/_app.js';
 import type { AccessControl } from '../security/access.js';
+import { PublishRateError } from '../security/limits.js';
 import { bearerToken, type Access, type Principal } from '../security/auth.js';
 import { admitCaller, admitRequest } from './guard.js';
 import type { OriginGuard } from '../security/origin.js';
@@ -90,6 +91,13 @@ export class HttpTransport {
       basePath: `${trpcPath}/`,
       onError,
       middleware: limitBody,
+      // A refusal past the publish rate says its wait as every HTTP route does (its data says it too).
+      responseMeta: ({ errors }) => {
+        const waits = errors.flatMap((e) =>
+          e instanceof PublishRateError && e.retryAfterSeconds !== undefined ? [e.retryAfterSeconds] : [],
+        );
+        return waits.length === 0 ? {} : { headers: { 'retry-after': String(Math.max(...waits)) } };
+      },
       createContext: async ({ req }) =>
         contexts.forRequest(await access.authenticate(bearerToken(req.headers.authorization)), req),
     });

@@ -167,6 +167,18 @@ describe('limits', () => {
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(50_000);
     expect(ingest.headers.get('retry-after')).toBe(String(Math.ceil(waitMs / 1000)));
+    // And its tRPC calls over HTTP: the wait in the error's data and as Retry-After.
+    const overHttp = await fetch(`${server.url}/trpc/publishBatch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.a}` },
+      body: JSON.stringify({ json: batch.slice(0, 500) }),
+    });
+    expect(overHttp.status).toBe(429);
+    const { error: httpError } = (await overHttp.json()) as {
+      error: { json: { message: string; data: { retryAfterMs: number } } };
+    };
+    expect(httpError.json.data.retryAfterMs).toBe(statedWaitMs(httpError.json.message));
+    expect(overHttp.headers.get('retry-after')).toBe(String(Math.ceil(httpError.json.data.retryAfterMs / 1000)));
     // Another token has its own bucket.
     await using other = createSwitchboardClient({ url: server.url, WebSocket, token: tokens.b });
     expect((await other.publish.mutate(agentStatus('other'))).id).toBe('1001');
