@@ -103,9 +103,14 @@ export interface Publisher<E = PublishInput> extends AsyncDisposable {
 const codeOf = (error: unknown) =>
   error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.code : undefined;
 
-/** How long the server asked to wait before the next try (past the publish rate), if it asked: ms. */
-const retryAfterOf = (error: unknown) =>
-  error instanceof TRPCClientError ? ((error as TRPCClientError<AppRouter>).data?.retryAfterMs ?? 0) : 0;
+/** The longest wait the Publisher takes from a server: a stated wait beyond it is taken as this. */
+const maxStatedWaitMs = 3_600_000;
+
+/** How long the server asked to wait before the next try (past the publish rate, `ErrorShape`), if it asked: ms. */
+const retryAfterOf = (error: unknown) => {
+  const ms = error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>).data?.retryAfterMs : undefined;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(ms, maxStatedWaitMs) : 0;
+};
 
 /**
  * The server refused these events as they are: invalid (BAD_REQUEST), or not this token's to publish (FORBIDDEN:
@@ -273,12 +278,15 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     let attempt = 0;
     // After the server refuses a batch, its events go one at a time (and one in flight) to find the bad ones.
     let singles = 0;
+    // After a refusal past the publish rate, one batch in flight until one is stored: a batch sent behind the
+    // refused one would be refused out of order after spending the rate the refused one waits for.
+    let limited = false;
     /** Sent and not yet answered, oldest first: how many events from the outbox's front each holds. */
     const sent: { count: number; outcome: Promise<SendOutcome> }[] = [];
     try {
       while (!stopped()) {
         const from = sent.reduce((n, s) => n + s.count, 0);
-        const room = singles > 0 ? 1 : inFlight;
+        const room = singles > 0 || limited ? 1 : inFlight;
         const after = sent.length > 0 ? outbox[from - 1]?.key : undefined;
         // Behind a key this Publisher did not give (the caller's own), order cannot be asked for: it waits.
         if (sent.length < room && from < outbox.length && (sent.length === 0 || ownKey(after))) {
@@ -302,6 +310,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
           take(oldest.count);
           stats.sent += oldest.count;
           attempt = 0;
+          limited = false;
           if (singles > 0) singles--;
           continue;
         }
@@ -322,6 +331,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
           }
           continue;
         }
+        if (codeOf(outcome.error) === 'TOO_MANY_REQUESTS') limited = true;
         attempt++;
         stats.retried += oldest.count;
         options.onRetry?.(sendFailure(outcome.error, outcome.timedOut), attempt);

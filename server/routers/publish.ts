@@ -12,7 +12,6 @@ import {
 import type { Context } from '../context.js';
 import type { Principal } from '../security/auth.js';
 import { checkPublish } from '../security/scopes.js';
-import { OutOfOrderError } from '../core/order.js';
 import { publisherProcedure, router } from '../trpc.js';
 
 /**
@@ -35,13 +34,7 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
   ) => {
     checkPublish(ctx.principal, input, topicOf);
     ctx.limits.admitPublish(input.length);
-    const appended = ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after });
-    if (after === undefined) return appended;
-    return appended.catch((error: unknown) => {
-      // Refused out of order, nothing stored: it takes nothing of the rate.
-      if (error instanceof OutOfOrderError) ctx.limits.refundPublish(input.length);
-      throw error;
-    });
+    return ctx.hub.append(input as unknown as ValidEvent[], ctx.principal.keyOwner, { after });
   };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */

@@ -48,12 +48,6 @@ export class TokenBucket {
     return Math.ceil(((n - this.tokens) * 1000) / this.rate);
   }
 
-  /** Gives back `n` tokens taken for a call that stored nothing (never past the burst). */
-  give(n: number): void {
-    this.refill();
-    this.tokens = Math.min(this.burst, this.tokens + n);
-  }
-
   /** True when the bucket is as a new one would be: forgetting it changes nothing. */
   full(): boolean {
     this.refill();
@@ -175,15 +169,6 @@ export class ConnectionLimits {
       `publish rate limit: ${publishRate} events/s per publisher, bursts of ${publishBurst} (SWITCHBOARD_PUBLISH_RATE, SWITCHBOARD_PUBLISH_BURST); retry in ${waitMs} ms or send less`,
       waitMs,
     );
-  }
-
-  /**
-   * Gives back what `admitPublish` took for `events` events that were then refused as a whole, storing nothing
-   * (a batch out of order): a refused call costs none of the rate, so a writer that pipelines batches behind
-   * one the rate refused does not spend the tokens that one waits for.
-   */
-  refundPublish(events: number): void {
-    this.bucket.give(events);
   }
 
   /**

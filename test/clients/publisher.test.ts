@@ -183,9 +183,10 @@ describe('Publisher', () => {
   });
 
   it('waits what a refusal past the publish rate asks before it sends again', async () => {
-    // One event a second with a burst of a thousand: the thousand go at once, the five after them are refused
-    // unless five seconds pass first, with a wait of up to five. A backoff of at most 50 ms would ask again twenty
-    // times a second.
+    // One event a second with a burst of a thousand, 1,005 published at once: the first goes alone, the next
+    // thousand are refused (a token short) with a wait, and the four behind them, sent before that answer, are
+    // refused out of order. A backoff of at most 50 ms would ask again twenty times a second, and batches sent two
+    // at a time after the refusal would spend the tokens the thousand wait for, for ever.
     await using server = await startTestServer({ publishRate: 1, publishBurst: 1_000 });
     const retries: string[] = [];
     const publisher = createPublisher({

@@ -203,14 +203,6 @@ describe('limits', () => {
       new PublishRateError('TOO_MANY_REQUESTS', 'rate_limited', 'past the rate', ms).retryAfterSeconds;
     expect([wait(1), wait(999), wait(1_000), wait(1_001), wait(61_500)]).toEqual([1, 1, 1, 2, 62]);
     expect(new PublishRateError('PAYLOAD_TOO_LARGE', 'batch_too_large', 'too large').retryAfterSeconds).toBe(undefined);
-    // Tokens a refused call took come back, never past the burst.
-    const bucket = new TokenBucket(1, 10, () => 0);
-    expect(bucket.take(10)).toBe(0);
-    bucket.give(4);
-    expect(bucket.take(5)).toBe(1_000);
-    expect(bucket.take(4)).toBe(0);
-    bucket.give(100);
-    expect(bucket.full()).toBe(true);
   });
 
   it('keeps one bucket per publisher, forgetting only full ones when too many are kept', () => {

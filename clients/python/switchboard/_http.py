@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,11 +48,16 @@ def error_answer(status: int, reason: str, raw: bytes) -> tuple[str, Any]:
     return (message if isinstance(message, str) else f"HTTP {status} {reason}"), body
 
 
+#: The longest wait taken from a `Retry-After`: a larger one (a proxy's, say) is taken as this.
+MAX_RETRY_AFTER = 3600.0
+
+
 def retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds a `Retry-After` header asks to wait (the server sends whole seconds); None without one."""
-    if value is None or not value.strip().isdigit():
+    """Seconds a `Retry-After` header asks to wait (the server sends whole seconds, at most `MAX_RETRY_AFTER` are
+    taken); None without one, or for the HTTP-date form."""
+    if value is None or re.fullmatch(r"[0-9]+", value.strip(), re.ASCII) is None:
         return None
-    return float(value.strip())
+    return min(float(value.strip()), MAX_RETRY_AFTER)
 
 
 def backoff(attempt: int, initial: float, maximum: float) -> float:

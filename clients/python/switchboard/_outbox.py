@@ -189,8 +189,9 @@ def answer(status: int, body: Any, size: int, retry_after: Optional[float] = Non
             return Rejected(bad)
         return Bisect() if size > 1 else Rejected({0: message})
     # Down, unreachable, overloaded (429), without a valid token (401: it may be fixed, or refreshed, and the
-    # server restarted), or failing (5xx): the events stay queued and go again, under the same keys.
-    return Failed(message, retry_after)
+    # server restarted), or failing (5xx): the events stay queued and go again, under the same keys. Only a 429's
+    # Retry-After is the publish rate's wait; a proxy's on another status is left to the backoff.
+    return Failed(message, retry_after if status == 429 else None)
 
 
 def report(drop: Drop, on_drop: Optional[OnDrop]) -> None:

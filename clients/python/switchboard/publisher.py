@@ -71,7 +71,8 @@ class Publisher:
         batch_size: events per request, at most; the server refuses more than 1,000 (limits.batchSize).
         max_batch_bytes: bytes of JSON per request, at most (one larger event still goes alone); keep it under
             the server's ingest body limit of 1 MiB.
-        retry_initial, retry_max: backoff between failed requests, in seconds, doubling, with jitter.
+        retry_initial, retry_max: backoff between failed requests, in seconds, doubling, with jitter; after a
+            429, at least its Retry-After (at most an hour).
         request_timeout: a request not answered within this is abandoned and retried under the same keys.
         on_drop(event, reason, message): called for every event that will never be stored.
         on_retry(message, attempt): called when a request fails and will be retried.
