@@ -110,6 +110,9 @@ export function drain<T>(iterable: AsyncIterable<T>) {
   };
 }
 
+/** One event a second past a burst of a thousand: the settings of the tests of refusals past the publish rate. */
+export const oneEventASecond = { publishRate: 1, publishBurst: 1_000 } as const;
+
 /** The wait a refusal past the publish rate states in its message ("retry in N ms or send less"): ms, NaN if none. */
 export function statedWaitMs(message: string): number {
   return Number(/; retry in (\d+) ms or send less$/.exec(message)?.[1]);

@@ -203,6 +203,24 @@ export function codexLogs(records: ReturnType<typeof codexRecord>[]) {
   };
 }
 
+/**
+ * The tokens the OTLP tests check a request against, named after `prefix`: a publisher, a viewer, and a publisher
+ * scoped to session `sess-a`; `entries` as the server takes them.
+ */
+export function otlpTokens(prefix: string) {
+  const tokens = {
+    publisher: `${prefix}-publisher-0123`,
+    viewer: `${prefix}-viewer-012345`,
+    scoped: `${prefix}-scoped-012345`,
+  };
+  const entries = [
+    { role: 'publisher' as const, token: tokens.publisher },
+    { role: 'viewer' as const, token: tokens.viewer },
+    { role: 'publisher' as const, token: tokens.scoped, scopes: { publish: ['agent:sess-a', 'workflow:sess-a'] } },
+  ];
+  return { tokens, entries };
+}
+
 export interface PostOptions {
   contentType?: string;
   token?: string;

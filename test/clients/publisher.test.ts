@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { createPublisher, createSwitchboardClient, type DropReason } from '../../client/index.js';
 import type { EventEnvelope } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
-import { spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from '../harness.js';
+import { oneEventASecond, spawnServer, startTestServer, storedEvents, tempDir, waitUntil } from '../harness.js';
 
 const event = (i: number) => ({
   type: 'agent.log' as const,
@@ -187,7 +187,7 @@ describe('Publisher', () => {
     // thousand are refused (a token short) with a wait, and the four behind them, sent before that answer, are
     // refused out of order. A backoff of at most 50 ms would ask again twenty times a second, and batches sent two
     // at a time after the refusal would spend the tokens the thousand wait for, for ever.
-    await using server = await startTestServer({ publishRate: 1, publishBurst: 1_000 });
+    await using server = await startTestServer(oneEventASecond);
     const retries: string[] = [];
     const publisher = createPublisher({
       url: server.url,

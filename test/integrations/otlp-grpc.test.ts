@@ -13,8 +13,8 @@ import { healthSchema } from '@switchboard/shared';
 import { createSwitchboardClient } from '../../client/index.js';
 import { fromPackageRoot } from '../../server/ops/package-root.js';
 import { otlpBodyLimit } from '../../server/transports/otlp/route.js';
-import { startTestServer, statedWaitMs } from '../harness.js';
-import { claudeCodeLogs, claudeCodeTurn, keyValues } from '../otlp-fixtures.js';
+import { oneEventASecond, startTestServer, statedWaitMs } from '../harness.js';
+import { claudeCodeLogs, claudeCodeTurn, keyValues, otlpTokens } from '../otlp-fixtures.js';
 
 const start = new Date('2026-12-01T10:00:00Z');
 const logsMethod = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
@@ -126,21 +126,8 @@ describe('OTLP/gRPC', () => {
   });
 
   it('answers the Export response, and refuses every bad call with a gRPC status, storing nothing', async () => {
-    const tokens = {
-      publisher: 'grpc-raw-publisher-0123',
-      viewer: 'grpc-raw-viewer-012345',
-      scoped: 'grpc-raw-scoped-012345',
-    };
-    await using server = await startTestServer({
-      otlpGrpcPort: 0,
-      publishRate: 1,
-      publishBurst: 1_000,
-      tokens: [
-        { role: 'publisher', token: tokens.publisher },
-        { role: 'viewer', token: tokens.viewer },
-        { role: 'publisher', token: tokens.scoped, scopes: { publish: ['agent:sess-a', 'workflow:sess-a'] } },
-      ],
-    });
+    const { tokens, entries } = otlpTokens('grpc-raw');
+    await using server = await startTestServer({ otlpGrpcPort: 0, ...oneEventASecond, tokens: entries });
     const url = server.otlpGrpcUrl;
     if (url === undefined) throw new Error('the server has no OTLP/gRPC port');
     const turn = framed(encoded(claudeCodeLogs('sess-a', claudeCodeTurn(), start)));
@@ -269,8 +256,7 @@ describe('OTLP/gRPC', () => {
     const token = 'grpc-rate-publisher-0123';
     await using server = await startTestServer({
       otlpGrpcPort: 0,
-      publishRate: 1,
-      publishBurst: 1_000,
+      ...oneEventASecond,
       tokens: [{ role: 'publisher', token }],
     });
     const url = server.otlpGrpcUrl;

@@ -11,8 +11,16 @@ import WebSocket from 'ws';
 import { healthSchema, isEventOf } from '@switchboard/shared';
 import { createSwitchboardClient } from '../../client/index.js';
 import { mapOtlp, parseOtlp } from '../../server/mappers/otlp/index.js';
-import { connect, startTestServer, statedWaitMs } from '../harness.js';
-import { claudeCodeLogs, claudeCodeTurn, codexLogs, codexRecord, keyValues, postOtlp } from '../otlp-fixtures.js';
+import { connect, oneEventASecond, startTestServer, statedWaitMs } from '../harness.js';
+import {
+  claudeCodeLogs,
+  claudeCodeTurn,
+  codexLogs,
+  codexRecord,
+  keyValues,
+  otlpTokens,
+  postOtlp,
+} from '../otlp-fixtures.js';
 
 const start = new Date('2026-12-01T10:00:00Z');
 const isBlock = isEventOf(['workflow.block']);
@@ -283,19 +291,12 @@ describe('OTLP/HTTP', () => {
   });
 
   it('checks tokens, roles, publish scopes and the publish rate as /ingest does', async () => {
-    const tokens = {
-      publisher: 'otlp-publisher-012345',
-      viewer: 'otlp-viewer-0123456789',
-      scoped: 'otlp-scoped-0123456789',
-      scopedViewer: 'otlp-scoped-viewer-0123',
-    };
+    const made = otlpTokens('otlp');
+    const tokens = { ...made.tokens, scopedViewer: 'otlp-scoped-viewer-0123' };
     await using server = await startTestServer({
-      publishRate: 1,
-      publishBurst: 1_000,
+      ...oneEventASecond,
       tokens: [
-        { role: 'publisher', token: tokens.publisher },
-        { role: 'viewer', token: tokens.viewer },
-        { role: 'publisher', token: tokens.scoped, scopes: { publish: ['agent:sess-a', 'workflow:sess-a'] } },
+        ...made.entries,
         { role: 'viewer', token: tokens.scopedViewer, scopes: { read: ['agent:sess-c', 'workflow:sess-c'] } },
       ],
     });
@@ -375,8 +376,7 @@ describe('OTLP/HTTP', () => {
   it('answers a request past the publish rate 429 with Retry-After saying when it would be admitted', async () => {
     const token = 'otlp-rate-publisher-0123';
     await using server = await startTestServer({
-      publishRate: 1,
-      publishBurst: 1_000,
+      ...oneEventASecond,
       tokens: [{ role: 'publisher', token }],
     });
     // 990 events of the burst of a thousand taken, at one event a second.
