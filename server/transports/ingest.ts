@@ -154,7 +154,7 @@ export function admitRate(count: number, limits: ConnectionLimits, tooLarge?: st
     limits.admitPublish(count);
   } catch (error) {
     if (!(error instanceof PublishRateError)) throw error;
-    if (error.retryAfterSeconds === undefined) {
+    if (error.code === 'PAYLOAD_TOO_LARGE') {
       throw new IngestError(413, tooLarge === undefined ? error.message : `${error.message}; ${tooLarge}`);
     }
     throw new IngestError(429, error.message, undefined, error.retryAfterSeconds);
