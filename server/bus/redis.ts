@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { BusOpenError } from './errors.js';
 import { redactUrl } from '../ops/redact.js';
 import type { BusMessage, BusTransport, TransportState } from '../core/bus.js';
-import { decodeEvents, encodeEvents, type OnMalformed } from './wire.js';
+import { decodeEvents, encodeMessages, type OnMalformed } from './wire.js';
 
 export interface RedisTransportOptions {
   url: string;
@@ -96,10 +96,10 @@ export function createRedisTransport({
   let closed = false;
   /**
    * This node's own messages on their way through the channel, by their text. Redis sends every subscriber,
-   * this node included, the very text published; when it comes back, its events are the ones this node encoded
-   * (byte for byte the same message), so they are taken as they are instead of parsed and checked again.
+   * this node included, the very text published; when it comes back it holds nothing new (the sequencer took
+   * this node's events when they were published), so it is dropped unparsed, as the transport contract allows.
    */
-  const own = new Map<string, BusMessage>();
+  const own = new Set<string>();
   let ownChars = 0;
   const forget = (text: string) => {
     if (own.delete(text)) ownChars -= text.length;
@@ -109,19 +109,21 @@ export function createRedisTransport({
     name: 'redis',
     publish(events) {
       if (!publisher.isReady) return;
-      const text = signed ? signed.sign(encodeEvents(events)) : encodeEvents(events);
-      for (const oldest of own.keys()) {
-        if (ownChars + text.length <= ownInFlightChars) break;
-        forget(oldest);
+      for (const message of encodeMessages(events)) {
+        const text = signed ? signed.sign(message) : message;
+        for (const oldest of own.keys()) {
+          if (ownChars + text.length <= ownInFlightChars) break;
+          forget(oldest);
+        }
+        if (!own.has(text)) {
+          own.add(text);
+          ownChars += text.length;
+        }
+        // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
+        publisher.publish(channel, text).catch(() => {
+          forget(text);
+        });
       }
-      if (!own.has(text)) {
-        own.set(text, { events });
-        ownChars += text.length;
-      }
-      // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
-      publisher.publish(channel, text).catch(() => {
-        forget(text);
-      });
     },
     async start(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
       const ready = () => {
@@ -148,10 +150,8 @@ export function createRedisTransport({
       connected = true;
       await subscriber.subscribe(channel, (text) => {
         // Nothing may throw here: node-redis would reset its reader, and the subscription would never be ready again.
-        const mine = own.get(text);
-        if (mine !== undefined) {
+        if (own.has(text)) {
           forget(text);
-          onMessage(mine);
           return;
         }
         const body = signed ? signed.open(text) : text;

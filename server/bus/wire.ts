@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { EventEnvelope } from '@switchboard/shared';
 import type { BusMessage } from '../core/bus.js';
 import { envelopeJson, writtenDataJson } from '../core/envelope.js';
+import { inRuns, runChars } from '../core/text-runs.js';
 
 /** Told of each malformed message with one line saying what was wrong with it. */
 export type OnMalformed = (problem: string) => void;
@@ -50,6 +51,16 @@ function encodeEnvelope(e: EventEnvelope): string {
 /** The Redis message for events this node committed. */
 export function encodeEvents(events: readonly EventEnvelope[]): string {
   return `[${events.map(encodeEnvelope).join(',')}]`;
+}
+
+/**
+ * The Redis messages for events this node committed: `encodeEvents` of consecutive runs of them, each of at most
+ * `runChars` of text unless one event alone is larger (server/core/text-runs.ts). Sent in order on one
+ * connection, they arrive in order; one lost is a gap the sequencer fills, as a whole message lost would be.
+ */
+export function encodeMessages(events: readonly EventEnvelope[]): string[] {
+  // Each envelope's text and the comma or bracket after it, plus the opening bracket: at most `runChars` in all.
+  return inRuns(events.map(encodeEnvelope), (text) => text.length + 1, runChars - 1).map((run) => `[${run.join(',')}]`);
 }
 
 type Decoded = { ok: true; message: BusMessage } | { ok: false; problem: string };

@@ -9,6 +9,7 @@ import type { FoldedChanges } from '../core/state.js';
 import type { EventRefs } from '../core/filter.js';
 import { eventInsert } from './common.js';
 import { sendUsage, usageUpsert } from './postgres-usage.js';
+import { inRuns } from '../core/text-runs.js';
 
 /**
  * The shift a statement adds to every id it writes, as SQL: the head row's value in this transaction less
@@ -30,10 +31,11 @@ export function prepared(name: string, text: string): (values: unknown[]) => pg.
 }
 
 /**
- * The events of one commit as rows of one JSON array: one INSERT … SELECT FROM jsonb_array_elements(…) writes them
- * all. A single JSON text is encoded natively, where `pg` escapes every element of a text array in JavaScript (and
- * formats every timestamp): in bench/pg-ingest.ts the raw JSON insert of 1,000 stores more a second than the raw
- * unnest of the same rows, and the node spends less per event.
+ * The events of one commit as rows of JSON arrays: one INSERT … SELECT FROM jsonb_array_elements(…) writes each
+ * array, of about `runChars` of text at most (server/core/text-runs.ts). A single JSON text is encoded natively,
+ * where `pg` escapes every element of a text array in JavaScript (and formats every timestamp): in
+ * bench/pg-ingest.ts the raw JSON insert of 1,000 stores more a second than the raw unnest of the same rows, and
+ * the node spends less per event.
  */
 export class EventRows {
   /** Each event's `EventInsert` with its id appended, as the INSERT below reads them. */
@@ -60,10 +62,17 @@ export class EventRows {
     return this.rows.length;
   }
 
-  /** The statement's parameters; `numberedTo`: the last id numbered (see `shift`). */
-  params(numberedTo: number): unknown[] {
-    return [JSON.stringify(this.rows), numberedTo];
+  /** Each statement's parameters, one per run of rows; `numberedTo`: the last id numbered (see `shift`). */
+  params(numberedTo: number): unknown[][] {
+    return inRuns(this.rows, rowChars).map((rows) => [JSON.stringify(rows), numberedTo]);
   }
+}
+
+/** About the JSON text of a row: its texts' lengths, and a few characters for each number, quote and comma. */
+function rowChars(row: readonly unknown[]): number {
+  let chars = 0;
+  for (const value of row) chars += typeof value === 'string' ? value.length + 3 : 16;
+  return chars;
 }
 
 // `->>` answers text (SQL NULL for JSON null); the stored data is the JSON string's text, exactly as written.
@@ -144,7 +153,7 @@ export function sendRows(
   numberedTo: number,
 ): Promise<unknown>[] {
   const sent: Promise<unknown>[] = [];
-  if (rows.length > 0) sent.push(client.query(insertEvents(rows.params(numberedTo))));
+  for (const params of rows.params(numberedTo)) sent.push(client.query(insertEvents(params)));
   for (const change of changes.values()) {
     switch (change.kind) {
       case 'agent': {

@@ -181,6 +181,33 @@ describe.each(engines)('$name store', ({ open, skip }) => {
   });
 
   it.skipIf(skip)(
+    'stores a group far larger than one statement carries whole, in order, with and without keys',
+    async () => {
+      const { store } = await setUp();
+      // Two batches of 400 events with 1 KB of data each: PostgreSQL writes them as several statements.
+      const batch = (from: number, keys: boolean) =>
+        valid(
+          Array.from({ length: 400 }, (_, i) => ({
+            ...agentLog(`a-${(from + i) % 7}`, `${from + i} ${'x'.repeat(1_000)}`),
+            ...(keys && { key: `k-${from + i}` }),
+          })),
+        );
+      for (const keys of [false, true]) {
+        const head = await store.headId();
+        const input = [batch(head, keys), batch(head + 400, keys)];
+        const outcomes = await store.appendGroup(input.map((events) => ({ events, keyOwner: 'owner' })));
+        const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
+        expect(ids(stored)).toEqual(Array.from({ length: 800 }, (_, i) => head + i + 1));
+        const read = [...(await store.readAfter(head, {}, 500)), ...(await store.readAfter(head + 500, {}, 500))];
+        expect(read.map((e) => (e.data as { message: string }).message)).toEqual(
+          input.flat().map((e) => (e.data as { message: string }).message),
+        );
+        expect(await store.headId()).toBe(head + 800);
+      }
+    },
+  );
+
+  it.skipIf(skip)(
     'has an epoch made with its database: the same on every open of it, another for a new one',
     async () => {
       const { store, second } = await setUp();
