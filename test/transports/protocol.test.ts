@@ -7,9 +7,10 @@ import superjson from 'superjson';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { appRouter } from '../../server/routers/_app.js';
-import { dataReplyFrame, EventFrames, replyFrame } from '../../server/transports/ws/protocol.js';
+import { dataReplyTexts, EventFrames, replyFrame } from '../../server/transports/ws/protocol.js';
+import { runChars } from '../../server/core/text-runs.js';
 import { envelopeOfEvent } from '../../server/core/envelope.js';
-import { transformer, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
+import { limits, transformer, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 import { agentStatus } from '../fixtures.js';
 import { connect, startTestServer, waitUntil } from '../harness.js';
 
@@ -211,7 +212,7 @@ describe('reply frames', () => {
     ] as const) {
       for (const data of values) {
         const expected = replyFrame(appRouter, { id, jsonrpc, result: { type: 'data', data } });
-        expect(dataReplyFrame(appRouter, id, jsonrpc, data)).toBe(expected);
+        expect(dataReplyTexts(appRouter, id, jsonrpc, data).join('')).toBe(expected);
       }
     }
   });
@@ -248,7 +249,7 @@ describe('reply frames', () => {
     ];
     for (const data of values) {
       const expected = replyFrame(appRouter, { id: 3, jsonrpc: undefined, result: { type: 'data', data } });
-      expect(dataReplyFrame(appRouter, 3, undefined, data)).toBe(expected);
+      expect(dataReplyTexts(appRouter, 3, undefined, data).join('')).toBe(expected);
     }
     // The spliced text is the one written, not the object: a text that differs from the object shows it.
     const spliced = envelopeOfEvent(
@@ -258,7 +259,17 @@ describe('reply frames', () => {
       new Date(0),
       '{"written":true}',
     );
-    expect(dataReplyFrame(appRouter, 3, undefined, [spliced])).toContain('"data":{"written":true}');
+    expect(dataReplyTexts(appRouter, 3, undefined, [spliced]).join('')).toContain('"data":{"written":true}');
+    // A full batch's answer: parts of at most runChars (never one large text), the same bytes when joined.
+    const batch = Array.from({ length: limits.batchSize }, (_, i) =>
+      stored(i + 1, { ...plain, text: 'é'.repeat(200) }),
+    );
+    const parts = dataReplyTexts(appRouter, 3, undefined, batch);
+    expect(parts.join('')).toBe(
+      replyFrame(appRouter, { id: 3, jsonrpc: undefined, result: { type: 'data', data: batch } }),
+    );
+    expect(parts.join('').length).toBeGreaterThan(4 * runChars);
+    for (const part of parts) expect(part.length).toBeLessThanOrEqual(runChars);
   });
 });
 

@@ -95,5 +95,8 @@ describe('socket writer', () => {
     expect([medium[0], medium[1], medium.readUInt16BE(2), medium.length]).toEqual([0x81, 126, 300, 304]);
     const large = textFrame('b'.repeat(70_000));
     expect([large[0], large[1], large.readBigUInt64BE(2), large.length]).toEqual([0x81, 127, 70_000n, 70_010]);
+    // In parts (multi-byte characters among them): the same frame as their concatenation.
+    const parts = ['{"a":"', 'é'.repeat(40_000), '","b":', '"x"}'];
+    expect(textFrame(parts).equals(textFrame(parts.join('')))).toBe(true);
   });
 });

@@ -22,7 +22,7 @@ import {
   connectionParamsMessage,
   requestId,
   replyFrame,
-  dataReplyFrame,
+  dataReplyTexts,
   type ClientMessage,
   type EventFrames,
   type RequestId,
@@ -385,7 +385,7 @@ export class Connection<TRouter extends AnyRouter>
         });
       }
       if (this.socket.readyState === WebSocket.OPEN) {
-        this.writer.writeText(dataReplyFrame(this.options.router, call.id, call.jsonrpc, data));
+        this.writer.writeText(dataReplyTexts(this.options.router, call.id, call.jsonrpc, data));
       }
     } catch (cause) {
       this.respondError(call, cause);

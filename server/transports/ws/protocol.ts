@@ -14,10 +14,11 @@ import {
 } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { z } from 'zod';
-import { encode, encodedEachWithDate, encodedWithOneDate } from '@switchboard/shared';
+import { eachWithDateAround, encode, encodedWithOneDate } from '@switchboard/shared';
 import { madeEnvelopeJson, storedEnvelopeJson } from '../../core/envelope.js';
 import type { TrackedItem } from '../../core/push-source.js';
 import type { PathTracer } from '../../core/trace.js';
+import { inRuns } from '../../core/text-runs.js';
 import { textFrame } from './socket-writer.js';
 
 export const requestId = z.union([z.number(), z.string()]);
@@ -79,16 +80,25 @@ export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): strin
 /**
  * A query's or mutation's result, byte for byte what `replyFrame` writes for `{ id, jsonrpc, result: { type:
  * 'data', data } }`, without tRPC's response transform, which copies the reply and its result with a spread
- * helper: about a third of a single `publish` reply's cost. Throws as `replyFrame` does when the transformer
- * cannot encode `data`.
+ * helper: about a third of a single `publish` reply's cost. In parts, which make the reply when joined: a list of
+ * envelopes a store made (`publishBatch`'s answer) as runs of about `runChars` (server/core/text-runs.ts), so
+ * that a large answer is never one large text; anything else as one part. Throws as `replyFrame` does when the
+ * transformer cannot encode `data`.
  */
-export function dataReplyFrame(router: AnyRouter, id: RequestId, jsonrpc: '2.0' | undefined, data: unknown): string {
+export function dataReplyTexts(
+  router: AnyRouter,
+  id: RequestId,
+  jsonrpc: '2.0' | undefined,
+  data: unknown,
+): readonly string[] {
   const { output } = configOf(router).transformer;
-  const encoded =
-    (output.serialize === encode ? madeEnvelopesJson(data) : undefined) ?? jsonText(output.serialize(data));
+  const encoded = output.serialize === encode ? madeEnvelopesJson(data) : undefined;
+  const head = `${replyHead(id, jsonrpc)}"result":{"type":"data","data":`;
+  if (encoded !== undefined) return [head, ...encoded, '}}'];
+  const text = jsonText(output.serialize(data));
   // A transformer that encodes to nothing: JSON leaves the key out, as the general way does.
-  if (encoded === undefined) return replyFrame(router, { id, jsonrpc, result: { type: 'data', data } });
-  return `${replyHead(id, jsonrpc)}"result":{"type":"data","data":${encoded}}}`;
+  if (text === undefined) return [replyFrame(router, { id, jsonrpc, result: { type: 'data', data } })];
+  return [`${head}${text}}}`];
 }
 
 /** `JSON.stringify`, typed as it answers: undefined for what JSON cannot hold (a transformer that encodes to nothing). */
@@ -96,14 +106,15 @@ const jsonText = (value: unknown): string | undefined => JSON.stringify(value);
 
 /**
  * An answer under the project's transformer that is itself an envelope or a list of envelopes a store made (a
- * write's, `publish` and `publishBatch`): spliced from the text each one's data was written as when that is what
- * encoding writes, or, for one read back, from its stored text as replay frames are (`madeEnvelopeJson`); byte for
- * byte what encoding writes, the store having written that text with `JSON.stringify`. Undefined for anything else.
+ * write's, `publish` and `publishBatch`), in parts that make its encoding when joined: spliced from the text each
+ * one's data was written as when that is what encoding writes, or, for one read back, from its stored text as
+ * replay frames are (`madeEnvelopeJson`); byte for byte what encoding writes, the store having written that text
+ * with `JSON.stringify`. Undefined for anything else.
  */
-function madeEnvelopesJson(data: unknown): string | undefined {
+function madeEnvelopesJson(data: unknown): string[] | undefined {
   if (!Array.isArray(data)) {
     const json = madeEnvelopeJson(data);
-    return json === undefined ? undefined : encodedWithOneDate(json, 'timestamp');
+    return json === undefined ? undefined : [encodedWithOneDate(json, 'timestamp')];
   }
   if (data.length === 0) return undefined;
   const parts: string[] = new Array<string>(data.length);
@@ -112,7 +123,9 @@ function madeEnvelopesJson(data: unknown): string | undefined {
     if (json === undefined) return undefined;
     parts[i] = json;
   }
-  return encodedEachWithDate(parts, 'timestamp');
+  const [before, after] = eachWithDateAround(parts.length, 'timestamp');
+  const runs = inRuns(parts, (part) => part.length + 1);
+  return [before, ...runs.map((run, i) => (i === 0 ? run.join(',') : `,${run.join(',')}`)), after];
 }
 
 /**

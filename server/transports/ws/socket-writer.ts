@@ -28,9 +28,14 @@ interface Internals {
   _socket?: { cork?: unknown; uncork?: unknown; writableLength?: unknown; once?: unknown };
 }
 
-/** A complete unmasked text frame (RFC 6455 §5.2), header and payload in one buffer. */
-export function textFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
+/**
+ * A complete unmasked text frame (RFC 6455 §5.2), header and payload in one buffer. The payload may come in
+ * parts, written one after another: a large one is then never one large text (server/core/text-runs.ts).
+ */
+export function textFrame(text: string | readonly string[]): Buffer {
+  let length = 0;
+  if (typeof text === 'string') length = Buffer.byteLength(text);
+  else for (const part of text) length += Buffer.byteLength(part);
   const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);
   frame[0] = 0x81; // FIN + text opcode
@@ -43,7 +48,11 @@ export function textFrame(text: string): Buffer {
     frame[1] = 127;
     frame.writeBigUInt64BE(BigInt(length), 2);
   }
-  frame.write(text, header, 'utf8');
+  if (typeof text === 'string') frame.write(text, header, 'utf8');
+  else {
+    let offset = header;
+    for (const part of text) offset += frame.write(part, offset, 'utf8');
+  }
   return frame;
 }
 
@@ -108,11 +117,14 @@ export class SocketWriter {
     this.end();
   }
 
-  /** Writes one reply of its own (a query's result, PONG), coalesced with the turn's other frames. */
-  writeText(text: string): void {
+  /**
+   * Writes one reply of its own (a query's result, PONG), coalesced with the turn's other frames. A reply in parts
+   * (`dataReplyTexts`) is one message, their concatenation.
+   */
+  writeText(text: string | readonly string[]): void {
     if (!this.begin()) return;
     if (this.direct()) this.sender?.sendFrame([textFrame(text)]);
-    else this.socket.send(text);
+    else this.socket.send(typeof text === 'string' ? text : text.join(''));
     this.end();
   }
 
