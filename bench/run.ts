@@ -17,6 +17,7 @@ import { fanOut, fixedLoad, inFlight, type FanOutOptions, type FanOutResult } fr
 import { cell, median, rateCell } from './format.js';
 import { runScript } from './ipc.js';
 import { binding, ceilingAt, pathFloor, floorAt, perSecond, printGoals, ratio, type Goal } from './goals.js';
+import { runChars } from '../server/core/text-runs.js';
 import { clientsAlone, postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
 import { postgresReplay, sqliteReplay, type ReplayRows } from './replay.js';
@@ -301,6 +302,17 @@ async function ingest(): Promise<void> {
   const { rows, serverCpu } = await sqliteIngest(durability, repeats, counts);
   const raw = rows['raw-batch']?.rates ?? [];
   ingestTable(`Ingest, SQLite WAL, synchronous=${durability.toUpperCase()}`, rows, median(raw), serverCpu);
+  const [fresh] = await runScript('./fresh-memory.ts', ['300']);
+  if (fresh?.error === undefined && fresh !== undefined) {
+    const f = (key: string, digits = 0) => Number(fresh[key]).toFixed(digits);
+    console.log(
+      `Fresh memory alone (bench/fresh-memory.ts): one \`ingest\` call's frame of 1,000 events (${f('bytes')} bytes) ` +
+        `made one string from its bytes, as a server must before JSON.parse: ${f('wholeUs')} µs and ` +
+        `${f('wholeFaults', 1)} page faults (a string over 128 KiB is fresh memory); in parts of ` +
+        `${runChars.toLocaleString('en')} characters: ${f('partsUs')} µs and ${f('partsFaults', 1)} faults. ` +
+        `A page fault costs about ${f('faultUs', 1)} µs here.\n`,
+    );
+  }
   const alone = await clientsAlone(repeats, counts);
   console.log(
     'The clients alone: each case against a server that answers every call at once and stores nothing ' +
