@@ -306,10 +306,11 @@ async function ingest(): Promise<void> {
   if (fresh?.error === undefined && fresh !== undefined) {
     const f = (key: string, digits = 0) => Number(fresh[key]).toFixed(digits);
     console.log(
-      `Fresh memory alone (bench/fresh-memory.ts): one \`ingest\` call's frame of 1,000 events (${f('bytes')} bytes) ` +
-        `made one string from its bytes, as a server must before JSON.parse: ${f('wholeUs')} µs and ` +
-        `${f('wholeFaults', 1)} page faults (a string over 128 KiB is fresh memory); in parts of ` +
-        `${runChars.toLocaleString('en')} characters: ${f('partsUs')} µs and ${f('partsFaults', 1)} faults. ` +
+      `Fresh memory alone (bench/fresh-memory.ts): one \`ingest\` call's frame of 1,000 events ` +
+        `(${Number(fresh.bytes).toLocaleString('en-US')} bytes) made one string from its bytes, as a server must ` +
+        `before JSON.parse: ${f('wholeUs')} µs and ${f('wholeFaults', 1)} page faults (a string over 128 KiB is ` +
+        `fresh memory); in parts of ` +
+        `${runChars.toLocaleString('en-US')} characters: ${f('partsUs')} µs and ${f('partsFaults', 1)} faults. ` +
         `A page fault costs about ${f('faultUs', 1)} µs here.\n`,
     );
   }
