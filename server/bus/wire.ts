@@ -32,7 +32,7 @@ const wireEnvelopeSchema = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
-/** A Redis message: the events of one commit (or group), in id order. */
+/** A Redis message: a run of one commit's (or group's) events, in id order (`encodeMessages`). */
 const redisMessageSchema = z.array(wireEnvelopeSchema).min(1);
 
 type WireEnvelope = z.infer<typeof wireEnvelopeSchema>;

@@ -160,8 +160,9 @@ export function createHub({
     if (trace)
       for (const outcome of outcomes)
         if (outcome.ok) for (const e of outcome.result.stored) trace.event('committed', e);
-    // The group's stored events go to the bus as one message, in id order (each batch's are contiguous and the
-    // batches come in id order): on a bus between nodes that is one publish per commit, not one per call.
+    // The group's stored events go to the bus in one call, in id order (each batch's are contiguous and the
+    // batches come in id order): on a bus between nodes that is one publish per commit (in runs of moderate
+    // texts, server/bus/wire.ts), not one per call.
     const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
     const [first] = stored;
     if (first) commits.add(Number(first.id), Number(stored[stored.length - 1]?.id), done);

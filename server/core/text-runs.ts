@@ -1,13 +1,16 @@
 /**
- * Large texts in runs of moderate ones. V8 keeps a string or buffer of more than 128 KiB in its large-object
- * space, on memory mapped fresh for it and unmapped when it dies: every such text costs a page fault per 4 KiB
- * written, at every step it takes (built, encoded to bytes, received, decoded). Where a page fault is dear (in a
- * virtual machine: about 16 µs each on the one docs/performance.md measures fresh memory on) that costs more than
- * the work on the text itself, so a store's insert and a bus message go as several texts of about `runChars` at
- * most, whose memory the heap reuses.
+ * Large texts in runs of moderate ones. V8 keeps a string of more than 128 KiB in its large-object space, on
+ * memory mapped fresh for it and unmapped when it dies: every such string costs a page fault per 4 KiB written,
+ * at every step that makes one (built, received, decoded). Where a page fault is dear (in a virtual machine: the
+ * one docs/performance.md measures fresh memory on saves about 16 µs per fault it does not take) that costs more
+ * than the work on the text itself, so a store's insert, a bus message and a write's answer go as several texts
+ * of about `runChars` at most, whose memory the heap reuses.
  */
 
-/** The text one run holds, at most, unless one item alone is larger: under 128 KiB even as a two-byte string. */
+/**
+ * The text one run holds, at most, unless one item alone is larger, when its items' sizes are their exact lengths:
+ * under 128 KiB even as a two-byte string.
+ */
 export const runChars = 60_000;
 
 /**

@@ -1,7 +1,7 @@
 /**
- * How the PostgreSQL store writes one commit: the events as one JSON text inserted by one statement, then the
- * state changes (folded to one per entity) and the agents' touches. The statements apply `StateChange`s
- * mechanically: an upsert whose update sets exactly the columns the change marks.
+ * How the PostgreSQL store writes one commit: the events as JSON texts of about `runChars` each, one statement
+ * per text, then the state changes (folded to one per entity) and the agents' touches. The statements apply
+ * `StateChange`s mechanically: an upsert whose update sets exactly the columns the change marks.
  */
 import type pg from 'pg';
 import type { ValidEvent } from '@switchboard/shared';
@@ -32,10 +32,10 @@ export function prepared(name: string, text: string): (values: unknown[]) => pg.
 
 /**
  * The events of one commit as rows of JSON arrays: one INSERT … SELECT FROM jsonb_array_elements(…) writes each
- * array, of about `runChars` of text at most (server/core/text-runs.ts). A single JSON text is encoded natively,
- * where `pg` escapes every element of a text array in JavaScript (and formats every timestamp): in
- * bench/pg-ingest.ts the raw JSON insert of 1,000 stores more a second than the raw unnest of the same rows, and
- * the node spends less per event.
+ * array, of about `runChars` of text (server/core/text-runs.ts; by an estimate, `rowChars`, so a run may come out
+ * larger). A single JSON text is encoded natively, where `pg` escapes every element of a text array in JavaScript
+ * (and formats every timestamp): in bench/pg-ingest.ts the raw JSON insert of 1,000 stores more a second than the
+ * raw unnest of the same rows, and the node spends less per event.
  */
 export class EventRows {
   /** Each event's `EventInsert` with its id appended, as the INSERT below reads them. */
@@ -68,7 +68,11 @@ export class EventRows {
   }
 }
 
-/** About the JSON text of a row: its texts' lengths, and a few characters for each number, quote and comma. */
+/**
+ * About the JSON text of a row: its texts' lengths, and a few characters for each number, quote and comma. The
+ * escapes JSON adds inside `data` (a backslash before each quote it holds) are not counted: a cheap estimate,
+ * which only decides where a statement ends.
+ */
 function rowChars(row: readonly unknown[]): number {
   let chars = 0;
   for (const value of row) chars += typeof value === 'string' ? value.length + 3 : 16;

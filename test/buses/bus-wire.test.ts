@@ -217,53 +217,60 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
 });
 
 describeWith(['redis'], "a node's own messages on the Redis bus", () => {
-  it('go out in messages of at most runChars, in order; its own come back dropped unparsed, the same text from anyone else is checked', async () => {
-    await using bus = await transportAndRaw({}, 'sb_own');
-    const { transport, received } = bus;
-    // Another node on the same channel: what every other node receives.
-    const other = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, '') });
-    const theirs: BusMessage[] = [];
-    await other.start(
-      (message) => theirs.push(message),
-      () => undefined,
-    );
-    try {
-      // Three messages' worth: more than `runChars` of text would be one large object at every step.
-      const events = Array.from({ length: 3 * Math.ceil(runChars / 400) }, (_, i) => ({
-        id: String(i + 1),
-        type: 'agent.log',
-        topic: 'agent:a-1',
-        timestamp: new Date(1_000),
-        data: { agentId: 'a-1', message: 'x'.repeat(300) },
-      })) as unknown as EventEnvelope[];
-      const messages = encodeMessages(events);
-      expect(messages.length).toBeGreaterThanOrEqual(3);
-      for (const message of messages) expect(message.length).toBeLessThanOrEqual(runChars);
-      transport.publish(events);
-      const eventsOf = (list: BusMessage[]) => list.flatMap((message) => ('events' in message ? message.events : []));
-      await vi.waitFor(() => {
-        expect(eventsOf(theirs)).toHaveLength(events.length);
-      });
-      expect(theirs).toHaveLength(messages.length);
-      expect(eventsOf(theirs)).toEqual(events);
-      // Redis handed every subscriber those messages before this one: once it is here, this node's own copies
-      // have been read, and dropped.
-      const later = [{ ...events[0], id: String(events.length + 1) }] as EventEnvelope[];
-      await bus.publish(encodeEvents(later));
-      await vi.waitFor(() => {
-        expect(received).toHaveLength(1);
-      });
-      expect(eventsOf(received)).toEqual(later);
-      // The same text as one of its own, from another publisher, is no longer this node's in flight: checked.
-      await bus.publish(messages[0] ?? '');
-      await vi.waitFor(() => {
-        expect(received).toHaveLength(2);
-      });
-      const decoded = eventsOf(received.slice(1));
-      expect(decoded).toEqual(events.slice(0, decoded.length));
-      expect(decoded[0]).not.toBe(events[0]);
-    } finally {
-      await other.close();
-    }
-  });
+  for (const signedBy of [undefined, 'the-cluster-key-0123456789abcdef0123']) {
+    it(`go out in messages of at most runChars, in order; its own come back dropped unparsed, the same text from anyone else is checked${signedBy ? ' (signed)' : ''}`, async () => {
+      const keys = signedBy === undefined ? {} : { secret: signedBy, scope: 'abc123' };
+      await using bus = await transportAndRaw(keys, 'sb_own');
+      const { transport, received } = bus;
+      // What another publisher sends as this cluster's nodes do: signed over the channel and scope when they sign.
+      const asNodes = (text: string) =>
+        signedBy === undefined
+          ? text
+          : createHmac('sha256', signedBy).update(`${bus.channel}\nabc123\n${text}`).digest('hex') + text;
+      // Another node on the same channel: what every other node receives.
+      const other = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, ''), ...keys });
+      const theirs: BusMessage[] = [];
+      await other.start(
+        (message) => theirs.push(message),
+        () => undefined,
+      );
+      try {
+        // Three messages' worth: more than `runChars` of text would be one large object at every step.
+        const events = Array.from({ length: 3 * Math.ceil(runChars / 400) }, (_, i) => ({
+          id: String(i + 1),
+          type: 'agent.log',
+          topic: 'agent:a-1',
+          timestamp: new Date(1_000),
+          data: { agentId: 'a-1', message: 'x'.repeat(300) },
+        })) as unknown as EventEnvelope[];
+        const messages = encodeMessages(events);
+        expect(messages.length).toBeGreaterThanOrEqual(3);
+        for (const message of messages) expect(message.length).toBeLessThanOrEqual(runChars);
+        transport.publish(events);
+        const eventsOf = (list: BusMessage[]) => list.flatMap((message) => ('events' in message ? message.events : []));
+        await vi.waitFor(() => {
+          expect(eventsOf(theirs)).toHaveLength(events.length);
+        });
+        expect(theirs).toHaveLength(messages.length);
+        expect(eventsOf(theirs)).toEqual(events);
+        // Redis handed every subscriber those messages before this one: once it is here, this node's own copies
+        // have been read, and dropped.
+        const later = [{ ...events[0], id: String(events.length + 1) }] as EventEnvelope[];
+        await bus.publish(asNodes(encodeEvents(later)));
+        await vi.waitFor(() => {
+          expect(received).toHaveLength(1);
+        });
+        expect(eventsOf(received)).toEqual(later);
+        // The same text as one of its own, from another publisher, is no longer this node's in flight: checked.
+        await bus.publish(asNodes(messages[0] ?? ''));
+        await vi.waitFor(() => {
+          expect(received).toHaveLength(2);
+        });
+        const decoded = eventsOf(received.slice(1));
+        expect(decoded).toEqual(events.slice(0, decoded.length));
+      } finally {
+        await other.close();
+      }
+    });
+  }
 });

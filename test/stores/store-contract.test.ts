@@ -181,9 +181,9 @@ describe.each(engines)('$name store', ({ open, skip }) => {
   });
 
   it.skipIf(skip)(
-    'stores a group far larger than one statement carries whole, in order, with and without keys',
+    'stores a group far larger than one statement carries whole, in order, with and without keys, or refuses a batch whole',
     async () => {
-      const { store } = await setUp();
+      const { store, injectFault } = await setUp();
       // Two batches of 400 events with 1 KB of data each: PostgreSQL writes them as several statements.
       const batch = (from: number, keys: boolean) =>
         valid(
@@ -204,6 +204,20 @@ describe.each(engines)('$name store', ({ open, skip }) => {
         );
         expect(await store.headId()).toBe(head + 800);
       }
+      // A batch that fails on its last event, after its first statements ran: refused alone, rolled back whole.
+      await injectFault();
+      const head = await store.headId();
+      const failing = [...batch(head + 400, false), ...valid([{ ...agentLog('a-1', 'last'), source: 'explode' }])];
+      const input = [batch(head, false), failing, batch(head + 800, false)];
+      const outcomes = await store.appendGroup(input.map((events) => ({ events, keyOwner: 'owner' })));
+      expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, false, true]);
+      const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
+      expect(ids(stored)).toEqual(Array.from({ length: 800 }, (_, i) => head + i + 1));
+      const read = [...(await store.readAfter(head, {}, 500)), ...(await store.readAfter(head + 500, {}, 500))];
+      expect(read.map((e) => (e.data as { message: string }).message)).toEqual(
+        [...(input[0] ?? []), ...(input[2] ?? [])].map((e) => (e.data as { message: string }).message),
+      );
+      expect(await store.headId()).toBe(head + 800);
     },
   );
 

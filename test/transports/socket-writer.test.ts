@@ -62,8 +62,17 @@ describe('socket writer', () => {
       // A later turn, and a plain send in between: order holds across both paths.
       sockets.server.send('plain');
       writer.writeText('reply');
+      // A reply in parts is one message, their concatenation (a large answer is written from its parts).
+      const parts = ['{"parts":"', 'é'.repeat(40_000), '","tail":', '"x'.repeat(30_000), '"}'];
+      writer.writeText(parts);
       for (const body of bodies) writer.write(frames, '{"n":2}', body, false);
-      const expected = [...bodies.map((b) => `{"n":1}${b}`), 'plain', 'reply', ...bodies.map((b) => `{"n":2}${b}`)];
+      const expected = [
+        ...bodies.map((b) => `{"n":1}${b}`),
+        'plain',
+        'reply',
+        parts.join(''),
+        ...bodies.map((b) => `{"n":2}${b}`),
+      ];
       await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
       expect(sockets.received).toEqual(expected);
     });

@@ -82,8 +82,8 @@ export function replyFrame(router: AnyRouter, reply: TRPCResponseMessage): strin
  * 'data', data } }`, without tRPC's response transform, which copies the reply and its result with a spread
  * helper: about a third of a single `publish` reply's cost. In parts, which make the reply when joined: a list of
  * envelopes a store made (`publishBatch`'s answer) as runs of about `runChars` (server/core/text-runs.ts), so
- * that a large answer is never one large text; anything else as one part. Throws as `replyFrame` does when the
- * transformer cannot encode `data`.
+ * that a large answer is never one large text (but through the socket writer's fallback, `send`, which joins
+ * them); anything else as one part. Throws as `replyFrame` does when the transformer cannot encode `data`.
  */
 export function dataReplyTexts(
   router: AnyRouter,
