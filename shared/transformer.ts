@@ -110,17 +110,14 @@ export function isPlainJson(value: unknown): boolean {
   return true;
 }
 
-/** superjson's form before and after a value's JSON text, with `values` its annotations' JSON members. */
-const annotations = (values: string): readonly [before: string, after: string] => [
-  '{"json":',
-  `,"meta":{"values":{${values}},"v":1}}`,
-];
+/** superjson's form before a value's JSON text. */
+const beforeJson = '{"json":';
+
+/** superjson's form after a value's JSON text, with `values` its annotations' JSON members. */
+const afterJson = (values: string) => `,"meta":{"values":{${values}},"v":1}}`;
 
 /** superjson's form around `json`, the value's JSON text, with `values` its annotations' JSON members. */
-const withAnnotations = (json: string, values: string) => {
-  const [before, after] = annotations(values);
-  return `${before}${json}${after}`;
-};
+const withAnnotations = (json: string, values: string) => `${beforeJson}${json}${afterJson(values)}`;
 
 /**
  * `JSON.stringify(encode(value))` for a value whose one non-JSON part is a `Date` at `datePath`, from `json`,
@@ -135,27 +132,18 @@ export function encodedWithOneDate(json: string, datePath: string): string {
 let listDates = { length: -1, datePath: '', around: ['', ''] as readonly [string, string] };
 
 /**
- * What `encodedEachWithDate` writes before and after the items' JSON texts (which go between, joined by commas),
- * for a list of `length` values: for a writer that sends the encoding in parts rather than as one text.
+ * `JSON.stringify(encode(list))` for a list of `length` values, each with one `Date` at `datePath`, in parts: what
+ * goes before and after the values' JSON texts, which go between, joined by commas, each with that date as its ISO
+ * string (`encodedWithOneDate` for a list, for a writer that sends the encoding in parts rather than as one text).
  */
 export function eachWithDateAround(length: number, datePath: string): readonly [before: string, after: string] {
   if (listDates.length !== length || listDates.datePath !== datePath) {
     const tail = `${JSON.stringify(`.${datePath}`).slice(1)}:["Date"]`;
     const values = new Array<string>(length);
     for (let i = 0; i < length; i++) values[i] = `"${i}${tail}`;
-    const [before, after] = annotations(values.join(','));
-    listDates = { length, datePath, around: [`${before}[`, `]${after}`] };
+    listDates = { length, datePath, around: [`${beforeJson}[`, `]${afterJson(values.join(','))}`] };
   }
   return listDates.around;
-}
-
-/**
- * `JSON.stringify(encode(list))` for a list of at least one value, each with one `Date` at `datePath`, from
- * `items`, each value's JSON text with that date as its ISO string (`encodedWithOneDate` for a list).
- */
-export function encodedEachWithDate(items: readonly string[], datePath: string): string {
-  const [before, after] = eachWithDateAround(items.length, datePath);
-  return `${before}${items.join(',')}${after}`;
 }
 
 /** What a client may annotate in what it sends: dates, and fields left undefined. */
