@@ -157,6 +157,24 @@ describe('wire transformer', () => {
     expect(tooDeep(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`))).toBe(true);
   });
 
+  it('counts the UTF-8 bytes of any well-formed text, ASCII or not, as an encoder writes them', () => {
+    const encoder = new TextEncoder();
+    const texts = fc.oneof(
+      fc.string({ unit: 'binary-ascii' }),
+      fc.string({ unit: 'binary' }),
+      // Mostly ASCII with one wider character anywhere, the case a check for ASCII alone would miss.
+      fc
+        .tuple(fc.string({ unit: 'binary-ascii' }), fc.constantFrom('é', '\u2028', '😀'), fc.string())
+        .map(([a, wide, b]) => `${a}${wide}${b}`),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(utf8Bytes(text)).toBe(encoder.encode(text).length);
+      }),
+      { numRuns: 500, seed: 21 },
+    );
+  });
+
   it('bounds a payload JSON size from above without building it, and stops once past the limit', () => {
     const exact = (value: unknown) => utf8Bytes(JSON.stringify(value));
     // Any JSON value, with the strings that cost JSON most (control characters, non-ASCII, surrogate pairs).
