@@ -6,7 +6,7 @@
  *   load.ts batch PORT COUNT        `publishBatch` of 1,000, one call in flight
  *   load.ts batch2 PORT COUNT       `publishBatch` of 1,000, two calls in flight on the one connection
  *   load.ts ingest2 PORT COUNT      `ingest` (ids only) of 1,000, two calls in flight on the one connection
- *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in, ordered batches out
+ *   load.ts publisher PORT COUNT    the Publisher's outbox: single events in (1,000 a turn), ordered batches out
  *   load.ts ndjson PORT COUNT       `POST /ingest` (node:http, keep-alive), 1,000 events per NDJSON body, one in flight
  *   load.ts ndjson2 PORT COUNT      the same with two requests in flight (two keep-alive connections)
  *   load.ts resume PORT COUNT       `events` from `lastEventId: "0"` over WebSocket, until COUNT have arrived
@@ -42,6 +42,12 @@ const event = (i: number): PublishInput => benchEvent(i);
 /** No wait here may exceed this. */
 const waitLimitMs = 120_000;
 const batchSize = 1_000;
+/** Events the Publisher case publishes in one turn of the event loop. */
+const publisherTurn = 1_000;
+const nextTurn = () =>
+  new Promise<void>((resolve) => {
+    setImmediate(resolve);
+  });
 
 /** Keep-alive connections for `/ingest`, one per request in flight. */
 const agent = new Agent({ keepAlive: true, maxSockets: 2 });
@@ -83,9 +89,15 @@ async function run(): Promise<Record<string, unknown>> {
     await Promise.all(Array.from({ length: 64 }, worker));
   } else if (mode === 'publisher') {
     // What an orchestrator does: `publish` one event at a time into the Publisher, which sends its outbox in
-    // ordered ingest calls (its defaults: up to 1,000 events, 512 KiB, two in flight); done when the last is acknowledged.
+    // ordered ingest calls (its defaults: up to 1,000 events, 512 KiB, two in flight); done when the last is
+    // acknowledged. The events come as an orchestrator's work runs, a turn of the event loop at a time (1,000 a
+    // turn), not all in one synchronous loop: that one kept the sender from sending anything but the first event
+    // until the last was queued, and held every event in the outbox at once.
     await using publisher = createPublisher({ url, client, outboxLimit: count });
-    for (let i = 0; i < count; i++) publisher.publish(event(i));
+    for (let i = 0; i < count; i++) {
+      publisher.publish(event(i));
+      if (i % publisherTurn === publisherTurn - 1) await nextTurn();
+    }
     await publisher.flush(waitLimitMs);
     const { sent, retried } = publisher.stats();
     if (sent !== count) throw new Error(`the publisher sent ${sent} of ${count}`);
