@@ -74,6 +74,8 @@ const toPlainSubscribers = new Map<number, FanOutResult>();
 const plainSubscribersLabel = "switchboard, to raw ws's kind of subscriber (a plain socket, JSON.parse per frame)";
 /** The disk's write + fdatasync latency (bench/fsync.ts), measured once. */
 let fsyncMs: { p50: number; p99: number } | undefined;
+/** One round trip between two processes over loopback (bench/round-trip.ts), measured once. */
+let roundTrip: { p50: number; p99: number; cpuMicros: number; wakeMicros: number } | undefined;
 
 function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
   const ws = results.get('ws');
@@ -122,6 +124,11 @@ function fanOutTables(n: number, results: Map<Variant, FanOutResult>): void {
     if (fsyncMs) {
       console.log(
         `The disk alone: 4 KiB written and fdatasync'd, one at a time (what a durable commit waits on): p50 ${ms(fsyncMs.p50)} ms, p99 ${ms(fsyncMs.p99)} ms\n`,
+      );
+    }
+    if (roundTrip) {
+      console.log(
+        `A hop alone: 300 bytes to another process over loopback TCP and one byte back, one at a time (what every call, commit and delivery crosses): p50 ${ms(roundTrip.p50)} ms, p99 ${ms(roundTrip.p99)} ms, ${roundTrip.cpuMicros.toFixed(0)} µs of CPU in the two processes per round trip; a process woken from idle by a 1 ms timer spends ${roundTrip.wakeMicros.toFixed(0)} µs of CPU per wake\n`,
       );
     }
     const sb = results.get('switchboard');
@@ -224,7 +231,9 @@ function fanOutGoals(n: number, results: Map<Variant, FanOutResult>): void {
   if (cases.has('latency')) {
     const normal = atNormal.get(n);
     const plain = plainPublisher.get(n);
-    const disk = fsyncMs ? `; the disk's fsync alone: p99 ${ms(fsyncMs.p99)} ms` : '';
+    const disk =
+      (fsyncMs ? `; the disk's fsync alone: p99 ${ms(fsyncMs.p99)} ms` : '') +
+      (roundTrip ? `; a hop between two processes alone: p99 ${ms(roundTrip.p99)} ms` : '');
     const floor = typedFloor.get(n);
     const rawFloor = durableFloor.get(n);
     goals.push({
@@ -573,6 +582,16 @@ async function main(): Promise<void> {
         if (!fsyncMs) {
           const [disk] = await runScript('./fsync.ts', ['300']);
           if (disk?.error === undefined) fsyncMs = { p50: Number(disk?.p50), p99: Number(disk?.p99) };
+        }
+        if (!roundTrip) {
+          const [hop] = await runScript('./round-trip.ts', ['1000']);
+          if (hop?.error === undefined)
+            roundTrip = {
+              p50: Number(hop?.p50),
+              p99: Number(hop?.p99),
+              cpuMicros: Number(hop?.cpuMicros),
+              wakeMicros: Number(hop?.wakeMicros),
+            };
         }
       }
       if (cases.has('fanout') && results.has('switchboard') && results.has('ws')) {

@@ -1,0 +1,93 @@
+/**
+ * The machine's own cost of one hop between two processes, which every call, commit and delivery crosses at least
+ * once: 300 bytes (one event's size) written to another process over loopback TCP and one byte answered, one at a
+ * time. Prints `{ mode: 'round-trip', p50, p99 }` in ms, `cpuMicros`, the CPU of both processes per round trip,
+ * and `wakeMicros`, the CPU a process spends each time a 1 ms timer wakes it from idle (each side of a round trip
+ * is woken once). Nothing in it is Switchboard's: on a machine whose wake-ups are dear (a virtual machine that
+ * exits to its hypervisor to wake an idle core) it is the floor under every latency and under every closed loop.
+ * Usage: `round-trip.ts [count]`.
+ */
+import { fork } from 'node:child_process';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+if (process.argv[2] === 'echo') {
+  // The other process: answers every read with one byte, and its CPU when asked.
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', () => socket.write('k'));
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
+  });
+  process.on('message', () => process.send?.({ cpuMicros: cpuMicros() }));
+} else {
+  const count = Number(process.argv[2] ?? 1_000);
+  const waitLimitMs = 30_000;
+  const echo = fork(fileURLToPath(import.meta.url), ['echo'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const fromEcho = <T>(key: string) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`round-trip: no "${key}" from the other process within ${waitLimitMs} ms`));
+      }, waitLimitMs);
+      const onMessage = (message: Record<string, T>) => {
+        if (!(key in message)) return;
+        clearTimeout(timer);
+        echo.off('message', onMessage);
+        resolve(message[key] as T);
+      };
+      echo.on('message', onMessage);
+    });
+  try {
+    const port = await fromEcho<number>('port');
+    const socket: Socket = createConnection(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const payload = Buffer.alloc(300, 'x');
+    const once = () =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`round-trip: no answer within ${waitLimitMs} ms`));
+        }, waitLimitMs);
+        socket.once('data', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.write(payload);
+      });
+    // A warm-up, then the measured ones.
+    for (let i = 0; i < 100; i++) await once();
+    echo.send({ cmd: 'cpu' });
+    const echoBefore = await fromEcho<number>('cpuMicros');
+    const before = cpuMicros();
+    const spans: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      await once();
+      spans.push(performance.now() - started);
+    }
+    const mine = cpuMicros() - before;
+    echo.send({ cmd: 'cpu' });
+    const theirs = (await fromEcho<number>('cpuMicros')) - echoBefore;
+    socket.destroy();
+    // A wake from idle alone: nothing else runs in this process meanwhile.
+    const idleBefore = cpuMicros();
+    for (let i = 0; i < 300; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    const wakeMicros = (cpuMicros() - idleBefore) / 300;
+    spans.sort((a, b) => a - b);
+    const at = (p: number) => spans[Math.min(spans.length - 1, Math.floor(p * spans.length))] ?? NaN;
+    const result = { mode: 'round-trip', p50: at(0.5), p99: at(0.99), cpuMicros: (mine + theirs) / count, wakeMicros };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    echo.kill();
+  }
+}
