@@ -45,8 +45,16 @@ export function utf8Bytes(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    // Two bytes up to U+07FF, three above; a surrogate pair (two units) is four.
-    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+    if (code < 0x80) continue;
+    // Two bytes up to U+07FF, three above.
+    if (code < 0x800) {
+      bytes += 1;
+      continue;
+    }
+    // A surrogate pair (two units) is four bytes; a lone surrogate is written as U+FFFD, three, as an encoder does.
+    const next = text.charCodeAt(i + 1);
+    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+    bytes += 2;
   }
   return bytes;
 }

@@ -157,22 +157,32 @@ describe('wire transformer', () => {
     expect(tooDeep(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`))).toBe(true);
   });
 
-  it('counts the UTF-8 bytes of any well-formed text, ASCII or not, as an encoder writes them', () => {
+  it('counts the UTF-8 bytes of any text as an encoder writes them, a lone surrogate as U+FFFD', () => {
     const encoder = new TextEncoder();
+    // Any UTF-16 unit, lone surrogates included, which well-formed generators never make.
+    const unit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
     const texts = fc.oneof(
       fc.string({ unit: 'binary-ascii' }),
       fc.string({ unit: 'binary' }),
+      fc.string({ unit }),
       // Mostly ASCII with one wider character anywhere, the case a check for ASCII alone would miss.
       fc
-        .tuple(fc.string({ unit: 'binary-ascii' }), fc.constantFrom('é', '\u2028', '😀'), fc.string())
+        .tuple(
+          fc.string({ unit: 'binary-ascii' }),
+          fc.constantFrom('é', '\u2028', '😀', '\ud800', '\udfff'),
+          fc.string(),
+        )
         .map(([a, wide, b]) => `${a}${wide}${b}`),
     );
     fc.assert(
       fc.property(texts, (text) => {
         expect(utf8Bytes(text)).toBe(encoder.encode(text).length);
       }),
-      { numRuns: 500, seed: 21 },
+      { numRuns: 1_000, seed: 21 },
     );
+    // A pair split by the end of the text, and a low surrogate before a high one.
+    expect(utf8Bytes('a\ud83d')).toBe(4);
+    expect(utf8Bytes('\ude00\ud83d')).toBe(6);
   });
 
   it('bounds a payload JSON size from above without building it, and stops once past the limit', () => {
