@@ -57,10 +57,11 @@ const warmUpCases: [mode: string, count: string][] = [
   ['ingest2', '20000'],
 ];
 
+/** The warm-up; one that fails is said on stderr and the cases run anyway (a limit shows in their rows). */
 async function warmUp(port: string): Promise<void> {
   for (const [mode, count] of warmUpCases) {
     const [measured] = await runScript('./load.ts', [mode, port, count]);
-    if (measured?.error !== undefined) throw new Error(`the warm-up's ${mode} failed: ${measured.error}`);
+    if (measured?.error !== undefined) process.stderr.write(`  the warm-up's ${mode} failed: ${measured.error}\n`);
   }
 }
 
@@ -163,7 +164,7 @@ export async function postgresIngest(
     try {
       const [a, b] = pair.nodes.map((node) => String(node.port));
       if (a === undefined || b === undefined) throw new Error('two nodes did not start');
-      await Promise.all([warmUp(a), warmUp(b)]);
+      await Promise.allSettled([warmUp(a), warmUp(b)]);
       // Both nodes at once: the aggregate is bound by the one row every append locks (store_meta's head).
       const both = await Promise.all([
         runScript('./load.ts', ['publish', a, String(counts.singles)]),

@@ -11,17 +11,25 @@ import { fork } from 'node:child_process';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
+/** One message: about one event's JSON. */
+const messageBytes = 300;
+
 const cpuMicros = () => {
   const { user, system } = process.cpuUsage();
   return user + system;
 };
 
 if (process.argv[2] === 'echo') {
-  // The other process: answers every read with one byte, and its CPU when asked.
+  // The other process: answers every 300 bytes read with one byte, and its CPU when asked; gone with its parent.
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    socket.on('data', () => socket.write('k'));
+    let pending = 0;
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.length;
+      for (; pending >= messageBytes; pending -= messageBytes) socket.write('k');
+    });
   });
+  process.on('disconnect', () => process.exit(0));
   server.listen(0, '127.0.0.1', () => {
     const address = server.address();
     process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
@@ -52,16 +60,28 @@ if (process.argv[2] === 'echo') {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const payload = Buffer.alloc(300, 'x');
+    const payload = Buffer.alloc(messageBytes, 'x');
+    // One answer byte per message: a read holding two would answer two round trips at once (never seen on loopback).
+    let answered = 0;
+    let waiting: { at: number; resolve: () => void } | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      answered += chunk.length;
+      if (waiting && answered >= waiting.at) waiting.resolve();
+    });
+    let sent = 0;
     const once = () =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           reject(new Error(`round-trip: no answer within ${waitLimitMs} ms`));
         }, waitLimitMs);
-        socket.once('data', () => {
-          clearTimeout(timer);
-          resolve();
-        });
+        waiting = {
+          at: ++sent,
+          resolve: () => {
+            clearTimeout(timer);
+            waiting = undefined;
+            resolve();
+          },
+        };
         socket.write(payload);
       });
     // A warm-up, then the measured ones.

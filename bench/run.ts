@@ -581,16 +581,16 @@ async function main(): Promise<void> {
         typedFloor.set(n, await fanOut('ws-durable-trpc', n, { ...floorRun, saturation: cases.has('fanout') }));
         if (!fsyncMs) {
           const [disk] = await runScript('./fsync.ts', ['300']);
-          if (disk?.error === undefined) fsyncMs = { p50: Number(disk?.p50), p99: Number(disk?.p99) };
+          if (disk && disk.error === undefined) fsyncMs = { p50: Number(disk.p50), p99: Number(disk.p99) };
         }
         if (!roundTrip) {
           const [hop] = await runScript('./round-trip.ts', ['1000']);
-          if (hop?.error === undefined)
+          if (hop && hop.error === undefined)
             roundTrip = {
-              p50: Number(hop?.p50),
-              p99: Number(hop?.p99),
-              cpuMicros: Number(hop?.cpuMicros),
-              wakeMicros: Number(hop?.wakeMicros),
+              p50: Number(hop.p50),
+              p99: Number(hop.p99),
+              cpuMicros: Number(hop.cpuMicros),
+              wakeMicros: Number(hop.wakeMicros),
             };
         }
       }
