@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../../client/index.js';
 import { PublishRateError, PublishRates, publisherOf, TokenBucket } from '../../server/security/limits.js';
 import { agentLog, agentStatus } from '../fixtures.js';
-import { collect, connect, startTestServer, statedWaitMs, waitUntil } from '../harness.js';
+import { collect, connect, oneEventASecond, startTestServer, statedWaitMs, waitUntil } from '../harness.js';
 import { healthSchema } from '@switchboard/shared';
 
 const wsUrl = (url: string) => `${url.replace('http', 'ws')}/trpc`;
@@ -126,6 +126,44 @@ describe('limits', () => {
     // A body under the limit goes through as before.
     const small = await post({ body: JSON.stringify({ json: batch.slice(0, 10) }) });
     expect(small.status).toBe(200);
+  });
+
+  it('answers a Claude Code hook past the publish rate with 429 and the Retry-After its message names', async () => {
+    const token = 'rate-hook-publisher-0123';
+    await using server = await startTestServer({
+      ...oneEventASecond,
+      tokens: [{ role: 'publisher', token, name: 'hooks' }],
+    });
+    await using client = createSwitchboardClient({ url: server.url, WebSocket, token });
+    // The burst spent at once; it refills at one event a second.
+    const batch = Array.from({ length: 1_000 }, (_, i) => agentStatus(`h-${i}`));
+    expect(await client.publishBatch.mutate(batch)).toHaveLength(1_000);
+    const hook = (n: number) =>
+      fetch(`${server.url}/ingest/claude-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          session_id: 'limits-session',
+          transcript_path: '/tmp/limits-session.jsonl',
+          cwd: '/tmp',
+          hook_event_name: 'UserPromptSubmit',
+          prompt: `prompt ${n}`,
+        }),
+      });
+    // Refused unless a second passed since the burst; each hook taken spends what refilled, so one of five in a row
+    // is refused however slowly this test runs.
+    let refused: Response | undefined;
+    for (let n = 0; n < 5 && !refused; n++) {
+      const answer = await hook(n);
+      if (answer.status === 429) refused = answer;
+      else expect(answer.status).toBe(200);
+    }
+    if (!refused) throw new Error('five hooks in a row were taken at one event a second');
+    const { error } = (await refused.json()) as { error: string };
+    expect(error).toMatch(/^publish rate limit: 1 events\/s per publisher/);
+    const waitMs = statedWaitMs(error);
+    expect(waitMs).toBeGreaterThan(0);
+    expect(refused.headers.get('retry-after')).toBe(String(Math.ceil(waitMs / 1000)));
   });
 
   it('limits the publish rate per publisher, across its connections, with TOO_MANY_REQUESTS naming the limit', async () => {
