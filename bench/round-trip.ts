@@ -7,9 +7,9 @@
  * exits to its hypervisor to wake an idle core) it is the floor under every latency and under every closed loop.
  * Usage: `round-trip.ts [count]`.
  */
-import { fork } from 'node:child_process';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { next, start } from './ipc.js';
+import { percentile } from './shared.js';
 
 /** One message: about one event's JSON. */
 const messageBytes = 300;
@@ -38,22 +38,9 @@ if (process.argv[2] === 'echo') {
 } else {
   const count = Number(process.argv[2] ?? 1_000);
   const waitLimitMs = 30_000;
-  const echo = fork(fileURLToPath(import.meta.url), ['echo'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const fromEcho = <T>(key: string) =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`round-trip: no "${key}" from the other process within ${waitLimitMs} ms`));
-      }, waitLimitMs);
-      const onMessage = (message: Record<string, T>) => {
-        if (!(key in message)) return;
-        clearTimeout(timer);
-        echo.off('message', onMessage);
-        resolve(message[key] as T);
-      };
-      echo.on('message', onMessage);
-    });
+  const echo = start('./round-trip.ts', ['echo']);
   try {
-    const port = await fromEcho<number>('port');
+    const port = await next<number>(echo, 'port');
     const socket: Socket = createConnection(port, '127.0.0.1');
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
@@ -87,7 +74,7 @@ if (process.argv[2] === 'echo') {
     // A warm-up, then the measured ones.
     for (let i = 0; i < 100; i++) await once();
     echo.send({ cmd: 'cpu' });
-    const echoBefore = await fromEcho<number>('cpuMicros');
+    const echoBefore = await next<number>(echo, 'cpuMicros');
     const before = cpuMicros();
     const spans: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -97,15 +84,20 @@ if (process.argv[2] === 'echo') {
     }
     const mine = cpuMicros() - before;
     echo.send({ cmd: 'cpu' });
-    const theirs = (await fromEcho<number>('cpuMicros')) - echoBefore;
+    const theirs = (await next<number>(echo, 'cpuMicros')) - echoBefore;
     socket.destroy();
     // A wake from idle alone: nothing else runs in this process meanwhile.
     const idleBefore = cpuMicros();
     for (let i = 0; i < 300; i++) await new Promise((resolve) => setTimeout(resolve, 1));
     const wakeMicros = (cpuMicros() - idleBefore) / 300;
     spans.sort((a, b) => a - b);
-    const at = (p: number) => spans[Math.min(spans.length - 1, Math.floor(p * spans.length))] ?? NaN;
-    const result = { mode: 'round-trip', p50: at(0.5), p99: at(0.99), cpuMicros: (mine + theirs) / count, wakeMicros };
+    const result = {
+      mode: 'round-trip',
+      p50: percentile(spans, 50),
+      p99: percentile(spans, 99),
+      cpuMicros: (mine + theirs) / count,
+      wakeMicros,
+    };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     echo.kill();
