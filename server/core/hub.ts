@@ -6,7 +6,7 @@
 import { limits, type EventEnvelope, type StreamItem, type ValidEvent } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
-import type { AppendBatch, EventStore, SnapshotKind } from './store.js';
+import type { AppendBatch, EventStore, GroupOutcome, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 import type { PathTracer } from './trace.js';
 
@@ -136,25 +136,92 @@ export function createHub({
   let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
 
-  async function commitGroup(): Promise<void> {
-    scheduled = false;
+  // A full group taken while a commit was in flight, prepared by the store meanwhile (`prepareAhead`): it goes
+  // next. `sent`: its commit, started as soon as the one ahead of it was answered by the store.
+  let ahead:
+    { group: PendingAppend[]; commit: () => Promise<GroupOutcome[]>; sent?: Promise<GroupOutcome[]> } | undefined;
+  /** A commit is in flight in the store. */
+  let committing = false;
+
+  /** The appends at the queue's head that make the next group: up to `maxGroupEvents`, at least one. */
+  function groupSize(): { take: number; full: boolean } {
     let size = 0;
     let take = 0;
     for (const pending of queue) {
-      if (take > 0 && size + pending.events.length > maxGroupEvents) break;
+      if (take > 0 && size + pending.events.length > maxGroupEvents) return { take, full: true };
       size += pending.events.length;
       take++;
     }
+    return { take, full: size >= maxGroupEvents };
+  }
+
+  /**
+   * While a commit is in flight, a group that can grow no more (a full batch) need not wait for it to be made:
+   * a store that commits in another process (PostgreSQL) builds its rows and statements now, and sends them as
+   * soon as the commit ahead is answered, before that one's events are published and its callers answered,
+   * instead of leaving the database idle meanwhile. One group ahead at most; a group that is not full still
+   * gathers what arrives until its turn.
+   */
+  function prepareAhead(): void {
+    if (!committing || ahead || !store.prepareGroup) return;
+    const { take, full } = groupSize();
+    if (!full) return;
+    const receivedAt = new Date(now());
     const group = queue.splice(0, take);
-    if (queue.length > 0) schedule();
-    const started = performance.now();
     if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
-    let outcomes;
+    let commit;
     try {
-      outcomes = await store.appendGroup(group, new Date(now()));
+      commit = store.prepareGroup(group, receivedAt);
+    } catch {
+      // Made again in full by appendGroup, whose retry refuses the failing batch alone.
+    }
+    ahead = { group, commit: commit ?? (() => store.appendGroup(group, receivedAt)) };
+  }
+
+  /** Starts a commit; a store that throws rather than rejects is answered the same way. */
+  function startCommit(commit: () => Promise<GroupOutcome[]>): Promise<GroupOutcome[]> {
+    const pending = new Promise<GroupOutcome[]>((resolve) => {
+      resolve(commit());
+    });
+    // Awaited by its own turn of commitGroup; until then a failure is not unhandled.
+    pending.catch(() => undefined);
+    return pending;
+  }
+
+  /** Once a commit is answered: the group prepared behind it goes to the store at once, still in flight after. */
+  function sendAhead(): void {
+    if (ahead) ahead.sent ??= startCommit(ahead.commit);
+    committing = ahead !== undefined;
+  }
+
+  async function commitGroup(): Promise<void> {
+    scheduled = false;
+    let group: PendingAppend[];
+    let pending: Promise<GroupOutcome[]>;
+    let outcomes: GroupOutcome[];
+    const started = performance.now();
+    if (ahead) {
+      group = ahead.group;
+      pending = ahead.sent ?? startCommit(ahead.commit);
+      ahead = undefined;
+    } else {
+      const taken = queue.splice(0, groupSize().take);
+      const receivedAt = new Date(now());
+      if (trace) for (const p of taken) for (const event of p.events) trace.event('commitStart', event);
+      pending = startCommit(() => store.appendGroup(taken, receivedAt));
+      group = taken;
+    }
+    committing = true;
+    if (queue.length > 0) schedule();
+    // What arrived before this commit went out and already fills a group is prepared while it is in flight.
+    prepareAhead();
+    try {
+      outcomes = await pending;
     } catch (error) {
       for (const p of group) p.reject(error);
       return;
+    } finally {
+      sendAhead();
     }
     const done = performance.now();
     if (trace)
@@ -243,6 +310,7 @@ export function createHub({
       return new Promise((resolve, reject) => {
         queue.push({ events, keyOwner, ...conditions, resolve, reject });
         schedule();
+        prepareAhead();
       });
     },
     /** Marks these agents seen now without storing an event; answers the known ones with their status. */
@@ -263,7 +331,7 @@ export function createHub({
     },
     /** Resolves once every append queued so far has finished (shutdown waits on it). */
     async drained(): Promise<void> {
-      while (queue.length > 0 || scheduled) await tail;
+      while (queue.length > 0 || scheduled || ahead) await tail;
       await tail;
     },
     open,

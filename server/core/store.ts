@@ -135,6 +135,14 @@ export interface EventStore {
    */
   appendGroup(batches: readonly AppendBatch[], receivedAt?: Date): Promise<GroupOutcome[]>;
   /**
+   * Optional: `appendGroup` in two steps, for a store whose commit waits on another process. This call does now
+   * the work that needs neither the store's lock nor an answer (the group's rows and statements) and returns the
+   * commit of what it prepared, which does the rest exactly as `appendGroup` would (its retry included), so the
+   * hub can prepare a full group while the commit ahead of it is in flight. Undefined when the group has to be
+   * prepared under the lock (an idempotency key, `after`, a presence condition): then `appendGroup` does it all.
+   */
+  prepareGroup?(batches: readonly AppendBatch[], receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined;
+  /**
    * Moves the last-seen time of these agents to `at` (never back) without storing an event; answers the agents
    * it knows, each with its current status. Takes no lock an append waits on for long: one agent row at a time.
    */

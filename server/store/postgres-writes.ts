@@ -146,18 +146,19 @@ const upsertTddTask = prepared(
 );
 
 /**
- * Sends the statements that write a commit's events and state changes, without waiting for them: on a pipelined
- * connection (postgres-open.ts) they travel together and cost one round trip. Wait on them with `settled`.
- * `numberedTo`: the last id numbered; the head must be set or advanced before these run (see `shift`).
+ * Sends the statements that write a commit's events (`rows`: `EventRows.params`) and state changes, without
+ * waiting for them: on a pipelined connection (postgres-open.ts) they travel together and cost one round trip.
+ * Wait on them with `settled`. `numberedTo`: the last id numbered; the head must be set or advanced before these
+ * run (see `shift`).
  */
 export function sendRows(
   client: pg.PoolClient,
-  rows: EventRows,
+  rows: readonly unknown[][],
   changes: FoldedChanges,
   numberedTo: number,
 ): Promise<unknown>[] {
   const sent: Promise<unknown>[] = [];
-  for (const params of rows.params(numberedTo)) sent.push(client.query(insertEvents(params)));
+  for (const params of rows) sent.push(client.query(insertEvents(params)));
   for (const change of changes.values()) {
     switch (change.kind) {
       case 'agent': {

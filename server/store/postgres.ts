@@ -73,6 +73,22 @@ import { isConnectionError } from './connection-errors.js';
 
 type Batches = readonly AppendBatch[];
 
+/** A group made ready for `writeAtOnce`: ids numbered 1…`numbered` until the head names their shift. */
+interface AtOnce {
+  outcomes: GroupOutcome[];
+  numbered: number;
+  /** The insert statements' parameters (EventRows.params). */
+  params: unknown[][];
+  changes: FoldedChanges;
+}
+
+/** A group whose commit must read under the head lock first: keys to look up, an order to keep, a presence rule. */
+const readsUnderLock = (batches: Batches) =>
+  batches.some(
+    (batch) =>
+      batch.ifSilent !== undefined || batch.after !== undefined || batch.events.some((e) => e.key !== undefined),
+  );
+
 /** Envelopes by owner, then key: what a group already holds under each idempotency key. */
 class KeyIndex {
   private readonly owners = new Map<string, Map<string, EventEnvelope>>();
@@ -161,18 +177,29 @@ class PostgresStore implements EventStore {
   }
 
   async appendGroup(batches: Batches, receivedAt = new Date()): Promise<GroupOutcome[]> {
+    return readsUnderLock(batches)
+      ? this.appendGroupWith(batches, receivedAt, (client) => this.writeTogether(client, batches, receivedAt))
+      : this.appendGroupWith(batches, receivedAt, (client) =>
+          this.writeAtOnce(client, this.prepareAtOnce(batches, receivedAt)),
+        );
+  }
+
+  prepareGroup(batches: Batches, receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined {
+    if (readsUnderLock(batches)) return undefined;
+    const prepared = this.prepareAtOnce(batches, receivedAt);
+    return () => this.appendGroupWith(batches, receivedAt, (client) => this.writeAtOnce(client, prepared));
+  }
+
+  /** `write` on a pooled connection, and if a batch fails, the group again with a savepoint per batch. */
+  private async appendGroupWith(
+    batches: Batches,
+    receivedAt: Date,
+    write: (client: pg.PoolClient) => Promise<GroupOutcome[]>,
+  ): Promise<GroupOutcome[]> {
     // As on SQLite: the whole group in one go; if a batch fails, redo the group with a savepoint per batch so
     // that batch alone is refused. Nothing of the first attempt is kept (its transaction rolled back).
-    const readsUnderLock = batches.some(
-      (batch) =>
-        batch.ifSilent !== undefined || batch.after !== undefined || batch.events.some((e) => e.key !== undefined),
-    );
     try {
-      return await this.onConnection('append', (client) =>
-        readsUnderLock
-          ? this.writeTogether(client, batches, receivedAt)
-          : this.writeAtOnce(client, batches, receivedAt),
-      );
+      return await this.onConnection('append', write);
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
       this.options.onRetry?.(error);
@@ -181,26 +208,37 @@ class PostgresStore implements EventStore {
   }
 
   /**
+   * What `writeAtOnce` sends, made before it has a connection: the envelopes with ids numbered from 0, the rows
+   * and their statements' parameters, the group's folded state changes.
+   */
+  private prepareAtOnce(batches: Batches, receivedAt: Date): AtOnce {
+    let next = 0;
+    const changes = new FoldedChanges();
+    const rows = new EventRows();
+    const none = new KeyIndex();
+    const outcomes = batches.map((batch): GroupOutcome => ({
+      ok: true,
+      result: this.prepareBatch(batch, () => ++next, none, receivedAt, { rows, changes }).result,
+    }));
+    return { outcomes, numbered: next, params: rows.params(next), changes };
+  }
+
+  /**
    * A group with nothing to read under the head lock (no idempotency key, no `after`, no presence condition) as
    * one transaction in one round trip: its ids numbered from 0, the head advanced by their count first (which
    * takes the lock), every statement shifting the ids by the head it found (postgres-writes.ts `shift`), and the
    * envelopes renumbered by the head the reply names. The lock is held only while PostgreSQL runs the statements.
    */
-  private async writeAtOnce(client: pg.PoolClient, batches: Batches, receivedAt: Date): Promise<GroupOutcome[]> {
-    let next = 0;
-    const all = new FoldedChanges();
-    const rows = new EventRows();
-    const none = new KeyIndex();
-    const outcomes = batches.map((batch): GroupOutcome => ({
-      ok: true,
-      result: this.prepareBatch(batch, () => ++next, none, receivedAt, { rows, changes: all }).result,
-    }));
+  private async writeAtOnce(
+    client: pg.PoolClient,
+    { outcomes, numbered: next, params, changes }: AtOnce,
+  ): Promise<GroupOutcome[]> {
     const sent = await settled<unknown>(
       together(client, () => [
         client.query('BEGIN'),
         client.query(advanceHead([next])),
-        ...sendRows(client, rows, all, next),
-        ...sendTouches(client, all, next),
+        ...sendRows(client, params, changes, next),
+        ...sendTouches(client, changes, next),
         client.query('COMMIT'),
       ]),
     );
@@ -257,7 +295,7 @@ class PostgresStore implements EventStore {
     const sent = await settled<unknown>(
       together(client, () => [
         client.query(writeHead([next])),
-        ...sendRows(client, rows, all, next),
+        ...sendRows(client, rows.params(next), all, next),
         ...sendTouches(client, all, next),
         client.query('COMMIT'),
       ]),
@@ -295,7 +333,10 @@ class PostgresStore implements EventStore {
           newKeys,
         });
         // The head moves with each batch kept: rolling the batch back puts it back too.
-        await settled([client.query(writeHead([next])), ...sendRows(client, prepared.rows, prepared.changes, next)]);
+        await settled([
+          client.query(writeHead([next])),
+          ...sendRows(client, prepared.rows.params(next), prepared.changes, next),
+        ]);
         await client.query('RELEASE SAVEPOINT batch');
         all.touches.merge(prepared.changes.touches);
         outcomes.push({ ok: true, result: prepared.result });

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { TRPCClientError } from '@trpc/client';
 import Database from 'better-sqlite3';
-import { builtinCatalogue, healthSchema } from '@switchboard/shared';
+import { builtinCatalogue, healthSchema, limits, type EventEnvelope } from '@switchboard/shared';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../server/bus/memory.js';
 import { createHub } from '../../server/core/hub.js';
@@ -126,6 +126,79 @@ describeWith(['postgres'], 'a bug in one batch of a PostgreSQL group commit', ()
       expect(health).not.toContain(false);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describeWith(['postgres'], 'full batches that arrive while a PostgreSQL commit is in flight', () => {
+  it('are prepared meanwhile and stored in order; a bug in one still refuses that batch alone', async () => {
+    await using schema = pgSchema();
+    const real = createPostgresStore(await schema.open(), { catalogue: faultyCatalogue });
+    // The real store, watched: which groups went out, and which of them the store prepared ahead.
+    let groupsSent = 0;
+    const prepared: (string | undefined)[] = [];
+    // Called once, as the first group goes out: what it appends arrives while that commit is in flight.
+    let whileFirstInFlight: (() => void) | undefined;
+    const store = new Proxy(real, {
+      get(target, name, receiver) {
+        if (name === 'appendGroup')
+          return (...args: Parameters<EventStore['appendGroup']>) => {
+            groupsSent++;
+            const outcomes = target.appendGroup(...args);
+            whileFirstInFlight?.();
+            whileFirstInFlight = undefined;
+            return outcomes;
+          };
+        if (name === 'prepareGroup')
+          return (...args: Parameters<NonNullable<EventStore['prepareGroup']>>) => {
+            const label = (args[0][0]?.events[0]?.data as { message?: string } | undefined)?.message;
+            try {
+              const commit = target.prepareGroup?.(...args);
+              prepared.push(commit ? label : undefined);
+              return commit;
+            } catch (error) {
+              prepared.push(`${String(label)}: threw`);
+              throw error;
+            }
+          };
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    const published: number[] = [];
+    const bus = createMemoryBus();
+    bus.subscribe((events) => published.push(...events.map((e) => Number(e.id))));
+    const hub = createHub({ store, bus });
+    const full = (label: string, bug = false) =>
+      Array.from({ length: limits.batchSize }, (_, i) =>
+        agentLog(bug && i === 500 ? 'bug' : 'a-1', i === 0 ? label : `${label} ${i}`),
+      );
+    try {
+      let behind: Promise<EventEnvelope[]>[] = [];
+      whileFirstInFlight = () => {
+        behind = [hub.append(full('second')), hub.append(full('faulty', true)), hub.append([agentLog('a-2', 'last')])];
+      };
+      const [f] = await Promise.allSettled([hub.append(full('first'))]);
+      expect(behind).toHaveLength(3);
+      const [s, b, l] = await Promise.allSettled(behind);
+      if (!s || !b || !l) throw new Error('three appends were made behind the first');
+      const idsOf = (outcome: PromiseSettledResult<{ id: string }[]>) =>
+        outcome.status === 'fulfilled' ? outcome.value.map((e) => Number(e.id)) : [];
+      const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+      expect(idsOf(f)).toEqual(range(1, 1_000));
+      expect(idsOf(s)).toEqual(range(1_001, 1_000));
+      expect(b).toMatchObject({ status: 'rejected', reason: { message: 'topic rule failed' } });
+      expect(idsOf(l)).toEqual([2_001]);
+      // The second and the faulty batch were each taken while the commit ahead of them was in flight; the
+      // second was prepared, the faulty one could not be (its bug) and went through appendGroup and its retry.
+      expect(prepared).toEqual(['second', 'faulty: threw']);
+      // appendGroup itself: the first, the faulty one made again in full, the last (alone in its group).
+      expect(groupsSent).toBe(3);
+      expect(published).toEqual(range(1, 2_001));
+      const stored = await real.readAfter(0, {}, 3_000);
+      expect(stored.map((e) => Number(e.id))).toEqual(range(1, 2_001));
+      expect((stored[1_000]?.data as { message: string }).message).toBe('second');
+    } finally {
+      await real.close();
     }
   });
 });
