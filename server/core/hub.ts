@@ -54,6 +54,12 @@ export type HubReads = Pick<
 
 export type Hub = ReturnType<typeof createHub>;
 
+/** A group's commit, started: when (`performance.now()`, for `onAppend`), and what the store answers. */
+interface Sent {
+  at: number;
+  outcomes: Promise<GroupOutcome[]>;
+}
+
 interface PendingAppend extends AppendBatch {
   resolve: (envelopes: EventEnvelope[]) => void;
   reject: (error: unknown) => void;
@@ -129,18 +135,19 @@ export function createHub({
   let askedAt: number | undefined;
   // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
-  // nothing on its own. Groups run one after another, so the bus sees events in commit (id) order for any
-  // store, including one whose append is truly asynchronous. A failed group does not stall the ones behind it,
-  // and every append of a group is answered whatever the store or the bus's listeners do.
+  // nothing on its own. Groups go to the store one after another, each once the one before it is answered, and
+  // are published in that order, so the bus sees events in commit (id) order for any store, including one whose
+  // append is truly asynchronous (a group prepared ahead, below, goes while the one before it is published). A
+  // failed group does not stall the ones behind it, and every append of a group is answered whatever the store
+  // or the bus's listeners do.
   const queue: PendingAppend[] = [];
   let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
 
-  // A full group taken while a commit was in flight, prepared by the store meanwhile (`prepareAhead`): it goes
-  // next. `sent`: its commit, started as soon as the one ahead of it was answered by the store.
-  let ahead:
-    { group: PendingAppend[]; commit: () => Promise<GroupOutcome[]>; sent?: Promise<GroupOutcome[]> } | undefined;
-  /** A commit is in flight in the store. */
+  // A group taken while a commit was in flight (`prepareAhead`): it is answered next. `sent`: its commit, started
+  // as soon as the store answered the one before it.
+  let ahead: { group: PendingAppend[]; commit: () => Promise<GroupOutcome[]>; sent?: Sent } | undefined;
+  /** A commit was started whose group is not yet answered: the next full group may be taken ahead. */
   let committing = false;
 
   /** The appends at the queue's head that make the next group: up to `maxGroupEvents`, at least one. */
@@ -156,11 +163,11 @@ export function createHub({
   }
 
   /**
-   * While a commit is in flight, a group that can grow no more (a full batch) need not wait for it to be made:
-   * a store that commits in another process (PostgreSQL) builds its rows and statements now, and sends them as
-   * soon as the commit ahead is answered, before that one's events are published and its callers answered,
-   * instead of leaving the database idle meanwhile. One group ahead at most; a group that is not full still
-   * gathers what arrives until its turn.
+   * While a commit is in flight, a group that can grow no more (`maxGroupEvents`, or the next append would not
+   * fit) need not wait for it to be made: a store that commits in another process (PostgreSQL, `prepareGroup`)
+   * builds its rows and statements now, and the group goes to the store as soon as the commit before it is
+   * answered, before that one's events are published and its callers answered, instead of leaving the database
+   * idle meanwhile. One group ahead at most; a group that is not full still gathers what arrives until its turn.
    */
   function prepareAhead(): void {
     if (!committing || ahead || !store.prepareGroup) return;
@@ -168,27 +175,29 @@ export function createHub({
     if (!full) return;
     const receivedAt = new Date(now());
     const group = queue.splice(0, take);
-    if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
     let commit;
     try {
       commit = store.prepareGroup(group, receivedAt);
     } catch {
       // Made again in full by appendGroup, whose retry refuses the failing batch alone.
     }
+    // A group the store cannot prepare (one that reads under its lock) or could not goes ahead all the same, whole.
     ahead = { group, commit: commit ?? (() => store.appendGroup(group, receivedAt)) };
+    if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
   }
 
   /** Starts a commit; a store that throws rather than rejects is answered the same way. */
-  function startCommit(commit: () => Promise<GroupOutcome[]>): Promise<GroupOutcome[]> {
-    const pending = new Promise<GroupOutcome[]>((resolve) => {
+  function startCommit(commit: () => Promise<GroupOutcome[]>): Sent {
+    const at = performance.now();
+    const outcomes = new Promise<GroupOutcome[]>((resolve) => {
       resolve(commit());
     });
     // Awaited by its own turn of commitGroup; until then a failure is not unhandled.
-    pending.catch(() => undefined);
-    return pending;
+    outcomes.catch(() => undefined);
+    return { at, outcomes };
   }
 
-  /** Once a commit is answered: the group prepared behind it goes to the store at once, still in flight after. */
+  /** Once a commit is answered: the group taken ahead of its turn goes to the store at once. */
   function sendAhead(): void {
     if (ahead) ahead.sent ??= startCommit(ahead.commit);
     committing = ahead !== undefined;
@@ -197,18 +206,17 @@ export function createHub({
   async function commitGroup(): Promise<void> {
     scheduled = false;
     let group: PendingAppend[];
-    let pending: Promise<GroupOutcome[]>;
+    let sent: Sent;
     let outcomes: GroupOutcome[];
-    const started = performance.now();
     if (ahead) {
       group = ahead.group;
-      pending = ahead.sent ?? startCommit(ahead.commit);
+      sent = ahead.sent ?? startCommit(ahead.commit);
       ahead = undefined;
     } else {
       const taken = queue.splice(0, groupSize().take);
       const receivedAt = new Date(now());
       if (trace) for (const p of taken) for (const event of p.events) trace.event('commitStart', event);
-      pending = startCommit(() => store.appendGroup(taken, receivedAt));
+      sent = startCommit(() => store.appendGroup(taken, receivedAt));
       group = taken;
     }
     committing = true;
@@ -216,7 +224,7 @@ export function createHub({
     // What arrived before this commit went out and already fills a group is prepared while it is in flight.
     prepareAhead();
     try {
-      outcomes = await pending;
+      outcomes = await sent.outcomes;
     } catch (error) {
       for (const p of group) p.reject(error);
       return;
@@ -250,7 +258,7 @@ export function createHub({
         pending.reject(outcome.error);
         return;
       }
-      onAppend?.(outcome.result.stored.length, (done - started) / 1000);
+      onAppend?.(outcome.result.stored.length, (done - sent.at) / 1000);
       pending.resolve(outcome.result.envelopes);
     });
   }

@@ -137,9 +137,10 @@ export interface EventStore {
   /**
    * Optional: `appendGroup` in two steps, for a store whose commit waits on another process. This call does now
    * the work that needs neither the store's lock nor an answer (the group's rows and statements) and returns the
-   * commit of what it prepared, which does the rest exactly as `appendGroup` would (its retry included), so the
-   * hub can prepare a full group while the commit ahead of it is in flight. Undefined when the group has to be
-   * prepared under the lock (an idempotency key, `after`, a presence condition): then `appendGroup` does it all.
+   * commit of what it prepared, to be called once: it does the rest exactly as `appendGroup` would (its retry
+   * included), so the hub can prepare a full group while the commit ahead of it is in flight. Undefined when the
+   * group has to be prepared under the lock (an idempotency key, `after`, a presence condition); a throw (a fault
+   * in making the rows) leaves the group to `appendGroup`, whose retry refuses the faulty batch alone.
    */
   prepareGroup?(batches: readonly AppendBatch[], receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined;
   /**

@@ -148,8 +148,8 @@ const upsertTddTask = prepared(
 /**
  * Sends the statements that write a commit's events (`rows`: `EventRows.params`) and state changes, without
  * waiting for them: on a pipelined connection (postgres-open.ts) they travel together and cost one round trip.
- * Wait on them with `settled`. `numberedTo`: the last id numbered; the head must be set or advanced before these
- * run (see `shift`).
+ * Wait on them with `settled`. `numberedTo`: the last id numbered, the one `rows` were made with; the head must
+ * be set or advanced before these run (see `shift`).
  */
 export function sendRows(
   client: pg.PoolClient,

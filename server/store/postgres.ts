@@ -186,8 +186,8 @@ class PostgresStore implements EventStore {
 
   prepareGroup(batches: Batches, receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined {
     if (readsUnderLock(batches)) return undefined;
-    const prepared = this.prepareAtOnce(batches, receivedAt);
-    return () => this.appendGroupWith(batches, receivedAt, (client) => this.writeAtOnce(client, prepared));
+    const atOnce = this.prepareAtOnce(batches, receivedAt);
+    return () => this.appendGroupWith(batches, receivedAt, (client) => this.writeAtOnce(client, atOnce));
   }
 
   /** `write` on a pooled connection, and if a batch fails, the group again with a savepoint per batch. */
