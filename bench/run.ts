@@ -310,6 +310,8 @@ async function ingest(): Promise<void> {
   process.stderr.write(`  ingest, SQLite (synchronous=${durability.toUpperCase()})…\n`);
   const { rows, serverCpu } = await sqliteIngest(durability, repeats, counts);
   const raw = rows['raw-batch']?.rates ?? [];
+  /** The raw loop's own CPU per event: its engine storing each event, and making its row. */
+  const engine = median(rows['raw-batch']?.engineCpu ?? []);
   ingestTable(`Ingest, SQLite WAL, synchronous=${durability.toUpperCase()}`, rows, median(raw), serverCpu);
   const [fresh] = await runScript('./fresh-memory.ts', ['300']);
   if (fresh === undefined || fresh.error !== undefined) {
@@ -323,6 +325,22 @@ async function ingest(): Promise<void> {
         `fresh memory); in parts of ` +
         `${runChars.toLocaleString('en-US')} characters: ${f('partsUs')} µs and ${f('partsFaults', 1)} faults. ` +
         `The time saved per page fault saved: about ${f('faultUs', 1)} µs here.\n`,
+    );
+  }
+  const [decoded] = await runScript('./decode-check.ts', ['500']);
+  if (decoded === undefined || decoded.error !== undefined) {
+    console.log(
+      `The frame's decode and check alone (bench/decode-check.ts): failed: ${decoded?.error ?? 'no measurement'}\n`,
+    );
+  } else {
+    const us = (key: string) => Number(decoded[key]);
+    console.log(
+      "The frame's decode and check alone (bench/decode-check.ts), per event of an `ingest` call of 1,000, in " +
+        `process: \`JSON.parse\` ${us('parseUs').toFixed(2)} µs, the transformer's decode ${us('decodeUs').toFixed(2)}, ` +
+        `the procedure's input check ${us('checkUs').toFixed(2)} (zod's own parse of its schema: ` +
+        `${us('zodUs').toFixed(2)}): ` +
+        `${(us('parseUs') + us('decodeUs') + us('checkUs')).toFixed(2)} µs that a server's thread spends on every ` +
+        `event before its store sees it (the raw loop's own work: ${engine.toFixed(1)} µs).\n`,
     );
   }
   const alone = await clientsAlone(repeats, counts);
@@ -348,7 +366,6 @@ async function ingest(): Promise<void> {
     ['publisher', 'the Publisher', 0.7],
     ['ndjson2', '`/ingest` NDJSON (two requests in flight)', 0.7],
   ];
-  const engine = median(rows['raw-batch']?.engineCpu ?? []);
   for (const [mode, label, bound] of judged) {
     const row = rows[mode];
     const client = median(row?.clientCpu ?? []);

@@ -9,6 +9,7 @@ export * from './limits.js';
 export * from './ndjson.js';
 export * from './topics.js';
 export * from './transformer.js';
+export * from './fast-parse.js';
 export * from './catalogue.js';
 export * from './presence.js';
 export * from './usage.js';

@@ -8,6 +8,7 @@ import {
   type EnvelopeFor,
   type IngestReply,
   type ValidEvent,
+  withFastParse,
 } from '@switchboard/shared';
 import type { Context } from '../context.js';
 import type { Principal } from '../security/auth.js';
@@ -38,7 +39,7 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
   };
   return router({
     /** Stores one event and streams it; a repeated `key` returns the original event and stores nothing. */
-    publish: publisherProcedure.input(schema).mutation(async ({ ctx, input }) => {
+    publish: publisherProcedure.input(withFastParse(schema)).mutation(async ({ ctx, input }) => {
       const [envelope] = await appendBatch(ctx, [input]);
       // append returns one envelope per input; an empty answer would be a store bug, not a client error.
       if (!envelope) throw new Error('append returned no envelope');
@@ -46,7 +47,7 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
     }),
 
     /** Stores the events in one transaction (all or none) and returns their envelopes in input order. */
-    publishBatch: publisherProcedure.input(batch).mutation(async ({ ctx, input }) => {
+    publishBatch: publisherProcedure.input(withFastParse(batch)).mutation(async ({ ctx, input }) => {
       return (await appendBatch(ctx, input)) as unknown as EnvelopeFor<M>[];
     }),
 
@@ -57,7 +58,7 @@ export function createPublishRouter<M extends DataSchemas>(catalogue: Catalogue<
      * writer may send a batch before the one ahead of it is answered and still keep their order.
      */
     ingest: publisherProcedure
-      .input(z.strictObject({ events: batch, after: keySchema.optional() }))
+      .input(withFastParse(z.strictObject({ events: batch, after: keySchema.optional() })))
       .mutation(async ({ ctx, input }): Promise<IngestReply> => {
         return ingestReply(await appendBatch(ctx, input.events, input.after));
       }),

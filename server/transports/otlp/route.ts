@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { describeIssues, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
+import { describeIssues, fastSafeParse, type AnyCatalogue, type ValidEvent } from '@switchboard/shared';
 import type { Hub } from '../../core/hub.js';
 import { StoreUnavailableError } from '../../core/unavailable.js';
 import { mapOtlp, parseOtlp, type OtlpSignal } from '../../mappers/otlp/index.js';
@@ -172,11 +172,12 @@ export async function exportOtlp(
   let firstProblem = '';
   /** The first record outside the caller's publish scopes, refused. */
   let outOfScope: ScopeError | undefined;
+  const check = fastSafeParse(options.catalogue.publishInputSchema);
   for (const record of mapOtlp(signal, parsed.data)) {
     const valid: ValidEvent[] = [];
     let problem: string | undefined;
     for (const event of record.events) {
-      const result = options.catalogue.publishInputSchema.safeParse(event);
+      const result = check(event);
       // The hub takes every catalogue's validated events alike (see server/routers/publish.ts).
       if (result.success) valid.push(result.data as unknown as ValidEvent);
       else problem ??= describeIssues(result.error.issues);

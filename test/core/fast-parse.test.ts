@@ -1,0 +1,243 @@
+/**
+ * The generated parse (shared/fast-parse.ts) answers only what zod accepts, with zod's own result: equal values,
+ * keys in the same order, the input left as it was. Everything else it leaves to zod, whose refusals and
+ * messages stay the only ones. Held on generated inputs: valid events of many types, then changed at random
+ * places (values of every kind, keys removed, keys added).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  answerOf,
+  fastParse,
+  fastSafeParse,
+  limits,
+  notAnswered,
+  publishInputSchema,
+  withFastParse,
+} from '@switchboard/shared';
+import * as fixtures from '../fixtures.js';
+
+const metric = (i: number) => ({
+  type: 'agent.metric',
+  source: 'bench',
+  correlationId: `run-${i}`,
+  data: { agentId: `agent-${i}`, name: 'latency', value: i + 0.5, unit: 'ms' },
+});
+
+/** Valid inputs of many types and envelope fields; generated ones start from these. */
+const seeds: unknown[] = [
+  metric(1),
+  { ...metric(2), key: 'k-2', timestamp: new Date(Date.UTC(2026, 0, 1)) },
+  fixtures.agentStatus('coder-001'),
+  fixtures.agentStatus('coder-002', 'idle', { key: 'k-3' }),
+  fixtures.agentLog('coder-001', 'hello'),
+  fixtures.workflowStarted('wf-1'),
+  fixtures.workflowStepCompleted('wf-1', 'plan', 'build'),
+  fixtures.workflowBlock('wf-1', 'plan'),
+  fixtures.tddPhaseChanged('task-1', 'red'),
+  fixtures.systemNotification('deployed'),
+  fixtures.usageRecorded('coder-001', { input: 10, output: 5, cacheRead: 2 }, { model: 'm', costUsd: 0.01 }),
+];
+
+/** Values of every kind a field may be given, lawful or not. */
+const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    '',
+    '*',
+    'a*b',
+    'a\u0000b',
+    'line\nbreak',
+    'bell\u0007',
+    'x'.repeat(limits.idLength + 1),
+    'x'.repeat(limits.nameLength + 1),
+    'éé',
+    '😀'.repeat(limits.idLength),
+    'busy',
+    'idle',
+    'agent.metric',
+    'agent.status',
+    'red',
+  ),
+  fc.string({ maxLength: 12 }),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(0, -0, -1, 100, 101, 1.5, Number.MAX_SAFE_INTEGER + 2),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.constant([]),
+  fc.constant({}),
+  fc.constant({ unknown: 1 }),
+  fc.constant(new Date(Date.UTC(2026, 0, 1))),
+  fc.constant(new Date(Number.NaN)),
+  fc.constant(new Date(Date.now() + 365 * 86_400_000)),
+  fc.constant([{ stepId: 'x' }]),
+);
+
+/** Every place in a value that holds an object or array: the paths a change may go to. */
+function containers(value: unknown, path: string[] = []): string[][] {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return [];
+  const found = [path];
+  for (const [key, child] of Object.entries(value)) {
+    found.push(...containers(child, [...path, key]));
+  }
+  return found;
+}
+
+function at(value: unknown, path: string[]): Record<string, unknown> {
+  let node = value;
+  for (const key of path) node = (node as Record<string, unknown>)[key];
+  return node as Record<string, unknown>;
+}
+
+interface Change {
+  kind: 'set' | 'add' | 'remove';
+  where: number;
+  which: number;
+  value: unknown;
+  name: string;
+}
+const change: fc.Arbitrary<Change> = fc.record({
+  kind: fc.constantFrom('set', 'set', 'add', 'remove'),
+  where: fc.nat(),
+  which: fc.nat(),
+  value: anyValue,
+  name: fc.constantFrom('extra', 'agentId', 'status', 'key', 'timestamp', 'type', 'data', 'unit', '__proto__'),
+});
+
+/** A seed changed at random places; a change that finds nothing to change leaves it as it was. */
+function changed(seed: unknown, changes: readonly Change[]): unknown {
+  const value = structuredClone(seed);
+  for (const c of changes) {
+    const places = containers(value);
+    const path = places[c.where % places.length] ?? [];
+    const target = at(value, path);
+    const keys = Object.keys(target);
+    const key = keys[c.which % Math.max(1, keys.length)];
+    if (c.kind === 'add')
+      Object.defineProperty(target, c.name, {
+        value: structuredClone(c.value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else if (key !== undefined && c.kind === 'set') target[key] = structuredClone(c.value);
+    else if (key !== undefined) Reflect.deleteProperty(target, key);
+  }
+  return value;
+}
+
+/** Each object's own keys in order, all the way down: what "the same result" must also keep. */
+function keyOrder(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return typeof value;
+  return Object.entries(value).map(([key, child]) => [key, keyOrder(child)]);
+}
+
+/** A value as text, dates (invalid ones too) and undefined included: to tell that an input was left as it was. */
+function snapshot(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, shown: unknown) {
+    const raw = key === '' ? value : this[key];
+    if (raw instanceof Date) return `Date(${raw.getTime()})`;
+    return raw === undefined ? 'undefined' : shown;
+  });
+}
+
+/** The property: an answer is zod's, and the input is left as it was. */
+function agrees(schema: z.ZodType, input: unknown): void {
+  const before = snapshot(input);
+  const answer = answerOf(schema)(input);
+  const zod = schema.safeParse(input);
+  expect(snapshot(input)).toBe(before);
+  if (answer === notAnswered) return;
+  expect(zod.success).toBe(true);
+  expect(isDeepStrictEqual(answer, zod.data)).toBe(true);
+  expect(keyOrder(answer)).toEqual(keyOrder(zod.data));
+}
+
+const batch = z.array(publishInputSchema).min(1).max(limits.batchSize);
+const ingestInput = z.strictObject({ events: batch, after: z.string().min(1).optional() });
+
+describe('the generated parse', () => {
+  it('answers the events it can vouch for, with what zod returns', () => {
+    const answer = answerOf(publishInputSchema);
+    for (const seed of [metric(1), seeds[1], fixtures.agentStatus('coder-001'), fixtures.agentLog('coder-001', 'x')]) {
+      const out = answer(seed);
+      expect(out).not.toBe(notAnswered);
+      expect(out).toEqual(publishInputSchema.parse(seed));
+    }
+    const events = Array.from({ length: limits.batchSize }, (_, i) => metric(i));
+    expect(answerOf(ingestInput)({ events })).toEqual({ events: events.map((e) => publishInputSchema.parse(e)) });
+  });
+
+  it('agrees with zod on every generated single event', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...seeds), fc.array(change, { maxLength: 3 }), (seed, changes) => {
+        agrees(publishInputSchema, changed(seed, changes));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('agrees with zod on generated batches and ingest inputs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...seeds), fc.array(change, { maxLength: 1 })), { maxLength: 4 }),
+        fc.option(anyValue, { nil: undefined }),
+        fc.array(change, { maxLength: 2 }),
+        (items, after, outer) => {
+          const events = items.map(([seed, changes]) => changed(seed, changes));
+          agrees(batch, events);
+          agrees(ingestInput, changed(after === undefined ? { events } : { events, after }, outer));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('leaves every refusal to zod: the same error, the same message', () => {
+    const bad = { ...metric(1), data: { ...metric(1).data, agentId: 'a*b' } };
+    expect(answerOf(publishInputSchema)(bad)).toBe(notAnswered);
+    const expected = publishInputSchema.safeParse(bad);
+    expect(expected.success).toBe(false);
+    expect(fastSafeParse(publishInputSchema)(bad)).toEqual(expected);
+    const wrapped = withFastParse(publishInputSchema);
+    for (const parse of [fastParse(publishInputSchema), (input: unknown) => wrapped.parse(input)]) {
+      let thrown: unknown;
+      try {
+        parse(bad);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(z.ZodError);
+      expect((thrown as z.ZodError).issues).toEqual(expected.error?.issues);
+    }
+  });
+
+  it("leaves to zod what changes a value (a trim, a transform, a default), and zod's result stands", () => {
+    const schema = z.strictObject({
+      name: z.string().trim(),
+      at: z.string().transform((s) => s.length),
+      n: z.number().default(3),
+    });
+    const input = { name: ' x ', at: 'abc' };
+    expect(answerOf(schema)(input)).toBe(notAnswered);
+    expect(fastParse(schema)(input)).toEqual({ name: 'x', at: 3, n: 3 });
+  });
+
+  it('keeps what a plain object drops and a strict one refuses as zod does', () => {
+    const plain = z.object({ a: z.string(), b: z.number().optional() });
+    const strict = z.strictObject({ a: z.string(), b: z.number().optional() });
+    agrees(plain, { a: 'x', extra: 1 });
+    expect(answerOf(plain)({ a: 'x', extra: 1 })).toEqual({ a: 'x' });
+    expect(answerOf(strict)({ a: 'x', extra: 1 })).toBe(notAnswered);
+    expect(answerOf(strict)({ a: 'x', b: undefined })).toEqual({ a: 'x', b: undefined });
+    expect(Object.keys(answerOf(strict)({ b: 1, a: 'x' }) as object)).toEqual(['a', 'b']);
+    // A required key whose schema takes undefined still has to be there.
+    const unknown = z.strictObject({ a: z.unknown() });
+    expect(unknown.safeParse({}).success).toBe(false);
+    expect(answerOf(unknown)({})).toBe(notAnswered);
+    expect(answerOf(unknown)({ a: undefined })).toEqual({ a: undefined });
+  });
+});
