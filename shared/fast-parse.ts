@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * zod's parse of a schema, answered without zod's general machinery where the value is one it certainly accepts.
@@ -10,8 +10,9 @@ import type { z } from 'zod';
  * sites of their own. A value is answered only through the node types below and only when every check passes,
  * with the value zod's parse returns, built the same way (objects and arrays copied, keys in the schema's order,
  * an absent optional key left out). Anything else (a failing check, an unknown key of a strict object, a node
- * type not listed, a transform, a default, an async check) is not answered here: zod's own parse runs, so every
- * refusal and its message are zod's. test/core/fast-parse.test.ts holds the two to the same results on
+ * type not listed, an exact optional, a symbol key, a transform, a default, an async check) is not answered here:
+ * zod's own parse runs, so every refusal and its message are zod's (a refused value is thus checked twice, the
+ * price of the path every accepted one skips). test/core/fast-parse.test.ts holds the two to the same results on
  * generated input.
  */
 
@@ -96,14 +97,18 @@ class Compiler {
     }
     let code = body;
     if (checks.length > 0) {
-      // As zod's runChecks with no issue so far: a check with a `when` runs if it says so, every other runs.
+      // As zod's runChecks with no issue so far: a check with a `when` runs if it says so, every other runs. A
+      // check may set the value (a URL format normalises it): the result is what the checks leave, as in zod.
       code += 'const p = { value: o, issues: [] };\n';
       for (const check of checks) {
         const call = `{ const r = ${this.constant(check.check)}(p); if (r instanceof Promise || p.issues.length !== 0) return U; }`;
         code += check.def.when === undefined ? `${call}\n` : `if (${this.constant(check.def.when)}(p)) ${call}\n`;
       }
+      code += 'return p.value;\n';
+    } else {
+      code += 'return o;\n';
     }
-    this.functions.push(`function ${name}(v) {\n${code}return o;\n}`);
+    this.functions.push(`function ${name}(v) {\n${code}}`);
     return name;
   }
 
@@ -131,7 +136,9 @@ class Compiler {
       }
       case 'optional':
       case 'nullable': {
-        if (!def.innerType || def.innerType._zod.optin === 'defaulted') return undefined;
+        // An exact optional runs its inner type on undefined too (so refuses it): zod's.
+        if (!def.innerType || def.innerType._zod.optin === 'defaulted' || zod.traits.has('$ZodExactOptional'))
+          return undefined;
         const empty = def.type === 'optional' ? 'undefined' : 'null';
         const inner = this.node(def.innerType);
         return `let o = ${empty};\nif (v !== ${empty}) { o = ${inner}(v); if (o === U) return U; }\n`;
@@ -161,6 +168,8 @@ class Compiler {
     if (!shape) return undefined;
     const strict = catchall?._zod.def.type === 'never';
     if (catchall !== undefined && !strict) return undefined;
+    // A shape keyed by symbols too is zod's.
+    if (Object.getOwnPropertySymbols(shape).length > 0) return undefined;
     const keys = Object.keys(shape);
     let code = "if (typeof v !== 'object' || v === null || Array.isArray(v)) return U;\nconst o = {};\n";
     for (const key of keys) {
@@ -170,8 +179,14 @@ class Compiler {
       // Required, or optional in and out; a default or another mix is zod's.
       if (optin !== undefined && !(optin === 'optional' && optout === 'optional')) return undefined;
       const k = JSON.stringify(key);
-      const read = `{ const x = ${this.node(field)}(v[${k}]); if (x === U) return U; o[${k}] = x; }`;
-      code += optin === undefined ? `if (!(${k} in v)) return U;\n${read}\n` : `if (${k} in v) ${read}\n`;
+      const node = this.node(field);
+      const read = `{ const x = ${node}(v[${k}]); if (x === U) return U; o[${k}] = x; }`;
+      // An absent optional key's schema still runs on undefined, its result ignored, as zod runs it (a check of
+      // its own that throws throws here too).
+      code +=
+        optin === undefined
+          ? `if (!(${k} in v)) return U;\n${read}\n`
+          : `if (${k} in v) ${read} else ${node}(undefined);\n`;
     }
     if (strict) {
       const known = keys.map((key) => `k !== ${JSON.stringify(key)}`).join(' && ');
@@ -201,8 +216,13 @@ class Compiler {
       const name = this.node(option);
       for (const value of values) {
         // Case labels as JSON literals: strings, finite numbers, booleans and null only.
-        const literal = typeof value === 'number' && !Number.isFinite(value) ? undefined : JSON.stringify(value);
-        if (literal === undefined || seen.has(value) || (typeof value === 'object' && value !== null)) return undefined;
+        const json =
+          typeof value === 'string' ||
+          typeof value === 'boolean' ||
+          value === null ||
+          (typeof value === 'number' && Number.isFinite(value));
+        if (!json || seen.has(value)) return undefined;
+        const literal = JSON.stringify(value);
         seen.add(value);
         cases += `case ${literal}: o = ${name}(v); break;\n`;
       }
@@ -231,11 +251,14 @@ export function answerOf<S extends z.ZodType>(schema: S): (input: unknown) => z.
 const answers = new WeakMap<object, (input: unknown) => unknown>();
 
 function generate(schema: Schema): (input: unknown) => unknown {
-  const compiler = new Compiler();
-  const root = compiler.node(schema);
-  const constants = compiler.consts.map((_, i) => `c${i} = c[${i}]`).join(', ');
-  const source = `"use strict";\n${constants ? `const ${constants};\n` : ''}${compiler.functions.join('\n')}\nreturn ${root};`;
+  // Where zod makes no code from strings (`z.config({ jitless: true })`, or a runtime that refuses it: its own
+  // probe, made once), neither does this.
+  if (z.core.globalConfig.jitless === true || !z.core.util.allowsEval.value) return () => notAnswered;
   try {
+    const compiler = new Compiler();
+    const root = compiler.node(schema);
+    const constants = compiler.consts.map((_, i) => `c${i} = c[${i}]`).join(', ');
+    const source = `"use strict";\n${constants ? `const ${constants};\n` : ''}${compiler.functions.join('\n')}\nreturn ${root};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the schema's own parser, made from its definition
     const make = new Function('c', 'U', source) as (c: unknown[], u: NotAnswered) => (input: unknown) => unknown;
     return make(compiler.consts, notAnswered);
