@@ -10,7 +10,7 @@ import { z } from 'zod';
  * sites of their own. A value is answered only through the node types below and only when every check passes,
  * with the value zod's parse returns, built the same way (objects and arrays copied, keys in the schema's order,
  * an absent optional key left out). Anything else (a failing check, an unknown key of a strict object, a node
- * type not listed, an exact optional, a symbol key, a transform, a default, an async check) is not answered here:
+ * type not listed, an exact optional, a symbol key, a recursive schema, a transform, a default, an async check) is not answered here:
  * zod's own parse runs, so every refusal and its message are zod's (a refused value is thus checked twice, the
  * price of the path every accepted one skips). test/core/fast-parse.test.ts holds the two to the same results on
  * generated input.
@@ -25,6 +25,7 @@ interface Internals {
   def: Def;
   traits: Set<string>;
   parse: (payload: Payload, ctx: { async: false }) => Payload | Promise<Payload>;
+  run: (payload: Payload, ctx: { async: false }) => Payload | Promise<Payload>;
   check?: (payload: Payload) => unknown;
   optin?: 'optional' | 'defaulted';
   optout?: 'optional';
@@ -44,6 +45,9 @@ interface Def {
   inclusive?: boolean;
   check?: string;
   when?: (payload: Payload) => boolean;
+  maximum?: number;
+  length?: number;
+  size?: number;
 }
 interface Schema {
   _zod: Internals;
@@ -75,6 +79,19 @@ class Compiler {
   readonly consts: unknown[] = [];
   readonly functions: string[] = [];
   private readonly named = new Map<Internals, string>();
+  /** Nodes whose function answers nothing (a kind not answered here). */
+  private readonly stubs = new Set<string>();
+  /** Nodes being written: meeting one again means the schema is recursive. */
+  private readonly open = new Set<Internals>();
+  /** A node met again while it was being written: zod keeps a recursive parse's shared and cyclic values, this does not. */
+  recursive = false;
+  private syncName: string | undefined;
+
+  /** The parse context zod's own parse passes, as a constant. */
+  private get sync(): string {
+    this.syncName ??= this.constant(sync);
+    return this.syncName;
+  }
 
   /** A value the generated code reads as a constant. */
   constant(value: unknown): string {
@@ -85,14 +102,18 @@ class Compiler {
   /** The function for a schema node, made once per node. */
   node(schema: Schema): string {
     const zod = schema._zod;
+    if (this.open.has(zod)) this.recursive = true;
     const known = this.named.get(zod);
     if (known !== undefined) return known;
     const name = `f${this.named.size}`;
     this.named.set(zod, name);
+    this.open.add(zod);
     const checks = checksOf(zod);
     const body = checks && this.body(zod);
+    this.open.delete(zod);
     if (!checks || body === undefined) {
       this.functions.push(`function ${name}(v) { return U; }`);
+      this.stubs.add(name);
       return name;
     }
     let code = body;
@@ -129,8 +150,17 @@ class Compiler {
       case 'array': {
         if (!def.element) return undefined;
         const element = this.node(def.element);
+        // zod refuses an array past its leading size checks before it walks it (util.sizeCaps): so does this.
+        const caps: number[] = [];
+        for (const check of def.checks ?? []) {
+          const { check: kind, maximum, length, size } = check._zod.def;
+          if (kind === undefined || !/_(length|size)$|_equals$/.test(kind)) break;
+          const max = maximum ?? length ?? size;
+          if (max !== undefined && max >= 0) caps.push(max);
+        }
+        const cap = caps.length > 0 ? `if (v.length > ${Math.min(...caps)}) return U;\n` : '';
         return (
-          'if (!Array.isArray(v)) return U;\nconst n = v.length;\nconst o = new Array(n);\n' +
+          `if (!Array.isArray(v)) return U;\n${cap}const n = v.length;\nconst o = new Array(n);\n` +
           `for (let i = 0; i < n; i++) { const x = ${element}(v[i]); if (x === U) return U; o[i] = x; }\n`
         );
       }
@@ -148,9 +178,8 @@ class Compiler {
       default: {
         if (!leaves.has(def.type)) return undefined;
         const parse = this.constant(zod.parse);
-        const ctx = this.constant(sync);
         return (
-          `const q = { value: v, issues: [] };\nconst r = ${parse}(q, ${ctx});\n` +
+          `const q = { value: v, issues: [] };\nconst r = ${parse}(q, ${this.sync});\n` +
           'if (r instanceof Promise || q.issues.length !== 0) return U;\nconst o = q.value;\n'
         );
       }
@@ -181,12 +210,14 @@ class Compiler {
       const k = JSON.stringify(key);
       const node = this.node(field);
       const read = `{ const x = ${node}(v[${k}]); if (x === U) return U; o[${k}] = x; }`;
-      // An absent optional key's schema still runs on undefined, its result ignored, as zod runs it (a check of
-      // its own that throws throws here too).
-      code +=
-        optin === undefined
-          ? `if (!(${k} in v)) return U;\n${read}\n`
-          : `if (${k} in v) ${read} else ${node}(undefined);\n`;
+      // zod runs an absent optional key's schema on undefined too and ignores its result; on undefined an optional
+      // runs only its own checks, so where it has some, or is a kind not answered here, zod's own run runs (a
+      // check that throws throws here too).
+      const runs = this.stubs.has(node) || (checksOf(field._zod)?.length ?? 1) > 0;
+      const absent = runs
+        ? ` else { const r = ${this.constant(field._zod)}.run({ value: undefined, issues: [] }, ${this.sync}); if (r instanceof Promise) return U; }`
+        : '';
+      code += optin === undefined ? `if (!(${k} in v)) return U;\n${read}\n` : `if (${k} in v) ${read}${absent}\n`;
     }
     if (strict) {
       const known = keys.map((key) => `k !== ${JSON.stringify(key)}`).join(' && ');
@@ -257,6 +288,7 @@ function generate(schema: Schema): (input: unknown) => unknown {
   try {
     const compiler = new Compiler();
     const root = compiler.node(schema);
+    if (compiler.recursive) return () => notAnswered;
     const constants = compiler.consts.map((_, i) => `c${i} = c[${i}]`).join(', ');
     const source = `"use strict";\n${constants ? `const ${constants};\n` : ''}${compiler.functions.join('\n')}\nreturn ${root};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the schema's own parser, made from its definition
