@@ -4,14 +4,16 @@
  * - SQLite: better-sqlite3 inserting the rows with nothing around it (bench/raw-insert.ts, on this schema and on
  *   the schema before issue #21's changes), then a real server with its default limits and the given durability,
  *   fed from another process (bench/load.ts): `publish` with 64 in flight, `publishBatch` and `ingest` (its ids
- *   only) of 1,000, the Publisher, and `POST /ingest` NDJSON.
+ *   only) of 1,000, the Publisher, and `POST /ingest` NDJSON, each case on a fresh server whose table, like the
+ *   raw loop's, holds the warm-up's events when it starts.
  * - PostgreSQL (when reachable): raw `pg` inserts and the store in process (bench/pg-ingest.ts), then nodes as a
  *   deployment runs them, on Redis: `publish` with 64 in flight, `publishBatch` (one, then two in flight) and
  *   `ingest` (two in flight) through a node alone, then `publish` through two nodes at once.
  * Every server first takes a short warm-up of the same calls, not recorded (`warmUp`).
  */
 import { postgresCpuMicros, startCluster } from './cluster.js';
-import { type Measured, next, runScript, start } from './ipc.js';
+import type { ChildProcess } from 'node:child_process';
+import { type Measured, next, runScript, start, waitLimitMs } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
 
 /**
@@ -56,13 +58,42 @@ const warmUpCases: [mode: string, count: string][] = [
   ['batch2', '20000'],
   ['ingest2', '20000'],
 ];
+/** The events the warm-up stores: the rows a server's table holds when its case starts. */
+const warmUpEvents = warmUpCases.reduce((sum, [, count]) => sum + Number(count), 0);
 
-/** The warm-up; one that fails is said on stderr and the cases run anyway (a limit shows in their rows). */
-async function warmUp(port: string): Promise<void> {
-  for (const [mode, count] of warmUpCases) {
-    const [measured] = await runScript('./load.ts', [mode, port, count]);
-    if (measured?.error !== undefined) process.stderr.write(`  the warm-up's ${mode} failed: ${measured.error}\n`);
+/**
+ * The warm-up of a server for one case (`mode`): a path the common warm-up does not take (the Publisher's,
+ * `POST /ingest`'s) takes the last part's place, so that the case runs on a compiled path and every case's table
+ * holds the same `warmUpEvents` rows. One that fails is said on stderr and the case runs anyway (a limit shows in
+ * its row).
+ */
+async function warmUp(port: string, mode?: string): Promise<void> {
+  const own = mode !== undefined && !warmUpCases.some(([common]) => common === mode);
+  const last = warmUpCases.length - 1;
+  const parts = warmUpCases.map(([common, count], i): [string, string] => [own && i === last ? mode : common, count]);
+  for (const [part, count] of parts) {
+    const [measured] = await runScript('./load.ts', [part, port, count]);
+    if (measured?.error !== undefined) process.stderr.write(`  the warm-up's ${part} failed: ${measured.error}\n`);
   }
+}
+
+/** Stops a server and waits (bounded) for it to exit, so that the next case's server has the cores to itself. */
+async function stop(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => {
+    server.once('exit', () => {
+      resolve();
+    });
+  });
+  server.kill();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    exited,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitLimitMs);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** The SQLite cases: load.ts's mode and its count of events. */
@@ -86,21 +117,24 @@ export async function sqliteIngest(
   for (let r = 0; r < repeats; r++) {
     // With an fsync per commit, one-event transactions are slow: fewer of them keep the run short.
     const singles = durability === 'full' ? counts.singles / 10 : counts.singles;
-    for (const measured of await runScript('./raw-insert.ts', [durability, String(singles)])) add(rows, measured);
-    // The server's default limits, as an orchestrator meets them: a limit that caps ingest shows up here.
-    const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
-    try {
-      const port = String(await next<number>(server, 'port'));
-      await warmUp(port);
-      for (const [mode, count] of sqliteCases(counts)) {
+    const rawArgs = [durability, String(singles), String(warmUpEvents)];
+    for (const measured of await runScript('./raw-insert.ts', rawArgs)) add(rows, measured);
+    // A server of its own for each case, with the server's default limits as an orchestrator meets them (a limit
+    // that caps ingest shows up here): each case then starts on a table of the warm-up's events, as the raw loop
+    // does, rather than on what the cases before it stored (an insert costs more as the table grows).
+    for (const [mode, count] of sqliteCases(counts)) {
+      const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
+      try {
+        const port = String(await next<number>(server, 'port'));
+        await warmUp(port, mode);
         const before = await cpuOf(server);
         const [measured] = await runScript('./load.ts', [mode, port, count]);
         const after = await cpuOf(server);
         if (measured) add(rows, measured);
         (serverCpu[mode] ??= []).push((after - before) / Number(count));
+      } finally {
+        await stop(server);
       }
-    } finally {
-      server.kill();
     }
   }
   return { rows, serverCpu };
