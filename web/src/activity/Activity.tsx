@@ -82,9 +82,10 @@ export function Activity({ now }: { now: number }) {
         </span>
       </header>
       {error && <p className="error small">{error}</p>}
-      <div className="activity-body" data-testid="activity" data-mode={mode} data-events={total}>
+      {/* The mode of what is drawn: a click changes `mode` a render before the rates are read again for it. */}
+      <div className="activity-body" data-testid="activity" data-mode={rates.mode} data-events={total}>
         <Chart series={chartSeries} data={data} />
-        <ul className="chart-legend small" aria-label={`events in the last 15 minutes by ${mode}`}>
+        <ul className="chart-legend small" aria-label={`events in the last 15 minutes by ${rates.mode}`}>
           {series.map((s, i) => (
             <li key={s.name} data-series={s.name} title={`${s.name}: ${s.total} events in the last 15 minutes`}>
               <span className="swatch" style={{ background: chartSeries[i]?.color }} aria-hidden="true" />
