@@ -9,10 +9,11 @@
  * - PostgreSQL (when reachable): raw `pg` inserts and the store in process (bench/pg-ingest.ts), then nodes as a
  *   deployment runs them, on Redis: `publish` with 64 in flight, `publishBatch` (one, then two in flight) and
  *   `ingest` (two in flight) through a node alone, then `publish` through two nodes at once.
- * Every server first takes a short warm-up of the same calls, not recorded (`warmUp`).
+ * Every server first takes a short warm-up, not recorded (`warmUp`): the same calls, or for a SQLite case the
+ * common calls with that case's own in their last part.
  */
-import { postgresCpuMicros, startCluster } from './cluster.js';
 import type { ChildProcess } from 'node:child_process';
+import { postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start, waitLimitMs } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
 
@@ -62,10 +63,10 @@ const warmUpCases: [mode: string, count: string][] = [
 const warmUpEvents = warmUpCases.reduce((sum, [, count]) => sum + Number(count), 0);
 
 /**
- * The warm-up of a server for one case (`mode`): a path the common warm-up does not take (the Publisher's,
- * `POST /ingest`'s) takes the last part's place, so that the case runs on a compiled path and every case's table
- * holds the same `warmUpEvents` rows. One that fails is said on stderr and the case runs anyway (a limit shows in
- * its row).
+ * The warm-up of a server for one case (`mode`): a case whose calls the common warm-up does not make (the
+ * Publisher's, whose `ingest` calls go `after` a key, `POST /ingest`'s, and `publishBatch` one in flight) makes
+ * them in the last part's place, so that the case runs on a compiled path and every case's table holds the same
+ * `warmUpEvents` rows. One that fails is said on stderr and the case runs anyway (a limit shows in its row).
  */
 async function warmUp(port: string, mode?: string): Promise<void> {
   const own = mode !== undefined && !warmUpCases.some(([common]) => common === mode);
@@ -77,7 +78,10 @@ async function warmUp(port: string, mode?: string): Promise<void> {
   }
 }
 
-/** Stops a server and waits (bounded) for it to exit, so that the next case's server has the cores to itself. */
+/**
+ * Stops a server and waits (bounded) for it to exit, so that the next case's server has the cores to itself; one
+ * still running after the wait limit is killed outright.
+ */
 async function stop(server: ChildProcess): Promise<void> {
   if (server.exitCode !== null || server.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => {
@@ -87,13 +91,16 @@ async function stop(server: ChildProcess): Promise<void> {
   });
   server.kill();
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    exited,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, waitLimitMs);
+  const gone = await Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(false);
+      }, waitLimitMs);
     }),
   ]);
   clearTimeout(timer);
+  if (!gone) server.kill('SIGKILL');
 }
 
 /** The SQLite cases: load.ts's mode and its count of events. */
@@ -155,7 +162,7 @@ export async function clientsAlone(repeats: number, counts: IngestCounts): Promi
         for (const measured of await runScript('./load.ts', [mode, port, count])) add(rows, measured);
       }
     } finally {
-      server.kill();
+      await stop(server);
     }
   }
   return rows;

@@ -6,7 +6,7 @@
  *
  * Usage: `raw-insert.ts durability singles [startRows]`. `startRows`: the rows the table holds when the batched
  * loop starts, filled before it and not timed. An insert costs more as the table and its indexes grow (rows
- * 300,000–400,000 went in 6–9 % slower than the first 100,000, measured 2026-12-06), so the loop starts where
+ * 300,000–400,000 went in 7–9 % slower than the first 100,000, measured 2026-12-06), so the loop starts where
  * the server's cases do: on a table holding their warm-up's events (bench/ingest.ts).
  */
 import { mkdtempSync } from 'node:fs';
@@ -20,6 +20,10 @@ import { benchEvent } from './shared.js';
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
 const singles = Number(process.argv[3] ?? 20_000);
 const startRows = Number(process.argv[4] ?? 0);
+if (!Number.isInteger(startRows) || startRows < 0)
+  throw new Error(`startRows must be a whole number ≥ 0, not ${process.argv[4]}`);
+if (startRows > 0 && startRows < singles)
+  throw new Error(`the single-event loop's ${singles} rows would leave the table larger than startRows (${startRows})`);
 
 function open(): Database.Database {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-raw-')), 'raw.db'), durability).$client;
