@@ -128,7 +128,7 @@ export async function sqliteIngest(
     for (const measured of await runScript('./raw-insert.ts', rawArgs)) add(rows, measured);
     // A server of its own for each case, with the server's default limits as an orchestrator meets them (a limit
     // that caps ingest shows up here): each case then starts on a table of the warm-up's events, as the raw loop
-    // does, rather than on what the cases before it stored (an insert costs more as the table grows).
+    // does, rather than on what the cases before it stored, and each case's own compile is not in its figures.
     for (const [mode, count] of sqliteCases(counts)) {
       const server = start('./servers.ts', ['switchboard'], { BENCH_DURABILITY: durability });
       try {
