@@ -1,8 +1,8 @@
 /**
  * The storage limit: better-sqlite3 inserting the same rows into the same schema (the real migrations, WAL,
- * the given durability as SQLite's own `synchronous` setting) with nothing else around it, on this schema and on
- * the schema before issue #21 (two more indexes on `events`, a full key index, two more columns). Prints one
- * JSON line per measurement.
+ * the given durability as SQLite's own `synchronous` setting) with nothing else around it, on this schema (also
+ * with each event's idempotency key as the Publisher makes it: `raw-batch-keys`) and on the schema before issue #21
+ * (two more indexes on `events`, a full key index, two more columns). Prints one JSON line per measurement.
  *
  * Usage: `raw-insert.ts durability singles [startRows]`. `startRows`: the rows the table holds when the batched
  * loop starts, filled before it and not timed. An insert costs more as the table and its indexes grow (rows
@@ -69,13 +69,26 @@ const measure = (mode: string, count: number, run: () => void) => {
   process.stdout.write(`${JSON.stringify({ mode, count, seconds, perSecond: count / seconds, engineCpuPerEvent })}\n`);
 };
 
-function rawLoops(db: Database.Database, suffix: string, withSingles: boolean): void {
+/**
+ * The loops on one table: `withSingles`, one transaction per event first; then, once the table holds `startRows`,
+ * 100,000 events 1,000 a transaction. `keyed`: the timed events each carry an idempotency key as the Publisher
+ * makes them (`pub-<uuid>:<n>`, one prefix, n from 0) under one owner, into the unique index on (`key_owner`, `key`):
+ * what the engine alone costs for the Publisher's exactly-once keys.
+ */
+function rawLoops(db: Database.Database, suffix: string, withSingles: boolean, keyed = false): void {
   const insert = db.prepare(
     'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  const insertKeyed = db.prepare(
+    'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at, key, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const prefix = `pub-${globalThis.crypto.randomUUID()}`;
   const single = db.transaction((i: number) => insert.run(...row(i)));
   const batch = db.transaction((from: number) => {
     for (let k = 0; k < 1_000; k++) insert.run(...row(from + k));
+  });
+  const keyedBatch = db.transaction((from: number, n: number) => {
+    for (let k = 0; k < 1_000; k++) insertKeyed.run(...row(from + k), `${prefix}:${n + k}`, 'bench');
   });
   let rows = 0;
   if (withSingles) {
@@ -88,12 +101,16 @@ function rawLoops(db: Database.Database, suffix: string, withSingles: boolean): 
   for (; rows + 1_000 <= startRows; rows += 1_000) batch(rows);
   for (; rows < startRows; rows++) single(rows);
   measure(`raw-batch${suffix}`, 100_000, () => {
-    for (let i = 0; i < 100_000; i += 1_000) batch(rows + i);
+    for (let i = 0; i < 100_000; i += 1_000) {
+      if (keyed) keyedBatch(rows + i, i);
+      else batch(rows + i);
+    }
   });
   db.close();
 }
 
 rawLoops(open(), '', true);
+rawLoops(open(), '-keys', false, true);
 const before = open();
 schemaBefore(before);
 rawLoops(before, '-before', false);
