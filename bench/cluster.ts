@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createSwitchboardClient } from '../client/index.js';
 import { quoteIdent } from '../server/store/postgres-open.js';
 import { cell, median, rateCell } from './format.js';
-import { here, next, profileArgv, start, waitLimitMs } from './ipc.js';
+import { here, next, profileArgv, start, stop, waitLimitMs } from './ipc.js';
 import { benchEvent, type FanOutSamples } from './shared.js';
 import { pgUrl, reachable, redisUrl } from '../test/engine-addresses.js';
 
@@ -115,15 +115,8 @@ async function startNode(schema: string, channel: string, lifted: boolean): Prom
   return {
     port,
     cpuMicros: () => processCpuMicros(child.pid ?? NaN),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        // A node that does not finish its shutdown within the wait limit is killed outright.
-        const timer = setTimeout(() => child.kill('SIGKILL'), waitLimitMs);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    // A node that does not finish its shutdown within the wait limit is killed outright (ipc.ts).
+    stop: () => stop(child),
   };
 }
 
@@ -134,7 +127,7 @@ async function startNode(schema: string, channel: string, lifted: boolean): Prom
 export async function startCluster(count: number, lifted = false) {
   const name = `sb_bench_${process.pid}_${Date.now().toString(36)}`;
   const nodes: Node[] = [];
-  const stop = async () => {
+  const stopAll = async () => {
     for (const node of nodes) await node.stop();
     const admin = new pg.Client({ connectionString: pgUrl });
     await admin.connect();
@@ -144,10 +137,10 @@ export async function startCluster(count: number, lifted = false) {
   try {
     for (let i = 0; i < count; i++) nodes.push(await startNode(name, name, lifted));
   } catch (error) {
-    await stop();
+    await stopAll();
     throw error;
   }
-  return { nodes, stop };
+  return { nodes, stop: stopAll };
 }
 
 type FanOut = FanOutSamples;

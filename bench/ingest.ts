@@ -12,9 +12,8 @@
  * Every server first takes a short warm-up, not recorded (`warmUp`): the same calls, or for a SQLite case the
  * common calls with that case's own in their last part.
  */
-import type { ChildProcess } from 'node:child_process';
 import { postgresCpuMicros, startCluster } from './cluster.js';
-import { type Measured, next, runScript, start, waitLimitMs } from './ipc.js';
+import { type Measured, next, runScript, start, stop } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
 
 /**
@@ -76,31 +75,6 @@ async function warmUp(port: string, mode?: string): Promise<void> {
     const [measured] = await runScript('./load.ts', [part, port, count]);
     if (measured?.error !== undefined) process.stderr.write(`  the warm-up's ${part} failed: ${measured.error}\n`);
   }
-}
-
-/**
- * Stops a server and waits (bounded) for it to exit, so that the next case's server has the cores to itself; one
- * still running after the wait limit is killed outright.
- */
-async function stop(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => {
-    server.once('exit', () => {
-      resolve();
-    });
-  });
-  server.kill();
-  let timer: NodeJS.Timeout | undefined;
-  const gone = await Promise.race([
-    exited.then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => {
-        resolve(false);
-      }, waitLimitMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (!gone) server.kill('SIGKILL');
 }
 
 /** The SQLite cases: load.ts's mode and its count of events. */

@@ -26,6 +26,20 @@ export function start(file: string, args: string[], env: Record<string, string> 
   });
 }
 
+/** Stops a child with SIGTERM and waits until it has exited; one still running after the wait limit is killed outright. */
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), waitLimitMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export function next<T>(child: ChildProcess, key: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
