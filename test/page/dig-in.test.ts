@@ -200,6 +200,16 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
     await expect(activity.locator('[data-series="agent"]').textContent()).resolves.toBe('agent 45');
     await expect(activity.locator('[data-series="workflow"]').textContent()).resolves.toBe('workflow 1');
 
+    // Every state the page commits on the way says which mode its legend shows: never "agent" over the families.
+    await activity.evaluate((el) => {
+      const mixed: string[] = [];
+      (window as unknown as { mixedModes: string[] }).mixedModes = mixed;
+      new MutationObserver(() => {
+        const names = [...el.querySelectorAll('[data-series]')].map((li) => li.getAttribute('data-series') ?? '');
+        if (el.getAttribute('data-mode') === 'agent' && names.some((n) => n === 'agent' || n === 'workflow'))
+          mixed.push(names.join(' '));
+      }).observe(el, { attributes: true, childList: true, subtree: true });
+    });
     await page.getByRole('button', { name: 'by agent' }).click();
     await page.locator('[data-testid="activity"][data-mode="agent"]').waitFor({ timeout: pageTimeout });
     await expect(activity.locator('[data-series]').allTextContents()).resolves.toEqual([
@@ -207,6 +217,7 @@ describe.skipIf(!haveChromium)('digging into the dashboard', () => {
       'agent-b 15',
       'agent-c 15',
     ]);
+    expect(await page.evaluate(() => (window as unknown as { mixedModes: string[] }).mixedModes)).toEqual([]);
 
     // A page opened now counts the same from history.
     const later = await browser().open(server.url, { width: 1280, height: 800 });
