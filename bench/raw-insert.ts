@@ -1,8 +1,9 @@
 /**
  * The storage limit: better-sqlite3 inserting the same rows into the same schema (the real migrations, WAL,
  * the given durability as SQLite's own `synchronous` setting) with nothing else around it, on this schema (also
- * with each event's idempotency key as the Publisher makes it: `raw-batch-keys`) and on the schema before issue #21
- * (two more indexes on `events`, a full key index, two more columns). Prints one JSON line per measurement.
+ * with each event's idempotency key as the Publisher makes it: `raw-batch-keys`; and with one row per transaction
+ * in place of those keys, a design not built: `raw-batch-sequenced`) and on the schema before issue #21 (two more
+ * indexes on `events`, a full key index, two more columns). Prints one JSON line per measurement.
  *
  * Usage: `raw-insert.ts durability singles [startRows]`. `startRows`: the rows the table holds when the batched
  * loop starts, filled before it and not timed. An insert costs more as the table and its indexes grow (rows
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { topicOf } from '@switchboard/shared';
+import { newKeyPrefix } from '../client/publisher.js';
 import { benchEvent } from './shared.js';
 
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
@@ -71,24 +73,50 @@ const measure = (mode: string, count: number, run: () => void) => {
 
 /**
  * The loops on one table: `withSingles`, one transaction per event first; then, once the table holds `startRows`,
- * 100,000 events 1,000 a transaction. `keyed`: the timed events each carry an idempotency key as the Publisher
- * makes them (`pub-<uuid>:<n>`, one prefix, n from 0) under one owner, into the unique index on (`key_owner`, `key`):
- * what the engine alone costs for the Publisher's exactly-once keys.
+ * 100,000 events 1,000 a transaction. `keys`: `keyed`, the timed events each carry an idempotency key as the
+ * Publisher makes them (`newKeyPrefix()`'s prefix and `:<n>`, n from 0) under one owner, into the unique index on
+ * (`key_owner`, `key`): what the engine alone costs for the Publisher's exactly-once keys; `sequenced`, no key on the
+ * events, instead one row per transaction in a table of its own, (owner, the Publisher's prefix, its first sequence
+ * number, how many, the first id): what exactly-once would cost the engine if a Publisher's batch carried its prefix
+ * and first sequence number and the store kept ranges, not keys (docs/performance.md, "What stops the goals that are
+ * not met").
  */
-function rawLoops(db: Database.Database, suffix: string, withSingles: boolean, keyed = false): void {
+function rawLoops(
+  db: Database.Database,
+  suffix: string,
+  withSingles: boolean,
+  keys: 'none' | 'keyed' | 'sequenced' = 'none',
+): void {
   const insert = db.prepare(
     'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertKeyed = db.prepare(
     'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at, key, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const prefix = `pub-${globalThis.crypto.randomUUID()}`;
+  const prefix = newKeyPrefix();
   const single = db.transaction((i: number) => insert.run(...row(i)));
   const batch = db.transaction((from: number) => {
     for (let k = 0; k < 1_000; k++) insert.run(...row(from + k));
   });
   const keyedBatch = db.transaction((from: number, n: number) => {
     for (let k = 0; k < 1_000; k++) insertKeyed.run(...row(from + k), `${prefix}:${n + k}`, 'bench');
+  });
+  if (keys === 'sequenced') {
+    db.exec(`CREATE TABLE sequenced_batches (key_owner text NOT NULL, producer text NOT NULL, first_seq integer NOT NULL,
+      count integer NOT NULL, first_id integer NOT NULL, PRIMARY KEY (key_owner, producer, first_seq))`);
+  }
+  const insertRange = db.prepare(
+    keys === 'sequenced'
+      ? 'INSERT INTO sequenced_batches (key_owner, producer, first_seq, count, first_id) VALUES (?, ?, ?, ?, ?)'
+      : 'SELECT 1',
+  );
+  const sequencedBatch = db.transaction((from: number, n: number) => {
+    let first = 0;
+    for (let k = 0; k < 1_000; k++) {
+      const { lastInsertRowid } = insert.run(...row(from + k));
+      if (k === 0) first = Number(lastInsertRowid);
+    }
+    insertRange.run('bench', prefix, n, 1_000, first);
   });
   let rows = 0;
   if (withSingles) {
@@ -102,7 +130,8 @@ function rawLoops(db: Database.Database, suffix: string, withSingles: boolean, k
   for (; rows < startRows; rows++) single(rows);
   measure(`raw-batch${suffix}`, 100_000, () => {
     for (let i = 0; i < 100_000; i += 1_000) {
-      if (keyed) keyedBatch(rows + i, i);
+      if (keys === 'keyed') keyedBatch(rows + i, i);
+      else if (keys === 'sequenced') sequencedBatch(rows + i, i);
       else batch(rows + i);
     }
   });
@@ -110,7 +139,8 @@ function rawLoops(db: Database.Database, suffix: string, withSingles: boolean, k
 }
 
 rawLoops(open(), '', true);
-rawLoops(open(), '-keys', false, true);
+rawLoops(open(), '-keys', false, 'keyed');
+rawLoops(open(), '-sequenced', false, 'sequenced');
 const before = open();
 schemaBefore(before);
 rawLoops(before, '-before', false);

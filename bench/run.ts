@@ -267,6 +267,8 @@ const ingestLabels: Record<string, string> = {
   'raw-single': 'raw better-sqlite3, one transaction per event',
   'raw-batch': 'raw better-sqlite3, 1,000 events per transaction',
   'raw-batch-keys': 'raw better-sqlite3, 1,000 events per transaction, each with a key as the Publisher makes it',
+  'raw-batch-sequenced':
+    "raw better-sqlite3, 1,000 events per transaction, one row per transaction for the Publisher's sequence (not built)",
   'raw-batch-before': 'raw better-sqlite3, 1,000 events per transaction, the schema before #21',
   publish: 'Switchboard `publish`, 64 in flight on one connection',
   batch: 'Switchboard `publishBatch` of 1,000, one in flight',

@@ -5,7 +5,7 @@ what the server's answer to a batch means. Neither I/O nor locking here: each Pu
 import itertools
 import json
 import logging
-import uuid
+import secrets
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,7 +103,8 @@ class Outbox:
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
         self.buffer: deque[Item] = deque()
-        self._key_prefix = f"py-{uuid.uuid4()}"
+        # 96 random bits as 16 characters: every key goes into the store's unique index, where a shorter one costs less.
+        self._key_prefix = f"py-{secrets.token_urlsafe(12)}"
         self._next_key = itertools.count()
         self.sent = 0
         self.retried = 0
