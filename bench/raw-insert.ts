@@ -77,9 +77,9 @@ const measure = (mode: string, count: number, run: () => void) => {
  * Publisher makes them (`newKeyPrefix()`'s prefix and `:<n>`, n from 0) under one owner, into the unique index on
  * (`key_owner`, `key`): what the engine alone costs for the Publisher's exactly-once keys; `sequenced`, no key on the
  * events, instead one row per transaction in a table of its own, (owner, the Publisher's prefix, its first sequence
- * number, how many, the first id): what exactly-once would cost the engine if a Publisher's batch carried its prefix
- * and first sequence number and the store kept ranges, not keys (docs/performance.md, "What stops the goals that are
- * not met").
+ * number, how many, the first id): the writes exactly-once would cost the engine if a Publisher's batch carried its
+ * prefix and first sequence number and the store kept ranges, not keys (the one read per batch such a store adds is
+ * not in this loop; docs/performance.md, "What stops the goals that are not met").
  */
 function rawLoops(
   db: Database.Database,
