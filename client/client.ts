@@ -9,6 +9,7 @@ import type { AppRouter, AppRouterFor } from '../server/routers/_app.js';
 import { transformer } from '@switchboard/shared';
 import { answeredLink } from './answered-link.js';
 import { describeConnectionError } from './connection-error.js';
+import { frameEncoder } from './frame-encoder.js';
 import { readToken, type Connection, type ConnectionState, type TokenSource } from './connection.js';
 import { createSseTransport, type EventSourceClass } from './sse-links.js';
 
@@ -144,6 +145,7 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
     }),
     retryDelayMs: backoff(options.reconnect),
     keepAlive: { enabled: true, ...(options.keepAlive ?? defaultKeepAlive) },
+    experimental_encoder: frameEncoder,
   });
   const client = createTRPCClient<TRouter>({ links: [answeredLink(), wsLink({ client: wsClient, transformer })] });
 
@@ -182,15 +184,27 @@ export function createSwitchboardClient<TRouter extends AnyTRPCRouter = AppRoute
     if (current?.state === 'connecting') current.ws.close();
     await wsClient.close();
   };
-  return withExtras(client, close, connection);
+  return withExtras(client, close, connection, true);
 }
+
+/**
+ * True on a client whose frames `frameEncoder` writes (the WebSocket transport's): a call's input may then hold a
+ * `JsonTexts` (the Publisher's events, written once). Over SSE a call goes through tRPC's HTTP link, which may not.
+ */
+export const writesJsonTexts = Symbol('writesJsonTexts');
 
 function withExtras<TRouter extends AnyTRPCRouter>(
   client: TRPCClient<TRouter>,
   close: () => Promise<void>,
   connection: Connection,
+  jsonTexts = false,
 ): SwitchboardClient<TRouter> {
-  const extras: Record<string | symbol, unknown> = { close, connection, [Symbol.asyncDispose]: close };
+  const extras: Record<string | symbol, unknown> = {
+    close,
+    connection,
+    [Symbol.asyncDispose]: close,
+    [writesJsonTexts]: jsonTexts,
+  };
   // The tRPC client is a proxy that turns every property into a procedure path; our few names are answered first.
   return new Proxy(client, {
     get: (target, key, receiver) => (key in extras ? extras[key] : (Reflect.get(target, key, receiver) as unknown)),

@@ -2,13 +2,18 @@
  * The orchestrator's sink. `publish()` never throws and never waits on the network: events go into a bounded
  * outbox and a single sender drains it in order, in batches, retrying with backoff while the server is away.
  * Each event gets an idempotency key when it is accepted, so a retry after an ambiguous failure (sent, then the
- * connection died before the answer) returns the stored event instead of storing it twice.
+ * connection died before the answer) returns the stored event instead of storing it twice. Each is written as JSON
+ * once, when it is accepted: that text is measured for the batch limit and, over WebSocket, sent as it is
+ * (`JsonTexts`, client/frame-encoder.ts), which took the client about a quarter of its CPU per event
+ * (docs/performance.md, "The stop of the thirtieth run").
  */
 import { TRPCClientError } from '@trpc/client';
 import type { z } from 'zod';
 import {
   describeIssues,
   fastSafeParse,
+  isPlainJson,
+  JsonTexts,
   limits,
   publishInputSchema,
   utf8Bytes,
@@ -25,6 +30,7 @@ import {
   type RetryOptions,
   type SwitchboardClient,
   type SwitchboardClientOptions,
+  writesJsonTexts,
 } from './client.js';
 import { describeConnectionError } from './connection-error.js';
 
@@ -137,6 +143,30 @@ const isRefused = (error: unknown) => {
 
 type SendOutcome = { ok: true } | { ok: false; error: unknown; timedOut: boolean };
 
+/**
+ * An accepted event, with its key: as the JSON text it goes as with that key, written once when it was taken, or,
+ * for an event that text would not say whole, as the caller's event, sent as it is and encoded then.
+ */
+type Queued = { key: string; bytes: number } & ({ text: string } | { event: PublishInput });
+
+/** A queued event as an event, with its key (one queued as text is read back from it). */
+const eventOf = (queued: Queued): PublishInput =>
+  'text' in queued ? (JSON.parse(queued.text) as PublishInput) : { ...queued.event, key: queued.key };
+
+/**
+ * The event's JSON text with `key`, or undefined unless that text says all the server would read from the event:
+ * plain JSON `data` and a timestamp that is a string or a `Date` (its text the ISO string the server takes).
+ */
+function jsonTextOf(event: PublishInput, key: string): string | undefined {
+  if (Object.getPrototypeOf(event) !== Object.prototype || 'toJSON' in event || !isPlainJson(event.data))
+    return undefined;
+  const { timestamp } = event as { timestamp?: unknown };
+  if (timestamp !== undefined && typeof timestamp !== 'string' && !(timestamp instanceof Date)) return undefined;
+  const json = JSON.stringify(event);
+  // A key of its own is in the text already; otherwise it goes last (an event always has fields: the brace closes them).
+  return event.key === undefined ? `${json.slice(0, -1)},"key":${JSON.stringify(key)}}` : json;
+}
+
 /** Resolves after the timers due now, once what the client queued this turn has gone out. */
 const nextTurn = () =>
   new Promise<void>((resolve) => {
@@ -186,13 +216,10 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
 
   const keyPrefix = newKeyPrefix();
   let nextKey = 0;
-  const outbox: PublishInput[] = [];
-  /** The JSON size of each event in the outbox, in the same order. */
-  const sizes: number[] = [];
-  const take = (count: number) => {
-    sizes.splice(0, count);
-    return outbox.splice(0, count);
-  };
+  const outbox: Queued[] = [];
+  const take = (count: number) => outbox.splice(0, count);
+  /** The client sends a `JsonTexts` as its texts (client/frame-encoder.ts): the WebSocket transport's does. */
+  const sendsTexts = (client as unknown as Record<symbol, unknown>)[writesJsonTexts] === true;
   /**
    * How many events the batch starting at `from` holds: up to `batchSize`, and up to `maxBatchBytes` unless it
    * is one event.
@@ -201,8 +228,8 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     if (singles) return Math.min(1, outbox.length - from);
     let count = 0;
     let bytes = 0;
-    for (let i = from; i < sizes.length; i++) {
-      const size = sizes[i] ?? 0;
+    for (let i = from; i < outbox.length; i++) {
+      const size = outbox[i]?.bytes ?? 0;
       if (count === batchSize || (count > 0 && bytes + size > maxBatchBytes)) break;
       bytes += size;
       count++;
@@ -261,8 +288,22 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     }
   }
 
+  /**
+   * The events of a batch as the call takes them: their texts as written when they were taken, when the client
+   * sends those and every event has one; otherwise each event with its key.
+   */
+  function eventsOf(batch: readonly Queued[]): PublishInput[] {
+    const texts: string[] = [];
+    for (const queued of batch) {
+      if (!sendsTexts || !('text' in queued)) return batch.map(eventOf);
+      texts.push(queued.text);
+    }
+    // Typed as the events it stands for: the frame encoder writes it as them.
+    return new JsonTexts(texts) as unknown as PublishInput[];
+  }
+
   /** One batch sent, answered with how it went; never rejects. */
-  async function sendBatch(batch: PublishInput[], after: string | undefined): Promise<SendOutcome> {
+  async function sendBatch(batch: readonly Queued[], after: string | undefined): Promise<SendOutcome> {
     // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only a combined signal refers
     // to may be collected before it fires, and then a send to a server that never answers waits forever.
     const timeout = new AbortController();
@@ -271,7 +312,8 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
     }, requestTimeoutMs);
     try {
       const signal = AbortSignal.any([stop.signal, timeout.signal]);
-      await client.ingest.mutate(after === undefined ? { events: batch } : { events: batch, after }, { signal });
+      const events = eventsOf(batch);
+      await client.ingest.mutate(after === undefined ? { events } : { events, after }, { signal });
       return { ok: true };
     } catch (error) {
       return { ok: false, error, timedOut: timeout.signal.aborted };
@@ -341,7 +383,7 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
             singles = oldest.count;
           } else {
             const [bad] = take(1);
-            if (bad) drop(bad, 'rejected_by_server', (outcome.error as Error).message);
+            if (bad) drop(eventOf(bad), 'rejected_by_server', (outcome.error as Error).message);
             if (singles > 0) singles--;
           }
           continue;
@@ -384,9 +426,12 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
 
   function enqueue(event: PublishInput): string {
     const key = event.key ?? `${keyPrefix}:${nextKey++}`;
-    const queued = { ...event, key };
-    outbox.push(queued);
-    sizes.push(utf8Bytes(JSON.stringify(queued)));
+    const text = jsonTextOf(event, key);
+    outbox.push(
+      text === undefined
+        ? { event, key, bytes: utf8Bytes(JSON.stringify({ ...event, key })) }
+        : { text, key, bytes: utf8Bytes(text) },
+    );
     onQueued?.();
     void send();
     return key;

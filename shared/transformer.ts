@@ -15,6 +15,17 @@ import { jsonDepthMessage, limits, nestedDeeperThan, tooDeep } from './limits.js
  *   was just parsed from one frame and has no other reader.
  */
 
+/**
+ * A list whose items are JSON texts already, each what `JSON.stringify` wrote for a plain JSON value: what the
+ * Publisher sends, having written each event's text once when it took the event (to measure it). `encode` passes
+ * it through as it is, and the WebSocket client's frame encoder (client/frame-encoder.ts) writes the texts into the
+ * frame where it stands, so that no event is walked or written again. Only for a client whose frames that encoder
+ * writes: anywhere else it has no JSON of its own.
+ */
+export class JsonTexts {
+  constructor(readonly texts: readonly string[]) {}
+}
+
 /** Thrown inside `encode` when a value needs superjson's general treatment; made once, thrown often. */
 const needsSuperjson = new Error('needs superjson');
 
@@ -49,6 +60,8 @@ function encodeValue(value: unknown, path: string[], dates: Record<string, ['Dat
     dates[path.map(escapeKey).join('.')] = ['Date'];
     return value.toISOString();
   }
+  // Written by the frame encoder; never at the top, which no frame encoder looks for.
+  if (value instanceof JsonTexts && path.length > 0) return value;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw needsSuperjson;
   const out: Record<string, unknown> = {};

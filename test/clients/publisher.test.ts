@@ -205,6 +205,40 @@ describe('Publisher', () => {
     expect(await publisher.close()).toEqual({ unsent: 0 });
   });
 
+  it('sends an event as written when it was taken, and one whose JSON would not say it whole as the event', async () => {
+    await using server = await startTestServer();
+    await using publisher = createPublisher({ url: server.url, WebSocket });
+    const at = new Date(Date.UTC(2026, 11, 1, 12, 0, 0, 250));
+    const taken = {
+      type: 'agent.log' as const,
+      timestamp: at,
+      data: { agentId: 'a', level: 'info' as const, message: 'as taken' },
+    };
+    expect(publisher.publish(taken).accepted).toBe(true);
+    // Its JSON was written when publish took it: a change to the caller's object afterwards is not sent.
+    taken.data.message = 'changed afterwards';
+    // `undefined` is not JSON: this one goes as the event, encoded when its batch is sent.
+    expect(
+      publisher.publish({
+        type: 'agent.log',
+        key: 'own-key',
+        data: { agentId: 'b', level: 'warn', message: 'as the event', context: undefined },
+      }).accepted,
+    ).toBe(true);
+    expect(publisher.publish(agentStatus('c')).accepted).toBe(true);
+    await publisher.flush(5_000);
+    const stored = await storedEvents(server.url);
+    expect(stored.map((e) => [e.type, e.type === 'agent.log' ? e.data.message : e.topic])).toEqual([
+      ['agent.log', 'as taken'],
+      ['agent.log', 'as the event'],
+      ['agent.status', 'agent:c'],
+    ]);
+    expect(stored[0]?.timestamp).toEqual(at);
+    expect(stored[1]?.key).toBe('own-key');
+    expect(stored[1]?.data).toEqual({ agentId: 'b', level: 'warn', message: 'as the event' });
+    expect(stored[0]?.key).toMatch(/^pub-[A-Za-z0-9_-]{16}:0$/);
+  });
+
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
     await using server = await startTestServer();
     const publisher = createPublisher({ url: server.url, WebSocket, retry: { initialMs: 20, maxMs: 100 } });
