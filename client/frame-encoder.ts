@@ -1,7 +1,8 @@
 /**
  * The WebSocket client's frames: JSON, as tRPC's own encoder writes them, except that a `JsonTexts` among the
  * fields of a call's input (the Publisher's events, each written once when it was taken) goes into the frame as the
- * texts it holds, rather than being walked and written again. The server reads the same JSON either way.
+ * texts it holds, rather than being walked and written again. The server reads the same events either way (a `Date`
+ * timestamp among them as the ISO string the transformer would have annotated, which the server's schema takes).
  */
 import { jsonEncoder, type Encoder } from '@trpc/client';
 import { JsonTexts } from '@switchboard/shared';

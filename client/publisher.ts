@@ -5,7 +5,8 @@
  * connection died before the answer) returns the stored event instead of storing it twice. Each is written as JSON
  * once, when it is accepted: that text is measured for the batch limit and, over WebSocket, sent as it is
  * (`JsonTexts`, client/frame-encoder.ts), which took the client about a quarter of its CPU per event
- * (docs/performance.md, "The stop of the thirtieth run").
+ * (docs/performance.md, "The stop of the thirtieth run"). One whose JSON would not say it whole is kept as a shallow
+ * copy and encoded when it is sent.
  */
 import { TRPCClientError } from '@trpc/client';
 import type { z } from 'zod';
@@ -147,23 +148,42 @@ type SendOutcome = { ok: true } | { ok: false; error: unknown; timedOut: boolean
  * An accepted event, with its key: as the JSON text it goes as with that key, written once when it was taken, or,
  * for an event that text would not say whole, as the caller's event, sent as it is and encoded then.
  */
-type Queued = { key: string; bytes: number } & ({ text: string } | { event: PublishInput });
+type Queued = { key: string; bytes: number } & (
+  | { text: string; /** A `Date` timestamp, which the text holds as its ISO string. */ timestamp: Date | undefined }
+  /** The event with its key: a shallow copy, as taken. */
+  | { event: PublishInput }
+);
 
-/** A queued event as an event, with its key (one queued as text is read back from it). */
-const eventOf = (queued: Queued): PublishInput =>
-  'text' in queued ? (JSON.parse(queued.text) as PublishInput) : { ...queued.event, key: queued.key };
+/** A queued event as an event, with its key: one queued as text is read back from it (its `Date` a `Date` again). */
+function eventOf(queued: Queued): PublishInput {
+  if (!('text' in queued)) return queued.event;
+  const event = JSON.parse(queued.text) as PublishInput;
+  return queued.timestamp === undefined ? event : { ...event, timestamp: queued.timestamp };
+}
 
 /**
  * The event's JSON text with `key`, or undefined unless that text says all the server would read from the event:
- * plain JSON `data` and a timestamp that is a string or a `Date` (its text the ISO string the server takes).
+ * plain JSON `data` (`isPlainJson`), and a timestamp that is a string or a `Date` of the years 0–9999, written as
+ * `toISOString()` writes it (what the transformer sends, and the form the server's schema takes; not whatever a
+ * `toJSON` of the application's would write).
  */
 function jsonTextOf(event: PublishInput, key: string): string | undefined {
   if (Object.getPrototypeOf(event) !== Object.prototype || 'toJSON' in event || !isPlainJson(event.data))
     return undefined;
   const { timestamp } = event as { timestamp?: unknown };
-  if (timestamp !== undefined && typeof timestamp !== 'string' && !(timestamp instanceof Date)) return undefined;
-  const json = JSON.stringify(event);
-  // A key of its own is in the text already; otherwise it goes last (an event always has fields: the brace closes them).
+  let json: string;
+  if (timestamp instanceof Date) {
+    const iso = Number.isNaN(timestamp.getTime()) ? '' : timestamp.toISOString();
+    // An extended year (+010000, -000001) is a `Date` the server's schema takes only as one.
+    if (iso === '' || iso.startsWith('+') || iso.startsWith('-')) return undefined;
+    json = JSON.stringify({ ...event, timestamp: iso });
+  } else if (timestamp === undefined || typeof timestamp === 'string') {
+    json = JSON.stringify(event);
+  } else {
+    return undefined;
+  }
+  if (!json.startsWith('{') || !json.endsWith('}') || json === '{}') return undefined;
+  // A key of its own is in the text already; otherwise it goes last, after the fields the text holds.
   return event.key === undefined ? `${json.slice(0, -1)},"key":${JSON.stringify(key)}}` : json;
 }
 
@@ -427,11 +447,13 @@ function openPublisher(options: PublisherOptions & { client?: SwitchboardClient 
   function enqueue(event: PublishInput): string {
     const key = event.key ?? `${keyPrefix}:${nextKey++}`;
     const text = jsonTextOf(event, key);
-    outbox.push(
-      text === undefined
-        ? { event, key, bytes: utf8Bytes(JSON.stringify({ ...event, key })) }
-        : { text, key, bytes: utf8Bytes(text) },
-    );
+    if (text === undefined) {
+      const queued = { ...event, key };
+      outbox.push({ event: queued, key, bytes: utf8Bytes(JSON.stringify(queued)) });
+    } else {
+      const { timestamp } = event as { timestamp?: unknown };
+      outbox.push({ text, key, bytes: utf8Bytes(text), timestamp: timestamp instanceof Date ? timestamp : undefined });
+    }
     onQueued?.();
     void send();
     return key;

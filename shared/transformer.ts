@@ -9,7 +9,8 @@ import { jsonDepthMessage, limits, nestedDeeperThan, tooDeep } from './limits.js
  * - Encoding: what this API sends is JSON plus `Date`s (envelopes, batches of them, query results). For such a
  *   value `encode` writes superjson's format directly, in one pass; superjson's own walk, which tracks every
  *   object's identity and path, cost eight times `JSON.stringify` per envelope. Anything else (undefined, -0,
- *   NaN, Map, Set, BigInt, class instances, …) goes to superjson unchanged. Shared references are not marked
+ *   NaN, Map, Set, BigInt, class instances, …) goes to superjson unchanged, but for a `JsonTexts` as a field of
+ *   the input (below), passed through for the WebSocket client's frame encoder. Shared references are not marked
  *   as such (nothing in this API relies on object identity); the values decode equal.
  * - Decoding works in place: superjson deep-copies a payload first by default, but every payload decoded here
  *   was just parsed from one frame and has no other reader.
@@ -24,6 +25,13 @@ import { jsonDepthMessage, limits, nestedDeeperThan, tooDeep } from './limits.js
  */
 export class JsonTexts {
   constructor(readonly texts: readonly string[]) {}
+
+  /** Anywhere but in that encoder's frame it has no JSON: a misplaced one fails loudly rather than going as `{}`. */
+  toJSON(): never {
+    throw new TypeError(
+      'a JsonTexts goes only as a field of a call over the WebSocket client (client/frame-encoder.ts)',
+    );
+  }
 }
 
 /** Thrown inside `encode` when a value needs superjson's general treatment; made once, thrown often. */
@@ -60,8 +68,8 @@ function encodeValue(value: unknown, path: string[], dates: Record<string, ['Dat
     dates[path.map(escapeKey).join('.')] = ['Date'];
     return value.toISOString();
   }
-  // Written by the frame encoder; never at the top, which no frame encoder looks for.
-  if (value instanceof JsonTexts && path.length > 0) return value;
+  // A field of the input itself, where the frame encoder looks for it (and nowhere else).
+  if (value instanceof JsonTexts && path.length === 1) return value;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) throw needsSuperjson;
   const out: Record<string, unknown> = {};
@@ -92,7 +100,8 @@ export function encode(value: unknown): SuperJSONResult {
  * True when `encode` writes `value` exactly as `JSON.stringify` does: strings, booleans, null, finite numbers
  * other than -0, arrays without holes and plain objects of these, nothing else (no `Date`, undefined, class
  * instance, `__proto__` key or `toJSON`, which encoding annotates, hands to superjson or ignores, and
- * `JSON.stringify` flattens, drops or calls). The walk `encodeValue` makes, building nothing; a property test
+ * `JSON.stringify` flattens, drops or calls). The walk `encodeValue` makes, building nothing (a `JsonTexts`, which
+ * `encodeValue` passes through as an input's field, is a class instance here); a property test
  * (test/core/transformer.test.ts) holds the two to the same rules.
  */
 export function isPlainJson(value: unknown): boolean {

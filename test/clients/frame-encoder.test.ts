@@ -44,6 +44,7 @@ describe('frameEncoder', () => {
         });
         expect('meta' in read.params.input).toBe(false);
       }),
+      { numRuns: 300, seed: 20_261_206 },
     );
   });
 
@@ -61,6 +62,7 @@ describe('frameEncoder', () => {
         expect(eventsOf(read[0])).toEqual(first.map((e) => JSON.parse(JSON.stringify(e)) as unknown));
         expect(eventsOf(read[2])).toEqual(second.map((e) => JSON.parse(JSON.stringify(e)) as unknown));
       }),
+      { numRuns: 300, seed: 6 },
     );
   });
 
@@ -73,6 +75,7 @@ describe('frameEncoder', () => {
         expect(frameEncoder.encode([one, other])).toBe(JSON.stringify([one, other]));
         expect(frameEncoder.encode(other)).toBe(JSON.stringify(other));
       }),
+      { numRuns: 300, seed: 12 },
     );
     const empty = call(4, 'ingest', { events: new JsonTexts([]) });
     expect(JSON.parse(frameEncoder.encode(empty) as string)).toEqual(

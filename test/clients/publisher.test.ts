@@ -205,9 +205,21 @@ describe('Publisher', () => {
     expect(await publisher.close()).toEqual({ unsent: 0 });
   });
 
-  it('sends an event as written when it was taken, and one whose JSON would not say it whole as the event', async () => {
+  it('sends an event as the JSON written when it was taken, and one whose JSON would not say it whole as the event', async () => {
     await using server = await startTestServer();
-    await using publisher = createPublisher({ url: server.url, WebSocket });
+    /** Every text frame the Publisher's socket sends. */
+    const frames: string[] = [];
+    class Recording extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        const send = this.send.bind(this) as (...args: unknown[]) => void;
+        this.send = ((...args: unknown[]) => {
+          if (typeof args[0] === 'string') frames.push(args[0]);
+          send(...args);
+        }) as WebSocket['send'];
+      }
+    }
+    await using publisher = createPublisher({ url: server.url, WebSocket: Recording });
     const at = new Date(Date.UTC(2026, 11, 1, 12, 0, 0, 250));
     const taken = {
       type: 'agent.log' as const,
@@ -217,26 +229,37 @@ describe('Publisher', () => {
     expect(publisher.publish(taken).accepted).toBe(true);
     // Its JSON was written when publish took it: a change to the caller's object afterwards is not sent.
     taken.data.message = 'changed afterwards';
-    // `undefined` is not JSON: this one goes as the event, encoded when its batch is sent.
-    expect(
-      publisher.publish({
-        type: 'agent.log',
-        key: 'own-key',
-        data: { agentId: 'b', level: 'warn', message: 'as the event', context: undefined },
-      }).accepted,
-    ).toBe(true);
+    await publisher.flush(5_000);
+    // It went as that text: its timestamp the ISO string, with no superjson annotation of a `Date`.
+    const first = frames.find((f) => f.includes('"path":"ingest"'));
+    expect(first).toContain(`{"type":"agent.log","timestamp":"${at.toISOString()}","data":{"agentId":"a"`);
+    expect(first).not.toContain('"meta"');
+
+    // `undefined` is not JSON: these go as the events, each a copy taken at publish, one object reused for all four.
+    const reused: { type: 'agent.log'; key?: string; data: Record<string, unknown> } = { type: 'agent.log', data: {} };
+    for (let i = 0; i < 4; i++) {
+      reused.key = `own-key-${i}`;
+      reused.data = { agentId: 'b', level: 'warn', message: `as the event ${i}`, context: undefined };
+      expect(publisher.publish(reused as Parameters<typeof publisher.publish>[0]).accepted).toBe(true);
+    }
     expect(publisher.publish(agentStatus('c')).accepted).toBe(true);
     await publisher.flush(5_000);
     const stored = await storedEvents(server.url);
-    expect(stored.map((e) => [e.type, e.type === 'agent.log' ? e.data.message : e.topic])).toEqual([
-      ['agent.log', 'as taken'],
-      ['agent.log', 'as the event'],
-      ['agent.status', 'agent:c'],
+    expect(
+      stored.map((e) => [
+        e.key?.replace(/^pub-[A-Za-z0-9_-]{16}:/, 'pub-…:'),
+        e.type === 'agent.log' ? e.data.message : e.topic,
+      ]),
+    ).toEqual([
+      ['pub-…:0', 'as taken'],
+      ['own-key-0', 'as the event 0'],
+      ['own-key-1', 'as the event 1'],
+      ['own-key-2', 'as the event 2'],
+      ['own-key-3', 'as the event 3'],
+      ['pub-…:1', 'agent:c'],
     ]);
     expect(stored[0]?.timestamp).toEqual(at);
-    expect(stored[1]?.key).toBe('own-key');
-    expect(stored[1]?.data).toEqual({ agentId: 'b', level: 'warn', message: 'as the event' });
-    expect(stored[0]?.key).toMatch(/^pub-[A-Za-z0-9_-]{16}:0$/);
+    expect(stored[1]?.data).toEqual({ agentId: 'b', level: 'warn', message: 'as the event 0' });
   });
 
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
