@@ -134,12 +134,14 @@ const retryAfterOf = (error: unknown) => {
 };
 
 /**
- * The server refused these events as they are: invalid (BAD_REQUEST), or not this token's to publish (FORBIDDEN:
- * its role, or a topic outside its publish scopes). Sending them again cannot help.
+ * The server refused these events as they are: invalid (BAD_REQUEST), not in the transformer's format as sent
+ * (PARSE_ERROR: events of one batch sharing one object that is not plain JSON go through superjson with shared
+ * references, which the server does not take), or not this token's to publish (FORBIDDEN: its role, or a topic
+ * outside its publish scopes). Sending them again as they are cannot help; one at a time, most go.
  */
 const isRefused = (error: unknown) => {
   const code = codeOf(error);
-  return code === 'BAD_REQUEST' || code === 'FORBIDDEN';
+  return code === 'BAD_REQUEST' || code === 'PARSE_ERROR' || code === 'FORBIDDEN';
 };
 
 type SendOutcome = { ok: true } | { ok: false; error: unknown; timedOut: boolean };

@@ -262,6 +262,21 @@ describe('Publisher', () => {
     expect(stored[1]?.data).toEqual({ agentId: 'b', level: 'warn', message: 'as the event 0' });
   });
 
+  it('sends one at a time a batch the server cannot read as sent, so events sharing one object are stored', async () => {
+    await using server = await startTestServer();
+    // One batch in flight: the two events sharing `data` wait together behind the first, and go as one batch.
+    await using publisher = createPublisher({ url: server.url, WebSocket, inFlight: 1, retry: { initialMs: 20 } });
+    expect(publisher.publish(agentStatus('first')).accepted).toBe(true);
+    // Not plain JSON (`undefined`): the batch goes through superjson, which marks the second `data` as the first.
+    const shared = { agentId: 's', level: 'info' as const, message: 'shared', context: undefined };
+    expect(publisher.publish({ type: 'agent.log', data: shared }).accepted).toBe(true);
+    expect(publisher.publish({ type: 'agent.log', data: shared }).accepted).toBe(true);
+    await publisher.flush(5_000);
+    expect(publisher.stats()).toMatchObject({ sent: 3, rejected: 0, dropped: 0 });
+    const stored = await storedEvents(server.url);
+    expect(stored.map((e) => e.type)).toEqual(['agent.status', 'agent.log', 'agent.log']);
+  });
+
   it('refuses invalid events without blocking the valid ones, and reports what close left unsent', async () => {
     await using server = await startTestServer();
     const publisher = createPublisher({ url: server.url, WebSocket, retry: { initialMs: 20, maxMs: 100 } });
