@@ -148,7 +148,7 @@ type SendOutcome = { ok: true } | { ok: false; error: unknown; timedOut: boolean
 
 /**
  * An accepted event, with its key: as the JSON text it goes as with that key, written once when it was taken, or,
- * for an event that text would not say whole, as the caller's event, sent as it is and encoded then.
+ * for an event that text would not say whole, as a shallow copy taken then, encoded when it is sent.
  */
 type Queued = { key: string; bytes: number } & (
   | { text: string; /** A `Date` timestamp, which the text holds as its ISO string. */ timestamp: Date | undefined }
