@@ -20,10 +20,24 @@ import { pgUrl } from '../test/engine-addresses.js';
  * Samples per row, one per repeat; a refused run records its error instead. `engineCpu`: the storage engine's
  * CPU per event (a raw loop's own process; PostgreSQL's processes during a node's case).
  */
-export type Rows = Record<string, { rates: number[]; clientCpu: number[]; engineCpu: number[]; errors: string[] }>;
+export type Rows = Record<
+  string,
+  { rates: number[]; clientCpu: number[]; engineCpu: number[]; commits: Commits[]; errors: string[] }
+>;
 
-function add(rows: Rows, measured: Measured, as = measured.mode): void {
-  const row = (rows[as] ??= { rates: [], clientCpu: [], engineCpu: [], errors: [] });
+/**
+ * A node's commits over one case of 1,000-event batches (each batch a group of its own: `maxGroupEvents`), from
+ * its `switchboard_publish_seconds`, which times each commit from when it went to the store to its answer:
+ * `share`, the part of the case a commit was in flight (they go one at a time, so near 1 says the commits went
+ * back to back, and the store's commit was what the case waited on); `wallPerEvent`, a commit's time per event in µs.
+ */
+export interface Commits {
+  share: number;
+  wallPerEvent: number;
+}
+
+function add(rows: Rows, measured: Measured, as = measured.mode, commits?: Commits): void {
+  const row = (rows[as] ??= { rates: [], clientCpu: [], engineCpu: [], commits: [], errors: [] });
   if (measured.error !== undefined) row.errors.push(measured.error);
   else if (typeof measured.retried === 'number' && measured.retried > 0)
     row.errors.push(`${measured.retried} events retried: the server refused or lost a batch`);
@@ -31,7 +45,14 @@ function add(rows: Rows, measured: Measured, as = measured.mode): void {
     row.rates.push(measured.perSecond ?? NaN);
     if (measured.clientCpuPerEvent !== undefined) row.clientCpu.push(measured.clientCpuPerEvent);
     if (typeof measured.engineCpuPerEvent === 'number') row.engineCpu.push(measured.engineCpuPerEvent);
+    if (commits) row.commits.push(commits);
   }
+}
+
+/** The sum of a node's `switchboard_publish_seconds` so far: its commits' time, in seconds. */
+async function commitSeconds(port: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^switchboard_publish_seconds_sum (\S+)$/m.exec(text)?.[1]);
 }
 
 const cpuOf = async (child: ReturnType<typeof start>): Promise<number> => {
@@ -167,8 +188,16 @@ export async function postgresIngest(
       ] as const) {
         const before = first.cpuMicros();
         const engineBefore = postgresCpuMicros();
+        const commitsBefore = await commitSeconds(port);
         for (const measured of await runScript('./load.ts', [mode, port, String(count)])) {
-          add(rows, { ...measured, engineCpuPerEvent: (postgresCpuMicros() - engineBefore) / count }, as);
+          const after = await commitSeconds(port);
+          // Single `publish` calls share their groups, each timed once per call: only the batch cases say this.
+          const seconds = after - commitsBefore;
+          const commits =
+            mode === 'publish' || measured.perSecond === undefined
+              ? undefined
+              : { share: (seconds * measured.perSecond) / count, wallPerEvent: (seconds * 1e6) / count };
+          add(rows, { ...measured, engineCpuPerEvent: (postgresCpuMicros() - engineBefore) / count }, as, commits);
         }
         (serverCpu[as] ??= []).push((first.cpuMicros() - before) / count);
       }

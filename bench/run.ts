@@ -14,7 +14,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { clusterCases, enginesReachable } from './cluster.js';
 import { fanOut, fixedLoad, inFlight, type FanOutOptions, type FanOutResult } from './fanout.js';
-import { cell, median, rateCell } from './format.js';
+import { cell, median, rateCell, spread } from './format.js';
 import { runScript } from './ipc.js';
 import { binding, ceilingAt, pathFloor, floorAt, perSecond, printGoals, ratio, type Goal } from './goals.js';
 import { runChars } from '../server/core/text-runs.js';
@@ -430,6 +430,22 @@ async function ingest(): Promise<void> {
     pgRows,
     median(pgRaw),
     pg.serverCpu,
+  );
+  const engineOf = (mode: string) => cell(pgRows[mode]?.engineCpu ?? []);
+  const commitsOf = (mode: string) => {
+    const commits = pgRows[mode]?.commits ?? [];
+    const shares = commits.map((c) => c.share);
+    return (
+      `a commit in flight ${median(shares).toFixed(2)}${spread(shares, 2)} of the time, at ` +
+      `${cell(commits.map((c) => c.wallPerEvent))} µs per event`
+    );
+  };
+  console.log(
+    `PostgreSQL's own CPU per event (its processes, from /proc): ${engineOf(fastest)} µs in the fastest raw insert, ` +
+      `${engineOf('pg node-batch2')} under the node's \`publishBatch\` two in flight and ` +
+      `${engineOf('pg node-ingest')} under its \`ingest\`. The node's commits, one at a time (each batch of 1,000 a ` +
+      `commit of its own, timed from when it went to PostgreSQL to its answer): \`publishBatch\` two in flight ` +
+      `${commitsOf('pg node-batch2')}, \`ingest\` ${commitsOf('pg node-ingest')}.\n`,
   );
   const nodePublish = pgRows['pg node-publish']?.rates ?? [];
   // Two in flight, as the SQLite goal's row: the node stores one batch while the client encodes the next.
