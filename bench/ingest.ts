@@ -22,7 +22,17 @@ import { pgUrl } from '../test/engine-addresses.js';
  */
 export type Rows = Record<
   string,
-  { rates: number[]; clientCpu: number[]; engineCpu: number[]; commits: Commits[]; errors: string[] }
+  {
+    rates: number[];
+    clientCpu: number[];
+    engineCpu: number[];
+    commits: Commits[];
+    /** A SQLite case's rate over the raw batched loop's, run just before it: one per repeat (see `sqliteIngest`). */
+    paired: number[];
+    /** Those raw loops' rates. */
+    pairedRaw: number[];
+    errors: string[];
+  }
 >;
 
 /**
@@ -37,7 +47,15 @@ export interface Commits {
 }
 
 function add(rows: Rows, measured: Measured, as = measured.mode, commits?: Commits): void {
-  const row = (rows[as] ??= { rates: [], clientCpu: [], engineCpu: [], commits: [], errors: [] });
+  const row = (rows[as] ??= {
+    rates: [],
+    clientCpu: [],
+    engineCpu: [],
+    commits: [],
+    paired: [],
+    pairedRaw: [],
+    errors: [],
+  });
   if (measured.error !== undefined) row.errors.push(measured.error);
   else if (typeof measured.retried === 'number' && measured.retried > 0)
     row.errors.push(`${measured.retried} events retried: the server refused or lost a batch`);
@@ -129,10 +147,22 @@ export async function sqliteIngest(
       try {
         const port = String(await next<number>(server, 'port'));
         await warmUp(port, mode);
+        // The raw loop again, just before the case and with its server idle: on a machine whose speed moves by a
+        // third within minutes (a virtual machine's host), a ratio to a loop timed minutes earlier measures that as
+        // much as the case, where a ratio to the loop run beside it does not.
+        const [raw] = await runScript('./raw-insert.ts', [...rawArgs, 'batch-only']);
         const before = await cpuOf(server);
         const [measured] = await runScript('./load.ts', [mode, port, count]);
         const after = await cpuOf(server);
-        if (measured) add(rows, measured);
+        if (measured) {
+          const recorded = rows[mode]?.rates.length ?? 0;
+          add(rows, measured);
+          const row = rows[mode];
+          if (row && row.rates.length > recorded && raw?.perSecond !== undefined) {
+            row.paired.push((measured.perSecond ?? NaN) / raw.perSecond);
+            row.pairedRaw.push(raw.perSecond);
+          }
+        }
         (serverCpu[mode] ??= []).push((after - before) / Number(count));
       } finally {
         await stop(server);

@@ -5,8 +5,9 @@
  * in place of those keys, a design not built: `raw-batch-sequenced`) and on the schema before issue #21 (two more
  * indexes on `events`, a full key index, two more columns). Prints one JSON line per measurement.
  *
- * Usage: `raw-insert.ts durability singles [startRows]`. `startRows`: the rows the table holds when the batched
- * loop starts, filled before it and not timed. An insert costs more as the table and its indexes grow (rows
+ * Usage: `raw-insert.ts durability singles [startRows] [batch-only]`. `startRows`: the rows the table holds when the
+ * batched loop starts, filled before it and not timed. `batch-only`: the batched loop on this schema alone, as
+ * bench/ingest.ts runs it beside each of its cases. An insert costs more as the table and its indexes grow (rows
  * 300,000–400,000 went in 7–9 % slower than the first 100,000, measured 2026-12-06), so the loop starts where
  * the server's cases do: on a table holding their warm-up's events (bench/ingest.ts).
  */
@@ -22,6 +23,7 @@ import { benchEvent } from './shared.js';
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
 const singles = Number(process.argv[3] ?? 20_000);
 const startRows = Number(process.argv[4] ?? 0);
+const batchOnly = process.argv[5] === 'batch-only';
 if (!Number.isInteger(startRows) || startRows < 0)
   throw new Error(`startRows must be a whole number ≥ 0, not ${process.argv[4]}`);
 if (startRows > 0 && startRows < singles)
@@ -138,9 +140,13 @@ function rawLoops(
   db.close();
 }
 
-rawLoops(open(), '', true);
-rawLoops(open(), '-keys', false, 'keyed');
-rawLoops(open(), '-sequenced', false, 'sequenced');
-const before = open();
-schemaBefore(before);
-rawLoops(before, '-before', false);
+if (batchOnly) {
+  rawLoops(open(), '', false);
+} else {
+  rawLoops(open(), '', true);
+  rawLoops(open(), '-keys', false, 'keyed');
+  rawLoops(open(), '-sequenced', false, 'sequenced');
+  const before = open();
+  schemaBefore(before);
+  rawLoops(before, '-before', false);
+}

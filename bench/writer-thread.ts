@@ -1,7 +1,7 @@
 /**
  * An experiment, not the server: would the SQLite store's writes on a thread of their own free the main thread
- * enough for `ingest` to reach its goal (docs/performance.md, "This stop" of the thirteenth run)? In one process,
- * without a client or a socket: frames of 1,000 bench events are parsed and checked on the main thread as the
+ * enough for `ingest` to reach its goal (docs/performance-history.md, "The stop of the thirteenth run")? In one
+ * process, without a client or a socket: frames of 1,000 bench events are parsed and checked on the main thread as the
  * server does (`JSON.parse`, zod), then stored either there (`inline`: the hub and the SQLite store as the server
  * runs them) or by the same store on a worker thread (`thread`: the checked events handed over with
  * `v8.serialize`, the first id handed back, the envelopes built on the main thread), `synchronous=FULL`. The
