@@ -5,8 +5,8 @@
  * connection died before the answer) returns the stored event instead of storing it twice. Each is written as JSON
  * once, when it is accepted: that text is measured for the batch limit and, over WebSocket, sent as it is
  * (`JsonTexts`, client/frame-encoder.ts), which took the client about a quarter of its CPU per event
- * (docs/performance.md, "The stop of the thirtieth run"). One whose JSON would not say it whole is kept as a shallow
- * copy and encoded when it is sent.
+ * (docs/performance-history.md, "The stop of the thirtieth run"). One whose JSON would not say it whole is kept as
+ * a shallow copy and encoded when it is sent.
  */
 import { TRPCClientError } from '@trpc/client';
 import type { z } from 'zod';
@@ -39,7 +39,7 @@ import { describeConnectionError } from './connection-error.js';
  * The prefix of the keys a new Publisher gives (`<prefix>:0`, `<prefix>:1`, …): `pub-` and 96 random bits as 16
  * characters of base64url, unique to the Publisher whatever else its token's owner publishes. Short, because every
  * key goes into the store's unique index: the raw loop with these stored a median 5 % more events a second than with
- * a UUID's 36 characters in their place (docs/performance.md, "The stop of the thirtieth run").
+ * a UUID's 36 characters in their place (docs/performance-history.md, "The stop of the thirtieth run").
  */
 export function newKeyPrefix(): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12));

@@ -161,8 +161,8 @@ interface IndexOf<Column extends string> {
 
 /** Every index of the tables that have one. */
 export const indexes = {
-  // Every index is written on every insert, so the log keeps only those its reads need (docs/performance.md): the
-  // keys, and topic and type, which subscriptions and history select by. A filter by agent or step reads forward
+  // Every index is written on every insert, so the log keeps only those its reads need (docs/performance-history.md):
+  // the keys, and topic and type, which subscriptions and history select by. A filter by agent or step reads forward
   // from its cursor by id (a stream's replay is a range of ids) and is checked on each row.
   events: [
     // Unique per owner across the whole store: the same key published twice (or on two nodes) stores one event.

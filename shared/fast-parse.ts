@@ -4,8 +4,8 @@ import { z } from 'zod';
  * zod's parse of a schema, answered without zod's general machinery where the value is one it certainly accepts.
  * Every event of every write is checked, and for the events this API takes zod spent most of its time in its
  * own walk (each schema's run, its check loop, the object and union steps: one function for every node, so each
- * call site in it sees every kind of node) rather than in the checks themselves (docs/performance.md). Here the
- * schema is read once and written out as source, one function per node, each calling its children and zod's own
+ * call site in it sees every kind of node) rather than in the checks themselves (docs/performance-history.md). Here
+ * the schema is read once and written out as source, one function per node, each calling its children and zod's own
  * checks of that node (its `min`, `max`, `regex`, `refine`, `superRefine` …, called as zod calls them) from call
  * sites of their own. A value is answered only through the node types below and only when every check passes,
  * with the value zod's parse returns, built the same way (objects and arrays copied, keys in the schema's order,

@@ -147,7 +147,7 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
   private payload(item: T, id: string): string {
     const { output } = configOf(this.router).transformer;
     // An envelope read from the store, under the project's own transformer: its stored text spliced in as is. (A
-    // just-stored one's written text too measured slower fan-out at N=100: docs/performance.md.)
+    // just-stored one's written text too measured slower fan-out at N=100: docs/performance-history.md.)
     const stored = output.serialize === encode ? storedEnvelopeJson(item) : undefined;
     if (stored !== undefined)
       return encodedWithOneDate(`{"id":${JSON.stringify(id)},"data":${stored}}`, 'data.timestamp');
