@@ -168,7 +168,7 @@ async function fanOut(nodeCount: number, n: number, repeats: number): Promise<Fa
     for (let i = 0; i < 2; i++) {
       const node = cluster.nodes[i % nodeCount] ?? first;
       // From a cursor, not "live from now": without one, some of 500 subscriptions acknowledged on the second
-      // node missed events committed right after (docs/performance.md); a cursor is gap-free. The schema is
+      // node missed events committed right after (docs/performance-history.md); a cursor is gap-free. The schema is
       // fresh, so "0" replays nothing.
       clients.push(start('./client.ts', ['switchboard', String(node.port), String(each), '0']));
     }
