@@ -15,6 +15,7 @@
 import { postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start, stop } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
+import { metricOf } from './shared.js';
 
 /**
  * Samples per row, one per repeat; a refused run records its error instead. `engineCpu`: the storage engine's
@@ -68,10 +69,7 @@ function add(rows: Rows, measured: Measured, as = measured.mode, commits?: Commi
 }
 
 /** The sum of a node's `switchboard_publish_seconds` so far: its commits' time, in seconds. */
-async function commitSeconds(port: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^switchboard_publish_seconds_sum (\S+)$/m.exec(text)?.[1]);
-}
+const commitSeconds = (port: string) => metricOf(port, 'switchboard_publish_seconds_sum');
 
 const cpuOf = async (child: ReturnType<typeof start>): Promise<number> => {
   child.send({ cmd: 'stats' });

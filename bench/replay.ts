@@ -7,6 +7,7 @@
  */
 import { postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start } from './ipc.js';
+import { metricOf } from './shared.js';
 
 export interface ReplayRow {
   rates: number[];
@@ -41,10 +42,7 @@ function add(rows: ReplayRows, name: string, measured: Measured | undefined): vo
 }
 
 /** Slow-consumer disconnects so far, read from the server's /metrics. */
-async function slowConsumerCuts(port: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^switchboard_slow_consumer_disconnects_total (\d+)/m.exec(text)?.[1] ?? NaN);
-}
+const slowConsumerCuts = (port: string) => metricOf(port, 'switchboard_slow_consumer_disconnects_total');
 
 /** Both transports' replays of `backlog` events from the server at `port`; `cpu` reads its CPU time in µs. */
 async function replays(

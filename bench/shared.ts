@@ -17,6 +17,13 @@ export const variants: readonly Variant[] = ['ws', 'socketio', 'trpc', 'switchbo
  */
 export const wallMs = () => Number(process.hrtime.bigint()) / 1e6;
 
+/** One sample's value from the `/metrics` of the server at `port` (NaN when it has none). */
+export async function metricOf(port: string, sample: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return Number(line?.slice(sample.length + 1) ?? NaN);
+}
+
 /** What Switchboard publishes: the send time rides in `value`, for end-to-end latency. */
 export function benchEvent(i: number): ValidEvent {
   return {
