@@ -3,13 +3,37 @@
  * envelope; `publishBatch`: one per event; `ingest`: their ids), and `POST /ingest` with its ids, from replies
  * encoded once, and does nothing else. Against it a client runs as fast as it can, so its CPU per event here is
  * what it spends whatever the server behind it does, and its rate here the most it can send.
- * Protocol with the parent (IPC): → { port } once listening.
+ *
+ * With a store it is **the storing floor**, the least a server does that stores every event before it answers:
+ * each call's events, from its frame's `JSON.parse` (or each NDJSON line's), go into this project's `events` table
+ * with the raw engine's own insert (bench/shared.ts: SQLite's at `synchronous=FULL` in one transaction, as the raw
+ * loop commits them; PostgreSQL's fastest raw batched insert, one statement), the calls that arrived in one turn of
+ * the event loop in one commit (group commit), one commit at a time, each call answered once its commit is
+ * durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows` events, as a
+ * server's does when an ingest case starts after its warm-up.
+ *
+ * Usage: `answer-server.ts` · `answer-server.ts sqlite startRows` · `answer-server.ts postgres URL startRows`.
+ * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'stats' } → { cpuMicros } (user + system since
+ * the process started).
  */
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { ingestReply, transformer } from '@switchboard/shared';
-import { benchEnvelope } from './shared.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ingestReply, transformer, type ValidEvent } from '@switchboard/shared';
+import { openDatabase } from '../server/store/sqlite-db.js';
+import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
+import {
+  benchEnvelope,
+  benchEvent,
+  pgRawJsonInsert,
+  sqliteRawInsert,
+  sqliteRawInsertKeyed,
+  sqliteRawRow,
+} from './shared.js';
 
 const envelopes = (count: number) => Array.from({ length: count }, (_, i) => benchEnvelope(i));
 const encoded = (value: unknown) => JSON.stringify(transformer.output.serialize(value));
@@ -27,24 +51,119 @@ function replyTo(path: string, count: number): string {
   return reply;
 }
 
+/** Stores events durably, all or none; done when they are. */
+type Write = (events: readonly ValidEvent[]) => void | Promise<void>;
+
+/** The events table of a fresh SQLite file (the project's migrations) at `synchronous=FULL`. */
+function sqliteWrite(): Write {
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-storing-floor-')), 'floor.db'), 'full').$client;
+  db.pragma('synchronous = FULL');
+  const insert = db.prepare(sqliteRawInsert);
+  const insertKeyed = db.prepare(sqliteRawInsertKeyed);
+  return db.transaction((events: readonly ValidEvent[]) => {
+    const at = Date.now();
+    for (const event of events) {
+      if (event.key === undefined) insert.run(...sqliteRawRow(event, at));
+      else insertKeyed.run(...sqliteRawRow(event, at), event.key, 'bench');
+    }
+  });
+}
+
+/** The events table of a PostgreSQL schema of its own (the project's migrations), dropped when the process ends. */
+async function postgresWrite(url: string): Promise<Write> {
+  const schema = `sb_storing_floor_${process.pid}`;
+  await (await openPostgres({ url, schema, poolSize: 1 })).$client.end();
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${quoteIdent(schema)}` });
+  await client.connect();
+  process.once('SIGTERM', () => {
+    void client
+      .query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`)
+      .finally(() => client.end())
+      .finally(() => process.exit(0));
+  });
+  let id = 0;
+  return async (events) => {
+    const at = Date.now();
+    const rows = events.map((event) => [++id, ...sqliteRawRow(event, at)]);
+    await client.query(pgRawJsonInsert, [JSON.stringify(rows)]);
+  };
+}
+
+const [kind, ...rest] = process.argv.slice(2);
+const write: Write | undefined =
+  kind === 'sqlite' ? sqliteWrite() : kind === 'postgres' ? await postgresWrite(rest[0] ?? '') : undefined;
+const startRows = Number((kind === 'postgres' ? rest[1] : rest[0]) ?? 0);
+if (write) {
+  for (let i = 0; i < startRows; i += 1_000) {
+    await write(Array.from({ length: Math.min(1_000, startRows - i) }, (_, k) => benchEvent(i + k)));
+  }
+}
+
+/** What arrived since the last commit began: its events, and the answers to send once they are stored. */
+let gathered: { events: ValidEvent[]; answers: (() => void)[] } | undefined;
+let committing: Promise<void> = Promise.resolve();
+
+/** Answers at once without a store; with one, once the events are in a durable commit. */
+function store(events: readonly ValidEvent[], answer: () => void): void {
+  if (!write) {
+    answer();
+    return;
+  }
+  if (gathered === undefined) {
+    const group: { events: ValidEvent[]; answers: (() => void)[] } = { events: [], answers: [] };
+    gathered = group;
+    // The calls of this turn join it; it commits once the commit before it is done.
+    setImmediate(() => {
+      committing = committing.then(async () => {
+        if (gathered === group) gathered = undefined;
+        await write(group.events);
+        for (const send of group.answers) send();
+      });
+      committing.catch((error: unknown) => {
+        process.stderr.write(`the storing floor's commit failed: ${String(error)}\n`);
+        process.exit(1);
+      });
+    });
+  }
+  for (const event of events) gathered.events.push(event);
+  gathered.answers.push(answer);
+}
+
 interface Request {
   id?: number | string;
   method?: string;
   params?: { path?: string; input?: { json?: unknown } };
 }
 
-// `POST /ingest` NDJSON: the body read whole, its lines counted, their ids answered.
+/** A mutation's events: `publish` one, `publishBatch` an array, `ingest` `{ events }`. */
+function eventsOf(path: string, input: unknown): ValidEvent[] {
+  if (path === 'ingest') return (input as { events: ValidEvent[] }).events;
+  return Array.isArray(input) ? (input as ValidEvent[]) : [input as ValidEvent];
+}
+
+// `POST /ingest` NDJSON: the body read whole and its ids answered; without a store its lines are only counted,
+// with one they are parsed and stored.
 const http = createServer((req, res) => {
+  const chunks: Buffer[] = [];
   let lines = 1;
   req.on('data', (chunk: Buffer) => {
-    for (const byte of chunk) if (byte === 10) lines++;
+    if (write) chunks.push(chunk);
+    else for (const byte of chunk) if (byte === 10) lines++;
   });
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ingestReply(envelopes(lines))));
+    const events = Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as ValidEvent);
+    const count = write ? events.length : lines;
+    store(events, () => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ingestReply(envelopes(count))));
+    });
   });
 });
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
-wss.on('connection', (socket) => {
+wss.on('connection', (socket: WebSocket) => {
   socket.on('message', (raw) => {
     const text = (raw as Buffer).toString('utf8');
     if (text === 'PING') {
@@ -54,11 +173,19 @@ wss.on('connection', (socket) => {
     const parsed = JSON.parse(text) as Request | Request[];
     for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
       if (message.id === undefined || message.method !== 'mutation') continue;
-      const input = message.params?.input?.json;
-      const reply = replyTo(message.params?.path ?? '', Array.isArray(input) ? input.length : 1);
-      socket.send(`{"id":${JSON.stringify(message.id)},"result":{"type":"data","data":${reply}}}`);
+      const path = message.params?.path ?? '';
+      const events = eventsOf(path, message.params?.input?.json);
+      const reply = replyTo(path, events.length);
+      store(events, () => {
+        socket.send(`{"id":${JSON.stringify(message.id)},"result":{"type":"data","data":${reply}}}`);
+      });
     }
   });
 });
 http.listen(0, '127.0.0.1', () => process.send?.({ port: (http.address() as AddressInfo).port }));
+process.on('message', (message: { cmd?: string }) => {
+  if (message.cmd !== 'stats') return;
+  const cpu = process.cpuUsage();
+  process.send?.({ cpuMicros: cpu.user + cpu.system });
+});
 process.on('disconnect', () => process.exit(0));

@@ -9,7 +9,8 @@
  * its parts already ran flat out: a goal not met is out of reach on this machine when its floor exceeds what
  * its parts may use and they were at least 90 % busy at the measured rate; the table says so. A client's own
  * ceiling is measured directly: the most it sends against a server that answers at once; a target above it is
- * out of reach whatever the server does.
+ * out of reach whatever the server does. So is one above what the storing floor stores with the same client: the
+ * least a server does that stores every event before it answers (bench/answer-server.ts with a store).
  */
 import { median } from './format.js';
 
@@ -66,6 +67,25 @@ export function ceilingAt(rate: number, most: number, client: string): Floor | u
     parts: client,
     busy: 1,
     text: `${(rate / most).toFixed(2)}× the most ${client} sends against a server that answers at once (${perSecond([most])})`,
+  };
+}
+
+/**
+ * The ceiling the storing floor sets (bench/answer-server.ts with a store: the least a server does that stores
+ * every event before it answers, no validation, state or envelopes) with the same client on the same cores: the
+ * target needs `times` what it stored (`figure`); above 1, no server that stores before it answers meets it here.
+ * A floor that stored less than Switchboard did in the same run (`below`) proves nothing: the machine moved
+ * between the two, and the row says so.
+ */
+export function storingFloorAt(times: number, figure: string, below: boolean): Floor | undefined {
+  if (!Number.isFinite(times)) return undefined;
+  const text = `${times.toFixed(2)}× what the storing floor (a server that only parses, stores with the raw engine's insert and answers) stored with the same client: ${figure}`;
+  return {
+    cores: times,
+    of: 1,
+    parts: 'the storing floor',
+    busy: below ? 0 : 1,
+    text: below ? `${text}; below Switchboard's own rate, so no floor in this run` : text,
   };
 }
 

@@ -32,6 +32,16 @@ export type Rows = Record<
     paired: number[];
     /** Those raw loops' rates. */
     pairedRaw: number[];
+    /**
+     * The storing floor's rate with this case's client (bench/answer-server.ts with a store), run beside the case:
+     * for SQLite just after its raw loop, for PostgreSQL after the node's cases. One per repeat.
+     */
+    floor: number[];
+    /** A SQLite case's storing floor over the raw loop run just before it, one per repeat. */
+    floorPaired: number[];
+    /** The storing floor's CPU per event (µs) and the client's there, one per repeat. */
+    floorCpu: number[];
+    floorClientCpu: number[];
     errors: string[];
   }
 >;
@@ -47,16 +57,24 @@ export interface Commits {
   wallPerEvent: number;
 }
 
-function add(rows: Rows, measured: Measured, as = measured.mode, commits?: Commits): void {
-  const row = (rows[as] ??= {
+function rowOf(rows: Rows, as: string): Rows[string] {
+  return (rows[as] ??= {
     rates: [],
     clientCpu: [],
     engineCpu: [],
     commits: [],
     paired: [],
     pairedRaw: [],
+    floor: [],
+    floorPaired: [],
+    floorCpu: [],
+    floorClientCpu: [],
     errors: [],
   });
+}
+
+function add(rows: Rows, measured: Measured, as = measured.mode, commits?: Commits): void {
+  const row = rowOf(rows, as);
   if (measured.error !== undefined) row.errors.push(measured.error);
   else if (typeof measured.retried === 'number' && measured.retried > 0)
     row.errors.push(`${measured.retried} events retried: the server refused or lost a batch`);
@@ -149,6 +167,11 @@ export async function sqliteIngest(
         // third within minutes (a virtual machine's host), a ratio to a loop timed minutes earlier measures that as
         // much as the case, where a ratio to the loop run beside it does not.
         const [raw] = await runScript('./raw-insert.ts', [...rawArgs, 'batch-only']);
+        if (judgedSqlite.has(mode) && raw?.perSecond !== undefined) {
+          const row = rowOf(rows, mode);
+          if (await storingFloor(['sqlite', String(warmUpEvents)], mode, count, row))
+            row.floorPaired.push((row.floor.at(-1) ?? NaN) / raw.perSecond);
+        }
         const before = await cpuOf(server);
         const [measured] = await runScript('./load.ts', [mode, port, count]);
         const after = await cpuOf(server);
@@ -191,6 +214,33 @@ export async function clientsAlone(repeats: number, counts: IngestCounts): Promi
   return rows;
 }
 
+/** The SQLite cases judged against the raw loop (bench/run.ts): each also runs against the storing floor. */
+const judgedSqlite = new Set(['publish', 'batch2', 'ingest2', 'publisher', 'ndjson2']);
+
+/**
+ * One case's client (load.ts `mode`) against the storing floor (bench/answer-server.ts with a store: `args`), on a
+ * table of the warm-up's events, into `row`; false when it failed (said on stderr).
+ */
+async function storingFloor(args: string[], mode: string, count: string, row: Rows[string]): Promise<boolean> {
+  const server = start('./answer-server.ts', args);
+  try {
+    const port = String(await next<number>(server, 'port'));
+    const before = await cpuOf(server);
+    const [measured] = await runScript('./load.ts', [mode, port, count]);
+    const after = await cpuOf(server);
+    if (measured?.perSecond === undefined || measured.error !== undefined) {
+      process.stderr.write(`  the storing floor's ${mode} failed: ${measured?.error ?? 'no measurement'}\n`);
+      return false;
+    }
+    row.floor.push(measured.perSecond);
+    row.floorCpu.push((after - before) / Number(count));
+    row.floorClientCpu.push(measured.clientCpuPerEvent ?? NaN);
+    return true;
+  } finally {
+    await stop(server);
+  }
+}
+
 export async function postgresIngest(
   repeats: number,
   counts: IngestCounts,
@@ -231,6 +281,14 @@ export async function postgresIngest(
       }
     } finally {
       await cluster.stop();
+    }
+    // The same clients against the storing floor on PostgreSQL, once the node is gone.
+    for (const [mode, as, count] of [
+      ['publish', 'node-publish', counts.singles],
+      ['batch2', 'node-batch2', counts.batched / 2],
+      ['ingest2', 'node-ingest', counts.batched / 2],
+    ] as const) {
+      await storingFloor(['postgres', pgUrl, String(warmUpEvents)], mode, String(count), rowOf(rows, as));
     }
     const pair = await startCluster(2);
     try {

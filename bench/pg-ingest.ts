@@ -14,7 +14,7 @@ import { createPostgresStore } from '../server/store/postgres.js';
 import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
 import { topicOf } from '@switchboard/shared';
 import { postgresCpuMicros } from './cluster.js';
-import { benchEvent } from './shared.js';
+import { benchEvent, pgRawColumns, pgRawJsonInsert } from './shared.js';
 
 const url = process.argv[2] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const singles = Number(process.argv[3] ?? 5_000);
@@ -65,7 +65,7 @@ try {
       await raw.query('COMMIT');
     }
   });
-  const columns = ['id', 'type', 'topic', 'timestamp', 'source', 'correlation_id', 'agent_id', 'data', 'received_at'];
+  const columns = pgRawColumns;
   /** One event's values, in `columns` order. */
   const values = (i: number): unknown[] => {
     const e = benchEvent(i);
@@ -105,15 +105,10 @@ try {
     }
   });
   await measure('raw-json', batchTotal, async () => {
-    // The rows as one JSON array of arrays, taken apart by PostgreSQL (jsonb), timestamps as epoch ms.
-    const text = `INSERT INTO events (${columns.join(', ')})
-      SELECT (r->>0)::bigint, r->>1, r->>2, to_timestamp((r->>3)::double precision / 1000), r->>4, r->>5, r->>6,
-             r->>7, (r->>8)::bigint
-      FROM jsonb_array_elements($1::jsonb) AS r`;
     for (let i = 0; i < batchTotal; i += 1_000) {
       const rows = Array.from({ length: 1_000 }, (_, k) => values(i + k));
       for (const row of rows) row[3] = (row[3] as Date).getTime();
-      await raw.query(text, [JSON.stringify(rows)]);
+      await raw.query(pgRawJsonInsert, [JSON.stringify(rows)]);
     }
   });
   await measure('store-single', singles, async () => {

@@ -16,9 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../server/store/sqlite-db.js';
-import { topicOf } from '@switchboard/shared';
 import { newKeyPrefix } from '../client/publisher.js';
-import { benchEvent } from './shared.js';
+import { benchEvent, sqliteRawInsert, sqliteRawInsertKeyed, sqliteRawRow } from './shared.js';
 
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
 const singles = Number(process.argv[3] ?? 20_000);
@@ -47,20 +46,7 @@ function schemaBefore(db: Database.Database): void {
     CREATE UNIQUE INDEX events_owner_key_unique ON events (key_owner, key);`);
 }
 
-const row = (i: number) => {
-  const e = benchEvent(i);
-  const data = e.data as { agentId: string };
-  return [
-    e.type,
-    topicOf(e),
-    Date.now(),
-    e.source ?? null,
-    e.correlationId ?? null,
-    data.agentId,
-    JSON.stringify(e.data),
-    Date.now(),
-  ];
-};
+const row = (i: number) => sqliteRawRow(benchEvent(i), Date.now());
 
 /** Rate and CPU per event (this process's: the engine, and making its rows) of one loop. */
 const measure = (mode: string, count: number, run: () => void) => {
@@ -89,12 +75,8 @@ function rawLoops(
   withSingles: boolean,
   keys: 'none' | 'keyed' | 'sequenced' = 'none',
 ): void {
-  const insert = db.prepare(
-    'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  const insertKeyed = db.prepare(
-    'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at, key, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
+  const insert = db.prepare(sqliteRawInsert);
+  const insertKeyed = db.prepare(sqliteRawInsertKeyed);
   const prefix = newKeyPrefix();
   const single = db.transaction((i: number) => insert.run(...row(i)));
   const batch = db.transaction((from: number) => {

@@ -16,7 +16,17 @@ import { clusterCases, enginesReachable } from './cluster.js';
 import { fanOut, fixedLoad, inFlight, type FanOutOptions, type FanOutResult } from './fanout.js';
 import { cell, median, rateCell, spread } from './format.js';
 import { runScript } from './ipc.js';
-import { binding, ceilingAt, pathFloor, floorAt, perSecond, printGoals, ratio, type Goal } from './goals.js';
+import {
+  binding,
+  ceilingAt,
+  pathFloor,
+  floorAt,
+  perSecond,
+  printGoals,
+  ratio,
+  storingFloorAt,
+  type Goal,
+} from './goals.js';
 import { runChars } from '../server/core/text-runs.js';
 import { clientsAlone, postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
@@ -364,6 +374,27 @@ async function ingest(): Promise<void> {
     );
   }
   console.log('');
+  console.log(
+    "The storing floor: each judged case's client against the least a server does that stores every event before " +
+      "it answers (bench/answer-server.ts with SQLite: the frame parsed, each event inserted by the raw loop's own " +
+      'statement, the calls of one turn in one commit at synchronous=FULL, no validation, state or envelopes), run ' +
+      'just after the raw loop beside the case:',
+  );
+  console.log(
+    '| path | events/s | × the raw loop beside it | × Switchboard | floor server CPU µs/event | its core busy | client CPU µs/event |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [mode, row] of Object.entries(rows)) {
+    if (row.floor.length === 0) continue;
+    const times = `${median(row.floorPaired).toFixed(2)}${spread(row.floorPaired, 2)}`;
+    const busy = (median(row.floorCpu) * median(row.floor)) / 1e6;
+    console.log(
+      `| ${ingestLabels[mode] ?? mode} | ${rateCell(row.floor)} | ${times} | ` +
+        `${(median(row.floorPaired) / median(row.paired)).toFixed(2)} | ${cell(row.floorCpu)} | ${busy.toFixed(2)} | ` +
+        `${cell(row.floorClientCpu)} |`,
+    );
+  }
+  console.log('');
   const judged: [string, string, number][] = [
     ['publish', '`publish`, 64 in flight on one connection', 0.5],
     ['batch2', '`publishBatch` of 1,000 (two in flight)', 0.8],
@@ -399,6 +430,11 @@ async function ingest(): Promise<void> {
           ['the client', client],
           keyed ? ["the raw loop with the Publisher's keys", keyedEngine] : ['the raw loop', engine],
         ]),
+        storingFloorAt(
+          bound / median(row?.floorPaired ?? []),
+          `${median(row?.floorPaired ?? []).toFixed(2)}× the raw loop beside it (${perSecond(row?.floor ?? [])})`,
+          median(row?.floorPaired ?? []) < median(row?.paired ?? []),
+        ),
       ),
     });
   }
@@ -454,6 +490,20 @@ async function ingest(): Promise<void> {
       `commit of its own, timed from when it went to PostgreSQL to its answer): \`publishBatch\` two in flight ` +
       `${commitsOf('pg node-batch2')}, \`ingest\` ${commitsOf('pg node-ingest')}.\n`,
   );
+  const floorOf = (mode: string) => {
+    const floor = pgRows[mode]?.floor ?? [];
+    const cpu = pgRows[mode]?.floorCpu ?? [];
+    return (
+      `${rateCell(floor)} (${(median(floor) / median(pgRaw)).toFixed(2)}× the fastest raw insert; the floor ` +
+      `${cell(cpu)} µs of CPU per event, ${((median(cpu) * median(floor)) / 1e6).toFixed(2)} of a core busy)`
+    );
+  };
+  console.log(
+    "The storing floor on PostgreSQL, with the same clients (bench/answer-server.ts: each turn's calls stored by the " +
+      "fastest raw insert, one statement at a time, no validation, state or envelopes), after the node's cases: " +
+      `\`publish\` 64 in flight ${floorOf('pg node-publish')}, \`publishBatch\` two in flight ` +
+      `${floorOf('pg node-batch2')}, \`ingest\` ${floorOf('pg node-ingest')}.\n`,
+  );
   const nodePublish = pgRows['pg node-publish']?.rates ?? [];
   // Two in flight, as the SQLite goal's row: the node stores one batch while the client encodes the next.
   const nodeBatch = pgRows['pg node-batch2']?.rates ?? [];
@@ -470,6 +520,11 @@ async function ingest(): Promise<void> {
         ['the client', client],
         ['PostgreSQL', median(pgRows[mode]?.engineCpu ?? [])],
       ]),
+      storingFloorAt(
+        rate / median(pgRows[mode]?.floor ?? []),
+        perSecond(pgRows[mode]?.floor ?? []),
+        median(pgRows[mode]?.floor ?? []) < measured,
+      ),
     );
   };
   const twoNodes = pgRows['pg two-nodes']?.rates ?? [];

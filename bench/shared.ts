@@ -1,5 +1,5 @@
 /** The event every case sends (~300 bytes as JSON), and the plumbing the bench processes share. */
-import type { ValidEvent } from '@switchboard/shared';
+import { topicOf, type ValidEvent } from '@switchboard/shared';
 
 /**
  * The servers. `ws-durable` and `ws-durable-trpc` are the latency case's floor, not contenders: raw `ws` fed from
@@ -69,3 +69,49 @@ export interface FanOutSamples {
   p50: number[];
   p99: number[];
 }
+
+/**
+ * The raw engine's own insert into this project's `events` table, as the raw SQLite loops (bench/raw-insert.ts) and
+ * the storing floor (bench/answer-server.ts) run it: no id (SQLite's rowid), no state, no envelope; `key` and
+ * `key_owner` only for events that carry a key (the Publisher's), into the unique index on them.
+ */
+export const sqliteRawInsert =
+  'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+export const sqliteRawInsertKeyed =
+  'INSERT INTO events (type, topic, timestamp, source, correlation_id, agent_id, data, received_at, key, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** An event's values for `sqliteRawInsert`, in its order, stored at `at` (epoch ms). */
+export function sqliteRawRow(event: ValidEvent, at: number): unknown[] {
+  const data = event.data as { agentId?: string };
+  return [
+    event.type,
+    topicOf(event),
+    at,
+    event.source ?? null,
+    event.correlationId ?? null,
+    data.agentId ?? null,
+    JSON.stringify(event.data),
+    at,
+  ];
+}
+
+/**
+ * PostgreSQL's fastest raw batched insert here (bench/pg-ingest.ts `raw-json`, and the storing floor's): the rows
+ * as one JSON array of arrays in `pgRawColumns` order, taken apart by PostgreSQL (jsonb), timestamps as epoch ms.
+ * The ids are the caller's: no counter, no keys, no state.
+ */
+export const pgRawColumns = [
+  'id',
+  'type',
+  'topic',
+  'timestamp',
+  'source',
+  'correlation_id',
+  'agent_id',
+  'data',
+  'received_at',
+];
+export const pgRawJsonInsert = `INSERT INTO events (${pgRawColumns.join(', ')})
+  SELECT (r->>0)::bigint, r->>1, r->>2, to_timestamp((r->>3)::double precision / 1000), r->>4, r->>5, r->>6,
+         r->>7, (r->>8)::bigint
+  FROM jsonb_array_elements($1::jsonb) AS r`;
