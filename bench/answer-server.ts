@@ -6,10 +6,10 @@
  *
  * With a store it is **the storing floor**, the least a server does that stores every event before it answers:
  * each call's events, from its frame's `JSON.parse` (or each NDJSON line's), go into this project's `events` table
- * with the raw engine's own insert (bench/shared.ts: SQLite's at `synchronous=FULL` in one transaction, as the raw
- * loop commits them; PostgreSQL's fastest raw batched insert, one statement), the calls that arrived in one turn of
- * the event loop in one commit (group commit), one commit at a time, each call answered once its commit is
- * durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows` events, as a
+ * with the raw engine's own insert (bench/shared.ts: SQLite's in one transaction, its WAL synced off the event loop
+ * as the server's store does; PostgreSQL's fastest raw batched insert, one statement), the calls that arrived while
+ * the last commit was in flight in one commit (group commit), one commit at a time, each call answered once its
+ * commit is durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows` events, as a
  * server's does when an ingest case starts after its warm-up.
  *
  * Usage: `answer-server.ts` · `answer-server.ts sqlite startRows` · `answer-server.ts postgres URL startRows`.
@@ -20,11 +20,13 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ingestReply, transformer, type ValidEvent } from '@switchboard/shared';
-import { openDatabase } from '../server/store/sqlite-db.js';
+import { openDatabase, walToSync } from '../server/store/sqlite-db.js';
+import { Checkpointer } from '../server/store/sqlite-checkpointer.js';
+import { WalSync } from '../server/store/sqlite-wal-sync.js';
 import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
 import {
   benchEnvelope,
@@ -54,19 +56,32 @@ function replyTo(path: string, count: number): string {
 /** Stores events durably, all or none; done when they are. */
 type Write = (events: readonly ValidEvent[]) => void | Promise<void>;
 
-/** The events table of a fresh SQLite file (the project's migrations) at `synchronous=FULL`. */
+/**
+ * The events table of a fresh SQLite file (the project's migrations), durable as a server can make it without
+ * holding its event loop on the disk: the commit at `synchronous=NORMAL`, then the WAL fsync'd on the thread pool
+ * before the calls are answered, while the next calls are read (server/store/sqlite-wal-sync.ts), and checkpoints
+ * in a worker thread (server/store/sqlite-checkpointer.ts). A floor that held its loop for each fsync, as the raw
+ * loop's `synchronous=FULL` does, would lose to a server that does not.
+ */
 function sqliteWrite(): Write {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-storing-floor-')), 'floor.db'), 'full').$client;
-  db.pragma('synchronous = FULL');
+  const path = join(mkdtempSync(join(tmpdir(), 'switchboard-storing-floor-')), 'floor.db');
+  const db = openDatabase(path, 'full').$client;
+  const wal = new WalSync(walToSync(db));
+  const checkpoints = new Checkpointer(db, resolve(path));
   const insert = db.prepare(sqliteRawInsert);
   const insertKeyed = db.prepare(sqliteRawInsertKeyed);
-  return db.transaction((events: readonly ValidEvent[]) => {
+  const commit = db.transaction((events: readonly ValidEvent[]) => {
     const at = Date.now();
     for (const event of events) {
       if (event.key === undefined) insert.run(...sqliteRawRow(event, at));
       else insertKeyed.run(...sqliteRawRow(event, at), event.key, 'bench');
     }
   });
+  return (events) =>
+    wal.write(() => {
+      commit(events);
+      checkpoints.committed();
+    });
 }
 
 /** The events table of a PostgreSQL schema of its own (the project's migrations), dropped when the process ends. */

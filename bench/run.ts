@@ -377,8 +377,9 @@ async function ingest(): Promise<void> {
   console.log(
     "The storing floor: each judged case's client against the least a server does that stores every event before " +
       "it answers (bench/answer-server.ts with SQLite: the frame parsed, each event inserted by the raw loop's own " +
-      'statement, the calls of one turn in one commit at synchronous=FULL, no validation, state or envelopes), run ' +
-      'just after the raw loop beside the case:',
+      'statement, the calls that arrive while a commit is in flight in the next one, the WAL synced off the event ' +
+      "loop as Switchboard's store does, no validation, state or envelopes), run just after the raw loop beside " +
+      'the case:',
   );
   console.log(
     '| path | events/s | × the raw loop beside it | × Switchboard | floor server CPU µs/event | its core busy | client CPU µs/event |',
@@ -499,8 +500,9 @@ async function ingest(): Promise<void> {
     );
   };
   console.log(
-    "The storing floor on PostgreSQL, with the same clients (bench/answer-server.ts: each turn's calls stored by the " +
-      "fastest raw insert, one statement at a time, no validation, state or envelopes), after the node's cases: " +
+    'The storing floor on PostgreSQL, with the same clients (bench/answer-server.ts: the calls that arrive while a ' +
+      'commit is in flight stored in the next one by the fastest raw insert, one statement at a time, no ' +
+      "validation, state or envelopes), after the node's cases: " +
       `\`publish\` 64 in flight ${floorOf('pg node-publish')}, \`publishBatch\` two in flight ` +
       `${floorOf('pg node-batch2')}, \`ingest\` ${floorOf('pg node-ingest')}.\n`,
   );
