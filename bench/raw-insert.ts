@@ -67,7 +67,7 @@ const measure = (mode: string, count: number, run: () => void) => {
  * events, instead one row per transaction in a table of its own, (owner, the Publisher's prefix, its first sequence
  * number, how many, the first id): the writes exactly-once would cost the engine if a Publisher's batch carried its
  * prefix and first sequence number and the store kept ranges, not keys (the one read per batch such a store adds is
- * not in this loop; docs/performance.md, "What stops the goals that are not met").
+ * not in this loop; docs/performance-history.md, "What stopped the goals, run by run", the thirty-third run).
  */
 function rawLoops(
   db: Database.Database,

@@ -2,9 +2,9 @@
  * Large texts in runs of moderate ones. V8 keeps a string of more than 128 KiB in its large-object space, on
  * memory mapped fresh for it and unmapped when it dies: every such string costs a page fault per 4 KiB written,
  * at every step that makes one (built, received, decoded). Where a page fault is dear (in a virtual machine: the
- * one docs/performance.md measures fresh memory on saves about 16 µs per fault it does not take) that costs more
- * than the work on the text itself, so a store's insert, a bus message and a write's answer go as several texts
- * of about `runChars` at most, whose memory the heap reuses.
+ * bench's fresh-memory case put a fault not taken at 2.9–16.0 µs on the machines docs/performance*.md record)
+ * that costs more than the work on the text itself, so a store's insert, a bus message and a write's answer go as
+ * several texts of about `runChars` at most, whose memory the heap reuses.
  */
 
 /**
