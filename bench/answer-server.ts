@@ -9,17 +9,15 @@
  * with the raw engine's own insert (bench/shared.ts: SQLite's in one transaction, its WAL synced off the event loop
  * as the server's store does; PostgreSQL's fastest raw batched insert, one statement), the calls that arrived while
  * the last commit was in flight in one commit (group commit), one commit at a time, each call answered once its
- * commit is durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows` events, as a
- * server's does when an ingest case starts after its warm-up.
+ * commit is durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows`
+ * events, as a server's does when an ingest case starts after its warm-up.
  *
  * Usage: `answer-server.ts` · `answer-server.ts sqlite startRows` · `answer-server.ts postgres URL startRows`.
  * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'stats' } → { cpuMicros } (user + system since
  * the process started).
  */
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -35,6 +33,7 @@ import {
   sqliteRawInsert,
   sqliteRawInsertKeyed,
   sqliteRawRow,
+  tempDir,
 } from './shared.js';
 
 const envelopes = (count: number) => Array.from({ length: count }, (_, i) => benchEnvelope(i));
@@ -64,7 +63,8 @@ type Write = (events: readonly ValidEvent[]) => void | Promise<void>;
  * loop's `synchronous=FULL` does, would lose to a server that does not.
  */
 function sqliteWrite(): Write {
-  const path = join(mkdtempSync(join(tmpdir(), 'switchboard-storing-floor-')), 'floor.db');
+  const path = join(tempDir('switchboard-storing-floor-'), 'floor.db');
+  process.once('SIGTERM', () => process.exit(0));
   const db = openDatabase(path, 'full').$client;
   const wal = new WalSync(walToSync(db));
   const checkpoints = new Checkpointer(db, resolve(path));
@@ -127,7 +127,7 @@ function store(events: readonly ValidEvent[], answer: () => void): void {
   if (gathered === undefined) {
     const group: { events: ValidEvent[]; answers: (() => void)[] } = { events: [], answers: [] };
     gathered = group;
-    // The calls of this turn join it; it commits once the commit before it is done.
+    // Calls join it until its commit begins, once the commit before it is done (group commit).
     setImmediate(() => {
       committing = committing.then(async () => {
         if (gathered === group) gathered = undefined;

@@ -11,13 +11,11 @@
  * 300,000–400,000 went in 7–9 % slower than the first 100,000, measured 2026-12-06), so the loop starts where
  * the server's cases do: on a table holding their warm-up's events (bench/ingest.ts).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { newKeyPrefix } from '../client/publisher.js';
-import { benchEvent, sqliteRawInsert, sqliteRawInsertKeyed, sqliteRawRow } from './shared.js';
+import { benchEvent, sqliteRawInsert, sqliteRawInsertKeyed, sqliteRawRow, tempDir } from './shared.js';
 
 const durability = (process.argv[2] ?? 'normal') as 'full' | 'normal';
 const singles = Number(process.argv[3] ?? 20_000);
@@ -29,7 +27,7 @@ if (startRows > 0 && startRows < singles)
   throw new Error(`the single-event loop's ${singles} rows would leave the table larger than startRows (${startRows})`);
 
 function open(): Database.Database {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'switchboard-raw-')), 'raw.db'), durability).$client;
+  const db = openDatabase(join(tempDir('switchboard-raw-'), 'raw.db'), durability).$client;
   // SQLite's own fsync in every COMMIT: what the engine alone costs at this durability.
   db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
   return db;

@@ -21,8 +21,6 @@
 import { EventEmitter, on } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initTRPC } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
@@ -36,7 +34,7 @@ import { createHub } from '../server/core/hub.js';
 import { startServer } from '../server/server.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import { benchEvent, benchEnvelope, type Variant } from './shared.js';
+import { benchEvent, benchEnvelope, tempDir, type Variant } from './shared.js';
 import { BenchTracer } from './trace.js';
 
 type Emit = (i: number) => void;
@@ -108,7 +106,7 @@ async function naiveTrpc(): Promise<Made> {
  * event; any other gets one pre-serialized JSON string, as raw `ws` sends.
  */
 async function rawWsDurable(): Promise<Made> {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-floor-'));
+  const dir = tempDir('switchboard-bench-floor-');
   const sqlite = openDatabase(join(dir, 'floor.db'), 'normal').$client;
   sqlite.pragma('synchronous = FULL');
   const insert = sqlite.prepare<[string, string, number, string, string, string, string, number]>(`
@@ -183,7 +181,7 @@ async function rawWsDurable(): Promise<Made> {
 
 /** The real server; a second hub on the same store and bus stores a backlog in process (`fill`). */
 async function switchboard(): Promise<Made> {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  const dir = tempDir('switchboard-bench-');
   const durability = process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full';
   // As the server opens it (server/topology.ts); given to it so that a second hub can share it for `fill`.
   const store = createSqliteStore(openDatabase(join(dir, 'bench.db'), durability));

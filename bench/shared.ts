@@ -1,4 +1,7 @@
 /** The event every case sends (~300 bytes as JSON), and the plumbing the bench processes share. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { topicOf, type ValidEvent } from '@switchboard/shared';
 
 /**
@@ -71,6 +74,18 @@ export interface FanOutSamples {
 }
 
 /**
+ * A directory of this process's own for its database files, removed when the process exits (a full goals run opens
+ * dozens of databases of 100 MB and more). A process stopped by a signal must exit through `process.exit` for it.
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once('exit', () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/**
  * The raw engine's own insert into this project's `events` table, as the raw SQLite loops (bench/raw-insert.ts) and
  * the storing floor (bench/answer-server.ts) run it: no id (SQLite's rowid), no state, no envelope; `key` and
  * `key_owner` only for events that carry a key (the Publisher's), into the unique index on them.
@@ -97,7 +112,7 @@ export function sqliteRawRow(event: ValidEvent, at: number): unknown[] {
 
 /**
  * PostgreSQL's fastest raw batched insert here (bench/pg-ingest.ts `raw-json`, and the storing floor's): the rows
- * as one JSON array of arrays in `pgRawColumns` order, taken apart by PostgreSQL (jsonb), timestamps as epoch ms.
+ * as one JSON array of arrays in `pgRawColumns` order (an id, then `sqliteRawRow`'s values), taken apart by PostgreSQL (jsonb), timestamps as epoch ms.
  * The ids are the caller's: no counter, no keys, no state.
  */
 export const pgRawColumns = [

@@ -10,9 +10,7 @@
  * Usage: `tsx bench/writer-thread.ts inline|thread [batches = 300] [in flight = 2]`. Prints one JSON line: the
  * rate, the main thread's busy µs per event (event-loop utilisation) and the process's CPU µs per event.
  */
-import { mkdtempSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -23,7 +21,7 @@ import { envelopeOfEvent } from '../server/core/envelope.js';
 import { createHub } from '../server/core/hub.js';
 import { openDatabase } from '../server/store/sqlite-db.js';
 import { createSqliteStore } from '../server/store/sqlite.js';
-import { benchEvent } from './shared.js';
+import { benchEvent, tempDir } from './shared.js';
 
 /** Batches before the measured ones, to warm up the JIT and the database. */
 const warmUp = 10;
@@ -58,7 +56,7 @@ async function measure(mode: 'inline' | 'thread', batches: number, inFlight: num
       },
     }),
   );
-  const path = join(mkdtempSync(join(tmpdir(), 'switchboard-writer-')), 'bench.db');
+  const path = join(tempDir('switchboard-writer-'), 'bench.db');
   // The schema, made before either mode opens it.
   const store = createSqliteStore(openDatabase(path, 'full'));
   let append: (events: ValidEvent[]) => Promise<unknown>;
