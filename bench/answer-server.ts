@@ -8,9 +8,10 @@
  * each call's events, from its frame's `JSON.parse` (or each NDJSON line's), go into this project's `events` table
  * with the raw engine's own insert (bench/shared.ts: SQLite's in one transaction, its WAL synced off the event loop
  * as the server's store does; PostgreSQL's fastest raw batched insert, one statement), the calls that arrived while
- * the last commit was in flight in one commit (group commit), one commit at a time, each call answered once its
- * commit is durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows`
- * events, as a server's does when an ingest case starts after its warm-up.
+ * the commits were in flight in one commit (group commit) of at most `limits.batchSize` events, as Switchboard's,
+ * one commit at a time on SQLite and up to two at once on PostgreSQL, each call answered once its commit is
+ * durable. No validation, no state, no envelopes, no ids read back. Its table first holds `startRows` events, as a
+ * server's does when an ingest case starts after its warm-up.
  *
  * Usage: `answer-server.ts` · `answer-server.ts sqlite startRows` · `answer-server.ts postgres URL startRows`.
  * Protocol with the parent (IPC): → { port } once listening; ← { cmd: 'stats' } → { cpuMicros } (user + system since
@@ -21,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ingestReply, transformer, type ValidEvent } from '@switchboard/shared';
+import { ingestReply, limits, transformer, type ValidEvent } from '@switchboard/shared';
 import { openDatabase, walToSync } from '../server/store/sqlite-db.js';
 import { Checkpointer } from '../server/store/sqlite-checkpointer.js';
 import { WalSync } from '../server/store/sqlite-wal-sync.js';
@@ -84,23 +85,42 @@ function sqliteWrite(): Write {
     });
 }
 
-/** The events table of a PostgreSQL schema of its own (the project's migrations), dropped when the process ends. */
+/**
+ * The events table of a PostgreSQL schema of its own (the project's migrations), dropped when the process ends.
+ * Two connections, so that two commits may be in flight at once (`maxCommits`): PostgreSQL takes concurrent inserts
+ * into one table and shares their WAL flushes, and this floor promises no order between commits (its ids are its
+ * own count). A server that numbers events in one global order, as Switchboard's head row does, gives that up.
+ */
 async function postgresWrite(url: string): Promise<Write> {
   const schema = `sb_storing_floor_${process.pid}`;
   await (await openPostgres({ url, schema, poolSize: 1 })).$client.end();
-  const client = new pg.Client({ connectionString: url, options: `-c search_path=${quoteIdent(schema)}` });
-  await client.connect();
-  process.once('SIGTERM', () => {
-    void client
-      .query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`)
-      .finally(() => client.end())
-      .finally(() => process.exit(0));
-  });
+  const options = `-c search_path=${quoteIdent(schema)}`;
+  const clients = [
+    new pg.Client({ connectionString: url, options }),
+    new pg.Client({ connectionString: url, options }),
+  ];
+  for (const client of clients) await client.connect();
+  const dropped = async () => {
+    try {
+      await clients[0]?.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+    } finally {
+      await Promise.allSettled(clients.map((client) => client.end()));
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', () => void dropped());
+  const free = [...clients];
   let id = 0;
   return async (events) => {
-    const at = Date.now();
-    const rows = events.map((event) => [++id, ...sqliteRawRow(event, at)]);
-    await client.query(pgRawJsonInsert, [JSON.stringify(rows)]);
+    const client = free.pop();
+    if (client === undefined) throw new Error('more commits in flight than connections');
+    try {
+      const at = Date.now();
+      const rows = events.map((event) => [++id, ...sqliteRawRow(event, at)]);
+      await client.query(pgRawJsonInsert, [JSON.stringify(rows)]);
+    } finally {
+      free.push(client);
+    }
   };
 }
 
@@ -114,9 +134,42 @@ if (write) {
   }
 }
 
-/** What arrived since the last commit began: its events, and the answers to send once they are stored. */
-let gathered: { events: ValidEvent[]; answers: (() => void)[] } | undefined;
-let committing: Promise<void> = Promise.resolve();
+/** SQLite has one writer; PostgreSQL takes two commits at once here (`postgresWrite`). */
+const maxCommits = kind === 'postgres' ? 2 : 1;
+
+/** Calls stored in one commit: their events, and the answers to send once they are stored. */
+interface Group {
+  events: ValidEvent[];
+  answers: (() => void)[];
+}
+/**
+ * The groups not yet begun, oldest first. A group takes calls until its commit begins, up to `limits.batchSize`
+ * events (a call that would take it past that starts the next group), as Switchboard's group commit does: two
+ * batches in flight then stay two commits, one stored while the next is read, rather than one group of both and a
+ * client that waits for the pair.
+ */
+const groups: Group[] = [];
+let committing = 0;
+
+/** Begins the oldest groups' commits while fewer than `maxCommits` are in flight; each one's end begins the next. */
+function begin(): void {
+  while (write !== undefined && committing < maxCommits) {
+    const group = groups.shift();
+    if (group === undefined) return;
+    committing++;
+    Promise.resolve(write(group.events)).then(
+      () => {
+        committing--;
+        for (const send of group.answers) send();
+        begin();
+      },
+      (error: unknown) => {
+        process.stderr.write(`the storing floor's commit failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  }
+}
 
 /** Answers at once without a store; with one, once the events are in a durable commit. */
 function store(events: readonly ValidEvent[], answer: () => void): void {
@@ -124,24 +177,15 @@ function store(events: readonly ValidEvent[], answer: () => void): void {
     answer();
     return;
   }
-  if (gathered === undefined) {
-    const group: { events: ValidEvent[]; answers: (() => void)[] } = { events: [], answers: [] };
-    gathered = group;
-    // Calls join it until its commit begins, once the commit before it is done (group commit).
-    setImmediate(() => {
-      committing = committing.then(async () => {
-        if (gathered === group) gathered = undefined;
-        await write(group.events);
-        for (const send of group.answers) send();
-      });
-      committing.catch((error: unknown) => {
-        process.stderr.write(`the storing floor's commit failed: ${String(error)}\n`);
-        process.exit(1);
-      });
-    });
+  let group = groups.at(-1);
+  if (group === undefined || group.events.length + events.length > limits.batchSize) {
+    group = { events: [], answers: [] };
+    groups.push(group);
+    // It begins after this turn's I/O, or once a commit in flight ends, whichever is later (group commit).
+    setImmediate(begin);
   }
-  for (const event of events) gathered.events.push(event);
-  gathered.answers.push(answer);
+  for (const event of events) group.events.push(event);
+  group.answers.push(answer);
 }
 
 interface Request {

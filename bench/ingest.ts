@@ -12,7 +12,7 @@
  * Every server first takes a short warm-up, not recorded (`warmUp`): the same calls, or for a SQLite case the
  * common calls with that case's own in their last part.
  */
-import { postgresCpuMicros, startCluster } from './cluster.js';
+import { checkpoint, postgresCpuMicros, startCluster } from './cluster.js';
 import { type Measured, next, runScript, start, stop } from './ipc.js';
 import { pgUrl } from '../test/engine-addresses.js';
 import { metricOf } from './shared.js';
@@ -225,6 +225,7 @@ async function storingFloor(args: string[], mode: string, count: string, row: Ro
   const server = start('./answer-server.ts', args);
   try {
     const port = String(await next<number>(server, 'port'));
+    if (args[0] === 'postgres') await checkpoint();
     const before = await cpuOf(server);
     const [measured] = await runScript('./load.ts', [mode, port, count]);
     const after = await cpuOf(server);
@@ -264,6 +265,7 @@ export async function postgresIngest(
         ['batch2', 'node-batch2', counts.batched / 2],
         ['ingest2', 'node-ingest', counts.batched / 2],
       ] as const) {
+        await checkpoint();
         const before = first.cpuMicros();
         const engineBefore = postgresCpuMicros();
         const commitsBefore = await commitSeconds(port);
@@ -295,6 +297,7 @@ export async function postgresIngest(
       const [a, b] = pair.nodes.map((node) => String(node.port));
       if (a === undefined || b === undefined) throw new Error('two nodes did not start');
       await Promise.allSettled([warmUp(a), warmUp(b)]);
+      await checkpoint();
       // Both nodes at once: the aggregate is bound by the one row every append locks (store_meta's head).
       const both = await Promise.all([
         runScript('./load.ts', ['publish', a, String(counts.singles)]),

@@ -13,7 +13,7 @@ import { createHub } from '../server/core/hub.js';
 import { createPostgresStore } from '../server/store/postgres.js';
 import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
 import { topicOf } from '@switchboard/shared';
-import { postgresCpuMicros } from './cluster.js';
+import { checkpoint, postgresCpuMicros } from './cluster.js';
 import { benchEvent, pgRawColumns, pgRawJsonInsert } from './shared.js';
 
 const url = process.argv[2] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -21,8 +21,12 @@ const singles = Number(process.argv[3] ?? 5_000);
 const batchTotal = singles * 10;
 const schema = `sb_bench_${process.pid}`;
 
-/** Each case's rate, with PostgreSQL's own CPU per event (its processes, from /proc): the raw engine's figure. */
+/**
+ * Each case's rate, with PostgreSQL's own CPU per event (its processes, from /proc): the raw engine's figure. Each
+ * starts after a checkpoint, as every timed PostgreSQL case of the bench does.
+ */
 const measure = async (mode: string, count: number, run: () => Promise<void>) => {
+  await checkpoint();
   const engineBefore = postgresCpuMicros();
   const started = performance.now();
   await run();

@@ -28,6 +28,7 @@ import {
   type Goal,
 } from './goals.js';
 import { runChars } from '../server/core/text-runs.js';
+import { limits } from '@switchboard/shared';
 import { clientsAlone, postgresIngest, sqliteIngest, type Rows } from './ingest.js';
 import { runPatterns } from './patterns.js';
 import { postgresReplay, sqliteReplay, type ReplayRows } from './replay.js';
@@ -40,6 +41,8 @@ const flag = (name: string) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const quick = process.argv.includes('--quick');
+/** The most events a group commit holds, Switchboard's and the storing floor's alike. */
+const groupEvents = limits.batchSize.toLocaleString('en');
 const only = flag('--only')?.split(',');
 const sizes = flag('--n') ? [Number(flag('--n'))] : [100, 1000];
 const durability = flag('--durability') === 'normal' ? 'normal' : 'full';
@@ -377,9 +380,9 @@ async function ingest(): Promise<void> {
   console.log(
     "The storing floor: each judged case's client against the least a server does that stores every event before " +
       "it answers (bench/answer-server.ts with SQLite: the frame parsed, each event inserted by the raw loop's own " +
-      'statement, the calls that arrive while a commit is in flight in the next one, the WAL synced off the event ' +
-      "loop as Switchboard's store does, no validation, state or envelopes), run just after the raw loop beside " +
-      'the case:',
+      'statement, the calls that arrive while a commit is in flight in the next one, of up to ' +
+      `${groupEvents} events as Switchboard's group commit, the WAL synced off the event loop as Switchboard's ` +
+      'store does, no validation, state or envelopes), run just after the raw loop beside the case:',
   );
   console.log(
     '| path | events/s | × the raw loop beside it | × Switchboard | floor server CPU µs/event | its core busy | client CPU µs/event |',
@@ -500,9 +503,10 @@ async function ingest(): Promise<void> {
     );
   };
   console.log(
-    'The storing floor on PostgreSQL, with the same clients (bench/answer-server.ts: the calls that arrive while a ' +
-      'commit is in flight stored in the next one by the fastest raw insert, one statement at a time, no ' +
-      "validation, state or envelopes), after the node's cases: " +
+    'The storing floor on PostgreSQL, with the same clients (bench/answer-server.ts: the calls that arrive while ' +
+      `the commits are in flight stored in the next one of up to ${groupEvents} events by the fastest raw ` +
+      'insert, up to two statements at once on two connections and in no global order, no validation, state or ' +
+      "envelopes), after the node's cases: " +
       `\`publish\` 64 in flight ${floorOf('pg node-publish')}, \`publishBatch\` two in flight ` +
       `${floorOf('pg node-batch2')}, \`ingest\` ${floorOf('pg node-ingest')}.\n`,
   );
