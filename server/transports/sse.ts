@@ -279,6 +279,8 @@ export class SseTransport {
     this.options.onError({ error, path });
     const { router } = this.options;
     const shape = getErrorShape({ config: router._def._config, error, type: 'subscription', path, input, ctx });
+    // The messages written before the failure go first.
+    stream.flush();
     if (!stream.res.writableEnded) format.refuse(shape, error);
   }
 
@@ -300,6 +302,7 @@ export class SseTransport {
     clearInterval(this.timer);
     for (const stream of this.streams) {
       stream.end();
+      stream.flush();
       stream.res.end();
     }
     this.streams.clear();

@@ -1,15 +1,17 @@
 /**
  * Subscriptions over Server-Sent Events: a plain EventSource, a `fetch` reader and the typed client with
  * `transport: 'sse'` receive and resume streams (across a restart on the same SQLite file), with the same auth,
- * filters, snapshots and limits as over WebSocket; pings while idle.
+ * filters, snapshots and limits as over WebSocket; pings while idle; a replay's messages written together, in few
+ * chunks of the response.
  */
+import { createConnection } from 'node:net';
 import { EventSource } from 'eventsource';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { createSwitchboardClient, type ConnectionState } from '../../client/index.js';
 import type { RunningServer } from '../../server/server.js';
 import { agentLog, agentStatus } from '../fixtures.js';
 import { collect, connect, startTestServer, tempDir, waitUntil } from '../harness.js';
-import { eventIdOf, readSse, subscriptionUrl } from '../sse-reader.js';
+import { eventIdOf, parseSse, readSse, subscriptionUrl } from '../sse-reader.js';
 
 /** Ids of messages, as numbers: each exactly once and in order is `1..n`. */
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -188,6 +190,49 @@ describe('SSE subscriptions', () => {
     expect(JSON.parse(stream.data()[0]?.data ?? '')).toMatchObject({
       json: { type: 'stream.reset', data: { reason: 'retention', requestedAfter: '0', retainedAfter: '16' } },
     });
+  });
+
+  it("writes a replay's messages in a few chunks of the response, each once and in order", async () => {
+    await using server = await startTestServer();
+    const total = 3_000;
+    {
+      await using publisher = connect(server.url);
+      for (let from = 1; from <= total; from += 1_000)
+        await publisher.publishBatch.mutate(range(from, from + 999).map((i) => agentLog('a1', `line ${i}`)));
+    }
+    // The body as the socket carries it, chunk by chunk (HTTP/1.1 chunked encoding), read without an HTTP client.
+    const url = new URL(subscriptionUrl(server.url, 'events', { lastEventId: '0' }));
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    let raw = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      raw = Buffer.concat([raw, data]);
+    });
+    socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
+    const body = () => {
+      const headersEnd = raw.indexOf('\r\n\r\n');
+      const chunks: string[] = [];
+      for (let at = headersEnd + 4; headersEnd !== -1;) {
+        const line = raw.indexOf('\r\n', at);
+        if (line === -1) break;
+        const size = Number.parseInt(raw.subarray(at, line).toString('latin1'), 16);
+        if (!(size > 0) || raw.length < line + 2 + size + 2) break;
+        chunks.push(raw.subarray(line + 2, line + 2 + size).toString('utf8'));
+        at = line + 2 + size + 2;
+      }
+      return { chunks, ids: parseSse(chunks.join('')).messages.flatMap((m) => (m.id ? [eventIdOf(m.id)] : [])) };
+    };
+    try {
+      await waitUntil(
+        () => `${total} messages (${body().ids.length})`,
+        () => body().ids.length >= total,
+      );
+      const { chunks, ids } = body();
+      expect(ids).toEqual(range(1, total));
+      // A write per message would make a chunk of each (3,000 and the opening); the messages of a turn go together.
+      expect(chunks.length).toBeLessThan(total / 20);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('sends pings while idle', async () => {
