@@ -181,7 +181,7 @@ function store(events: readonly ValidEvent[], answer: () => void): void {
   if (group === undefined || group.events.length + events.length > limits.batchSize) {
     group = { events: [], answers: [] };
     groups.push(group);
-    // It begins after this turn's I/O, or once a commit in flight ends, whichever is later (group commit).
+    // It begins once this turn's I/O is read, or when a commit in flight ends, whenever a commit slot is free.
     setImmediate(begin);
   }
   for (const event of events) group.events.push(event);

@@ -143,10 +143,12 @@ const sqliteCases = (counts: IngestCounts): [string, string][] => [
   ['ndjson2', String(counts.batched / 2)],
 ];
 
+/** The SQLite cases; those in `judged` (the goals' cases, bench/run.ts) also run against the storing floor. */
 export async function sqliteIngest(
   durability: 'full' | 'normal',
   repeats: number,
   counts: IngestCounts,
+  judged: ReadonlySet<string>,
 ): Promise<{ rows: Rows; serverCpu: ServerCpu }> {
   const rows: Rows = {};
   const serverCpu: ServerCpu = {};
@@ -167,7 +169,7 @@ export async function sqliteIngest(
         // third within minutes (a virtual machine's host), a ratio to a loop timed minutes earlier measures that as
         // much as the case, where a ratio to the loop run beside it does not.
         const [raw] = await runScript('./raw-insert.ts', [...rawArgs, 'batch-only']);
-        if (judgedSqlite.has(mode) && raw?.perSecond !== undefined) {
+        if (judged.has(mode) && raw?.perSecond !== undefined) {
           const row = rowOf(rows, mode);
           if (await storingFloor(['sqlite', String(warmUpEvents)], mode, count, row))
             row.floorPaired.push((row.floor.at(-1) ?? NaN) / raw.perSecond);
@@ -213,9 +215,6 @@ export async function clientsAlone(repeats: number, counts: IngestCounts): Promi
   }
   return rows;
 }
-
-/** The SQLite cases judged against the raw loop (bench/run.ts): each also runs against the storing floor. */
-const judgedSqlite = new Set(['publish', 'batch2', 'ingest2', 'publisher', 'ndjson2']);
 
 /**
  * One case's client (load.ts `mode`) against the storing floor (bench/answer-server.ts with a store: `args`), on a

@@ -112,8 +112,8 @@ export function sqliteRawRow(event: ValidEvent, at: number): unknown[] {
 
 /**
  * PostgreSQL's fastest raw batched insert here (bench/pg-ingest.ts `raw-json`, and the storing floor's): the rows
- * as one JSON array of arrays in `pgRawColumns` order (an id, then `sqliteRawRow`'s values), taken apart by PostgreSQL (jsonb), timestamps as epoch ms.
- * The ids are the caller's: no counter, no keys, no state.
+ * as one JSON array of arrays in `pgRawColumns` order (an id, then `sqliteRawRow`'s values), taken apart by
+ * PostgreSQL (jsonb), timestamps as epoch ms. The ids are the caller's: no counter, no keys, no state.
  */
 export const pgRawColumns = [
   'id',
