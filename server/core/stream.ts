@@ -362,22 +362,27 @@ export class Dispatcher {
       // Ids parsed once here rather than by each of many streams. A single event goes to every stream in turn;
       // several (a group commit's) go stream by stream, so that each stream knows which of them is its last.
       if (trace) for (const event of events) trace.event('dispatchStart', event);
-      const [first] = events;
-      const firstId = Number(first?.id);
-      const ids = events.length > 1 ? events.map((event) => Number(event.id)) : undefined;
-      for (const stream of this.streams) {
-        // A sink that throws fails its own stream, not the others nor the append that published the event.
-        try {
-          if (ids) stream.offerAll(events, ids);
-          else if (first) stream.offer(first, firstId);
-        } catch (error) {
-          stream.fail(error);
-        }
-      }
+      // With no stream open (an ingest-only server) nothing is parsed.
+      if (this.streams.size > 0) this.offer(events);
       if (trace) for (const event of events) trace.event('dispatchEnd', event);
       const last = events.at(-1);
       if (last) this.lastId = Number(last.id);
     });
+  }
+
+  private offer(events: readonly EventEnvelope[]): void {
+    const [first] = events;
+    const firstId = Number(first?.id);
+    const ids = events.length > 1 ? events.map((event) => Number(event.id)) : undefined;
+    for (const stream of this.streams) {
+      // A sink that throws fails its own stream, not the others nor the append that published the event.
+      try {
+        if (ids) stream.offerAll(events, ids);
+        else if (first) stream.offer(first, firstId);
+      } catch (error) {
+        stream.fail(error);
+      }
+    }
   }
 
   /** The newest id this process's streams have been offered, if known; see `EventStream.begin`. */

@@ -98,6 +98,38 @@ describe('socket writer', () => {
     expect(sockets.received).toEqual(expected);
   });
 
+  it("joins a socket's own frames into a few writes, in order with shared frames and replies", async () => {
+    await using sockets = await pair(false);
+    const writer = new SocketWriter(sockets.server);
+    // The real socket's writes, counted as they pass (each still writes).
+    const stream = (sockets.server as unknown as { _socket: { write: (...args: unknown[]) => boolean } })._socket;
+    const write = stream.write.bind(stream);
+    let writes = 0;
+    stream.write = (...args: unknown[]) => {
+      writes++;
+      return write(...args);
+    };
+    // One turn, as a replay's page: 3,000 frames of this socket's own, a shared frame and a reply among them.
+    const expected: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      writer.write(frames, '{"n":3}', `own ${i} ${'é'.repeat(i % 7)}`, false);
+      expected.push(`{"n":3}own ${i} ${'é'.repeat(i % 7)}`);
+      if (i === 1_000) {
+        writer.write(frames, '{"n":4}', 'shared', true);
+        expected.push('{"n":4}shared');
+      }
+      if (i === 2_000) {
+        writer.writeText('reply');
+        expected.push('reply');
+      }
+    }
+    await waitUntil('all messages', () => sockets.received.length >= expected.length, 5_000);
+    expect(sockets.received).toEqual(expected);
+    // One write per frame before frames were joined; now one per run (about 60,000 characters), plus the
+    // shared frame and the reply and the runs they cut.
+    expect(writes).toBeLessThan(10);
+  });
+
   it('lays out frame headers as RFC 6455 does for each length', () => {
     expect([...textFrame('hi')]).toEqual([0x81, 2, 0x68, 0x69]);
     const medium = textFrame('a'.repeat(300));

@@ -16,7 +16,6 @@
  * docs/protocol.md).
  */
 import type { AnyRouter } from '@trpc/server';
-import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { describeIssues } from '@switchboard/shared';
 import { Connection } from './connection.js';
@@ -54,18 +53,20 @@ export function serveWebSockets<TRouter extends AnyRouter>(
   const frames = new EventFrames(options.router, options.trace);
   const keepAlive = new KeepAlive(options.keepAlive);
   // This handler's own connections: another handler on the same server (another prefix) has its own.
-  const served = new Set<WebSocket>();
+  const served = new Set<Connection<TRouter>>();
   options.wss.on('connection', (socket, req) => {
     // Another handler on the same server may serve it, as with tRPC's adapter.
     if (prefix !== undefined && !(req.url ?? '').startsWith(prefix)) return;
-    served.add(socket);
-    socket.once('close', () => served.delete(socket));
-    new Connection(socket, req, options, frames).listen(keepAlive);
+    const connection = new Connection(socket, req, options, frames);
+    served.add(connection);
+    socket.once('close', () => served.delete(connection));
+    connection.listen(keepAlive);
   });
   return {
     reconnectAll() {
-      // Sent untransformed, as tRPC's adapter does: the client reads it before any transformer.
-      for (const socket of served) if (socket.readyState === WebSocket.OPEN) socket.send(reconnectFrame);
+      // Sent untransformed, as tRPC's adapter does: the client reads it before any transformer. Through the
+      // writer, after every frame written before it.
+      for (const connection of served) connection.writer.writeText(reconnectFrame);
     },
     close() {
       keepAlive.close();

@@ -7,6 +7,10 @@
  *   nothing), unless its writer is told more follow (the events of one group commit that this socket takes):
  *   those are held and go out in one write with the last of them. From the second frame of a turn otherwise (a
  *   page of replay) the socket is corked, and the turn's frames go out in one write on the next tick.
+ * - Join. Frames of this socket's own (not shared: a replay's page, a pulled subscription's events) are held as
+ *   text and written as one buffer of consecutive frames, about `runChars` at a time, when the turn ends, the run
+ *   fills or anything else is written: one buffer, one `write` and one entry of the socket's `writev` per run
+ *   rather than per frame. The peer reads the same frames.
  *
  * Both rely on `ws` internals, as engine.io does: `socket._sender.sendFrame(list)` (the sender's raw write) and
  * `socket._socket` (the net.Socket). They are only used when present and when a raw frame is valid for the
@@ -14,6 +18,7 @@
  * `send`, which is always correct. `ws` is pinned; test/transports/socket-writer.test.ts checks both paths.
  */
 import { WebSocket } from 'ws';
+import { runChars } from '../../core/text-runs.js';
 
 /**
  * Bytes held corked before they are flushed within the same turn. Keeps coalescing bounded, so that the
@@ -36,24 +41,52 @@ export function textFrame(text: string | readonly string[]): Buffer {
   let length = 0;
   if (typeof text === 'string') length = Buffer.byteLength(text);
   else for (const part of text) length += Buffer.byteLength(part);
-  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x81; // FIN + text opcode
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65_536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  if (typeof text === 'string') frame.write(text, header, 'utf8');
+  const frame = Buffer.allocUnsafe(headerBytes(length) + length);
+  const offset = writeHeader(frame, 0, length);
+  if (typeof text === 'string') frame.write(text, offset, 'utf8');
   else {
-    let offset = header;
-    for (const part of text) offset += frame.write(part, offset, 'utf8');
+    let at = offset;
+    for (const part of text) at += frame.write(part, at, 'utf8');
   }
   return frame;
+}
+
+/** The header's size for a payload of `length` bytes: 7-bit, 16-bit or 64-bit length. */
+const headerBytes = (length: number): number => (length < 126 ? 2 : length < 65_536 ? 4 : 10);
+
+/** Writes a text frame's header for a payload of `length` bytes at `at`; answers where the payload starts. */
+function writeHeader(frame: Buffer, at: number, length: number): number {
+  frame[at] = 0x81; // FIN + text opcode
+  if (length < 126) {
+    frame[at + 1] = length;
+    return at + 2;
+  }
+  if (length < 65_536) {
+    frame[at + 1] = 126;
+    frame.writeUInt16BE(length, at + 2);
+    return at + 4;
+  }
+  frame[at + 1] = 127;
+  frame.writeBigUInt64BE(BigInt(length), at + 2);
+  return at + 10;
+}
+
+/** Complete text frames, one per text, one after another in one buffer. */
+export function textFrames(texts: readonly string[]): Buffer {
+  const lengths = new Array<number>(texts.length);
+  let total = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const length = Buffer.byteLength(texts[i] ?? '');
+    lengths[i] = length;
+    total += headerBytes(length) + length;
+  }
+  const frames = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) {
+    at = writeHeader(frames, at, lengths[i] ?? 0);
+    at += frames.write(texts[i] ?? '', at, 'utf8');
+  }
+  return frames;
 }
 
 /** Where frames come from: the same reply as text and as a complete frame (`shared`: see StreamSink). */
@@ -79,6 +112,9 @@ export class SocketWriter {
   private corked = false;
   /** Frames are held for a batch whose last frame (written with `more` false) sends them all. */
   private batch = false;
+  /** This socket's own frames as text, not yet written (see the class's "Join"), and their characters. */
+  private run: string[] = [];
+  private runLength = 0;
 
   constructor(private readonly socket: WebSocket) {
     const internals = socket as unknown as Internals;
@@ -105,8 +141,18 @@ export class SocketWriter {
    */
   write<K>(frames: FrameSource<K>, head: string, item: K, shared: boolean, more = false): void {
     if (!this.begin(more)) return;
-    if (this.direct()) this.sender?.sendFrame([frames.wire(head, item, shared)]);
-    else this.socket.send(frames.text(head, item, shared));
+    if (!this.direct()) {
+      this.writeRun();
+      this.socket.send(frames.text(head, item, shared));
+    } else if (shared) {
+      this.writeRun();
+      this.sender?.sendFrame([frames.wire(head, item, shared)]);
+    } else {
+      const text = frames.text(head, item, false);
+      this.run.push(text);
+      this.runLength += text.length;
+      if (this.runLength >= runChars) this.writeRun();
+    }
     if (more) this.batch = true;
     else if (this.batch) {
       // The batch's last frame: send what it held now rather than at the end of the turn.
@@ -123,6 +169,7 @@ export class SocketWriter {
    */
   writeText(text: string | readonly string[]): void {
     if (!this.begin()) return;
+    this.writeRun();
     if (this.direct()) this.sender?.sendFrame([textFrame(text)]);
     else this.socket.send(typeof text === 'string' ? text : text.join(''));
     this.end();
@@ -133,9 +180,13 @@ export class SocketWriter {
    * drained. Without access to the socket's stream it cannot wait, so it always answers true.
    */
   drainedBelow(bytes: number, resume: () => void): boolean {
-    if (!this.stream || this.socket.bufferedAmount < bytes) return true;
-    // A corked turn must reach the kernel before a drain can follow.
+    // The run not yet written counts (its characters: at most its bytes).
+    if (!this.stream || this.socket.bufferedAmount + this.runLength < bytes) return true;
+    // A held run and a corked turn must reach the kernel before a drain can follow.
     this.flush();
+    // The kernel may have taken it all at once; otherwise the last write found the socket full (the window is past
+    // its high-water mark), so `drain` follows once it empties.
+    if (this.socket.bufferedAmount < bytes) return true;
     this.stream.once('drain', resume);
     return false;
   }
@@ -167,7 +218,22 @@ export class SocketWriter {
     if (this.stream && this.stream.writableLength >= flushBytes) this.flush();
   }
 
+  /**
+   * Writes the held run, as one buffer of frames when the sender takes raw frames, else each through `send`. A
+   * socket closed meanwhile takes nothing more: a close frame, once sent, is the last.
+   */
+  private writeRun(): void {
+    if (this.run.length === 0) return;
+    const { run } = this;
+    this.run = [];
+    this.runLength = 0;
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.direct()) this.sender?.sendFrame([textFrames(run)]);
+    else for (const text of run) this.socket.send(text);
+  }
+
   private flush(): void {
+    this.writeRun();
     if (!this.corked) return;
     this.corked = false;
     this.stream?.uncork();
