@@ -27,6 +27,7 @@ import { openDatabase, walToSync } from '../server/store/sqlite-db.js';
 import { Checkpointer } from '../server/store/sqlite-checkpointer.js';
 import { WalSync } from '../server/store/sqlite-wal-sync.js';
 import { openPostgres, quoteIdent } from '../server/store/postgres-open.js';
+import { textFrameStart } from '../server/transports/ws/socket-writer.js';
 import {
   benchEnvelope,
   benchEvent,
@@ -39,18 +40,37 @@ import {
 
 const envelopes = (count: number) => Array.from({ length: count }, (_, i) => benchEnvelope(i));
 const encoded = (value: unknown) => JSON.stringify(transformer.output.serialize(value));
-const replies = new Map<string, string>();
-/** The reply to `path` with `count` events in its input, encoded once per shape. */
-function replyTo(path: string, count: number): string {
+const replies = new Map<string, Buffer>();
+/**
+ * The reply to `path` with `count` events in its input, encoded once per shape, as the bytes of a result reply
+ * after its id: `"result":{"type":"data","data":…}}`. Each answer then writes only its id's few bytes besides
+ * them, not the whole reply again (a `publishBatch` answer is some 300 KB).
+ */
+function replyTo(path: string, count: number): Buffer {
   const shape = `${path}:${count}`;
   let reply = replies.get(shape);
   if (reply === undefined) {
-    if (path === 'publish') reply = encoded(benchEnvelope(0));
-    else if (path === 'ingest') reply = encoded(ingestReply(envelopes(count)));
-    else reply = encoded(envelopes(count));
+    const data =
+      path === 'publish'
+        ? encoded(benchEnvelope(0))
+        : path === 'ingest'
+          ? encoded(ingestReply(envelopes(count)))
+          : encoded(envelopes(count));
+    reply = Buffer.from(`"result":{"type":"data","data":${data}}}`);
     replies.set(shape, reply);
   }
   return reply;
+}
+
+/** `ws`'s sender's raw write (as server/transports/ws/socket-writer.ts uses it): a frame given as its parts. */
+interface RawSender {
+  _sender: { sendFrame(list: Buffer[]): void };
+}
+
+/** Answers the call `id` with the reply `body` built once: one text frame, of which only the start is new. */
+function answer(socket: WebSocket, id: number | string, body: Buffer): void {
+  const head = Buffer.from(`{"id":${JSON.stringify(id)},`);
+  (socket as unknown as RawSender)._sender.sendFrame([textFrameStart(head.length + body.length, head), body]);
 }
 
 /** Stores events durably, all or none; done when they are. */
@@ -200,6 +220,17 @@ function eventsOf(path: string, input: unknown): ValidEvent[] {
   return Array.isArray(input) ? (input as ValidEvent[]) : [input as ValidEvent];
 }
 
+const ingestBodies = new Map<number, Buffer>();
+/** `POST /ingest`'s answer for `count` events, encoded once per count. */
+function ingestBody(count: number): Buffer {
+  let body = ingestBodies.get(count);
+  if (body === undefined) {
+    body = Buffer.from(JSON.stringify(ingestReply(envelopes(count))));
+    ingestBodies.set(count, body);
+  }
+  return body;
+}
+
 // `POST /ingest` NDJSON: the body read whole and its ids answered; without a store its lines are only counted,
 // with one they are parsed and stored.
 const http = createServer((req, res) => {
@@ -217,7 +248,7 @@ const http = createServer((req, res) => {
       .map((line) => JSON.parse(line) as ValidEvent);
     const count = write ? events.length : lines;
     store(events, () => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ingestReply(envelopes(count))));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(ingestBody(count));
     });
   });
 });
@@ -233,10 +264,11 @@ wss.on('connection', (socket: WebSocket) => {
     for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
       if (message.id === undefined || message.method !== 'mutation') continue;
       const path = message.params?.path ?? '';
+      const { id } = message;
       const events = eventsOf(path, message.params?.input?.json);
       const reply = replyTo(path, events.length);
       store(events, () => {
-        socket.send(`{"id":${JSON.stringify(message.id)},"result":{"type":"data","data":${reply}}}`);
+        answer(socket, id, reply);
       });
     }
   });

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SocketWriter, textFrame, type FrameSource } from '../../server/transports/ws/socket-writer.js';
+import { SocketWriter, textFrame, textFrameStart, type FrameSource } from '../../server/transports/ws/socket-writer.js';
 import { waitUntil } from '../harness.js';
 
 const frames: FrameSource<string> = {
@@ -139,5 +139,10 @@ describe('socket writer', () => {
     // In parts (multi-byte characters among them): the same frame as their concatenation.
     const parts = ['{"a":"', 'é'.repeat(40_000), '","b":', '"x"}'];
     expect(textFrame(parts).equals(textFrame(parts.join('')))).toBe(true);
+    // Its start alone, the rest of the payload to follow as bytes of their own: the same frame once joined.
+    const head = Buffer.from('{"id":7,');
+    const body = Buffer.from(`"rest":"${'é'.repeat(40_000)}"}`);
+    const start = textFrameStart(head.length + body.length, head);
+    expect(Buffer.concat([start, body]).equals(textFrame(`{"id":7,"rest":"${'é'.repeat(40_000)}"}`))).toBe(true);
   });
 });

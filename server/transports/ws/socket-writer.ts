@@ -51,6 +51,16 @@ export function textFrame(text: string | readonly string[]): Buffer {
   return frame;
 }
 
+/**
+ * A text frame's header for a payload of `length` bytes followed by the payload's first bytes, `head`: the rest of
+ * the payload then follows it as bytes of their own (a reply's body built once, bench/answer-server.ts).
+ */
+export function textFrameStart(length: number, head: Buffer): Buffer {
+  const start = Buffer.allocUnsafe(headerBytes(length) + head.length);
+  head.copy(start, writeHeader(start, 0, length));
+  return start;
+}
+
 /** The header's size for a payload of `length` bytes: 7-bit, 16-bit or 64-bit length. */
 const headerBytes = (length: number): number => (length < 126 ? 2 : length < 65_536 ? 4 : 10);
 
