@@ -7,7 +7,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SocketWriter, textFrame, textFrameStart, type FrameSource } from '../../server/transports/ws/socket-writer.js';
+import {
+  SocketWriter,
+  textFrame,
+  textFrameStart,
+  textFrames,
+  type FrameSource,
+} from '../../server/transports/ws/socket-writer.js';
 import { waitUntil } from '../harness.js';
 
 const frames: FrameSource<string> = {
@@ -136,6 +142,9 @@ describe('socket writer', () => {
     expect([medium[0], medium[1], medium.readUInt16BE(2), medium.length]).toEqual([0x81, 126, 300, 304]);
     const large = textFrame('b'.repeat(70_000));
     expect([large[0], large[1], large.readBigUInt64BE(2), large.length]).toEqual([0x81, 127, 70_000n, 70_010]);
+    // Several texts joined (a socket's own frames of a turn): each one's frame, one after another.
+    const joined = textFrames(['hi', 'a'.repeat(300), 'b'.repeat(70_000)]);
+    expect(joined.equals(Buffer.concat([textFrame('hi'), medium, large]))).toBe(true);
     // In parts (multi-byte characters among them): the same frame as their concatenation.
     const parts = ['{"a":"', 'é'.repeat(40_000), '","b":', '"x"}'];
     expect(textFrame(parts).equals(textFrame(parts.join('')))).toBe(true);

@@ -178,9 +178,8 @@ export class EventFrames<T extends TrackedItem = TrackedItem> {
     return `${head}"result":{"type":"data","id":${JSON.stringify(id)},"data":${payload}}}`;
   }
 
-  /** The reply as a complete WebSocket frame; a shared item's is built once per request id. */
-  wire(head: string, item: T, shared: boolean, trackedId: (item: T) => string = (i) => i.id): Buffer {
-    if (!shared) return textFrame(this.text(head, item, false, trackedId));
+  /** A shared item's reply as a complete WebSocket frame, built once per request id. */
+  wire(head: string, item: T, trackedId: (item: T) => string = (i) => i.id): Buffer {
     const { wire } = this.entry(item, trackedId);
     let frame = wire.get(head);
     if (frame === undefined) {

@@ -99,10 +99,13 @@ export function textFrames(texts: readonly string[]): Buffer {
   return frames;
 }
 
-/** Where frames come from: the same reply as text and as a complete frame (`shared`: see StreamSink). */
+/**
+ * Where frames come from: a reply as text (`shared`: see StreamSink), and a shared item's reply as a complete frame,
+ * built once for every socket that takes it.
+ */
 export interface FrameSource<K> {
   text(head: string, item: K, shared: boolean): string;
-  wire(head: string, item: K, shared: boolean): Buffer;
+  wire(head: string, item: K): Buffer;
 }
 
 interface Stream {
@@ -156,7 +159,7 @@ export class SocketWriter {
       this.socket.send(frames.text(head, item, shared));
     } else if (shared) {
       this.writeRun();
-      this.sender?.sendFrame([frames.wire(head, item, shared)]);
+      this.sender?.sendFrame([frames.wire(head, item)]);
     } else {
       const text = frames.text(head, item, false);
       this.run.push(text);

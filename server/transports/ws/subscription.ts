@@ -100,8 +100,8 @@ export class Subscription implements PushSink<TrackedItem> {
         text(head, item, shared) {
           return frames.text(head, item, shared, trackedId);
         },
-        wire(head, item, shared) {
-          return frames.wire(head, item, shared, trackedId);
+        wire(head, item) {
+          return frames.wire(head, item, trackedId);
         },
       };
       try {
