@@ -51,6 +51,31 @@ describe('envelopes read from the store', () => {
     expect(envelope.data).toBe(envelope.data);
   });
 
+  it('carries its text where no copy, key listing or encoding sees it, and stays a plain object', () => {
+    const [row] = rows;
+    if (!row) throw new Error('no row');
+    const read = envelopeOfRow(row);
+    const written = envelopeOfEvent(
+      { type: 'agent.status', data: { agentId: 'a-1', status: 'busy' } } as ValidEvent,
+      7,
+      'agent:a-1',
+      new Date(0),
+      '{"agentId":"a-1","status":"busy"}',
+    );
+    for (const envelope of [read, written]) {
+      expect(Object.getPrototypeOf(envelope)).toBe(Object.prototype);
+      expect(Reflect.ownKeys(envelope)).toEqual(['id', 'type', 'topic', 'timestamp', 'data']);
+      expect(writtenDataJson(envelope)).toBe('{"agentId":"a-1","status":"busy"}');
+      // A spread copy is a plain envelope: its fields may change, so it carries no text that could go stale.
+      const copy = { ...envelope };
+      expect(copy).toEqual(envelope);
+      expect(writtenDataJson(copy)).toBeUndefined();
+      expect(storedEnvelopeJson(copy)).toBeUndefined();
+    }
+    expect(storedEnvelopeJson(read)).toBeDefined();
+    expect(storedEnvelopeJson(written)).toBeUndefined();
+  });
+
   it.each(rows)('splices the stored text into the same bytes as encoding (id $id)', (row) => {
     const envelope = envelopeOfRow(row);
     const stored = storedEnvelopeJson(envelope);
