@@ -49,8 +49,10 @@ export type Rows = Record<
 /**
  * A node's commits over one case of 1,000-event batches (each batch a group of its own: `maxGroupEvents`), from
  * its `switchboard_publish_seconds`, which times each commit from when it went to the store to its answer:
- * `share`, the part of the case a commit was in flight (they go one at a time, so near 1 says the commits went
- * back to back, and the store's commit was what the case waited on); `wallPerEvent`, a commit's time per event in µs.
+ * `share`, the commits in flight on average over the case (their times' sum over the case's; a commit goes to
+ * PostgreSQL once the one before it holds the head row and waits there until that one ends, so 1 or more says the
+ * store's commits were what the case waited on, over 1 that the next was already waiting); `wallPerEvent`, a
+ * commit's time per event in µs, its wait included.
  */
 export interface Commits {
   share: number;

@@ -490,15 +490,16 @@ async function ingest(): Promise<void> {
     const commits = pgRows[mode]?.commits ?? [];
     const shares = commits.map((c) => c.share);
     return (
-      `a commit in flight ${median(shares).toFixed(2)}${spread(shares, 2)} of the time, at ` +
+      `${median(shares).toFixed(2)}${spread(shares, 2)} commits in flight on average, each ` +
       `${cell(commits.map((c) => c.wallPerEvent))} µs per event`
     );
   };
   console.log(
     `PostgreSQL's own CPU per event (its processes, from /proc): ${engineOf(fastest)} µs in the fastest raw insert, ` +
       `${engineOf('pg node-batch2')} under the node's \`publishBatch\` two in flight and ` +
-      `${engineOf('pg node-ingest')} under its \`ingest\`. The node's commits, one at a time (each batch of 1,000 a ` +
-      `commit of its own, timed from when it went to PostgreSQL to its answer): \`publishBatch\` two in flight ` +
+      `${engineOf('pg node-ingest')} under its \`ingest\`. The node's commits (each batch of 1,000 a commit of its ` +
+      `own, timed from when it went to PostgreSQL, where it waits for the head row until the one before it ends, ` +
+      `to its answer; over 1 in flight on average says the next one was waiting): \`publishBatch\` two in flight ` +
       `${commitsOf('pg node-batch2')}, \`ingest\` ${commitsOf('pg node-ingest')}.\n`,
   );
   const floorOf = (mode: string) => {

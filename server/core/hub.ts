@@ -54,11 +54,18 @@ export type HubReads = Pick<
 
 export type Hub = ReturnType<typeof createHub>;
 
-/** A group's commit, started: when (`performance.now()`, for `onAppend`), and what the store answers. */
+/**
+ * A group's commit, started: when (`performance.now()`, for `onAppend`), what the store answers, and once the
+ * store says so (`prepareGroup`'s `onOrdered`), the last id its first attempt took.
+ */
 interface Sent {
   at: number;
   outcomes: Promise<GroupOutcome[]>;
+  orderedTo?: number;
 }
+
+/** A group's commit, to be started once (`EventStore.prepareGroup`). */
+type Commit = (onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>;
 
 interface PendingAppend extends AppendBatch {
   resolve: (envelopes: EventEnvelope[]) => void;
@@ -135,20 +142,22 @@ export function createHub({
   let askedAt: number | undefined;
   // Group commit: appends that arrive while the event loop is busy (a frame of pipelined publishes, many
   // connections at once) wait for the next turn and are stored together in one commit, each still all or
-  // nothing on its own. Groups go to the store one after another, each once the one before it is answered, and
-  // are published in that order, so the bus sees events in commit (id) order for any store, including one whose
-  // append is truly asynchronous (a group prepared ahead, below, goes while the one before it is published). A
-  // failed group does not stall the ones behind it, and every append of a group is answered whatever the store
-  // or the bus's listeners do.
+  // nothing on its own. Groups go to the store one after another, each once the one before it is answered or has
+  // its place in the store's order (`prepareGroup`), and are published in id order, so the bus sees events in
+  // commit (id) order for any store, including one whose append is truly asynchronous (a group prepared ahead,
+  // below, goes while the one before it is in flight or published). A failed group does not stall the ones
+  // behind it, and every append of a group is answered whatever the store or the bus's listeners do.
   const queue: PendingAppend[] = [];
   let scheduled = false;
   let tail: Promise<unknown> = Promise.resolve();
 
   // A group taken while a commit was in flight (`prepareAhead`): it is answered next. `sent`: its commit, started
-  // as soon as the store answered the one before it.
-  let ahead: { group: PendingAppend[]; commit: () => Promise<GroupOutcome[]>; sent?: Sent } | undefined;
+  // as soon as the one before it has its place in the store's order (`sendEarly`), or else once it is answered.
+  let ahead: { group: PendingAppend[]; commit: Commit; sent?: Sent } | undefined;
   /** A commit was started whose group is not yet answered: the next full group may be taken ahead. */
   let committing = false;
+  /** The commit started last: a group sent once it has its place in the order is ordered after it. */
+  let latest: Sent | undefined;
 
   /** The appends at the queue's head that make the next group: up to `maxGroupEvents`, at least one. */
   function groupSize(): { take: number; full: boolean } {
@@ -165,9 +174,10 @@ export function createHub({
   /**
    * While a commit is in flight, a group that can grow no more (`maxGroupEvents`, or the next append would not
    * fit) need not wait for it to be made: a store that commits in another process (PostgreSQL, `prepareGroup`)
-   * builds its rows and statements now, and the group goes to the store as soon as the commit before it is
-   * answered, before that one's events are published and its callers answered, instead of leaving the database
-   * idle meanwhile. One group ahead at most; a group that is not full still gathers what arrives until its turn.
+   * builds its rows and statements now, and the group goes to the store as soon as the commit before it has its
+   * place in the store's order (`sendEarly`) or is answered, before that one's events are published and its
+   * callers answered, instead of leaving the database idle meanwhile. One group ahead at most; a group that is not
+   * full still gathers what arrives until its turn.
    */
   function prepareAhead(): void {
     if (!committing || ahead || !store.prepareGroup) return;
@@ -175,26 +185,52 @@ export function createHub({
     if (!full) return;
     const receivedAt = new Date(now());
     const group = queue.splice(0, take);
-    let commit;
+    ahead = { group, commit: commitOf(group, receivedAt) };
+    if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
+    sendEarly();
+  }
+
+  /**
+   * A group's commit: prepared now where the store can (`prepareGroup`), so that it tells when it has its place in
+   * the order; otherwise (a group that reads under the store's lock, or one that could not be prepared) all of it
+   * at its turn, whole.
+   */
+  function commitOf(group: PendingAppend[], receivedAt: Date): Commit {
     try {
-      commit = store.prepareGroup(group, receivedAt);
+      const prepared = store.prepareGroup?.(group, receivedAt);
+      if (prepared) return prepared;
     } catch {
       // Made again in full by appendGroup, whose retry refuses the failing batch alone.
     }
-    // A group the store cannot prepare (one that reads under its lock) or could not goes ahead all the same, whole.
-    ahead = { group, commit: commit ?? (() => store.appendGroup(group, receivedAt)) };
-    if (trace) for (const pending of group) for (const event of pending.events) trace.event('commitStart', event);
+    return () => store.appendGroup(group, receivedAt);
+  }
+
+  /**
+   * The group taken ahead goes to the store once the commit started last holds its place in the store's order,
+   * without waiting for that commit's answer: on PostgreSQL it then waits in the database for the head row, and
+   * takes it the moment the commit before it ends, instead of after a round trip to this node, whose event loop
+   * may be busy with the next call's frame. Ids stay in commit order; only a failed first attempt, whose retry
+   * may come after it, reorders them (`commitGroup` publishes by id).
+   */
+  function sendEarly(): void {
+    if (ahead && !ahead.sent && latest?.orderedTo !== undefined) ahead.sent = startCommit(ahead.commit);
   }
 
   /** Starts a commit; a store that throws rather than rejects is answered the same way. */
-  function startCommit(commit: () => Promise<GroupOutcome[]>): Sent {
-    const at = performance.now();
-    const outcomes = new Promise<GroupOutcome[]>((resolve) => {
-      resolve(commit());
+  function startCommit(commit: Commit): Sent {
+    const sent: Sent = { at: performance.now(), outcomes: Promise.resolve([]) };
+    latest = sent;
+    sent.outcomes = new Promise<GroupOutcome[]>((resolve) => {
+      resolve(
+        commit((lastId) => {
+          sent.orderedTo = lastId;
+          if (latest === sent) sendEarly();
+        }),
+      );
     });
     // Awaited by its own turn of commitGroup; until then a failure is not unhandled.
-    outcomes.catch(() => undefined);
-    return { at, outcomes };
+    sent.outcomes.catch(() => undefined);
+    return sent;
   }
 
   /** Once a commit is answered: the group taken ahead of its turn goes to the store at once. */
@@ -203,44 +239,85 @@ export function createHub({
     committing = ahead !== undefined;
   }
 
+  /** A group whose commit the store answered: what `finish` publishes (`stored`, in id order) and answers. */
+  interface Answered {
+    group: PendingAppend[];
+    sent: Sent;
+    outcomes: GroupOutcome[];
+    stored: EventEnvelope[];
+    done: number;
+  }
+
+  /** Awaits a group's commit; a commit that fails as a whole fails every append of it, and answers undefined. */
+  async function answerOf(group: PendingAppend[], sent: Sent): Promise<Answered | undefined> {
+    try {
+      const outcomes = await sent.outcomes;
+      const done = performance.now();
+      // Each batch's events are contiguous and the batches come in id order.
+      const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
+      return { group, sent, outcomes, stored, done };
+    } catch (error) {
+      for (const p of group) p.reject(error);
+      return undefined;
+    } finally {
+      sendAhead();
+    }
+  }
+
+  /** The group taken ahead, if it went to the store already (the closure's writes are out of the compiler's sight). */
+  function sentAhead(): { group: PendingAppend[]; sent: Sent } | undefined {
+    return ahead?.sent ? { group: ahead.group, sent: ahead.sent } : undefined;
+  }
+
   async function commitGroup(): Promise<void> {
     scheduled = false;
     let group: PendingAppend[];
     let sent: Sent;
-    let outcomes: GroupOutcome[];
     if (ahead) {
       group = ahead.group;
       sent = ahead.sent ?? startCommit(ahead.commit);
       ahead = undefined;
     } else {
+      // Its group went with the one before it (the reordering below).
+      if (queue.length === 0) return;
       const taken = queue.splice(0, groupSize().take);
       const receivedAt = new Date(now());
       if (trace) for (const p of taken) for (const event of p.events) trace.event('commitStart', event);
-      sent = startCommit(() => store.appendGroup(taken, receivedAt));
+      sent = startCommit(commitOf(taken, receivedAt));
       group = taken;
     }
     committing = true;
     if (queue.length > 0) schedule();
     // What arrived before this commit went out and already fills a group is prepared while it is in flight.
     prepareAhead();
-    try {
-      outcomes = await sent.outcomes;
-    } catch (error) {
-      for (const p of group) p.reject(error);
-      return;
-    } finally {
-      sendAhead();
+    const answered = await answerOf(group, sent);
+    if (!answered) return;
+    const all = [answered];
+    // This commit's first attempt failed and its retry took ids after the group sent early behind it (`sendEarly`),
+    // which may have committed first: both are published together, in id order, and answered in turn.
+    const last = Number(answered.stored.at(-1)?.id ?? 0);
+    const behind = sentAhead();
+    if (behind && sent.orderedTo !== undefined && last > sent.orderedTo) {
+      ahead = undefined;
+      const next = await answerOf(behind.group, behind.sent);
+      if (next) all.push(next);
     }
-    const done = performance.now();
-    if (trace)
-      for (const outcome of outcomes)
-        if (outcome.ok) for (const e of outcome.result.stored) trace.event('committed', e);
-    // The group's stored events go to the bus in one call, in id order (each batch's are contiguous and the
-    // batches come in id order): on a bus between nodes that is one publish per commit (in runs of moderate
-    // texts, server/bus/wire.ts), not one per call.
-    const stored = outcomes.flatMap((outcome) => (outcome.ok ? outcome.result.stored : []));
-    const [first] = stored;
-    if (first) commits.add(Number(first.id), Number(stored[stored.length - 1]?.id), done);
+    finish(all.sort((a, b) => firstIdOf(a) - firstIdOf(b)));
+  }
+
+  const firstIdOf = ({ stored }: Answered) => Number(stored[0]?.id ?? 0);
+
+  /** Publishes the groups' stored events (in id order), then answers every append of each. */
+  function finish(answered: readonly Answered[]): void {
+    if (trace) for (const { stored } of answered) for (const e of stored) trace.event('committed', e);
+    for (const { stored, done } of answered) {
+      const [first] = stored;
+      if (first) commits.add(Number(first.id), Number(stored[stored.length - 1]?.id), done);
+    }
+    // The groups' stored events go to the bus in one call, in id order: on a bus between nodes that is one
+    // publish per commit (in runs of moderate texts, server/bus/wire.ts), not one per call.
+    const [one] = answered;
+    const stored = answered.length === 1 && one ? one.stored : answered.flatMap((a) => a.stored);
     // The events are durable: a listener that throws must not leave a caller of the group without an answer
     // (it would wait forever, and a retry without a key would store the events twice).
     try {
@@ -248,19 +325,23 @@ export function createHub({
     } catch (error) {
       onListenerError(error);
     }
-    group.forEach((pending, i) => {
-      const outcome = outcomes[i];
-      if (!outcome) {
-        pending.reject(new Error(`the store answered ${outcomes.length} of ${group.length} batches of a group commit`));
-        return;
-      }
-      if (!outcome.ok) {
-        pending.reject(outcome.error);
-        return;
-      }
-      onAppend?.(outcome.result.stored.length, (done - sent.at) / 1000);
-      pending.resolve(outcome.result.envelopes);
-    });
+    for (const { group, outcomes, sent, done } of answered) {
+      group.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if (!outcome) {
+          pending.reject(
+            new Error(`the store answered ${outcomes.length} of ${group.length} batches of a group commit`),
+          );
+          return;
+        }
+        if (!outcome.ok) {
+          pending.reject(outcome.error);
+          return;
+        }
+        onAppend?.(outcome.result.stored.length, (done - sent.at) / 1000);
+        pending.resolve(outcome.result.envelopes);
+      });
+    }
   }
 
   function schedule(): void {

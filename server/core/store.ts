@@ -141,8 +141,17 @@ export interface EventStore {
    * included), so the hub can prepare a full group while the commit ahead of it is in flight. Undefined when the
    * group has to be prepared under the lock (an idempotency key, `after`, a presence condition); a throw (a fault
    * in making the rows) leaves the group to `appendGroup`, whose retry refuses the faulty batch alone.
+   *
+   * The commit calls `onOrdered` at most once, with the last id its first attempt took, as soon as that attempt
+   * holds its place in the order (PostgreSQL: the head row is locked), long before it is durable: a commit started
+   * after that is ordered after it, so the hub sends the next group then, and the database goes from one commit to
+   * the next without waiting for this node to hear of the first. Should that attempt fail, the group's retry may
+   * take ids after a commit started meanwhile (the hub then publishes that one's events first).
    */
-  prepareGroup?(batches: readonly AppendBatch[], receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined;
+  prepareGroup?(
+    batches: readonly AppendBatch[],
+    receivedAt: Date,
+  ): ((onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>) | undefined;
   /**
    * Moves the last-seen time of these agents to `at` (never back) without storing an event; answers the agents
    * it knows, each with its current status. Takes no lock an append waits on for long: one agent row at a time.

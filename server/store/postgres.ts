@@ -184,10 +184,14 @@ class PostgresStore implements EventStore {
         );
   }
 
-  prepareGroup(batches: Batches, receivedAt: Date): (() => Promise<GroupOutcome[]>) | undefined {
+  prepareGroup(
+    batches: Batches,
+    receivedAt: Date,
+  ): ((onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>) | undefined {
     if (readsUnderLock(batches)) return undefined;
     const atOnce = this.prepareAtOnce(batches, receivedAt);
-    return () => this.appendGroupWith(batches, receivedAt, (client) => this.writeAtOnce(client, atOnce));
+    return (onOrdered) =>
+      this.appendGroupWith(batches, receivedAt, (client) => this.writeAtOnce(client, atOnce, onOrdered));
   }
 
   /** `write` on a pooled connection, and if a batch fails, the group again with a savepoint per batch. */
@@ -228,15 +232,21 @@ class PostgresStore implements EventStore {
    * one transaction in one round trip: its ids numbered from 0, the head advanced by their count first (which
    * takes the lock), every statement shifting the ids by the head it found (postgres-writes.ts `shift`), and the
    * envelopes renumbered by the head the reply names. The lock is held only while PostgreSQL runs the statements.
+   * `onOrdered` hears the head as soon as the lock is taken (`prepareGroup`).
    */
   private async writeAtOnce(
     client: pg.PoolClient,
     { outcomes, numbered: next, params, changes }: AtOnce,
+    onOrdered?: (lastId: number) => void,
   ): Promise<GroupOutcome[]> {
     const sent = await settled<unknown>(
       together(client, () => [
         client.query('BEGIN'),
-        client.query(advanceHead([next])),
+        client.query<{ value: string }>(advanceHead([next])).then((locked) => {
+          const head = Number(locked.rows[0]?.value);
+          if (Number.isSafeInteger(head)) onOrdered?.(head);
+          return locked;
+        }),
         ...sendRows(client, params, changes, next),
         ...sendTouches(client, changes, next),
         client.query('COMMIT'),
