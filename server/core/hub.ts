@@ -29,6 +29,11 @@ export interface HubOptions {
   now?: () => number;
   /** Bench-only timing of each event's path (./trace.ts); absent, nothing is timed. */
   trace?: PathTracer | undefined;
+  /**
+   * Events per group commit, at most: `limits.batchSize` by default. The delivery model (test/model/) makes its
+   * groups a few events long, so that its small appends fill them and take the paths full groups take.
+   */
+  maxGroupEvents?: number;
 }
 
 export interface StreamRequest {
@@ -79,7 +84,7 @@ interface PendingAppend extends AppendBatch {
  * so its client prepares its next batch while the second is stored, instead of both being answered together
  * and the store waiting for the client.
  */
-const maxGroupEvents = limits.batchSize;
+const defaultGroupEvents = limits.batchSize;
 
 /** Commits whose time `committedAt` still knows: far more than a dispatch or a catching-up stream spans. */
 const commitTimesKept = 256;
@@ -132,6 +137,7 @@ export function createHub({
   onListenerError = warnListenerError,
   now = Date.now,
   trace,
+  maxGroupEvents = defaultGroupEvents,
 }: HubOptions) {
   const dispatcher = new Dispatcher(bus, trace);
   // When this hub's recent groups were committed, for the delivery-latency metric: one record per commit, not one

@@ -1,7 +1,8 @@
 /**
  * The delivery core, proven by generation: a seeded model (test/model/) of several nodes committing into one
  * log, each node's sequencer over a bus that loses, repeats, reorders and delays messages, store calls that fail
- * or answer late, head checks on a fake clock, and subscribers connecting anywhere with any cursor. Every
+ * or answer late (half the time under PostgreSQL's head lock, groups sent ahead as soon as the one before holds
+ * it), head checks on a fake clock, and subscribers connecting anywhere with any cursor. Every
  * subscriber must get exactly the committed sequence after its cursor, once, in order (or a reset where its
  * cursor is not in this log), and once faults stop, everything within a few head checks.
  *

@@ -134,3 +134,9 @@ export function checkSequencer(name: string, from: number, ids: readonly number[
     ? undefined
     : `${name}: delivered [${ids.join(',')}], expected ${complete ? '' : 'a prefix of '}[${expected.join(',')}]`;
 }
+
+/** A hub publishes its commits' events in id order (some ids between them are other nodes'). */
+export function checkPublished(name: string, ids: readonly number[]) {
+  const back = ids.findIndex((id, i) => i > 0 && id <= (ids[i - 1] ?? 0));
+  return back < 0 ? undefined : `${name}: published ${ids[back]} after ${ids[back - 1]} ([${ids.join(',')}])`;
+}

@@ -10,13 +10,13 @@
  * is lost one last time; then every call is answered, every message delivered, every subscriber drains and
  * reconnects from its last cursor. Within `headChecks` head checks per node everything must be delivered.
  */
-import { publishInputSchema, type StreamItem } from '@switchboard/shared';
+import { publishInputSchema, type EventEnvelope, type StreamItem } from '@switchboard/shared';
 import { createHub, type Hub } from '../../server/core/hub.js';
 import { Sequencer } from '../../server/core/sequencer.js';
 import { CursorAheadError, type EventStream } from '../../server/core/stream.js';
 import { createLogger } from '../../server/ops/log.js';
 import { agentLog, agentStatus } from '../fixtures.js';
-import { checkSequencer, checkSession, type Session } from './check.js';
+import { checkPublished, checkSequencer, checkSession, type Session } from './check.js';
 import { FakeClock, ModelNetwork } from './network.js';
 import {
   describeStep,
@@ -49,6 +49,8 @@ interface Node {
   hub: Hub;
   from: number;
   delivered: number[];
+  /** The ids its hub published, in the order it published them: the hub's own promise is id order. */
+  published: number[];
 }
 
 /** What a subscriber's socket holds: items pushed since it last drained, and the catch-up waiting for it. */
@@ -109,7 +111,8 @@ class World {
   ) {}
 
   static async create(schedule: Schedule): Promise<World> {
-    const store = new ModelStore();
+    const headLock = schedule.store === 'head-lock';
+    const store = new ModelStore(headLock);
     const agents: Agent[] = ['a', 'b', 'c'];
     const before = Array.from({ length: schedule.before.events }, (_, i) => event(agents[i % 3] ?? 'a', 'status'));
     store.seed(before, schedule.before.deleted);
@@ -124,8 +127,19 @@ class World {
         for (const e of events) delivered.push(Number(e.id));
       });
       // A catch-up buffer of 4 (not 1,000) so that small schedules overflow it and read the store instead.
-      const hub = createHub({ store, bus: sequencer, subscriberBufferLimit: 4 });
-      nodes.push({ clock, sequencer, hub, from: store.head, delivered });
+      const published: number[] = [];
+      // What the hub publishes, seen before the sequencer (which would put it in order anyway).
+      const bus = {
+        publish: (events: readonly EventEnvelope[]) => {
+          for (const e of events) published.push(Number(e.id));
+          sequencer.publish(events);
+        },
+        subscribe: sequencer.subscribe.bind(sequencer),
+        delivered: sequencer.delivered.bind(sequencer),
+      };
+      // Groups of at most 3 events with a head lock, so that commits of 1 to 3 fill them and go ahead early.
+      const hub = createHub({ store, bus, subscriberBufferLimit: 4, ...(headLock && { maxGroupEvents: 3 }) });
+      nodes.push({ clock, sequencer, hub, from: store.head, delivered, published });
     }
     store.controlled = true;
     const subscribers = schedule.subscribers.map((spec) => ({
@@ -301,7 +315,9 @@ class World {
       }
     }
     for (const [n, node] of this.nodes.entries()) {
-      const problem = checkSequencer(`sequencer of n${n}`, node.from, node.delivered, this.store.head, quiet);
+      const problem =
+        checkSequencer(`sequencer of n${n}`, node.from, node.delivered, this.store.head, quiet) ??
+        checkPublished(`hub of n${n}`, node.published);
       if (problem) throw new ModelViolation(`${when}: ${problem}`);
     }
   }

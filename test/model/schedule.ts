@@ -41,9 +41,17 @@ export type Step =
   | { do: 'disconnect'; sub: number }
   | { do: 'drain'; sub: number };
 
+/**
+ * The store's kind: `atomic`, a commit one step (stored, then answered); `head-lock`, PostgreSQL's (a commit takes
+ * the head lock in turn, prepared groups say when they hold it and the hub sends the next one early; the hub's
+ * groups hold at most 3 events, so that they fill and are prepared ahead).
+ */
+export type StoreKind = 'atomic' | 'head-lock';
+
 export interface Schedule {
   nodes: number;
   bus: BusKind;
+  store: StoreKind;
   /** Events in the log before the nodes start, and how many of the oldest retention had deleted. */
   before: { events: number; deleted: number };
   subscribers: SubscriberSpec[];
@@ -84,7 +92,7 @@ export function describeStep(step: Step): string {
 export function describeWorld(schedule: Schedule): string {
   const subs = schedule.subscribers.map((s, i) => `s${i}: ${s.filter}, ${s.sink} sink`).join('; ');
   const { events, deleted } = schedule.before;
-  return `${schedule.nodes} node(s), ${schedule.bus} bus, ${events} events before (${deleted} deleted); ${subs}`;
+  return `${schedule.nodes} node(s), ${schedule.bus} bus, ${schedule.store} store, ${events} events before (${deleted} deleted); ${subs}`;
 }
 
 /** The whole schedule, one step a line (bench/model.ts prints it for a replayed case). */
@@ -147,6 +155,7 @@ export function scheduleArbitrary(maxSteps: number): fc.Arbitrary<Schedule> {
     .record({
       nodes: fc.integer({ min: 1, max: 3 }),
       bus: fc.constantFrom<BusKind>('events', 'doorbell', 'mixed'),
+      store: fc.constantFrom<StoreKind>('atomic', 'head-lock'),
       before: fc.record({ events: fc.nat(4), deleted: fc.nat(4) }),
       subscribers: fc.array(
         fc.record({

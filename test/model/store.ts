@@ -7,6 +7,12 @@
  * injected fault, in any order: that is how reads race with commits and with each other. A read's answer is
  * what the log held when it was called (a statement's snapshot); a commit is two steps, so that it can be
  * stored and then lose its answer (the ambiguous failure of a networked store).
+ *
+ * With a head lock (PostgreSQL's kind, server/store/postgres.ts), a commit is three: it takes the lock (in turn,
+ * after any commit already waiting for it), writes while it holds it, then answers. A group the hub prepares
+ * (`prepareGroup`) says when it holds the lock, so the hub sends the next one early (server/core/hub.ts
+ * `sendEarly`), and a first attempt that fails is done again by the store itself, taking the lock once more,
+ * after whatever waited for it meanwhile: the retry that stores after the group behind it.
  */
 import { topicOf, type EnvelopeOf, type EventEnvelope, type ValidEvent } from '@switchboard/shared';
 import { envelopeOfEvent } from '../../server/core/envelope.js';
@@ -30,6 +36,17 @@ export class ModelStore implements EventStore {
   /** Calls waiting for the schedule; empty while `controlled` is false (setup answers at once). */
   readonly pending: PendingCall[] = [];
   controlled = false;
+  /** Whether a commit holds the head lock, and the commits waiting for it, first come first. */
+  private locked = false;
+  private readonly waiting: (() => void)[] = [];
+  readonly prepareGroup?: (
+    batches: readonly AppendBatch[],
+  ) => (onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>;
+
+  /** `headLock`: commits take the head lock, and the hub may prepare groups (see above). */
+  constructor(private readonly headLock = false) {
+    if (headLock) this.prepareGroup = (batches) => (onOrdered) => this.appendLocked(batches, onOrdered);
+  }
 
   get head(): number {
     return this.history.length;
@@ -65,6 +82,7 @@ export class ModelStore implements EventStore {
   }
 
   appendGroup(batches: readonly AppendBatch[]): Promise<GroupOutcome[]> {
+    if (this.headLock && this.controlled) return this.appendLocked(batches);
     if (!this.controlled) {
       return Promise.resolve(
         batches.map((b) => ({ ok: true, result: { envelopes: [], stored: this.commit(b.events) } })),
@@ -94,6 +112,79 @@ export class ModelStore implements EventStore {
         },
       });
     });
+  }
+
+  /**
+   * A commit under the head lock: the lock (taken once free, in turn), the write, the answer, each a step of the
+   * schedule. `onOrdered` hears the last id the first attempt takes as soon as it holds the lock. A first attempt
+   * that fails, at its lock or its write, is done again (the real store's retry); the retry's failure refuses it.
+   */
+  private appendLocked(batches: readonly AppendBatch[], onOrdered?: (lastId: number) => void): Promise<GroupOutcome[]> {
+    const count = batches.reduce((n, batch) => n + batch.events.length, 0);
+    const what = `commit of ${batches.length} batch(es)`;
+    return new Promise((resolve, reject) => {
+      const refuse = () => {
+        reject(new Error(`${injected}: commit refused, nothing stored`));
+      };
+      const attempt = (first: boolean) => {
+        const failed = first
+          ? () => {
+              attempt(false);
+            }
+          : refuse;
+        this.pending.push({
+          label: `lock for the ${what}${first ? '' : ' (its retry)'}`,
+          settle: (ok) => {
+            if (!ok) {
+              failed();
+              return;
+            }
+            this.whenUnlocked(() => {
+              if (first) onOrdered?.(this.head + count);
+              this.pending.push({
+                label: `write of the ${what}, holding the lock`,
+                settle: (written) => {
+                  if (!written) {
+                    this.unlock();
+                    failed();
+                    return;
+                  }
+                  const outcomes: GroupOutcome[] = batches.map((batch) => {
+                    const stored = this.commit(batch.events);
+                    return { ok: true, result: { envelopes: stored, stored } };
+                  });
+                  this.unlock();
+                  this.pending.push({
+                    label: `answer of the ${what}, stored as ${outcomes.flatMap((o) => (o.ok ? o.result.stored.map((e) => e.id) : [])).join(',') || 'nothing'}`,
+                    settle: (answered) => {
+                      if (answered) resolve(outcomes);
+                      else reject(new Error(`${injected}: stored, but the answer was lost`));
+                    },
+                  });
+                },
+              });
+            });
+          },
+        });
+      };
+      attempt(true);
+    });
+  }
+
+  private whenUnlocked(then: () => void): void {
+    if (this.locked) {
+      this.waiting.push(then);
+      return;
+    }
+    this.locked = true;
+    then();
+  }
+
+  /** The next commit waiting takes the lock at once, as PostgreSQL hands a row lock to its next waiter. */
+  private unlock(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.locked = false;
   }
 
   async append(events: readonly ValidEvent[]): Promise<{ envelopes: EventEnvelope[]; stored: EventEnvelope[] }> {
