@@ -6,7 +6,7 @@
 import { limits, type EventEnvelope, type StreamItem, type ValidEvent } from '@switchboard/shared';
 import type { EventBus } from './bus.js';
 import type { EventFilter } from './filter.js';
-import type { AppendBatch, EventStore, GroupOutcome, SnapshotKind } from './store.js';
+import type { AppendBatch, EventStore, GroupOutcome, PreparedCommit, SnapshotKind } from './store.js';
 import { Dispatcher, EventStream, pullStream, type StreamSink } from './stream.js';
 import type { PathTracer } from './trace.js';
 
@@ -68,9 +68,6 @@ interface Sent {
   outcomes: Promise<GroupOutcome[]>;
   orderedTo?: number;
 }
-
-/** A group's commit, to be started once (`EventStore.prepareGroup`). */
-type Commit = (onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>;
 
 interface PendingAppend extends AppendBatch {
   resolve: (envelopes: EventEnvelope[]) => void;
@@ -159,7 +156,7 @@ export function createHub({
 
   // A group taken while a commit was in flight (`prepareAhead`): it is answered next. `sent`: its commit, started
   // as soon as the one before it has its place in the store's order (`sendEarly`), or else once it is answered.
-  let ahead: { group: PendingAppend[]; commit: Commit; sent?: Sent } | undefined;
+  let ahead: { group: PendingAppend[]; commit: PreparedCommit; sent?: Sent } | undefined;
   /** A commit was started whose group is not yet answered: the next full group may be taken ahead. */
   let committing = false;
   /** The commit started last: a group sent once it has its place in the order is ordered after it. */
@@ -201,7 +198,7 @@ export function createHub({
    * the order; otherwise (a group that reads under the store's lock, or one that could not be prepared) all of it
    * at its turn, whole.
    */
-  function commitOf(group: PendingAppend[], receivedAt: Date): Commit {
+  function commitOf(group: PendingAppend[], receivedAt: Date): PreparedCommit {
     try {
       const prepared = store.prepareGroup?.(group, receivedAt);
       if (prepared) return prepared;
@@ -223,7 +220,7 @@ export function createHub({
   }
 
   /** Starts a commit; a store that throws rather than rejects is answered the same way. */
-  function startCommit(commit: Commit): Sent {
+  function startCommit(commit: PreparedCommit): Sent {
     const sent: Sent = { at: performance.now(), outcomes: Promise.resolve([]) };
     latest = sent;
     sent.outcomes = new Promise<GroupOutcome[]>((resolve) => {
@@ -322,8 +319,7 @@ export function createHub({
     }
     // The groups' stored events go to the bus in one call, in id order: on a bus between nodes that is one
     // publish per commit (in runs of moderate texts, server/bus/wire.ts), not one per call.
-    const [one] = answered;
-    const stored = answered.length === 1 && one ? one.stored : answered.flatMap((a) => a.stored);
+    const stored = answered.flatMap((a) => a.stored);
     // The events are durable: a listener that throws must not leave a caller of the group without an answer
     // (it would wait forever, and a retry without a key would store the events twice).
     try {

@@ -117,6 +117,9 @@ export type OnGroupRetry = (cause: unknown) => void;
 /** One batch's result within a group commit: stored, or refused on its own without touching the others. */
 export type GroupOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
+/** A group's commit as `EventStore.prepareGroup` returns it: started once; `onOrdered` as said there. */
+export type PreparedCommit = (onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>;
+
 /** Events with `after` < id < `before` (no upper bound without `before`), oldest or newest first. */
 export interface EventRange {
   after: number;
@@ -148,10 +151,7 @@ export interface EventStore {
    * the next without waiting for this node to hear of the first. Should that attempt fail, the group's retry may
    * take ids after a commit started meanwhile (the hub then publishes that one's events first).
    */
-  prepareGroup?(
-    batches: readonly AppendBatch[],
-    receivedAt: Date,
-  ): ((onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>) | undefined;
+  prepareGroup?(batches: readonly AppendBatch[], receivedAt: Date): PreparedCommit | undefined;
   /**
    * Moves the last-seen time of these agents to `at` (never back) without storing an event; answers the agents
    * it knows, each with its current status. Takes no lock an append waits on for long: one agent row at a time.

@@ -60,6 +60,7 @@ import type {
   EventStore,
   GroupOutcome,
   OnGroupRetry,
+  PreparedCommit,
   RetentionPolicy,
   SilenceCondition,
   Snapshot,
@@ -184,10 +185,7 @@ class PostgresStore implements EventStore {
         );
   }
 
-  prepareGroup(
-    batches: Batches,
-    receivedAt: Date,
-  ): ((onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>) | undefined {
+  prepareGroup(batches: Batches, receivedAt: Date): PreparedCommit | undefined {
     if (readsUnderLock(batches)) return undefined;
     const atOnce = this.prepareAtOnce(batches, receivedAt);
     return (onOrdered) =>

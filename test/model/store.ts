@@ -39,9 +39,7 @@ export class ModelStore implements EventStore {
   /** Whether a commit holds the head lock, and the commits waiting for it, first come first. */
   private locked = false;
   private readonly waiting: (() => void)[] = [];
-  readonly prepareGroup?: (
-    batches: readonly AppendBatch[],
-  ) => (onOrdered?: (lastId: number) => void) => Promise<GroupOutcome[]>;
+  readonly prepareGroup?: EventStore['prepareGroup'];
 
   /** `headLock`: commits take the head lock, and the hub may prepare groups (see above). */
   constructor(private readonly headLock = false) {
@@ -96,21 +94,29 @@ export class ModelStore implements EventStore {
             reject(new Error(`${injected}: commit refused, nothing stored`));
             return;
           }
-          const outcomes: GroupOutcome[] = batches.map((batch) => {
-            const stored = this.commit(batch.events);
-            return { ok: true, result: { envelopes: stored, stored } };
-          });
-          this.pending.push({
-            label: `answer of the commit of ${outcomes.length} batch(es), stored as ${
-              outcomes.flatMap((o) => (o.ok ? o.result.stored.map((e) => e.id) : [])).join(',') || 'nothing'
-            }`,
-            settle: (answered) => {
-              if (answered) resolve(outcomes);
-              else reject(new Error(`${injected}: stored, but the answer was lost`));
-            },
-          });
+          this.write(batches, resolve, reject);
         },
       });
+    });
+  }
+
+  /** Stores the batches now, and waits for the schedule to answer the commit or lose its answer. */
+  private write(
+    batches: readonly AppendBatch[],
+    resolve: (outcomes: GroupOutcome[]) => void,
+    reject: (error: Error) => void,
+  ): void {
+    const outcomes: GroupOutcome[] = batches.map((batch) => {
+      const stored = this.commit(batch.events);
+      return { ok: true, result: { envelopes: stored, stored } };
+    });
+    const ids = outcomes.flatMap((o) => (o.ok ? o.result.stored.map((e) => e.id) : []));
+    this.pending.push({
+      label: `answer of the commit of ${outcomes.length} batch(es), stored as ${ids.join(',') || 'nothing'}`,
+      settle: (answered) => {
+        if (answered) resolve(outcomes);
+        else reject(new Error(`${injected}: stored, but the answer was lost`));
+      },
     });
   }
 
@@ -149,18 +155,8 @@ export class ModelStore implements EventStore {
                     failed();
                     return;
                   }
-                  const outcomes: GroupOutcome[] = batches.map((batch) => {
-                    const stored = this.commit(batch.events);
-                    return { ok: true, result: { envelopes: stored, stored } };
-                  });
+                  this.write(batches, resolve, reject);
                   this.unlock();
-                  this.pending.push({
-                    label: `answer of the ${what}, stored as ${outcomes.flatMap((o) => (o.ok ? o.result.stored.map((e) => e.id) : [])).join(',') || 'nothing'}`,
-                    settle: (answered) => {
-                      if (answered) resolve(outcomes);
-                      else reject(new Error(`${injected}: stored, but the answer was lost`));
-                    },
-                  });
                 },
               });
             });
