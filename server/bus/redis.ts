@@ -8,6 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createClient } from 'redis';
 import { BusOpenError } from './errors.js';
 import { redactUrl } from '../ops/redact.js';
+import type { EventEnvelope } from '@switchboard/shared';
 import type { BusMessage, BusTransport, TransportState } from '../core/bus.js';
 import { decodeEvents, encodeMessages, type OnMalformed } from './wire.js';
 
@@ -105,25 +106,41 @@ export function createRedisTransport({
     if (own.delete(text)) ownChars -= text.length;
   };
 
+  /**
+   * Commits published in this turn of the event loop, sent at its end: their encoding would otherwise come
+   * before the answers to the commits' writers, which the hub makes right after publishing. The sequencer has
+   * delivered them to this node's own subscribers already; the other nodes get them a turn later.
+   */
+  let unsent: (readonly EventEnvelope[])[] = [];
+  const sendUnsent = () => {
+    const commits = unsent;
+    unsent = [];
+    for (const events of commits) send(events);
+  };
+  const send = (events: readonly EventEnvelope[]) => {
+    if (!publisher.isReady) return;
+    for (const message of encodeMessages(events)) {
+      const text = signed ? signed.sign(message) : message;
+      for (const oldest of own.keys()) {
+        if (ownChars + text.length <= ownInFlightChars) break;
+        forget(oldest);
+      }
+      if (!own.has(text)) {
+        own.add(text);
+        ownChars += text.length;
+      }
+      // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
+      publisher.publish(channel, text).catch(() => {
+        forget(text);
+      });
+    }
+  };
+
   return {
     name: 'redis',
     publish(events) {
-      if (!publisher.isReady) return;
-      for (const message of encodeMessages(events)) {
-        const text = signed ? signed.sign(message) : message;
-        for (const oldest of own.keys()) {
-          if (ownChars + text.length <= ownInFlightChars) break;
-          forget(oldest);
-        }
-        if (!own.has(text)) {
-          own.add(text);
-          ownChars += text.length;
-        }
-        // A lost publish is the head check's to catch; an error here must not fail the append that preceded it.
-        publisher.publish(channel, text).catch(() => {
-          forget(text);
-        });
-      }
+      if (unsent.length === 0) setImmediate(sendUnsent);
+      unsent.push(events);
     },
     async start(onMessage: (message: BusMessage) => void, onState: (state: TransportState) => void) {
       const ready = () => {
@@ -166,6 +183,7 @@ export function createRedisTransport({
       ready();
     },
     async close() {
+      sendUnsent();
       closed = true;
       await Promise.allSettled([publisher.close(), subscriber.close()]);
     },

@@ -217,6 +217,48 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
 });
 
 describeWith(['redis'], "a node's own messages on the Redis bus", () => {
+  it('go out in the order they were published, and a transport closed in the turn it published sends them first', async () => {
+    await using bus = await transportAndRaw({}, 'sb_turn');
+    const other = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, '') });
+    const theirs: BusMessage[] = [];
+    await other.start(
+      (message) => theirs.push(message),
+      () => undefined,
+    );
+    const commit = (first: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: String(first + i),
+        type: 'agent.log',
+        topic: 'agent:a-1',
+        timestamp: new Date(1_000),
+        data: { agentId: 'a-1', message: `event ${first + i}` },
+      })) as unknown as EventEnvelope[];
+    const idsOf = (list: BusMessage[]) =>
+      list.flatMap((message) => ('events' in message ? message.events.map((e) => Number(e.id)) : []));
+    try {
+      // Three commits in one turn go out together once it ends, in the order they were published.
+      bus.transport.publish(commit(1, 2));
+      bus.transport.publish(commit(3, 1));
+      bus.transport.publish(commit(4, 3));
+      await vi.waitFor(() => {
+        expect(idsOf(theirs)).toEqual([1, 2, 3, 4, 5, 6]);
+      });
+      // Published, then closed in the same turn: the close sends them before it lets go of Redis.
+      const closing = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, '') });
+      await closing.start(
+        () => undefined,
+        () => undefined,
+      );
+      closing.publish(commit(7, 2));
+      await closing.close();
+      await vi.waitFor(() => {
+        expect(idsOf(theirs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
   for (const signedBy of [undefined, 'the-cluster-key-0123456789abcdef0123']) {
     it(`go out in messages of at most runChars, in order; its own come back dropped unparsed, the same text from anyone else is checked${signedBy ? ' (signed)' : ''}`, async () => {
       const keys = signedBy === undefined ? {} : { secret: signedBy, scope: 'abc123' };
