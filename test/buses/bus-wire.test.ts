@@ -219,7 +219,9 @@ describeWith(['postgres'], 'malformed NOTIFY payloads', () => {
 describeWith(['redis'], "a node's own messages on the Redis bus", () => {
   it('go out in the order they were published, and a transport closed in the turn it published sends them first', async () => {
     await using bus = await transportAndRaw({}, 'sb_turn');
-    const other = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, '') });
+    // Other nodes on the same channel.
+    const prefix = bus.channel.replace(/:events$/, '');
+    const other = createRedisTransport({ url: redisUrl, prefix });
     const theirs: BusMessage[] = [];
     await other.start(
       (message) => theirs.push(message),
@@ -236,7 +238,7 @@ describeWith(['redis'], "a node's own messages on the Redis bus", () => {
     const idsOf = (list: BusMessage[]) =>
       list.flatMap((message) => ('events' in message ? message.events.map((e) => Number(e.id)) : []));
     try {
-      // Three commits in one turn go out together once it ends, in the order they were published.
+      // Three commits published in one turn reach the other node in the order they were published.
       bus.transport.publish(commit(1, 2));
       bus.transport.publish(commit(3, 1));
       bus.transport.publish(commit(4, 3));
@@ -244,7 +246,7 @@ describeWith(['redis'], "a node's own messages on the Redis bus", () => {
         expect(idsOf(theirs)).toEqual([1, 2, 3, 4, 5, 6]);
       });
       // Published, then closed in the same turn: the close sends them before it lets go of Redis.
-      const closing = createRedisTransport({ url: redisUrl, prefix: bus.channel.replace(/:events$/, '') });
+      const closing = createRedisTransport({ url: redisUrl, prefix });
       await closing.start(
         () => undefined,
         () => undefined,
